@@ -1,0 +1,92 @@
+"""The `tenantc` command line: a thin layer of argparse over the library.
+
+Each subcommand lives in `compiler.commands.<name>` and exposes `register(subparsers)`,
+which adds its parser and sets `func(args) -> int`. Exit codes follow kubectl/git habits:
+0 ok, 1 "differences found" (check, diff), 2 bad input or error. User errors never show
+a traceback; set TENANTC_DEBUG=1 to see one.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from compiler.errors import CompileError, UserError
+
+# Order is the order shown in --help.
+COMMAND_MODULES = [
+    "compile",
+    "check",
+    "schema",
+    "review",
+    "diff",
+    "apply",
+    "status",
+    "cluster",
+]
+
+EPILOG = """\
+typical flow:
+  tenantc compile                     # tenants/ -> rendered/ (atomic, deterministic)
+  tenantc check --format github       # CI: fail when rendered/ is stale or specs invalid
+  tenantc review --base origin/main   # what a pull request changes, per tenant and cluster
+  tenantc diff --context prod-east    # what would change on a live cluster
+  tenantc apply --prune               # server-side apply, then prune what tenantc owns
+
+exit codes: 0 ok, 1 differences found (check/diff/review --exit-code), 2 invalid input or error.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tenantc",
+        description="Compile per-tenant specs (YAML or Jsonnet) into validated Kubernetes, "
+        "Volcano and Fluid manifests under rendered/, and diff/apply/prune them on clusters.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"tenantc {_version()}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"compiler.commands.{name}")
+        except ModuleNotFoundError as exc:  # a command not built yet is simply absent
+            if exc.name != f"compiler.commands.{name}":
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def _version() -> str:
+    from compiler import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CompileError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        print(f"{len(exc.problems)} error(s); nothing was written", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except UserError as exc:
+        if os.environ.get("TENANTC_DEBUG"):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
