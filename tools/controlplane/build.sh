@@ -2,6 +2,8 @@
 # Builds etcd, kube-apiserver and kube-controller-manager from the official Go modules pinned
 # in this folder's go.mod, into a cache outside the repository keyed by version. Prints the
 # folder that holds the binaries. Does nothing when they are already there.
+# `build.sh --cached` only looks: prints the folder and exits 0 when all binaries are there,
+# exits 1 otherwise (tenantc uses it to decide whether a build is needed).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 k8s_version="$(awk '$1=="k8s.io/kubernetes"{print $2; exit}' "$here/go.mod")"
@@ -12,6 +14,7 @@ bins=(etcd kube-apiserver kube-controller-manager)
 missing=()
 for b in "${bins[@]}"; do [[ -x "$out/$b" ]] || missing+=("$b"); done
 if [[ ${#missing[@]} -eq 0 ]]; then echo "$out"; exit 0; fi
+if [[ "${1:-}" == "--cached" ]]; then echo "missing in $out: ${missing[*]}" >&2; exit 1; fi
 command -v go >/dev/null || { echo "build.sh: Go toolchain not found; install Go to build the control plane" >&2; exit 3; }
 mkdir -p "$out"
 tmp="$(mktemp -d "$out/.build.XXXXXX")"

@@ -1,0 +1,53 @@
+"""The API permissions each agent command really uses, as RBAC PolicyRules.
+
+Single source of truth: the compiler renders the agent's Role from this table, and the live
+test compares it with the API server's audit log of what the agent did, so a verb the code
+needs but the Role lacks, or one the Role grants but the code never uses, fails the test.
+Keep this module plain data and import-free (the compiler and the agent both read it).
+
+Why these verbs:
+* sidecar: reads its Lease once (get), creates it when missing (create), then renews it
+  (update); writes its status key by server-side apply, which is a PATCH even when the
+  ConfigMap does not exist yet (patch alone suffices: the API server authorizes only the
+  request verb); reads its own Pod for the main container's exit state (get).
+* wait-dataset: polls Datasets with GET.
+* scale-runtime: one JSON merge patch, no read first.
+"""
+
+FLUID_RUNTIMES = ["alluxioruntimes", "jindoruntimes", "juicefsruntimes", "thinruntimes"]
+
+AGENT_PERMISSIONS = {
+    "sidecar": [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create", "get", "update"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["patch"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]},
+    ],
+    "wait-dataset": [
+        {"apiGroups": ["data.fluid.io"], "resources": ["datasets"], "verbs": ["get"]},
+    ],
+    "scale-runtime": [
+        {"apiGroups": ["data.fluid.io"], "resources": FLUID_RUNTIMES, "verbs": ["patch"]},
+    ],
+}
+
+
+def rules_for(*commands):
+    """Fresh copies of the rules of `commands` (all commands when none is named), in a
+    stable order, ready to put in a Role's `rules`. Unknown names raise KeyError."""
+    names = commands or tuple(AGENT_PERMISSIONS)
+    return [
+        {key: list(values) for key, values in rule.items()}
+        for name in names
+        for rule in AGENT_PERMISSIONS[name]
+    ]
+
+
+def permission_set(rules):
+    """{(apiGroup, resource, verb)} granted by `rules`: the unit the audit log is compared in."""
+    return {
+        (group, resource, verb)
+        for rule in rules
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }

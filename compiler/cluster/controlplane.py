@@ -1,0 +1,246 @@
+"""`ControlPlane`: one local cluster (etcd + kube-apiserver + kube-controller-manager) per state dir.
+
+This is the API tests and other modules call directly; `tenantc cluster` is a thin CLI on
+top. Every method reads and writes `state.json`, so a cluster started by one process (the
+CLI, a pytest session) can be inspected, restarted or stopped by another.
+"""
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from compiler.cluster import crds as crd_install
+from compiler.cluster import process
+from compiler.cluster.binaries import find_binaries
+from compiler.cluster.components import (APISERVER, AUDIT_POLICY, CONTROLLER_MANAGER, ETCD, ORDER,
+                                         PORT_NAMES, Component, apiserver_endpoint, build_components)
+from compiler.cluster.errors import ClusterError
+from compiler.cluster.kubeconfig import build_kubeconfig, cert_user, write_kubeconfig
+from compiler.cluster.pki import Pki, ensure_pki
+from compiler.cluster.ports import LOOPBACK, pick_ports
+from compiler.cluster.process import ProcessRecord
+from compiler.cluster.readiness import wait_ready
+from compiler.cluster.state import Layout, load_state, locked, save_state
+
+CRD_TIMEOUT = 120.0
+
+
+class ControlPlane:
+    """A local control plane rooted at `state_dir`.
+
+    `crd_dirs`: folders whose CRDs (*.yaml, recursive) are installed unchanged by `up`.
+    `name`: kubeconfig context/cluster name (default: the state dir's basename).
+    `binaries`: folder with the three binaries (default: `find_binaries()`, building them).
+    `extra_args`: extra flags per component, e.g. {"kube-apiserver": ["--v=4"]}.
+    `bind_to_parent`: processes die with the starting thread (test fixtures; Linux only).
+    """
+
+    def __init__(self, state_dir: str | Path, crd_dirs: list[str | Path] = (), name: str | None = None,
+                 binaries: str | Path | None = None, extra_args: dict[str, list[str]] | None = None,
+                 bind_to_parent: bool = False):
+        self.state_dir = Path(state_dir).expanduser().resolve()  # recorded paths must not depend on cwd
+        self.layout = Layout(self.state_dir)
+        self.crd_dirs = [Path(d).expanduser().resolve() for d in crd_dirs]
+        self._name = name
+        self._binaries = Path(binaries) if binaries else None
+        self._extra_args = {k: list(v) for k, v in (extra_args or {}).items()}
+        self._bind_to_parent = bind_to_parent
+        self.pki = Pki(self.layout.pki)
+
+    # -- what callers read -------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._name or load_state(self.layout).get("name") or self.state_dir.name
+
+    @property
+    def kubeconfig_path(self) -> str:
+        return str(self.layout.kubeconfig)
+
+    @property
+    def server(self) -> str | None:
+        """https://127.0.0.1:PORT of the API server, or None before the first `up`."""
+        port = load_state(self.layout).get("ports", {}).get("apiserver")
+        return f"https://{LOOPBACK}:{port}" if port else None
+
+    @property
+    def audit_log_path(self) -> str:
+        return str(self.layout.audit_log)
+
+    def is_running(self) -> bool:
+        """True when all three recorded processes are alive."""
+        records = self._records(load_state(self.layout))
+        return all(process.is_running(records.get(name)) for name in ORDER)
+
+    def status(self) -> dict:
+        """What runs where: per component pid/running/log, ports, server URL, kubeconfig."""
+        state = load_state(self.layout)
+        records = self._records(state)
+        components = {}
+        for name in ORDER:
+            record = records.get(name)
+            components[name] = {"running": process.is_running(record),
+                                "pid": record.pid if record else None,
+                                "log": str(self.layout.log(name))}
+        running = [n for n in ORDER if components[n]["running"]]
+        return {
+            "name": self.name,
+            "state_dir": str(self.state_dir),
+            "state": "running" if len(running) == len(ORDER) else "partial" if running else "stopped",
+            "server": self.server,
+            "kubeconfig": self.kubeconfig_path if self.layout.kubeconfig.exists() else None,
+            "ports": state.get("ports", {}),
+            "components": components,
+            "crds": len(state.get("crds", [])),
+            "crd_dirs": state.get("crd_dirs", []),
+            "audit_log": self.audit_log_path,
+        }
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def up(self) -> "ControlPlane":
+        """Start whatever is not running, install CRDs, write the kubeconfig; fast when already up."""
+        with locked(self.layout):
+            state = load_state(self.layout)
+            records = {n: r for n, r in self._records(state).items() if process.is_running(r)}
+            installed = set(state.get("crd_dirs", []))
+            pending_dirs = [d for d in self.crd_dirs if str(d) not in installed]
+            for folder in pending_dirs:  # fail on a wrong path before starting anything
+                if not folder.is_dir():
+                    raise ClusterError(f"CRD folder {folder} does not exist")
+            if not records:  # nothing runs: new ports and config; else resume with the recorded ones
+                state = self._fresh_state(state)
+            state["name"] = self.name
+            state["processes"] = {n: r.to_json() for n, r in records.items()}
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                # Parsing ~4 MB of CRD YAML overlaps with the API server's own start.
+                parsed = pool.submit(crd_install.find_crds, pending_dirs)
+                self._start_missing(state, records, parsed)
+            state["crd_dirs"] = sorted(installed | {str(d) for d in pending_dirs})
+            save_state(self.layout, state)
+            self._write_admin_kubeconfig(state)
+            return self
+
+    def down(self) -> list[int]:
+        """Stop exactly the recorded processes (SIGTERM, then SIGKILL); returns the pids stopped."""
+        with locked(self.layout):
+            state = load_state(self.layout)
+            stopped = _stop_in_order(self._records(state))
+            if state:
+                state["processes"] = {}
+                save_state(self.layout, state)
+            return stopped
+
+    def stop_component(self, component: str) -> None:
+        """Stop one component (e.g. the API server, to test behaviour while it is away)."""
+        self._check_component(component)
+        with locked(self.layout):
+            state = load_state(self.layout)
+            record = self._records(state).get(component)
+            if record:
+                process.stop([record])
+                state["processes"].pop(component)
+                save_state(self.layout, state)
+
+    def start_component(self, component: str) -> None:
+        """(Re)start one component with its recorded flags and ports, and wait until it is ready."""
+        self._check_component(component)
+        with locked(self.layout):
+            state = load_state(self.layout)
+            if not state.get("ports"):
+                raise ClusterError(f"{self.state_dir} has no cluster to start {component} in; run up first")
+            records = {n: r for n, r in self._records(state).items() if process.is_running(r)}
+            if component not in records:
+                self._start(self._components(state)[component], state, records)
+                save_state(self.layout, state)
+
+    def __enter__(self) -> "ControlPlane":
+        return self.up()
+
+    def __exit__(self, *exc) -> None:
+        self.down()
+
+    # -- internals ------------------------------------------------------------------------
+    def _fresh_state(self, old: dict) -> dict:
+        """Nothing runs: choose binaries and ports, and write certificates and config files."""
+        binaries = self._binaries or find_binaries()
+        ensure_pki(self.layout.pki)
+        ports = pick_ports(list(PORT_NAMES), preferred=old.get("ports"))
+        for folder in (self.layout.config, self.layout.logs, self.layout.etcd_data):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.layout.etcd_data.chmod(0o700)  # etcd refuses a data dir others can read
+        self.layout.audit_policy.write_text(AUDIT_POLICY)
+        server = f"https://{LOOPBACK}:{ports['apiserver']}"
+        write_kubeconfig(self.layout.controller_manager_kubeconfig, build_kubeconfig(
+            "local", server, self.pki.ca,
+            cert_user(self.pki.cert("controller-manager"), self.pki.key("controller-manager")),
+            user_name="kube-controller-manager"))
+        return {**old, "binaries": str(binaries), "ports": ports, "extra_args": self._extra_args}
+
+    def _components(self, state: dict) -> dict[str, Component]:
+        return build_components(Path(state["binaries"]), self.layout, self.pki, state["ports"],
+                                state.get("extra_args"))
+
+    def _start_missing(self, state: dict, records: dict[str, ProcessRecord],
+                       parsed: Future) -> None:
+        """Start missing components (etcd and the API server together), then install CRDs.
+
+        On any failure, the processes started by this call are stopped again, so a failed
+        `up` leaves nothing running that it started.
+        """
+        components = self._components(state)
+        already = set(records)
+        try:
+            for phase in ((ETCD, APISERVER), (CONTROLLER_MANAGER,)):
+                missing = [components[n] for n in phase if n not in records]
+                for component in missing:
+                    records[component.name] = self._spawn(component, state)
+                for component in missing:
+                    wait_ready(component.name, component.probe, records, component.timeout)
+                if phase[-1] == APISERVER:
+                    crd_install.install(apiserver_endpoint(self.pki, state["ports"]["apiserver"]),
+                                        parsed.result(), timeout=CRD_TIMEOUT)
+        except BaseException:
+            _stop_in_order({n: r for n, r in records.items() if n not in already})
+            state["processes"] = {n: r.to_json() for n, r in records.items() if n in already}
+            save_state(self.layout, state)
+            raise
+        state["crds"] = sorted(set(state.get("crds", [])) | {c.name for c in parsed.result()})
+
+    def _spawn(self, component: Component, state: dict) -> ProcessRecord:
+        """Start one process and record it at once, so `down` finds it even if `up` is interrupted."""
+        record = process.spawn(component.argv, self.layout.log(component.name),
+                               bind_to_parent=self._bind_to_parent)
+        state.setdefault("processes", {})[component.name] = record.to_json()
+        save_state(self.layout, state)
+        return record
+
+    def _start(self, component: Component, state: dict, records: dict[str, ProcessRecord]) -> None:
+        records[component.name] = self._spawn(component, state)
+        try:
+            wait_ready(component.name, component.probe, records, component.timeout)
+        except BaseException:
+            process.stop([records.pop(component.name)])
+            state["processes"].pop(component.name, None)
+            save_state(self.layout, state)
+            raise
+
+    def _write_admin_kubeconfig(self, state: dict) -> None:
+        server = f"https://{LOOPBACK}:{state['ports']['apiserver']}"
+        write_kubeconfig(self.layout.kubeconfig, build_kubeconfig(
+            self.name, server, self.pki.ca, cert_user(self.pki.cert("admin"), self.pki.key("admin"))))
+
+    @staticmethod
+    def _records(state: dict) -> dict[str, ProcessRecord]:
+        return {n: ProcessRecord.from_json(r) for n, r in state.get("processes", {}).items()}
+
+    @staticmethod
+    def _check_component(component: str) -> None:
+        if component not in ORDER:
+            raise ClusterError(f"unknown component {component!r}; one of {', '.join(ORDER)}")
+
+
+
+def _stop_in_order(records: dict[str, ProcessRecord]) -> list[int]:
+    """Stop the API clients before etcd, so the API server shuts down cleanly instead of
+    retrying a vanished etcd until its grace period ends."""
+    stopped = process.stop([records[n] for n in (CONTROLLER_MANAGER, APISERVER) if n in records])
+    return stopped + process.stop([records[ETCD]] if ETCD in records else [])

@@ -1,0 +1,16 @@
+"""Errors of the local control plane, shown to users without a traceback (they are UserErrors)."""
+from __future__ import annotations
+
+from compiler.errors import UserError
+
+
+class ClusterError(UserError):
+    """The control plane could not be started, stopped or found (binaries, state dir, CRDs)."""
+
+
+class ComponentError(ClusterError):
+    """One component failed to start: names it and shows the end of its log, the usual clue."""
+
+    def __init__(self, component: str, problem: str, log: str, tail: str):
+        self.component = component
+        super().__init__(f"{component} {problem}; last lines of {log}:\n{tail}")

@@ -1,0 +1,107 @@
+"""`tenantc check`: is rendered/ what the specs compile to? For CI and pre-commit."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from compiler.commands.common import add_repo_flags, crd_dirs
+from compiler.errors import CompileError, Problem
+from compiler.pipeline import RENDERED_DIR, check_rendered, compile_repo
+from compiler.schema_export import stale_schema_files
+
+HELP = """\
+Compile in memory and compare with rendered/ and schemas/ on disk; nothing is written.
+
+exit codes: 0 up to date and valid, 1 stale (missing, extra or differing files are listed),
+2 invalid input (every problem with its file and field path).
+
+--format github prints workflow annotations (::error file=...::) so problems show on the
+pull request's files; --format markdown suits a pull request comment.
+"""
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("check", help="fail when rendered/ is stale or specs are invalid",
+                                   description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_repo_flags(parser)
+    parser.add_argument("--format", choices=["text", "markdown", "github", "json"], default="text")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result = compile_repo(args.root, crd_dirs(args))
+    except CompileError as exc:
+        emit_problems(exc.problems, args.format)
+        return 2
+    staleness = check_rendered(args.root, result)
+    schemas = stale_schema_files(args.root)
+    report = {
+        "missing": [f"{RENDERED_DIR}/{p}" for p in staleness.missing],
+        "extra": [f"{RENDERED_DIR}/{p}" for p in staleness.extra],
+        "differing": [f"{RENDERED_DIR}/{p}" for p in staleness.differing],
+        "staleSchemas": schemas,
+        "warnings": result.warnings,
+    }
+    stale = staleness.stale or bool(schemas)
+    emit_staleness(report, stale, args.format)
+    return 1 if stale else 0
+
+
+def emit_problems(problems: list[Problem], fmt: str) -> None:
+    if fmt == "json":
+        json.dump({"valid": False, "problems": [
+            {"file": p.file, "path": p.path, "message": p.message, "hint": p.hint} for p in problems]},
+            sys.stdout, indent=2)
+        print()
+    elif fmt == "github":
+        for p in problems:
+            print(f"::error file={p.file},title={p.path or 'spec'}::{_escape(p.message + (' — ' + p.hint if p.hint else ''))}")
+    elif fmt == "markdown":
+        print(f"### tenantc check: {len(problems)} problem(s)\n")
+        print("| file | field | problem |\n|---|---|---|")
+        for p in problems:
+            print(f"| `{p.file}` | `{p.path}` | {p.message}{' — ' + p.hint if p.hint else ''} |")
+    else:
+        for p in problems:
+            print(f"error: {p}", file=sys.stderr)
+        print(f"{len(problems)} error(s)", file=sys.stderr)
+
+
+def emit_staleness(report: dict, stale: bool, fmt: str) -> None:
+    hint = "run `tenantc compile` (and `tenantc schema`) and commit the result"
+    kinds = (("missing", "missing"), ("extra", "extra"), ("differing", "differs"), ("staleSchemas", "stale schema"))
+    if fmt == "json":
+        json.dump({"valid": True, "stale": stale, **report}, sys.stdout, indent=2)
+        print()
+        return
+    if fmt == "github":
+        for key, word in kinds:
+            for path in report[key]:
+                print(f"::error file={path},title=stale rendered output::{word}: {hint}")
+        for warning in report["warnings"]:
+            print(f"::warning::{_escape(warning)}")
+        return
+    if fmt == "markdown":
+        if not stale:
+            print("### tenantc check: rendered/ is up to date ✅")
+            return
+        print(f"### tenantc check: rendered/ is stale\n\n{hint}.\n")
+        for key, word in kinds:
+            for path in report[key]:
+                print(f"- {word}: `{path}`")
+        return
+    for warning in report["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    if not stale:
+        print("rendered/ and schemas/ are up to date")
+        return
+    for key, word in kinds:
+        for path in report[key]:
+            print(f"{word}: {path}")
+    print(f"stale: {hint}")
+
+
+def _escape(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")

@@ -1,0 +1,91 @@
+"""Facts about the kinds tenantc renders, shared by render, write, apply and Argo CD output.
+
+One table, so the apply order, the Argo CD sync waves and the file names never disagree.
+"""
+from __future__ import annotations
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "tenantc"
+TENANT_LABEL = "tenantc.io/tenant"
+CLUSTER_LABEL = "tenantc.io/cluster"
+SOURCE_ANNOTATION = "tenantc.io/source"
+SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
+PLATFORM_TENANT = "platform"  # tenant label value of cluster-wide platform objects
+FIELD_MANAGER = "tenantc"
+
+# Apply stages (also Argo CD sync waves). Objects of a later stage may depend on earlier ones.
+STAGE_NAMES = [
+    "namespaces and cluster-scoped objects",
+    "accounts, RBAC, quotas, limits, network policies",
+    "volumes and datasets with their runtimes",
+    "data loads, services, notebooks, cron jobs, templates",
+    "jobs and pipelines",
+]
+
+_STAGE_BY_KIND = {
+    # stage 0
+    ("", "Namespace"): 0,
+    ("scheduling.volcano.sh", "Queue"): 0,
+    ("rbac.authorization.k8s.io", "ClusterRole"): 0,
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): 0,
+    ("argoproj.io", "AppProject"): 0,
+    # stage 1
+    ("", "ServiceAccount"): 1,
+    ("rbac.authorization.k8s.io", "Role"): 1,
+    ("rbac.authorization.k8s.io", "RoleBinding"): 1,
+    ("", "ResourceQuota"): 1,
+    ("", "LimitRange"): 1,
+    ("networking.k8s.io", "NetworkPolicy"): 1,
+    ("", "ConfigMap"): 1,
+    # stage 2
+    ("", "PersistentVolumeClaim"): 2,
+    ("data.fluid.io", "Dataset"): 2,
+    ("data.fluid.io", "JindoRuntime"): 2,
+    ("data.fluid.io", "AlluxioRuntime"): 2,
+    ("data.fluid.io", "JuiceFSRuntime"): 2,
+    ("data.fluid.io", "ThinRuntime"): 2,
+    # stage 3
+    ("data.fluid.io", "DataLoad"): 3,
+    ("", "Service"): 3,
+    ("apps", "StatefulSet"): 3,
+    ("networking.k8s.io", "Ingress"): 3,
+    ("batch", "CronJob"): 3,
+    ("batch.volcano.sh", "CronJob"): 3,
+    ("flow.volcano.sh", "JobTemplate"): 3,
+    ("argoproj.io", "ApplicationSet"): 3,
+    # stage 4
+    ("batch.volcano.sh", "Job"): 4,
+    ("flow.volcano.sh", "JobFlow"): 4,
+}
+
+BUILTIN_GROUPS = {"", "apps", "batch", "rbac.authorization.k8s.io", "networking.k8s.io",
+                  "policy", "coordination.k8s.io", "scheduling.k8s.io", "storage.k8s.io"}
+
+
+def group_of(api_version: str) -> str:
+    """'apps/v1' -> 'apps', 'v1' -> '' (the core group)."""
+    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+
+
+def stage_of(obj: dict) -> int:
+    """Apply stage of an object; unknown kinds go last but one, before jobs."""
+    return _STAGE_BY_KIND.get((group_of(obj["apiVersion"]), obj["kind"]), 3)
+
+
+def is_cluster_scoped(obj: dict) -> bool:
+    return (group_of(obj["apiVersion"]), obj["kind"]) in {
+        ("", "Namespace"),
+        ("scheduling.volcano.sh", "Queue"),
+        ("rbac.authorization.k8s.io", "ClusterRole"),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+    }
+
+
+def file_name(obj: dict) -> str:
+    """File name of an object in rendered/: '<kind>-<name>.yaml' for built-in kinds and
+    '<kind>.<group>-<name>.yaml' for custom kinds, so Volcano's Job never meets batch's Job."""
+    group = group_of(obj["apiVersion"])
+    kind = obj["kind"].lower()
+    if group not in BUILTIN_GROUPS:
+        kind = f"{kind}.{group}"
+    return f"{kind}-{obj['metadata']['name']}.yaml"

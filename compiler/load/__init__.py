@@ -1,0 +1,1 @@
+"""Load stage: read tenants/ (YAML or Jsonnet) into plain data, with file names attached."""

@@ -1,0 +1,91 @@
+"""Model stage: plain data -> validated pydantic specs, every error with file and field path."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from compiler.errors import Problems
+from compiler.load.sources import Source, Sources
+from compiler.model.platform import Platform
+from compiler.model.tenant import Tenant
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class TenantSpec:
+    """A validated tenant and the file it came from."""
+
+    tenant: Tenant
+    source: Source
+
+
+@dataclass(frozen=True)
+class Specs:
+    platform: Platform
+    platform_source: Source
+    tenants: list[TenantSpec]
+
+    def tenant(self, name: str) -> TenantSpec | None:
+        return next((t for t in self.tenants if t.tenant.name == name), None)
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    """('members', 1, 'role') -> 'members[1].role'; pydantic's internal tags are dropped."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and ("[" in part or part.startswith("function-")):
+            continue  # union/validator tags such as 'function-before[...]'
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _message(error: dict[str, Any]) -> tuple[str, str]:
+    kind, msg = error["type"], error["msg"]
+    msg = msg.removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        return "unknown field", "remove it or check the spelling against schemas/*.schema.json"
+    if kind == "missing":
+        return "required field is missing", "add it"
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return f"{msg}, got {error.get('input')!r}", ""
+    return msg, ""
+
+
+def validate_model(model: type[M], source: Source, problems: Problems) -> M | None:
+    try:
+        return model.model_validate(source.data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            message, hint = _message(error)
+            problems.add(source.path, field_path(error["loc"]), message, hint)
+        return None
+
+
+def build_specs(sources: Sources, problems: Problems) -> Specs | None:
+    """Validate every file; a tenant's name must equal its file stem and be unique."""
+    platform = validate_model(Platform, sources.platform, problems) if sources.platform else None
+    tenants: list[TenantSpec] = []
+    seen: dict[str, str] = {}
+    for source in sources.tenants:
+        tenant = validate_model(Tenant, source, problems)
+        if tenant is None:
+            continue
+        if tenant.name != source.stem:
+            problems.add(source.path, "name", f"'{tenant.name}' differs from the file name '{source.stem}'",
+                         f"rename the file to {tenant.name}{source.path[source.path.rfind('.'):]} or change name")
+            continue
+        if tenant.name in seen:
+            problems.add(source.path, "name", f"duplicate tenant name '{tenant.name}' (also in {seen[tenant.name]})",
+                         "tenant names must be unique")
+            continue
+        seen[tenant.name] = source.path
+        tenants.append(TenantSpec(tenant, source))
+    if platform is None or sources.platform is None:
+        return None
+    return Specs(platform, sources.platform, tenants)

@@ -1,0 +1,97 @@
+"""Shared building blocks of the spec models: strict base model, names, quantities.
+
+Models are pydantic v2 with extra="forbid" (a typo is an error, not a silently ignored key)
+and camelCase field names in YAML, so error paths read like the user's file.
+"""
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic.alias_generators import to_camel
+
+from compiler.quantity import Quantity, QuantityError
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# Longest tenant name: derived names such as '<tenant>-agent-scaler-<dataset>' must stay
+# within the 63 characters of a DNS label; 30 leaves room for the longest suffix we add.
+MAX_TENANT_NAME = 30
+
+
+class Spec(BaseModel):
+    """Base of every spec model: unknown keys are errors; YAML keys are camelCase."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        str_strip_whitespace=True,
+    )
+
+
+def _parse_quantity(value: Any) -> Quantity:
+    if isinstance(value, Quantity):
+        return value
+    try:
+        quantity = Quantity.parse(value)
+    except QuantityError as exc:
+        raise ValueError(str(exc)) from None
+    if quantity.value < 0:
+        raise ValueError(f"must not be negative, got {value}")
+    return quantity
+
+
+def _parse_count(value: Any) -> Quantity:
+    quantity = _parse_quantity(value)
+    if not quantity.is_whole():
+        raise ValueError(f"must be a whole number, got {value}")
+    return quantity
+
+
+_QUANTITY_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^[+]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?$"},
+        {"type": "number", "minimum": 0},
+    ],
+    "description": "Kubernetes quantity, e.g. 4, 500m, 16Gi",
+}
+_COUNT_SCHEMA = {
+    "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": r"^\d+$"}],
+    "description": "a whole number",
+}
+
+QuantityField = Annotated[
+    Quantity,
+    BeforeValidator(_parse_quantity),
+    PlainSerializer(lambda q: q.canonical(), return_type=str),
+    WithJsonSchema(_QUANTITY_SCHEMA),
+]
+"""A non-negative Kubernetes quantity (cpu, memory, storage)."""
+
+CountField = Annotated[
+    Quantity,
+    BeforeValidator(_parse_count),
+    PlainSerializer(lambda q: q.canonical(), return_type=str),
+    WithJsonSchema(_COUNT_SCHEMA),
+]
+"""A whole, non-negative number of things (GPUs, pods, claims)."""
+
+
+def check_dns_label(value: str, max_len: int = 63) -> str:
+    if len(value) > max_len:
+        raise ValueError(f"'{value}' is {len(value)} characters; at most {max_len} allowed")
+    if not DNS1123_LABEL.match(value):
+        raise ValueError(
+            f"'{value}' is not a DNS-1123 label (lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit)"
+        )
+    return value
+
+
+DnsName = Annotated[
+    str,
+    BeforeValidator(lambda v: check_dns_label(v) if isinstance(v, str) else v),
+    WithJsonSchema({"type": "string", "pattern": DNS1123_LABEL.pattern, "maxLength": 63}),
+]

@@ -1,0 +1,113 @@
+"""The platform file (tenants/platform.yaml): clusters, pools, defaults, shared settings."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from compiler.model.common import DnsName, QuantityField, Spec
+
+
+class Taint(Spec):
+    key: str
+    value: str = ""
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+
+
+class NodePool(Spec):
+    """A group of nodes; GPU pools name their GPU model, which tenants' GPU quota refers to."""
+
+    name: DnsName
+    role: Literal["cpu", "gpu", "cache"] = "cpu"
+    labels: dict[str, str] = Field(default_factory=dict)
+    taints: list[Taint] = Field(default_factory=list)
+    gpu_model: str | None = None
+    gpu_resource: str = "nvidia.com/gpu"
+
+    @model_validator(mode="after")
+    def _gpu_model_for_gpu_pools(self) -> "NodePool":
+        if self.role == "gpu" and not self.gpu_model:
+            raise ValueError("a gpu pool needs gpuModel (e.g. A100)")
+        if self.role != "gpu" and self.gpu_model:
+            raise ValueError("only pools with role: gpu may set gpuModel")
+        return self
+
+
+class Cluster(Spec):
+    name: DnsName
+    kubernetes_version: str = Field(pattern=r"^v?1\.\d+(\.\d+)?$")
+    context: str = Field(description="kubeconfig context name of this cluster")
+    capacity: dict[str, QuantityField] = Field(
+        description="allocatable capacity per resource: cpu, memory, pods, storage, persistentvolumeclaims, "
+        "and extended resources such as nvidia.com/gpu"
+    )
+    overcommit: dict[str, Decimal] = Field(
+        default_factory=dict, description="quota may sum to capacity x ratio per resource (default 1)"
+    )
+    node_pools: list[NodePool] = Field(default_factory=list)
+
+    @field_validator("overcommit")
+    @classmethod
+    def _positive_ratios(cls, ratios: dict[str, Decimal]) -> dict[str, Decimal]:
+        for resource, ratio in ratios.items():
+            if ratio < 1:
+                raise ValueError(f"overcommit of {resource} must be at least 1, got {ratio}")
+        return ratios
+
+    def pools(self, role: str) -> list[NodePool]:
+        return [p for p in self.node_pools if p.role == role]
+
+    def gpu_models(self) -> dict[str, str]:
+        """GPU model -> extended resource name, for the models this cluster's pools have."""
+        return {p.gpu_model: p.gpu_resource for p in self.pools("gpu") if p.gpu_model}
+
+    def ratio(self, resource: str) -> Decimal:
+        return self.overcommit.get(resource, Decimal(1))
+
+
+class ContainerLimits(Spec):
+    """LimitRange settings for containers (each map: resource -> quantity)."""
+
+    default: dict[str, QuantityField] = Field(default_factory=dict, description="default limits")
+    default_request: dict[str, QuantityField] = Field(default_factory=dict)
+    max: dict[str, QuantityField] = Field(default_factory=dict)
+    min: dict[str, QuantityField] = Field(default_factory=dict)
+
+
+class PlatformDefaults(Spec):
+    limit_range: ContainerLimits = Field(default_factory=ContainerLimits)
+    pod_security: Literal["privileged", "baseline", "restricted"] = "baseline"
+
+
+class PlatformQueue(Spec):
+    """A Volcano queue the platform owns (the root, or a parent for a group of tenants)."""
+
+    name: DnsName
+    parent: str | None = None
+    weight: int = Field(default=1, ge=1)
+    reclaimable: bool = True
+
+
+class Platform(Spec):
+    name: DnsName
+    owners: list[str] = Field(min_length=1, description="who approves platform-wide changes")
+    clusters: list[Cluster] = Field(min_length=1)
+    defaults: PlatformDefaults = Field(default_factory=PlatformDefaults)
+    ingress_namespace: DnsName = "ingress-nginx"
+    monitoring_namespace: DnsName = "monitoring"
+    dns_namespace: DnsName = "kube-system"
+    allowed_registries: list[str] = Field(default_factory=list)
+    root_queue: DnsName = "root"
+    queues: list[PlatformQueue] = Field(default_factory=list, description="platform-owned parent queues")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "Platform":
+        for label, names in (("clusters", [c.name for c in self.clusters]), ("queues", [q.name for q in self.queues])):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"duplicate {label}: {', '.join(dupes)}")
+        return self
+
+    def cluster(self, name: str) -> Cluster | None:
+        return next((c for c in self.clusters if c.name == name), None)

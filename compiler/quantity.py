@@ -1,0 +1,128 @@
+"""Kubernetes resource quantities, parsed and summed exactly (Decimal, never float).
+
+Canonical output follows the API server's own rules (apimachinery resource.Quantity), so a
+rendered quota reads back from the server unchanged and diffs stay quiet:
+binary suffixes stay binary when the value is a whole number of bytes >= 1024, otherwise the
+value is written with the largest decimal SI suffix that keeps the mantissa whole.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal, localcontext
+
+BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
+DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+_SUFFIX_BY_EXP = {v: k for k, v in DECIMAL.items()}
+_BINARY_BY_POW = {v: k for k, v in BINARY.items()}
+
+_QUANTITY_RE = re.compile(
+    r"^(?P<num>[+-]?(?:\d+\.?\d*|\.\d+))(?:(?P<bin>Ki|Mi|Gi|Ti|Pi|Ei)|(?P<exp>[eE][+-]?\d+)|(?P<dec>[numkMGTPE]))?$"
+)
+
+FORMAT_BINARY = "BinarySI"
+FORMAT_DECIMAL = "DecimalSI"
+FORMAT_EXPONENT = "DecimalExponent"
+
+
+class QuantityError(ValueError):
+    """A string that is not a Kubernetes quantity."""
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """An exact quantity and the format family it was written in (kept when summing)."""
+
+    value: Decimal
+    fmt: str = FORMAT_DECIMAL
+
+    @classmethod
+    def parse(cls, text: str | int | Decimal) -> "Quantity":
+        if isinstance(text, bool):
+            raise QuantityError(f"expected a quantity, got {text!r}")
+        if isinstance(text, int):
+            return cls(Decimal(text))
+        if isinstance(text, Decimal):
+            return cls(text)
+        if isinstance(text, float):
+            # YAML gives floats for "0.5": go through repr, which is the shortest exact form.
+            text = repr(text)
+        if not isinstance(text, str):
+            raise QuantityError(f"expected a quantity such as 4, 500m or 16Gi, got {text!r}")
+        match = _QUANTITY_RE.match(text.strip())
+        if not match:
+            raise QuantityError(f"'{text}' is not a quantity (examples: 4, 500m, 16Gi, 1.5T)")
+        number = Decimal(match["num"])
+        if match["bin"]:
+            return cls(number * (Decimal(1024) ** BINARY[match["bin"]]), FORMAT_BINARY)
+        if match["exp"]:
+            return cls(number.scaleb(int(match["exp"][1:])), FORMAT_EXPONENT)
+        return cls(number.scaleb(DECIMAL[match["dec"] or ""]), FORMAT_DECIMAL)
+
+    def __add__(self, other: "Quantity") -> "Quantity":
+        return Quantity(self.value + other.value, self.fmt)
+
+    def __sub__(self, other: "Quantity") -> "Quantity":
+        return Quantity(self.value - other.value, self.fmt)
+
+    def __mul__(self, factor: Decimal | int) -> "Quantity":
+        return Quantity(self.value * Decimal(factor), self.fmt)
+
+    def __lt__(self, other: "Quantity") -> bool:
+        return self.value < other.value
+
+    def __le__(self, other: "Quantity") -> bool:
+        return self.value <= other.value
+
+    def is_whole(self) -> bool:
+        return self.value == self.value.to_integral_value()
+
+    def canonical(self) -> str:
+        return canonical(self.value, self.fmt)
+
+    def __str__(self) -> str:
+        return self.canonical()
+
+
+def _round_up_to_nano(value: Decimal) -> Decimal:
+    """The API server keeps 9 decimal places, rounding up (as resource.Quantity does)."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return value.quantize(Decimal("1e-9"), rounding=ROUND_CEILING) if value.as_tuple().exponent < -9 else value
+
+
+def canonical(value: Decimal, fmt: str = FORMAT_DECIMAL) -> str:
+    """Canonical string of an exact value, the way the API server would print it."""
+    value = _round_up_to_nano(Decimal(value))
+    if value == 0:
+        return "0"
+    if fmt == FORMAT_BINARY and (abs(value) < 1024 or value != value.to_integral_value()):
+        fmt = FORMAT_DECIMAL
+    if fmt == FORMAT_BINARY:
+        n, power = int(value), 0
+        while power < 6 and n % 1024 == 0:
+            n //= 1024
+            power += 1
+        return f"{n}{_BINARY_BY_POW.get(power, '')}"
+    # decimal: the largest exponent (multiple of 3) for which the mantissa is whole
+    sign, digits, exp = value.normalize().as_tuple()
+    mantissa = int("".join(map(str, digits))) * (-1 if sign else 1)
+    # value == mantissa * 10**exp; bring exp to a multiple of 3 at or below it
+    while exp % 3:
+        mantissa *= 10
+        exp -= 1
+    if fmt == FORMAT_EXPONENT:
+        return f"{mantissa}e{exp}" if exp else str(mantissa)
+    if exp > 18:
+        mantissa *= 10 ** (exp - 18)
+        exp = 18
+    return f"{mantissa}{_SUFFIX_BY_EXP[exp]}"
+
+
+def parse(text: str | int) -> Quantity:
+    return Quantity.parse(text)
+
+
+def normalize(text: str | int) -> str:
+    """Canonical form of a quantity string, e.g. '1.5Gi' -> '1536Mi', '2000m' -> '2'."""
+    return Quantity.parse(text).canonical()

@@ -1,0 +1,72 @@
+"""Render stage: plan -> Kubernetes objects, keyed by their path under rendered/.
+
+Renderers are plain functions of a context, listed below in the order they run. To add a
+kind: write `compiler/render/<thing>.py` with `render(ctx) -> list[dict]` building objects
+with `ctx.obj(...)` (which adds the ownership labels), and append it here.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from compiler.kinds import file_name
+from compiler.plan import Plan
+from compiler.render import namespace, network, queue, quota
+from compiler.render.context import PlatformContext, TenantContext
+
+PLATFORM_DIR = "_platform"
+
+TENANT_RENDERERS: list[Callable[[TenantContext], list[dict]]] = [
+    namespace.render,
+    quota.render,
+    queue.render,
+    network.render,
+]
+PLATFORM_RENDERERS: list[Callable[[PlatformContext], list[dict]]] = [
+    queue.render_platform,
+]
+
+
+class RenderCollision(Exception):
+    """Two objects would land in the same file."""
+
+
+def tenant_contexts(plan: Plan) -> list[TenantContext]:
+    out = []
+    for spec in plan.specs.tenants:
+        for cluster_name, share in plan.quotas.get(spec.tenant.name, {}).items():
+            cluster = plan.specs.platform.cluster(cluster_name)
+            assert cluster is not None
+            out.append(TenantContext(plan, spec.tenant, cluster, share,
+                                     plan.guarantees.get(spec.tenant.name, {}).get(cluster_name),
+                                     spec.source.path))
+    return out
+
+
+def render_tenant(ctx: TenantContext) -> dict[str, dict]:
+    """Objects of one tenant on one cluster, keyed by 'cluster/tenant/file.yaml'."""
+    return _keyed(f"{ctx.cluster.name}/{ctx.tenant.name}", (o for r in TENANT_RENDERERS for o in r(ctx)))
+
+
+def render_platform(plan: Plan) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for cluster in plan.specs.platform.clusters:
+        ctx = PlatformContext(plan, cluster, plan.specs.platform_source.path)
+        out.update(_keyed(f"{cluster.name}/{PLATFORM_DIR}", (o for r in PLATFORM_RENDERERS for o in r(ctx))))
+    return out
+
+
+def render_all(plan: Plan) -> dict[str, dict]:
+    out = render_platform(plan)
+    for ctx in tenant_contexts(plan):
+        out.update(render_tenant(ctx))
+    return dict(sorted(out.items()))
+
+
+def _keyed(prefix: str, objects) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for obj in objects:
+        path = f"{prefix}/{file_name(obj)}"
+        if path in out:
+            raise RenderCollision(f"two objects render to {path}")
+        out[path] = obj
+    return out

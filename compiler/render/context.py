@@ -1,0 +1,69 @@
+"""What a renderer sees: one tenant on one cluster (or the platform on one cluster)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from compiler.kinds import (CLUSTER_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLATFORM_TENANT,
+                            SOURCE_ANNOTATION, SYNC_WAVE_ANNOTATION, TENANT_LABEL, stage_of)
+from compiler.model.platform import Cluster, Platform
+from compiler.model.tenant import Quota, Tenant
+from compiler.plan import Plan
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    plan: Plan
+    tenant: Tenant
+    cluster: Cluster
+    share: Quota
+    guarantee: Quota | None
+    source: str
+
+    @property
+    def platform(self) -> Platform:
+        return self.plan.specs.platform
+
+    @property
+    def namespace(self) -> str:
+        return self.tenant.name
+
+    def obj(self, api_version: str, kind: str, name: str, namespaced: bool = True,
+            labels: dict[str, str] | None = None, **body: Any) -> dict[str, Any]:
+        return make_object(api_version, kind, name, self.namespace if namespaced else None,
+                           self.tenant.name, self.cluster.name, self.source, labels, body)
+
+
+@dataclass(frozen=True)
+class PlatformContext:
+    plan: Plan
+    cluster: Cluster
+    source: str
+
+    @property
+    def platform(self) -> Platform:
+        return self.plan.specs.platform
+
+    def obj(self, api_version: str, kind: str, name: str, namespace: str | None = None,
+            labels: dict[str, str] | None = None, **body: Any) -> dict[str, Any]:
+        return make_object(api_version, kind, name, namespace, PLATFORM_TENANT, self.cluster.name,
+                           self.source, labels, body)
+
+
+def make_object(api_version: str, kind: str, name: str, namespace: str | None, tenant: str,
+                cluster: str, source: str, labels: dict[str, str] | None, body: dict[str, Any]) -> dict[str, Any]:
+    """An object with tenantc's ownership labels, its source file and its apply stage.
+
+    apply and prune find what tenantc owns by these labels alone, so every object gets them.
+    """
+    metadata: dict[str, Any] = {
+        "name": name,
+        "labels": {**(labels or {}), MANAGED_BY_LABEL: MANAGED_BY_VALUE, TENANT_LABEL: tenant,
+                   CLUSTER_LABEL: cluster},
+        "annotations": {SOURCE_ANNOTATION: source},
+    }
+    if namespace:
+        metadata["namespace"] = namespace
+    obj = {"apiVersion": api_version, "kind": kind, "metadata": metadata, **body}
+    metadata["annotations"][SYNC_WAVE_ANNOTATION] = str(stage_of(obj))
+    return obj

@@ -1,0 +1,37 @@
+"""ResourceQuota with this cluster's share of the logical quota, and the LimitRange."""
+from __future__ import annotations
+
+from compiler.plan import resource_amounts
+from compiler.render.context import TenantContext
+
+COUNTED = {"pods", "persistentvolumeclaims"}
+
+
+def render(ctx: TenantContext) -> list[dict]:
+    hard = {}
+    for resource, amount in resource_amounts(ctx.share, ctx.cluster.gpu_models()).items():
+        if resource in COUNTED:
+            key = resource
+        elif resource == "storage":
+            key = "requests.storage"
+        else:
+            key = f"requests.{resource}"
+        hard[key] = amount.canonical()
+    objects = [ctx.obj("v1", "ResourceQuota", "tenant-quota", spec={"hard": dict(sorted(hard.items()))})]
+    limits = _limit_range_item(ctx)
+    if limits:
+        objects.append(ctx.obj("v1", "LimitRange", "tenant-limits", spec={"limits": [limits]}))
+    return objects
+
+
+def _limit_range_item(ctx: TenantContext) -> dict:
+    platform = ctx.platform.defaults.limit_range
+    tenant = ctx.tenant.container_defaults
+    fields = {
+        "default": {**platform.default, **tenant.default},
+        "defaultRequest": {**platform.default_request, **tenant.default_request},
+        "max": platform.max,
+        "min": platform.min,
+    }
+    item = {key: {r: q.canonical() for r, q in sorted(values.items())} for key, values in fields.items() if values}
+    return {"type": "Container", **item} if item else {}

@@ -1,0 +1,52 @@
+"""Validate stage: every rendered object against its schema, offline, before anything is written.
+
+Built-in kinds use the strict schemas of the cluster's Kubernetes version; custom kinds use
+the CRDs given with --crd-dir. A kind with no schema is reported as a warning, never passed
+in silence.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from compiler.errors import Problems
+from compiler.kinds import BUILTIN_GROUPS, SOURCE_ANNOTATION, group_of
+from compiler.model.platform import Platform
+from compiler.validate import builtin
+from compiler.validate.crds import CrdSet
+
+
+@dataclass
+class ValidationReport:
+    warnings: list[str] = field(default_factory=list)
+    checked: int = 0
+
+
+def validate_objects(objects: dict[str, dict], platform: Platform, crds: CrdSet | None,
+                     problems: Problems, engine: str | None = None) -> ValidationReport:
+    report = ValidationReport()
+    versions = {c.name: builtin.schema_version_for(c.kubernetes_version) for c in platform.clusters}
+    unchecked: dict[tuple[str, str], int] = {}
+    for path, obj in objects.items():
+        cluster = path.split("/", 1)[0]
+        api_version, kind = obj["apiVersion"], obj["kind"]
+        if group_of(api_version) in BUILTIN_GROUPS:
+            version = versions.get(cluster)
+            schema = builtin.schema_for(version, api_version, kind, engine) if version else None
+        else:
+            schema = crds.compiled(api_version, kind, engine) if crds else None
+        if schema is None:
+            unchecked[(api_version, kind)] = unchecked.get((api_version, kind), 0) + 1
+            continue
+        report.checked += 1
+        for violation in schema.violations(obj):
+            source = obj.get("metadata", {}).get("annotations", {}).get(SOURCE_ANNOTATION, "?")
+            problems.add(source, f"rendered/{path}: {violation.path}", f"schema: {violation.message}",
+                         "fix the spec field that produces this value")
+    for (api_version, kind), count in sorted(unchecked.items()):
+        if group_of(api_version) in BUILTIN_GROUPS:
+            report.warnings.append(f"{count} {kind} ({api_version}) not validated: no schema for this "
+                                   "Kubernetes version in kubernetes-validate")
+        else:
+            report.warnings.append(f"{count} {kind} ({api_version}) not validated: no CRD for it; "
+                                   "pass your cluster's CRDs with --crd-dir")
+    return report

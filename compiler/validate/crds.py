@@ -1,0 +1,118 @@
+"""Schemas of custom kinds (Volcano, Fluid, Argo CD) from CustomResourceDefinition files.
+
+Users point tenantc at their own cluster's CRDs with --crd-dir (searched recursively). The
+API server prunes unknown fields of custom resources silently, which would lose data without
+a word; offline we make the schemas strict instead (objects that list properties and do not
+preserve unknown fields reject extra keys) so a typo is an error here.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compiler.load import yaml_io
+from compiler.validate.engine import CompiledSchema, compile_schema
+
+PRESERVE = "x-kubernetes-preserve-unknown-fields"
+
+
+@dataclass
+class CrdSet:
+    """(apiVersion, kind) -> strict openAPIV3Schema, from every CRD found."""
+
+    schemas: dict[tuple[str, str], dict] = field(default_factory=dict)
+    sources: dict[tuple[str, str], str] = field(default_factory=dict)
+    digest: str = ""
+    _compiled: dict = field(default_factory=dict)
+
+    def compiled(self, api_version: str, kind: str, engine: str | None = None) -> CompiledSchema | None:
+        key = (api_version, kind, engine)
+        if key not in self._compiled:
+            schema = self.schemas.get((api_version, kind))
+            self._compiled[key] = compile_schema(schema, engine) if schema is not None else None
+        return self._compiled[key]
+
+    def has_kind(self, api_version: str, kind: str) -> bool:
+        return (api_version, kind) in self.schemas
+
+
+def crd_files(dirs: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for d in dirs:
+        files.extend(sorted(p for p in Path(d).rglob("*") if p.suffix in (".yaml", ".yml", ".json")))
+    return files
+
+
+def load_crds(dirs: list[Path], cache_dir: Path | None = None) -> CrdSet:
+    """Read every CRD under `dirs`; parsed schemas are cached by content digest (YAML of the
+    Fluid CRDs alone is megabytes; JSON reads back several times faster)."""
+    files = crd_files(dirs)
+    hasher = hashlib.sha256()
+    contents = []
+    for path in files:
+        raw = path.read_bytes()
+        hasher.update(raw)
+        contents.append((path, raw))
+    crds = CrdSet(digest=hasher.hexdigest())
+    cached = cache_dir / f"crds-{crds.digest[:32]}.json" if cache_dir else None
+    if cached and cached.is_file():
+        data = json.loads(cached.read_text())
+        for entry in data:
+            key = (entry["apiVersion"], entry["kind"])
+            crds.schemas[key], crds.sources[key] = entry["schema"], entry["source"]
+        return crds
+    for path, raw in contents:
+        for doc in _documents(raw):
+            if doc.get("kind") != "CustomResourceDefinition":
+                continue
+            spec = doc.get("spec", {})
+            group, kind = spec.get("group"), spec.get("names", {}).get("kind")
+            for version in spec.get("versions", []):
+                schema = (version.get("schema") or {}).get("openAPIV3Schema")
+                if schema and version.get("served", True):
+                    key = (f"{group}/{version['name']}", kind)
+                    crds.schemas[key] = strict(schema)
+                    crds.sources[key] = path.name
+    if cached:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(".tmp")
+        tmp.write_text(json.dumps([{"apiVersion": k[0], "kind": k[1], "schema": s, "source": crds.sources[k]}
+                                   for k, s in crds.schemas.items()]))
+        tmp.replace(cached)
+    return crds
+
+
+def _documents(raw: bytes) -> list[dict]:
+    import yaml
+
+    from compiler.load.yaml_io import _Loader  # the libyaml loader when available
+
+    return [d for d in yaml.load_all(raw, Loader=_Loader) if isinstance(d, dict)]
+
+
+def strict(schema: dict) -> dict:
+    """A copy of an OpenAPI v3 structural schema where listed properties are the only ones allowed."""
+    schema = copy.deepcopy(schema)
+    _tighten(schema)
+    return schema
+
+
+def _tighten(node: object) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "object" and "properties" in node and not node.get(PRESERVE) \
+                and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        if node.get("type") == "object" and "metadata" in node.get("properties", {}):
+            # CRD schemas leave metadata open; the API server checks it as ObjectMeta.
+            node["properties"]["metadata"].pop("additionalProperties", None)
+        for value in node.values():
+            _tighten(value)
+    elif isinstance(node, list):
+        for value in node:
+            _tighten(value)
+
+
+__all__ = ["CrdSet", "load_crds", "strict", "yaml_io"]

@@ -1,0 +1,230 @@
+"""Write stage: rendered/ replaced all at once or not at all.
+
+The tree is made of units, one folder per tenant and cluster (`<cluster>/<tenant>/`, plus
+`<cluster>/_platform/` and `_argocd/`). A compile stages every changed unit beside the tree
+(under the cache folder, same filesystem), then swaps the units in with renames, recording
+each step in a journal. If anything fails, the swaps done so far are undone and the old tree
+is back byte for byte; if the process dies mid-swap, the next run finds the journal and
+rolls back before doing anything else. Unchanged units are not touched, which keeps a
+one-tenant change in a thousand-tenant repository fast.
+
+Which units changed is decided from a manifest of (size, mtime, digest) per file written by
+the last compile; a file edited by hand no longer matches its recorded size or mtime, so its
+unit is rewritten.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+JOURNAL = "journal.json"
+
+
+@dataclass
+class WriteResult:
+    written_units: list[str] = field(default_factory=list)
+    removed_units: list[str] = field(default_factory=list)
+    unchanged_units: int = 0
+    files_written: int = 0
+
+
+@dataclass
+class Staleness:
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    differing: list[str] = field(default_factory=list)
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.missing or self.extra or self.differing)
+
+
+def digest(content: bytes) -> str:
+    return hashlib.blake2b(content, digest_size=16).hexdigest()
+
+
+def units_of(files: dict[str, bytes]) -> dict[str, dict[str, bytes]]:
+    """Group 'a/b/file.yaml' by its folder 'a/b'."""
+    units: dict[str, dict[str, bytes]] = {}
+    for path, content in files.items():
+        unit, _, name = path.rpartition("/")
+        units.setdefault(unit, {})[name] = content
+    return units
+
+
+def existing_units(out: Path) -> set[str]:
+    """Unit folders on disk: 'cluster/tenant' folders and top-level '_' folders."""
+    found: set[str] = set()
+    if not out.is_dir():
+        return found
+    for top in out.iterdir():
+        if not top.is_dir() or top.name.startswith("."):
+            continue
+        if top.name.startswith("_"):
+            found.add(top.name)
+            continue
+        for sub in top.iterdir():
+            if sub.is_dir() and not sub.name.startswith("."):
+                found.add(f"{top.name}/{sub.name}")
+    return found
+
+
+class TreeWriter:
+    """Writes `files` (path under out -> bytes) into `out` transactionally."""
+
+    def __init__(self, out: Path, state_dir: Path):
+        self.out = out
+        self.state_dir = state_dir
+        self.manifest_path = state_dir / f"manifest-{digest(str(out.resolve()).encode())}.json"
+
+    # -- public -------------------------------------------------------------------------
+    def write(self, files: dict[str, bytes], fail_after: int | None = None) -> WriteResult:
+        """Replace the tree with `files`. `fail_after` injects a failure after that many swap
+        steps (tests use it to prove the rollback)."""
+        self.recover()
+        desired = units_of(files)
+        manifest = self._load_manifest()
+        changed = sorted(u for u, unit_files in desired.items() if not self._unit_matches(u, unit_files, manifest))
+        removed = sorted(existing_units(self.out) - set(desired))
+        result = WriteResult(changed, removed, len(desired) - len(changed))
+        if not changed and not removed:
+            return result
+        txn = self.state_dir / f"txn-{uuid.uuid4().hex[:12]}"
+        staged, backup = txn / "new", txn / "old"
+        try:
+            for unit in changed:
+                folder = staged / unit
+                folder.mkdir(parents=True)
+                for name, content in desired[unit].items():
+                    (folder / name).write_bytes(content)
+                    result.files_written += 1
+        except BaseException:
+            shutil.rmtree(txn, ignore_errors=True)
+            raise
+        self._commit(txn, changed, removed, fail_after)
+        new_manifest = {u: e for u, e in manifest.items() if u in desired and u not in changed}
+        for unit in changed:
+            new_manifest[unit] = self._record(unit, desired[unit])
+        self._save_manifest(new_manifest)
+        shutil.rmtree(txn, ignore_errors=True)
+        return result
+
+    def compare(self, files: dict[str, bytes]) -> Staleness:
+        """What differs between `files` and the tree on disk (reads every file: the truth)."""
+        result = Staleness()
+        desired = units_of(files)
+        on_disk: dict[str, bytes] = {}
+        for unit in existing_units(self.out):
+            for entry in os.scandir(self.out / unit):
+                if entry.is_file():
+                    on_disk[f"{unit}/{entry.name}"] = Path(entry.path).read_bytes()
+        for path, content in files.items():
+            if path not in on_disk:
+                result.missing.append(path)
+            elif on_disk[path] != content:
+                result.differing.append(path)
+        known_units = set(desired) | existing_units(self.out)
+        result.extra = sorted(p for p in on_disk if p not in files and p.rpartition("/")[0] in known_units)
+        result.missing.sort()
+        result.differing.sort()
+        return result
+
+    def recover(self) -> bool:
+        """Roll back a swap that a killed process left half done. True when it did."""
+        recovered = False
+        if not self.state_dir.is_dir():
+            return False
+        for txn in sorted(self.state_dir.glob("txn-*")):
+            journal = txn / JOURNAL
+            if journal.is_file():
+                self._rollback(json.loads(journal.read_text()))
+                recovered = True
+            shutil.rmtree(txn, ignore_errors=True)
+        if recovered:
+            self.manifest_path.unlink(missing_ok=True)
+        return recovered
+
+    # -- swapping -------------------------------------------------------------------------
+    def _commit(self, txn: Path, changed: list[str], removed: list[str], fail_after: int | None) -> None:
+        steps: list[list[str]] = []  # [src, dst] renames done, in order
+        journal = txn / JOURNAL
+
+        def rename(src: Path, dst: Path) -> None:
+            if fail_after is not None and len(steps) >= fail_after:
+                raise OSError("injected failure during swap")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            steps.append([str(src), str(dst)])
+            journal.write_text(json.dumps(steps))  # before the rename: rollback tolerates a missing src
+            if dst.exists():
+                raise FileExistsError(f"{dst} exists; refusing to overwrite during swap")
+            os.replace(src, dst)
+
+        try:
+            for unit in changed:
+                if (self.out / unit).exists():
+                    rename(self.out / unit, txn / "old" / unit)
+                rename(txn / "new" / unit, self.out / unit)
+            for unit in removed:
+                rename(self.out / unit, txn / "old" / unit)
+        except BaseException:
+            self._rollback(steps)
+            shutil.rmtree(txn, ignore_errors=True)
+            raise
+        journal.unlink()
+        self._remove_empty_cluster_dirs()
+
+    def _rollback(self, steps: list[list[str]]) -> None:
+        for src, dst in reversed(steps):
+            if Path(dst).exists() and not Path(src).exists():
+                Path(src).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(dst, src)
+        self._remove_empty_cluster_dirs()
+
+    def _remove_empty_cluster_dirs(self) -> None:
+        if self.out.is_dir():
+            for top in self.out.iterdir():
+                if top.is_dir() and not any(top.iterdir()):
+                    top.rmdir()
+
+    # -- manifest -------------------------------------------------------------------------
+    def _unit_matches(self, unit: str, files: dict[str, bytes], manifest: dict) -> bool:
+        recorded = manifest.get(unit)
+        if recorded is None or set(recorded) != set(files):
+            return False
+        folder = self.out / unit
+        try:
+            names = {e.name: e for e in os.scandir(folder)}
+        except FileNotFoundError:
+            return False
+        if set(names) != set(files):
+            return False
+        for name, content in files.items():
+            size, mtime, recorded_digest = recorded[name]
+            st = names[name].stat()
+            if st.st_size != size or st.st_mtime_ns != mtime or recorded_digest != digest(content):
+                return False
+        return True
+
+    def _record(self, unit: str, files: dict[str, bytes]) -> dict[str, list]:
+        entries = {}
+        for entry in os.scandir(self.out / unit):
+            st = entry.stat()
+            entries[entry.name] = [st.st_size, st.st_mtime_ns, digest(files[entry.name])]
+        return entries
+
+    def _load_manifest(self) -> dict:
+        try:
+            return json.loads(self.manifest_path.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def _save_manifest(self, manifest: dict) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.manifest_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(manifest, sort_keys=True))
+        tmp.replace(self.manifest_path)
