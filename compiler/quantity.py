@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal, localcontext
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_CEILING, Context, Decimal, InvalidOperation
 
 BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
 DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
@@ -19,6 +19,14 @@ _BINARY_BY_POW = {v: k for k, v in BINARY.items()}
 _QUANTITY_RE = re.compile(
     r"^(?P<num>[+-]?(?:\d+\.?\d*|\.\d+))(?:(?P<bin>Ki|Mi|Gi|Ti|Pi|Ei)|(?P<exp>[eE][+-]?\d+)|(?P<dec>[numkMGTPE]))?$"
 )
+
+# Exact arithmetic: the default context keeps 28 digits and would round a large sum (or the
+# canonical form of a long number) without a word. Addition, subtraction and multiplication
+# are always finite, so unbounded precision only ever uses the digits the result needs.
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+# Beyond this a number is no resource amount (1E is 1e18, 1Ei about 1.15e18); bounding it keeps
+# a typo such as 1e999999999 from becoming a billion-digit string.
+MAX_ADJUSTED_EXPONENT = 30
 
 FORMAT_BINARY = "BinarySI"
 FORMAT_DECIMAL = "DecimalSI"
@@ -54,19 +62,28 @@ class Quantity:
             raise QuantityError(f"'{text}' is not a quantity (examples: 4, 500m, 16Gi, 1.5T)")
         number = Decimal(match["num"])
         if match["bin"]:
-            return cls(number * (Decimal(1024) ** BINARY[match["bin"]]), FORMAT_BINARY)
-        if match["exp"]:
-            return cls(number.scaleb(int(match["exp"][1:])), FORMAT_EXPONENT)
-        return cls(number.scaleb(DECIMAL[match["dec"] or ""]), FORMAT_DECIMAL)
+            value, fmt = EXACT.multiply(number, 1024 ** BINARY[match["bin"]]), FORMAT_BINARY
+        else:
+            exponent = int(match["exp"][1:]) if match["exp"] else DECIMAL[match["dec"] or ""]
+            if number and number.adjusted() + exponent > MAX_ADJUSTED_EXPONENT:
+                raise QuantityError(f"'{text}' is too large to be a resource amount")
+            fmt = FORMAT_EXPONENT if match["exp"] else FORMAT_DECIMAL
+            try:
+                value = number.scaleb(exponent, context=EXACT)
+            except InvalidOperation:  # an exponent beyond what Decimal can hold at all
+                raise QuantityError(f"'{text}' is not a usable quantity: exponent out of range") from None
+        if value and value.adjusted() > MAX_ADJUSTED_EXPONENT:
+            raise QuantityError(f"'{text}' is too large to be a resource amount")
+        return cls(value, fmt)
 
     def __add__(self, other: "Quantity") -> "Quantity":
-        return Quantity(self.value + other.value, self.fmt)
+        return Quantity(EXACT.add(self.value, other.value), self.fmt)
 
     def __sub__(self, other: "Quantity") -> "Quantity":
-        return Quantity(self.value - other.value, self.fmt)
+        return Quantity(EXACT.subtract(self.value, other.value), self.fmt)
 
     def __mul__(self, factor: Decimal | int) -> "Quantity":
-        return Quantity(self.value * Decimal(factor), self.fmt)
+        return Quantity(EXACT.multiply(self.value, Decimal(factor)), self.fmt)
 
     def __lt__(self, other: "Quantity") -> bool:
         return self.value < other.value
@@ -84,11 +101,19 @@ class Quantity:
         return self.canonical()
 
 
+def exact_sum(values) -> Decimal:
+    """Sum of Decimals with no rounding, whatever the number of digits."""
+    total = Decimal(0)
+    for value in values:
+        total = EXACT.add(total, value)
+    return total
+
+
 def _round_up_to_nano(value: Decimal) -> Decimal:
     """The API server keeps 9 decimal places, rounding up (as resource.Quantity does)."""
-    with localcontext() as ctx:
-        ctx.prec = 60
-        return value.quantize(Decimal("1e-9"), rounding=ROUND_CEILING) if value.as_tuple().exponent < -9 else value
+    if value.as_tuple().exponent >= -9:
+        return value
+    return value.quantize(Decimal("1e-9"), rounding=ROUND_CEILING, context=EXACT)
 
 
 def canonical(value: Decimal, fmt: str = FORMAT_DECIMAL) -> str:
@@ -104,9 +129,14 @@ def canonical(value: Decimal, fmt: str = FORMAT_DECIMAL) -> str:
             n //= 1024
             power += 1
         return f"{n}{_BINARY_BY_POW.get(power, '')}"
-    # decimal: the largest exponent (multiple of 3) for which the mantissa is whole
-    sign, digits, exp = value.normalize().as_tuple()
-    mantissa = int("".join(map(str, digits))) * (-1 if sign else 1)
+    # decimal: the largest exponent (multiple of 3) for which the mantissa is whole.
+    # (Decimal.normalize would round to the context's 28 digits; strip the zeros by hand.)
+    sign, digits, exp = value.as_tuple()
+    mantissa = int("".join(map(str, digits)))
+    while mantissa and mantissa % 10 == 0:
+        mantissa //= 10
+        exp += 1
+    mantissa *= -1 if sign else 1
     # value == mantissa * 10**exp; bring exp to a multiple of 3 at or below it
     while exp % 3:
         mantissa *= 10

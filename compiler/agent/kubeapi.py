@@ -96,9 +96,10 @@ class ClusterConfig:
         self.cert_data = self.key_data = None
 
 
-def in_cluster_config(env: dict | None = None, sa_dir: str = SERVICE_ACCOUNT_DIR) -> ClusterConfig:
+def in_cluster_config(env: dict | None = None, sa_dir: str | None = None) -> ClusterConfig:
     """The pod's own service account: the token is re-read from its file as it rotates."""
     env = os.environ if env is None else env
+    sa_dir = sa_dir or SERVICE_ACCOUNT_DIR
     host, port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT")
     if not host or not port:
         raise ConfigError(

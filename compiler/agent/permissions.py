@@ -7,9 +7,11 @@ Keep this module plain data and import-free (the compiler and the agent both rea
 
 Why these verbs:
 * sidecar: reads its Lease once (get), creates it when missing (create), then renews it
-  (update); writes its status key by server-side apply, which is a PATCH even when the
-  ConfigMap does not exist yet (patch alone suffices: the API server authorizes only the
-  request verb); reads its own Pod for the main container's exit state (get).
+  (update); writes its status key by server-side apply, a PATCH request (patch) which, when
+  the ConfigMap does not exist yet, the API server also authorizes as `create`: without it
+  the first pod of a job gets 403 "cannot create resource configmaps" (the audit log records
+  that request as verb patch with response code 201, or the 403 with that message); reads
+  its own Pod for the main container's exit state (get).
 * wait-dataset: polls Datasets with GET.
 * scale-runtime: one JSON merge patch, no read first.
 """
@@ -19,7 +21,7 @@ FLUID_RUNTIMES = ["alluxioruntimes", "jindoruntimes", "juicefsruntimes", "thinru
 AGENT_PERMISSIONS = {
     "sidecar": [
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create", "get", "update"]},
-        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["patch"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "patch"]},
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]},
     ],
     "wait-dataset": [

@@ -34,6 +34,7 @@ from compiler.agent.kubeapi import (
     ConfigError,
     KubeClient,
     KubeError,
+    Unreachable,
     object_path,
     retry_transient,
 )
@@ -268,6 +269,8 @@ class Sidecar:
                 except KubeError as exc:
                     ok = False
                     self._trouble(what, str(exc))
+                    if isinstance(exc, Unreachable):
+                        return ok  # the server is gone: no point in the rest of the round
                 except Exception as exc:  # a bug must not end the heartbeats either
                     ok = False
                     self._trouble(what, f"unexpected {type(exc).__name__}: {exc}")

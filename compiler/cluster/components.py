@@ -18,7 +18,9 @@ from compiler.cluster.state import Layout
 
 ETCD, APISERVER, CONTROLLER_MANAGER = "etcd", "kube-apiserver", "kube-controller-manager"
 ORDER = (ETCD, APISERVER, CONTROLLER_MANAGER)  # start order; stop in reverse
-PORT_NAMES = ("etcd-client", "etcd-peer", "apiserver", "controller-manager")
+PORTS = {ETCD: ("etcd-client", "etcd-peer"), APISERVER: ("apiserver",),
+         CONTROLLER_MANAGER: ("controller-manager",)}  # which listener belongs to whom
+PORT_NAMES = tuple(port for ports in PORTS.values() for port in ports)
 
 SERVICE_CIDR = "10.0.0.0/24"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -89,6 +91,9 @@ def build_components(binaries: Path, layout: Layout, pki: Pki, ports: dict[str, 
             # No kubelet or node can serve a loopback endpoint for the `kubernetes` Service;
             # the endpoint reconciler would only log validation errors.
             "--endpoint-reconciler-type=none",
+            # Graceful shutdown otherwise waits the full request timeout (60 s) for the
+            # controller manager's open watches; this drains short requests, then closes in 2 s.
+            "--shutdown-send-retry-after=true",
             "--allow-privileged=true",
             "--profiling=false",
         ],

@@ -13,7 +13,7 @@ from compiler.cluster import crds as crd_install
 from compiler.cluster import process
 from compiler.cluster.binaries import find_binaries
 from compiler.cluster.components import (APISERVER, AUDIT_POLICY, CONTROLLER_MANAGER, ETCD, ORDER,
-                                         PORT_NAMES, Component, apiserver_endpoint, build_components)
+                                         PORT_NAMES, PORTS, Component, apiserver_endpoint, build_components)
 from compiler.cluster.errors import ClusterError
 from compiler.cluster.kubeconfig import build_kubeconfig, cert_user, write_kubeconfig
 from compiler.cluster.pki import Pki, ensure_pki
@@ -80,6 +80,7 @@ class ControlPlane:
             record = records.get(name)
             components[name] = {"running": process.is_running(record),
                                 "pid": record.pid if record else None,
+                                "ports": {p: state.get("ports", {}).get(p) for p in PORTS[name]},
                                 "log": str(self.layout.log(name))}
         running = [n for n in ORDER if components[n]["running"]]
         return {

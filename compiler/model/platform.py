@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from compiler.model.common import DnsName, QuantityField, Spec
+from compiler.model.data import GlobalDataset, PlatformStorage
+from compiler.model.workloads import NotebookSettings, Template
 
 
 class Taint(Spec):
@@ -24,6 +26,8 @@ class NodePool(Spec):
     taints: list[Taint] = Field(default_factory=list)
     gpu_model: str | None = None
     gpu_resource: str = "nvidia.com/gpu"
+    cache_capacity: dict[Literal["MEM", "SSD", "HDD"], QuantityField] = Field(
+        default_factory=dict, description="cache pools: total cache space per medium, for Fluid tiers")
 
     @model_validator(mode="after")
     def _gpu_model_for_gpu_pools(self) -> "NodePool":
@@ -100,10 +104,19 @@ class Platform(Spec):
     allowed_registries: list[str] = Field(default_factory=list)
     root_queue: DnsName = "root"
     queues: list[PlatformQueue] = Field(default_factory=list, description="platform-owned parent queues")
+    agent_image: str = Field(default="registry.example.com/platform/tenantc-agent:0.1.0",
+                             description="image of tenantc-agent, the sidecar in every job pod")
+    priority_classes: list[str] = Field(default_factory=list, description="PriorityClasses jobs may use")
+    storage: PlatformStorage | None = None
+    global_datasets: list[GlobalDataset] = Field(default_factory=list,
+                                                 description="datasets every tenant imports read-only")
+    notebooks: NotebookSettings = Field(default_factory=NotebookSettings)
+    templates: list[Template] = Field(default_factory=list, description="job templates every tenant may use")
 
     @model_validator(mode="after")
     def _unique_names(self) -> "Platform":
-        for label, names in (("clusters", [c.name for c in self.clusters]), ("queues", [q.name for q in self.queues])):
+        for label, names in (("clusters", [c.name for c in self.clusters]), ("queues", [q.name for q in self.queues]),
+                             ("templates", [t.name for t in self.templates])):
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 raise ValueError(f"duplicate {label}: {', '.join(dupes)}")
@@ -111,3 +124,6 @@ class Platform(Spec):
 
     def cluster(self, name: str) -> Cluster | None:
         return next((c for c in self.clusters if c.name == name), None)
+
+    def image_allowed(self, image: str) -> bool:
+        return not self.allowed_registries or any(image.startswith(r) for r in self.allowed_registries)

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from compiler.model.common import MAX_TENANT_NAME, CountField, DnsName, QuantityField, Spec, check_dns_label
+from compiler.model.data import Dataset, DatasetImport, Storage
+from compiler.model.workloads import Job, Notebook, Pipeline, Schedule, Template
 
 RESERVED_TENANT_NAMES = {"platform", "default", "kube-system", "kube-public", "kube-node-lease"}
 
@@ -100,6 +102,14 @@ class Tenant(Spec):
     queue: QueueSpec = Field(default_factory=QueueSpec)
     container_defaults: ContainerDefaults = Field(default_factory=ContainerDefaults)
     network: NetworkSpec = Field(default_factory=NetworkSpec)
+    storage: Storage = Field(default_factory=Storage)
+    datasets: list[Dataset] = Field(default_factory=list)
+    imports: list[DatasetImport] = Field(default_factory=list)
+    notebooks: list[Notebook] = Field(default_factory=list)
+    templates: list[Template] = Field(default_factory=list)
+    jobs: list[Job] = Field(default_factory=list)
+    schedules: list[Schedule] = Field(default_factory=list)
+    pipelines: list[Pipeline] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -115,6 +125,23 @@ class Tenant(Spec):
         if len(kinds) > 1:
             raise ValueError("placement: use weights for every cluster or explicit quota for every cluster, not both")
         return self
+
+    @model_validator(mode="after")
+    def _unique_workload_names(self) -> "Tenant":
+        groups = {
+            "datasets": [d.name for d in self.datasets] + [i.local_name for i in self.imports],
+            "templates": [t.name for t in self.templates],
+            "jobs": [j.name for j in self.jobs] + [s.name for s in self.schedules] + [p.name for p in self.pipelines],
+            "notebooks": [n.user for n in self.notebooks],
+        }
+        for label, names in groups.items():
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"duplicate names in {label}: {', '.join(dupes)}")
+        return self
+
+    def user_members(self) -> list[str]:
+        return sorted({m.user for m in self.members if m.user})
 
 
 __all__ = ["Tenant", "Member", "Quota", "ClusterShare", "QueueSpec", "NetworkSpec", "DnsName"]

@@ -13,7 +13,8 @@ from compiler.errors import Problems
 from compiler.model import Specs, TenantSpec
 from compiler.model.tenant import Quota
 from compiler.plan.quota import RESOURCE_NAMES, SCALARS, split_quota
-from compiler.quantity import Quantity
+from compiler.plan.workloads import WorkloadPlan, plan_workloads
+from compiler.quantity import EXACT, Quantity
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Plan:
     # tenant -> cluster -> that cluster's share
     quotas: dict[str, dict[str, Quota]] = field(default_factory=dict)
     guarantees: dict[str, dict[str, Quota]] = field(default_factory=dict)
+    workloads: WorkloadPlan = field(default_factory=WorkloadPlan)
 
     def clusters_of(self, tenant: str) -> list[str]:
         return list(self.quotas.get(tenant, {}))
@@ -37,15 +39,17 @@ def make_plan(specs: Specs, problems: Problems) -> Plan:
         tenant, file = spec.tenant, spec.source.path
         shares = split_quota(tenant, platform, file, problems)
         plan.quotas[tenant.name] = shares
-        if tenant.queue.guarantee is not None:
+        # A guarantee is split in proportion to the quota shares, which only exist for what the
+        # quota has: check it fits the quota first, and split only a guarantee that does.
+        if tenant.queue.guarantee is not None and _check_guarantee_within_quota(spec, problems):
             plan.guarantees[tenant.name] = split_quota(
                 tenant, platform, file, problems, total=tenant.queue.guarantee,
                 field="queue.guarantee", weights_by=shares)
-            _check_guarantee_within_quota(spec, problems)
         _check_container_defaults(spec, specs, problems)
     _check_capacity(plan, problems)
     _check_allowed_from(specs, problems)
     _check_queue_parents(plan, problems)
+    plan.workloads = plan_workloads(specs, plan.quotas, problems)
     return plan
 
 
@@ -59,7 +63,7 @@ def cluster_usage(plan: Plan, cluster_name: str) -> dict[str, Decimal]:
         if share is None:
             continue
         for name, amount in resource_amounts(share, models).items():
-            used[name] = used.get(name, Decimal(0)) + amount.value
+            used[name] = EXACT.add(used.get(name, Decimal(0)), amount.value)
     return used
 
 
@@ -86,7 +90,7 @@ def _check_capacity(plan: Plan, problems: Problems) -> None:
                                  f"tenants ask for {resource} but the cluster declares no capacity for it",
                                  "declare the cluster's capacity for this resource")
                 continue
-            limit = capacity.value * cluster.ratio(resource)
+            limit = EXACT.multiply(capacity.value, cluster.ratio(resource))
             if used > limit:
                 tenants = [t for t, s in plan.quotas.items() if cluster.name in s]
                 problems.add(plan.specs.platform_source.path, f"clusters.{cluster.name}.capacity.{resource}",
@@ -139,9 +143,11 @@ def _check_queue_parents(plan: Plan, problems: Problems) -> None:
                          f"queue parents form a cycle: {cycle}", "break the cycle; queues form a tree under the root")
 
 
-def _check_guarantee_within_quota(spec: TenantSpec, problems: Problems) -> None:
+def _check_guarantee_within_quota(spec: TenantSpec, problems: Problems) -> bool:
+    """True when the queue guarantee fits the quota, resource by resource."""
     guarantee, quota = spec.tenant.queue.guarantee, spec.tenant.quota
     assert guarantee is not None
+    before = len(problems.items)
     for resource in SCALARS:
         g, q = getattr(guarantee, resource), getattr(quota, resource)
         if g is not None and (q is None or g.value > q.value):
@@ -154,6 +160,7 @@ def _check_guarantee_within_quota(spec: TenantSpec, problems: Problems) -> None:
             problems.add(spec.source.path, f"queue.guarantee.gpu.{model}",
                          f"guarantee {g} exceeds the quota {q if q is not None else '(none)'}",
                          "a queue cannot be guaranteed more than its quota")
+    return len(problems.items) == before
 
 
 def _check_container_defaults(spec: TenantSpec, specs: Specs, problems: Problems) -> None:

@@ -7,7 +7,7 @@ from compiler.errors import Problems
 from compiler.model.platform import Platform
 from compiler.model.tenant import Quota, Tenant
 from compiler.plan.split import SplitError, split_resource
-from compiler.quantity import Quantity
+from compiler.quantity import Quantity, exact_sum
 
 SCALARS = ("cpu", "memory", "pods", "pvcs", "storage")
 
@@ -59,7 +59,13 @@ def split_quota(tenant: Tenant, platform: Platform, file: str, problems: Problem
                          "place the tenant on a cluster whose node pools have this GPU model")
             continue
         weights = _weights(with_model, [tenant.placement[c] for c in with_model], weights_by, "gpu", model)
-        values = split_resource("gpu", amount.value, weights)
+        try:
+            values = split_resource("gpu", amount.value, weights)
+        except SplitError as exc:
+            problems.add(file, f"{field}.gpu.{model}",
+                         f"cannot be split across {', '.join(with_model)}: {exc}",
+                         "use a whole number of GPUs that the tenant's clusters can take")
+            continue
         for cluster, value in zip(with_model, values):
             parts[cluster]["gpu"][model] = Quantity(value, amount.fmt)
     return {c: Quota.model_construct(**fields) for c, fields in parts.items()}
@@ -85,7 +91,7 @@ def _check_explicit(tenant: Tenant, platform: Platform, clusters: list[str], tot
     for resource in SCALARS:
         want = getattr(total, resource)
         got = [getattr(q, resource) for q in result.values()]
-        given = sum((g.value for g in got if g is not None), Decimal(0))
+        given = exact_sum(g.value for g in got if g is not None)
         if want is None and any(g is not None for g in got):
             problems.add(file, f"placement.*.quota.{resource}", f"{resource} is placed but not in the logical quota",
                          f"add quota.{resource} or remove it from the placement")
@@ -95,7 +101,7 @@ def _check_explicit(tenant: Tenant, platform: Platform, clusters: list[str], tot
                          "make the explicit amounts add up to the logical quota")
     models = set(total.gpu) | {m for q in result.values() for m in q.gpu}
     for model in sorted(models):
-        given = sum((q.gpu[model].value for q in result.values() if model in q.gpu), Decimal(0))
+        given = exact_sum(q.gpu[model].value for q in result.values() if model in q.gpu)
         want = total.gpu.get(model)
         if want is None or given != want.value:
             problems.add(file, f"placement.*.quota.gpu.{model}",

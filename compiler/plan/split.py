@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from compiler.quantity import EXACT, exact_sum
+
 BYTE_UNITS = [Decimal(1024) ** k for k in (4, 3, 2, 1, 0)]
 MILLI = Decimal("0.001")
 
@@ -23,13 +25,13 @@ def granularity(resource: str, total: Decimal) -> Decimal:
     if resource in ("cpu",):
         if total == total.to_integral_value():
             return Decimal(1)
-        if (total / MILLI) == (total / MILLI).to_integral_value():
+        if _divides(MILLI, total):
             return MILLI
         raise SplitError(f"{total} is not a whole number of millicores (1m is the smallest cpu unit)")
     if resource in ("memory", "storage"):
         if total != total.to_integral_value():
             raise SplitError(f"{total} bytes is not a whole number of bytes")
-        return next(unit for unit in BYTE_UNITS if total % unit == 0)
+        return next(unit for unit in BYTE_UNITS if _divides(unit, total))
     if total != total.to_integral_value():
         raise SplitError(f"must be a whole number, got {total}")
     return Decimal(1)
@@ -41,15 +43,14 @@ def split(total: Decimal, weights: list[Decimal], unit: Decimal) -> list[Decimal
         raise SplitError("no cluster to split across")
     if any(w < 0 for w in weights):
         raise SplitError("weights must not be negative")
-    weight_sum = sum(weights, Decimal(0))
+    weight_sum = exact_sum(weights)
     if weight_sum == 0:
         if total == 0:
             return [Decimal(0)] * len(weights)
         raise SplitError("every weight is zero, nothing can take a share")
-    units = total / unit
-    if units != units.to_integral_value():
+    if not _divides(unit, total):
         raise SplitError(f"{total} is not a whole number of {unit}")
-    units_int = int(units)
+    units_int = int(EXACT.divide_int(total, unit))
     int_weights = _as_integers(weights)
     weight_total = sum(int_weights)
     floors = [units_int * w // weight_total for w in int_weights]
@@ -58,7 +59,7 @@ def split(total: Decimal, weights: list[Decimal], unit: Decimal) -> list[Decimal
     order = sorted(range(len(weights)), key=lambda i: (-remainders[i], i))
     for i in order[:leftover]:
         floors[i] += 1
-    return [Decimal(n) * unit for n in floors]
+    return [EXACT.multiply(Decimal(n), unit) for n in floors]
 
 
 def split_resource(resource: str, total: Decimal, weights: list[Decimal]) -> list[Decimal]:
@@ -68,4 +69,10 @@ def split_resource(resource: str, total: Decimal, weights: list[Decimal]) -> lis
 def _as_integers(weights: list[Decimal]) -> list[int]:
     """Scale decimal weights to integers with the same ratios, so the split is exact arithmetic."""
     scale = max((-w.as_tuple().exponent for w in weights if w.as_tuple().exponent < 0), default=0)
-    return [int(w.scaleb(scale)) for w in weights]
+    return [int(w.scaleb(scale, context=EXACT)) for w in weights]
+
+
+def _divides(unit: Decimal, total: Decimal) -> bool:
+    """Whether `total` is a whole number of `unit`s, exactly (the default context would round
+    or give up on totals with more than 28 digits)."""
+    return EXACT.remainder(total, unit) == 0

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from compiler.kinds import file_name
 from compiler.plan import Plan
-from compiler.render import namespace, network, queue, quota
+from compiler.render import agent, datasets, jobs, namespace, network, notebooks, queue, quota, storage
 from compiler.render.context import PlatformContext, TenantContext
 
 PLATFORM_DIR = "_platform"
@@ -20,6 +20,11 @@ TENANT_RENDERERS: list[Callable[[TenantContext], list[dict]]] = [
     quota.render,
     queue.render,
     network.render,
+    agent.render,
+    storage.render,
+    datasets.render,
+    notebooks.render,
+    jobs.render,
 ]
 PLATFORM_RENDERERS: list[Callable[[PlatformContext], list[dict]]] = [
     queue.render_platform,

@@ -1,6 +1,7 @@
 """Plain helpers of the agent tests (imported by name; fixtures live in conftest.py)."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -110,3 +111,28 @@ class AgentProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+    def __enter__(self) -> "AgentProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.kill()
+
+
+def write_status(path: Path, doc: dict) -> None:
+    """Write a status file the way the docs tell programs to: temporary file, then rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc))
+    os.replace(tmp, path)
+
+
+def eventually(probe, timeout: float = 20.0, interval: float = 0.2, what: str = "condition"):
+    """Poll `probe()` until it returns something truthy; fail with its last value otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s (last: {value!r})")
+        time.sleep(interval)

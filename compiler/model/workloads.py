@@ -1,0 +1,119 @@
+"""Workload specs: job templates (with `extends`), Volcano jobs, schedules, pipelines, notebooks.
+
+Templates are partial on purpose: a role may leave image or replicas to the template it
+extends or to the job; `compiler.plan.workloads` merges them and checks the result.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from compiler.model.common import CountField, DnsName, QuantityField, Spec
+from compiler.model.data import Cron
+
+ROLE_NAMES = ("master", "worker", "ps", "chief", "launcher", "evaluator")
+
+
+class Resources(Spec):
+    cpu: QuantityField | None = None
+    memory: QuantityField | None = None
+    gpu: CountField | None = Field(default=None, description="GPUs per replica (the model is the job's gpuModel)")
+
+
+class Role(Spec):
+    name: Literal["master", "worker", "ps", "chief", "launcher", "evaluator"]
+    replicas: int | None = Field(default=None, ge=1)
+    image: str | None = None
+    command: list[str] | None = None
+    args: list[str] | None = None
+    env: dict[str, str] | None = Field(default=None, description="plain values only; no secrets")
+    resources: Resources | None = None
+    ports: list[int] | None = None
+    pool: Literal["cpu", "gpu"] | None = Field(default=None, description="default: gpu when the role asks for GPUs")
+
+
+class Template(Spec):
+    name: DnsName
+    extends: str | None = None
+    framework: Literal["pytorch", "tensorflow", "mpi"] | None = None
+    roles: list[Role] = Field(default_factory=list)
+    max_retry: int | None = Field(default=None, ge=0)
+    ttl_seconds_after_finished: int | None = Field(default=None, ge=0)
+    publish: bool = Field(default=False, description="also render as a Volcano JobTemplate users can submit from")
+
+
+class WaitForData(Spec):
+    min_cached_percent: int = Field(default=90, ge=1, le=100)
+
+
+class JobSpec(Spec):
+    """A job: a template plus overrides, placed on one cluster."""
+
+    template: str
+    cluster: str
+    roles: list[Role] = Field(default_factory=list, description="overrides, merged with the template's by name")
+    gpu_model: str | None = None
+    min_available: int | None = Field(default=None, ge=1)
+    priority_class: str | None = None
+    datasets: list[str] = Field(default_factory=list, description="datasets (own or imported) to mount")
+    wait_for_data: WaitForData | None = None
+    volumes: list[Literal["project", "home"]] = Field(default_factory=list, description="project (home volumes belong to notebooks)")
+    max_retry: int | None = Field(default=None, ge=0)
+
+
+class Job(JobSpec):
+    name: DnsName
+
+
+class Schedule(Spec):
+    name: DnsName
+    schedule: Cron
+    time_zone: str | None = None
+    concurrency_policy: Literal["Allow", "Forbid", "Replace"] = "Forbid"
+    successful_history: int = Field(default=3, ge=0)
+    failed_history: int = Field(default=3, ge=0)
+    job: JobSpec
+
+
+class Step(Spec):
+    name: DnsName
+    template: str
+    roles: list[Role] = Field(default_factory=list)
+    depends_on: list[str] = Field(default_factory=list)
+
+
+class Pipeline(Spec):
+    name: DnsName
+    cluster: str
+    gpu_model: str | None = None
+    datasets: list[str] = Field(default_factory=list)
+    steps: list[Step] = Field(min_length=1)
+
+
+class Notebook(Spec):
+    user: str = Field(description="a member user of the tenant")
+    image: str = Field(description="one of the platform's notebook images")
+    size: str = Field(default="small", description="one of the platform's notebook sizes")
+    cluster: str | None = Field(default=None, description="default: the tenant's first cluster")
+    datasets: list[str] = Field(default_factory=list)
+    ingress: bool = False
+
+
+class NotebookSize(Spec):
+    cpu: QuantityField
+    memory: QuantityField
+    gpu: CountField | None = None
+    gpu_model: str | None = None
+
+
+class NotebookSettings(Spec):
+    images: dict[str, str] = Field(default_factory=dict, description="choice -> image reference")
+    sizes: dict[str, NotebookSize] = Field(default_factory=dict)
+    ingress_host: str = Field(default="{user}.{tenant}.notebooks.example.com",
+                              description="host pattern with {user} and {tenant}")
+    ingress_class: str | None = None
+
+
+__all__ = ["Template", "Job", "JobSpec", "Schedule", "Pipeline", "Notebook", "NotebookSettings", "Role",
+           "ROLE_NAMES", "DnsName"]

@@ -1,0 +1,34 @@
+"""The user and project storage levels: a home PVC per member user and one project PVC.
+(The global level is the platform's global datasets, imported read-only by every tenant.)"""
+from __future__ import annotations
+
+from compiler.render.context import TenantContext
+from compiler.render.pods import user_handle
+
+PROJECT_CLAIM = "project"
+
+
+def home_claim(user: str) -> str:
+    return f"home-{user_handle(user)}"
+
+
+def render(ctx: TenantContext) -> list[dict]:
+    storage, settings = ctx.tenant.storage, ctx.platform.storage
+    if settings is None:
+        return []
+    objects = []
+    if storage.home is not None:
+        for user in ctx.tenant.user_members():
+            objects.append(_claim(ctx, home_claim(user), storage.home.size.canonical(),
+                                  storage.home.storage_class or settings.home_class, "ReadWriteOnce",
+                                  {"tenantc.io/storage-level": "user"}))
+    if storage.project is not None:
+        objects.append(_claim(ctx, PROJECT_CLAIM, storage.project.size.canonical(),
+                              storage.project.storage_class or settings.project_class, "ReadWriteMany",
+                              {"tenantc.io/storage-level": "project"}))
+    return objects
+
+
+def _claim(ctx: TenantContext, name: str, size: str, storage_class: str, mode: str, labels: dict) -> dict:
+    return ctx.obj("v1", "PersistentVolumeClaim", name, labels=labels, spec={
+        "accessModes": [mode], "storageClassName": storage_class, "resources": {"requests": {"storage": size}}})

@@ -1,0 +1,345 @@
+"""Pure unit tests of the agent: status file, percentages, durations, backoff, object bodies.
+
+Nothing here talks to an API server; the live behaviour is in test_agent_live.py.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from compiler.agent import permissions, sidecar
+from compiler.agent.kubeapi import ApiError, Backoff, Unreachable, is_transient, object_path, retry_transient
+from compiler.agent.scale_runtime import parse_target
+from compiler.agent.status_file import MAX_BYTES, StatusFileError, parse_status, read_status_file
+from compiler.agent.wait_dataset import DatasetError, cached_percent, parse_duration, parse_percentage
+
+AGENT_DIR = Path(sidecar.__file__).parent
+
+
+# --------------------------------------------------------------------------- status file
+
+
+def test_status_keeps_known_fields_and_drops_the_rest():
+    doc = {"phase": " Running ", "progress": 0.25, "message": "epoch 1", "metrics": {"loss": 1.5, "step": 10,
+           "stage": "warmup"}, "secretThing": "x", "pod": "spoofed"}
+    assert parse_status(json.dumps(doc)) == {
+        "phase": "Running", "progress": 0.25, "message": "epoch 1",
+        "metrics": {"loss": 1.5, "step": 10, "stage": "warmup"},
+    }
+
+
+def test_status_fields_are_all_optional():
+    assert parse_status(b"{}") == {}
+    assert parse_status('{"phase": null, "progress": null}') == {}
+
+
+@pytest.mark.parametrize("text, complaint", [
+    ("[1, 2]", "JSON object"),
+    ('{"phase": ', "not valid JSON"),
+    (b'{"phase": "\xff"}', "not valid JSON"),
+    ('{"phase": ""}', "phase"),
+    ('{"phase": 3}', "phase"),
+    ('{"phase": "%s"}' % ("x" * 65), "phase"),
+    ('{"progress": 1.5}', "progress"),
+    ('{"progress": -0.1}', "progress"),
+    ('{"progress": true}', "progress"),
+    ('{"progress": "50%"}', "progress"),
+    ('{"progress": NaN}', "not valid JSON"),
+    ('{"metrics": {"loss": Infinity}}', "not valid JSON"),
+    ('{"metrics": [1]}', "metrics"),
+    ('{"metrics": {"loss": [1]}}', "loss"),
+    ('{"metrics": {"": 1}}', "metric name"),
+    ('{"message": 5}', "message"),
+])
+def test_status_rejects_what_could_not_be_mirrored_faithfully(text, complaint):
+    with pytest.raises(StatusFileError, match=complaint):
+        parse_status(text)
+
+
+def test_status_bounds_message_and_metric_count():
+    assert len(parse_status(json.dumps({"message": "m" * 5000}))["message"]) == 256
+    with pytest.raises(StatusFileError, match="at most 20"):
+        parse_status(json.dumps({"metrics": {f"m{i}": i for i in range(21)}}))
+
+
+def test_status_file_missing_big_and_present(tmp_path):
+    path = tmp_path / "status.json"
+    assert read_status_file(str(path)) is None
+    path.write_text(json.dumps({"phase": "Running", "message": "x" * MAX_BYTES}))
+    with pytest.raises(StatusFileError, match="larger than"):
+        read_status_file(str(path))
+    path.write_text('{"phase": "Succeeded", "progress": 1}')
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    assert read_status_file(str(path)) == ({"phase": "Succeeded", "progress": 1}, 1_700_000_000)
+
+
+# --------------------------------------------------------------------------- percentages
+
+
+@pytest.mark.parametrize("text, value", [("95.0%", 95.0), ("0.00 %", 0.0), ("100%", 100.0), ("42", 42.0),
+                                         (" 7.5 % ", 7.5), (".5%", 0.5)])
+def test_percentages_as_fluid_writes_them(text, value):
+    assert parse_percentage(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "-", "N/A", "95%%", "abc", "-5%", "101%", "1e2%"])
+def test_percentages_that_are_not(text):
+    with pytest.raises(ValueError):
+        parse_percentage(text)
+
+
+def _dataset(states):
+    return {"metadata": {"name": "imagenet"}, **({"status": {"cacheStates": states}} if states is not None else {})}
+
+
+@pytest.mark.parametrize("states", [None, {}, {"cachedPercentage": ""}, {"cached": "0B"}])
+def test_nothing_reported_yet_counts_as_zero(states):
+    assert cached_percent(_dataset(states)) == 0.0
+
+
+def test_cached_percent_reads_fluids_string():
+    assert cached_percent(_dataset({"cachedPercentage": "95.0%", "cached": "1GiB"})) == 95.0
+
+
+@pytest.mark.parametrize("value, hint", [("-", "does not report"), ("lots", "imagenet"), (95, "not a string")])
+def test_unparsable_percentage_is_a_dataset_error_naming_it(value, hint):
+    with pytest.raises(DatasetError, match=hint) as info:
+        cached_percent(_dataset({"cachedPercentage": value}))
+    assert "imagenet" in str(info.value)
+
+
+@pytest.mark.parametrize("text, seconds", [("90", 90), ("90s", 90), ("1.5m", 90), ("2h", 7200), ("0", 0)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5d", "-1", "m", "1 m s"])
+def test_bad_durations(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+# --------------------------------------------------------------------------- backoff
+
+
+def test_backoff_doubles_up_to_the_cap_without_jitter_draw():
+    backoff = Backoff(base=0.5, cap=8, rng=lambda: 0.0)
+    assert [backoff.next() for _ in range(7)] == [0.5, 1, 2, 4, 8, 8, 8]
+    backoff.reset()
+    assert backoff.next() == 0.5
+
+
+def test_backoff_jitter_only_shortens_and_stays_within_its_share():
+    lowest = Backoff(base=1, cap=10, jitter=0.5, rng=lambda: 1.0)
+    assert [lowest.next() for _ in range(6)] == [0.5, 1, 2, 4, 5, 5]
+    rng = iter([0.9, 0.1, 0.5, 0.3] * 50).__next__
+    backoff = Backoff(base=0.2, cap=3, jitter=0.4, rng=rng)
+    for attempt in range(200):
+        delay = backoff.next()
+        assert backoff.ceiling(attempt) * 0.6 <= delay <= backoff.ceiling(attempt) <= 3
+
+
+def test_backoff_with_real_randomness_spreads_and_respects_cap():
+    backoff = Backoff(base=30, cap=30)
+    delays = {backoff.next() for _ in range(50)}
+    assert len(delays) > 40 and max(delays) <= 30 and min(delays) >= 15
+
+
+def test_backoff_rejects_nonsense():
+    with pytest.raises(ValueError):
+        Backoff(base=5, cap=1)
+    with pytest.raises(ValueError):
+        Backoff(jitter=1.5)
+
+
+class _FakeTime:
+    """A clock that moves only when the code under test waits."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def clock(self):
+        return self.now
+
+    def wait(self, seconds):
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+def test_retry_transient_retries_until_success():
+    clock, outcomes = _FakeTime(), [Unreachable("refused"), ApiError(503, "GET", "/x", "unavailable"), {"ok": 1}]
+
+    def call():
+        result = outcomes.pop(0)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    assert retry_transient(call, 10, Backoff(rng=lambda: 0), wait=clock.wait, clock=clock.clock) == {"ok": 1}
+    assert clock.waits == [0.5, 1.0]
+
+
+def test_retry_transient_gives_up_at_the_deadline_and_on_permanent_errors():
+    clock = _FakeTime()
+
+    def down():
+        raise Unreachable("refused")
+
+    with pytest.raises(Unreachable):
+        retry_transient(down, 5, Backoff(rng=lambda: 0), wait=clock.wait, clock=clock.clock)
+    assert math.isclose(clock.now, 5) and max(clock.waits) <= 5
+
+    calls = []
+
+    def forbidden():
+        calls.append(1)
+        raise ApiError(403, "GET", "/x", "forbidden")
+
+    with pytest.raises(ApiError):
+        retry_transient(forbidden, 100, wait=clock.wait, clock=clock.clock)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("status, transient", [(429, True), (500, True), (503, True), (504, True),
+                                               (400, False), (403, False), (404, False), (409, False)])
+def test_which_statuses_are_transient(status, transient):
+    assert is_transient(ApiError(status, "GET", "/", "m")) is transient
+
+
+def test_object_paths():
+    assert object_path("", "v1", "configmaps", "tenant-a", "tenantc-status-j") == \
+        "/api/v1/namespaces/tenant-a/configmaps/tenantc-status-j"
+    assert object_path("coordination.k8s.io", "v1", "leases", "ns") == \
+        "/apis/coordination.k8s.io/v1/namespaces/ns/leases"
+
+
+# --------------------------------------------------------------------------- sidecar bodies
+
+IDENT = sidecar.PodIdentity(pod="train-worker-0", namespace="tenant-a", job="train", task="worker")
+
+
+def test_identity_from_env_names_every_missing_variable():
+    env = {"POD_NAME": "p", "TENANTC_TASK": "t"}
+    with pytest.raises(sidecar.ConfigError) as info:
+        sidecar.PodIdentity.from_env(env)
+    assert "POD_NAMESPACE" in str(info.value) and "TENANTC_JOB" in str(info.value)
+    full = {"POD_NAME": "p", "POD_NAMESPACE": "n", "TENANTC_JOB": "j", "TENANTC_TASK": "t"}
+    assert sidecar.PodIdentity.from_env(full) == sidecar.PodIdentity("p", "n", "j", "t")
+
+
+def test_labels_never_say_managed_by_tenantc():
+    labels = IDENT.labels()
+    assert labels["app.kubernetes.io/managed-by"] == "tenantc-agent"
+    assert labels == {"tenantc.io/job": "train", "tenantc.io/task": "worker", "tenantc.io/tenant": "tenant-a",
+                      "app.kubernetes.io/managed-by": "tenantc-agent"}
+
+
+def test_new_lease_and_its_renewal():
+    lease = sidecar.new_lease(IDENT, interval=10, now=1_700_000_000.25)
+    assert lease["spec"] == {"holderIdentity": "train-worker-0", "leaseDurationSeconds": 30,
+                             "acquireTime": "2023-11-14T22:13:20.250000Z",
+                             "renewTime": "2023-11-14T22:13:20.250000Z"}
+    stored = {**lease, "metadata": {**lease["metadata"], "resourceVersion": "42", "labels": {"keep": "me"}}}
+    renewed = sidecar.renewed_lease(stored, IDENT, interval=0.5, now=1_700_000_005.5)
+    assert renewed["metadata"]["resourceVersion"] == "42"
+    assert renewed["metadata"]["labels"] == {"keep": "me", **IDENT.labels()}
+    assert renewed["spec"]["acquireTime"] == lease["spec"]["acquireTime"]
+    assert renewed["spec"]["renewTime"] == "2023-11-14T22:13:25.500000Z"
+    assert renewed["spec"]["leaseDurationSeconds"] == 2
+    assert stored["spec"]["renewTime"] == lease["spec"]["renewTime"], "the stored copy is not mutated"
+    taken = sidecar.renewed_lease({"metadata": {}, "spec": {"holderIdentity": "someone-else"}}, IDENT, 10, 5.0)
+    assert taken["spec"]["acquireTime"] == taken["spec"]["renewTime"]
+
+
+def test_field_manager_is_per_pod_and_within_the_limit():
+    assert sidecar.field_manager("p-0") == "tenantc-agent-p-0"
+    long_a, long_b = "a" * 200 + "-0", "a" * 200 + "-1"
+    managers = {sidecar.field_manager(long_a), sidecar.field_manager(long_b)}
+    assert len(managers) == 2 and all(len(m) == 128 for m in managers)
+
+
+def test_status_configmap_carries_only_this_pods_key():
+    entry = sidecar.status_entry(IDENT, {"phase": "Running", "progress": 0.5}, 1_700_000_000.0)
+    body = sidecar.status_configmap(IDENT, entry)
+    assert body["metadata"]["name"] == "tenantc-status-train"
+    assert list(body["data"]) == ["train-worker-0.json"]
+    assert json.loads(body["data"]["train-worker-0.json"]) == {
+        "pod": "train-worker-0", "task": "worker", "phase": "Running", "progress": 0.5,
+        "final": False, "updatedAt": "2023-11-14T22:13:20.000000Z"}
+    assert "tenantc.io/task" not in body["metadata"]["labels"], "pods of several tasks share the ConfigMap"
+
+
+def test_final_entry_has_container_states_and_file_error():
+    entry = sidecar.status_entry(IDENT, None, None, final=True, containers={"main": {"state": "running"}},
+                                 error="not valid JSON")
+    assert entry == {"pod": "train-worker-0", "task": "worker", "final": True,
+                     "containers": {"main": {"state": "running"}}, "statusFileError": "not valid JSON"}
+
+
+def test_container_states_from_a_pod():
+    pod = {"status": {"containerStatuses": [
+        {"name": "main", "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}},
+        {"name": "helper", "state": {"running": {"startedAt": "x"}}},
+        {"name": "late", "state": {"waiting": {"reason": "ContainerCreating"}}},
+    ], "initContainerStatuses": [{"name": "tenantc-agent", "state": {"running": {}}}]}}
+    assert sidecar.container_states(pod) == {
+        "main": {"state": "terminated", "exitCode": 137, "reason": "OOMKilled"},
+        "helper": {"state": "running"},
+        "late": {"state": "waiting", "reason": "ContainerCreating"},
+    }
+    assert sidecar.container_states({"status": {}}) == {}
+
+
+# --------------------------------------------------------------------------- scale-runtime
+
+
+@pytest.mark.parametrize("text, plural", [("jindoruntime/c", "jindoruntimes"), ("JindoRuntime/c", "jindoruntimes"),
+                                          ("AlluxioRuntime/c", "alluxioruntimes"), ("juicefsruntime/c", "juicefsruntimes"),
+                                          ("ThinRuntime/c", "thinruntimes"), ("thinruntimes/c", "thinruntimes")])
+def test_runtime_targets(text, plural):
+    assert parse_target(text) == (plural, "c")
+
+
+@pytest.mark.parametrize("text", ["jindoruntime", "/c", "jindoruntime/", "Deployment/c", "jindoruntime/a/b"])
+def test_bad_runtime_targets(text):
+    with pytest.raises(ValueError):
+        parse_target(text)
+
+
+# --------------------------------------------------------------------------- permissions & hygiene
+
+
+def test_permissions_module_is_import_free():
+    tree = ast.parse((AGENT_DIR / "permissions.py").read_text())
+    assert not [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+def test_rules_for_returns_copies_and_covers_every_command():
+    rules = permissions.rules_for()
+    rules[0]["verbs"].append("delete")
+    assert "delete" not in permissions.AGENT_PERMISSIONS["sidecar"][0]["verbs"]
+    assert permissions.permission_set(permissions.rules_for("wait-dataset")) == {("data.fluid.io", "datasets", "get")}
+    every = permissions.permission_set(permissions.rules_for())
+    assert every == set().union(*(permissions.permission_set(permissions.rules_for(c))
+                                  for c in permissions.AGENT_PERMISSIONS))
+    assert not any(verb in {"*", "list", "watch", "delete", "deletecollection"} for _, _, verb in every)
+
+
+def test_agent_imports_nothing_of_the_compiler_nor_heavy_packages():
+    """What a pod pays at start: only compiler.agent.* and the standard library."""
+    code = ("import sys, compiler.agent.main as m, compiler.agent.sidecar, compiler.agent.wait_dataset, "
+            "compiler.agent.scale_runtime, compiler.agent.permissions; "
+            "print('\\n'.join(sorted(sys.modules)))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    ours = [m for m in loaded if m.split(".")[0] == "compiler"]
+    assert ours and all(m == "compiler" or m.startswith("compiler.agent") for m in ours), ours
+    heavy = {"kubernetes", "yaml", "pydantic", "rich", "urllib3", "requests", "logging", "asyncio"}
+    assert not heavy & {m.split(".")[0] for m in loaded}
