@@ -50,22 +50,29 @@ def platform_spec(tenants: int) -> dict:
 
 
 def tenant_spec(i: int, names: list[str], cpu: int = 32) -> dict:
-    """A tenant using most features: members of every role, GPUs, guarantee, network rules."""
+    """A tenant of the tenancy features, varied: two thirds on both clusters (one third of
+    those with A100s), some with view members, egress rules or other tenants allowed in."""
     name = names[i]
-    spec = {
+    both = i % 3 != 2
+    members = [{"user": f"owner{i}@example.com", "role": "admin"}, {"group": f"{name}-eng", "role": "edit"}]
+    if i % 4 == 0:
+        members.append({"group": f"{name}-auditors", "role": "view"})
+    network: dict = {}
+    if i % 2 == 0:
+        network["egress"] = [{"cidr": f"10.{i % 200}.0.0/16", "ports": [{"port": 443}]}]
+    if i % 3 == 0:
+        network["allowFromTenants"] = [names[(i + 1) % len(names)]]
+    return {
         "name": name, "displayName": f"Tenant {i}", "owner": f"owner{i}@example.com",
-        "members": [{"user": f"owner{i}@example.com", "role": "admin"},
-                    {"group": f"{name}-eng", "role": "edit"},
-                    {"group": f"{name}-auditors", "role": "view"}],
+        "members": members,
         "quota": {"cpu": str(cpu), "memory": "128Gi", "pods": 300, "pvcs": 10, "storage": "2Ti",
-                  "gpu": {"A100": 4} if i % 3 == 0 else {}},
-        "placement": {"gpu-east": {"weight": 1}, "cpu-west": {"weight": 1 + i % 3}},
+                  "gpu": {"A100": 4} if both and i % 3 == 0 else {}},
+        "placement": {"gpu-east": {"weight": 1}, "cpu-west": {"weight": 1 + i % 3}} if both
+        else {"cpu-west": {"weight": 1}},
         "queue": {"weight": 1 + i % 4, "parent": "research" if i % 2 else "production",
                   "guarantee": {"cpu": str(cpu // 4)}},
-        "network": {"allowFromTenants": [names[(i + 1) % len(names)]],
-                    "egress": [{"cidr": f"10.{i % 200}.0.0/16", "ports": [{"port": 443}]}]},
+        "network": network,
     }
-    return spec
 
 
 def make_repo(root: Path, tenants: int) -> list[str]:

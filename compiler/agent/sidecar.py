@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import select
 import signal
 import threading
 import time

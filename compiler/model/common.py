@@ -95,3 +95,9 @@ DnsName = Annotated[
     BeforeValidator(lambda v: check_dns_label(v) if isinstance(v, str) else v),
     WithJsonSchema({"type": "string", "pattern": DNS1123_LABEL.pattern, "maxLength": 63}),
 ]
+
+
+def user_handle(user: str) -> str:
+    """'Lena.Ko@example.com' -> 'lena-ko': a DNS-safe name for per-user objects (home, notebook)."""
+    local = user.split("@", 1)[0].lower()
+    return re.sub(r"[^a-z0-9-]+", "-", local).strip("-")[:30] or "user"

@@ -50,6 +50,20 @@ class Cluster(Spec):
         default_factory=dict, description="quota may sum to capacity x ratio per resource (default 1)"
     )
     node_pools: list[NodePool] = Field(default_factory=list)
+    api_server_cidrs: list[str] = Field(
+        default_factory=list, description="where the API server is reachable from pods; with default-deny egress, "
+        "the agent sidecar needs this to report heartbeats (rendered as an egress NetworkPolicy)")
+    api_server_port: int = Field(default=443, ge=1, le=65535)
+
+    @field_validator("api_server_cidrs")
+    @classmethod
+    def _cidrs(cls, values: list[str]) -> list[str]:
+        import ipaddress
+
+        try:
+            return [str(ipaddress.ip_network(v, strict=True)) for v in values]
+        except ValueError as exc:
+            raise ValueError(f"not a CIDR ({exc}); write e.g. 10.96.0.1/32") from None
 
     @field_validator("overcommit")
     @classmethod

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from compiler.model.common import MAX_TENANT_NAME, CountField, DnsName, QuantityField, Spec, check_dns_label
+from compiler.model.common import (MAX_TENANT_NAME, CountField, DnsName, QuantityField, Spec, check_dns_label,
+                                   user_handle)
 from compiler.model.data import Dataset, DatasetImport, Storage
 from compiler.model.workloads import Job, Notebook, Pipeline, Schedule, Template
 
@@ -138,6 +139,17 @@ class Tenant(Spec):
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 raise ValueError(f"duplicate names in {label}: {', '.join(dupes)}")
+        return self
+
+    @model_validator(mode="after")
+    def _user_handles_distinct(self) -> "Tenant":
+        seen: dict[str, str] = {}
+        for user in self.user_members():
+            handle = user_handle(user)
+            if handle in seen:
+                raise ValueError(f"members '{seen[handle]}' and '{user}' both map to the name '{handle}' used for "
+                                 "their home volume and notebook; rename one")
+            seen[handle] = user
         return self
 
     def user_members(self) -> list[str]:

@@ -15,6 +15,12 @@ from compiler.model.workloads import JobSpec, Role, Template
 from compiler.plan.quota import placed_clusters
 from compiler.quantity import Quantity
 
+# Fluid creates a PVC for every Dataset (own or imported) in its namespace, 100Pi unless the
+# Dataset's annotation says otherwise, which no storage quota admits. We ask for a nominal size
+# and count it against the quota (persistentvolumeclaims and requests.storage).
+DATASET_CLAIM_ANNOTATION = "pvc.fluid.io/resources.requests.storage"
+DATASET_CLAIM_SIZE = "1Gi"
+
 FRAMEWORK_ROLES = {
     "pytorch": {"master", "worker"},
     "tensorflow": {"ps", "worker", "chief", "evaluator"},
@@ -104,8 +110,11 @@ def find_template(name: str, spec: TenantSpec, specs: Specs) -> Template | None:
     return own or next((t for t in specs.platform.templates if t.name == name), None)
 
 
-def resolve_template(name: str, spec: TenantSpec, specs: Specs, problems: Problems, where: str) -> dict | None:
-    chain: list[str] = []
+def resolve_template(name: str, spec: TenantSpec, specs: Specs, problems: Problems, where: str,
+                     chain: list[str] | None = None) -> dict | None:
+    """The template `name` merged with its `extends` chain; `chain` names templates already
+    on the way (a template checking its own parent)."""
+    chain = list(chain or [])
     data: dict[str, Any] = {}
     current: str | None = name
     layers = []
@@ -131,8 +140,12 @@ def resolve_template(name: str, spec: TenantSpec, specs: Specs, problems: Proble
 # -- jobs -------------------------------------------------------------------------------------
 
 def resolve_job(name: str, job: JobSpec, spec: TenantSpec, specs: Specs, problems: Problems, where: str,
-                available: dict[tuple[str, str], list[DatasetPlacement]], plan_quotas: dict) -> ResolvedJob | None:
+                available: dict[tuple[str, str], list[DatasetPlacement]], plan_quotas: dict,
+                fields_at: str | None = None) -> ResolvedJob | None:
+    """`where` holds template and roles; `fields_at` (default `where`) the job-wide fields
+    (cluster, gpuModel, datasets, ...), which pipeline steps take from their pipeline."""
     file = spec.source.path
+    at = fields_at or where
     template = resolve_template(job.template, spec, specs, problems, f"{where}.template")
     if template is None:
         return None
@@ -140,13 +153,18 @@ def resolve_job(name: str, job: JobSpec, spec: TenantSpec, specs: Specs, problem
     merged = merge(template, overrides)
     cluster = specs.platform.cluster(job.cluster)
     if cluster is None or job.cluster not in placed_clusters(spec.tenant, specs.platform):
-        problems.add(file, f"{where}.cluster", f"'{job.cluster}' is not a cluster of this tenant",
+        problems.add(file, f"{at}.cluster", f"'{job.cluster}' is not a cluster of this tenant",
                      f"use one of: {', '.join(placed_clusters(spec.tenant, specs.platform))}")
         return None
     framework = merged.get("framework")
     roles: list[ResolvedRole] = []
-    for i, role in enumerate(merged.get("roles", [])):
-        resolved = _resolve_role(role, framework, cluster, specs, file, f"{where}.roles[{i}]({role['name']})", problems)
+    own_index = {r.name: i for i, r in enumerate(job.roles)}
+    for role in merged.get("roles", []):
+        # A role the job overrides is named by its index in the job's roles; one that comes
+        # from the template only, by name (there is no index of it in this file).
+        role_at = f"{where}.roles[{own_index[role['name']]}]" if role["name"] in own_index \
+            else f"{where}.roles({role['name']})"
+        resolved = _resolve_role(role, framework, cluster, specs, file, role_at, problems)
         if resolved:
             roles.append(resolved)
     if not merged.get("roles"):
@@ -154,21 +172,21 @@ def resolve_job(name: str, job: JobSpec, spec: TenantSpec, specs: Specs, problem
     total_replicas = sum(r.replicas for r in roles)
     min_available = job.min_available or total_replicas
     if job.min_available and job.min_available > total_replicas:
-        problems.add(file, f"{where}.minAvailable", f"{job.min_available} is more than the job's {total_replicas} replicas",
+        problems.add(file, f"{at}.minAvailable", f"{job.min_available} is more than the job's {total_replicas} replicas",
                      "the gang cannot need more pods than the job has")
-    gpu_model = _gpu_model(job.gpu_model, roles, cluster, spec, plan_quotas, file, where, problems)
+    gpu_model = _gpu_model(job.gpu_model, roles, cluster, spec, plan_quotas, file, at, problems)
     if job.priority_class and job.priority_class not in specs.platform.priority_classes:
-        problems.add(file, f"{where}.priorityClass", f"unknown priority class '{job.priority_class}'",
+        problems.add(file, f"{at}.priorityClass", f"unknown priority class '{job.priority_class}'",
                      f"use one of: {', '.join(specs.platform.priority_classes) or '(none declared)'}")
     for i, ds in enumerate(job.datasets):
         if not any(p.local_name == ds for p in available.get((spec.tenant.name, job.cluster), [])):
-            problems.add(file, f"{where}.datasets[{i}]", f"no dataset '{ds}' in this tenant on {job.cluster}",
+            problems.add(file, f"{at}.datasets[{i}]", f"no dataset '{ds}' in this tenant on {job.cluster}",
                          "declare it under datasets, import it, or run the job on a cluster that has it")
     for i, volume in enumerate(job.volumes):
         if volume == "project" and spec.tenant.storage.project is None:
-            problems.add(file, f"{where}.volumes[{i}]", "the tenant has no project volume", "declare storage.project")
+            problems.add(file, f"{at}.volumes[{i}]", "the tenant has no project volume", "declare storage.project")
         if volume == "home":
-            problems.add(file, f"{where}.volumes[{i}]", "jobs cannot mount home volumes (they belong to one user)",
+            problems.add(file, f"{at}.volumes[{i}]", "jobs cannot mount home volumes (they belong to one user)",
                          "mount the project volume instead")
     job_resolved = ResolvedJob(
         tenant=spec.tenant.name, name=name, cluster=job.cluster, framework=framework, roles=roles,
@@ -242,7 +260,9 @@ def _check_fits(job: ResolvedJob, cluster: Cluster, spec: TenantSpec, plan_quota
         if not need:
             continue
         if resource == "gpu":
-            have = share.gpu.get(job.gpu_model) if share and job.gpu_model else None
+            if job.gpu_model is None:
+                continue  # the missing or unknown model is reported at gpuModel
+            have = share.gpu.get(job.gpu_model) if share else None
             label, capacity = f"gpu.{job.gpu_model}", cluster.capacity.get(job.gpu_resource)
         else:
             have, label, capacity = (getattr(share, resource) if share else None), resource, cluster.capacity.get(resource)
@@ -290,7 +310,8 @@ def place_datasets(specs: Specs, quotas: dict, problems: Problems) -> dict[tuple
         imports = [(f"imports[{i}]", imp.tenant, imp.dataset, imp.local_name, imp.write)
                    for i, imp in enumerate(spec.tenant.imports)]
         imports += [(f"(platform globalDatasets[{i}])", g.tenant, g.dataset, g.dataset, False)
-                    for i, g in enumerate(specs.platform.global_datasets) if g.tenant != spec.tenant.name]
+                    for i, g in enumerate(specs.platform.global_datasets)
+                    if g.tenant != spec.tenant.name and not _shadows_global(spec, g.tenant, g.dataset, problems)]
         for where, owner_name, name, local, write in imports:
             owner = owners.get(owner_name)
             dataset = next((d for d in owner.tenant.datasets if d.name == name), None) if owner else None
@@ -317,8 +338,26 @@ def place_datasets(specs: Specs, quotas: dict, problems: Problems) -> dict[tuple
     return out
 
 
+def _shadows_global(spec: TenantSpec, owner: str, name: str, problems: Problems) -> bool:
+    """True when the tenant itself imports the global dataset (its import replaces the global
+    one); a different dataset of the same name is an error, which it also returns True for."""
+    for i, ds in enumerate(spec.tenant.datasets):
+        if ds.name == name:
+            problems.add(spec.source.path, f"datasets[{i}].name", f"'{name}' is the name of the platform's global "
+                         f"dataset {owner}/{name}, which every tenant gets", "rename this dataset")
+            return True
+    for i, imp in enumerate(spec.tenant.imports):
+        if imp.local_name == name:
+            if (imp.tenant, imp.dataset) != (owner, name):
+                problems.add(spec.source.path, f"imports[{i}].name", f"'{name}' is the name of the platform's global "
+                             f"dataset {owner}/{name}, which every tenant gets", "import it under another name")
+            return True
+    return False
+
+
 def check_cache_capacity(specs: Specs, placements: dict, problems: Problems) -> None:
-    """Cache tiers (quota x replicas) of all datasets on a cluster must fit its cache pools."""
+    """Cache tiers (quota x most replicas, scaling included) of all datasets on a cluster must fit
+    its cache pools."""
     for cluster in specs.platform.clusters:
         used: dict[str, Decimal] = {}
         users: dict[str, list[str]] = {}
@@ -328,8 +367,10 @@ def check_cache_capacity(specs: Specs, placements: dict, problems: Problems) -> 
             for p in items:
                 if p.own is None:
                     continue
+                # Scheduled scaling may grow the cache: count the largest size it reaches.
+                replicas = max([p.own.runtime.replicas, *(step.replicas for step in p.own.scaling)])
                 for tier in p.own.runtime.tiers:
-                    used[tier.medium] = used.get(tier.medium, Decimal(0)) + tier.quota.value * p.own.runtime.replicas
+                    used[tier.medium] = used.get(tier.medium, Decimal(0)) + tier.quota.value * replicas
                     users.setdefault(tier.medium, []).append(f"{tenant}/{p.local_name}")
         capacity: dict[str, Decimal] = {}
         for pool in cluster.pools("cache"):
@@ -350,8 +391,10 @@ def _bytes(value: Decimal) -> str:
     return canonical(value, FORMAT_BINARY)
 
 
-def check_storage(specs: Specs, quotas: dict, problems: Problems) -> None:
-    """Home volumes (one per member user) and the project volume count against the storage quota."""
+def check_storage(specs: Specs, quotas: dict, problems: Problems,
+                  placements: dict[tuple[str, str], list[DatasetPlacement]] | None = None) -> None:
+    """Home volumes (one per member user) and the project volume count against the storage quota;
+    so does the PVC Fluid creates for each dataset (own or imported), sized DATASET_CLAIM_SIZE."""
     storage_settings = specs.platform.storage
     for spec in specs.tenants:
         storage = spec.tenant.storage
@@ -369,12 +412,18 @@ def check_storage(specs: Specs, quotas: dict, problems: Problems) -> None:
         for cluster, share in quotas.get(spec.tenant.name, {}).items():
             need = sum((v.size.value * n for _, v, n in volumes if v is not None), Decimal(0))
             claims = sum(n for _, v, n in volumes if v is not None)
-            if need and (share.storage is None or need > share.storage.value):
+            datasets = len((placements or {}).get((spec.tenant.name, cluster), []))
+            with_datasets = need + datasets * Quantity.parse(DATASET_CLAIM_SIZE).value
+            also = f" (with {datasets} dataset claims of {DATASET_CLAIM_SIZE})" if datasets else ""
+            if need and share.storage is None:
                 problems.add(spec.source.path, "storage", f"volumes need {_bytes(need)} on {cluster} but the storage "
-                             f"quota there is {share.storage or 0}", "raise quota.storage or shrink the volumes")
-            if claims and share.pvcs is not None and claims > share.pvcs.value:
-                problems.add(spec.source.path, "storage", f"{claims} volumes on {cluster} but the pvcs quota there is "
-                             f"{share.pvcs}", "raise quota.pvcs")
+                             "quota there is 0", "raise quota.storage or shrink the volumes")
+            elif share.storage is not None and with_datasets > share.storage.value:
+                problems.add(spec.source.path, "storage", f"volumes need {_bytes(with_datasets)}{also} on {cluster} "
+                             f"but the storage quota there is {share.storage}", "raise quota.storage or shrink the volumes")
+            if claims + datasets and share.pvcs is not None and claims + datasets > share.pvcs.value:
+                problems.add(spec.source.path, "storage", f"{claims + datasets} volumes{also} on {cluster} but the "
+                             f"pvcs quota there is {share.pvcs}", "raise quota.pvcs")
 
 
 def check_notebooks(specs: Specs, quotas: dict, placements: dict, problems: Problems) -> None:
@@ -451,7 +500,7 @@ def plan_workloads(specs: Specs, quotas: dict, problems: Problems) -> WorkloadPl
     plan = WorkloadPlan()
     plan.datasets = place_datasets(specs, quotas, problems)
     check_cache_capacity(specs, plan.datasets, problems)
-    check_storage(specs, quotas, problems)
+    check_storage(specs, quotas, problems, plan.datasets)
     check_notebooks(specs, quotas, plan.datasets, problems)
     for spec in specs.tenants:
         tenant = spec.tenant.name
@@ -472,8 +521,11 @@ def plan_workloads(specs: Specs, quotas: dict, problems: Problems) -> WorkloadPl
                                  gpu_model=pipeline.gpu_model, datasets=pipeline.datasets)
                 keep("step", f"{pipeline.name}/{step.name}", resolve_job(
                     f"{pipeline.name}-{step.name}", as_job, spec, specs, problems, f"pipelines[{i}].steps[{j}]",
-                    plan.datasets, quotas))
+                    plan.datasets, quotas, fields_at=f"pipelines[{i}]"))
         for i, template in enumerate(spec.tenant.templates):
+            if template.extends is not None:  # a cycle or unknown parent is an error even if unused
+                resolve_template(template.extends, spec, specs, problems, f"templates[{i}].extends",
+                                 chain=[template.name])
             if template.publish:
                 _publish(template.name, spec, specs, quotas, plan, problems, f"templates[{i}]")
     return plan

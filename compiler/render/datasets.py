@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from compiler.agent.permissions import rules_for
 from compiler.model.data import Dataset
-from compiler.plan.workloads import DatasetPlacement
+from compiler.plan.workloads import DATASET_CLAIM_ANNOTATION, DATASET_CLAIM_SIZE, DatasetPlacement
 from compiler.render.context import TenantContext
-from compiler.render.pods import pools_for, tolerations_for
+from compiler.render.pods import placement, pools_for, tolerations_for
 
 FLUID = "data.fluid.io/v1alpha1"
 RUNTIME_KINDS = {"jindo": "JindoRuntime", "alluxio": "AlluxioRuntime", "juicefs": "JuiceFSRuntime", "thin": "ThinRuntime"}
@@ -28,6 +28,14 @@ def render(ctx: TenantContext) -> list[dict]:
 
 def _access_modes(writable: bool) -> list[str]:
     return ["ReadWriteMany"] if writable else ["ReadOnlyMany"]
+
+
+def _dataset(ctx: TenantContext, name: str, spec: dict, labels: dict | None = None) -> dict:
+    """A Dataset whose Fluid-made PVC asks for a nominal size (Fluid's default, 100Pi, would
+    exceed every storage quota); plan.workloads.check_storage counts it."""
+    obj = ctx.obj(FLUID, "Dataset", name, labels=labels, spec=spec)
+    obj["metadata"]["annotations"][DATASET_CLAIM_ANNOTATION] = DATASET_CLAIM_SIZE
+    return obj
 
 
 def _own(ctx: TenantContext, ds: Dataset) -> list[dict]:
@@ -62,7 +70,7 @@ def _own(ctx: TenantContext, ds: Dataset) -> list[dict]:
         runtime_spec["profileName"] = ds.runtime.profile
     if labels:
         runtime_spec["worker"] = {"nodeSelector": dict(sorted(labels[0].items()))}
-    objects = [ctx.obj(FLUID, "Dataset", ds.name, spec=spec), ctx.obj(FLUID, kind, ds.name, spec=runtime_spec)]
+    objects = [_dataset(ctx, ds.name, spec), ctx.obj(FLUID, kind, ds.name, spec=runtime_spec)]
     if ds.preload is not None:
         load: dict = {"dataset": {"name": ds.name, "namespace": ctx.namespace},
                       "loadMetadata": ds.preload.load_metadata,
@@ -101,7 +109,8 @@ def _scaler(ctx: TenantContext, ds: Dataset, kind: str) -> list[dict]:
             "schedule": step.schedule,
             "concurrencyPolicy": "Replace",
             "jobTemplate": {"spec": {"backoffLimit": 3, "template": {"spec": {
-                "serviceAccountName": account, "restartPolicy": "OnFailure", "containers": [container]}}}},
+                "serviceAccountName": account, "restartPolicy": "OnFailure", "containers": [container],
+                **placement(ctx.cluster, "cpu")}}}},
         }))
     return objects
 
@@ -109,8 +118,8 @@ def _scaler(ctx: TenantContext, ds: Dataset, kind: str) -> list[dict]:
 def _reference(ctx: TenantContext, placed: DatasetPlacement) -> dict:
     """An imported dataset: a Dataset pointing at the owner's (Fluid dataset sharing)."""
     owner, name = placed.origin  # type: ignore[misc]
-    return ctx.obj(FLUID, "Dataset", placed.local_name,
-                   labels={"tenantc.io/imported-from": f"{owner}.{name}"[:63]},
-                   spec={"mounts": [{"mountPoint": f"dataset://{owner}/{name}", "name": placed.local_name,
-                                     "readOnly": not placed.writable}],
-                         "accessModes": _access_modes(placed.writable)})
+    return _dataset(ctx, placed.local_name,
+                    labels={"tenantc.io/imported-from": f"{owner}.{name}"[:63].rstrip("-.")},  # ends alphanumeric
+                    spec={"mounts": [{"mountPoint": f"dataset://{owner}/{name}", "name": placed.local_name,
+                                      "readOnly": not placed.writable}],
+                          "accessModes": _access_modes(placed.writable)})

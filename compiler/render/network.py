@@ -55,4 +55,11 @@ def render(ctx: TenantContext) -> list[dict]:
                 entry["ports"] = [{"port": p.port, "protocol": p.protocol} for p in rule.ports]
             rules.append(entry)
         policies.append(("allow-egress-cidrs", {"podSelector": {}, "policyTypes": ["Egress"], "egress": rules}))
+    if ctx.cluster.api_server_cidrs:
+        # The agent sidecar and the cache scaler talk to the API server; deny-all egress would cut them off.
+        policies.append(("allow-apiserver-egress", {
+            "podSelector": {}, "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": c}} for c in ctx.cluster.api_server_cidrs],
+                        "ports": [{"port": ctx.cluster.api_server_port, "protocol": "TCP"}]}],
+        }))
     return [ctx.obj(NETWORKING, "NetworkPolicy", name, spec=spec) for name, spec in policies]

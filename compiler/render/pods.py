@@ -2,9 +2,9 @@
 pool placement, resources, the agent sidecar and wait-for-data init container, volumes."""
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
+from compiler.model.common import user_handle
 from compiler.model.platform import Cluster, NodePool
 from compiler.quantity import FORMAT_BINARY, FORMAT_DECIMAL, canonical
 
@@ -12,12 +12,6 @@ AGENT_SERVICE_ACCOUNT = "tenantc-agent"
 STATUS_VOLUME = "tenantc-status"
 STATUS_DIR = "/var/run/tenantc"
 WAIT_TIMEOUT_SECONDS = 3600
-
-
-def user_handle(user: str) -> str:
-    """'Lena.Ko@example.com' -> 'lena-ko': a DNS-safe name for per-user objects."""
-    local = user.split("@", 1)[0].lower()
-    return re.sub(r"[^a-z0-9-]+", "-", local).strip("-")[:30] or "user"
 
 
 def pools_for(cluster: Cluster, pool: str, gpu_model: str | None = None) -> list[NodePool]:

@@ -13,21 +13,18 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
-import subprocess
+import re
 import time
 import uuid
 from pathlib import Path
 
+import kubernetes
 import pytest
 import yaml
-from agent_helpers import AgentProcess, agent_argv, agent_env, eventually, run_agent, write_kubeconfig, write_status
+from agent_helpers import AgentProcess, agent_env, eventually, run_agent, write_kubeconfig, write_status
+from kubernetes.client.rest import ApiException
 
 from compiler.agent.permissions import AGENT_PERMISSIONS, permission_set, rules_for
-
-kubernetes = pytest.importorskip("kubernetes")
-from kubernetes.client.rest import ApiException  # noqa: E402
 
 pytestmark = pytest.mark.cluster
 
@@ -414,18 +411,23 @@ def test_scale_runtime_missing_runtime_is_exit_2(live):
 # --------------------------------------------------------------------------- least privilege
 
 
-def _used(events: list[dict], namespace: str) -> tuple[set, list]:
-    """(permissions exercised, requests refused) in `namespace`, from audit events.
+_REFUSAL = re.compile(r'cannot (\S+) resource "([^"]+)" in API group "([^"]*)"')
+
+
+def _used(events: list[dict], namespace: str) -> tuple[set, set]:
+    """(permissions exercised, permissions refused) in `namespace`, from audit events.
 
     A server-side apply that created its object is a PATCH answered 201, and the API server
     authorized it as `create` as well as `patch` (see permissions.py), so it counts as both.
-    Requests outside any namespaced object (discovery, /version) are kept as they are, so
-    they break the equality too.
+    A 403 counts as the permission its message says was missing (for an apply that would
+    have created the object, that is `create`, not the request's `patch`). Requests outside
+    any namespaced object (discovery, /version) are kept as they are, so they break the
+    equality too.
     """
-    used, refused = set(), []
+    used, refused = set(), set()
     for event in events:
         ref = event.get("objectRef") or {}
-        code = (event.get("responseStatus") or {}).get("code")
+        status = event.get("responseStatus") or {}
         if not ref:
             used.add(("non-resource", event.get("requestURI"), event["verb"]))
             continue
@@ -434,11 +436,13 @@ def _used(events: list[dict], namespace: str) -> tuple[set, list]:
         resource = ref["resource"] + (f"/{ref['subresource']}" if ref.get("subresource") else "")
         key = (ref.get("apiGroup", ""), resource)
         used.add((*key, event["verb"]))
-        if event["verb"] == "patch" and code == 201:
+        if event["verb"] == "patch" and status.get("code") == 201:
             used.add((*key, "create"))
-        if code == 403:
-            refused.append((*key, event["verb"], event["responseStatus"].get("message")))
-    return used, refused
+        if status.get("code") == 403:
+            match = _REFUSAL.search(status.get("message", ""))
+            verb, resource, group = match.groups() if match else (event["verb"], *key[::-1])
+            refused.add((group, resource, verb))
+    return used | refused, refused
 
 
 def test_the_agent_uses_exactly_the_declared_permissions(live, tmp_path):
@@ -481,7 +485,9 @@ def test_the_agent_uses_exactly_the_declared_permissions(live, tmp_path):
         pytest.fail(f"used but not declared: {sorted(used - declared)}; "
                     f"declared but never used: {sorted(declared - used)}; refused: {refused}")
 
-    # And over the whole module: nothing the agent did in its own tenant was refused.
+    # Over the whole module too, nothing was refused for want of a rule. (A refusal of a
+    # declared verb does happen: for a moment after the API server restarts, its RBAC
+    # authorizer has not loaded the Role yet; the agent just retries.)
     _, refused = _used(live.audit_events(live.audit_start), TENANT)
-    assert refused == []
+    assert refused <= declared, f"refused for want of a rule: {sorted(refused - declared)}"
 

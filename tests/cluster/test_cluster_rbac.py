@@ -53,7 +53,7 @@ def test_service_account_is_confined_to_its_namespace(control_plane, kubectl, ma
 
     def audited():
         events = _audit_events(control_plane.audit_log_path, username)
-        decisions = {(e["verb"], e["objectRef"].get("resource"), e["objectRef"].get("namespace"),
+        decisions = {(e["verb"], e.get("objectRef", {}).get("resource"), e.get("objectRef", {}).get("namespace"),
                       e.get("annotations", {}).get("authorization.k8s.io/decision")) for e in events}
         assert ("list", "pods", team_a, "allow") in decisions, decisions
         assert ("list", "secrets", team_b, "forbid") in decisions, decisions

@@ -1,0 +1,92 @@
+"""What `--prune` may delete: a pure function of the live set, the desired set and flags.
+
+Kept pure so property tests can throw random live sets at it. The rules, in order:
+  - only objects carrying tenantc's managed-by label AND a tenant label AND this
+    cluster's cluster label are tenantc's; everything else is never touched;
+  - an owned object that rendered/ still has is kept (it is applied, not pruned);
+  - Namespaces go only with --prune-namespaces, PersistentVolumeClaims only with
+    --prune-pvcs (both take data with them);
+  - objects already being deleted are left to finish;
+  - if what remains exceeds --prune-threshold percent of the owned objects, nothing is
+    deleted: a wrong context or a half-compiled tree looks exactly like that.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from compiler.kinds import CLUSTER_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, TENANT_LABEL, group_of, stage_of
+
+Key = tuple[str, str, str, str]  # (group, kind, namespace or "", name)
+
+DEFAULT_THRESHOLD = 20.0
+
+
+@dataclass(frozen=True)
+class PruneFlags:
+    namespaces: bool = False
+    pvcs: bool = False
+    threshold: float = DEFAULT_THRESHOLD  # percent of owned objects
+
+
+@dataclass
+class PruneDecision:
+    delete: list[dict] = field(default_factory=list)  # in deletion order (reverse apply stages)
+    kept: list[tuple[dict, str]] = field(default_factory=list)  # owned, not desired, kept: (object, why)
+    owned: int = 0  # live objects tenantc owns on this cluster
+    foreign: int = 0  # tenantc-labelled objects whose cluster label names another cluster: left alone
+    refused: str = ""  # why nothing may be deleted, or ""
+
+    @property
+    def allowed(self) -> list[dict]:
+        """What may really be deleted: nothing when refused."""
+        return [] if self.refused else self.delete
+
+
+def key_of(obj: dict) -> Key:
+    meta = obj["metadata"]
+    return (group_of(obj["apiVersion"]), obj["kind"], meta.get("namespace") or "", meta["name"])
+
+
+def tenant_of(obj: dict) -> str:
+    return ((obj.get("metadata") or {}).get("labels") or {}).get(TENANT_LABEL) or "-"
+
+
+def owned_by_tenantc(obj: dict, cluster: str) -> bool:
+    labels = obj.get("metadata", {}).get("labels") or {}
+    return (labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE and bool(labels.get(TENANT_LABEL))
+            and labels.get(CLUSTER_LABEL) == cluster)
+
+
+def decide_prune(live: list[dict], desired: set[Key], cluster: str, flags: PruneFlags = PruneFlags()) -> PruneDecision:
+    decision = PruneDecision()
+    for obj in live:
+        if not owned_by_tenantc(obj, cluster):
+            labels = obj.get("metadata", {}).get("labels") or {}
+            decision.foreign += labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
+            continue
+        decision.owned += 1
+        if key_of(obj) in desired:
+            continue
+        reason = _keep_reason(obj, flags)
+        if reason:
+            decision.kept.append((obj, reason))
+        else:
+            decision.delete.append(obj)
+    decision.delete.sort(key=lambda o: (-stage_of(o), key_of(o)))
+    if decision.delete and len(decision.delete) * 100 > flags.threshold * decision.owned:
+        share = 100 * len(decision.delete) / decision.owned
+        decision.refused = (f"refusing to prune {len(decision.delete)} of {decision.owned} owned objects "
+                            f"({share:.0f}% > --prune-threshold {flags.threshold:g}%): check the context and "
+                            "rendered/, or raise --prune-threshold if this is intended")
+    return decision
+
+
+def _keep_reason(obj: dict, flags: PruneFlags) -> str:
+    kind, group = obj["kind"], group_of(obj["apiVersion"])
+    if (obj.get("metadata") or {}).get("deletionTimestamp"):
+        return "already being deleted"
+    if group == "" and kind == "Namespace" and not flags.namespaces:
+        return "a Namespace (pass --prune-namespaces)"
+    if group == "" and kind == "PersistentVolumeClaim" and not flags.pvcs:
+        return "a PersistentVolumeClaim (pass --prune-pvcs)"
+    return ""

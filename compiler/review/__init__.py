@@ -1,0 +1,102 @@
+"""`review`: what a change to tenants/ does, without a cluster.
+
+Both revisions are compiled in memory (the base read from git, never checked out), their
+rendered objects compared one by one, and the result judged: capacity per cluster, risk
+flags, and who must approve. `tenantc review` is a thin CLI over `review()`; tests call it
+directly.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compiler.pipeline import CACHE_DIR
+from compiler.review.approvals import Approval, required_approvals
+from compiler.review.capacity import CapacityRow, capacity_impact
+from compiler.review.compare import ObjectChange, compare_objects
+from compiler.review.live import LiveQuotaUsage
+from compiler.review.revision import Revision, changed_files, open_revision
+from compiler.review.risks import Risk, RiskContext, UsageReader, find_risks
+from compiler.review.snapshot import RevisionFailed, Snapshot, SnapshotCache, compile_snapshot
+from compiler.validate.crds import CrdSet, load_crds
+
+
+@dataclass
+class Review:
+    base: Revision
+    head: Revision
+    changes: list[ObjectChange]
+    capacity: list[CapacityRow]
+    risks: list[Risk]
+    approvals: list[Approval]
+    changed_files: list[str]
+    warnings: list[str] = field(default_factory=list)
+    cached: dict[str, bool] = field(default_factory=dict)  # role -> snapshot came from the cache
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+
+class ReviewFailed(Exception):
+    """One or both revisions do not compile; each failure names its revision."""
+
+    def __init__(self, failures: list[RevisionFailed], changed: list[str]):
+        self.failures = failures
+        self.changed_files = changed
+        super().__init__("; ".join(str(f) for f in failures))
+
+
+def review(root: Path, base_ref: str, head_ref: str | None = None, *, crd_dirs: list[Path] | None = None,
+           crds: CrdSet | None = None, kubeconfig: Path | None = None, usage: UsageReader | None = None,
+           use_cache: bool = True) -> Review:
+    """Compare `base_ref` with `head_ref` (None: the working tree) under repository root `root`.
+
+    `usage` (or `kubeconfig`, which builds a live reader) lets the quota rule compare lowered
+    quotas with what tenants use now. Raises ReviewFailed when either revision does not compile.
+    """
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = timings.get(stage, 0.0) + now - clock
+        clock = now
+
+    root = Path(root)
+    base, head = open_revision(root, "base", base_ref), open_revision(root, "head", head_ref)
+    if crds is None and crd_dirs:
+        crds = load_crds(list(crd_dirs), root / CACHE_DIR)
+    lap("revisions")
+    cache = SnapshotCache.for_root(root) if use_cache else None
+    snapshots: dict[str, Snapshot] = {}
+    cached: dict[str, bool] = {}
+    failures: list[RevisionFailed] = []
+    for revision in (base, head):
+        try:
+            snapshots[revision.role], cached[revision.role] = compile_snapshot(revision, crds, cache)
+        except RevisionFailed as exc:
+            failures.append(exc)
+        lap(f"compile {revision.role}")
+    if failures:
+        raise ReviewFailed(failures, changed_files(base, head))
+    old, new = snapshots["base"], snapshots["head"]
+
+    changes = compare_objects(old.objects, new.objects)
+    lap("compare")
+    live = LiveQuotaUsage(kubeconfig, {**old.contexts, **new.contexts}) if kubeconfig and usage is None else None
+    ctx = RiskContext(old.objects, new.objects, tenants=set(old.owners) | set(new.owners),
+                      platform_namespaces=set(old.platform_namespaces) | set(new.platform_namespaces),
+                      pools={**old.pools, **new.pools}, usage=usage or live)
+    risks = find_risks(changes, ctx)
+    approvals = required_approvals(changes, risks, old, new)
+    capacity = capacity_impact(old, new)
+    warnings = list(new.warnings) + (live.warnings if live else [])
+    lap("judge")
+    return Review(base, head, changes, capacity, risks, approvals, changed_files(base, head), warnings, cached, timings)
+
+
+__all__ = ["Review", "ReviewFailed", "review", "RevisionFailed"]

@@ -1,0 +1,241 @@
+"""Object-by-object comparison of two rendered trees, with a semantic diff per changed object.
+
+Objects are matched by identity (cluster, apiVersion, kind, namespace, name), never by file
+path, and the `tenantc.io/source` annotation is ignored: renaming a spec file, turning YAML
+into Jsonnet or moving a library changes no object. Field diffs speak Kubernetes: quantities
+compare as quantities (`1k` == `1000`, `1536Mi` == `1.5Gi`), lists of named items are matched
+by name, other lists as sets of items, and Secret values are never shown.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler.kinds import PLATFORM_TENANT, SOURCE_ANNOTATION, TENANT_LABEL
+from compiler.quantity import Quantity, QuantityError
+
+HIDDEN = "(hidden)"
+PLATFORM_DIR = "_platform"
+
+# A map under one of these keys holds resource quantities (ResourceQuota, LimitRange, pods'
+# resources, Volcano queues, PVCs, Fluid tiered stores).
+QUANTITY_CONTEXTS = {"hard", "used", "requests", "limits", "capability", "resource", "resources", "capacity",
+                     "default", "defaultRequest", "max", "min", "maxLimitRequestRatio", "deserved",
+                     "guarantee", "quota", "storage", "overhead", "sizeLimit"}
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True, order=True)
+class ObjectKey:
+    """What makes an object the same object on a cluster, whatever file it is written to."""
+
+    cluster: str
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+
+    @classmethod
+    def of(cls, path: str, obj: dict) -> "ObjectKey":
+        meta = obj.get("metadata", {})
+        return cls(path.split("/", 1)[0], obj.get("apiVersion", ""), obj.get("kind", ""),
+                   meta.get("namespace", ""), meta.get("name", ""))
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rsplit("/", 1)[0] if "/" in self.api_version else ""
+
+    @property
+    def ref(self) -> str:
+        """'ResourceQuota vision/tenant-quota' (namespaced) or 'Namespace vision'."""
+        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field that differs: op is 'changed', 'added' or 'removed'; note says 'raised'/'lowered'
+    for quantities, 'reordered' for a list with the same items."""
+
+    path: str
+    op: str
+    old: Any = None
+    new: Any = None
+    note: str = ""
+
+
+@dataclass
+class ObjectChange:
+    key: ObjectKey
+    tenant: str
+    change: str  # 'added' | 'removed' | 'changed'
+    old: dict | None
+    new: dict | None
+    old_path: str | None
+    new_path: str | None
+    fields: list[FieldChange] = field(default_factory=list)
+
+    @property
+    def obj(self) -> dict:
+        """The head object, or the base one when it is removed."""
+        return self.new if self.new is not None else self.old  # type: ignore[return-value]
+
+    @property
+    def source(self) -> str:
+        """The spec file this object comes from (head's, or base's for a removed object)."""
+        for obj in (self.new, self.old):
+            if obj is not None:
+                source = obj.get("metadata", {}).get("annotations", {}).get(SOURCE_ANNOTATION)
+                if source:
+                    return source
+        return ""
+
+    @property
+    def path(self) -> str:
+        return self.new_path or self.old_path or ""
+
+
+def tenant_of(path: str, obj: dict) -> str:
+    """The tenant an object belongs to: its label, else its folder; platform objects say 'platform'."""
+    label = obj.get("metadata", {}).get("labels", {}).get(TENANT_LABEL)
+    if label:
+        return label
+    parts = path.split("/")
+    folder = parts[1] if len(parts) == 3 else PLATFORM_DIR
+    return PLATFORM_TENANT if folder == PLATFORM_DIR else folder
+
+
+def index(objects: dict[str, dict]) -> dict[ObjectKey, tuple[str, dict]]:
+    return {ObjectKey.of(path, obj): (path, obj) for path, obj in objects.items()}
+
+
+def compare_objects(base: dict[str, dict], head: dict[str, dict]) -> list[ObjectChange]:
+    """Added, removed and changed objects between two rendered trees, sorted by identity."""
+    old_index, new_index = index(base), index(head)
+    changes: list[ObjectChange] = []
+    for key in sorted(set(old_index) | set(new_index)):
+        old_path, old = old_index.get(key, (None, None))
+        new_path, new = new_index.get(key, (None, None))
+        tenant = tenant_of(new_path or old_path or "", new if new is not None else old or {})
+        if old is None:
+            changes.append(ObjectChange(key, tenant, "added", None, new, None, new_path))
+        elif new is None:
+            changes.append(ObjectChange(key, tenant, "removed", old, None, old_path, None))
+        else:
+            a, b = without_source(old), without_source(new)
+            if a == b:
+                continue
+            fields = diff_fields(a, b)
+            if not fields:  # differs only in how quantities are written
+                continue
+            if key.kind == "Secret":
+                fields = [FieldChange(f.path, f.op, HIDDEN if f.old is not None else None,
+                                      HIDDEN if f.new is not None else None) for f in fields]
+            changes.append(ObjectChange(key, tenant, "changed", old, new, old_path, new_path, fields))
+    return changes
+
+
+def without_source(obj: dict) -> dict:
+    """The object without the source annotation (shallow copies only; the input is not changed)."""
+    meta = obj.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    if SOURCE_ANNOTATION not in annotations:
+        return obj
+    annotations = {k: v for k, v in annotations.items() if k != SOURCE_ANNOTATION}
+    meta = {k: v for k, v in meta.items() if k != "annotations"}
+    if annotations:
+        meta["annotations"] = annotations
+    return {**obj, "metadata": meta}
+
+
+def diff_fields(old: Any, new: Any, path: str = "", in_quantities: bool = False) -> list[FieldChange]:
+    """Field-level differences between two values; paths look like spec.hard["requests.cpu"]."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[FieldChange] = []
+        for key in sorted(set(old) | set(new), key=str):
+            sub = join(path, key)
+            if key not in new:
+                out.append(FieldChange(sub, "removed", old=old[key]))
+            elif key not in old:
+                out.append(FieldChange(sub, "added", new=new[key]))
+            elif old[key] != new[key]:
+                out.extend(diff_fields(old[key], new[key], sub, in_quantities or key in QUANTITY_CONTEXTS))
+        return out
+    if isinstance(old, list) and isinstance(new, list):
+        return _diff_lists(old, new, path, in_quantities)
+    if old == new:
+        return []
+    if in_quantities:
+        note = _quantity_note(old, new)
+        if note == "equal":
+            return []
+        if note:
+            return [FieldChange(path, "changed", old, new, note)]
+    return [FieldChange(path, "changed", old, new)]
+
+
+def _diff_lists(old: list, new: list, path: str, in_quantities: bool) -> list[FieldChange]:
+    names_old, names_new = _names(old), _names(new)
+    if names_old is not None and names_new is not None:
+        out: list[FieldChange] = []
+        for name in sorted(set(names_old) | set(names_new)):
+            sub = f"{path}[name={name}]"
+            if name not in names_new:
+                out.append(FieldChange(sub, "removed", old=names_old[name]))
+            elif name not in names_old:
+                out.append(FieldChange(sub, "added", new=names_new[name]))
+            else:
+                out.extend(diff_fields(names_old[name], names_new[name], sub, in_quantities))
+        if not out and [_name(i) for i in old] != [_name(i) for i in new]:
+            out.append(FieldChange(path, "changed", old, new, "reordered"))
+        return out
+    if len(old) == len(new) and all(isinstance(i, dict) for i in old + new) and len(old) == 1:
+        return diff_fields(old[0], new[0], f"{path}[0]", in_quantities)  # one rule/term: say which field
+    old_items, new_items = [_canonical(i) for i in old], [_canonical(i) for i in new]
+    removed = [item for item, c in zip(old, old_items) if c not in new_items]
+    added = [item for item, c in zip(new, new_items) if c not in old_items]
+    if not removed and not added:
+        return [FieldChange(path, "changed", old, new, "reordered")]
+    return ([FieldChange(f"{path}[]", "removed", old=item) for item in removed]
+            + [FieldChange(f"{path}[]", "added", new=item) for item in added])
+
+
+def _name(item: Any) -> Any:
+    return item.get("name") if isinstance(item, dict) else None
+
+
+def _names(items: list) -> dict[str, Any] | None:
+    """Items keyed by their 'name' when every item is a mapping with a unique name."""
+    if not items or not all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in items):
+        return None
+    keyed = {i["name"]: i for i in items}
+    return keyed if len(keyed) == len(items) else None
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _quantity_note(old: Any, new: Any) -> str:
+    """'equal', 'raised' or 'lowered' when both values are quantities, else ''."""
+    try:
+        a, b = Quantity.parse(old), Quantity.parse(new)
+    except QuantityError:
+        return ""
+    if a.value == b.value:
+        return "equal"
+    return "raised" if b.value > a.value else "lowered"
+
+
+def join(path: str, key: Any) -> str:
+    key = str(key)
+    if _PLAIN_KEY.match(key):
+        return f"{path}.{key}" if path else key
+    return f"{path}[{json.dumps(key)}]"
+
+
+def quantity_changes(change: ObjectChange, prefix: str) -> list[FieldChange]:
+    """The raised/lowered quantity fields of a change under a path prefix such as 'spec.hard'."""
+    return [f for f in change.fields if f.note in ("raised", "lowered") and f.path.startswith(prefix)]

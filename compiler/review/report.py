@@ -1,0 +1,322 @@
+"""A review as text (terminal), markdown (pull request comment), GitHub annotations or JSON.
+
+Every format is built from `to_json`, so they never disagree; the JSON layout is the stable
+interface (schemaVersion 1, documented in docs/review.md): fields may be added, never renamed
+or removed, without a new schemaVersion.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from compiler.review import Review, ReviewFailed
+from compiler.review.capacity import CapacityRow
+from compiler.review.revision import Revision
+from compiler.review.risks import DANGER, RULES
+
+SCHEMA_VERSION = 1
+FORMATS = ("text", "markdown", "github", "json")
+MARKDOWN_BUDGET = 60_000  # GitHub refuses comments over 65,536 characters
+VALUE_WIDTH = 100
+
+
+# -- the data -----------------------------------------------------------------------------
+
+def to_json(r: Review) -> dict[str, Any]:
+    tenants = sorted({c.tenant for c in r.changes})
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "valid": True,
+        "base": _revision(r.base),
+        "head": _revision(r.head),
+        "hasChanges": r.has_changes,
+        "summary": {
+            "added": sum(c.change == "added" for c in r.changes),
+            "removed": sum(c.change == "removed" for c in r.changes),
+            "changed": sum(c.change == "changed" for c in r.changes),
+            "tenants": tenants,
+            "clusters": sorted({c.key.cluster for c in r.changes}),
+            "risks": {sev: sum(x.severity == sev for x in r.risks) for sev in (DANGER, "warning")},
+        },
+        "changes": [{
+            "cluster": c.key.cluster, "tenant": c.tenant, "apiVersion": c.key.api_version, "kind": c.key.kind,
+            "namespace": c.key.namespace, "name": c.key.name, "change": c.change,
+            "path": f"rendered/{c.path}", "source": c.source,
+            "fields": [{"path": f.path, "op": f.op, "old": f.old, "new": f.new, "note": f.note} for f in c.fields],
+        } for c in r.changes],
+        "capacity": [{
+            "cluster": row.cluster, "resource": row.resource, "before": _q(row, row.before),
+            "after": _q(row, row.after), "limitBefore": _q(row, row.limit_before),
+            "limitAfter": _q(row, row.limit_after), "headroom": _q(row, row.headroom),
+            "percentAfter": None if row.percent_after is None else round(row.percent_after, 1),
+            "changed": row.changed,
+        } for row in r.capacity],
+        "risks": [{
+            "rule": x.rule, "severity": x.severity, "cluster": x.key.cluster, "tenant": x.tenant,
+            "apiVersion": x.key.api_version, "kind": x.key.kind, "namespace": x.key.namespace, "name": x.key.name,
+            "reason": x.reason, "source": x.source, "crossTenant": x.cross_tenant, "involves": list(x.involves),
+        } for x in r.risks],
+        "approvals": [{"who": a.who, "reasons": a.reasons} for a in r.approvals],
+        "changedFiles": r.changed_files,
+        "warnings": r.warnings,
+    }
+
+
+def failure_json(failed: ReviewFailed) -> dict[str, Any]:
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "valid": False,
+        "failures": [{
+            "revision": _revision(f.revision),
+            "problems": [{"file": p.file, "path": p.path, "message": p.message, "hint": p.hint} for p in f.problems],
+        } for f in failed.failures],
+        "changedFiles": failed.changed_files,
+    }
+
+
+def _revision(rev: Revision) -> dict[str, Any]:
+    return {"role": rev.role, "ref": rev.ref, "commit": rev.commit, "label": rev.label}
+
+
+def _q(row: CapacityRow, value) -> str | None:
+    return None if value is None else row.show(value)
+
+
+# -- dispatch -----------------------------------------------------------------------------
+
+def render(r: Review, fmt: str) -> str:
+    data = to_json(r)
+    if fmt == "json":
+        return json.dumps(data, indent=2) + "\n"
+    return {"text": _text, "markdown": _markdown, "github": _github}[fmt](data)
+
+
+def render_failure(failed: ReviewFailed, fmt: str) -> str:
+    data = failure_json(failed)
+    if fmt == "json":
+        return json.dumps(data, indent=2) + "\n"
+    out: list[str] = []
+    if fmt == "github":
+        for f in data["failures"]:
+            for p in f["problems"]:
+                title = f"{f['revision']['label']} does not compile" + (f": {p['path']}" if p["path"] else "")
+                out.append(f"::error file={_prop(p['file'])},title={_prop(title)}::{_data(_problem_text(p))}")
+    elif fmt == "markdown":
+        for f in data["failures"]:
+            out += [f"## tenantc review: {f['revision']['label']} does not compile ❌", "",
+                    "| file | field | problem |", "|---|---|---|"]
+            out += [f"| `{p['file']}` | `{p['path']}` | {_cell(_problem_text(p))} |" for p in f["problems"]]
+            out.append("")
+        if data["changedFiles"]:
+            out.append("Spec files changed: " + ", ".join(f"`{p}`" for p in data["changedFiles"]))
+    else:
+        for f in data["failures"]:
+            out.append(f"error: {f['revision']['label']} does not compile:")
+            out += [f"error: {p['file']}: {p['path'] + ': ' if p['path'] else ''}{_problem_text(p)}"
+                    for p in f["problems"]]
+        if data["changedFiles"]:
+            out.append("spec files changed: " + ", ".join(data["changedFiles"]))
+        out.append(f"{sum(len(f['problems']) for f in data['failures'])} error(s)")
+    return "\n".join(out) + "\n"
+
+
+def _problem_text(p: dict) -> str:
+    return p["message"] + (f" ({p['hint']})" if p["hint"] else "")
+
+
+# -- text ---------------------------------------------------------------------------------
+
+def _headline(d: dict) -> str:
+    s = d["summary"]
+    if not d["hasChanges"]:
+        return f"{d['base']['label']} -> {d['head']['label']}: no changes to rendered objects"
+    return (f"{d['base']['label']} -> {d['head']['label']}: {s['changed']} changed, {s['added']} added, "
+            f"{s['removed']} removed in {_n(len(s['tenants']), 'tenant')} on {_n(len(s['clusters']), 'cluster')}; "
+            f"{_n(sum(s['risks'].values()), 'risk')}")
+
+
+def _text(d: dict) -> str:
+    out = [f"tenantc review: {_headline(d)}"]
+    for (cluster, tenant), changes in _grouped(d["changes"], by_cluster_first=True):
+        out += ["", f"{cluster}/{tenant}"]
+        for c in changes:
+            out.append(f"  {_SIGN[c['change']]} {_ref(c)}")
+            out += [f"      {_field_line(f)}" for f in c["fields"]]
+    capacity = [row for row in d["capacity"] if row["changed"]]
+    if capacity:
+        out += ["", "capacity (sum of tenant quotas vs capacity x overcommit):"]
+        out += _columns([["cluster", "resource", "before", "after", "capacity x overcommit", "headroom", "used"]]
+                        + [_capacity_cells(row) for row in capacity], indent="  ")
+    if d["risks"]:
+        out += ["", "risks:"]
+        out += [f"  {x['severity']}: {x['rule']}: {x['cluster']}/{x['tenant']} {_ref(x)}: {x['reason']}"
+                for x in d["risks"]]
+    if d["approvals"]:
+        out += ["", "approvals needed:"]
+        out += [f"  {a['who']}: {'; '.join(a['reasons'])}" for a in d["approvals"]]
+    out += [f"warning: {w}" for w in d["warnings"]]
+    return "\n".join(out) + "\n"
+
+
+_SIGN = {"added": "+", "removed": "-", "changed": "~"}
+
+
+def _field_line(f: dict) -> str:
+    note = f" ({f['note']})" if f["note"] else ""
+    if f["op"] == "added":
+        return f"+ {f['path']}: {_value(f['new'])}"
+    if f["op"] == "removed":
+        return f"- {f['path']}: {_value(f['old'])}"
+    return f"{f['path']}: {_value(f['old'])} -> {_value(f['new'])}{note}"
+
+
+def _capacity_cells(row: dict) -> list[str]:
+    used = "-" if row["percentAfter"] is None else f"{row['percentAfter']:.1f}%"
+    return [row["cluster"], row["resource"], row["before"] or "-", row["after"] or "-",
+            row["limitAfter"] or "-", row["headroom"] or "-", used]
+
+
+def _columns(rows: list[list[str]], indent: str = "") -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [indent + "  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+
+
+# -- markdown -----------------------------------------------------------------------------
+
+def _markdown(d: dict) -> str:
+    out = ["## tenantc review", "", _headline(d).replace(" -> ", " → ")]
+    if not d["hasChanges"]:
+        out += ["", "Nothing to review: the rendered objects are identical. ✅"]
+        return "\n".join(out + _md_warnings(d)) + "\n"
+    risks_by = _count_by(d["risks"])
+    out += ["", "| tenant | cluster | added | removed | changed | risks |", "|---|---|--:|--:|--:|--:|"]
+    for (tenant, cluster), changes in _grouped(d["changes"], by_cluster_first=False):
+        n = {k: sum(c["change"] == k for c in changes) for k in ("added", "removed", "changed")}
+        out.append(f"| {tenant} | {cluster} | {n['added']} | {n['removed']} | {n['changed']} | "
+                   f"{risks_by.get((tenant, cluster), 0)} |")
+    if d["risks"]:
+        out += ["", "### Risks", "", "| | rule | where | object | reason |", "|---|---|---|---|---|"]
+        out += [f"| {'🛑' if x['severity'] == DANGER else '⚠️'} | `{x['rule']}` | {x['cluster']}/{x['tenant']} | "
+                f"`{_ref(x)}` | {_cell(x['reason'])} |" for x in d["risks"]]
+    capacity = [row for row in d["capacity"] if row["changed"]]
+    if capacity:
+        out += ["", "### Capacity", "", "| cluster | resource | before | after | capacity × overcommit | headroom | used |",
+                "|---|---|--:|--:|--:|--:|--:|"]
+        out += ["| " + " | ".join(_capacity_cells(row)) + " |" for row in capacity]
+    if d["approvals"]:
+        out += ["", "### Approvals needed", ""]
+        out += [f"- **{a['who']}**: {'; '.join(a['reasons'])}" for a in d["approvals"]]
+    out += ["", "### Details", ""]
+    budget = MARKDOWN_BUDGET - sum(len(line) + 1 for line in out)
+    groups = _by_tenant(d["changes"])
+    for i, (tenant, changes) in enumerate(groups):
+        block = _md_tenant(tenant, changes, d)
+        if len(block) > budget:
+            out.append(f"_Details of {len(groups) - i} more tenant(s) left out to fit a comment; "
+                       "run `tenantc review -o json` for everything._")
+            break
+        out.append(block)
+        budget -= len(block) + 1
+    return "\n".join(out + _md_warnings(d)) + "\n"
+
+
+def _md_tenant(tenant: str, changes: list[dict], d: dict) -> str:
+    owner = next((a["who"] for a in d["approvals"] if any(r.startswith(f"owner of tenant {tenant} (")
+                                                          for r in a["reasons"])), "")
+    counts = ", ".join(f"{n} {k}" for k in ("added", "removed", "changed")
+                       if (n := sum(c["change"] == k for c in changes)))
+    lines = [f"<details><summary><b>{tenant}</b>{f' (owner {owner})' if owner else ''}: {counts}</summary>", ""]
+    for cluster in sorted({c["cluster"] for c in changes}):
+        lines += [f"**{cluster}**", ""]
+        for c in (c for c in changes if c["cluster"] == cluster):
+            lines.append(f"- {c['change']} `{_ref(c)}` (`{c['path']}`)")
+            lines += [f"  - {_md_field(f)}" for f in c["fields"]]
+        lines.append("")
+    lines.append("</details>")
+    return "\n".join(lines)
+
+
+def _md_field(f: dict) -> str:
+    if f["op"] == "added":
+        return f"added `{f['path']}`: `{_code(f['new'])}`"
+    if f["op"] == "removed":
+        return f"removed `{f['path']}`: `{_code(f['old'])}`"
+    note = f" ({f['note']})" if f["note"] else ""
+    return f"`{f['path']}`: `{_code(f['old'])}` → `{_code(f['new'])}`{note}"
+
+
+def _md_warnings(d: dict) -> list[str]:
+    return ["", *[f"> warning: {_cell(w)}" for w in d["warnings"]]] if d["warnings"] else []
+
+
+def _code(value: Any) -> str:
+    return _value(value).replace("`", "'")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+# -- GitHub annotations ---------------------------------------------------------------------
+
+def _github(d: dict) -> str:
+    out = [f"::notice title=tenantc review::{_data(_headline(d))}"]
+    for x in d["risks"]:
+        level = "error" if x["severity"] == DANGER else "warning"
+        where = f"file={_prop(x['source'])}," if x["source"] else ""
+        title = f"{x['rule']} ({x['cluster']}/{x['tenant']})"
+        out.append(f"::{level} {where}title={_prop(title)}::{_data(_ref(x) + ': ' + x['reason'] + ' — ' + RULES[x['rule']])}")
+    if d["approvals"]:
+        who = "; ".join(f"{a['who']} ({', '.join(a['reasons'])})" for a in d["approvals"])
+        out.append(f"::notice title=tenantc review: approvals needed::{_data(who)}")
+    out += [f"::warning::{_data(w)}" for w in d["warnings"]]
+    return "\n".join(out) + "\n"
+
+
+def _data(text: str) -> str:
+    """Escape an annotation message (GitHub's workflow-command rules)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _prop(text: str) -> str:
+    """Escape an annotation property (file=, title=): also ',' and ':'."""
+    return _data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+# -- shared helpers -------------------------------------------------------------------------
+
+def _ref(item: dict) -> str:
+    return f"{item['kind']} {item['namespace']}/{item['name']}" if item["namespace"] else f"{item['kind']} {item['name']}"
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(", ", ": "))
+    return text if len(text) <= VALUE_WIDTH else text[:VALUE_WIDTH - 1] + "…"
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _grouped(changes: list[dict], by_cluster_first: bool) -> list[tuple[tuple[str, str], list[dict]]]:
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for c in changes:
+        key = (c["cluster"], c["tenant"]) if by_cluster_first else (c["tenant"], c["cluster"])
+        groups.setdefault(key, []).append(c)
+    return sorted(groups.items())
+
+
+def _by_tenant(changes: list[dict]) -> list[tuple[str, list[dict]]]:
+    groups: dict[str, list[dict]] = {}
+    for c in changes:
+        groups.setdefault(c["tenant"], []).append(c)
+    return sorted(groups.items())
+
+
+def _count_by(risks: list[dict]) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for x in risks:
+        out[(x["tenant"], x["cluster"])] = out.get((x["tenant"], x["cluster"]), 0) + 1
+    return out
