@@ -113,8 +113,9 @@ def main() -> int:
         try:
             admin = KubeClient(load_config(kubeconfig))
             runs = [one_run(kubeconfig, args.namespace, Path(tmp), args.interval, admin) for _ in range(args.runs)]
+            status_map = object_path("", "v1", "configmaps", args.namespace, "tenantc-status-agent-bench")
             try:
-                admin.request("DELETE", object_path("", "v1", "configmaps", args.namespace, "tenantc-status-agent-bench"))
+                admin.request("DELETE", status_map)
             except ApiError:
                 pass
         finally:
@@ -126,14 +127,16 @@ def main() -> int:
 
 def report(runs: list[dict]) -> None:
     print(f"tenantc-agent sidecar, {len(runs)} runs (python {sys.version.split()[0]}, {os.cpu_count()} cores)")
-    print(f"{'run':>4} {'lease ms':>9} {'logged ms':>10} {'VmHWM MiB':>10} {'VmRSS MiB':>10} {'stop ms':>8} {'exit':>5}")
+    print(f"{'run':>4} {'lease ms':>9} {'logged ms':>10} {'VmHWM MiB':>10} {'VmRSS MiB':>10} "
+          f"{'stop ms':>8} {'exit':>5}")
     for i, r in enumerate(runs, 1):
         print(f"{i:>4} {r['lease_ms']:>9.0f} {r['logged_ms']:>10.0f} {r['hwm_mib']:>10.1f} {r['rss_mib']:>10.1f} "
               f"{r['stop_ms']:>8.0f} {r['exit']:>5}")
     lease = statistics.median(r["lease_ms"] for r in runs)
     hwm = max(r["hwm_mib"] for r in runs)
-    print(f"median start->lease {lease:.0f} ms (goal < {GOAL_START_MS} ms: {'ok' if lease < GOAL_START_MS else 'MISSED'}); "
-          f"max VmHWM {hwm:.1f} MiB (goal < {GOAL_RSS_MIB} MiB: {'ok' if hwm < GOAL_RSS_MIB else 'MISSED'})")
+    verdict = {True: "ok", False: "MISSED"}
+    print(f"median start->lease {lease:.0f} ms (goal < {GOAL_START_MS} ms: {verdict[lease < GOAL_START_MS]}); "
+          f"max VmHWM {hwm:.1f} MiB (goal < {GOAL_RSS_MIB} MiB: {verdict[hwm < GOAL_RSS_MIB]})")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ rendered/ until `write_rendered`, and that only after every check has passed.
 """
 from __future__ import annotations
 
+import gc
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,9 +45,29 @@ class CompileResult:
         return out
 
 
+@contextmanager
+def _no_cyclic_gc():
+    """A compile allocates hundreds of thousands of small dicts and lists that all stay alive
+    until it returns; the cyclic collector would walk them again and again for nothing (for
+    1,000 tenants that is most of the render time). Reference counting still frees garbage."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: CrdSet | None = None,
                  schema_engine: str | None = None) -> CompileResult:
     """Compile the specs under `root`; raises CompileError with every problem found."""
+    with _no_cyclic_gc():
+        return _compile(root, crd_dirs, crds, schema_engine)
+
+
+def _compile(root: Path, crd_dirs: list[Path] | None, crds: CrdSet | None,
+             schema_engine: str | None) -> CompileResult:
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -56,7 +78,7 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: CrdSet | 
         clock = now
 
     problems = Problems()
-    sources = read_sources(root, problems)
+    sources = read_sources(root, problems, cache_dir=root / CACHE_DIR)
     lap("load")
     specs = build_specs(sources, problems)
     lap("model")

@@ -235,7 +235,7 @@ class Sidecar:
         try:
             found = read_status_file(self.status_path)
         except StatusFileError as exc:
-            self._trouble("status file", str(exc))
+            self._trouble("status file", str(exc), "keeping the last good status")
             last = self._status or (None, None)
             return last[0], last[1], str(exc)
         self._recovered("status file")
@@ -290,7 +290,7 @@ class Sidecar:
     # -- shutdown
     def finish(self) -> None:
         """Final status within the shutdown budget: main containers' exit state when the pod
-        is readable, then an apply marked final. Gives up silently-but-logged at the deadline."""
+        is readable, then an apply marked final. At the deadline it gives up and logs why."""
         deadline = time.monotonic() + self.shutdown_timeout
         self.stop.set()
         # Wait briefly for a worker request in flight, so ours is the last write.
@@ -328,10 +328,12 @@ class Sidecar:
                 return containers
             time.sleep(0.5)
 
-    def _trouble(self, what: str, message: str) -> None:
+    def _trouble(self, what: str, message: str,
+                 consequence: str = "retrying with backoff; the job is not affected") -> None:
+        """Log a problem once per distinct message, not once per round."""
         if self._troubles.get(what) != message:
             self._troubles[what] = message
-            log.warn(f"{what}: {message} (retrying with backoff; the job is not affected)")
+            log.warn(f"{what}: {message} ({consequence})")
 
     def _recovered(self, what: str) -> None:
         if self._troubles.pop(what, None) is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import ssl
 from dataclasses import dataclass
 
@@ -74,8 +75,31 @@ class Client:
     def get(self, path: str) -> dict | str:
         return self.request("GET", path)
 
+    def watch(self, path: str):
+        """Yield the events of a watch (`?watch=1` added) until the server ends the stream."""
+        separator = "&" if "?" in path else "?"
+        self._conn.request("GET", f"{path}{separator}watch=1", headers={"Accept": "application/json"})
+        response = self._conn.getresponse()
+        if response.status != 200:
+            raise ApiError("WATCH", path, response.status, response.read())
+        try:
+            for line in response:  # one JSON event per line
+                if line.strip():
+                    yield json.loads(line)
+        finally:
+            self._conn.close()  # a watch connection is never reused
+
     def close(self) -> None:
         self._conn.close()
+
+    def abort(self) -> None:
+        """Wake a thread blocked in `watch` (close() alone does not interrupt a blocked read)."""
+        sock = self._conn.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def __enter__(self) -> "Client":
         return self

@@ -41,6 +41,10 @@ omitStages: ["RequestReceived"]
 rules:
 - level: Metadata
 """
+# Installing the upstream CRDs is garbage-collection bound in the API server (every status
+# update deep-copies and re-encodes schemas of hundreds of kB): collecting less often cuts
+# its CPU time by about a quarter, and the soft limit keeps the heap near 1 GiB.
+APISERVER_ENV = {"GOGC": "400", "GOMEMLIMIT": "1GiB"}
 START_TIMEOUT = {ETCD: 30.0, APISERVER: 120.0, CONTROLLER_MANAGER: 60.0}  # 2 busy cores are slow
 
 
@@ -50,6 +54,7 @@ class Component:
     argv: list[str]
     probe: Callable[[], bool]
     timeout: float
+    env: dict[str, str]
 
 
 def apiserver_endpoint(pki: Pki, port: int) -> api.Endpoint:
@@ -117,5 +122,5 @@ def build_components(binaries: Path, layout: Layout, pki: Pki, ports: dict[str, 
                                                "/healthz"),
     }
     return {name: Component(name, [str(binaries / name), *argv[name], *extra_args.get(name, [])],
-                            probes[name], START_TIMEOUT[name])
+                            probes[name], START_TIMEOUT[name], APISERVER_ENV if name == APISERVER else {})
             for name in ORDER}

@@ -33,7 +33,7 @@ class ControlPlane:
     `name`: kubeconfig context/cluster name (default: the state dir's basename).
     `binaries`: folder with the three binaries (default: `find_binaries()`, building them).
     `extra_args`: extra flags per component, e.g. {"kube-apiserver": ["--v=4"]}.
-    `bind_to_parent`: processes die with the starting thread (test fixtures; Linux only).
+    `bind_to_parent`: the processes die with this Python process (test fixtures; Linux only).
     """
 
     def __init__(self, state_dir: str | Path, crd_dirs: list[str | Path] = (), name: str | None = None,
@@ -47,7 +47,7 @@ class ControlPlane:
         self._extra_args = {k: list(v) for k, v in (extra_args or {}).items()}
         self._bind_to_parent = bind_to_parent
         self.pki = Pki(self.layout.pki)
-        self.timings: dict[str, float] = {}  # seconds since the last `up` began starting processes
+        self.timings: dict[str, float] = {}  # step -> seconds after the last `up` began starting processes
 
     # -- what callers read -------------------------------------------------------------
     @property
@@ -152,9 +152,12 @@ class ControlPlane:
             if not state.get("ports"):
                 raise ClusterError(f"{self.state_dir} has no cluster to start {component} in; run up first")
             records = {n: r for n, r in self._records(state).items() if process.is_running(r)}
-            if component not in records:
-                self._start(self._components(state)[component], state, records)
-                save_state(self.layout, state)
+            already = set(records)
+            try:
+                self._wait(self._launch(state, records, (component,)), records, time.monotonic())
+            except BaseException:
+                self._roll_back(state, records, already)
+                raise
 
     def __enter__(self) -> "ControlPlane":
         return self.up()
@@ -183,8 +186,7 @@ class ControlPlane:
         return build_components(Path(state["binaries"]), self.layout, self.pki, state["ports"],
                                 state.get("extra_args"))
 
-    def _start_missing(self, state: dict, records: dict[str, ProcessRecord],
-                       parsed: Future) -> None:
+    def _start_missing(self, state: dict, records: dict[str, ProcessRecord], parsed: Future) -> None:
         """Start missing components and install CRDs, overlapping what does not depend on each other.
 
         etcd and the API server start together (the API server retries etcd); the controller
@@ -192,52 +194,44 @@ class ControlPlane:
         failure the processes started by this call are stopped again, so a failed `up` leaves
         nothing running that it started. `self.timings` records when each step was done.
         """
+        already, started = set(records), time.monotonic()
+        try:
+            self._wait(self._launch(state, records, (ETCD, APISERVER)), records, started)
+            controller_manager = self._launch(state, records, (CONTROLLER_MANAGER,))
+            crds = parsed.result()
+            if crds:
+                crd_install.install(apiserver_endpoint(self.pki, state["ports"]["apiserver"]), crds,
+                                    timeout=CRD_TIMEOUT)
+                self.timings[f"{len(crds)} CRDs established"] = round(time.monotonic() - started, 2)
+            self._wait(controller_manager, records, started)
+        except BaseException:
+            self._roll_back(state, records, already)
+            raise
+        state["crds"] = sorted(set(state.get("crds", [])) | {c.name for c in crds})
+
+    def _launch(self, state: dict, records: dict[str, ProcessRecord], names: tuple[str, ...]) -> list[Component]:
+        """Spawn those of `names` that are not running; each is recorded at once, so `down`
+        finds it even if `up` is interrupted."""
         components = self._components(state)
-        already = set(records)
-        started = time.monotonic()
-
-        def start(names: tuple[str, ...]) -> list[Component]:
-            missing = [components[n] for n in names if n not in records]
-            for component in missing:
-                records[component.name] = self._spawn(component, state)
-            return missing
-
-        def wait(missing: list[Component]) -> None:
-            for component in missing:
-                wait_ready(component.name, component.probe, records, component.timeout)
-                self.timings[f"{component.name} ready"] = round(time.monotonic() - started, 2)
-
-        try:
-            wait(start((ETCD, APISERVER)))
-            controller_manager = start((CONTROLLER_MANAGER,))
-            installed = crd_install.install(apiserver_endpoint(self.pki, state["ports"]["apiserver"]),
-                                            parsed.result(), timeout=CRD_TIMEOUT)
-            self.timings[f"{len(installed)} CRDs established"] = round(time.monotonic() - started, 2)
-            wait(controller_manager)
-        except BaseException:
-            _stop_in_order({n: r for n, r in records.items() if n not in already})
-            state["processes"] = {n: r.to_json() for n, r in records.items() if n in already}
+        missing = [components[n] for n in names if n not in records]
+        for component in missing:
+            records[component.name] = process.spawn(
+                component.argv, self.layout.log(component.name), env=component.env,
+                bind_to_parent=self._bind_to_parent)
+            state.setdefault("processes", {})[component.name] = records[component.name].to_json()
             save_state(self.layout, state)
-            raise
-        state["crds"] = sorted(set(state.get("crds", [])) | set(installed))
+        return missing
 
-    def _spawn(self, component: Component, state: dict) -> ProcessRecord:
-        """Start one process and record it at once, so `down` finds it even if `up` is interrupted."""
-        record = process.spawn(component.argv, self.layout.log(component.name),
-                               bind_to_parent=self._bind_to_parent)
-        state.setdefault("processes", {})[component.name] = record.to_json()
-        save_state(self.layout, state)
-        return record
-
-    def _start(self, component: Component, state: dict, records: dict[str, ProcessRecord]) -> None:
-        records[component.name] = self._spawn(component, state)
-        try:
+    def _wait(self, components: list[Component], records: dict[str, ProcessRecord], started: float) -> None:
+        for component in components:
             wait_ready(component.name, component.probe, records, component.timeout)
-        except BaseException:
-            process.stop([records.pop(component.name)])
-            state["processes"].pop(component.name, None)
-            save_state(self.layout, state)
-            raise
+            self.timings[f"{component.name} ready"] = round(time.monotonic() - started, 2)
+
+    def _roll_back(self, state: dict, records: dict[str, ProcessRecord], keep: set[str]) -> None:
+        """Stop what this call started (all but `keep`) and record what still runs."""
+        _stop_in_order({n: r for n, r in records.items() if n not in keep})
+        state["processes"] = {n: r.to_json() for n, r in records.items() if n in keep}
+        save_state(self.layout, state)
 
     def _write_admin_kubeconfig(self, state: dict) -> None:
         server = f"https://{LOOPBACK}:{state['ports']['apiserver']}"
@@ -252,7 +246,6 @@ class ControlPlane:
     def _check_component(component: str) -> None:
         if component not in ORDER:
             raise ClusterError(f"unknown component {component!r}; one of {', '.join(ORDER)}")
-
 
 
 def _stop_in_order(records: dict[str, ProcessRecord]) -> list[int]:

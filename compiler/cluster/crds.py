@@ -9,7 +9,7 @@ its `Established` condition is true, so `install` waits for that too.
 from __future__ import annotations
 
 import json
-import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +54,7 @@ def find_crds(folders: list[str | Path]) -> list[Crd]:
                     crds[name] = Crd(name, str(path), json.dumps(doc, default=str).encode())
                     found += 1
         if not found:
-            raise ClusterError(f"no CustomResourceDefinition found in {folder} (*.yaml, recursive)")
+            raise ClusterError(f"no CustomResourceDefinition found in {folder} (*.yaml, *.yml, recursive)")
     return sorted(crds.values(), key=lambda c: c.name)
 
 
@@ -67,51 +67,101 @@ def _documents(path: Path) -> list[dict]:
 
 
 def install(endpoint: api.Endpoint, crds: list[Crd], timeout: float = 60.0) -> list[str]:
-    """Create or apply every CRD and wait until each is Established; returns their names."""
+    """Create or apply every CRD and wait until each is Established; returns their names.
+
+    A watch opened before the first create reports the condition changes as they happen:
+    polling GETs would make the API server re-encode the largest CRDs (Argo CD's are
+    hundreds of kB) many times a second, while it is busy establishing them.
+    """
     if not crds:
         return []
-    with ThreadPoolExecutor(max_workers=min(WORKERS, len(crds))) as pool:
-        clients = [api.Client(endpoint, timeout=timeout) for _ in range(min(WORKERS, len(crds)))]
+    progress = _Progress({c.name: c for c in crds})
+    watcher = api.Client(endpoint, timeout=timeout + 10)
+    try:
+        start = watcher.get(f"{CRDS}?fieldSelector=metadata.name%3Dtenantc-watch-start")
+        thread = threading.Thread(target=progress.follow, daemon=True, args=(watcher.watch(
+            f"{CRDS}?resourceVersion={start['metadata']['resourceVersion']}&timeoutSeconds={int(timeout)}"),))
+        thread.start()
+        local, clients = threading.local(), []
+
+        def put(crd: Crd) -> dict:
+            if not hasattr(local, "client"):  # one keep-alive connection per worker thread
+                local.client = api.Client(endpoint, timeout=timeout)
+                clients.append(local.client)
+            return _put(local.client, crd)
+
         try:
-            batches = [crds[i::len(clients)] for i in range(len(clients))]
-            list(pool.map(_install_batch, clients, batches, [timeout] * len(clients)))
+            with ThreadPoolExecutor(max_workers=min(WORKERS, len(crds))) as pool:
+                # Largest first: their slow establishing overlaps the small ones' creation.
+                # An unchanged CRD on a resumed cluster produces no watch event: its answer counts.
+                for answer in pool.map(put, sorted(crds, key=lambda c: -len(c.body))):
+                    progress.note(answer)
         finally:
             for client in clients:
                 client.close()
+        progress.wait(timeout)
+    finally:
+        watcher.abort()
+        watcher.close()
     return [c.name for c in crds]
 
 
-def _install_batch(client: api.Client, crds: list[Crd], timeout: float) -> None:
-    for crd in crds:
-        _put(client, crd)
-    deadline = time.monotonic() + timeout
-    for crd in crds:
-        _wait_established(client, crd, deadline)
+class _Progress:
+    """Which CRDs are not Established yet, fed by the watch thread and by create/apply answers."""
+
+    def __init__(self, pending: dict[str, Crd]):
+        self.pending = dict(pending)
+        self.problems: list[str] = []
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+
+    def note(self, crd: dict) -> None:
+        name = crd.get("metadata", {}).get("name")
+        conditions = {c["type"]: c for c in (crd.get("status") or {}).get("conditions") or []}
+        with self._lock:
+            if name not in self.pending:
+                return
+            if conditions.get("Established", {}).get("status") == "True":
+                del self.pending[name]
+            elif conditions.get("NamesAccepted", {}).get("status") == "False":
+                self.problems.append(f"CRD {name} from {self.pending[name].source} was not accepted: "
+                                     f"{conditions['NamesAccepted'].get('message', '')}")
+            if not self.pending or self.problems:
+                self._done.set()
+
+    def follow(self, events) -> None:
+        """Run in a thread: note every watched CRD until the stream ends or is aborted."""
+        try:
+            for event in events:
+                if event.get("type") == "ERROR":
+                    self.problems.append(f"watching CRDs failed: {event.get('object', {}).get('message')}")
+                    break
+                self.note(event.get("object", {}))
+                if self._done.is_set():
+                    return
+        except (OSError, ValueError, api.ApiError) as exc:
+            if not self._done.is_set():
+                self.problems.append(f"watching CRDs failed: {exc}")
+        self._done.set()
+
+    def wait(self, timeout: float) -> None:
+        self._done.wait(timeout)
+        with self._lock:
+            if self.problems:
+                raise ClusterError("; ".join(self.problems))
+            if self.pending:
+                raise ClusterError(f"CRDs not Established after {timeout:.0f}s: {', '.join(sorted(self.pending))}")
 
 
-def _put(client: api.Client, crd: Crd) -> None:
+def _put(client: api.Client, crd: Crd) -> dict:
+    """Create the CRD, or force-apply it when it exists; returns the server's answer."""
     try:
-        client.request("POST", f"{CRDS}?fieldManager={FIELD_MANAGER}", crd.body)
-        return
+        return client.request("POST", f"{CRDS}?fieldManager={FIELD_MANAGER}", crd.body)
     except api.ApiError as exc:
         if exc.status != 409:  # 409 AlreadyExists: a resumed cluster; apply below
             raise ClusterError(f"installing CRD {crd.name} from {crd.source} failed: {exc}") from None
     try:
-        client.request("PATCH", f"{CRDS}/{crd.name}?fieldManager={FIELD_MANAGER}&force=true",
-                       crd.body, content_type="application/apply-patch+yaml")
+        return client.request("PATCH", f"{CRDS}/{crd.name}?fieldManager={FIELD_MANAGER}&force=true",
+                              crd.body, content_type="application/apply-patch+yaml")
     except api.ApiError as exc:
         raise ClusterError(f"applying CRD {crd.name} from {crd.source} failed: {exc}") from None
-
-
-def _wait_established(client: api.Client, crd: Crd, deadline: float) -> None:
-    while True:
-        status = client.get(f"{CRDS}/{crd.name}").get("status") or {}
-        conditions = {c["type"]: c for c in status.get("conditions") or []}
-        if conditions.get("Established", {}).get("status") == "True":
-            return
-        if conditions.get("NamesAccepted", {}).get("status") == "False":
-            raise ClusterError(f"CRD {crd.name} from {crd.source} was not accepted: "
-                               f"{conditions['NamesAccepted'].get('message', '')}")
-        if time.monotonic() > deadline:
-            raise ClusterError(f"CRD {crd.name} from {crd.source} was not Established in time: {status}")
-        time.sleep(0.1)

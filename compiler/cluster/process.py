@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from compiler.cluster.errors import ClusterError
+
 TAIL_LINES = 20
+KILL_WAIT = 10.0
 _PR_SET_PDEATHSIG = 1
 
 
@@ -63,28 +68,41 @@ def is_running(record: ProcessRecord | None) -> bool:
     return record is not None and start_time(record.pid) == record.start_time
 
 
-def spawn(argv: list[str], log: Path, *, bind_to_parent: bool = False) -> ProcessRecord:
+def spawn(argv: list[str], log: Path, *, env: dict[str, str] | None = None,
+          bind_to_parent: bool = False) -> ProcessRecord:
     """Start `argv` detached in a new session, appending its output to `log`.
 
-    With `bind_to_parent` (test fixtures) the kernel SIGKILLs the process when the thread
-    that started it dies, so a killed pytest leaves no cluster behind (Linux only).
+    `env` is added to (and overrides) the caller's environment. With `bind_to_parent`
+    (test fixtures, benchmarks) the kernel SIGKILLs the process when this Python process
+    dies, so a killed pytest leaves no cluster behind (Linux only).
     """
     log.parent.mkdir(parents=True, exist_ok=True)
-    preexec = _die_with_parent() if bind_to_parent and sys.platform == "linux" else None
     with open(log, "ab") as out:
-        out.write(f"--- tenantc: starting {' '.join(argv)}\n".encode())
+        settings = "".join(f"{k}={v} " for k, v in (env or {}).items())
+        out.write(f"--- tenantc: starting {settings}{' '.join(argv)}\n".encode())
         out.flush()
         offset = out.tell()
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True,
-            preexec_fn=preexec)
+        popen = functools.partial(
+            subprocess.Popen, argv, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+        if bind_to_parent and sys.platform == "linux":
+            proc = _spawner().submit(popen, preexec_fn=_die_with_parent()).result()
+        else:
+            proc = popen()
     # The Popen object is dropped on purpose: the record is the handle, and start_time()
     # reaps the child once it exits so no zombie keeps its pid alive.
-    started = start_time(proc.pid)
-    if started is None:  # exited before we could look at it
-        return ProcessRecord(proc.pid, "", str(log), offset)
-    return ProcessRecord(proc.pid, started, str(log), offset)
+    return ProcessRecord(proc.pid, start_time(proc.pid) or "", str(log), offset)
+
+
+@functools.cache
+def _spawner() -> ThreadPoolExecutor:
+    """One thread that lives as long as the interpreter and forks bound children.
+
+    PR_SET_PDEATHSIG fires when the forking *thread* exits, not the process: a child forked
+    from a short-lived worker thread (a test restarting the API server from a thread pool)
+    would be killed with that thread.
+    """
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="tenantc-spawner")
 
 
 def _die_with_parent():
@@ -112,7 +130,11 @@ def stop(records: list[ProcessRecord], timeout: float = 10.0) -> list[int]:
     for record in alive:
         if is_running(record):
             _signal(record.pid, signal.SIGKILL)
+    deadline = time.monotonic() + KILL_WAIT
     while any(is_running(r) for r in alive):
+        if time.monotonic() > deadline:  # stuck in the kernel (D state): say so rather than hang
+            stuck = ", ".join(str(r.pid) for r in alive if is_running(r))
+            raise ClusterError(f"process(es) {stuck} did not exit {KILL_WAIT:.0f}s after SIGKILL")
         time.sleep(0.02)
     return [r.pid for r in alive]
 

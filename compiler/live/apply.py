@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import groupby
 
-from compiler.kinds import STAGE_NAMES, stage_of
+from compiler.kinds import STAGE_NAMES, group_of, stage_of
 from compiler.live.client import ApiError, KubeClient, KubeError
 from compiler.live.diff import ADD, Change, ClusterPlan, object_label
 from compiler.live.progress import NoProgress
@@ -42,11 +42,18 @@ class ApplyOptions:
 
 @dataclass
 class Outcome:
-    label: str  # 'Kind namespace/name'
+    obj: dict  # the desired object, or the live one for pruned objects (only its identity is shown)
     path: str  # under rendered/ ('' for pruned objects)
-    tenant: str
     result: str
     message: str = ""
+
+    @property
+    def label(self) -> str:
+        return object_label(self.obj)
+
+    @property
+    def tenant(self) -> str:
+        return tenant_of(self.obj)
 
     @property
     def failed(self) -> bool:
@@ -97,8 +104,7 @@ def apply_cluster(client: KubeClient, plan: ClusterPlan, desired: dict[str, dict
 
 def _apply_one(client: KubeClient, change: Change, options: ApplyOptions, failed_namespaces: set[str]) -> Outcome:
     obj = change.desired
-    label = object_label(obj)
-    outcome = Outcome(label, change.path, change.tenant, "")
+    outcome = Outcome(obj, change.path, "")
     namespace = obj["metadata"].get("namespace")
     if change.error is not None:  # the planning dry-run already refused it: say why, send nothing
         return _failure(outcome, change.error, options)
@@ -127,13 +133,13 @@ def _failure(outcome: Outcome, exc: ApiError, options: ApplyOptions) -> Outcome:
                            "undo their change, or re-run with --force-conflicts to take the fields over")
     elif exc.immutable:
         fields = sorted({c.get("field", "") for c in exc.causes if "immutable" in c.get("message", "")} - {""})
-        kind, meta = outcome.label.split(" ", 1)
-        namespace, _, name = meta.rpartition("/")
-        where = f" -n {namespace}" if namespace else ""
+        meta, group = outcome.obj["metadata"], group_of(outcome.obj["apiVersion"])
+        kind = outcome.obj["kind"].lower() + (f".{group}" if group else "")
+        where = f" -n {meta['namespace']}" if meta.get("namespace") else ""
         outcome.result = IMMUTABLE
         outcome.message = (f"field {', '.join(fields) or '(see message)'} is immutable and cannot be changed in "
                            f"place ({exc.message}). Either revert the change in tenants/, or delete the object "
-                           f"(kubectl delete {kind.lower()} {name}{where}) and run tenantc apply again to "
+                           f"(kubectl delete {kind} {meta['name']}{where}) and run tenantc apply again to "
                            "re-create it")
     else:
         outcome.result, outcome.message = FAILED, exc.message
@@ -161,7 +167,7 @@ def _prune(client: KubeClient, report: ApplyReport, options: ApplyOptions, pool,
 
 
 def _delete_one(client: KubeClient, resources: ResourceMap, obj: dict, dry_run: bool) -> Outcome:
-    outcome = Outcome(object_label(obj), "", tenant_of(obj), WOULD_DELETE if dry_run else DELETED)
+    outcome = Outcome(obj, "", WOULD_DELETE if dry_run else DELETED)
     if dry_run:
         return outcome
     resource = resources.for_object(obj)

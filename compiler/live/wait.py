@@ -59,6 +59,7 @@ class WaitResult:
     without_condition: int = 0  # objects of kinds that have no readiness condition
     pending: list[tuple[str, str]] = field(default_factory=list)  # (object, what it waits for) at timeout
     seconds: float = 0.0
+    timeout: float = 0.0
 
     @property
     def timed_out(self) -> bool:
@@ -69,7 +70,7 @@ def wait_ready(client: KubeClient, objects: list[tuple[Resource, dict]], timeout
                interval: float = 2.0, concurrency: int = 8,
                label: Callable[[dict], str] = lambda o: o["metadata"]["name"]) -> WaitResult:
     started = time.monotonic()
-    result = WaitResult()
+    result = WaitResult(timeout=timeout)
     pending = []
     for resource, obj in objects:
         check = readiness_check(obj)
@@ -90,9 +91,10 @@ def wait_ready(client: KubeClient, objects: list[tuple[Resource, dict]], timeout
                     still.append(item)
                     waiting[label(item[1])] = state
             pending = still
-            if not pending or time.monotonic() - started + interval > timeout:
+            remaining = started + timeout - time.monotonic()
+            if not pending or remaining <= 0:
                 break
-            time.sleep(interval)
+            time.sleep(min(interval, remaining))
     result.pending = sorted(waiting.items()) if pending else []
     result.seconds = time.monotonic() - started
     return result

@@ -6,7 +6,6 @@ Output is deterministic: sorted keys, block style, no aliases, no timestamps.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -39,7 +38,7 @@ def dump(data: Any) -> str:
     if isinstance(data, dict):
         try:
             return _fast_document(data)
-        except _Unsupported:
+        except (_Unsupported, TypeError):  # TypeError: keys sorted() cannot compare
             pass
     return dump_pyyaml(data)
 
@@ -76,66 +75,73 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _resolver = yaml.resolver.Resolver()
 
 
-@lru_cache(maxsize=65536)
+_SCALARS: dict[str, str] = {}  # string -> how it is written (the same names recur a lot)
+
+
 def _scalar(text: str) -> str:
+    written = _SCALARS.get(text)
+    if written is not None:
+        return written
     if text == "":
-        return "''"
-    if not _SIMPLE.match(text):
+        written = "''"
+    elif not _SIMPLE.match(text):
         raise _Unsupported(text)
-    if _resolver.resolve(yaml.ScalarNode, text, (True, False)) != _STR_TAG:
-        return f"'{text}'"
-    return text
+    elif _resolver.resolve(yaml.ScalarNode, text, (True, False)) != _STR_TAG:
+        written = f"'{text}'"  # would read back as a number, bool, null or date
+    else:
+        written = text
+    if len(_SCALARS) < 200_000:
+        _SCALARS[text] = written
+    return written
 
 
-def _value(value: Any) -> str:
-    if isinstance(value, str):
-        return _scalar(value)
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
+def _inline(value: Any) -> str:
+    """A value written on its key's line or after '- ': a scalar or an empty collection."""
+    kind = type(value)
+    if kind is str:
+        return _SCALARS.get(value) or _scalar(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
     if value is None:
         return "null"
-    if type(value) is int:
-        return str(value)
-    raise _Unsupported(type(value).__name__)
+    if kind is dict and not value:
+        return "{}"
+    if kind is list and not value:
+        return "[]"
+    raise _Unsupported(kind.__name__)
 
 
 def _mapping(data: dict, indent: int, out: list[str]) -> None:
     pad = " " * indent
     for key in sorted(data):
-        if not isinstance(key, str) or len(key) > _MAX_SIMPLE_KEY:
+        if type(key) is not str or len(key) > _MAX_SIMPLE_KEY:
             raise _Unsupported(repr(key))
         value = data[key]
-        if isinstance(value, dict) and value:
-            out.append(f"{pad}{_scalar(key)}:\n")
+        kind = type(value)
+        if kind is dict and value:
+            out.append(f"{pad}{_SCALARS.get(key) or _scalar(key)}:\n")
             _mapping(value, indent + 2, out)
-        elif isinstance(value, list) and value:
-            out.append(f"{pad}{_scalar(key)}:\n")
+        elif kind is list and value:
+            out.append(f"{pad}{_SCALARS.get(key) or _scalar(key)}:\n")
             _sequence(value, indent, out)  # block sequences in a mapping are not indented
         else:
-            out.append(f"{pad}{_scalar(key)}: {_empty_or_value(value)}\n")
+            out.append(f"{pad}{_SCALARS.get(key) or _scalar(key)}: {_inline(value)}\n")
 
 
 def _sequence(items: list, indent: int, out: list[str]) -> None:
     pad = " " * indent
     for item in items:
-        if isinstance(item, dict) and item:
+        kind = type(item)
+        if kind is dict and item:
             start = len(out)
             _mapping(item, indent + 2, out)
             out[start] = f"{pad}- {out[start][indent + 2:]}"
-        elif isinstance(item, list) and item:
+        elif kind is list and item:
             raise _Unsupported("nested list")
         else:
-            out.append(f"{pad}- {_empty_or_value(item)}\n")
-
-
-def _empty_or_value(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{}"
-    if isinstance(value, list):
-        return "[]"
-    return _value(value)
+            out.append(f"{pad}- {_inline(item)}\n")
 
 
 def _fast_document(data: dict) -> str:

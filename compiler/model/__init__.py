@@ -59,7 +59,9 @@ def _message(error: dict[str, Any]) -> tuple[str, str]:
 
 def validate_model(model: type[M], source: Source, problems: Problems) -> M | None:
     try:
-        return model.model_validate(source.data)
+        # Spec files are read by alias only: `display_name:` is an unknown field, as the JSON
+        # Schemas say, not a second spelling of displayName (code may still build by name).
+        return model.model_validate(source.data, by_alias=True, by_name=False)
     except ValidationError as exc:
         for error in exc.errors():
             message, hint = _message(error)

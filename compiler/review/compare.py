@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from compiler.kinds import PLATFORM_TENANT, SOURCE_ANNOTATION, TENANT_LABEL
+from compiler.kinds import PLATFORM_TENANT, SOURCE_ANNOTATION, TENANT_LABEL, stage_of
 from compiler.quantity import Quantity, QuantityError
 
 HIDDEN = "(hidden)"
@@ -28,9 +28,9 @@ QUANTITY_CONTEXTS = {"hard", "used", "requests", "limits", "capability", "resour
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
-@dataclass(frozen=True, order=True)
-class ObjectKey:
-    """What makes an object the same object on a cluster, whatever file it is written to."""
+class ObjectKey(NamedTuple):
+    """What makes an object the same object on a cluster, whatever file it is written to.
+    A tuple, so the tens of thousands of keys of a large repository hash and sort at C speed."""
 
     cluster: str
     api_version: str
@@ -112,8 +112,12 @@ def index(objects: dict[str, dict]) -> dict[ObjectKey, tuple[str, dict]]:
 
 
 def compare_objects(base: dict[str, dict], head: dict[str, dict]) -> list[ObjectChange]:
-    """Added, removed and changed objects between two rendered trees, sorted by identity."""
-    old_index, new_index = index(base), index(head)
+    """Added, removed and changed objects between two rendered trees."""
+    # Fast path: an object equal at the same path is the same object, unchanged; only the rest
+    # (changed, added, removed or moved to another file) needs keys. Most of a large tree is skipped here.
+    same = {path for path in base.keys() & head.keys() if base[path] == head[path]}
+    old_index = index({p: o for p, o in base.items() if p not in same})
+    new_index = index({p: o for p, o in head.items() if p not in same})
     changes: list[ObjectChange] = []
     for key in sorted(set(old_index) | set(new_index)):
         old_path, old = old_index.get(key, (None, None))
@@ -134,7 +138,9 @@ def compare_objects(base: dict[str, dict], head: dict[str, dict]) -> list[Object
                 fields = [FieldChange(f.path, f.op, HIDDEN if f.old is not None else None,
                                       HIDDEN if f.new is not None else None) for f in fields]
             changes.append(ObjectChange(key, tenant, "changed", old, new, old_path, new_path, fields))
-    return changes
+    # Grouped by cluster and tenant, then in apply order (namespace, RBAC and quotas, data, workloads).
+    return sorted(changes, key=lambda c: (c.key.cluster, c.tenant, stage_of(c.obj), c.key.kind, c.key.namespace,
+                                          c.key.name, c.key.api_version))
 
 
 def without_source(obj: dict) -> dict:

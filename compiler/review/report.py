@@ -7,8 +7,10 @@ or removed, without a new schemaVersion.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
+from compiler.quantity import Quantity
 from compiler.review import Review, ReviewFailed
 from compiler.review.capacity import CapacityRow
 from compiler.review.revision import Revision
@@ -172,8 +174,22 @@ def _field_line(f: dict) -> str:
 
 def _capacity_cells(row: dict) -> list[str]:
     used = "-" if row["percentAfter"] is None else f"{row['percentAfter']:.1f}%"
-    return [row["cluster"], row["resource"], row["before"] or "-", row["after"] or "-",
-            row["limitAfter"] or "-", row["headroom"] or "-", used]
+    return [row["cluster"], row["resource"], *(_readable(row[k]) for k in ("before", "after", "limitAfter", "headroom")),
+            used]
+
+
+def _readable(value: str | None) -> str:
+    """Exact quantities (as in JSON) when short; long ones such as 24Ti x 1.2 = '31665934879948800m'
+    as '≈28.8Ti' for people."""
+    if value is None:
+        return "-"
+    if len(value) <= 8:
+        return value
+    amount = Quantity.parse(value).value
+    for suffix, power in (("Ei", 6), ("Pi", 5), ("Ti", 4), ("Gi", 3), ("Mi", 2), ("Ki", 1)):
+        if abs(amount) >= Decimal(1024) ** power:
+            return f"≈{amount / Decimal(1024) ** power:.1f}{suffix}"
+    return f"≈{amount:.1f}"
 
 
 def _columns(rows: list[list[str]], indent: str = "") -> list[str]:
@@ -207,7 +223,8 @@ def _markdown(d: dict) -> str:
         out += ["", "### Approvals needed", ""]
         out += [f"- **{a['who']}**: {'; '.join(a['reasons'])}" for a in d["approvals"]]
     out += ["", "### Details", ""]
-    budget = MARKDOWN_BUDGET - sum(len(line) + 1 for line in out)
+    tail = _md_warnings(d)
+    budget = MARKDOWN_BUDGET - sum(len(line) + 1 for line in out + tail) - 200  # room for the note below
     groups = _by_tenant(d["changes"])
     for i, (tenant, changes) in enumerate(groups):
         block = _md_tenant(tenant, changes, d)
@@ -217,7 +234,7 @@ def _markdown(d: dict) -> str:
             break
         out.append(block)
         budget -= len(block) + 1
-    return "\n".join(out + _md_warnings(d)) + "\n"
+    return "\n".join(out + tail) + "\n"
 
 
 def _md_tenant(tenant: str, changes: list[dict], d: dict) -> str:

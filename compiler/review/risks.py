@@ -66,7 +66,9 @@ class RiskContext:
     base_objects: dict[str, dict]
     head_objects: dict[str, dict]
     tenants: set[str] = field(default_factory=set)  # tenant names of either revision
-    platform_namespaces: set[str] = field(default_factory=set)
+    # (tenant, dataset) the head's platform file gives every tenant: a platform decision, approved
+    # with the platform file, so a new tenant receiving one is not a new export.
+    global_datasets: set[tuple[str, str]] = field(default_factory=set)
     pools: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)  # cluster -> pool -> labels
     usage: UsageReader | None = None
 
@@ -76,7 +78,7 @@ def find_risks(changes: list[ObjectChange], ctx: RiskContext) -> list[Risk]:
     for rule in (data_removed, quota_lowered, network_opened, rbac_widened, workload_moved, dataset_risks):
         risks.extend(rule(changes, ctx))
     order = {DANGER: 0, WARNING: 1}
-    return sorted(risks, key=lambda r: (order[r.severity], r.key, r.rule, r.reason))
+    return sorted(risks, key=lambda r: (order[r.severity], r.key.cluster, r.tenant, r.rule, r.key, r.reason))
 
 
 def _risk(rule: str, severity: str, change: ObjectChange, reason: str, **extra) -> Risk:
@@ -95,8 +97,11 @@ def _risk_on(rule: str, severity: str, key: ObjectKey, obj: dict, reason: str, *
 def data_removed(changes: list[ObjectChange], ctx: RiskContext) -> Iterable[Risk]:
     for c in changes:
         why = DATA_KINDS.get((c.key.group, c.key.kind))
-        if c.change == "removed" and why:
-            yield _risk("data-removed", DANGER, c, f"{c.key.kind} removed: {why}")
+        if c.change != "removed" or not why:
+            continue
+        if (c.key.group, c.key.kind) == DATASET and _only_references(c.old or {}):
+            continue  # a reference to another tenant's dataset: removing it leaves the data alone
+        yield _risk("data-removed", DANGER, c, f"{c.key.kind} removed: {why}")
 
 
 # -- quotas -------------------------------------------------------------------------------
@@ -142,14 +147,22 @@ def network_opened(changes: list[ObjectChange], ctx: RiskContext) -> Iterable[Ri
     after = _by_scope(ctx.head_objects, "networking.k8s.io", "NetworkPolicy")
     namespaces_before = {(k.cluster, k.name) for k in index(ctx.base_objects) if (k.group, k.kind) == ("", "Namespace")}
     touched = {c.key for c in changes}
+    baselines: dict[str, dict[Peer, tuple[Ports, list]]] = {}
     for scope in sorted(scopes):
-        old, new = _peers(before.get(scope, [])), _peers(after.get(scope, []))
-        namespace = scope[1]
-        brand_new = scope not in namespaces_before and not before.get(scope)
+        cluster, namespace = scope
+        old = _peers(before.get(scope, []))
+        brand_new = scope not in namespaces_before and not old
+        if brand_new:
+            # A new namespace: what every existing namespace of the cluster already has (DNS,
+            # monitoring, the API server) is the platform's standard, not an opening to review.
+            if cluster not in baselines:
+                baselines[cluster] = _baseline([_peers(p) for (c, _), p in before.items() if c == cluster])
+            old = baselines[cluster]
+        new = _peers(after.get(scope, []))
         for peer, (ports, policies) in sorted(new.items(), key=lambda item: item[0]):
             direction, kind, value = peer
-            if kind == "namespace" and (value == namespace or (brand_new and value in ctx.platform_namespaces)):
-                continue  # its own pods; a new tenant's standard platform access
+            if kind == "namespace" and (value == namespace or (brand_new and value not in ctx.tenants)):
+                continue  # its own pods; a new tenant's access from platform namespaces (ingress, monitoring)
             widened = _widening(peer, ports, old)
             if widened is None:
                 continue
@@ -210,6 +223,22 @@ def _peer(peer: dict) -> list[tuple[str, str]]:
             and expressions[0].get("operator") == "In":
         return [("namespace", v) for v in expressions[0].get("values") or []]
     return [("namespaces", json.dumps(selector, sort_keys=True, separators=(",", ":")))]
+
+
+def _baseline(namespaces: list[dict[Peer, tuple[Ports, list]]]) -> dict[Peer, tuple[Ports, list]]:
+    """Peers (with the ports) that every one of `namespaces` allows."""
+    if not namespaces:
+        return {}
+    common = dict(namespaces[0])
+    for peers in namespaces[1:]:
+        for peer in list(common):
+            if peer not in peers:
+                del common[peer]
+                continue
+            a, b = common[peer][0], peers[peer][0]
+            narrowest = b if a is None else a if b is None else a & b
+            common[peer] = (narrowest, common[peer][1])
+    return common
 
 
 def _ports(ports: list | None) -> Ports:
@@ -341,31 +370,36 @@ def pod_specs(obj: dict) -> dict[str, dict]:
     return out
 
 
-def placement(pod_spec: dict) -> frozenset[str]:
-    """Where a pod may run: nodeSelector labels and required node-affinity 'In' terms, as 'k=v' strings."""
-    out = {f"{k}={v}" for k, v in (pod_spec.get("nodeSelector") or {}).items()}
+def placement(pod_spec: dict) -> frozenset[frozenset[str]]:
+    """Where a pod may run, as alternatives (node-affinity terms, ORed), each a set of 'key=value'
+    requirements (ANDed; 'key=a|b' for In with several values); nodeSelector joins every term."""
+    fixed = {f"{k}={v}" for k, v in (pod_spec.get("nodeSelector") or {}).items()}
     if pod_spec.get("nodeName"):
-        out.add(f"nodeName={pod_spec['nodeName']}")
+        fixed.add(f"nodeName={pod_spec['nodeName']}")
     required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})
                 .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
-    for term in required.get("nodeSelectorTerms") or []:
-        for expr in term.get("matchExpressions") or []:
-            if expr.get("operator") == "In":
-                out.add(f"{expr.get('key')}={'|'.join(sorted(expr.get('values') or []))}")
-    return frozenset(out)
+    terms = [{f"{e.get('key')}={'|'.join(sorted(e.get('values') or []))}"
+              for e in term.get("matchExpressions") or [] if e.get("operator") == "In"}
+             for term in required.get("nodeSelectorTerms") or []]
+    return frozenset(frozenset(fixed | term) for term in terms or [set()] if fixed | term)
 
 
-def _describe_placement(selector: frozenset[str], pools: dict[str, dict[str, str]]) -> str:
-    """'pool gpu-a100' when the selector picks platform pools, else the labels themselves."""
-    if not selector:
+def _describe_placement(terms: frozenset[frozenset[str]], pools: dict[str, dict[str, str]]) -> str:
+    """'pool gpu-a100' when every alternative picks platform pools, else the labels themselves."""
+    if not terms:
         return "any node"
-    matching = sorted(name for name, labels in pools.items() if _selects(selector, labels))
-    return ("pool " + ", ".join(matching)) if matching else ", ".join(sorted(selector))
+    names: set[str] = set()
+    for term in terms:
+        matching = {name for name, labels in pools.items() if _selects(term, labels)}
+        if not matching:
+            return " or ".join(", ".join(sorted(t)) for t in sorted(terms, key=sorted))
+        names |= matching
+    return ("pool " if len(names) == 1 else "pools ") + ", ".join(sorted(names))
 
 
-def _selects(selector: frozenset[str], labels: dict[str, str]) -> bool:
-    for term in selector:
-        key, _, values = term.partition("=")
+def _selects(term: frozenset[str], labels: dict[str, str]) -> bool:
+    for requirement in term:
+        key, _, values = requirement.partition("=")
         if labels.get(key) not in values.split("|"):
             return False
     return True
@@ -380,7 +414,8 @@ def dataset_risks(changes: list[ObjectChange], ctx: RiskContext) -> Iterable[Ris
         if not _is(c.key, *DATASET) or c.change == "removed":
             continue
         namespace = c.key.namespace
-        new_refs = {r for r in dataset_refs(c.new or {}) - dataset_refs(c.old or {}) if r[0] != namespace}
+        new_refs = {r for r in dataset_refs(c.new or {}) - dataset_refs(c.old or {})
+                    if r[0] != namespace and r not in ctx.global_datasets}
         for ns, name in sorted(new_refs):
             yield _risk("dataset-shared", WARNING, c, f"dataset {ns}/{name} is exported to tenant {c.tenant}",
                         cross_tenant=True, involves=(ns,))
@@ -403,6 +438,11 @@ def dataset_refs(obj: dict) -> set[tuple[str, str]]:
             ns, _, name = point[len(DATASET_SCHEME):].partition("/")
             out.add((ns, name.strip("/")))
     return out
+
+
+def _only_references(dataset: dict) -> bool:
+    mounts = (dataset.get("spec") or {}).get("mounts") or []
+    return bool(mounts) and all(str(m.get("mountPoint", "")).startswith(DATASET_SCHEME) for m in mounts)
 
 
 def _writable(old: dict | None, new: dict) -> list[str]:

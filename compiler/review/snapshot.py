@@ -11,7 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
+import shutil
+import signal
 import sys
+import tempfile
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -46,7 +50,7 @@ class Snapshot:
     platform_owners: list[str]
     platform_source: str
     platform_digest: str  # digest of the platform file's data: comments and layout do not count
-    platform_namespaces: list[str]  # ingress, monitoring, DNS: not tenants
+    global_datasets: list[list[str]]  # [owner tenant, dataset] the platform gives every tenant
     contexts: dict[str, str]  # cluster -> kubeconfig context
     pools: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)  # cluster -> pool -> node labels
     # cluster -> resource -> {"used": str, "limit": str | None, "fmt": str}
@@ -76,8 +80,7 @@ class Snapshot:
             platform_owners=list(platform.owners),
             platform_source=specs.platform_source.path,
             platform_digest=hashlib.sha256(data).hexdigest(),
-            platform_namespaces=sorted({platform.ingress_namespace, platform.monitoring_namespace,
-                                        platform.dns_namespace}),
+            global_datasets=sorted([g.tenant, g.dataset] for g in platform.global_datasets),
             contexts={c.name: c.context for c in platform.clusters},
             pools={c.name: {p.name: dict(p.labels) for p in c.node_pools} for c in platform.clusters},
             usage=usage,
@@ -85,22 +88,113 @@ class Snapshot:
         )
 
 
-def compile_snapshot(revision: Revision, crds: CrdSet | None, cache: "SnapshotCache | None") -> tuple[Snapshot, bool]:
-    """Compile a revision (or take it from the cache); returns the snapshot and whether it was cached."""
-    key = cache.key(revision, crds) if cache else ""
-    if cache:
-        hit = cache.get(key)
-        if hit is not None:
-            return hit, True
+def compile_snapshot(revision: Revision, crds: CrdSet | None) -> Snapshot:
+    """Compile one revision in this process; RevisionFailed names it when it does not compile."""
     with revision.materialise() as root:
         try:
             result = compile_repo(root, crds=crds)
         except CompileError as exc:
             raise RevisionFailed(revision, exc.problems) from None
-    snapshot = Snapshot.from_result(result)
+    return Snapshot.from_result(result)
+
+
+@dataclass
+class Compiled:
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)  # role -> snapshot
+    cached: dict[str, bool] = field(default_factory=dict)  # role -> came from the cache
+    failures: list[RevisionFailed] = field(default_factory=list)
+
+
+def compile_revisions(revisions: list[Revision], crds: CrdSet | None, cache: "SnapshotCache | None",
+                      parallel: bool = True) -> Compiled:
+    """Snapshots of every revision: from the cache, else compiled. When two must be compiled,
+    the first compiles in a forked child while this process compiles the other (two cores,
+    half the wall time); a child that fails for any reason other than the specs is redone here."""
+    out = Compiled()
+    keys = {r.role: cache.key(r, crds) for r in revisions} if cache else {}
+    todo = []
+    for revision in revisions:
+        hit = cache.get(keys[revision.role]) if cache else None
+        if hit is not None:
+            out.snapshots[revision.role], out.cached[revision.role] = hit, True
+        else:
+            todo.append(revision)
+    child = _Forked(todo[0], crds) if parallel and len(todo) > 1 and hasattr(os, "fork") else None
+    try:
+        for revision in todo:
+            if child is not None and revision is child.revision:
+                continue
+            _compile_into(out, revision, lambda r=revision: compile_snapshot(r, crds))
+        if child is not None:
+            _compile_into(out, child.revision, lambda: child.join() or compile_snapshot(child.revision, crds))
+    finally:
+        if child is not None:
+            child.kill()
     if cache:
-        cache.put(key, snapshot)
-    return snapshot, False
+        for role, snapshot in out.snapshots.items():
+            if not out.cached.get(role):
+                cache.put(keys[role], snapshot)
+    order = {r.role: i for i, r in enumerate(revisions)}
+    out.failures.sort(key=lambda f: order[f.revision.role])
+    return out
+
+
+def _compile_into(out: Compiled, revision: Revision, compile_one) -> None:
+    try:
+        out.snapshots[revision.role] = compile_one()
+        out.cached[revision.role] = False
+    except RevisionFailed as exc:
+        out.failures.append(exc)
+
+
+class _Forked:
+    """A revision compiled in a forked child; the result comes back as a pickle in a private
+    temporary folder (our own process wrote it, so unpickling it is safe)."""
+
+    def __init__(self, revision: Revision, crds: CrdSet | None):
+        self.revision = revision
+        self.folder = Path(tempfile.mkdtemp(prefix="tenantc-review-"))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: compile, write, and leave without running the parent's exit handlers
+            code = 1
+            try:
+                try:
+                    result: object = compile_snapshot(revision, crds)
+                except RevisionFailed as exc:
+                    result = exc.problems
+                (self.folder / "result.pickle").write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+                code = 0
+            finally:
+                os._exit(code)
+
+    def join(self) -> Snapshot | None:
+        """The child's snapshot; raises RevisionFailed like an in-process compile; None if it crashed."""
+        try:
+            _, status = os.waitpid(self.pid, 0)
+            self.pid = 0
+            if status != 0:
+                return None
+            result = pickle.loads((self.folder / "result.pickle").read_bytes())
+        except (OSError, pickle.UnpicklingError, EOFError):
+            return None
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        if isinstance(result, list):
+            raise RevisionFailed(self.revision, result)
+        return result
+
+    def kill(self) -> None:
+        """Stop the child if it still runs (the parent failed or was interrupted)."""
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+                os.waitpid(self.pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            self.pid = 0
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class SnapshotCache:

@@ -17,6 +17,29 @@ from compiler.load import yaml_io
 from compiler.validate.engine import CompiledSchema, compile_schema
 
 PRESERVE = "x-kubernetes-preserve-unknown-fields"
+# Bump when strict() changes: parsed CRDs are cached by content digest, and a cache made by
+# an older strict() must not be read back.
+STRICT_VERSION = "2"
+
+_STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+_OBJECT_LIST = {"type": "array", "items": {"type": "object"}}
+# CRD schemas leave metadata open (`type: object` at most); the API server checks it as
+# ObjectMeta. Offline we check it the same way, so a bad label on a custom kind is caught here.
+OBJECT_META = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        **{name: {"type": "string"} for name in ("name", "namespace", "generateName", "uid", "resourceVersion",
+                                                 "selfLink", "creationTimestamp", "deletionTimestamp")},
+        "labels": _STRING_MAP,
+        "annotations": _STRING_MAP,
+        "finalizers": {"type": "array", "items": {"type": "string"}},
+        "generation": {"type": "integer"},
+        "deletionGracePeriodSeconds": {"type": "integer"},
+        "ownerReferences": _OBJECT_LIST,
+        "managedFields": _OBJECT_LIST,
+    },
+}
 
 
 @dataclass
@@ -50,7 +73,7 @@ def load_crds(dirs: list[Path], cache_dir: Path | None = None) -> CrdSet:
     """Read every CRD under `dirs`; parsed schemas are cached by content digest (YAML of the
     Fluid CRDs alone is megabytes; JSON reads back several times faster)."""
     files = crd_files(dirs)
-    hasher = hashlib.sha256()
+    hasher = hashlib.sha256(STRICT_VERSION.encode())
     contents = []
     for path in files:
         raw = path.read_bytes()
@@ -94,9 +117,12 @@ def _documents(raw: bytes) -> list[dict]:
 
 
 def strict(schema: dict) -> dict:
-    """A copy of an OpenAPI v3 structural schema where listed properties are the only ones allowed."""
+    """A copy of an OpenAPI v3 structural schema where listed properties are the only ones
+    allowed, and the object's metadata is checked as ObjectMeta."""
     schema = copy.deepcopy(schema)
     _tighten(schema)
+    if schema.get("type") == "object":
+        schema.setdefault("properties", {})["metadata"] = copy.deepcopy(OBJECT_META)
     return schema
 
 
@@ -105,9 +131,6 @@ def _tighten(node: object) -> None:
         if node.get("type") == "object" and "properties" in node and not node.get(PRESERVE) \
                 and "additionalProperties" not in node:
             node["additionalProperties"] = False
-        if node.get("type") == "object" and "metadata" in node.get("properties", {}):
-            # CRD schemas leave metadata open; the API server checks it as ObjectMeta.
-            node["properties"]["metadata"].pop("additionalProperties", None)
         for value in node.values():
             _tighten(value)
     elif isinstance(node, list):

@@ -33,6 +33,7 @@ SA = "agent"
 SA_USER = f"system:serviceaccount:{TENANT}:{SA}"
 FLUID = ("data.fluid.io", "v1alpha1")
 FLUID_CRDS = ("datasets", "jindoruntimes", "alluxioruntimes", "juicefsruntimes", "thinruntimes")
+MINE = {"tenantc.io/test": "agent"}  # on what the tests create, so teardown finds it
 SHARED_FLUID_CRDS = Path(__file__).resolve().parents[3] / "shared" / "crds" / "fluid"
 
 
@@ -142,6 +143,27 @@ class Live:
             Path(cluster["certificate-authority"]).read_bytes()).decode()
         return write_kubeconfig(self.workdir / "agent.kubeconfig", cluster["server"], ca_data=ca)
 
+    def clean_up(self) -> None:
+        """Remove what this module made, leaving the shared namespaces to other tests."""
+        agent_made = "app.kubernetes.io/managed-by=tenantc-agent"
+        test_made = ",".join(f"{k}={v}" for k, v in MINE.items())
+        steps = [
+            lambda: self.coord.delete_collection_namespaced_lease(TENANT, label_selector=agent_made),
+            lambda: self.core.delete_collection_namespaced_config_map(TENANT, label_selector=agent_made),
+            lambda: self.core.delete_collection_namespaced_pod(TENANT, label_selector=test_made),
+            *(lambda p=p: self.custom.delete_collection_namespaced_custom_object(*FLUID, TENANT, p,
+                                                                                label_selector=test_made)
+              for p in FLUID_CRDS),
+            lambda: self.rbac.delete_namespaced_role_binding("tenantc-agent", TENANT),
+            lambda: self.rbac.delete_namespaced_role("tenantc-agent", TENANT),
+            lambda: self.core.delete_namespaced_service_account(SA, TENANT),
+        ]
+        for step in steps:
+            try:
+                step()
+            except ApiException:
+                pass  # already gone; teardown must not mask a test's own failure
+
     # -- reading what the agent did
     def lease(self, namespace: str, name: str):
         try:
@@ -163,7 +185,7 @@ class Live:
     def dataset(self, name: str, percent: str | None = None, create: bool = False) -> None:
         """Create a Dataset and/or write its cache status through /status, as Fluid would."""
         if create:
-            body = {"apiVersion": "/".join(FLUID), "kind": "Dataset", "metadata": {"name": name},
+            body = {"apiVersion": "/".join(FLUID), "kind": "Dataset", "metadata": {"name": name, "labels": MINE},
                     "spec": {"mounts": [{"name": "data", "mountPoint": "https://example.invalid/data/"}]}}
             self.custom.create_namespaced_custom_object(*FLUID, TENANT, "datasets", body)
         if percent is not None:
@@ -174,7 +196,7 @@ class Live:
     def create_pod(self, name: str, exit_code: int | None = None) -> None:
         """A stored Pod named like the sidecar's; with `exit_code`, its main container is shown
         terminated, which is what the kubelet posts before it stops the native sidecar."""
-        body = {"metadata": {"name": name}, "spec": {
+        body = {"metadata": {"name": name, "labels": MINE}, "spec": {
             "serviceAccountName": SA, "automountServiceAccountToken": False,
             "containers": [{"name": "main", "image": "example.invalid/train:1"}]}}
         self.core.create_namespaced_pod(TENANT, body)
@@ -210,7 +232,8 @@ def live(control_plane, tmp_path_factory):
     env.token_file = env.issue_token()
     env.kubeconfig = env.agent_kubeconfig()
     env.agent_args = ["--kubeconfig", str(env.kubeconfig), "--token-file", str(env.token_file)]
-    return env
+    yield env
+    env.clean_up()
 
 
 def sidecar(live: Live, pod: str, job: str, status_file: Path, namespace: str = TENANT,
@@ -380,8 +403,8 @@ JINDO_SPEC = {
 
 
 def _runtime(live: Live, plural: str, kind: str, name: str, spec: dict) -> dict:
-    body = {"apiVersion": "/".join(FLUID), "kind": kind, "metadata": {"name": name, "labels": {"team": "vision"}},
-            "spec": spec}
+    body = {"apiVersion": "/".join(FLUID), "kind": kind,
+            "metadata": {"name": name, "labels": {"team": "vision", **MINE}}, "spec": spec}
     return live.custom.create_namespaced_custom_object(*FLUID, TENANT, plural, body)
 
 

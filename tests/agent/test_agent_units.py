@@ -301,9 +301,10 @@ def test_container_states_from_a_pod():
 # --------------------------------------------------------------------------- scale-runtime
 
 
-@pytest.mark.parametrize("text, plural", [("jindoruntime/c", "jindoruntimes"), ("JindoRuntime/c", "jindoruntimes"),
-                                          ("AlluxioRuntime/c", "alluxioruntimes"), ("juicefsruntime/c", "juicefsruntimes"),
-                                          ("ThinRuntime/c", "thinruntimes"), ("thinruntimes/c", "thinruntimes")])
+@pytest.mark.parametrize("text, plural", [
+    ("jindoruntime/c", "jindoruntimes"), ("JindoRuntime/c", "jindoruntimes"), ("AlluxioRuntime/c", "alluxioruntimes"),
+    ("juicefsruntime/c", "juicefsruntimes"), ("ThinRuntime/c", "thinruntimes"), ("thinruntimes/c", "thinruntimes"),
+])
 def test_runtime_targets(text, plural):
     assert parse_target(text) == (plural, "c")
 
@@ -343,3 +344,20 @@ def test_agent_imports_nothing_of_the_compiler_nor_heavy_packages():
     assert ours and all(m == "compiler" or m.startswith("compiler.agent") for m in ours), ours
     heavy = {"kubernetes", "yaml", "pydantic", "rich", "urllib3", "requests", "logging", "asyncio"}
     assert not heavy & {m.split(".")[0] for m in loaded}
+
+
+def test_a_broken_status_file_keeps_the_last_good_status(tmp_path):
+    """Programs that write in place get caught mid-write; the mirror must not flap."""
+    from compiler.agent.kubeapi import ClusterConfig, KubeClient
+
+    path = tmp_path / "status.json"
+    car = sidecar.Sidecar(KubeClient(ClusterConfig(host="127.0.0.1", port=1, insecure=True)), IDENT,
+                          status_path=str(path))
+    assert car.read_status() == (None, None, None)
+    path.write_text('{"phase": "Running", "progress": 0.5}')
+    good, mtime, error = car.read_status()
+    assert good == {"phase": "Running", "progress": 0.5} and mtime and error is None
+    path.write_text('{"phase": "Running", "progr')
+    assert car.read_status()[:2] == (good, mtime) and "not valid JSON" in car.read_status()[2]
+    path.unlink()
+    assert car.read_status() == (good, mtime, None)

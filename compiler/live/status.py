@@ -1,0 +1,145 @@
+"""`tenantc status`: what each tenant has and uses on a cluster, read in one LIST per kind.
+
+Per tenant: ResourceQuota used/hard, the Volcano Queue's state and allocation, Fluid
+Datasets with phase and cached percentage, Volcano Jobs with phase, and tenantc-agent
+heartbeats (Leases labelled by the agent) with their age. Namespaces labelled by tenantc
+map namespaces to tenants. A kind the cluster does not serve (a CRD not installed) gives
+None in the report, shown as n/a, and a list of what was unavailable; never a crash.
+
+JSON shape (stable): {"apiVersion", "kind": "StatusReport", "clusters": [{"cluster",
+"context", "server", "note", "unavailable": [...], "errors": [...], "tenants": [{"tenant",
+"namespaces", "quota": [...]|null, "queue": {...}|{}|null, "datasets": [...]|null,
+"jobs": [...]|null, "agents": [...]|null}]}]}. {} means no queue; null means n/a.
+"""
+from __future__ import annotations
+
+import datetime
+from concurrent.futures import ThreadPoolExecutor
+
+from compiler.kinds import PLATFORM_TENANT, TENANT_LABEL
+from compiler.live.access import Target
+from compiler.live.client import ApiError, KubeClient
+from compiler.live.read import OWNED_SELECTOR
+from compiler.live.resources import discover
+
+AGENT_SELECTOR = "app.kubernetes.io/managed-by=tenantc-agent"
+JOB_LABEL = "tenantc.io/job"
+TASK_LABEL = "tenantc.io/task"
+
+# what status reads: name -> (group, kind, label selector or None for all)
+SOURCES = {
+    "namespaces": ("", "Namespace", OWNED_SELECTOR),
+    "quota": ("", "ResourceQuota", OWNED_SELECTOR),
+    "queue": ("scheduling.volcano.sh", "Queue", OWNED_SELECTOR),
+    "datasets": ("data.fluid.io", "Dataset", None),
+    "jobs": ("batch.volcano.sh", "Job", None),
+    "agents": ("coordination.k8s.io", "Lease", AGENT_SELECTOR),
+}
+
+
+def cluster_status(client: KubeClient, target: Target, tenants: list[str] | None = None,
+                   now: datetime.datetime | None = None, concurrency: int = 6) -> dict:
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    resources = discover(client)
+    report = {"cluster": target.cluster, "context": target.context, "server": client.host, "note": target.note,
+              "unavailable": [], "errors": [], "tenants": []}
+
+    def read(name: str) -> list[dict] | None:
+        group, kind, selector = SOURCES[name]
+        resource = resources.find(group, kind)
+        if resource is None:
+            report["unavailable"].append(f"{kind} ({group})" if group else kind)
+            return None
+        try:
+            return client.list(resource.path(), selector)
+        except ApiError as exc:
+            report["errors"].append(f"cannot list {kind}: {exc.message}")
+            return None
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        found = dict(zip(SOURCES, pool.map(read, SOURCES)))
+    tenant_of_ns: dict[str, str] = {}
+    for ns in found["namespaces"] or []:
+        tenant = _labels(ns).get(TENANT_LABEL)
+        if tenant and tenant != PLATFORM_TENANT:
+            tenant_of_ns[ns["metadata"]["name"]] = tenant
+    names = sorted(set(tenant_of_ns.values()))
+    if tenants:
+        names = [t for t in names if t in tenants]
+    for tenant in names:
+        namespaces = sorted(ns for ns, t in tenant_of_ns.items() if t == tenant)
+
+        def mine(items: list[dict] | None, by_label: bool = False) -> list[dict] | None:
+            if items is None:
+                return None
+            if by_label:
+                return [i for i in items if _labels(i).get(TENANT_LABEL) == tenant]
+            return [i for i in items if i["metadata"].get("namespace") in namespaces]
+
+        report["tenants"].append({
+            "tenant": tenant,
+            "namespaces": namespaces,
+            "quota": _map(mine(found["quota"], by_label=True), _quota),
+            "queue": _queue(mine(found["queue"], by_label=True)),
+            "datasets": _map(mine(found["datasets"]), _dataset),
+            "jobs": _map(mine(found["jobs"]), _job),
+            "agents": _map(mine(found["agents"]), lambda lease: _agent(lease, now)),
+        })
+    return report
+
+
+def status_report(clusters: list[dict]) -> dict:
+    return {"apiVersion": "tenantc.io/v1", "kind": "StatusReport", "clusters": clusters}
+
+
+def _labels(obj: dict) -> dict:
+    return (obj.get("metadata") or {}).get("labels") or {}
+
+
+def _map(items: list[dict] | None, fn) -> list[dict] | None:
+    return None if items is None else sorted((fn(i) for i in items), key=lambda d: (d.get("namespace", ""), d["name"]))
+
+
+def _quota(quota: dict) -> dict:
+    status = quota.get("status") or {}
+    hard, used = status.get("hard") or (quota.get("spec") or {}).get("hard") or {}, status.get("used") or {}
+    return {"name": quota["metadata"]["name"], "namespace": quota["metadata"].get("namespace", ""),
+            "resources": {r: {"hard": hard.get(r), "used": used.get(r)} for r in sorted(set(hard) | set(used))}}
+
+
+def _queue(queues: list[dict] | None) -> dict | None:
+    if queues is None:
+        return None
+    if not queues:
+        return {}
+    queue = sorted(queues, key=lambda q: q["metadata"]["name"])[0]
+    status = queue.get("status") or {}
+    return {"name": queue["metadata"]["name"], "state": status.get("state"),
+            "allocated": status.get("allocated") or {},
+            "podGroups": {k: status.get(k, 0) for k in ("pending", "inqueue", "running", "completed", "unknown")}}
+
+
+def _dataset(dataset: dict) -> dict:
+    status = dataset.get("status") or {}
+    return {"name": dataset["metadata"]["name"], "namespace": dataset["metadata"].get("namespace", ""),
+            "phase": status.get("phase"), "cachedPercentage": (status.get("cacheStates") or {}).get("cachedPercentage")}
+
+
+def _job(job: dict) -> dict:
+    state = (job.get("status") or {}).get("state") or {}
+    return {"name": job["metadata"]["name"], "namespace": job["metadata"].get("namespace", ""),
+            "phase": state.get("phase")}
+
+
+def _agent(lease: dict, now: datetime.datetime) -> dict:
+    labels, spec = _labels(lease), lease.get("spec") or {}
+    renew = spec.get("renewTime")
+    age = None
+    if renew:
+        try:
+            age = max(0.0, (now - datetime.datetime.fromisoformat(renew.replace("Z", "+00:00"))).total_seconds())
+        except ValueError:
+            age = None
+    return {"name": lease["metadata"]["name"], "namespace": lease["metadata"].get("namespace", ""),
+            "job": labels.get(JOB_LABEL, ""), "task": labels.get(TASK_LABEL, ""), "holder": spec.get("holderIdentity"),
+            "renewTime": renew, "ageSeconds": None if age is None else round(age, 1)}

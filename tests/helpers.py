@@ -1,0 +1,79 @@
+"""Plain helpers of the foundation tests (tests/unit, tests/golden): repository copies, the
+real CLI as a subprocess, byte snapshots of a folder. Fixtures live in the conftest files."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+# Upstream CRDs beside the checkout (found from the repo root, never an absolute path).
+CRD_DIR = REPO.parent / "shared" / "crds"
+
+# One problem line as the CLI prints it: 'error: <file>: [<field path>: ]<message>'.
+PROBLEM_LINE = re.compile(r"^error: (?P<file>tenants/\S*|tenants/): (?P<rest>.+)$")
+
+
+def crd_dirs() -> list[Path]:
+    return [CRD_DIR] if CRD_DIR.is_dir() else []
+
+
+def copy_repo(dst: Path, with_rendered: bool = False) -> Path:
+    """A copy of the example repository (tenants/, schemas/, optionally rendered/) under `dst`."""
+    dst.mkdir(parents=True, exist_ok=True)
+    folders = ["tenants", "schemas"] + (["rendered"] if with_rendered else [])
+    for name in folders:
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, dst / name)
+    return dst
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    """Edit a spec file in place; the text to replace must be there exactly once (so a changed
+    example file fails loudly here instead of silently testing nothing)."""
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {path.name}"
+    path.write_text(text.replace(old, new))
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (relative path -> bytes); empty when the folder is missing."""
+    if not folder.is_dir():
+        return {}
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def tenantc(*args: str | Path, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the real CLI (`python -m compiler.cli`) of this checkout in a fresh process."""
+    environment = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    environment.pop("TENANTC_DEBUG", None)  # user errors must not show a traceback
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), environment.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-m", "compiler.cli", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd or REPO, env=environment, timeout=300)
+
+
+def crd_flags() -> list[str]:
+    return [flag for d in crd_dirs() for flag in ("--crd-dir", str(d))]
+
+
+def compile_cli(root: Path, *extra: str) -> subprocess.CompletedProcess:
+    return tenantc("compile", "--root", root, *crd_flags(), *extra)
+
+
+def check_cli(root: Path, *extra: str) -> subprocess.CompletedProcess:
+    return tenantc("check", "--root", root, *crd_flags(), *extra)
+
+
+def compile_problems(root: Path) -> list:
+    """The problems compiling `root` reports (library call); fails the test when it compiles."""
+    from compiler.errors import CompileError
+    from compiler.pipeline import compile_repo
+
+    try:
+        compile_repo(root, crd_dirs())
+    except CompileError as exc:
+        return exc.problems
+    raise AssertionError(f"{root} compiled without problems")

@@ -1,0 +1,162 @@
+"""Helpers of the live tests: unique names, synthetic repositories, hand-made object sets.
+
+The session cluster is shared with other test modules, so everything here is named with a
+per-session random prefix and labelled with a cluster name of its own: prune decisions are
+scoped by the cluster label, so no test can prune another's objects.
+"""
+from __future__ import annotations
+
+import itertools
+import secrets
+from pathlib import Path
+
+from compiler.kinds import file_name
+from compiler.live.access import Target
+from compiler.live.client import KubeClient
+from compiler.load import yaml_io
+from compiler.render.context import make_object
+from compiler.write import serialize_all
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED_CRDS = REPO.parent / "shared" / "crds"
+SESSION = f"lt{secrets.token_hex(3)}"  # e.g. lt3fa9c1: DNS-safe and short (tenant names <= 30)
+
+
+def unique(name: str) -> str:
+    return f"{SESSION}-{name}"
+
+
+_counter = itertools.count()
+
+
+def fresh(stem: str) -> str:
+    """A name no other call in this session gets (tests that share a stem stay apart)."""
+    return unique(f"{stem}{next(_counter)}")
+
+
+def client_for(plane, observer=None, **kwargs) -> KubeClient:
+    """A fresh client (fresh request counts) for a ControlPlane, through the kubeconfig."""
+    from compiler.live.access import connect, read_kubeconfig
+
+    client = connect(Target("any", plane.name), read_kubeconfig(plane.kubeconfig_path), **kwargs)
+    client.observer = observer
+    return client
+
+
+def target(cluster: str, plane) -> Target:
+    return Target(cluster, plane.name)
+
+
+# -- hand-made object sets --------------------------------------------------------------------
+def tenant_objects(namespace: str, cluster: str, tenant: str | None = None) -> dict[str, dict]:
+    """A tenant's basic objects (the kinds of the tenancy renderers), keyed like rendered/."""
+    tenant = tenant or namespace
+
+    def obj(api_version: str, kind: str, name: str, namespaced: bool = True, **body) -> dict:
+        return make_object(api_version, kind, name, namespace if namespaced else None, tenant, cluster,
+                           "tenants/test.yaml", None, body)
+
+    objects = [
+        obj("v1", "Namespace", namespace, namespaced=False),
+        obj("v1", "ResourceQuota", "tenant-quota", spec={"hard": {"requests.cpu": "8", "requests.memory": "32Gi",
+                                                                  "pods": "100"}}),
+        obj("v1", "LimitRange", "tenant-limits", spec={"limits": [{
+            "type": "Container", "default": {"cpu": "2", "memory": "8Gi"},
+            "defaultRequest": {"cpu": "500m", "memory": "2Gi"}, "max": {"cpu": "16", "memory": "64Gi"}}]}),
+        obj("networking.k8s.io/v1", "NetworkPolicy", "default-deny",
+            spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+        obj("networking.k8s.io/v1", "NetworkPolicy", "allow-monitoring", spec={
+            "podSelector": {}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]}]}),
+        obj("rbac.authorization.k8s.io/v1", "RoleBinding", "members-edit",
+            roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+            subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": f"{tenant}-eng"}]),
+        obj("v1", "ServiceAccount", "workloads", automountServiceAccountToken=False),
+        obj("v1", "ConfigMap", "settings", data={"mode": "batch"}),
+        obj("scheduling.volcano.sh/v1beta1", "Queue", namespace, namespaced=False,
+            spec={"weight": 2, "reclaimable": True, "capability": {"cpu": "8", "memory": "32Gi"}}),
+    ]
+    return {f"{cluster}/{tenant}/{file_name(o)}": o for o in objects}
+
+
+def find(objects: dict[str, dict], kind: str, name: str | None = None) -> dict:
+    """The one object of `kind` (and `name`) in a set; the test's own handle on it."""
+    matches = [o for o in objects.values() if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+    assert len(matches) == 1, f"{len(matches)} {kind} {name or ''} in the set"
+    return matches[0]
+
+
+def write_tree(objects: dict[str, dict], folder: Path) -> Path:
+    """Write objects as rendered/ files (same bytes as compile) for kubectl to read."""
+    for path, content in serialize_all(objects).items():
+        target_file = folder / path
+        target_file.parent.mkdir(parents=True, exist_ok=True)
+        target_file.write_bytes(content)
+    return folder
+
+
+# -- synthetic repositories -----------------------------------------------------------------
+def write_repo(root: Path, cluster: str, context: str, tenants: list[str], queue: str) -> Path:
+    """tenants/ with one cluster and a few tenants using the tenancy features."""
+    folder = root / "tenants"
+    folder.mkdir(parents=True, exist_ok=True)
+    platform = {
+        "name": "live-tests", "owners": ["platform@example.com"],
+        "clusters": [{"name": cluster, "kubernetesVersion": "1.37", "context": context,
+                      "capacity": {"cpu": "1000", "memory": "4Ti", "pods": "10000", "persistentvolumeclaims": "100",
+                                   "storage": "100Ti"}}],
+        "queues": [{"name": queue, "weight": 1}],
+    }
+    (folder / "platform.yaml").write_text(yaml_io.dump(platform))
+    for i, name in enumerate(tenants):
+        spec = {
+            "name": name, "displayName": f"Live test tenant {i}", "owner": f"owner{i}@example.com",
+            "members": [{"user": f"dev{i}@example.com", "role": "admin"}, {"group": f"{name}-eng", "role": "edit"}],
+            "quota": {"cpu": "8", "memory": "32Gi", "pods": 50, "pvcs": 4, "storage": "1Ti"},
+            "placement": {cluster: {"weight": 1}},
+            "queue": {"weight": 1 + i, "parent": queue},
+            "network": {"egress": [{"cidr": f"10.{i}.0.0/16", "ports": [{"port": 443}]}],
+                        "allowFromTenants": [tenants[(i + 1) % len(tenants)]] if len(tenants) > 1 else []},
+        }
+        (folder / f"{name}.yaml").write_text(yaml_io.dump(spec))
+    return root
+
+
+# -- the library calls every test makes ---------------------------------------------------------
+def plan(client: KubeClient, tgt: Target, desired: dict[str, dict], mode: str = "diff", **kwargs):
+    from compiler.live.diff import plan_cluster
+
+    return plan_cluster(client, tgt, desired, mode=mode, **kwargs)
+
+
+def apply(client: KubeClient, tgt: Target, desired: dict[str, dict], **options):
+    """Plan (apply mode) and apply, as `tenantc apply` does; returns the ApplyReport."""
+    from compiler.live.apply import ApplyOptions, apply_cluster
+
+    opts = ApplyOptions(**options)
+    made = plan(client, tgt, desired, "apply", concurrency=opts.concurrency, prune_flags=opts.prune_flags,
+                force_conflicts=opts.force_conflicts)
+    return apply_cluster(client, made, desired, opts)
+
+
+def patch(client: KubeClient, obj: dict, body: dict, manager: str = "ops-bob") -> dict:
+    """Another field manager changes a live object (a JSON merge patch, as `kubectl edit` would)."""
+    import json
+
+    from compiler.live.resources import discover
+
+    resource = discover(client).for_object(obj)
+    return client.request("PATCH", resource.object_path(obj), {"fieldManager": manager},
+                          json.dumps(body).encode(), "application/merge-patch+json")
+
+
+def live_get(client: KubeClient, obj: dict) -> dict | None:
+    from compiler.live.client import ApiError
+    from compiler.live.resources import discover
+
+    try:
+        return client.get(discover(client).for_object(obj).object_path(obj))
+    except ApiError as exc:
+        if exc.not_found:
+            return None
+        raise

@@ -1,0 +1,156 @@
+"""Renderers: ownership labels, least-privilege RBAC and deny-by-default networking, checked
+over every object the examples render (expectations come from the specs, not literals)."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from compiler.kinds import MANAGED_BY_LABEL, PLATFORM_TENANT, SOURCE_ANNOTATION, TENANT_LABEL
+from compiler.render import PLATFORM_DIR
+from helpers import REPO
+
+RBAC = "rbac.authorization.k8s.io/v1"
+MEMBER_ROLES = {"admin", "edit", "view"}
+
+
+def by_unit(objects: dict) -> dict[tuple[str, str], dict[tuple[str, str], dict]]:
+    """(cluster, tenant) -> (kind, name) -> object."""
+    out: dict = defaultdict(dict)
+    for path, obj in objects.items():
+        cluster, tenant, _ = path.split("/")
+        out[(cluster, tenant)][(obj["kind"], obj["metadata"]["name"])] = obj
+    return out
+
+
+def tenant_units(example):
+    """(cluster, tenant spec, objects by (kind, name)) for every tenant on every cluster."""
+    for (cluster, tenant), objects in sorted(by_unit(example.objects).items()):
+        if tenant != PLATFORM_DIR:
+            yield cluster, example.specs.tenant(tenant).tenant, objects
+
+
+def test_every_object_carries_ownership_labels_and_its_source(example):
+    """apply/prune find tenantc's objects by these labels; the annotation leads back to the spec."""
+    assert example.objects
+    for path, obj in example.objects.items():
+        cluster, unit, _ = path.split("/")
+        meta = obj["metadata"]
+        assert meta["labels"][MANAGED_BY_LABEL] == "tenantc", path
+        assert meta["labels"][TENANT_LABEL] == (PLATFORM_TENANT if unit == PLATFORM_DIR else unit), path
+        source = meta["annotations"][SOURCE_ANNOTATION]
+        assert source.startswith("tenants/") and (REPO / source).is_file(), path
+        if unit != PLATFORM_DIR:
+            assert source == example.specs.tenant(unit).source.path, path
+
+
+def test_namespaced_objects_live_in_their_tenants_namespace(example):
+    """A tenant's objects never land in another tenant's namespace."""
+    for cluster, tenant, objects in tenant_units(example):
+        for (kind, name), obj in objects.items():
+            namespace = obj["metadata"].get("namespace")
+            assert namespace in (None, tenant.name), (cluster, tenant.name, kind, name)
+
+
+def test_no_cluster_wide_rbac_and_no_wildcards(example):
+    """Tenants get namespaced roles only: no ClusterRole(Binding), no '*' in any rule."""
+    for path, obj in example.objects.items():
+        assert obj["kind"] not in ("ClusterRole", "ClusterRoleBinding"), path
+        for rule in obj.get("rules", []) if obj["kind"] == "Role" else []:
+            for key in ("verbs", "resources", "apiGroups", "resourceNames"):
+                assert "*" not in rule.get(key, []), (path, rule)
+                assert not any("*" in value for value in rule.get(key, [])), (path, rule)
+
+
+def test_role_bindings_only_to_member_roles_or_own_roles(example):
+    """Bindings reference admin/edit/view, never cluster-admin, or a Role rendered beside them."""
+    bindings = 0
+    for cluster, tenant, objects in tenant_units(example):
+        for (kind, name), obj in objects.items():
+            if kind != "RoleBinding":
+                continue
+            bindings += 1
+            ref = obj["roleRef"]
+            assert ref["name"] != "cluster-admin"
+            if ref["kind"] == "ClusterRole":
+                assert ref["name"] in MEMBER_ROLES, (cluster, tenant.name, name)
+            else:
+                assert ref["kind"] == "Role" and ("Role", ref["name"]) in objects, (cluster, tenant.name, name)
+    assert bindings
+
+
+def test_member_bindings_match_the_members(example):
+    """Each role's binding has exactly the users and groups the spec gives that role."""
+    for cluster, tenant, objects in tenant_units(example):
+        for role in MEMBER_ROLES:
+            expected = sorted({m.subject for m in tenant.members if m.role == role})
+            binding = objects.get(("RoleBinding", f"members-{role}"))
+            got = sorted((s["kind"], s["name"]) for s in binding["subjects"]) if binding else []
+            assert got == expected, (cluster, tenant.name, role)
+            if binding:
+                assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                              "name": role}
+
+
+def _peers(rule_list: list[dict]) -> set[str]:
+    """Namespaces a list of ingress/egress rules reaches through namespaceSelector."""
+    return {peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+            for rule in rule_list for peer in rule.get("from", rule.get("to", [])) if "namespaceSelector" in peer}
+
+
+def test_network_policies_deny_by_default_and_open_what_the_spec_says(example):
+    """Default deny, then DNS, monitoring, the ingress gateway (if wanted), allowed tenants and
+    egress CIDRs, each exactly as the spec says."""
+    platform = example.specs.platform
+    for cluster, tenant, objects in tenant_units(example):
+        policies = {name: obj["spec"] for (kind, name), obj in objects.items() if kind == "NetworkPolicy"}
+        where = (cluster, tenant.name)
+        deny = policies["default-deny"]
+        assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}, where
+        assert "ingress" not in deny and "egress" not in deny, where
+
+        dns = policies["allow-dns"]["egress"]
+        assert _peers(dns) == {platform.dns_namespace}, where
+        assert {(p["port"], p["protocol"]) for rule in dns for p in rule["ports"]} == {(53, "UDP"), (53, "TCP")}
+
+        assert _peers(policies["allow-monitoring"]["ingress"]) == {platform.monitoring_namespace}, where
+
+        network = tenant.network
+        assert ("allow-ingress-gateway" in policies) == network.allow_from_ingress, where
+        if network.allow_from_ingress:
+            assert _peers(policies["allow-ingress-gateway"]["ingress"]) == {platform.ingress_namespace}, where
+
+        allowed = policies.get("allow-from-tenants", {}).get("ingress", [])
+        assert _peers(allowed) == set(network.allow_from_tenants), where
+
+        egress = policies.get("allow-egress-cidrs", {}).get("egress", [])
+        got = [(peer["ipBlock"]["cidr"], sorted((p["port"], p["protocol"]) for p in rule.get("ports", [])))
+               for rule in egress for peer in rule["to"]]
+        want = [(rule.cidr, sorted((p.port, p.protocol) for p in rule.ports)) for rule in network.egress]
+        assert got == want, where
+
+
+def test_examples_exercise_every_network_branch(example):
+    """The checks above only mean something if the examples take each branch at least once."""
+    tenants = [spec.tenant for spec in example.specs.tenants]
+    assert any(t.network.egress for t in tenants)
+    assert any(t.network.allow_from_tenants for t in tenants)
+    assert any(not t.network.allow_from_ingress for t in tenants)
+    assert any(t.network.allow_from_ingress for t in tenants)
+
+
+def test_resource_quota_holds_the_clusters_share(example):
+    """The ResourceQuota of a cluster is that cluster's share from the plan, in canonical form."""
+    names = {"cpu": "requests.cpu", "memory": "requests.memory", "pods": "pods",
+             "pvcs": "persistentvolumeclaims", "storage": "requests.storage"}
+    for cluster, tenant, objects in tenant_units(example):
+        hard = objects[("ResourceQuota", "tenant-quota")]["spec"]["hard"]
+        share = example.plan.quotas[tenant.name][cluster]
+        for field, key in names.items():
+            amount = getattr(share, field)
+            assert hard.get(key) == (amount.canonical() if amount is not None else None), (cluster, tenant.name, key)
+
+
+def test_a_tenant_appears_only_on_its_clusters(example):
+    """No namespace on a cluster the tenant is not placed on."""
+    placed = {(c, t.tenant.name) for t in example.specs.tenants for c in example.plan.quotas[t.tenant.name]}
+    rendered = {(c, t) for (c, t) in by_unit(example.objects) if t != PLATFORM_DIR}
+    assert rendered == placed

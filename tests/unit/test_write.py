@@ -1,0 +1,170 @@
+"""rendered/ writing: deterministic bytes, all-or-nothing swaps, crash recovery, removals."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from compiler.load import yaml_io
+from compiler.pipeline import compile_repo, write_rendered
+from compiler.write.tree import JOURNAL, TreeWriter
+from helpers import REPO, snapshot
+
+OLD = {
+    "east/alpha/a.yaml": b"alpha a v1\n",
+    "east/alpha/b.yaml": b"alpha b v1\n",
+    "east/beta/a.yaml": b"beta a v1\n",
+    "west/alpha/a.yaml": b"west alpha v1\n",
+    "west/_platform/q.yaml": b"platform v1\n",
+}
+# changes alpha on east (one file edited, one dropped), removes beta, adds gamma and a cluster
+NEW = {
+    "east/alpha/a.yaml": b"alpha a v2\n",
+    "east/gamma/a.yaml": b"gamma a v1\n",
+    "west/alpha/a.yaml": b"west alpha v1\n",
+    "west/_platform/q.yaml": b"platform v1\n",
+    "north/alpha/a.yaml": b"north alpha v1\n",
+}
+SWAP_STEPS = 5  # east/alpha out and in, east/gamma in, north/alpha in, east/beta out
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """A TreeWriter whose output already holds OLD."""
+    writer = TreeWriter(tmp_path / "rendered", tmp_path / "state")
+    writer.write(OLD)
+    assert snapshot(writer.out) == OLD
+    return writer
+
+
+def test_write_replaces_the_tree(tree):
+    """Edited, added and removed units all end up exactly as asked, nothing else left."""
+    result = tree.write(NEW)
+    assert snapshot(tree.out) == NEW
+    assert result.removed_units == ["east/beta"]
+    assert set(result.written_units) == {"east/alpha", "east/gamma", "north/alpha"}
+    assert result.unchanged_units == 2
+    assert not list(tree.state_dir.glob("txn-*")), "no transaction folder is left behind"
+
+
+@pytest.mark.parametrize("fail_after", range(SWAP_STEPS))
+def test_failed_swap_leaves_the_old_tree_byte_for_byte(tree, fail_after):
+    """A failure at any step of the swap rolls back every step done before it."""
+    with pytest.raises(OSError, match="injected"):
+        tree.write(NEW, fail_after=fail_after)
+    assert snapshot(tree.out) == OLD
+    assert not list(tree.state_dir.glob("txn-*"))
+    tree.write(NEW)  # and the next write still works
+    assert snapshot(tree.out) == NEW
+
+
+def test_the_swap_has_the_expected_number_of_steps(tree):
+    """Guards the parametrisation above: failing after the last step is no failure at all."""
+    tree.write(NEW, fail_after=SWAP_STEPS)
+    assert snapshot(tree.out) == NEW
+
+
+CRASH = textwrap.dedent("""
+    import os, sys
+    from pathlib import Path
+    import compiler.write.tree as tree
+    files = {k: v.encode() for k, v in __import__("json").loads(sys.argv[3]).items()}
+    real, done = os.replace, [0]
+    def dying_replace(src, dst):
+        if done[0] == int(sys.argv[4]):
+            os._exit(9)  # killed mid-swap: no rollback, no cleanup
+        done[0] += 1
+        real(src, dst)
+    tree.os.replace = dying_replace
+    tree.TreeWriter(Path(sys.argv[1]), Path(sys.argv[2])).write(files)
+""")
+
+
+@pytest.mark.parametrize("renames_before_crash", [1, 2, 4])
+def test_recover_rolls_back_a_killed_swap(tree, renames_before_crash):
+    """A process killed mid-swap leaves its journal; recover() restores the old tree."""
+    payload = json.dumps({k: v.decode() for k, v in NEW.items()})
+    run = subprocess.run([sys.executable, "-c", CRASH, str(tree.out), str(tree.state_dir), payload,
+                          str(renames_before_crash)], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 9, run.stderr
+    assert list(tree.state_dir.glob(f"txn-*/{JOURNAL}")), "the killed process left its journal"
+    assert snapshot(tree.out) != OLD, "the crash happened mid-swap"
+
+    assert tree.recover() is True
+    assert snapshot(tree.out) == OLD
+    assert not list(tree.state_dir.glob("txn-*"))
+    assert tree.recover() is False
+
+
+def test_next_write_recovers_first(tree):
+    """write() itself rolls back a leftover swap before doing anything else."""
+    run = subprocess.run([sys.executable, "-c", CRASH, str(tree.out), str(tree.state_dir),
+                          json.dumps({k: v.decode() for k, v in NEW.items()}), "2"], cwd=REPO)
+    assert run.returncode == 9
+    tree.write(NEW)
+    assert snapshot(tree.out) == NEW
+
+
+def test_a_write_that_only_removes_units(tree):
+    """Nothing to stage, only folders to take away (regression: the journal had no folder)."""
+    remaining = {p: b for p, b in OLD.items() if not p.startswith("east/beta/")}
+    result = tree.write(remaining)
+    assert result.removed_units == ["east/beta"] and result.written_units == []
+    assert snapshot(tree.out) == remaining
+
+
+def test_hand_edited_file_is_rewritten(tree):
+    """The manifest shortcut must not hide a file edited by hand in rendered/."""
+    path = tree.out / "east/alpha/a.yaml"
+    path.write_bytes(b"edited by hand, longer than before\n")
+    tree.write(OLD)
+    assert snapshot(tree.out) == OLD
+
+
+def test_compare_lists_missing_extra_and_differing(tree):
+    """check's view of staleness, file by file."""
+    (tree.out / "east/alpha/b.yaml").unlink()
+    (tree.out / "east/alpha/stray.yaml").write_bytes(b"x")
+    (tree.out / "west/alpha/a.yaml").write_bytes(b"changed")
+    staleness = tree.compare(OLD)
+    assert staleness.missing == ["east/alpha/b.yaml"]
+    assert staleness.extra == ["east/alpha/stray.yaml"]
+    assert staleness.differing == ["west/alpha/a.yaml"]
+    assert not tree.compare(snapshot(tree.out)).stale
+
+
+def _reversed_keys(data):
+    """The same data with every mapping's keys in reverse order."""
+    if isinstance(data, dict):
+        return {k: _reversed_keys(data[k]) for k in reversed(list(data))}
+    if isinstance(data, list):
+        return [_reversed_keys(v) for v in data]
+    return data
+
+
+def test_compiles_are_deterministic_and_ignore_key_order(repo, example):
+    """Same specs, same bytes: twice in a row, and with every YAML mapping reordered."""
+    again = compile_repo(REPO)
+    assert again.files == example.files
+    for path in sorted((repo / "tenants").glob("*.yaml")):
+        data = yaml_io.load(path.read_bytes())
+        path.write_text(yaml_io.yaml.dump(_reversed_keys(data), sort_keys=False))
+    reordered = compile_repo(repo, crds=None)
+    assert reordered.files == example.files
+
+
+def test_removed_tenant_folders_disappear(repo):
+    """Deleting a tenant file deletes its rendered folders on every cluster, and only those."""
+    write_rendered(repo, compile_repo(repo))
+    before = snapshot(repo / "rendered")
+    gone = [p for p in before if p.split("/")[1] == "sandbox-hackweek"]
+    assert gone
+    (repo / "tenants/sandbox-hackweek.jsonnet").unlink()
+    result = write_rendered(repo, compile_repo(repo))
+    after = snapshot(repo / "rendered")
+    assert result.removed_units == ["cpu-west/sandbox-hackweek"]
+    assert not (repo / "rendered/cpu-west/sandbox-hackweek").exists()
+    assert after == {p: b for p, b in before.items() if p not in gone}

@@ -1,0 +1,73 @@
+"""Golden files: one representative rendered file per kind of the workloads and data layer.
+
+Regenerate with TENANTC_UPDATE_GOLDEN=1, then read every changed golden against the upstream
+CRDs in ../shared/crds before committing it.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
+UPDATE = os.environ.get("TENANTC_UPDATE_GOLDEN") == "1"
+
+# kind -> a rendered file of the examples that shows it
+GOLDEN = {
+    "Dataset (own, OSS with Secret refs)": "cpu-west/quant-research/dataset.data.fluid.io-market-data.yaml",
+    "Dataset (imported, dataset://)": "cpu-west/recsys/dataset.data.fluid.io-market-signals.yaml",
+    "JindoRuntime": "cpu-west/quant-research/jindoruntime.data.fluid.io-market-data.yaml",
+    "AlluxioRuntime": "gpu-east/ml-platform/alluxioruntime.data.fluid.io-imagenet.yaml",
+    "JuiceFSRuntime": "cpu-west/ml-platform/juicefsruntime.data.fluid.io-click-logs.yaml",
+    "ThinRuntime": "cpu-west/quant-research/thinruntime.data.fluid.io-backtest-results.yaml",
+    "DataLoad Once": "gpu-east/ml-platform/dataload.data.fluid.io-imagenet-preload.yaml",
+    "DataLoad Cron": "cpu-west/quant-research/dataload.data.fluid.io-market-data-preload.yaml",
+    "CronJob (cache scaler)": "cpu-west/quant-research/cronjob-market-data-scale-0.yaml",
+    "ServiceAccount (scaler)": "cpu-west/quant-research/serviceaccount-market-data-scaler.yaml",
+    "Role (scaler)": "cpu-west/quant-research/role-market-data-scaler.yaml",
+    "RoleBinding (scaler)": "cpu-west/quant-research/rolebinding-market-data-scaler.yaml",
+    "ServiceAccount (agent)": "cpu-west/recsys/serviceaccount-tenantc-agent.yaml",
+    "Role (agent)": "cpu-west/recsys/role-tenantc-agent.yaml",
+    "RoleBinding (agent)": "cpu-west/recsys/rolebinding-tenantc-agent.yaml",
+    "PersistentVolumeClaim (home)": "gpu-east/vision/persistentvolumeclaim-home-mei.yaml",
+    "PersistentVolumeClaim (project)": "gpu-east/vision/persistentvolumeclaim-project.yaml",
+    "StatefulSet (notebook)": "gpu-east/vision/statefulset-nb-mei.yaml",
+    "Service (notebook)": "gpu-east/vision/service-nb-mei.yaml",
+    "Ingress (notebook)": "gpu-east/vision/ingress-nb-mei.yaml",
+    "NetworkPolicy (notebook)": "gpu-east/vision/networkpolicy-nb-mei-from-ingress.yaml",
+    "Volcano Job (pytorch)": "gpu-east/vision/job.batch.volcano.sh-resnet50-ddp.yaml",
+    "Volcano Job (tensorflow)": "cpu-west/recsys/job.batch.volcano.sh-wide-deep-train.yaml",
+    "Volcano Job (mpi)": "gpu-east/ads-ranking/job.batch.volcano.sh-ctr-horovod.yaml",
+    "Volcano CronJob": "cpu-west/quant-research/cronjob.batch.volcano.sh-nightly-backtest.yaml",
+    "JobFlow": "gpu-east/vision/jobflow.flow.volcano.sh-detector-daily.yaml",
+    "JobTemplate (pipeline step)": "gpu-east/vision/jobtemplate.flow.volcano.sh-detector-daily-train.yaml",
+    "JobTemplate (published template)": "gpu-east/vision/jobtemplate.flow.volcano.sh-tpl-resnet.yaml",
+}
+
+
+@pytest.mark.parametrize("path", list(GOLDEN.values()), ids=list(GOLDEN))
+def test_rendered_file_matches_golden(examples, path):
+    """The rendered bytes equal the reviewed golden file."""
+    golden = GOLDEN_DIR / path
+    rendered = examples.result.files[path]
+    if UPDATE:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_bytes(rendered)
+    assert golden.is_file(), f"no golden for {path}; run with TENANTC_UPDATE_GOLDEN=1 and review it"
+    assert rendered == golden.read_bytes(), f"{path} differs from its golden file"
+
+
+def test_golden_dir_has_no_strays():
+    """Every golden file is one the table above checks (no stale goldens left behind)."""
+    on_disk = {str(p.relative_to(GOLDEN_DIR)) for p in GOLDEN_DIR.rglob("*.yaml")}
+    assert on_disk == set(GOLDEN.values())
+
+
+def test_golden_covers_every_workload_kind(examples):
+    """Each kind this layer renders in the examples has a golden file."""
+    layer = {"Dataset", "JindoRuntime", "AlluxioRuntime", "JuiceFSRuntime", "ThinRuntime", "DataLoad",
+             "PersistentVolumeClaim", "StatefulSet", "Service", "Ingress", "Job", "JobFlow", "JobTemplate"}
+    rendered = {(o["apiVersion"], o["kind"]) for o in examples.objects.values() if o["kind"] in layer}
+    covered = {(examples[p]["apiVersion"], examples[p]["kind"]) for p in GOLDEN.values()}
+    assert rendered <= covered, f"kinds without a golden: {sorted(rendered - covered)}"

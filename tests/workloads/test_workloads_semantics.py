@@ -1,0 +1,379 @@
+"""What the rendered workloads and data objects mean: gangs, placement, plugins, the agent,
+template inheritance, dataset sharing, credentials, least-privilege RBAC, storage quota."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from compiler.agent.permissions import permission_set, rules_for
+from compiler.plan.workloads import DATASET_CLAIM_ANNOTATION, merge
+from compiler.quantity import Quantity
+from compiler.render.datasets import RUNTIME_KINDS, runtime_resource
+
+GPU_TAINT = ("nvidia.com/gpu", "present", "NoSchedule")
+
+
+# -- gangs --------------------------------------------------------------------------------------
+
+def test_gang_is_every_replica_by_default(examples):
+    """minAvailable is the sum of all task replicas when the job does not set it."""
+    specs = list(examples.job_specs())
+    assert len(specs) == 8  # 3 jobs, 1 schedule, 3 pipeline steps, 1 published template
+    for job, path, spec in specs:
+        assert spec["minAvailable"] == sum(t["replicas"] for t in spec["tasks"]), path
+    assert examples["gpu-east/vision/job.batch.volcano.sh-resnet50-ddp.yaml"]["spec"]["minAvailable"] == 8
+
+
+def test_gang_may_be_set_lower(temp_repo):
+    """A lower minAvailable is kept as given; replicas do not change."""
+    out = temp_repo.set("vision.yaml", "jobs[0].minAvailable", 4).compile()
+    spec = out["gpu-east/vision/job.batch.volcano.sh-resnet50-ddp.yaml"]["spec"]
+    assert spec["minAvailable"] == 4
+    assert sum(t["replicas"] for t in spec["tasks"]) == 8
+
+
+# -- pool placement -----------------------------------------------------------------------------
+
+def _pool_terms(pools) -> list[dict[str, list[str]]]:
+    return [{k: [v] for k, v in p.labels.items()} for p in pools if p.labels]
+
+
+def _pool_taints(pools) -> set[tuple[str, str, str]]:
+    return {(t.key, t.value, t.effect) for p in pools for t in p.taints}
+
+
+def test_tasks_land_on_their_pool(examples):
+    """GPU tasks: the job's GPU-model pool's affinity and taints; CPU tasks: the CPU pool, and
+    no toleration of any GPU pool's taint."""
+    seen = set()
+    for job, path, task in examples.tasks():
+        cluster = examples.platform.cluster(job.cluster)
+        pod = task["template"]["spec"]
+        role = examples.role_of(job, task["name"])
+        gpu_taints = _pool_taints(cluster.pools("gpu"))
+        if role.gpu:
+            pools = [p for p in cluster.pools("gpu") if p.gpu_model == job.gpu_model]
+            assert pools, f"{path}: no {job.gpu_model} pool"
+            assert examples.container(pod, task["name"])["resources"]["limits"][pools[0].gpu_resource] == str(role.gpu)
+        else:
+            pools = cluster.pools("cpu")
+            assert not examples.toleration_keys(pod) & gpu_taints, f"{path}: CPU task {task['name']} tolerates GPUs"
+        assert examples.affinity_terms(pod) == _pool_terms(pools), path
+        assert examples.toleration_keys(pod) == _pool_taints(pools), path
+        seen.add((role.pool, bool(role.gpu)))
+    assert seen == {("cpu", False), ("gpu", True)}
+
+
+@pytest.mark.parametrize("path, task, pool, tolerates_gpu", [
+    ("cpu-west/recsys/job.batch.volcano.sh-wide-deep-train.yaml", "ps", "cpu-general", False),
+    ("cpu-west/recsys/job.batch.volcano.sh-wide-deep-train.yaml", "worker", "gpu-a10", True),
+    ("gpu-east/ads-ranking/job.batch.volcano.sh-ctr-horovod.yaml", "launcher", "cpu-general", False),
+    ("gpu-east/ads-ranking/job.batch.volcano.sh-ctr-horovod.yaml", "worker", "gpu-a100", True),
+])
+def test_placement_of_known_roles(examples, path, task, pool, tolerates_gpu):
+    """Anchors: parameter servers and MPI launchers stay on CPU nodes, workers go to GPUs."""
+    spec = next(t for t in examples[path]["spec"]["tasks"] if t["name"] == task)["template"]["spec"]
+    assert [term["node.example.com/pool"] for term in examples.affinity_terms(spec)] == [[pool]]
+    assert (GPU_TAINT in examples.toleration_keys(spec)) is tolerates_gpu
+
+
+def test_gpu_tasks_follow_the_jobs_gpu_model(temp_repo):
+    """With two GPU models on a cluster, GPU tasks go to the job's model's pool only."""
+    h100 = {"name": "gpu-h100", "role": "gpu", "gpuModel": "H100",
+            "labels": {"node.example.com/pool": "gpu-h100"},
+            "taints": [{"key": "example.com/h100", "value": "true", "effect": "NoSchedule"}]}
+    out = (temp_repo.append("platform.yaml", "clusters[0].nodePools", h100)
+           .set("ads-ranking.yaml", "quota.gpu.H100", 8)
+           .set("ads-ranking.yaml", "placement.gpu-east.quota.gpu.H100", 8)
+           .set("ads-ranking.yaml", "jobs[0].gpuModel", "H100")
+           .compile())
+    tasks = {t["name"]: t["template"]["spec"]
+             for t in out["gpu-east/ads-ranking/job.batch.volcano.sh-ctr-horovod.yaml"]["spec"]["tasks"]}
+    assert out.affinity_terms(tasks["worker"]) == [{"node.example.com/pool": ["gpu-h100"]}]
+    assert out.toleration_keys(tasks["worker"]) == {("example.com/h100", "true", "NoSchedule")}
+    assert out.affinity_terms(tasks["launcher"]) == [{"node.example.com/pool": ["cpu-general"]}]
+    assert out.toleration_keys(tasks["launcher"]) == set()
+
+
+@pytest.mark.parametrize("path, pool, gpu", [
+    ("cpu-west/quant-research/statefulset-nb-lena.yaml", "cpu-general", False),
+    ("gpu-east/vision/statefulset-nb-mei.yaml", "gpu-a100", True),
+])
+def test_notebook_placement(examples, path, pool, gpu):
+    """CPU notebooks never tolerate GPU taints; GPU notebooks do and ask for a GPU."""
+    pod = examples[path]["spec"]["template"]["spec"]
+    assert [term["node.example.com/pool"] for term in examples.affinity_terms(pod)] == [[pool]]
+    assert (GPU_TAINT in examples.toleration_keys(pod)) is gpu
+    assert ("nvidia.com/gpu" in examples.container(pod, "notebook")["resources"]["limits"]) is gpu
+
+
+# -- frameworks -----------------------------------------------------------------------------------
+
+def test_framework_plugins(examples):
+    """pytorch -> pytorch+svc; tensorflow -> only the present roles; mpi -> mpi+ssh+svc."""
+    def plugins(path):
+        return examples[path]["spec"]["plugins"]
+
+    assert plugins("gpu-east/vision/job.batch.volcano.sh-resnet50-ddp.yaml") == {
+        "pytorch": ["--master=master", "--worker=worker", "--port=23456"], "svc": []}
+    assert plugins("cpu-west/recsys/job.batch.volcano.sh-wide-deep-train.yaml") == {
+        "tensorflow": ["--ps=ps", "--worker=worker", "--chief=chief", "--port=2222"], "svc": []}
+    assert plugins("gpu-east/ads-ranking/job.batch.volcano.sh-ctr-horovod.yaml") == {
+        "mpi": ["--master=launcher", "--worker=worker", "--port=22"], "ssh": [], "svc": []}
+
+
+def test_job_policies(examples):
+    """Every gang restarts on eviction; only the MPI launcher completes the job."""
+    for job, path, spec in examples.job_specs():
+        assert {"event": "PodEvicted", "action": "RestartJob"} in spec["policies"], path
+        for task in spec["tasks"]:
+            if job.framework == "mpi" and task["name"] == "launcher":
+                assert task["policies"] == [{"event": "TaskCompleted", "action": "CompleteJob"}]
+            else:
+                assert "policies" not in task, f"{path}: {task['name']}"
+
+
+# -- the agent ----------------------------------------------------------------------------------
+
+def test_every_task_has_the_agent_sidecar(examples):
+    """A native sidecar (restartPolicy Always) first, named for its job and task by env."""
+    count = 0
+    for job, path, task in examples.tasks():
+        pod = task["template"]["spec"]
+        sidecar = pod["initContainers"][0]
+        assert sidecar["name"] == "tenantc-agent" and sidecar["restartPolicy"] == "Always", path
+        assert sidecar["image"] == examples.platform.agent_image
+        assert sidecar["args"][0] == "sidecar"
+        env = {e["name"]: e for e in sidecar["env"]}
+        assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+        assert env["POD_NAMESPACE"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+        assert env["TENANTC_JOB"]["value"] == job.name
+        assert env["TENANTC_TASK"]["value"] == task["name"]
+        assert pod["serviceAccountName"] == "tenantc-agent"
+        status = {m["mountPath"] for m in examples.container(pod, task["name"])["volumeMounts"]}
+        assert "/var/run/tenantc" in status  # the main container writes the status file there
+        count += 1
+    assert count == 14  # tasks of the 8 Volcano jobs, schedules, steps and templates
+
+
+def test_wait_for_data_iff_the_job_waits(examples):
+    """The wait-dataset init container is there exactly when the job waits for its datasets."""
+    waiting = set()
+    for job, path, task in examples.tasks():
+        init = {c["name"]: c for c in task["template"]["spec"]["initContainers"]}
+        if job.wait_percent and job.datasets:
+            waiting.add(job.name)
+            args = init["wait-for-data"]["args"]
+            assert args[:1 + len(job.datasets)] == ["wait-dataset", *job.datasets]
+            assert args[args.index("--namespace") + 1] == job.tenant
+            assert args[args.index("--min-cached-percent") + 1] == str(job.wait_percent)
+            assert list(init) == ["tenantc-agent", "wait-for-data"]  # after the sidecar starts
+        else:
+            assert list(init) == ["tenantc-agent"], path
+    assert waiting == {"nightly-backtest", "resnet50-ddp", "wide-deep-train"}
+
+
+# -- templates ----------------------------------------------------------------------------------
+
+def test_merge_is_deep_and_roles_merge_by_name():
+    """Dicts merge key by key, roles by name (new ones appended), everything else is replaced."""
+    base = {"maxRetry": 3, "roles": [{"name": "master", "resources": {"cpu": "8", "gpu": "1"}, "args": ["a"]},
+                                     {"name": "worker", "replicas": 3}]}
+    override = {"roles": [{"name": "worker", "replicas": 7}, {"name": "evaluator"},
+                          {"name": "master", "resources": {"cpu": "4"}, "args": ["b"]}]}
+    assert merge(base, override) == {"maxRetry": 3, "roles": [
+        {"name": "master", "resources": {"cpu": "4", "gpu": "1"}, "args": ["b"]},
+        {"name": "worker", "replicas": 7},
+        {"name": "evaluator"}]}
+    assert base["roles"][1]["replicas"] == 3  # inputs untouched
+
+
+def test_extends_chain_and_job_overrides(examples):
+    """resnet extends pytorch-ddp: images from resnet, sizes and retries from pytorch-ddp,
+    replicas from the job."""
+    job = examples.result.plan.workloads.resolved[("vision", "job", "resnet50-ddp")]
+    master, worker = examples.role_of(job, "master"), examples.role_of(job, "worker")
+    assert master.image == worker.image == "registry.example.com/ml/vision/resnet:2.0"
+    assert master.command == ["torchrun", "train.py"] and master.ports == [23456]
+    assert (master.cpu, master.gpu, master.replicas) == (8, 1, 1)
+    assert worker.replicas == 7  # the job's override beats the template's 3
+    assert (job.framework, job.max_retry, job.ttl) == ("pytorch", 3, 86400)
+
+
+def test_job_override_merges_into_role_resources(temp_repo):
+    """A job overriding one resource keeps the template's others."""
+    out = temp_repo.set("vision.yaml", "jobs[0].roles[0].resources", {"cpu": "4"}).compile()
+    tasks = {t["name"]: t for t in out["gpu-east/vision/job.batch.volcano.sh-resnet50-ddp.yaml"]["spec"]["tasks"]}
+    limits = out.container(tasks["worker"]["template"]["spec"], "worker")["resources"]["limits"]
+    assert limits == {"cpu": "4", "memory": "64Gi", "nvidia.com/gpu": "1"}
+    assert out.container(tasks["master"]["template"]["spec"], "master")["resources"]["limits"]["cpu"] == "8"
+
+
+def test_extends_cycle_is_an_error(temp_repo):
+    """Templates extending each other in a cycle are reported, used or not."""
+    temp_repo.append("vision.yaml", "templates", {"name": "ping", "extends": "pong"})
+    temp_repo.append("vision.yaml", "templates", {"name": "pong", "extends": "ping"})
+    temp_repo.expect_problem("tenants/vision.yaml", "templates[1].extends", "cycle: ping -> pong -> ping")
+
+
+# -- dataset sharing ----------------------------------------------------------------------------
+
+def test_import_of_unexported_dataset_names_both_tenants(temp_repo):
+    """Importing what the owner does not export is an error naming owner and importer."""
+    temp_repo.append("recsys.yaml", "imports", {"tenant": "quant-research", "dataset": "backtest-results"})
+    problems = temp_repo.expect_problem("tenants/recsys.yaml", "imports[2]", "does not export")
+    problem = next(p for p in problems if p.path == "imports[2]")
+    assert "'quant-research'" in problem.message and "'recsys'" in problem.message
+
+
+def test_write_import_of_read_only_export(temp_repo):
+    """Asking write on a read-only export is an error at the import's write field."""
+    temp_repo.set("recsys.yaml", "imports[0].write", True)
+    problems = temp_repo.expect_problem("tenants/recsys.yaml", "imports[0].write", "read-only")
+    assert "'quant-research'" in problems[0].message and "'recsys'" in problems[0].message
+
+
+def test_global_dataset_is_imported_read_only_everywhere(examples):
+    """Every other tenant gets imagenet on each of its clusters as a read-only dataset:// ref."""
+    owner = examples.platform.global_datasets[0]
+    placed = {(c, t.tenant.name) for t in examples.result.specs.tenants if t.tenant.name != owner.tenant
+              for c in examples.result.plan.quotas[t.tenant.name]}
+    refs = {}
+    for path, ds in examples.of_kind("Dataset").items():
+        if ds["metadata"]["name"] == owner.dataset and ds["metadata"]["namespace"] != owner.tenant:
+            refs[tuple(path.split("/")[:2])] = ds["spec"]
+    assert set(refs) == placed and len(placed) == 8
+    for spec in refs.values():
+        assert spec["mounts"] == [{"mountPoint": f"dataset://{owner.tenant}/{owner.dataset}",
+                                   "name": owner.dataset, "readOnly": True}]
+        assert spec["accessModes"] == ["ReadOnlyMany"]
+
+
+def test_read_only_datasets_are_mounted_read_only(examples):
+    """Pods mount read-only datasets read-only and writable ones read-write."""
+    writable = {("quant-research", "backtest-results")}
+    checked = 0
+    pods = [(p.split("/")[1], t["template"]["spec"]) for _, p, t in examples.tasks()]
+    pods += [(p.split("/")[1], o["spec"]["template"]["spec"]) for p, o in examples.of_kind("StatefulSet").items()]
+    for tenant, pod in pods:
+        claims = {v["name"]: v["persistentVolumeClaim"] for v in pod["volumes"] if "persistentVolumeClaim" in v}
+        for c in pod["containers"]:
+            for mount in c["volumeMounts"]:
+                if mount["name"].startswith("data-"):
+                    ro = (tenant, claims[mount["name"]]["claimName"]) not in writable
+                    assert mount.get("readOnly", False) is ro and claims[mount["name"]].get("readOnly", False) is ro
+                    checked += 1
+    assert checked > 10
+
+
+def test_a_global_dataset_name_cannot_be_reused(temp_repo):
+    """An own dataset named like a global one is an error at its name, not a file collision."""
+    temp_repo.append("vision.yaml", "datasets", {"name": "imagenet", "mounts": [{"uri": "s3://vision/imagenet/"}]})
+    temp_repo.expect_problem("tenants/vision.yaml", "datasets[0].name", "global dataset ml-platform/imagenet")
+
+
+# -- credentials --------------------------------------------------------------------------------
+
+CREDENTIAL_KEY = re.compile(r"(secret|password|token|access.?key)", re.IGNORECASE)
+CREDENTIAL_VALUE = re.compile(r"^(AKIA|LTAI)[A-Za-z0-9]{8,}$|^[A-Za-z0-9+/=]{30,}$")
+
+
+def test_encrypt_options_reference_secrets_by_name(examples):
+    """Secret options are secretKeyRefs (name and key only); plain options hold no credentials."""
+    refs = 0
+    for path, ds in examples.of_kind("Dataset").items():
+        for mount in ds["spec"]["mounts"]:
+            for option in mount.get("encryptOptions", []):
+                assert set(option) == {"name", "valueFrom"}, path
+                assert set(option["valueFrom"]) == {"secretKeyRef"}
+                assert set(option["valueFrom"]["secretKeyRef"]) == {"name", "key"}
+                refs += 1
+            for key, value in mount.get("options", {}).items():
+                assert not CREDENTIAL_KEY.search(key), f"{path}: option {key}"
+                assert not CREDENTIAL_VALUE.match(value), f"{path}: option {key} looks like a credential"
+    assert refs == 6  # market-data and imagenet (on two clusters), two keys each
+
+
+def test_credential_looking_option_is_rejected(temp_repo):
+    """A credential put in options instead of secrets is an error at that mount's options."""
+    def leak(data):
+        data["datasets"][0]["mounts"][0]["options"]["fs.oss.accessKeySecret"] = "hunter2hunter2"
+    temp_repo.edit("quant-research.yaml", leak)
+    temp_repo.expect_problem("tenants/quant-research.yaml", "datasets[0].mounts[0].options", "looks like a credential")
+
+
+# -- RBAC -----------------------------------------------------------------------------------------
+
+def test_agent_role_is_exactly_what_the_agent_uses(examples):
+    """In every tenant namespace: the agent Role equals the declared sidecar+wait-dataset rules."""
+    roles = {p: o for p, o in examples.of_kind("Role").items() if o["metadata"]["name"] == "tenantc-agent"}
+    namespaces = {p.rsplit("/", 1)[0] for p, o in examples.of_kind("Namespace").items()}
+    assert {p.rsplit("/", 1)[0] for p in roles} == namespaces
+    for path, role in roles.items():
+        assert role["rules"] == rules_for("sidecar", "wait-dataset"), path
+        binding = examples[path.replace("/role-", "/rolebinding-")]
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "tenantc-agent"}
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "tenantc-agent",
+                                        "namespace": role["metadata"]["namespace"]}]
+
+
+def test_scaler_may_patch_only_its_runtime(examples):
+    """The cache scaler's Role names one runtime kind and one object, with the declared verbs."""
+    scalers = {p: o for p, o in examples.of_kind("Role").items() if o["metadata"]["name"].endswith("-scaler")}
+    assert scalers
+    for path, role in scalers.items():
+        dataset = role["metadata"]["name"].removesuffix("-scaler")
+        runtimes = [o for o in examples.objects.values() if o["kind"] in RUNTIME_KINDS.values()
+                    and o["metadata"]["name"] == dataset and o["metadata"]["namespace"] == role["metadata"]["namespace"]]
+        assert len(runtimes) == 1
+        for rule in role["rules"]:
+            assert rule["resources"] == [runtime_resource(runtimes[0]["kind"])]
+            assert rule["resourceNames"] == [dataset]
+        assert permission_set(role["rules"]) <= permission_set(rules_for("scale-runtime"))
+        for cron in (o for o in examples.of_kind("CronJob", "batch/").values()
+                     if o["metadata"]["namespace"] == role["metadata"]["namespace"]):
+            pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+            assert pod["serviceAccountName"] == role["metadata"]["name"]
+            assert pod["containers"][0]["args"][:2] == ["scale-runtime", f"{runtimes[0]['kind'].lower()}/{dataset}"]
+
+
+def test_no_wildcards_and_no_cluster_wide_rbac(examples):
+    """Nothing in rendered/ grants '*' or is a ClusterRole/ClusterRoleBinding."""
+    docs = examples.yaml_docs()
+    assert not [d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+    rules = [rule for d in docs if d["kind"] == "Role" for rule in d["rules"]]
+    assert rules
+    for rule in rules:
+        for field in ("apiGroups", "resources", "verbs", "resourceNames"):
+            assert not any("*" in value for value in rule.get(field, [])), rule
+
+
+# -- storage --------------------------------------------------------------------------------------
+
+def test_claims_fit_the_storage_quota(examples):
+    """Per namespace: PVCs plus the Fluid claim of each dataset fit requests.storage and the
+    persistentvolumeclaims count of the ResourceQuota."""
+    for path, quota in examples.of_kind("ResourceQuota").items():
+        folder = path.rsplit("/", 1)[0] + "/"
+        here = [o for p, o in examples.objects.items() if p.startswith(folder)]
+        pvcs = [Quantity.parse(o["spec"]["resources"]["requests"]["storage"]).value
+                for o in here if o["kind"] == "PersistentVolumeClaim"]
+        datasets = [Quantity.parse(o["metadata"]["annotations"][DATASET_CLAIM_ANNOTATION]).value
+                    for o in here if o["kind"] == "Dataset"]
+        assert len(datasets) == len([o for o in here if o["kind"] == "Dataset"])  # none asks for Fluid's 100Pi
+        hard = quota["spec"]["hard"]
+        if "requests.storage" in hard:
+            assert sum(pvcs + datasets) <= Quantity.parse(hard["requests.storage"]).value, path
+        if "persistentvolumeclaims" in hard:
+            assert len(pvcs) + len(datasets) <= Quantity.parse(hard["persistentvolumeclaims"]).value, path
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("storage.project.size", "200Ti"), "storage quota there is"),
+    (("quota.pvcs", 3), "pvcs quota there is"),
+], ids=["size", "count"])
+def test_storage_counts_against_the_quota(temp_repo, edit, message):
+    """Volumes larger, or more, than the storage quota allows are an error."""
+    temp_repo.set("quant-research.yaml", *edit)
+    temp_repo.expect_problem("tenants/quant-research.yaml", "storage", message)
