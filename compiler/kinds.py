@@ -89,3 +89,8 @@ def file_name(obj: dict) -> str:
     if group not in BUILTIN_GROUPS:
         kind = f"{kind}.{group}"
     return f"{kind}-{obj['metadata']['name']}.yaml"
+
+# What one tenantc-agent container asks for (sidecar, wait-for-data, cache scaler). Counted
+# in every job pod by the compile-time feasibility checks, so a job sized to its quota is not
+# rejected at admission because of the sidecar.
+AGENT_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}}

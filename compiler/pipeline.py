@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compiler.errors import CompileError, Problems
+from compiler.kinds import BUILTIN_GROUPS, group_of
 from compiler.load.sources import read_sources
 from compiler.model import Specs, build_specs
 from compiler.plan import Plan, make_plan
@@ -94,7 +95,8 @@ def _compile(root: Path, crd_dirs: list[Path] | None, crds: CrdSet | None,
         problems.raise_if_any()
     lap("render")
     if crds is None and crd_dirs:
-        crds = load_crds(list(crd_dirs), root / CACHE_DIR)
+        custom = {o["kind"] for o in objects.values() if group_of(o["apiVersion"]) not in BUILTIN_GROUPS}
+        crds = load_crds(list(crd_dirs), root / CACHE_DIR, kinds=custom)
     report: ValidationReport = validate_objects(objects, specs.platform, crds, problems, schema_engine)
     lap("validate")
     problems.raise_if_any()
@@ -109,10 +111,12 @@ def writer_for(root: Path, out: Path | None = None) -> TreeWriter:
 
 def write_rendered(root: Path, result: CompileResult, out: Path | None = None) -> WriteResult:
     start = time.perf_counter()
-    written = writer_for(root, out).write(result.files)
+    with _no_cyclic_gc():  # the manifest of a big tree is tens of thousands of small lists
+        written = writer_for(root, out).write(result.files)
     result.timings["write"] = time.perf_counter() - start
     return written
 
 
 def check_rendered(root: Path, result: CompileResult, out: Path | None = None) -> Staleness:
-    return writer_for(root, out).compare(result.files)
+    with _no_cyclic_gc():
+        return writer_for(root, out).compare(result.files)

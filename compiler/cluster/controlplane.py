@@ -15,7 +15,7 @@ from compiler.cluster import process
 from compiler.cluster.binaries import find_binaries
 from compiler.cluster.components import (APISERVER, AUDIT_POLICY, CONTROLLER_MANAGER, ETCD, ORDER,
                                          PORT_NAMES, PORTS, Component, apiserver_endpoint, build_components)
-from compiler.cluster.errors import ClusterError
+from compiler.cluster.errors import ClusterError, ComponentError
 from compiler.cluster.kubeconfig import build_kubeconfig, cert_user, write_kubeconfig
 from compiler.cluster.pki import Pki, ensure_pki
 from compiler.cluster.ports import LOOPBACK, pick_ports
@@ -24,6 +24,8 @@ from compiler.cluster.readiness import wait_ready
 from compiler.cluster.state import Layout, load_state, locked, save_state
 
 CRD_TIMEOUT = 120.0
+PORT_ATTEMPTS = 3
+PORT_TAKEN = "address already in use"  # what etcd and the API server log when a bind fails
 
 
 class ControlPlane:
@@ -110,14 +112,23 @@ class ControlPlane:
             for folder in pending_dirs:  # fail on a wrong path before starting anything
                 if not folder.is_dir():
                     raise ClusterError(f"CRD folder {folder} does not exist")
-            if not records:  # nothing runs: new ports and config; else resume with the recorded ones
-                state = self._fresh_state(state)
+            fresh = not records  # nothing runs: choose ports and write config; else resume as recorded
+            if fresh:
+                state = self._fresh_state(state, preferred_ports=state.get("ports"))
             state["name"] = self.name
             state["processes"] = {n: r.to_json() for n, r in records.items()}
             with ThreadPoolExecutor(max_workers=1) as pool:
                 # Parsing ~4 MB of CRD YAML overlaps with the API server's own start.
                 parsed = pool.submit(crd_install.find_crds, pending_dirs)
-                self._start_missing(state, records, parsed)
+                for attempt in range(1, PORT_ATTEMPTS + 1):
+                    try:
+                        self._start_missing(state, records, parsed)
+                        break
+                    except ComponentError as exc:
+                        # Another process may bind a port between our pick and the component's bind.
+                        if not (fresh and attempt < PORT_ATTEMPTS and PORT_TAKEN in str(exc)):
+                            raise
+                        state = self._fresh_state(state, preferred_ports=None)
             state["crd_dirs"] = sorted(installed | {str(d) for d in pending_dirs})
             save_state(self.layout, state)
             self._write_admin_kubeconfig(state)
@@ -166,11 +177,11 @@ class ControlPlane:
         self.down()
 
     # -- internals ------------------------------------------------------------------------
-    def _fresh_state(self, old: dict) -> dict:
+    def _fresh_state(self, old: dict, preferred_ports: dict[str, int] | None) -> dict:
         """Nothing runs: choose binaries and ports, and write certificates and config files."""
         binaries = self._binaries or find_binaries()
         ensure_pki(self.layout.pki)
-        ports = pick_ports(list(PORT_NAMES), preferred=old.get("ports"))
+        ports = pick_ports(list(PORT_NAMES), preferred=preferred_ports)
         for folder in (self.layout.config, self.layout.logs, self.layout.etcd_data):
             folder.mkdir(parents=True, exist_ok=True)
         self.layout.etcd_data.chmod(0o700)  # etcd refuses a data dir others can read
@@ -229,8 +240,8 @@ class ControlPlane:
 
     def _roll_back(self, state: dict, records: dict[str, ProcessRecord], keep: set[str]) -> None:
         """Stop what this call started (all but `keep`) and record what still runs."""
-        _stop_in_order({n: r for n, r in records.items() if n not in keep})
-        state["processes"] = {n: r.to_json() for n, r in records.items() if n in keep}
+        _stop_in_order({n: records.pop(n) for n in list(records) if n not in keep})
+        state["processes"] = {n: r.to_json() for n, r in records.items()}
         save_state(self.layout, state)
 
     def _write_admin_kubeconfig(self, state: dict) -> None:

@@ -9,7 +9,9 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from compiler.model.common import CountField, DnsName, QuantityField, Spec
 
-MOUNT_SCHEMES = ("oss", "s3", "hdfs", "pvc", "nfs", "local")
+MOUNT_SCHEMES = ("oss", "s3", "hdfs", "pvc", "nfs", "local", "juicefs")
+# Longest dataset name: derived names such as "<dataset>-scale-<n>" (a CronJob, at most 52) must fit.
+MAX_DATASET_NAME = 40
 _URI_RE = re.compile(r"^(?P<scheme>[a-z0-9]+)://(?P<rest>.+)$")
 CRON_RE = re.compile(r"^(@(hourly|daily|weekly|monthly|yearly)|(\S+\s+){4}\S+)$")
 
@@ -96,7 +98,7 @@ class Export(Spec):
 
 
 class Dataset(Spec):
-    name: DnsName
+    name: DnsName = Field(max_length=MAX_DATASET_NAME)
     mounts: list[Mount] = Field(min_length=1)
     read_only: bool = True
     runtime: CacheRuntime = Field(default_factory=CacheRuntime)
@@ -104,6 +106,16 @@ class Dataset(Spec):
     preload: Preload | None = None
     scaling: list[ScaleStep] = Field(default_factory=list)
     export_to: list[Export] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _runtime_matches_mounts(self) -> "Dataset":
+        """JuiceFS runtimes mount juicefs:// volumes (metaurl from a Secret); the others cannot."""
+        juicefs = [m.uri.startswith("juicefs://") for m in self.mounts]
+        if self.runtime.type == "juicefs" and not all(juicefs):
+            raise ValueError("a juicefs runtime needs juicefs:// mounts (with the metaurl in secrets)")
+        if self.runtime.type != "juicefs" and any(juicefs):
+            raise ValueError(f"juicefs:// mounts need runtime type juicefs, not {self.runtime.type}")
+        return self
 
 
 class DatasetImport(Spec):

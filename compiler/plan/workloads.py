@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from compiler.errors import Problems
+from compiler.kinds import AGENT_RESOURCES
 from compiler.model import Specs, TenantSpec
 from compiler.model.data import Dataset
 from compiler.model.platform import Cluster
@@ -213,6 +214,10 @@ def _resolve_role(role: dict, framework: str | None, cluster: Cluster, specs: Sp
                      f"use one of: {', '.join(specs.platform.allowed_registries)}")
     resources = {k: Quantity.parse(v).value for k, v in role.get("resources", {}).items() if v is not None}
     gpu = int(resources.get("gpu", 0))
+    for resource, ceiling in specs.platform.defaults.limit_range.max.items():
+        if resource in resources and resources[resource] > ceiling.value:
+            problems.add(file, f"{where}.resources.{resource}", f"{_fmt(resources[resource])} per pod is above the "
+                         f"platform's container maximum {ceiling}", "the LimitRange would reject it; lower it")
     pool = role.get("pool") or ("gpu" if gpu else "cpu")
     if pool == "cpu" and gpu:
         problems.add(file, f"{where}.pool", "a cpu-pool role cannot ask for GPUs", "set pool: gpu or remove resources.gpu")
@@ -255,7 +260,14 @@ def _check_fits(job: ResolvedJob, cluster: Cluster, spec: TenantSpec, plan_quota
         "memory": sum((r.memory * r.replicas for r in job.roles if r.memory is not None), Decimal(0)),
         "gpu": Decimal(sum(r.gpu * r.replicas for r in job.roles)),
     }
+    pods = sum(r.replicas for r in job.roles)
+    # every pod also runs the agent sidecar
+    totals["cpu"] += Quantity.parse(AGENT_RESOURCES["requests"]["cpu"]).value * pods
+    totals["memory"] += Quantity.parse(AGENT_RESOURCES["requests"]["memory"]).value * pods
     share = plan_quotas.get(spec.tenant.name, {}).get(cluster.name)
+    if share is not None and share.pods is not None and pods > share.pods.value:
+        problems.add(spec.source.path, where, f"needs {pods} pods but the tenant's pods quota on {cluster.name} is "
+                     f"{share.pods}", "lower replicas or raise quota.pods")
     for resource, need in totals.items():
         if not need:
             continue

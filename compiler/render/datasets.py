@@ -2,6 +2,10 @@
 preload DataLoads, scheduled cache scaling, and Datasets that reference shared ones."""
 from __future__ import annotations
 
+import copy
+
+from compiler.kinds import AGENT_RESOURCES
+
 from compiler.agent.permissions import rules_for
 from compiler.model.data import Dataset
 from compiler.plan.workloads import DATASET_CLAIM_ANNOTATION, DATASET_CLAIM_SIZE, DatasetPlacement
@@ -103,7 +107,7 @@ def _scaler(ctx: TenantContext, ds: Dataset, kind: str) -> list[dict]:
             "image": ctx.platform.agent_image,
             "args": ["scale-runtime", f"{kind.lower()}/{ds.name}", "--namespace", ctx.namespace,
                      "--replicas", str(step.replicas)],
-            "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
+            "resources": copy.deepcopy(AGENT_RESOURCES),
         }
         objects.append(ctx.obj("batch/v1", "CronJob", f"{ds.name}-scale-{i}", spec={
             "schedule": step.schedule,

@@ -2,6 +2,10 @@
 pool placement, resources, the agent sidecar and wait-for-data init container, volumes."""
 from __future__ import annotations
 
+import copy
+
+from compiler.kinds import AGENT_RESOURCES
+
 from decimal import Decimal
 
 from compiler.model.common import user_handle
@@ -75,7 +79,7 @@ def agent_sidecar(image: str, job: str, task: str) -> dict:
             {"name": "TENANTC_JOB", "value": job},
             {"name": "TENANTC_TASK", "value": task},
         ],
-        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
+        "resources": copy.deepcopy(AGENT_RESOURCES),
         "volumeMounts": [{"name": STATUS_VOLUME, "mountPath": STATUS_DIR}],
     }
 
@@ -86,7 +90,7 @@ def wait_for_data(image: str, datasets: list[str], namespace: str, percent: int)
         "image": image,
         "args": ["wait-dataset", *datasets, "--namespace", namespace, "--min-cached-percent", str(percent),
                  "--timeout", str(WAIT_TIMEOUT_SECONDS)],
-        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
+        "resources": copy.deepcopy(AGENT_RESOURCES),
     }
 
 

@@ -10,7 +10,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from compiler.quantity import Quantity
+from compiler.quantity import FORMAT_BINARY, Quantity
 from compiler.review import Review, ReviewFailed
 from compiler.review.capacity import CapacityRow
 from compiler.review.revision import Revision
@@ -51,7 +51,7 @@ def to_json(r: Review) -> dict[str, Any]:
             "after": _q(row, row.after), "limitBefore": _q(row, row.limit_before),
             "limitAfter": _q(row, row.limit_after), "headroom": _q(row, row.headroom),
             "percentAfter": None if row.percent_after is None else round(row.percent_after, 1),
-            "changed": row.changed,
+            "changed": row.changed, "format": row.fmt,
         } for row in r.capacity],
         "risks": [{
             "rule": x.rule, "severity": x.severity, "cluster": x.key.cluster, "tenant": x.tenant,
@@ -174,21 +174,27 @@ def _field_line(f: dict) -> str:
 
 def _capacity_cells(row: dict) -> list[str]:
     used = "-" if row["percentAfter"] is None else f"{row['percentAfter']:.1f}%"
-    return [row["cluster"], row["resource"], *(_readable(row[k]) for k in ("before", "after", "limitAfter", "headroom")),
-            used]
+    values = (_readable(row[k], row["format"]) for k in ("before", "after", "limitAfter", "headroom"))
+    return [row["cluster"], row["resource"], *values, used]
 
 
-def _readable(value: str | None) -> str:
-    """Exact quantities (as in JSON) when short; long ones such as 24Ti x 1.2 = '31665934879948800m'
-    as '≈28.8Ti' for people."""
+_BINARY_STEPS = [("Ei", Decimal(1024) ** 6), ("Pi", Decimal(1024) ** 5), ("Ti", Decimal(1024) ** 4),
+                 ("Gi", Decimal(1024) ** 3), ("Mi", Decimal(1024) ** 2), ("Ki", Decimal(1024))]
+_DECIMAL_STEPS = [("E", Decimal(10) ** 18), ("P", Decimal(10) ** 15), ("T", Decimal(10) ** 12),
+                  ("G", Decimal(10) ** 9), ("M", Decimal(10) ** 6), ("k", Decimal(10) ** 3)]
+
+
+def _readable(value: str | None, fmt: str) -> str:
+    """The exact quantity (as in JSON) when short; a long one such as 24Ti x 1.2 =
+    '31665934879948800m' as '≈28.8Ti' for people, in the unit family the capacity was written in."""
     if value is None:
         return "-"
     if len(value) <= 8:
         return value
     amount = Quantity.parse(value).value
-    for suffix, power in (("Ei", 6), ("Pi", 5), ("Ti", 4), ("Gi", 3), ("Mi", 2), ("Ki", 1)):
-        if abs(amount) >= Decimal(1024) ** power:
-            return f"≈{amount / Decimal(1024) ** power:.1f}{suffix}"
+    for suffix, size in _BINARY_STEPS if fmt == FORMAT_BINARY else _DECIMAL_STEPS:
+        if abs(amount) >= size:
+            return f"≈{amount / size:.1f}{suffix}"
     return f"≈{amount:.1f}"
 
 

@@ -13,9 +13,9 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from compiler.kinds import SOURCE_ANNOTATION
+from compiler.kinds import PLATFORM_TENANT, SOURCE_ANNOTATION, TENANT_LABEL
 from compiler.quantity import Quantity, QuantityError
-from compiler.review.compare import ObjectChange, ObjectKey, index, tenant_of
+from compiler.review.compare import ObjectChange, ObjectKey, index
 
 DANGER, WARNING = "danger", "warning"
 
@@ -88,8 +88,9 @@ def _risk(rule: str, severity: str, change: ObjectChange, reason: str, **extra) 
 def _risk_on(rule: str, severity: str, key: ObjectKey, obj: dict, reason: str, **extra) -> Risk:
     """A risk on an object that may itself be unchanged (the policy that now allows a peer)."""
     meta = obj.get("metadata") or {}
-    return Risk(rule, severity, key, tenant_of("", obj) if meta.get("labels") else key.namespace, reason,
-                (meta.get("annotations") or {}).get(SOURCE_ANNOTATION, ""), **extra)
+    tenant = (meta.get("labels") or {}).get(TENANT_LABEL) or key.namespace or PLATFORM_TENANT
+    return Risk(rule, severity, key, tenant, reason, (meta.get("annotations") or {}).get(SOURCE_ANNOTATION, ""),
+                **extra)
 
 
 # -- data ---------------------------------------------------------------------------------

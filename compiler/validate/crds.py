@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,43 +71,51 @@ def crd_files(dirs: list[Path]) -> list[Path]:
     return files
 
 
-def load_crds(dirs: list[Path], cache_dir: Path | None = None) -> CrdSet:
-    """Read every CRD under `dirs`; parsed schemas are cached by content digest (YAML of the
-    Fluid CRDs alone is megabytes; JSON reads back several times faster)."""
-    files = crd_files(dirs)
+def load_crds(dirs: list[Path], cache_dir: Path | None = None, kinds: set[str] | None = None) -> CrdSet:
+    """Read the CRDs under `dirs`. Parsed schemas are cached per file by content digest (YAML
+    of the Fluid CRDs alone is megabytes; JSON reads back several times faster). With `kinds`
+    (the kinds about to be validated), a file whose text never mentions one of those names is
+    not parsed at all: a CRD of kind X always spells X, so nothing needed is skipped."""
+    wanted = re.compile(rb"\b(?:" + b"|".join(re.escape(k.encode()) for k in sorted(kinds)) + rb")\b") \
+        if kinds else None
     hasher = hashlib.sha256(STRICT_VERSION.encode())
-    contents = []
-    for path in files:
+    crds = CrdSet()
+    for path in crd_files(dirs):
         raw = path.read_bytes()
         hasher.update(raw)
-        contents.append((path, raw))
-    crds = CrdSet(digest=hasher.hexdigest())
-    cached = cache_dir / f"crds-{crds.digest[:32]}.json" if cache_dir else None
-    if cached and cached.is_file():
-        data = json.loads(cached.read_text())
-        for entry in data:
+        if kinds is not None and (wanted is None or not wanted.search(raw)):
+            continue
+        cached = cache_dir / f"crd-{hashlib.sha256(STRICT_VERSION.encode() + raw).hexdigest()[:32]}.json" \
+            if cache_dir else None
+        if cached and cached.is_file():
+            entries = json.loads(cached.read_bytes())
+        else:
+            entries = _parse_crds(raw)
+            if cached:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+                tmp.write_text(json.dumps(entries))
+                tmp.replace(cached)
+        for entry in entries:
             key = (entry["apiVersion"], entry["kind"])
-            crds.schemas[key], crds.sources[key] = entry["schema"], entry["source"]
-        return crds
-    for path, raw in contents:
-        for doc in _documents(raw):
-            if doc.get("kind") != "CustomResourceDefinition":
-                continue
-            spec = doc.get("spec", {})
-            group, kind = spec.get("group"), spec.get("names", {}).get("kind")
-            for version in spec.get("versions", []):
-                schema = (version.get("schema") or {}).get("openAPIV3Schema")
-                if schema and version.get("served", True):
-                    key = (f"{group}/{version['name']}", kind)
-                    crds.schemas[key] = strict(schema)
-                    crds.sources[key] = path.name
-    if cached:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(".tmp")
-        tmp.write_text(json.dumps([{"apiVersion": k[0], "kind": k[1], "schema": s, "source": crds.sources[k]}
-                                   for k, s in crds.schemas.items()]))
-        tmp.replace(cached)
+            crds.schemas[key], crds.sources[key] = entry["schema"], path.name
+    crds.digest = hasher.hexdigest()
     return crds
+
+
+def _parse_crds(raw: bytes) -> list[dict]:
+    """apiVersion, kind and strict schema of every served version of the CRDs in one file."""
+    entries = []
+    for doc in _documents(raw):
+        if doc.get("kind") != "CustomResourceDefinition":
+            continue
+        spec = doc.get("spec", {})
+        group, kind = spec.get("group"), spec.get("names", {}).get("kind")
+        for version in spec.get("versions", []):
+            schema = (version.get("schema") or {}).get("openAPIV3Schema")
+            if schema and version.get("served", True):
+                entries.append({"apiVersion": f"{group}/{version['name']}", "kind": kind, "schema": strict(schema)})
+    return entries
 
 
 def _documents(raw: bytes) -> list[dict]:

@@ -113,7 +113,9 @@ def test_prune_threshold_through_the_cli(repo, control_plane, capsys):
     report = json.loads(out)
     assert code == 0
     pruned = report["clusters"][0]["pruned"]
-    assert pruned and {p["tenant"] for p in pruned} == {tenants[1]}
+    assert {p["tenant"] for p in pruned} == set(tenants)
+    assert {(p["kind"], p["name"]) for p in pruned if p["tenant"] == tenants[0]} == {
+        ("NetworkPolicy", "allow-from-tenants")}  # its allowFromTenants entry went with the tenant
     assert "Namespace" not in {p["kind"] for p in pruned}
     code, out, _ = run(capsys, "diff", root, control_plane, "-o", "json")
     remaining = json.loads(out)["clusters"][0]["tenants"]

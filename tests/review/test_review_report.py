@@ -78,7 +78,7 @@ def test_json_schema_is_stable(mixed):
     assert set(data["risks"][0]) == {"rule", "severity", "cluster", "tenant", "apiVersion", "kind", "namespace",
                                      "name", "reason", "source", "crossTenant", "involves"}
     assert set(data["capacity"][0]) == {"cluster", "resource", "before", "after", "limitBefore", "limitAfter",
-                                        "headroom", "percentAfter", "changed"}
+                                        "headroom", "percentAfter", "changed", "format"}
     assert {x["rule"] for x in data["risks"]} == {"quota-lowered", "rbac-widened", "network-opened",
                                                   "dataset-shared", "data-removed"}
     assert data["summary"]["risks"]["danger"] == len([x for x in data["risks"] if x["severity"] == "danger"]) > 0
@@ -98,6 +98,13 @@ def test_markdown_stays_under_the_comment_limit(mixed, monkeypatch):
     assert "more tenant(s) left out to fit a comment" in text
     assert text.count("<details>") == text.count("</details>") < 4
     assert len(text) < 3000
+
+
+def test_long_quantities_are_rounded_for_people_but_exact_in_json():
+    assert report_module._readable("31665934879948800m", "BinarySI") == "≈28.8Ti"
+    assert report_module._readable("123456789", "DecimalSI") == "≈123.5M"
+    assert report_module._readable("6656Gi", "BinarySI") == "6656Gi"
+    assert report_module._readable(None, "DecimalSI") == "-"
 
 
 def test_no_changes_says_so_in_every_format(spec_repo, run_review):

@@ -82,7 +82,7 @@ def test_removed_volumes_and_datasets_are_data_loss(example):
     pvc_path, pvc = pick(example, "PersistentVolumeClaim")
     ds_path, dataset = pick(example, "Dataset", tenant="ml-platform")
     found = risks({pvc_path: pvc, ds_path: dataset}, {}, example)
-    assert [(r.rule, r.severity, r.key.kind) for r in found] == [
+    assert sorted((r.rule, r.severity, r.key.kind) for r in found) == [
         ("data-removed", "danger", "Dataset"), ("data-removed", "danger", "PersistentVolumeClaim")]
 
 

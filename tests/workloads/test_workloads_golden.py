@@ -19,7 +19,7 @@ GOLDEN = {
     "Dataset (imported, dataset://)": "cpu-west/recsys/dataset.data.fluid.io-market-signals.yaml",
     "JindoRuntime": "cpu-west/quant-research/jindoruntime.data.fluid.io-market-data.yaml",
     "AlluxioRuntime": "gpu-east/ml-platform/alluxioruntime.data.fluid.io-imagenet.yaml",
-    "JuiceFSRuntime": "cpu-west/ml-platform/juicefsruntime.data.fluid.io-click-logs.yaml",
+    "JuiceFSRuntime": "gpu-east/ads-ranking/juicefsruntime.data.fluid.io-feature-snapshots.yaml",
     "ThinRuntime": "cpu-west/quant-research/thinruntime.data.fluid.io-backtest-results.yaml",
     "DataLoad Once": "gpu-east/ml-platform/dataload.data.fluid.io-imagenet-preload.yaml",
     "DataLoad Cron": "cpu-west/quant-research/dataload.data.fluid.io-market-data-preload.yaml",

@@ -16,7 +16,7 @@ CASES = {
         (RECSYS, "jobs[0]", "gpu.A10 quota on cpu-west is 16"), True),
     "gang over the cluster's capacity": (
         [("set", VISION, "quota.cpu", "2500"), ("append", VISION, "jobs", BIG_BATCH)],
-        (VISION, "jobs[1]", "the gang needs cpu 2400 but gpu-east has 2048 in all"), True),
+        (VISION, "jobs[1]", "the gang needs cpu 2406 but gpu-east has 2048 in all"), True),
     "GPU model the cluster lacks": (
         [("set", VISION, "jobs[0].gpuModel", "H100")],
         (VISION, "jobs[0].gpuModel", "cluster 'gpu-east' has no H100 GPUs"), True),
@@ -78,6 +78,15 @@ CASES = {
     "dataset mount with an unsupported scheme": (
         [("set", QUANT, "datasets[0].mounts[0].uri", "ftp://market/ticks/")],
         (QUANT, "datasets[0].mounts[0].uri", "is not a supported mount"), True),
+    "runtime that cannot mount the scheme": (
+        [("set", QUANT, "datasets[0].runtime.type", "juicefs")],
+        (QUANT, "datasets[0]", "a juicefs runtime needs juicefs:// mounts"), True),
+    "more pods than the pods quota": (
+        [("set", VISION, "quota.pods", 7)],
+        (VISION, "jobs[0]", "needs 8 pods but the tenant's pods quota on gpu-east is 7"), False),
+    "role above the platform's container maximum": (
+        [("set", VISION, "jobs[0].roles[0].resources", {"cpu": "128", "memory": "64Gi", "gpu": 1})],
+        (VISION, "jobs[0].roles[0].resources.cpu", "128 per pod is above the platform's container maximum 96"), False),
 }
 
 

@@ -292,7 +292,7 @@ def test_encrypt_options_reference_secrets_by_name(examples):
             for key, value in mount.get("options", {}).items():
                 assert not CREDENTIAL_KEY.search(key), f"{path}: option {key}"
                 assert not CREDENTIAL_VALUE.match(value), f"{path}: option {key} looks like a credential"
-    assert refs == 6  # market-data and imagenet (on two clusters), two keys each
+    assert refs == 7  # market-data and imagenet (on two clusters), two keys each; feature-snapshots' metaurl
 
 
 def test_credential_looking_option_is_rejected(temp_repo):
