@@ -9,7 +9,9 @@ installed and Established) under 15 s. Each run measures, through the library AP
   down     SIGTERM ... all processes gone
   resume   `up` on the stopped state dir (certificates, etcd data and CRDs kept)
 
-plus the per-step timings of the fresh start (seconds since processes began starting).
+plus the per-step timings of the fresh start (seconds since processes began starting) and
+the CPU time the three processes used for it, which stays comparable when other work
+shares the machine (wall time then mostly measures waiting for a core).
 
     .venv/bin/python bench/cluster_up_bench.py [--runs N] [--crd-dir DIR]... [--no-crds]
 
@@ -18,6 +20,7 @@ The upstream CRDs are read from ../shared/crds beside the checkout when present.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -39,11 +42,18 @@ def timed(action) -> float:
     return time.monotonic() - started
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def one_run(root: Path, binaries: Path, crd_dirs: list[str]) -> tuple[dict[str, float], dict[str, float]]:
     plane = ControlPlane(root / "cluster", crd_dirs=crd_dirs, binaries=binaries, bind_to_parent=True)
     try:
         times = {"fresh": timed(plane.up)}
-        steps = dict(plane.timings)
+        steps = {**plane.timings, **{f"{name} CPU": round(cpu_seconds(c["pid"]), 2)
+                                     for name, c in plane.status()["components"].items()}}
         times["again"] = timed(plane.up)
         times["down"] = timed(plane.down)
         times["resume"] = timed(plane.up)
@@ -67,7 +77,7 @@ def main() -> int:
             times, steps = one_run(Path(tmp), binaries, crd_dirs)
         results.append(times)
         print(f"run {run}: " + "  ".join(f"{k} {v:5.2f}s" for k, v in times.items()))
-        print("        steps of fresh: " + ", ".join(f"{k} at {v:.2f}s" for k, v in steps.items()))
+        print("        fresh: " + ", ".join(f"{k} {v:.2f}s" for k, v in steps.items()))
     print()
     for key in results[0]:
         values = [r[key] for r in results]

@@ -49,6 +49,8 @@ class Quantity:
         if isinstance(text, bool):
             raise QuantityError(f"expected a quantity, got {text!r}")
         if isinstance(text, int):
+            if abs(text) >= 10 ** (MAX_ADJUSTED_EXPONENT + 1):
+                raise QuantityError(f"{text} is too large to be a resource amount")
             return cls(Decimal(text))
         if isinstance(text, Decimal):
             return cls(text)

@@ -77,3 +77,15 @@ def compile_problems(root: Path) -> list:
     except CompileError as exc:
         return exc.problems
     raise AssertionError(f"{root} compiled without problems")
+
+
+def compile_example(workdir: Path, crds=None):
+    """The example repository compiled in memory from a copy under `workdir` (so no cache is
+    written into the checkout), validated against `crds` or else the upstream CRDs if there."""
+    from compiler.pipeline import compile_repo
+    from compiler.validate.crds import load_crds
+
+    root = copy_repo(workdir / "repo")
+    if crds is None and crd_dirs():
+        crds = load_crds(crd_dirs(), workdir / "crd-cache")
+    return compile_repo(root, crds=crds)

@@ -62,8 +62,6 @@ def run(args: argparse.Namespace) -> int:
                            wait=args.wait, timeout=args.timeout)
     reports = []
     for cluster in plan_targets(args, APPLY, force_conflicts=args.force_conflicts):
-        if cluster.target.note and args.output != "json":
-            print(f"note: {cluster.target.note}", file=sys.stderr)
         progress = progress_for(sys.stdout, quiet=args.output == "json")
         try:
             reports.append(apply_cluster(cluster.client, cluster.plan, cluster.desired, options, progress))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from compiler.commands.common import add_repo_flags, crd_dirs, use_color
 from compiler.errors import UserError
 from compiler.live.access import Target, add_access_flags, cluster_contexts, connect, read_kubeconfig, select_targets
-from compiler.live.client import KubeClient, Unreachable
+from compiler.live.client import KubeClient, KubeError
 from compiler.live.desired import cluster_objects, load_desired
 from compiler.live.diff import DIFF, ClusterPlan, plan_cluster
 from compiler.live.output import print_diff
@@ -69,7 +69,7 @@ def plan_targets(args: argparse.Namespace, mode: str, force_conflicts: bool = Fa
         try:
             plan = plan_cluster(client, target, desired, mode=mode, concurrency=args.concurrency,
                                 prune_flags=flags, force_conflicts=force_conflicts)
-        except Unreachable as exc:
+        except KubeError as exc:  # unreachable, or refused (e.g. no right to list a kind)
             raise UserError(f"cluster {target.cluster} (context {target.context}): {exc}") from None
         runs.append(ClusterRun(target, client, desired, plan))
     return runs

@@ -107,7 +107,7 @@ def _apply_one(client: KubeClient, change: Change, options: ApplyOptions, failed
     outcome = Outcome(obj, change.path, "")
     namespace = obj["metadata"].get("namespace")
     if change.error is not None:  # the planning dry-run already refused it: say why, send nothing
-        return _failure(outcome, change.error, options)
+        return _failure(outcome, change.error)
     if namespace and namespace in failed_namespaces:
         outcome.result, outcome.message = SKIPPED, f"namespace {namespace} failed to apply"
         return outcome
@@ -118,7 +118,7 @@ def _apply_one(client: KubeClient, change: Change, options: ApplyOptions, failed
         if options.dry_run and exc.missing_namespace() and change.action == ADD:
             outcome.result, outcome.message = WOULD_APPLY, f"namespace {namespace} is created first"
             return outcome
-        return _failure(outcome, exc, options)
+        return _failure(outcome, exc)
     except KubeError as exc:
         outcome.result, outcome.message = FAILED, f"{exc}; run apply again when the cluster answers"
         return outcome
@@ -126,7 +126,7 @@ def _apply_one(client: KubeClient, change: Change, options: ApplyOptions, failed
     return outcome
 
 
-def _failure(outcome: Outcome, exc: ApiError, options: ApplyOptions) -> Outcome:
+def _failure(outcome: Outcome, exc: ApiError) -> Outcome:
     if exc.conflict:
         outcome.result = CONFLICT
         outcome.message = (f"{exc.message}. Another field manager owns these fields: make the spec agree, "

@@ -49,7 +49,10 @@ def _module(name: str) -> Any:
 def default_engine() -> str:
     wanted = os.environ.get("TENANTC_JSONNET_ENGINE")
     if wanted:
-        _module(wanted)
+        try:
+            _module(wanted)
+        except ImportError as exc:  # reported against each Jsonnet file, not as a traceback
+            raise JsonnetError(f"TENANTC_JSONNET_ENGINE={wanted}: {exc}") from None
         return wanted
     engines = available_engines()
     if not engines:

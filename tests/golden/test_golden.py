@@ -37,9 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.pipeline import compile_repo
-from compiler.validate.crds import load_crds
-from helpers import REPO, crd_dirs, snapshot
+from helpers import compile_example, snapshot
 
 TENANT = "quant-research"
 GOLDEN = Path(__file__).resolve().parent / TENANT
@@ -49,8 +47,7 @@ UPDATE = os.environ.get("TENANTC_UPDATE_GOLDEN") == "1"
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> dict[str, bytes]:
     """'<cluster>/<file>' -> bytes of everything the examples render for TENANT."""
-    crds = load_crds(crd_dirs(), tmp_path_factory.mktemp("crd-cache")) if crd_dirs() else None
-    result = compile_repo(REPO, crds=crds)
+    result = compile_example(tmp_path_factory.mktemp("example"))
     out = {}
     for path, content in result.files.items():
         cluster, tenant, name = path.split("/")

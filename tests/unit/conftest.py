@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/helpers.py
 
-from helpers import REPO, compile_cli, copy_repo, crd_dirs  # noqa: E402
+from helpers import compile_cli, compile_example, copy_repo, crd_dirs  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -21,11 +21,9 @@ def crds(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def example(crds):
-    """The example repository compiled in memory (nothing written)."""
-    from compiler.pipeline import compile_repo
-
-    return compile_repo(REPO, crds=crds)
+def example(tmp_path_factory, crds):
+    """The example repository compiled in memory (nothing written to rendered/)."""
+    return compile_example(tmp_path_factory.mktemp("example"), crds)
 
 
 @pytest.fixture(scope="session")

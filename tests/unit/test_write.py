@@ -147,7 +147,7 @@ def _reversed_keys(data):
 
 def test_compiles_are_deterministic_and_ignore_key_order(repo, example):
     """Same specs, same bytes: twice in a row, and with every YAML mapping reordered."""
-    again = compile_repo(REPO)
+    again = compile_repo(repo)
     assert again.files == example.files
     for path in sorted((repo / "tenants").glob("*.yaml")):
         data = yaml_io.load(path.read_bytes())
