@@ -43,7 +43,8 @@ import json, os, sys, time, cProfile, pstats, io
 start = time.perf_counter()
 from pathlib import Path
 from compiler.review import review
-root, crds, cache, profile = Path(sys.argv[1]), [Path(p) for p in json.loads(sys.argv[2])], sys.argv[3] == "1", sys.argv[4] == "1"
+root, crds = Path(sys.argv[1]), [Path(p) for p in json.loads(sys.argv[2])]
+cache, profile = sys.argv[3] == "1", sys.argv[4] == "1"
 profiler = cProfile.Profile() if profile else None
 if profiler: profiler.enable()
 r = review(root, "main", crd_dirs=crds, use_cache=cache)
@@ -91,7 +92,8 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the generated repository and print its path")
     parser.add_argument("--profile", action="store_true", help="cProfile the cold run; print the top functions")
     args = parser.parse_args()
-    crd_dirs = args.crd_dir if args.crd_dir is not None else [d for d in [REPO.parent / "shared" / "crds"] if d.is_dir()]
+    shared = REPO.parent / "shared" / "crds"
+    crd_dirs = args.crd_dir if args.crd_dir is not None else [shared] if shared.is_dir() else []
 
     root = Path(tempfile.mkdtemp(prefix="tenantc-review-bench-"))
     try:

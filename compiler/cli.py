@@ -14,17 +14,20 @@ import sys
 
 from compiler.errors import CompileError, UserError
 
-# Order is the order shown in --help.
-COMMAND_MODULES = [
-    "compile",
-    "check",
-    "schema",
-    "review",
-    "diff",
-    "apply",
-    "status",
-    "cluster",
-]
+# Order is the order shown in --help. Only the module of the command being run is imported
+# (diff/apply/status pull in the kubernetes client, which costs most of a second); the others
+# get a one-line entry so `tenantc --help` still lists them.
+COMMANDS = {
+    "compile": "compile tenants/ into rendered/",
+    "check": "fail when rendered/ is stale or specs are invalid",
+    "schema": "write schemas/tenant.schema.json and schemas/platform.schema.json",
+    "review": "what a change to tenant config does, between two git revisions",
+    "diff": "show what apply would change on live clusters",
+    "apply": "server-side apply rendered/ to live clusters (and prune)",
+    "status": "quota, queues, datasets, jobs and agent heartbeats per tenant",
+    "cluster": "run a local control plane (etcd, kube-apiserver, kube-controller-manager)",
+}
+COMMAND_MODULES = list(COMMANDS)
 
 EPILOG = """\
 typical flow:
@@ -38,7 +41,8 @@ exit codes: 0 ok, 1 differences found (check/diff/review --exit-code), 2 invalid
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser when `command` is None; otherwise only that command's module is loaded."""
     parser = argparse.ArgumentParser(
         prog="tenantc",
         description="Compile per-tenant specs (YAML or Jsonnet) into validated Kubernetes, "
@@ -48,15 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tenantc {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"compiler.commands.{name}")
-        except ModuleNotFoundError as exc:  # a command not built yet is simply absent
-            if exc.name != f"compiler.commands.{name}":
-                raise
+    for name, summary in COMMANDS.items():
+        if command is not None and name != command:
+            subparsers.add_parser(name, help=summary, add_help=False)
             continue
-        module.register(subparsers)
+        importlib.import_module(f"compiler.commands.{name}").register(subparsers)
     return parser
+
+
+def _command_in(argv: list[str]) -> str | None:
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first if first in COMMANDS else None
 
 
 def _version() -> str:
@@ -66,7 +72,8 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 CRD_DIR = REPO.parent / "shared" / "crds"
 
 # One problem line as the CLI prints it: 'error: <file>: [<field path>: ]<message>'.
-PROBLEM_LINE = re.compile(r"^error: (?P<file>tenants/\S*|tenants/): (?P<rest>.+)$")
+PROBLEM_LINE = re.compile(r"^error: (?P<file>tenants/\S*): (?P<rest>.+)$")
 
 
 def crd_dirs() -> list[Path]:

@@ -33,7 +33,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("review", help="what a change to tenants/ does: objects, capacity, risks, approvals",
                                    description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_repo_flags(parser)
-    parser.add_argument("--base", required=True, metavar="REF", help="the revision to compare against (branch, tag, sha)")
+    parser.add_argument("--base", required=True, metavar="REF",
+                        help="the revision to compare against (branch, tag, sha)")
     parser.add_argument("--head", metavar="REF", help="the revision under review (default: the working tree)")
     parser.add_argument("--format", choices=FORMATS, default="text",
                         help="text for a terminal, markdown for a PR comment, github for annotations, json for scripts")

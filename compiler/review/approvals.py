@@ -18,7 +18,8 @@ class Approval:
     reasons: list[str] = field(default_factory=list)
 
 
-def required_approvals(changes: list[ObjectChange], risks: list[Risk], base: Snapshot, head: Snapshot) -> list[Approval]:
+def required_approvals(changes: list[ObjectChange], risks: list[Risk], base: Snapshot,
+                       head: Snapshot) -> list[Approval]:
     wanted: dict[str, list[str]] = {}
 
     def need(who: str, reason: str) -> None:

@@ -39,7 +39,7 @@ class ObjectKey(NamedTuple):
     name: str
 
     @classmethod
-    def of(cls, path: str, obj: dict) -> "ObjectKey":
+    def of(cls, path: str, obj: dict) -> ObjectKey:
         meta = obj.get("metadata", {})
         return cls(path.split("/", 1)[0], obj.get("apiVersion", ""), obj.get("kind", ""),
                    meta.get("namespace", ""), meta.get("name", ""))
@@ -200,8 +200,8 @@ def _diff_lists(old: list, new: list, path: str, in_quantities: bool) -> list[Fi
     if len(old) == len(new) and all(isinstance(i, dict) for i in old + new) and len(old) == 1:
         return diff_fields(old[0], new[0], f"{path}[0]", in_quantities)  # one rule/term: say which field
     old_items, new_items = [_canonical(i) for i in old], [_canonical(i) for i in new]
-    removed = [item for item, c in zip(old, old_items) if c not in new_items]
-    added = [item for item, c in zip(new, new_items) if c not in old_items]
+    removed = [item for item, c in zip(old, old_items, strict=True) if c not in new_items]
+    added = [item for item, c in zip(new, new_items, strict=True) if c not in old_items]
     if not removed and not added:
         return [FieldChange(path, "changed", old, new, "reordered")]
     return ([FieldChange(f"{path}[]", "removed", old=item) for item in removed]

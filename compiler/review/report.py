@@ -200,7 +200,7 @@ def _readable(value: str | None, fmt: str) -> str:
 
 def _columns(rows: list[list[str]], indent: str = "") -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return [indent + "  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    return [indent + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
 
 # -- markdown -----------------------------------------------------------------------------
@@ -222,7 +222,8 @@ def _markdown(d: dict) -> str:
                 f"`{_ref(x)}` | {_cell(x['reason'])} |" for x in d["risks"]]
     capacity = [row for row in d["capacity"] if row["changed"]]
     if capacity:
-        out += ["", "### Capacity", "", "| cluster | resource | before | after | capacity × overcommit | headroom | used |",
+        out += ["", "### Capacity", "",
+                "| cluster | resource | before | after | capacity × overcommit | headroom | used |",
                 "|---|---|--:|--:|--:|--:|--:|"]
         out += ["| " + " | ".join(_capacity_cells(row)) + " |" for row in capacity]
     if d["approvals"]:
@@ -288,7 +289,8 @@ def _github(d: dict) -> str:
         level = "error" if x["severity"] == DANGER else "warning"
         where = f"file={_prop(x['source'])}," if x["source"] else ""
         title = f"{x['rule']} ({x['cluster']}/{x['tenant']})"
-        out.append(f"::{level} {where}title={_prop(title)}::{_data(_ref(x) + ': ' + x['reason'] + ' — ' + RULES[x['rule']])}")
+        message = f"{_ref(x)}: {x['reason']} — {RULES[x['rule']]}"
+        out.append(f"::{level} {where}title={_prop(title)}::{_data(message)}")
     if d["approvals"]:
         who = "; ".join(f"{a['who']} ({', '.join(a['reasons'])})" for a in d["approvals"])
         out.append(f"::notice title=tenantc review: approvals needed::{_data(who)}")
@@ -309,7 +311,8 @@ def _prop(text: str) -> str:
 # -- shared helpers -------------------------------------------------------------------------
 
 def _ref(item: dict) -> str:
-    return f"{item['kind']} {item['namespace']}/{item['name']}" if item["namespace"] else f"{item['kind']} {item['name']}"
+    name = f"{item['namespace']}/{item['name']}" if item["namespace"] else item["name"]
+    return f"{item['kind']} {name}"
 
 
 def _value(value: Any) -> str:

@@ -426,7 +426,8 @@ def dataset_risks(changes: list[ObjectChange], ctx: RiskContext) -> Iterable[Ris
         if c.change == "added" and not refs:
             continue  # a new dataset of the tenant's own: nothing existing becomes writable
         for reason in reasons:
-            yield _risk("dataset-writable", WARNING, c, reason + (" (the dataset is shared between tenants)" if shared else ""),
+            note = " (the dataset is shared between tenants)" if shared else ""
+            yield _risk("dataset-writable", WARNING, c, reason + note,
                         cross_tenant=shared, involves=tuple(sorted({ns for ns, _ in refs})))
 
 

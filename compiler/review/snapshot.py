@@ -58,7 +58,7 @@ class Snapshot:
     warnings: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_result(cls, result: CompileResult) -> "Snapshot":
+    def from_result(cls, result: CompileResult) -> Snapshot:
         specs, platform = result.specs, result.specs.platform
         usage: dict[str, dict[str, dict]] = {}
         for cluster in platform.clusters:
@@ -105,7 +105,7 @@ class Compiled:
     failures: list[RevisionFailed] = field(default_factory=list)
 
 
-def compile_revisions(revisions: list[Revision], crds: CrdSet | None, cache: "SnapshotCache | None",
+def compile_revisions(revisions: list[Revision], crds: CrdSet | None, cache: SnapshotCache | None,
                       parallel: bool = True) -> Compiled:
     """Snapshots of every revision: from the cache, else compiled. When two must be compiled,
     the first compiles in a forked child while this process compiles the other (two cores,
@@ -119,6 +119,13 @@ def compile_revisions(revisions: list[Revision], crds: CrdSet | None, cache: "Sn
             out.snapshots[revision.role], out.cached[revision.role] = hit, True
         else:
             todo.append(revision)
+    if len(todo) == 2 and todo[0].key == todo[1].key:  # the same specs (a clean tree against HEAD): once
+        _compile_into(out, todo[1], lambda: compile_snapshot(todo[1], crds))
+        if todo[1].role in out.snapshots:
+            out.snapshots[todo[0].role], out.cached[todo[0].role] = out.snapshots[todo[1].role], False
+        else:
+            out.failures.append(RevisionFailed(todo[0], out.failures[-1].problems))
+        todo = []
     child = _Forked(todo[0], crds) if parallel and len(todo) > 1 and hasattr(os, "fork") else None
     try:
         for revision in todo:
@@ -204,7 +211,7 @@ class SnapshotCache:
         self.folder = folder
 
     @classmethod
-    def for_root(cls, root: Path) -> "SnapshotCache":
+    def for_root(cls, root: Path) -> SnapshotCache:
         return cls(root / CACHE_DIR / CACHE_SUBDIR)
 
     def key(self, revision: Revision, crds: CrdSet | None) -> str:

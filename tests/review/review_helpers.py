@@ -28,7 +28,7 @@ class SpecRepo:
         self.root = root
 
     @classmethod
-    def create(cls, root: Path, subdir: str = "") -> "SpecRepo":
+    def create(cls, root: Path, subdir: str = "") -> SpecRepo:
         """`subdir`: put tenants/ under a sub-folder (a monorepo); the repo's `.root` is then that folder."""
         top = root
         spec_root = top / subdir if subdir else top

@@ -24,7 +24,8 @@ def test_identity_includes_the_cluster_and_namespace():
     obj = quota({"requests.cpu": "4"})
     moved = copy.deepcopy(obj)
     moved["metadata"]["namespace"] = "vision-2"
-    changes = compare_objects({"gpu-east/vision/q.yaml": obj}, {"cpu-west/vision/q.yaml": obj, "gpu-east/vision/q.yaml": moved})
+    changes = compare_objects({"gpu-east/vision/q.yaml": obj},
+                              {"cpu-west/vision/q.yaml": obj, "gpu-east/vision/q.yaml": moved})
     assert [(c.key.cluster, c.key.namespace, c.change) for c in changes] == [
         ("cpu-west", "vision", "added"), ("gpu-east", "vision", "removed"), ("gpu-east", "vision-2", "added")]
 

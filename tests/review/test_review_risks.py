@@ -71,9 +71,10 @@ def test_notebook_moved_to_another_cluster(example):
 
 
 def test_placement_reads_selectors_and_affinity_terms():
-    pod = {"nodeSelector": {"zone": "a"}, "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-        "nodeSelectorTerms": [{"matchExpressions": [{"key": "pool", "operator": "In", "values": ["x", "y"]}]},
-                              {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["z"]}]}]}}}}
+    terms = [{"matchExpressions": [{"key": "pool", "operator": "In", "values": ["x", "y"]}]},
+             {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["z"]}]}]
+    required = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}
+    pod = {"nodeSelector": {"zone": "a"}, "affinity": {"nodeAffinity": required}}
     assert placement(pod) == {frozenset({"zone=a", "pool=x|y"}), frozenset({"zone=a", "pool=z"})}
     assert placement({}) == frozenset()
 

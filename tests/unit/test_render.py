@@ -52,9 +52,10 @@ def test_namespaced_objects_live_in_their_tenants_namespace(example):
 
 def test_no_cluster_wide_rbac_and_no_wildcards(example):
     """Tenants get namespaced roles only: no ClusterRole(Binding), no '*' in any rule."""
+    assert any(obj["kind"] == "Role" and obj["rules"] for obj in example.objects.values())
     for path, obj in example.objects.items():
         assert obj["kind"] not in ("ClusterRole", "ClusterRoleBinding"), path
-        for rule in obj.get("rules", []) if obj["kind"] == "Role" else []:
+        for rule in obj.get("rules", []) if isinstance(obj.get("rules"), list) else []:
             for key in ("verbs", "resources", "apiGroups", "resourceNames"):
                 assert "*" not in rule.get(key, []), (path, rule)
                 assert not any("*" in value for value in rule.get(key, [])), (path, rule)
