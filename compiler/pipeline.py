@@ -61,14 +61,16 @@ def _no_cyclic_gc():
 
 
 def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: CrdSet | None = None,
-                 schema_engine: str | None = None) -> CompileResult:
+                 schema_engine: str | None = None, serialize: bool = True) -> CompileResult:
     """Compile the specs under `root`; raises CompileError with every problem found."""
     with _no_cyclic_gc():
-        return _compile(root, crd_dirs, crds, schema_engine)
+        return _compile(root, crd_dirs, crds, schema_engine, serialize)
 
 
 def _compile(root: Path, crd_dirs: list[Path] | None, crds: CrdSet | None,
-             schema_engine: str | None) -> CompileResult:
+             schema_engine: str | None, serialize: bool) -> CompileResult:
+    """`serialize=False` skips the YAML bytes (`files` stays empty) for callers that only
+    compare objects, such as review."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -100,7 +102,7 @@ def _compile(root: Path, crd_dirs: list[Path] | None, crds: CrdSet | None,
     report: ValidationReport = validate_objects(objects, specs.platform, crds, problems, schema_engine)
     lap("validate")
     problems.raise_if_any()
-    files = serialize_all(objects)
+    files = serialize_all(objects) if serialize else {}
     lap("serialize")
     return CompileResult(specs, plan, objects, files, report.warnings, timings, report.checked)
 

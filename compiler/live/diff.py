@@ -53,10 +53,6 @@ class Change:
     error: ApiError | None = None  # the dry-run was refused (conflict, immutable field, invalid)
 
     @property
-    def key(self) -> Key:
-        return key_of(self.desired)
-
-    @property
     def tenant(self) -> str:
         return tenant_of(self.desired)
 
@@ -90,7 +86,7 @@ def object_label(obj: dict) -> str:
 def plan_cluster(client: KubeClient, target: Target, desired: dict[str, dict], *, mode: str = DIFF,
                  concurrency: int = 8, prune_flags: PruneFlags = PruneFlags(),
                  force_conflicts: bool = False) -> ClusterPlan:
-    resources = discover(client)
+    resources = discover(client, list(desired.values()))
     plan = ClusterPlan(target, client.host, resources=resources)
     collections, unserved = resources_to_read(list(desired.values()), resources)
     plan.errors += [f"{kind} is not served by this cluster (is its CRD installed?)" for kind in unserved]

@@ -6,6 +6,7 @@ A kind missing here (a CRD not installed) is reported by the callers as n/a, not
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from compiler.kinds import group_of
@@ -64,7 +65,20 @@ class ResourceMap:
         return sum(len(v) for v in self._by_kind.values())
 
 
-def discover(client: KubeClient) -> ResourceMap:
+def discover(client: KubeClient, wanted: list[dict] | None = None, waits: tuple[float, ...] = (1.0, 2.0, 4.0)) -> ResourceMap:
+    """What the cluster serves. When kinds of `wanted` objects are missing, asks again after
+    each of `waits` seconds: an API server that has just started lists custom kinds only a
+    few seconds after it reports ready."""
+    resources = _discover_once(client)
+    for delay in waits if wanted else ():
+        if all(resources.for_object(o) is not None for o in wanted):
+            break
+        time.sleep(delay)
+        resources = _discover_once(client)
+    return resources
+
+
+def _discover_once(client: KubeClient) -> ResourceMap:
     resources: list[Resource] = []
     for root in ("/api", "/apis"):
         doc = client.request("GET", root, accept=AGGREGATED)

@@ -92,7 +92,7 @@ def compile_snapshot(revision: Revision, crds: CrdSet | None) -> Snapshot:
     """Compile one revision in this process; RevisionFailed names it when it does not compile."""
     with revision.materialise() as root:
         try:
-            result = compile_repo(root, crds=crds)
+            result = compile_repo(root, crds=crds, serialize=False)
         except CompileError as exc:
             raise RevisionFailed(revision, exc.problems) from None
     return Snapshot.from_result(result)

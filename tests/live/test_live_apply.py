@@ -214,3 +214,26 @@ def test_api_server_killed_mid_apply_then_rerun_converges_and_spares_unowned(con
     after = live_get(kube(), unowned)
     assert after["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
     assert {m["manager"] for m in after["metadata"]["managedFields"]} == {"someone-else"}
+
+
+def test_requests_retry_until_a_restarted_api_server_answers(control_plane, kube):
+    cluster = unique("retry")
+    tgt = target(cluster, control_plane)
+    desired = tenant_objects(unique("retry"), cluster)
+    attempts = {"n": 0}
+
+    def count(method: str, path: str) -> None:
+        attempts["n"] += 1
+
+    control_plane.stop_component("kube-apiserver")
+    restarter = threading.Timer(2.0, control_plane.start_component, args=("kube-apiserver",))
+    restarter.start()
+    try:
+        report = apply(kube(retry_for=120.0, observer=count), tgt, desired)
+    finally:
+        restarter.join()
+    assert report.ok, [(o.label, o.result, o.message) for o in report.applied if o.failed]
+    assert sorted({o.result for o in report.applied}) == [CREATED]
+    normal = kube()
+    assert plan(normal, tgt, desired).changes == []
+    assert attempts["n"] > len(desired) + normal.counts.reads  # refused attempts were retried, not given up
