@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 from compiler.errors import CompileError, UserError
@@ -72,6 +73,8 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if hasattr(signal, "SIGPIPE"):  # `tenantc diff -o json | head` ends quietly, like other CLIs
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)

@@ -58,6 +58,9 @@ _STAGE_BY_KIND = {
     ("flow.volcano.sh", "JobFlow"): 4,
 }
 
+KNOWN_KINDS = frozenset(_STAGE_BY_KIND)
+"""(group, kind) of everything tenantc may render: prune lists these kinds on live clusters."""
+
 BUILTIN_GROUPS = {"", "apps", "batch", "rbac.authorization.k8s.io", "networking.k8s.io",
                   "policy", "coordination.k8s.io", "scheduling.k8s.io", "storage.k8s.io"}
 

@@ -37,11 +37,12 @@ class CompileResult:
     validated: int = 0
 
     def counts(self) -> dict[tuple[str, str], int]:
-        """(cluster, tenant) -> number of objects, for the summary table."""
+        """(cluster, tenant or _platform) -> number of objects, for the summary table.
+        Folders outside clusters (rendered/_argocd/) are keyed ('_argocd', '')."""
         out: dict[tuple[str, str], int] = {}
         for path in self.objects:
             parts = path.split("/")
-            key = (parts[0], parts[1]) if len(parts) == 3 else (parts[0], "-")
+            key = (parts[0], parts[1]) if len(parts) == 3 else (parts[0], "")
             out[key] = out.get(key, 0) + 1
         return out
 

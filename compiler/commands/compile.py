@@ -60,9 +60,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_summary(counts: dict[tuple[str, str], int], color: bool) -> None:
-    """Cluster x tenant table of object counts."""
+    """Cluster x tenant table of object counts (plus a line per folder outside clusters)."""
+    outside = {c: n for (c, t), n in counts.items() if not t}
+    counts = {k: n for k, n in counts.items() if k[1]}
     clusters = sorted({c for c, _ in counts})
     tenants = sorted({t for _, t in counts})
+    for folder, n in sorted(outside.items()):
+        print(f"rendered/{folder}/: {n} objects")
     if color:
         from rich.console import Console
         from rich.table import Table

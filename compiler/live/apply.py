@@ -59,6 +59,9 @@ class Outcome:
     def failed(self) -> bool:
         return self.result in FAILURES
 
+    def line(self) -> str:
+        return f"{self.result} {self.label}" + (f": {self.message}" if self.message else "")
+
 
 @dataclass
 class ApplyReport:
@@ -89,7 +92,7 @@ def apply_cluster(client: KubeClient, plan: ClusterPlan, desired: dict[str, dict
             outcomes = list(pool.map(lambda c: _apply_one(client, c, options, failed_namespaces), changes))
             for change, outcome in zip(changes, outcomes):
                 report.applied.append(outcome)
-                progress.advance(f"{outcome.result} {outcome.label}" + (f": {outcome.message}" if outcome.message else ""))
+                progress.advance(outcome.line())
                 if outcome.failed and change.desired["kind"] == "Namespace" and change.resource.group == "":
                     failed_namespaces.add(change.desired["metadata"]["name"])
         if options.prune:
@@ -163,7 +166,7 @@ def _prune(client: KubeClient, report: ApplyReport, options: ApplyOptions, pool,
         objs = list(group)
         for outcome in pool.map(lambda o: _delete_one(client, report.plan.resources, o, options.dry_run), objs):
             report.pruned.append(outcome)
-            progress.advance(f"{outcome.result} {outcome.label}" + (f": {outcome.message}" if outcome.message else ""))
+            progress.advance(outcome.line())
 
 
 def _delete_one(client: KubeClient, resources: ResourceMap, obj: dict, dry_run: bool) -> Outcome:

@@ -31,7 +31,7 @@ class LiveState:
 
 def tenantc_kinds() -> list[tuple[str, str]]:
     """Every (group, kind) tenantc renders: prune must look at kinds rendered/ no longer has."""
-    return sorted(kinds._STAGE_BY_KIND)  # the stage table is the registry of rendered kinds
+    return sorted(kinds.KNOWN_KINDS)
 
 
 def resources_to_read(desired: list[dict], resources: ResourceMap) -> tuple[list[Resource], list[str]]:

@@ -107,6 +107,17 @@ class PlatformQueue(Spec):
     reclaimable: bool = True
 
 
+class ArgoCd(Spec):
+    """Where Argo CD runs and reads rendered/ from; enables rendered/_argocd/."""
+
+    namespace: DnsName = "argocd"
+    repo_url: str = Field(description="the Git repository that holds rendered/")
+    target_revision: str = "HEAD"
+    servers: dict[str, str] = Field(default_factory=dict,
+                                    description="cluster -> API server URL; clusters not listed are addressed by name")
+    cluster: str = Field(default="argocd", description="the cluster Argo CD runs on (label of the _argocd objects)")
+
+
 class Platform(Spec):
     name: DnsName
     owners: list[str] = Field(min_length=1, description="who approves platform-wide changes")
@@ -126,6 +137,7 @@ class Platform(Spec):
                                                  description="datasets every tenant imports read-only")
     notebooks: NotebookSettings = Field(default_factory=NotebookSettings)
     templates: list[Template] = Field(default_factory=list, description="job templates every tenant may use")
+    argocd: ArgoCd | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> "Platform":
@@ -134,6 +146,14 @@ class Platform(Spec):
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 raise ValueError(f"duplicate {label}: {', '.join(dupes)}")
+        return self
+
+    @model_validator(mode="after")
+    def _argocd_servers_are_clusters(self) -> "Platform":
+        if self.argocd is not None:
+            unknown = sorted(set(self.argocd.servers) - {c.name for c in self.clusters})
+            if unknown:
+                raise ValueError(f"argocd.servers names unknown clusters: {', '.join(unknown)}")
         return self
 
     def cluster(self, name: str) -> Cluster | None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from compiler.kinds import file_name
 from compiler.plan import Plan
-from compiler.render import agent, datasets, jobs, namespace, network, notebooks, queue, quota, storage
+from compiler.render import agent, argocd, datasets, jobs, namespace, network, notebooks, queue, quota, storage
 from compiler.render.context import PlatformContext, TenantContext
 
 PLATFORM_DIR = "_platform"
@@ -64,6 +64,8 @@ def render_all(plan: Plan) -> dict[str, dict]:
     out = render_platform(plan)
     for ctx in tenant_contexts(plan):
         out.update(render_tenant(ctx))
+    # Argo CD's view of everything above (an AppProject per tenant, one ApplicationSet)
+    out.update(argocd.render_argocd(plan, objects=out))
     return dict(sorted(out.items()))
 
 

@@ -128,7 +128,7 @@ def compare_objects(base: dict[str, dict], head: dict[str, dict]) -> list[Object
         elif new is None:
             changes.append(ObjectChange(key, tenant, "removed", old, None, old_path, None))
         else:
-            a, b = without_source(old), without_source(new)
+            a, b = without_derived(without_source(old)), without_derived(without_source(new))
             if a == b:
                 continue
             fields = diff_fields(a, b)
@@ -141,6 +141,16 @@ def compare_objects(base: dict[str, dict], head: dict[str, dict]) -> list[Object
     # Grouped by cluster and tenant, then in apply order (namespace, RBAC and quotas, data, workloads).
     return sorted(changes, key=lambda c: (c.key.cluster, c.tenant, stage_of(c.obj), c.key.kind, c.key.namespace,
                                           c.key.name, c.key.api_version))
+
+
+def without_derived(obj: dict) -> dict:
+    """The ApplicationSet's list of (cluster, tenant) elements follows from the tenant folders,
+    which are compared on their own; a tenant added or removed is not also a platform change."""
+    if obj.get("kind") != "ApplicationSet" or not obj.get("apiVersion", "").startswith("argoproj.io/"):
+        return obj
+    spec = dict(obj.get("spec") or {})
+    spec["generators"] = [{k: v for k, v in g.items() if k != "list"} for g in spec.get("generators", [])]
+    return {**obj, "spec": spec}
 
 
 def without_source(obj: dict) -> dict:

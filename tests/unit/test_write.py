@@ -167,4 +167,9 @@ def test_removed_tenant_folders_disappear(repo):
     after = snapshot(repo / "rendered")
     assert result.removed_units == ["cpu-west/sandbox-hackweek"]
     assert not (repo / "rendered/cpu-west/sandbox-hackweek").exists()
-    assert after == {p: b for p, b in before.items() if p not in gone}
+    # Argo CD's view follows: the tenant's AppProject goes, the ApplicationSet loses its element.
+    argocd = {p for p in before if p.startswith("_argocd/")}
+    assert "_argocd/appproject.argoproj.io-sandbox-hackweek.yaml" not in after
+    assert b"sandbox-hackweek" not in after["_argocd/applicationset.argoproj.io-tenantc.yaml"]
+    assert {p: b for p, b in after.items() if p not in argocd} == \
+        {p: b for p, b in before.items() if p not in gone and p not in argocd}
