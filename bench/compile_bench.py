@@ -106,14 +106,20 @@ def show(label: str, seconds: float, result, written, goal: float) -> None:
     print(f"  stages: {stages}")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_bench_args(doc: str, profile_help: str) -> tuple[argparse.Namespace, list[Path]]:
+    """Flags the repository benchmarks share, and the CRD folders to validate against."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tenants", type=int, default=1000)
     parser.add_argument("--crd-dir", type=Path, action="append", default=None)
     parser.add_argument("--keep", action="store_true", help="keep the generated repository and print its path")
-    parser.add_argument("--profile", action="store_true", help="cProfile both runs; print the top functions")
+    parser.add_argument("--profile", action="store_true", help=profile_help)
     args = parser.parse_args()
-    crd_dirs = args.crd_dir if args.crd_dir is not None else [d for d in [REPO.parent / "shared" / "crds"] if d.is_dir()]
+    shared = REPO.parent / "shared" / "crds"
+    return args, (args.crd_dir if args.crd_dir is not None else [shared] if shared.is_dir() else [])
+
+
+def main() -> int:
+    args, crd_dirs = parse_bench_args(__doc__, "cProfile both runs; print the top functions")
     if not crd_dirs:
         print("note: no CRDs found beside the checkout; Queue objects are not validated", file=sys.stderr)
 

@@ -18,7 +18,6 @@ The upstream CRDs are read from ../shared/crds beside the checkout when present,
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -31,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from compile_bench import make_repo, tenant_spec  # noqa: E402  (the same synthetic tenants)
+from compile_bench import make_repo, parse_bench_args, tenant_spec  # noqa: E402  (the same synthetic tenants)
 
 from compiler.load import yaml_io  # noqa: E402
 
@@ -86,14 +85,7 @@ def show(label: str, run: dict) -> bool:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tenants", type=int, default=1000)
-    parser.add_argument("--crd-dir", type=Path, action="append", default=None)
-    parser.add_argument("--keep", action="store_true", help="keep the generated repository and print its path")
-    parser.add_argument("--profile", action="store_true", help="cProfile the cold run; print the top functions")
-    args = parser.parse_args()
-    shared = REPO.parent / "shared" / "crds"
-    crd_dirs = args.crd_dir if args.crd_dir is not None else [shared] if shared.is_dir() else []
+    args, crd_dirs = parse_bench_args(__doc__, "cProfile the cold run; print the top functions")
 
     root = Path(tempfile.mkdtemp(prefix="tenantc-review-bench-"))
     try:

@@ -5,13 +5,12 @@ rendered/ until `write_rendered`, and that only after every check has passed.
 """
 from __future__ import annotations
 
-import gc
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compiler.errors import CompileError, Problems
+from compiler.errors import Problems
+from compiler.gc_pause import collector_paused
 from compiler.kinds import BUILTIN_GROUPS, group_of
 from compiler.load.sources import read_sources
 from compiler.model import Specs, build_specs
@@ -47,24 +46,10 @@ class CompileResult:
         return out
 
 
-@contextmanager
-def _no_cyclic_gc():
-    """A compile allocates hundreds of thousands of small dicts and lists that all stay alive
-    until it returns; the cyclic collector would walk them again and again for nothing (for
-    1,000 tenants that is most of the render time). Reference counting still frees garbage."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: CrdSet | None = None,
                  schema_engine: str | None = None, serialize: bool = True) -> CompileResult:
     """Compile the specs under `root`; raises CompileError with every problem found."""
-    with _no_cyclic_gc():
+    with collector_paused():
         return _compile(root, crd_dirs, crds, schema_engine, serialize)
 
 
@@ -114,12 +99,12 @@ def writer_for(root: Path, out: Path | None = None) -> TreeWriter:
 
 def write_rendered(root: Path, result: CompileResult, out: Path | None = None) -> WriteResult:
     start = time.perf_counter()
-    with _no_cyclic_gc():  # the manifest of a big tree is tens of thousands of small lists
+    with collector_paused():  # the manifest of a big tree is tens of thousands of small lists
         written = writer_for(root, out).write(result.files)
     result.timings["write"] = time.perf_counter() - start
     return written
 
 
 def check_rendered(root: Path, result: CompileResult, out: Path | None = None) -> Staleness:
-    with _no_cyclic_gc():
+    with collector_paused():
         return writer_for(root, out).compare(result.files)

@@ -3,7 +3,8 @@ optional Ingress, and a NetworkPolicy letting the ingress namespace reach it."""
 from __future__ import annotations
 
 from compiler.render.context import TenantContext
-from compiler.render.pods import claim_volume, placement, resources, user_handle
+from compiler.model.common import user_handle
+from compiler.render.pods import claim_volume, placement, resources
 from compiler.render.storage import PROJECT_CLAIM, home_claim
 
 PORT = 8888

@@ -8,7 +8,6 @@ from compiler.kinds import AGENT_RESOURCES
 
 from decimal import Decimal
 
-from compiler.model.common import user_handle
 from compiler.model.platform import Cluster, NodePool
 from compiler.quantity import FORMAT_BINARY, FORMAT_DECIMAL, canonical
 

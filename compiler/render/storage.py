@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from compiler.render.context import TenantContext
-from compiler.render.pods import user_handle
+from compiler.model.common import user_handle
 
 PROJECT_CLAIM = "project"
 

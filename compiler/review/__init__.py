@@ -7,13 +7,11 @@ directly.
 """
 from __future__ import annotations
 
-import gc
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from compiler.gc_pause import collector_paused
 from compiler.pipeline import CACHE_DIR
 from compiler.review.approvals import Approval, required_approvals
 from compiler.review.capacity import CapacityRow, capacity_impact
@@ -76,7 +74,7 @@ def review(root: Path, base_ref: str, head_ref: str | None = None, *, crd_dirs: 
         crds = load_crds(list(crd_dirs), root / CACHE_DIR)
     lap("revisions")
     cache = SnapshotCache.for_root(root) if use_cache else None
-    with _collector_paused():
+    with collector_paused():
         compiled = compile_revisions([base, head], crds, cache, parallel)
         lap("compile")
         if compiled.failures:
@@ -96,21 +94,6 @@ def review(root: Path, base_ref: str, head_ref: str | None = None, *, crd_dirs: 
     lap("judge")
     return Review(base, head, changes, capacity, risks, approvals, changed_files(base, head), warnings,
                   compiled.cached, timings)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Compiling a large repository allocates millions of small dicts and lists that live until
-    the review ends; the cyclic garbage collector re-scanning them over and over doubled the
-    time of a 1,000-tenant review. It is paused for the compile and the comparison (which make
-    little cyclic garbage), then restored."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 __all__ = ["Review", "ReviewFailed", "review", "RevisionFailed"]

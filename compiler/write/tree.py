@@ -95,7 +95,7 @@ class TreeWriter:
         if not changed and not removed:
             return result
         txn = self.state_dir / f"txn-{uuid.uuid4().hex[:12]}"
-        staged, backup = txn / "new", txn / "old"
+        staged = txn / "new"
         try:
             for unit in changed:
                 folder = staged / unit

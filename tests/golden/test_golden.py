@@ -71,7 +71,7 @@ def test_rendered_output_matches_golden_files(rendered):
             (GOLDEN / rel).parent.mkdir(parents=True, exist_ok=True)
             (GOLDEN / rel).write_bytes(content)
     golden = snapshot(GOLDEN)
-    assert golden, f"no golden files; create them with TENANTC_UPDATE_GOLDEN=1 and review them"
+    assert golden, "no golden files; create them with TENANTC_UPDATE_GOLDEN=1 and review them"
     assert sorted(rendered) == sorted(golden), "files added or removed (TENANTC_UPDATE_GOLDEN=1 to accept)"
     for rel in sorted(golden):
         assert rendered[rel].decode() == golden[rel].decode(), f"{rel} differs (TENANTC_UPDATE_GOLDEN=1 to accept)"
