@@ -5,7 +5,10 @@ rendered/ until `write_rendered`, and that only after every check has passed.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,11 +18,16 @@ from compiler.kinds import BUILTIN_GROUPS, group_of
 from compiler.load.sources import read_sources
 from compiler.model import Specs, build_specs
 from compiler.plan import Plan, make_plan
-from compiler.render import RenderCollision, render_all
-from compiler.validate import ValidationReport, validate_objects
-from compiler.validate.crds import CrdSet, load_crds
+from compiler.render import (PLATFORM_DIR, RenderCollision, render_all, render_platform_cluster, render_tenant,
+                             tenant_contexts, tenants_read_by)
+from compiler.render.argocd import render_argocd, summaries_of
+from compiler.render.unit_cache import UnitCache, UnitMeta, unit_key
+from compiler.render.units import Unit, UnitTree
+from compiler.validate import ValidationReport, unchecked_warnings, validate_objects
+from compiler.validate.crds import CrdSet, crd_digest, load_crds
+from compiler.validate.engine import default_engine
 from compiler.write import serialize_all
-from compiler.write.tree import Staleness, TreeWriter, WriteResult
+from compiler.write.tree import Staleness, TreeWriter, WriteResult, digest
 
 RENDERED_DIR = "rendered"
 CACHE_DIR = ".tenantc-cache"
@@ -29,11 +37,12 @@ CACHE_DIR = ".tenantc-cache"
 class CompileResult:
     specs: Specs
     plan: Plan
-    objects: dict[str, dict]  # 'cluster/tenant/file.yaml' -> object
-    files: dict[str, bytes]  # same keys -> YAML bytes
+    objects: Mapping[str, dict]  # 'cluster/tenant/file.yaml' -> object (lazy over units)
+    files: Mapping[str, bytes]  # same keys -> YAML bytes
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     validated: int = 0
+    units_rendered: int = 0  # units rendered in this compile (the rest came from the cache)
 
     def counts(self) -> dict[tuple[str, str], int]:
         """(cluster, tenant or _platform) -> number of objects, for the summary table.
@@ -47,50 +56,149 @@ class CompileResult:
 
 
 def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: CrdSet | None = None,
-                 schema_engine: str | None = None, serialize: bool = True) -> CompileResult:
-    """Compile the specs under `root`; raises CompileError with every problem found."""
+                 schema_engine: str | None = None, serialize: bool = True,
+                 use_cache: bool = True) -> CompileResult:
+    """Compile the specs under `root`; raises CompileError with every problem found.
+
+    Units (one tenant on one cluster) whose inputs are unchanged come from the unit cache in
+    `.tenantc-cache/` unread; `use_cache=False` renders everything. `serialize=False` skips
+    the YAML bytes (`files` stays empty, nothing is cached) for callers that only compare
+    objects, such as review of a revision checked out to a temporary folder."""
     with collector_paused():
-        return _compile(root, crd_dirs, crds, schema_engine, serialize)
+        if not serialize:
+            return _compile_uncached(root, crd_dirs, crds, schema_engine)
+        return _compile(root, crd_dirs, crds, schema_engine, use_cache)
 
 
-def _compile(root: Path, crd_dirs: list[Path] | None, crds: CrdSet | None,
-             schema_engine: str | None, serialize: bool) -> CompileResult:
-    """`serialize=False` skips the YAML bytes (`files` stays empty) for callers that only
-    compare objects, such as review."""
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
+class _Clock:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._last = time.perf_counter()
 
-    def lap(stage: str) -> None:
-        nonlocal clock
+    def lap(self, stage: str) -> None:
         now = time.perf_counter()
-        timings[stage] = now - clock
-        clock = now
+        self.timings[stage] = self.timings.get(stage, 0.0) + now - self._last
+        self._last = now
 
-    problems = Problems()
+
+def _plan(root: Path, problems: Problems, clock: _Clock) -> tuple[Specs, Plan]:
+    """load -> model -> plan, raising with every problem of a stage before the next."""
     sources = read_sources(root, problems, cache_dir=root / CACHE_DIR)
-    lap("load")
+    clock.lap("load")
     specs = build_specs(sources, problems)
-    lap("model")
+    clock.lap("model")
     problems.raise_if_any()
     assert specs is not None
     plan = make_plan(specs, problems)
-    lap("plan")
+    clock.lap("plan")
     problems.raise_if_any()
+    return specs, plan
+
+
+def _compile_uncached(root: Path, crd_dirs: list[Path] | None, crds: CrdSet | None,
+                      schema_engine: str | None) -> CompileResult:
+    clock, problems = _Clock(), Problems()
+    specs, plan = _plan(root, problems, clock)
     try:
         objects = render_all(plan)
     except RenderCollision as exc:
         problems.add("tenants/", "", str(exc), "rename one of the objects")
         problems.raise_if_any()
-    lap("render")
+    clock.lap("render")
     if crds is None and crd_dirs:
-        custom = {o["kind"] for o in objects.values() if group_of(o["apiVersion"]) not in BUILTIN_GROUPS}
-        crds = load_crds(list(crd_dirs), root / CACHE_DIR, kinds=custom)
+        crds = load_crds(list(crd_dirs), root / CACHE_DIR, kinds=_custom_kinds(objects.values()))
     report: ValidationReport = validate_objects(objects, specs.platform, crds, problems, schema_engine)
-    lap("validate")
+    clock.lap("validate")
     problems.raise_if_any()
-    files = serialize_all(objects) if serialize else {}
-    lap("serialize")
-    return CompileResult(specs, plan, objects, files, report.warnings, timings, report.checked)
+    return CompileResult(specs, plan, objects, {}, report.warnings, clock.timings, report.checked,
+                         units_rendered=len({p.rpartition("/")[0] for p in objects}))
+
+
+def _custom_kinds(objects) -> set[str]:
+    return {o["kind"] for o in objects if group_of(o["apiVersion"]) not in BUILTIN_GROUPS}
+
+
+def _spec_digest(source) -> str:
+    """Digest of what a spec file evaluates to: a Jsonnet file's imports change its data
+    without changing its bytes."""
+    if source.path.endswith(".jsonnet"):
+        return hashlib.sha256(json.dumps(source.data, sort_keys=True).encode()).hexdigest()
+    return source.digest
+
+
+def _unit_jobs(plan: Plan, schema_key: str) -> list[tuple[str, str, Callable[[], dict[str, dict]]]]:
+    """(unit path, cache key, render function) for every cluster/_platform and cluster/tenant."""
+    platform_digest = _spec_digest(plan.specs.platform_source)
+    digests = {t.tenant.name: _spec_digest(t.source) for t in plan.specs.tenants}
+    jobs = []
+    for cluster in plan.specs.platform.clusters:
+        jobs.append((f"{cluster.name}/{PLATFORM_DIR}", unit_key("platform", platform_digest, cluster.name, schema_key),
+                     lambda cluster=cluster: render_platform_cluster(plan, cluster)))
+    for ctx in tenant_contexts(plan):
+        tenant = ctx.tenant.name
+        deps = [f"{d}={digests.get(d, '')}" for d in tenants_read_by(plan, tenant)]
+        key = unit_key("tenant", platform_digest, digests[tenant], ctx.cluster.name, schema_key, *deps)
+        jobs.append((f"{ctx.cluster.name}/{tenant}", key, lambda ctx=ctx: render_tenant(ctx)))
+    return jobs
+
+
+def _compile(root: Path, crd_dirs: list[Path] | None, crds: CrdSet | None, schema_engine: str | None,
+             use_cache: bool) -> CompileResult:
+    clock, problems = _Clock(), Problems()
+    specs, plan = _plan(root, problems, clock)
+    crd_dirs = list(crd_dirs or [])
+    schema_key = "|".join([crds.digest if crds is not None else crd_digest(crd_dirs), schema_engine or default_engine()])
+    cache = UnitCache(root / CACHE_DIR / "units.sqlite" if use_cache else None)
+    jobs = _unit_jobs(plan, schema_key)
+    cached = cache.metas([key for _, key, _ in jobs])
+    units: dict[str, Unit] = {}
+    summaries: dict[str, dict] = {}
+    unchecked: list[tuple[str, str]] = []
+    fresh: dict[str, dict] = {}  # objects of the units rendered now, by path
+    fresh_units: dict[str, str] = {}  # unit path -> key
+    try:
+        for unit_path, key, render in jobs:
+            meta = cached.get(key)
+            if meta is not None:
+                units[unit_path] = Unit(unit_path, key, meta.names, loader=lambda key=key: cache.payload(key))
+                summaries[unit_path] = meta.summary
+                unchecked += [tuple(u) for u in meta.unchecked]
+                continue
+            fresh.update(render())
+            fresh_units[unit_path] = key
+    except RenderCollision as exc:
+        problems.add("tenants/", "", str(exc), "rename one of the objects")
+        problems.raise_if_any()
+    argocd_objects = render_argocd(plan, summaries={**summaries, **summaries_of(fresh)})
+    fresh.update(argocd_objects)
+    clock.lap("render")
+    if crds is None and crd_dirs and _custom_kinds(fresh.values()):
+        crds = load_crds(crd_dirs, root / CACHE_DIR, kinds=_custom_kinds(fresh.values()))
+    report = validate_objects(fresh, specs.platform, crds, problems, schema_engine)
+    clock.lap("validate")
+    problems.raise_if_any()
+    files = serialize_all(fresh)
+    clock.lap("serialize")
+    by_unit: dict[str, dict[str, str]] = {}
+    for path in fresh:
+        unit_path, _, name = path.rpartition("/")
+        by_unit.setdefault(unit_path, {})[name] = path
+    for unit_path, names in by_unit.items():
+        unit_objects = {n: fresh[p] for n, p in names.items()}
+        unit_files = {n: files[p] for n, p in names.items()}
+        key = fresh_units.get(unit_path) or unit_key("derived", *(digest(b) for _, b in sorted(unit_files.items())))
+        units[unit_path] = Unit(unit_path, key, sorted(names), _objects=unit_objects, _files=unit_files)
+        if unit_path in fresh_units:
+            meta = UnitMeta(sorted(names), summaries_of({p: fresh[p] for p in names.values()}).get(unit_path, {}),
+                            [list(report.unchecked[p]) for p in names.values() if p in report.unchecked])
+            cache.put(key, meta, unit_objects, unit_files)
+    cache.flush()
+    clock.lap("cache")
+    ordered = dict(sorted(units.items()))
+    validated = len(UnitTree(ordered, "files")) - len(unchecked) - len(report.unchecked)
+    return CompileResult(specs, plan, UnitTree(ordered, "objects"), UnitTree(ordered, "files"),
+                         unchecked_warnings(unchecked + list(report.unchecked.values())), clock.timings,
+                         validated, units_rendered=len(fresh_units))
 
 
 def writer_for(root: Path, out: Path | None = None) -> TreeWriter:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -29,7 +30,12 @@ class Specs:
     tenants: list[TenantSpec]
 
     def tenant(self, name: str) -> TenantSpec | None:
-        return next((t for t in self.tenants if t.tenant.name == name), None)
+        return self._by_name.get(name)
+
+    @cached_property
+    def _by_name(self) -> dict[str, TenantSpec]:
+        """Renderers and checks look tenants up by name thousands of times: index once."""
+        return {t.tenant.name: t for t in self.tenants}
 
 
 def field_path(loc: tuple[Any, ...]) -> str:

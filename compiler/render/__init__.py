@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from compiler.kinds import file_name
+from compiler.model.platform import Cluster
 from compiler.plan import Plan
 from compiler.render import agent, argocd, datasets, jobs, namespace, network, notebooks, queue, quota, storage
 from compiler.render.context import PlatformContext, TenantContext
@@ -52,12 +53,27 @@ def render_tenant(ctx: TenantContext) -> dict[str, dict]:
     return _keyed(f"{ctx.cluster.name}/{ctx.tenant.name}", (o for r in TENANT_RENDERERS for o in r(ctx)))
 
 
+def render_platform_cluster(plan: Plan, cluster: Cluster) -> dict[str, dict]:
+    """The platform's own objects on one cluster, keyed by 'cluster/_platform/file.yaml'."""
+    ctx = PlatformContext(plan, cluster, plan.specs.platform_source.path)
+    return _keyed(f"{cluster.name}/{PLATFORM_DIR}", (o for r in PLATFORM_RENDERERS for o in r(ctx)))
+
+
 def render_platform(plan: Plan) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for cluster in plan.specs.platform.clusters:
-        ctx = PlatformContext(plan, cluster, plan.specs.platform_source.path)
-        out.update(_keyed(f"{cluster.name}/{PLATFORM_DIR}", (o for r in PLATFORM_RENDERERS for o in r(ctx))))
+        out.update(render_platform_cluster(plan, cluster))
     return out
+
+
+def tenants_read_by(plan: Plan, tenant: str) -> list[str]:
+    """Other tenants whose specs a tenant's objects depend on: the owners of the datasets it
+    imports (explicitly or as platform global datasets). The unit cache keys on their specs
+    too, so a renderer that starts reading another tenant must be reflected here."""
+    spec = plan.specs.tenant(tenant)
+    owners = {i.tenant for i in spec.tenant.imports} if spec else set()
+    owners |= {g.tenant for g in plan.specs.platform.global_datasets}
+    return sorted(owners - {tenant})
 
 
 def render_all(plan: Plan) -> dict[str, dict]:

@@ -76,29 +76,43 @@ class ArgoCdSettings:
 
 @dataclass
 class _Unit:
-    """One rendered folder: rendered/<cluster>/<tenant or _platform>/."""
+    """One rendered folder: rendered/<cluster>/<tenant or _platform>/, as Argo CD needs it."""
 
     cluster: str
     folder: str
     tenant: str
-    objects: list[dict]
+    namespaces: list[str]
+    namespaced: list[tuple[str, str]]  # (group, kind)
+    cluster_scoped: list[tuple[str, str, str]]  # (group, kind, name)
 
-    @property
-    def namespaces(self) -> list[str]:
-        return sorted({o["metadata"]["namespace"] for o in self.objects if o["metadata"].get("namespace")})
+
+def unit_summary(objects: list[dict], folder: str) -> dict:
+    """What the Argo CD output needs of a unit's objects; JSON-ready, so the compile can cache
+    it beside the unit and skip reading unchanged units' objects."""
+    return {
+        "tenant": objects[0]["metadata"]["labels"].get(TENANT_LABEL, folder) if objects else folder,
+        "namespaces": sorted({o["metadata"]["namespace"] for o in objects if o["metadata"].get("namespace")}),
+        "namespaced": sorted({(group_of(o["apiVersion"]), o["kind"]) for o in objects if not is_cluster_scoped(o)}),
+        "clusterScoped": sorted({(group_of(o["apiVersion"]), o["kind"], o["metadata"]["name"])
+                                 for o in objects if is_cluster_scoped(o)}),
+    }
 
 
 def render_argocd(plan: Plan, settings: ArgoCdSettings | None = None,
-                  objects: dict[str, dict] | None = None) -> dict[str, dict]:
-    """'_argocd/<file>.yaml' -> object. Pass the compile's `objects` to avoid rendering twice."""
+                  objects: dict[str, dict] | None = None,
+                  summaries: dict[str, dict] | None = None) -> dict[str, dict]:
+    """'_argocd/<file>.yaml' -> object. Pass the compile's `objects`, or the `summaries`
+    ('cluster/folder' -> unit_summary) it cached, to avoid rendering twice."""
     settings = settings or ArgoCdSettings.from_platform(plan.specs.platform)
     if settings is None:
         return {}
-    if objects is None:
-        from compiler.render import render_all  # here: compiler.render may import this module
+    if summaries is None:
+        if objects is None:
+            from compiler.render import render_all  # here: compiler.render may import this module
 
-        objects = render_all(plan)
-    units = _units(objects)
+            objects = render_all(plan)
+        summaries = summaries_of(objects)
+    units = _units(summaries)
     by_project: dict[str, list[_Unit]] = defaultdict(list)
     for unit in units:
         by_project[unit.tenant].append(unit)
@@ -107,14 +121,24 @@ def render_argocd(plan: Plan, settings: ArgoCdSettings | None = None,
     return {f"{ARGOCD_DIR}/{file_name(o)}": o for o in out}
 
 
-def _units(objects: dict[str, dict]) -> list[_Unit]:
-    grouped: dict[tuple[str, str], list[dict]] = defaultdict(list)
+def summaries_of(objects: dict[str, dict]) -> dict[str, dict]:
+    grouped: dict[str, list[dict]] = defaultdict(list)
     for path, obj in objects.items():
         parts = path.split("/")
         if len(parts) == 3 and not parts[0].startswith("_"):
-            grouped[(parts[0], parts[1])].append(obj)
-    return [_Unit(cluster, folder, objs[0]["metadata"]["labels"].get(TENANT_LABEL, folder), objs)
-            for (cluster, folder), objs in sorted(grouped.items())]
+            grouped[f"{parts[0]}/{parts[1]}"].append(obj)
+    return {unit: unit_summary(objs, unit.split("/")[1]) for unit, objs in grouped.items()}
+
+
+def _units(summaries: dict[str, dict]) -> list[_Unit]:
+    out = []
+    for unit, s in sorted(summaries.items()):
+        cluster, _, folder = unit.partition("/")
+        if cluster.startswith("_") or not folder:
+            continue
+        out.append(_Unit(cluster, folder, s["tenant"], list(s["namespaces"]),
+                         [tuple(x) for x in s["namespaced"]], [tuple(x) for x in s["clusterScoped"]]))
+    return out
 
 
 def _destination(settings: ArgoCdSettings, cluster: str, namespace: str) -> dict:
@@ -123,10 +147,8 @@ def _destination(settings: ArgoCdSettings, cluster: str, namespace: str) -> dict
 
 
 def _project(plan: Plan, settings: ArgoCdSettings, name: str, units: list[_Unit]) -> dict:
-    namespaced = sorted({(group_of(o["apiVersion"]), o["kind"]) for u in units for o in u.objects
-                         if not is_cluster_scoped(o)})
-    cluster_scoped = sorted({(group_of(o["apiVersion"]), o["kind"], o["metadata"]["name"])
-                             for u in units for o in u.objects if is_cluster_scoped(o)})
+    namespaced = sorted({k for u in units for k in u.namespaced})
+    cluster_scoped = sorted({k for u in units for k in u.cluster_scoped})
     destinations = [_destination(settings, u.cluster, ns) for u in units for ns in (u.namespaces or ["*"])]
     spec: dict = {
         "description": _description(plan, name),

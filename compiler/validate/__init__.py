@@ -19,13 +19,13 @@ from compiler.validate.crds import CrdSet
 class ValidationReport:
     warnings: list[str] = field(default_factory=list)
     checked: int = 0
+    unchecked: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (apiVersion, kind)
 
 
 def validate_objects(objects: dict[str, dict], platform: Platform, crds: CrdSet | None,
                      problems: Problems, engine: str | None = None) -> ValidationReport:
     report = ValidationReport()
     versions = {c.name: builtin.schema_version_for(c.kubernetes_version) for c in platform.clusters}
-    unchecked: dict[tuple[str, str], int] = {}
     for path, obj in objects.items():
         cluster = path.split("/", 1)[0]
         api_version, kind = obj["apiVersion"], obj["kind"]
@@ -35,18 +35,28 @@ def validate_objects(objects: dict[str, dict], platform: Platform, crds: CrdSet 
         else:
             schema = crds.compiled(api_version, kind, engine) if crds else None
         if schema is None:
-            unchecked[(api_version, kind)] = unchecked.get((api_version, kind), 0) + 1
+            report.unchecked[path] = (api_version, kind)
             continue
         report.checked += 1
         for violation in schema.violations(obj):
             source = obj.get("metadata", {}).get("annotations", {}).get(SOURCE_ANNOTATION, "?")
             problems.add(source, f"rendered/{path}: {violation.path}", f"schema: {violation.message}",
                          "fix the spec field that produces this value")
-    for (api_version, kind), count in sorted(unchecked.items()):
-        if group_of(api_version) in BUILTIN_GROUPS:
-            report.warnings.append(f"{count} {kind} ({api_version}) not validated: no schema for this "
-                                   "Kubernetes version in kubernetes-validate")
-        else:
-            report.warnings.append(f"{count} {kind} ({api_version}) not validated: no CRD for it; "
-                                   "pass your cluster's CRDs with --crd-dir")
+    report.warnings = unchecked_warnings(list(report.unchecked.values()))
     return report
+
+
+def unchecked_warnings(unchecked: list[tuple[str, str]]) -> list[str]:
+    """One warning per kind that had no schema, with how many objects went unchecked."""
+    counts: dict[tuple[str, str], int] = {}
+    for api_version, kind in unchecked:
+        counts[(api_version, kind)] = counts.get((api_version, kind), 0) + 1
+    warnings = []
+    for (api_version, kind), count in sorted(counts.items()):
+        if group_of(api_version) in BUILTIN_GROUPS:
+            warnings.append(f"{count} {kind} ({api_version}) not validated: no schema for this "
+                            "Kubernetes version in kubernetes-validate")
+        else:
+            warnings.append(f"{count} {kind} ({api_version}) not validated: no CRD for it; "
+                            "pass your cluster's CRDs with --crd-dir")
+    return warnings

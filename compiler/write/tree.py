@@ -8,9 +8,10 @@ is back byte for byte; if the process dies mid-swap, the next run finds the jour
 rolls back before doing anything else. Unchanged units are not touched, which keeps a
 one-tenant change in a thousand-tenant repository fast.
 
-Which units changed is decided from a manifest of (size, mtime, digest) per file written by
-the last compile; a file edited by hand no longer matches its recorded size or mtime, so its
-unit is rewritten.
+Which units changed is decided from a manifest written by the last compile: per unit, the key
+its content came from (the unit cache key, or a digest of its files) and (size, mtime) per
+file. A file edited by hand no longer matches its recorded size or mtime, so its unit is
+rewritten.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +50,18 @@ def digest(content: bytes) -> str:
     return hashlib.blake2b(content, digest_size=16).hexdigest()
 
 
-def units_of(files: dict[str, bytes]) -> dict[str, dict[str, bytes]]:
+def _content_keys(files: Mapping[str, bytes]) -> dict[str, tuple[str, list[str]]]:
+    """unit -> (digest of its files, file names) for a plain path -> bytes mapping."""
+    keys = {}
+    for unit, unit_files in units_of(files).items():
+        hasher = hashlib.blake2b(digest_size=16)
+        for name, content in sorted(unit_files.items()):
+            hasher.update(name.encode() + b"\0" + content + b"\0")
+        keys[unit] = ("content:" + hasher.hexdigest(), sorted(unit_files))
+    return keys
+
+
+def units_of(files: Mapping[str, bytes]) -> dict[str, dict[str, bytes]]:
     """Group 'a/b/file.yaml' by its folder 'a/b'."""
     units: dict[str, dict[str, bytes]] = {}
     for path, content in files.items():
@@ -83,13 +96,17 @@ class TreeWriter:
         self.manifest_path = state_dir / f"manifest-{digest(str(out.resolve()).encode())}.json"
 
     # -- public -------------------------------------------------------------------------
-    def write(self, files: dict[str, bytes], fail_after: int | None = None) -> WriteResult:
+    def write(self, files: Mapping[str, bytes], fail_after: int | None = None) -> WriteResult:
         """Replace the tree with `files`. `fail_after` injects a failure after that many swap
-        steps (tests use it to prove the rollback)."""
+        steps (tests use it to prove the rollback).
+
+        A unit is identified by a key that determines its content: the compile's unit cache
+        key when `files` offers `unit_keys()` (then unchanged units are never read), otherwise
+        a digest of its files."""
         self.recover()
-        desired = units_of(files)
+        desired = files.unit_keys() if hasattr(files, "unit_keys") else _content_keys(files)
         manifest = self._load_manifest()
-        changed = sorted(u for u, unit_files in desired.items() if not self._unit_matches(u, unit_files, manifest))
+        changed = sorted(u for u, (key, names) in desired.items() if not self._unit_matches(u, key, names, manifest))
         removed = sorted(existing_units(self.out) - set(desired))
         result = WriteResult(changed, removed, len(desired) - len(changed))
         if not changed and not removed:
@@ -100,8 +117,8 @@ class TreeWriter:
             for unit in changed:
                 folder = staged / unit
                 folder.mkdir(parents=True)
-                for name, content in desired[unit].items():
-                    (folder / name).write_bytes(content)
+                for name in desired[unit][1]:
+                    (folder / name).write_bytes(files[f"{unit}/{name}"])
                     result.files_written += 1
         except BaseException:
             shutil.rmtree(txn, ignore_errors=True)
@@ -109,7 +126,7 @@ class TreeWriter:
         self._commit(txn, changed, removed, fail_after)
         new_manifest = {u: e for u, e in manifest.items() if u in desired and u not in changed}
         for unit in changed:
-            new_manifest[unit] = self._record(unit, desired[unit])
+            new_manifest[unit] = self._record(unit, desired[unit][0])
         self._save_manifest(new_manifest)
         shutil.rmtree(txn, ignore_errors=True)
         return result
@@ -193,30 +210,31 @@ class TreeWriter:
                     top.rmdir()
 
     # -- manifest -------------------------------------------------------------------------
-    def _unit_matches(self, unit: str, files: dict[str, bytes], manifest: dict) -> bool:
+    def _unit_matches(self, unit: str, key: str, names: list[str], manifest: dict) -> bool:
+        """The folder holds what `key` renders: same key last written, same file names, and no
+        file touched since (size and mtime as recorded)."""
         recorded = manifest.get(unit)
-        if recorded is None or set(recorded) != set(files):
+        if not isinstance(recorded, dict) or recorded.get("key") != key or set(recorded["files"]) != set(names):
             return False
-        folder = self.out / unit
         try:
-            names = {e.name: e for e in os.scandir(folder)}
+            entries = {e.name: e for e in os.scandir(self.out / unit)}
         except FileNotFoundError:
             return False
-        if set(names) != set(files):
+        if set(entries) != set(names):
             return False
-        for name, content in files.items():
-            size, mtime, recorded_digest = recorded[name]
-            st = names[name].stat()
-            if st.st_size != size or st.st_mtime_ns != mtime or recorded_digest != digest(content):
+        for name in names:
+            size, mtime = recorded["files"][name]
+            st = entries[name].stat()
+            if st.st_size != size or st.st_mtime_ns != mtime:
                 return False
         return True
 
-    def _record(self, unit: str, files: dict[str, bytes]) -> dict[str, list]:
-        entries = {}
+    def _record(self, unit: str, key: str) -> dict:
+        files = {}
         for entry in os.scandir(self.out / unit):
             st = entry.stat()
-            entries[entry.name] = [st.st_size, st.st_mtime_ns, digest(files[entry.name])]
-        return entries
+            files[entry.name] = [st.st_size, st.st_mtime_ns]
+        return {"key": key, "files": files}
 
     def _load_manifest(self) -> dict:
         try:
@@ -227,5 +245,5 @@ class TreeWriter:
     def _save_manifest(self, manifest: dict) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.manifest_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(manifest, sort_keys=True))
+        tmp.write_text(json.dumps(manifest, separators=(",", ":")))
         tmp.replace(self.manifest_path)

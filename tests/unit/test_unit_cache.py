@@ -1,0 +1,87 @@
+"""The unit cache: a recompile renders only the units whose inputs changed, and what it
+returns and writes is byte for byte what a compile without the cache gives."""
+from __future__ import annotations
+
+import sqlite3
+
+from helpers import crd_dirs, replace_once, snapshot
+
+from compiler.pipeline import CACHE_DIR, compile_repo, write_rendered
+
+
+def _compile(repo, **kwargs):
+    return compile_repo(repo, crd_dirs(), **kwargs)
+
+
+def _units_of(tenant: str, result) -> set[str]:
+    return {p.rpartition("/")[0] for p in result.objects if p.split("/")[1:2] == [tenant]}
+
+
+def test_second_compile_renders_nothing_and_equals_an_uncached_compile(repo):
+    first = _compile(repo)
+    assert first.units_rendered == len({p.rpartition("/")[0] for p in first.objects if p.count("/") == 2})
+    second = _compile(repo)
+    assert second.units_rendered == 0
+    uncached = _compile(repo, use_cache=False)
+    assert list(second.files) == list(uncached.files)
+    assert all(second.files[p] == uncached.files[p] for p in uncached.files)
+    assert all(second.objects[p] == uncached.objects[p] for p in uncached.objects)
+    assert second.warnings == uncached.warnings and second.validated == uncached.validated
+
+
+def test_a_one_tenant_change_renders_only_that_tenants_units(repo):
+    _compile(repo)
+    replace_once(repo / "tenants/vision.yaml", 'cpu: "512"', 'cpu: "500"')
+    result = _compile(repo)
+    assert result.units_rendered == len(_units_of("vision", result)) == 1
+    assert 'requests.cpu: "500"'.replace('"', "'").encode() in \
+        result.files["gpu-east/vision/resourcequota-tenant-quota.yaml"]
+
+
+def test_importers_rerender_when_the_dataset_owner_changes(repo):
+    """ml-platform owns the global imagenet dataset: every tenant's units read its spec."""
+    first = _compile(repo)
+    replace_once(repo / "tenants/ml-platform.yaml", "quota: 2Ti}]", "quota: 3Ti}]")
+    result = _compile(repo)
+    tenant_units = {p.rpartition("/")[0] for p in first.objects if p.count("/") == 2 and "/_platform/" not in p}
+    assert result.units_rendered == len(tenant_units)
+
+
+def test_a_jsonnet_library_change_reaches_the_tenants_that_import_it(repo):
+    _compile(repo)
+    replace_once(repo / "tenants/lib/sandbox.libsonnet", "pods: 100", "pods: 120")
+    result = _compile(repo)
+    assert result.units_rendered == 2  # sandbox-interns and sandbox-hackweek, on cpu-west
+    assert b"pods: '120'" in result.files["cpu-west/sandbox-interns/resourcequota-tenant-quota.yaml"]
+
+
+def test_a_broken_cache_is_ignored_not_fatal(repo):
+    _compile(repo)
+    (repo / CACHE_DIR / "units.sqlite").write_bytes(b"not a database")
+    for suffix in ("-wal", "-shm"):
+        (repo / CACHE_DIR / f"units.sqlite{suffix}").unlink(missing_ok=True)
+    result = _compile(repo)
+    assert result.units_rendered > 0 and len(result.files) > 100
+
+
+def test_a_cache_entry_with_other_content_is_never_trusted_across_keys(repo):
+    """Keys cover the inputs: tampering with a stored payload changes nothing a new key needs."""
+    _compile(repo)
+    db = sqlite3.connect(repo / CACHE_DIR / "units.sqlite")
+    db.execute("UPDATE units SET payload = replace(payload, 'vision', 'visi0n')")
+    db.commit()
+    db.close()
+    replace_once(repo / "tenants/vision.yaml", 'cpu: "512"', 'cpu: "510"')
+    result = _compile(repo)
+    assert b"visi0n" not in result.files["gpu-east/vision/namespace-vision.yaml"]
+
+
+def test_writer_skips_unchanged_units_unread_and_rewrites_hand_edits(repo):
+    write_rendered(repo, _compile(repo))
+    before = snapshot(repo / "rendered")
+    edited = repo / "rendered/gpu-east/vision/namespace-vision.yaml"
+    edited.write_bytes(edited.read_bytes() + b"# hand edit\n")
+    result = _compile(repo)
+    written = write_rendered(repo, result)
+    assert written.written_units == ["gpu-east/vision"]
+    assert snapshot(repo / "rendered") == before
