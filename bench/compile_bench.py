@@ -34,7 +34,36 @@ CLUSTERS = ("gpu-east", "cpu-west")
 GOAL_COLD, GOAL_CHANGE = 5.0, 0.5
 
 
-def platform_spec(tenants: int) -> dict:
+WORKLOAD_PLATFORM = {
+    "agentImage": "registry.example.com/platform/tenantc-agent:0.1.0",
+    "allowedRegistries": ["registry.example.com/"],
+    "storage": {"classes": ["ssd-rwo", "nas-rwx"], "homeClass": "ssd-rwo", "projectClass": "nas-rwx"},
+    "templates": [{"name": "cpu-batch", "maxRetry": 2, "roles": [
+        {"name": "worker", "replicas": 2, "pool": "cpu", "image": "registry.example.com/ml/batch:1.0",
+         "resources": {"cpu": "2", "memory": "4Gi"}}]}],
+}
+
+
+def workload_spec(i: int) -> dict:
+    """What a tenant runs and reads: a project volume, a cached OSS dataset with preload, a job
+    waiting for it, and (every fourth tenant) a nightly schedule."""
+    spec: dict = {
+        "storage": {"project": {"size": "100Gi"}},
+        "datasets": [{"name": "data", "clusters": ["cpu-west"],
+                      "mounts": [{"uri": f"oss://bench-data/t{i}/",
+                                  "secrets": {"fs.oss.accessKeyId": {"name": "oss", "key": "id"}}}],
+                      "runtime": {"type": "jindo", "tiers": [{"medium": "SSD", "path": "/mnt/ssd", "quota": "100Gi"}]},
+                      "preload": {"paths": ["/"]}}],
+        "jobs": [{"name": "train", "template": "cpu-batch", "cluster": "cpu-west", "datasets": ["data"],
+                  "waitForData": {"minCachedPercent": 90}, "volumes": ["project"]}],
+    }
+    if i % 4 == 0:
+        spec["schedules"] = [{"name": "nightly", "schedule": "0 2 * * *",
+                              "job": {"template": "cpu-batch", "cluster": "cpu-west"}}]
+    return spec
+
+
+def platform_spec(tenants: int, workloads: bool = False) -> dict:
     """Two clusters with room for every synthetic tenant (each asks at most the amounts below)."""
     def cluster(name: str, version: str, gpu_model: str) -> dict:
         return {
@@ -43,9 +72,11 @@ def platform_spec(tenants: int) -> dict:
                          "nvidia.com/gpu": str(8 * tenants), "pods": str(500 * tenants),
                          "persistentvolumeclaims": str(20 * tenants), "storage": f"{4 * tenants}Ti"},
             "nodePools": [{"name": "cpu-general", "role": "cpu"},
-                          {"name": f"gpu-{gpu_model.lower()}", "role": "gpu", "gpuModel": gpu_model}],
+                          {"name": f"gpu-{gpu_model.lower()}", "role": "gpu", "gpuModel": gpu_model},
+                          {"name": "cache", "role": "cache", "labels": {"pool": "cache"},
+                           "cacheCapacity": {"SSD": f"{tenants}Ti"}}],
         }
-    return {
+    return {**(WORKLOAD_PLATFORM if workloads else {}),
         "name": "bench", "owners": ["platform@example.com"],
         "clusters": [cluster("gpu-east", "1.37", "A100"), cluster("cpu-west", "1.36", "A10")],
         "defaults": {"limitRange": {"default": {"cpu": "2", "memory": "8Gi"},
@@ -55,7 +86,7 @@ def platform_spec(tenants: int) -> dict:
     }
 
 
-def tenant_spec(i: int, names: list[str], cpu: int = 32) -> dict:
+def tenant_spec(i: int, names: list[str], cpu: int = 32, workloads: bool = False) -> dict:
     """A tenant of the tenancy features, varied: two thirds on both clusters (one third of
     those with A100s), some with view members, egress rules or other tenants allowed in."""
     name = names[i]
@@ -78,16 +109,17 @@ def tenant_spec(i: int, names: list[str], cpu: int = 32) -> dict:
         "queue": {"weight": 1 + i % 4, "parent": "research" if i % 2 else "production",
                   "guarantee": {"cpu": str(cpu // 4)}},
         "network": network,
+        **(workload_spec(i) if workloads else {}),
     }
 
 
-def make_repo(root: Path, tenants: int) -> list[str]:
+def make_repo(root: Path, tenants: int, workloads: bool = False) -> list[str]:
     names = [f"team-{i:04d}" for i in range(tenants)]
     folder = root / "tenants"
     folder.mkdir(parents=True)
-    (folder / "platform.yaml").write_text(yaml_io.dump(platform_spec(tenants)))
+    (folder / "platform.yaml").write_text(yaml_io.dump(platform_spec(tenants, workloads)))
     for i in range(tenants):
-        (folder / f"{names[i]}.yaml").write_text(yaml_io.dump(tenant_spec(i, names)))
+        (folder / f"{names[i]}.yaml").write_text(yaml_io.dump(tenant_spec(i, names, workloads=workloads)))
     return names
 
 
@@ -113,6 +145,8 @@ def parse_bench_args(doc: str, profile_help: str) -> tuple[argparse.Namespace, l
     parser.add_argument("--crd-dir", type=Path, action="append", default=None)
     parser.add_argument("--keep", action="store_true", help="keep the generated repository and print its path")
     parser.add_argument("--profile", action="store_true", help=profile_help)
+    parser.add_argument("--workloads", action="store_true",
+                        help="give every tenant storage, a cached dataset and jobs (the workloads layer)")
     args = parser.parse_args()
     shared = REPO.parent / "shared" / "crds"
     return args, (args.crd_dir if args.crd_dir is not None else [shared] if shared.is_dir() else [])
@@ -127,7 +161,7 @@ def main() -> int:
     print(f"repository in {Path(tempfile.gettempdir())}; load average {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores")
     try:
-        names = make_repo(root, args.tenants)
+        names = make_repo(root, args.tenants, args.workloads)
         profiler = None
         if args.profile:
             import cProfile
@@ -139,7 +173,7 @@ def main() -> int:
 
         changed = names[len(names) // 2]
         (root / "tenants" / f"{changed}.yaml").write_text(
-            yaml_io.dump(tenant_spec(len(names) // 2, names, cpu=48)))
+            yaml_io.dump(tenant_spec(len(names) // 2, names, cpu=48, workloads=args.workloads)))
         warm, result, written = run(root, crd_dirs)
         show(f"one-tenant change ({changed})", warm, result, written, GOAL_CHANGE)
         if profiler is not None:
