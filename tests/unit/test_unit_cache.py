@@ -2,6 +2,7 @@
 returns and writes is byte for byte what a compile without the cache gives."""
 from __future__ import annotations
 
+import marshal
 import sqlite3
 
 from helpers import crd_dirs, replace_once, snapshot
@@ -64,16 +65,21 @@ def test_a_broken_cache_is_ignored_not_fatal(repo):
     assert result.units_rendered > 0 and len(result.files) > 100
 
 
-def test_a_cache_entry_with_other_content_is_never_trusted_across_keys(repo):
-    """Keys cover the inputs: tampering with a stored payload changes nothing a new key needs."""
-    _compile(repo)
+def test_hits_are_served_from_the_cache_and_a_new_key_renders_afresh(repo):
+    """A marker planted in vision's cached YAML comes back while vision's inputs are unchanged
+    (the unit was not rendered) and is gone once they change (a new key)."""
+    path, name = "gpu-east/vision", "namespace-vision.yaml"
+    first = _compile(repo)
+    key = first.files.units[path].key
     db = sqlite3.connect(repo / CACHE_DIR / "units.sqlite")
-    db.execute("UPDATE units SET payload = replace(payload, 'vision', 'visi0n')")
+    objects, files = marshal.loads(db.execute("SELECT payload FROM units WHERE key = ?", (key,)).fetchone()[0])
+    files[name] += b"# planted\n"
+    db.execute("UPDATE units SET payload = ? WHERE key = ?", (marshal.dumps((objects, files)), key))
     db.commit()
     db.close()
+    assert _compile(repo).files[f"{path}/{name}"].endswith(b"# planted\n")
     replace_once(repo / "tenants/vision.yaml", 'cpu: "512"', 'cpu: "510"')
-    result = _compile(repo)
-    assert b"visi0n" not in result.files["gpu-east/vision/namespace-vision.yaml"]
+    assert b"# planted" not in _compile(repo).files[f"{path}/{name}"]
 
 
 def test_writer_skips_unchanged_units_unread_and_rewrites_hand_edits(repo):
