@@ -119,11 +119,11 @@ def _custom_kinds(objects) -> set[str]:
 
 
 def _spec_digest(source) -> str:
-    """Digest of what a spec file evaluates to: a Jsonnet file's imports change its data
-    without changing its bytes."""
+    """Digest of what a spec file evaluates to (a Jsonnet file's imports change its data
+    without changing its bytes) and of its path (rendered objects name their source file)."""
     if source.path.endswith(".jsonnet"):
-        return hashlib.sha256(json.dumps(source.data, sort_keys=True).encode()).hexdigest()
-    return source.digest
+        return source.path + ":" + hashlib.sha256(json.dumps(source.data, sort_keys=True).encode()).hexdigest()
+    return source.path + ":" + source.digest
 
 
 def _unit_jobs(plan: Plan, schema_key: str) -> list[tuple[str, str, Callable[[], dict[str, dict]]]]:

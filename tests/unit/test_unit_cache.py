@@ -91,3 +91,11 @@ def test_writer_skips_unchanged_units_unread_and_rewrites_hand_edits(repo):
     written = write_rendered(repo, result)
     assert written.written_units == ["gpu-east/vision"]
     assert snapshot(repo / "rendered") == before
+
+
+def test_a_renamed_spec_file_is_not_served_with_its_old_source_annotation(repo):
+    """Same bytes under another name (.yaml -> .yml) must re-render: objects name their file."""
+    _compile(repo)
+    (repo / "tenants/vision.yaml").rename(repo / "tenants/vision.yml")
+    result = _compile(repo)
+    assert b"tenants/vision.yml" in result.files["gpu-east/vision/namespace-vision.yaml"]
