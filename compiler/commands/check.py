@@ -18,6 +18,11 @@ exit codes: 0 up to date and valid, 1 stale (missing, extra or differing files a
 
 --format github prints workflow annotations (::error file=...::) so problems show on the
 pull request's files; --format markdown suits a pull request comment.
+
+examples:
+  tenantc check --crd-dir ../shared/crds                  # locally, before committing
+  tenantc check --format github --crd-dir crds/           # in a CI job
+  tenantc check --format markdown > comment.md            # for a pull request comment
 """
 
 

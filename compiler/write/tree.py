@@ -87,6 +87,17 @@ def existing_units(out: Path) -> set[str]:
     return found
 
 
+def stray_files(out: Path) -> set[str]:
+    """Files lying directly in a cluster folder (rendered/<cluster>/x): nothing renders them
+    there, so `check` calls them extra and `compile` removes them with the stale units."""
+    found: set[str] = set()
+    if out.is_dir():
+        for top in out.iterdir():
+            if top.is_dir() and not top.name.startswith((".", "_")):
+                found.update(f"{top.name}/{f.name}" for f in top.iterdir() if f.is_file())
+    return found
+
+
 class TreeWriter:
     """Writes `files` (path under out -> bytes) into `out` transactionally."""
 
@@ -107,7 +118,7 @@ class TreeWriter:
         desired = files.unit_keys() if hasattr(files, "unit_keys") else _content_keys(files)
         manifest = self._load_manifest()
         changed = sorted(u for u, (key, names) in desired.items() if not self._unit_matches(u, key, names, manifest))
-        removed = sorted(existing_units(self.out) - set(desired))
+        removed = sorted((existing_units(self.out) - set(desired)) | stray_files(self.out))
         result = WriteResult(changed, removed, len(desired) - len(changed))
         if not changed and not removed:
             return result
@@ -146,7 +157,8 @@ class TreeWriter:
             elif on_disk[path] != content:
                 result.differing.append(path)
         known_units = set(desired) | existing_units(self.out)
-        result.extra = sorted(p for p in on_disk if p not in files and p.rpartition("/")[0] in known_units)
+        result.extra = sorted({p for p in on_disk if p not in files and p.rpartition("/")[0] in known_units}
+                              | stray_files(self.out))
         result.missing.sort()
         result.differing.sort()
         return result

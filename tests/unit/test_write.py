@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from compiler.load import yaml_io
-from compiler.pipeline import compile_repo, write_rendered
+from compiler.pipeline import check_rendered, compile_repo, write_rendered
 from compiler.write.tree import JOURNAL, TreeWriter
 from helpers import REPO, snapshot
 
@@ -173,3 +173,15 @@ def test_removed_tenant_folders_disappear(repo):
     assert b"sandbox-hackweek" not in after["_argocd/applicationset.argoproj.io-tenantc.yaml"]
     assert {p: b for p, b in after.items() if p not in argocd} == \
         {p: b for p, b in before.items() if p not in gone and p not in argocd}
+
+
+def test_a_stray_file_in_a_cluster_folder_is_extra_and_compile_removes_it(repo):
+    """Nothing renders files directly under rendered/<cluster>/: check lists them, compile
+    removes them (inside the same transaction as stale folders)."""
+    write_rendered(repo, compile_repo(repo))
+    stray = repo / "rendered/gpu-east/leftover.yaml"
+    stray.write_text("kind: ConfigMap\n")
+    assert "gpu-east/leftover.yaml" in check_rendered(repo, compile_repo(repo)).extra
+    written = write_rendered(repo, compile_repo(repo))
+    assert "gpu-east/leftover.yaml" in written.removed_units and not stray.exists()
+    assert not check_rendered(repo, compile_repo(repo)).stale
