@@ -74,7 +74,7 @@ class Snapshot:
             usage[cluster.name] = rows
         data = json.dumps(specs.platform_source.data, sort_keys=True, default=str).encode()
         return cls(
-            objects=result.objects,
+            objects=dict(result.objects),  # a plain dict (the compile's view may be lazy) for JSON and pickle
             owners={t.tenant.name: t.tenant.owner for t in specs.tenants},
             sources={t.tenant.name: t.source.path for t in specs.tenants},
             platform_owners=list(platform.owners),
@@ -92,7 +92,10 @@ def compile_snapshot(revision: Revision, crds: CrdSet | None) -> Snapshot:
     """Compile one revision in this process; RevisionFailed names it when it does not compile."""
     with revision.materialise() as root:
         try:
-            result = compile_repo(root, crds=crds, serialize=False)
+            # The working tree shares the repository's unit cache with `tenantc compile`, so a
+            # one-tenant change renders one tenant; a commit checked out to a temporary folder
+            # has no cache to share and skips the YAML it would never use.
+            result = compile_repo(root, crds=crds, serialize=revision.commit is None)
         except CompileError as exc:
             raise RevisionFailed(revision, exc.problems) from None
     return Snapshot.from_result(result)
