@@ -34,7 +34,10 @@ def micro_time(moment: datetime.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def wait_for_quota_status(client, namespace: str, timeout: float = 60) -> None:
+def wait_for_quota_status(client, namespace: str, timeout: float = 180) -> None:
+    """Earlier tests stop and restart the API server; until its RBAC cache is warm it refuses the
+    controller manager's watches, whose informers then back off (up to about half a minute per
+    failure) before the quota controller sees new quotas. Seen in CI: more than 60 s."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         quota = client.get(f"/api/v1/namespaces/{namespace}/resourcequotas/tenant-quota")

@@ -37,7 +37,9 @@ spec:
 """
 
 
-def eventually(check, timeout: float = 60.0):
+def eventually(check, timeout: float = 180.0):
+    """Generous: after earlier tests restart the API server, the controller manager's informers
+    may back off for a while before the quota controller catches up."""
     deadline = time.monotonic() + timeout
     while True:
         try:
