@@ -9,6 +9,7 @@ error, never a rounding.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 from compiler.quantity import EXACT, exact_sum
 
@@ -63,7 +64,14 @@ def split(total: Decimal, weights: list[Decimal], unit: Decimal) -> list[Decimal
 
 
 def split_resource(resource: str, total: Decimal, weights: list[Decimal]) -> list[Decimal]:
-    return split(total, weights, granularity(resource, total))
+    """Split one resource; memoized, since a platform's tenants repeat the same few totals and
+    placements (a thousand tenants are thousands of splits per compile)."""
+    return list(_split_resource(resource, total, tuple(weights)))
+
+
+@lru_cache(maxsize=4096)
+def _split_resource(resource: str, total: Decimal, weights: tuple[Decimal, ...]) -> tuple[Decimal, ...]:
+    return tuple(split(total, list(weights), granularity(resource, total)))
 
 
 def _as_integers(weights: list[Decimal]) -> list[int]:
