@@ -169,11 +169,12 @@ def _compile(root: Path, crd_dirs: list[Path] | None, crds: CrdSet | None, schem
     except RenderCollision as exc:
         problems.add("tenants/", "", str(exc), "rename one of the objects")
         problems.raise_if_any()
-    argocd_objects = render_argocd(plan, summaries={**summaries, **summaries_of(fresh)})
-    fresh.update(argocd_objects)
+    fresh_summaries = summaries_of(fresh)
+    fresh.update(render_argocd(plan, summaries={**summaries, **fresh_summaries}))
     clock.lap("render")
-    if crds is None and crd_dirs and _custom_kinds(fresh.values()):
-        crds = load_crds(crd_dirs, root / CACHE_DIR, kinds=_custom_kinds(fresh.values()))
+    custom = _custom_kinds(fresh.values())
+    if crds is None and crd_dirs and custom:
+        crds = load_crds(crd_dirs, root / CACHE_DIR, kinds=custom)
     report = validate_objects(fresh, specs.platform, crds, problems, schema_engine)
     clock.lap("validate")
     problems.raise_if_any()
@@ -189,14 +190,15 @@ def _compile(root: Path, crd_dirs: list[Path] | None, crds: CrdSet | None, schem
         key = fresh_units.get(unit_path) or unit_key("derived", *(digest(b) for _, b in sorted(unit_files.items())))
         units[unit_path] = Unit(unit_path, key, sorted(names), _objects=unit_objects, _files=unit_files)
         if unit_path in fresh_units:
-            meta = UnitMeta(sorted(names), summaries_of({p: fresh[p] for p in names.values()}).get(unit_path, {}),
+            meta = UnitMeta(sorted(names), fresh_summaries.get(unit_path, {}),
                             [list(report.unchecked[p]) for p in names.values() if p in report.unchecked])
             cache.put(key, meta, unit_objects, unit_files)
     cache.flush()
     clock.lap("cache")
     ordered = dict(sorted(units.items()))
-    validated = len(UnitTree(ordered, "files")) - len(unchecked) - len(report.unchecked)
-    return CompileResult(specs, plan, UnitTree(ordered, "objects"), UnitTree(ordered, "files"),
+    files_tree = UnitTree(ordered, "files")
+    validated = len(files_tree) - len(unchecked) - len(report.unchecked)
+    return CompileResult(specs, plan, UnitTree(ordered, "objects"), files_tree,
                          unchecked_warnings(unchecked + list(report.unchecked.values())), clock.timings,
                          validated, units_rendered=len(fresh_units))
 

@@ -6,6 +6,7 @@ and camelCase field names in YAML, so error paths read like the user's file.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
@@ -95,6 +96,11 @@ DnsName = Annotated[
     BeforeValidator(lambda v: check_dns_label(v) if isinstance(v, str) else v),
     WithJsonSchema({"type": "string", "pattern": DNS1123_LABEL.pattern, "maxLength": 63}),
 ]
+
+
+def duplicate_names(names: list[str]) -> list[str]:
+    """Names that appear more than once, sorted (for 'duplicate ...' validation errors)."""
+    return sorted(name for name, count in Counter(names).items() if count > 1)
 
 
 def user_handle(user: str) -> str:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from compiler.model.common import DnsName, QuantityField, Spec
+from compiler.model.common import DnsName, QuantityField, Spec, duplicate_names
 from compiler.model.data import GlobalDataset, PlatformStorage
 from compiler.model.workloads import NotebookSettings, Template
 
@@ -143,7 +143,7 @@ class Platform(Spec):
     def _unique_names(self) -> "Platform":
         for label, names in (("clusters", [c.name for c in self.clusters]), ("queues", [q.name for q in self.queues]),
                              ("templates", [t.name for t in self.templates])):
-            dupes = sorted({n for n in names if names.count(n) > 1})
+            dupes = duplicate_names(names)
             if dupes:
                 raise ValueError(f"duplicate {label}: {', '.join(dupes)}")
         return self

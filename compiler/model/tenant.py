@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from compiler.model.common import (MAX_TENANT_NAME, CountField, DnsName, QuantityField, Spec, check_dns_label,
-                                   user_handle)
+                                   duplicate_names, user_handle)
 from compiler.model.data import Dataset, DatasetImport, Storage
 from compiler.model.workloads import Job, Notebook, Pipeline, Schedule, Template
 
@@ -136,7 +136,7 @@ class Tenant(Spec):
             "notebooks": [n.user for n in self.notebooks],
         }
         for label, names in groups.items():
-            dupes = sorted({n for n in names if names.count(n) > 1})
+            dupes = duplicate_names(names)
             if dupes:
                 raise ValueError(f"duplicate names in {label}: {', '.join(dupes)}")
         return self

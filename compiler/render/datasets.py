@@ -2,15 +2,11 @@
 preload DataLoads, scheduled cache scaling, and Datasets that reference shared ones."""
 from __future__ import annotations
 
-import copy
-
-from compiler.kinds import AGENT_RESOURCES
-
 from compiler.agent.permissions import rules_for
 from compiler.model.data import Dataset
 from compiler.plan.workloads import DATASET_CLAIM_ANNOTATION, DATASET_CLAIM_SIZE, DatasetPlacement
 from compiler.render.context import TenantContext
-from compiler.render.pods import placement, pools_for, tolerations_for
+from compiler.render.pods import agent_container, placement, pools_for, tolerations_for
 
 FLUID = "data.fluid.io/v1alpha1"
 RUNTIME_KINDS = {"jindo": "JindoRuntime", "alluxio": "AlluxioRuntime", "juicefs": "JuiceFSRuntime", "thin": "ThinRuntime"}
@@ -102,13 +98,9 @@ def _scaler(ctx: TenantContext, ds: Dataset, kind: str) -> list[dict]:
                 subjects=[{"kind": "ServiceAccount", "name": account, "namespace": ctx.namespace}]),
     ]
     for i, step in enumerate(ds.scaling):
-        container = {
-            "name": "scale",
-            "image": ctx.platform.agent_image,
-            "args": ["scale-runtime", f"{kind.lower()}/{ds.name}", "--namespace", ctx.namespace,
-                     "--replicas", str(step.replicas)],
-            "resources": copy.deepcopy(AGENT_RESOURCES),
-        }
+        container = agent_container("scale", ctx.platform.agent_image, [
+            "scale-runtime", f"{kind.lower()}/{ds.name}", "--namespace", ctx.namespace,
+            "--replicas", str(step.replicas)])
         objects.append(ctx.obj("batch/v1", "CronJob", f"{ds.name}-scale-{i}", spec={
             "schedule": step.schedule,
             "concurrencyPolicy": "Replace",

@@ -62,35 +62,33 @@ def resources(cpu: Decimal | None, memory: Decimal | None, gpu: int, gpu_resourc
     return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
 
 
+def agent_container(name: str, image: str, args: list[str]) -> dict:
+    """A container running tenantc-agent, with the small resources every agent use asks for."""
+    return {"name": name, "image": image, "args": args, "resources": copy.deepcopy(AGENT_RESOURCES)}
+
+
 def agent_sidecar(image: str, job: str, task: str) -> dict:
     """tenantc-agent as a native sidecar (init container with restartPolicy Always)."""
     def field(path: str) -> dict:
         return {"valueFrom": {"fieldRef": {"fieldPath": path}}}
 
     return {
-        "name": "tenantc-agent",
-        "image": image,
+        **agent_container("tenantc-agent", image, ["sidecar", "--status-file", f"{STATUS_DIR}/status.json"]),
         "restartPolicy": "Always",
-        "args": ["sidecar", "--status-file", f"{STATUS_DIR}/status.json"],
         "env": [
             {"name": "POD_NAME", **field("metadata.name")},
             {"name": "POD_NAMESPACE", **field("metadata.namespace")},
             {"name": "TENANTC_JOB", "value": job},
             {"name": "TENANTC_TASK", "value": task},
         ],
-        "resources": copy.deepcopy(AGENT_RESOURCES),
         "volumeMounts": [{"name": STATUS_VOLUME, "mountPath": STATUS_DIR}],
     }
 
 
 def wait_for_data(image: str, datasets: list[str], namespace: str, percent: int) -> dict:
-    return {
-        "name": "wait-for-data",
-        "image": image,
-        "args": ["wait-dataset", *datasets, "--namespace", namespace, "--min-cached-percent", str(percent),
-                 "--timeout", str(WAIT_TIMEOUT_SECONDS)],
-        "resources": copy.deepcopy(AGENT_RESOURCES),
-    }
+    return agent_container("wait-for-data", image, [
+        "wait-dataset", *datasets, "--namespace", namespace, "--min-cached-percent", str(percent),
+        "--timeout", str(WAIT_TIMEOUT_SECONDS)])
 
 
 def claim_volume(name: str, claim: str, read_only: bool = False) -> dict:

@@ -115,8 +115,7 @@ class UnitCache:
         row = db.execute("SELECT payload FROM units WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
-        objects, files = marshal.loads(row[0])
-        return objects, files
+        return marshal.loads(row[0])
 
     def put(self, key: str, meta: UnitMeta, objects: dict[str, dict], files: dict[str, bytes]) -> None:
         """Queued; `flush` stores every queued unit in one transaction."""
@@ -133,8 +132,3 @@ class UnitCache:
                 db.executemany("INSERT OR REPLACE INTO units (key, meta, payload) VALUES (?, ?, ?)", pending)
         except sqlite3.Error:
             pass  # a cache that cannot be written costs speed next time, nothing else
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None

@@ -160,7 +160,8 @@ class TreeWriter:
         result = Staleness()
         desired = units_of(files)
         on_disk: dict[str, bytes] = {}
-        for unit in existing_units(self.out):
+        present = existing_units(self.out)
+        for unit in present:
             for entry in os.scandir(self.out / unit):
                 if entry.is_file():
                     on_disk[f"{unit}/{entry.name}"] = Path(entry.path).read_bytes()
@@ -169,7 +170,7 @@ class TreeWriter:
                 result.missing.append(path)
             elif on_disk[path] != content:
                 result.differing.append(path)
-        known_units = set(desired) | existing_units(self.out)
+        known_units = set(desired) | present
         result.extra = sorted({p for p in on_disk if p not in files and p.rpartition("/")[0] in known_units}
                               | stray_files(self.out))
         result.missing.sort()
