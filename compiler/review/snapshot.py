@@ -20,10 +20,10 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from pathlib import Path
 
-import compiler
 from compiler.errors import CompileError, Problem
 from compiler.pipeline import CACHE_DIR, CompileResult, compile_repo
 from compiler.plan import cluster_usage
+from compiler.render.unit_cache import code_fingerprint
 from compiler.review.revision import Revision
 from compiler.validate.crds import CrdSet
 
@@ -219,8 +219,8 @@ class SnapshotCache:
 
     def key(self, revision: Revision, crds: CrdSet | None) -> str:
         hasher = hashlib.sha256()
-        for part in (revision.key, crds.digest if crds else "no-crds", _code_digest(),
-                     os.environ.get("TENANTC_SCHEMA_ENGINE", ""), sys.version):
+        for part in (revision.key, crds.digest if crds else "no-crds", code_fingerprint(),
+                     os.environ.get("TENANTC_SCHEMA_ENGINE", "")):
             hasher.update(part.encode() + b"\0")
         return hasher.hexdigest()[:40]
 
@@ -250,18 +250,3 @@ class SnapshotCache:
         entries = sorted(self.folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in entries[CACHE_KEEP:]:
             old.unlink(missing_ok=True)
-
-
-_CODE_DIGEST: str | None = None
-
-
-def _code_digest() -> str:
-    """Digest of the compiler's own source: a changed renderer must not reuse old snapshots."""
-    global _CODE_DIGEST
-    if _CODE_DIGEST is None:
-        hasher = hashlib.sha256(compiler.__version__.encode())
-        package = Path(compiler.__file__).parent
-        for path in sorted(package.rglob("*.py")):
-            hasher.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
-        _CODE_DIGEST = hasher.hexdigest()
-    return _CODE_DIGEST
