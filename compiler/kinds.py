@@ -1,17 +1,44 @@
 """Facts about the kinds tenantc renders, shared by render, write, apply and Argo CD output.
 
-One table, so the apply order, the Argo CD sync waves and the file names never disagree.
+One table, so the apply order, the Argo CD sync waves and the file names never disagree; and
+every label, annotation, folder name and report apiVersion tenantc writes, defined here once
+(the few the agent shares are defined in its import-free contract and re-exported here).
 """
 from __future__ import annotations
 
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+from compiler.agent.contract import (
+    AGENT_MANAGED_BY_VALUE,
+    JOB_LABEL,
+    MANAGED_BY_LABEL,
+    TASK_LABEL,
+    TENANT_LABEL,
+)
+
+__all__ = ["AGENT_MANAGED_BY_VALUE", "JOB_LABEL", "MANAGED_BY_LABEL", "TASK_LABEL", "TENANT_LABEL"]
+
+# Ownership: apply and prune rely on these alone.
 MANAGED_BY_VALUE = "tenantc"
-TENANT_LABEL = "tenantc.io/tenant"
 CLUSTER_LABEL = "tenantc.io/cluster"
 SOURCE_ANNOTATION = "tenantc.io/source"
-SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
-PLATFORM_TENANT = "platform"  # tenant label value of cluster-wide platform objects
 FIELD_MANAGER = "tenantc"
+PLATFORM_TENANT = "platform"  # tenant label value of cluster-wide platform objects
+
+# What an object is for, inside a tenant.
+PIPELINE_LABEL = "tenantc.io/pipeline"
+NOTEBOOK_LABEL = "tenantc.io/notebook"
+USER_LABEL = "tenantc.io/user"
+STORAGE_LEVEL_LABEL = "tenantc.io/storage-level"
+IMPORTED_FROM_LABEL = "tenantc.io/imported-from"
+
+# Other systems' keys tenantc sets.
+SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every Namespace
+DATASET_CLAIM_ANNOTATION = "pvc.fluid.io/resources.requests.storage"  # Fluid's PVC size hint
+
+# Folders of rendered/ that are not tenants, and the apiVersion of machine-readable reports.
+PLATFORM_DIR = "_platform"  # rendered/<cluster>/_platform/: the platform's own objects
+ARGOCD_DIR = "_argocd"  # rendered/_argocd/: AppProjects and the ApplicationSet
+REPORT_API_VERSION = "tenantc.io/v1"
 
 # Apply stages (also Argo CD sync waves). Objects of a later stage may depend on earlier ones.
 STAGE_NAMES = [

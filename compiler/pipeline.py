@@ -18,8 +18,15 @@ from compiler.kinds import BUILTIN_GROUPS, group_of
 from compiler.load.sources import read_sources
 from compiler.model import Specs, build_specs
 from compiler.plan import Plan, make_plan
-from compiler.render import (PLATFORM_DIR, RenderCollision, render_all, render_platform_cluster, render_tenant,
-                             tenant_contexts, tenants_read_by)
+from compiler.render import (
+    PLATFORM_DIR,
+    RenderCollision,
+    render_all,
+    render_platform_cluster,
+    render_tenant,
+    tenant_contexts,
+    tenants_read_by,
+)
 from compiler.render.argocd import render_argocd, summaries_of
 from compiler.render.unit_cache import UnitCache, UnitMeta, unit_key
 from compiler.render.units import Unit, UnitTree
@@ -82,7 +89,7 @@ class _Clock:
 
 
 def _plan(root: Path, problems: Problems, clock: _Clock) -> tuple[Specs, Plan]:
-    """load -> model -> plan, raising with every problem of a stage before the next."""
+    """Load -> model -> plan, raising with every problem of a stage before the next."""
     sources = read_sources(root, problems, cache_dir=root / CACHE_DIR)
     clock.lap("load")
     specs = build_specs(sources, problems)

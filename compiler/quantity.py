@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_CEILING, Context, Decimal, InvalidOperation
+from decimal import (
+    MAX_EMAX,
+    MAX_PREC,
+    MIN_EMIN,
+    ROUND_CEILING,
+    Context,
+    Decimal,
+    InvalidOperation,
+)
 
 BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
 DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
@@ -45,7 +53,7 @@ class Quantity:
     fmt: str = FORMAT_DECIMAL
 
     @classmethod
-    def parse(cls, text: str | int | Decimal) -> "Quantity":
+    def parse(cls, text: str | int | Decimal) -> Quantity:
         if isinstance(text, bool):
             raise QuantityError(f"expected a quantity, got {text!r}")
         if isinstance(text, int):
@@ -78,19 +86,19 @@ class Quantity:
             raise QuantityError(f"'{text}' is too large to be a resource amount")
         return cls(value, fmt)
 
-    def __add__(self, other: "Quantity") -> "Quantity":
+    def __add__(self, other: Quantity) -> Quantity:
         return Quantity(EXACT.add(self.value, other.value), self.fmt)
 
-    def __sub__(self, other: "Quantity") -> "Quantity":
+    def __sub__(self, other: Quantity) -> Quantity:
         return Quantity(EXACT.subtract(self.value, other.value), self.fmt)
 
-    def __mul__(self, factor: Decimal | int) -> "Quantity":
+    def __mul__(self, factor: Decimal | int) -> Quantity:
         return Quantity(EXACT.multiply(self.value, Decimal(factor)), self.fmt)
 
-    def __lt__(self, other: "Quantity") -> bool:
+    def __lt__(self, other: Quantity) -> bool:
         return self.value < other.value
 
-    def __le__(self, other: "Quantity") -> bool:
+    def __le__(self, other: Quantity) -> bool:
         return self.value <= other.value
 
     def is_whole(self) -> bool:

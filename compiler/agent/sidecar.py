@@ -27,6 +27,13 @@ import zlib
 from dataclasses import dataclass
 
 from compiler.agent import log
+from compiler.agent.contract import (
+    AGENT_MANAGED_BY_VALUE,
+    JOB_LABEL,
+    MANAGED_BY_LABEL,
+    TASK_LABEL,
+    TENANT_LABEL,
+)
 from compiler.agent.kubeapi import (
     ApiError,
     Backoff,
@@ -39,11 +46,6 @@ from compiler.agent.kubeapi import (
 )
 from compiler.agent.status_file import StatusFileError, read_status_file
 
-LABEL_JOB = "tenantc.io/job"
-LABEL_TASK = "tenantc.io/task"
-LABEL_TENANT = "tenantc.io/tenant"
-# Not "tenantc": `tenantc apply --prune` deletes what carries managed-by=tenantc.
-MANAGED_BY = ("app.kubernetes.io/managed-by", "tenantc-agent")
 STATUS_CONFIGMAP_PREFIX = "tenantc-status-"
 FIELD_MANAGER_PREFIX = "tenantc-agent-"
 MAX_FIELD_MANAGER = 128  # the API server's limit
@@ -73,9 +75,9 @@ class PodIdentity:
         return cls(**{key: env[var] for key, var in cls.ENV.items()})
 
     def labels(self, with_task: bool = True) -> dict:
-        labels = {LABEL_JOB: self.job, LABEL_TENANT: self.namespace, MANAGED_BY[0]: MANAGED_BY[1]}
+        labels = {JOB_LABEL: self.job, TENANT_LABEL: self.namespace, MANAGED_BY_LABEL: AGENT_MANAGED_BY_VALUE}
         if with_task:
-            labels[LABEL_TASK] = self.task
+            labels[TASK_LABEL] = self.task
         return labels
 
 

@@ -17,7 +17,6 @@ import json
 import math
 import os
 
-DEFAULT_PATH = "/var/run/tenantc/status.json"
 MAX_BYTES = 64 * 1024
 MAX_PHASE = 64
 MAX_MESSAGE = 256

@@ -101,7 +101,7 @@ class Client:
             except OSError:
                 pass
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc) -> None:

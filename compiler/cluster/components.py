@@ -7,9 +7,9 @@ the same ports (tests that kill the API server mid-operation rely on that).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from compiler.cluster import api, readiness
 from compiler.cluster.pki import Pki

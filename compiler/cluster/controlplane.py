@@ -13,8 +13,18 @@ from pathlib import Path
 from compiler.cluster import crds as crd_install
 from compiler.cluster import process
 from compiler.cluster.binaries import find_binaries
-from compiler.cluster.components import (APISERVER, AUDIT_POLICY, CONTROLLER_MANAGER, ETCD, ORDER,
-                                         PORT_NAMES, PORTS, Component, apiserver_endpoint, build_components)
+from compiler.cluster.components import (
+    APISERVER,
+    AUDIT_POLICY,
+    CONTROLLER_MANAGER,
+    ETCD,
+    ORDER,
+    PORT_NAMES,
+    PORTS,
+    Component,
+    apiserver_endpoint,
+    build_components,
+)
 from compiler.cluster.errors import ClusterError, ComponentError
 from compiler.cluster.kubeconfig import build_kubeconfig, cert_user, write_kubeconfig
 from compiler.cluster.pki import Pki, ensure_pki
@@ -101,7 +111,7 @@ class ControlPlane:
         }
 
     # -- lifecycle ------------------------------------------------------------------------
-    def up(self) -> "ControlPlane":
+    def up(self) -> ControlPlane:
         """Start whatever is not running, install CRDs, write the kubeconfig; fast when already up."""
         self.timings = {}
         with locked(self.layout):
@@ -170,7 +180,7 @@ class ControlPlane:
                 self._roll_back(state, records, already)
                 raise
 
-    def __enter__(self) -> "ControlPlane":
+    def __enter__(self) -> ControlPlane:
         return self.up()
 
     def __exit__(self, *exc) -> None:

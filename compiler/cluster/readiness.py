@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import http.client
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from compiler.cluster import api
 from compiler.cluster.errors import ComponentError

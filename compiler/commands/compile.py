@@ -6,7 +6,12 @@ import json
 import sys
 import time
 
-from compiler.commands.common import add_output_flag, add_repo_flags, crd_dirs, use_color
+from compiler.commands.common import (
+    add_output_flag,
+    add_repo_flags,
+    crd_dirs,
+    use_color,
+)
 from compiler.pipeline import compile_repo, write_rendered
 
 HELP = """\

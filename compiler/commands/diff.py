@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 from compiler.commands.common import add_repo_flags, crd_dirs, use_color
 from compiler.errors import UserError
-from compiler.live.access import Target, add_access_flags, cluster_contexts, connect, read_kubeconfig, select_targets
+from compiler.live.access import (
+    Target,
+    add_access_flags,
+    cluster_contexts,
+    connect,
+    read_kubeconfig,
+    select_targets,
+)
 from compiler.live.client import KubeClient, KubeError
 from compiler.live.desired import cluster_objects, load_desired
 from compiler.live.diff import DIFF, ClusterPlan, plan_cluster

@@ -6,7 +6,14 @@ import sys
 from pathlib import Path
 
 from compiler.commands.common import use_color
-from compiler.live.access import add_access_flags, cluster_contexts, connect, load_platform, read_kubeconfig, select_targets
+from compiler.live.access import (
+    add_access_flags,
+    cluster_contexts,
+    connect,
+    load_platform,
+    read_kubeconfig,
+    select_targets,
+)
 from compiler.live.client import KubeError
 from compiler.live.output import print_status
 from compiler.live.status import cluster_status, status_report

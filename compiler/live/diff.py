@@ -23,7 +23,14 @@ from compiler.kinds import stage_of
 from compiler.live import normalize
 from compiler.live.access import Target
 from compiler.live.client import ApiError, KubeClient
-from compiler.live.prune import Key, PruneDecision, PruneFlags, decide_prune, key_of, tenant_of
+from compiler.live.prune import (
+    Key,
+    PruneDecision,
+    PruneFlags,
+    decide_prune,
+    key_of,
+    tenant_of,
+)
 from compiler.live.read import crd_schemas, fetch_missing, read_owned, resources_to_read
 from compiler.live.resources import Resource, ResourceMap, discover
 

@@ -170,7 +170,7 @@ def _fields_walk(node: dict, path: Path, out: set[Path]) -> None:
 
 
 def managers(obj: dict) -> list[dict]:
-    """managedFields entries of the main resource (status subresource entries left out)."""
+    """ManagedFields entries of the main resource (status subresource entries left out)."""
     return [m for m in (obj.get("metadata") or {}).get("managedFields") or [] if not m.get("subresource")]
 
 

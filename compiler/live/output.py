@@ -12,13 +12,13 @@ import json
 from collections import defaultdict
 from typing import TextIO
 
+from compiler.kinds import REPORT_API_VERSION
 from compiler.live.apply import ApplyReport, Outcome
 from compiler.live.diff import ADD, Change, ClusterPlan, object_label
 from compiler.live.prune import tenant_of
 from compiler.load import yaml_io
 from compiler.pipeline import RENDERED_DIR
 
-API_VERSION = "tenantc.io/v1"
 RED, GREEN, CYAN, YELLOW, BOLD, RESET = "\033[31m", "\033[32m", "\033[36m", "\033[33m", "\033[1m", "\033[0m"
 
 
@@ -108,7 +108,7 @@ def diff_json(plans: list[ClusterPlan]) -> dict:
                          "note": plan.target.note, "unchanged": plan.unchanged, "tenants": tenants,
                          "pruneRefused": plan.prune.refused, "ownedObjects": plan.prune.owned,
                          "errors": plan.errors, "requests": plan.requests})
-    return {"apiVersion": API_VERSION, "kind": "DiffReport", "clusters": clusters, "summary": diff_summary(plans)}
+    return {"apiVersion": REPORT_API_VERSION, "kind": "DiffReport", "clusters": clusters, "summary": diff_summary(plans)}
 
 
 def _summary_line(summary: dict, clusters: int) -> str:
@@ -243,7 +243,7 @@ def apply_json(reports: list[ApplyReport], dry_run: bool) -> dict:
                 "pending": [{"object": o, "waitingFor": s} for o, s in waited.pending]},
             "errors": plan.errors, "requests": report.requests, "ok": report.ok})
     outcomes = [o for r in reports for o in r.applied]
-    return {"apiVersion": API_VERSION, "kind": "ApplyReport", "dryRun": dry_run, "clusters": clusters,
+    return {"apiVersion": REPORT_API_VERSION, "kind": "ApplyReport", "dryRun": dry_run, "clusters": clusters,
             "summary": {"applied": sum(not o.failed for o in outcomes), "failed": sum(o.failed for o in outcomes),
                         "pruned": sum(not o.failed for r in reports for o in r.pruned),
                         "unchanged": sum(r.plan.unchanged for r in reports),

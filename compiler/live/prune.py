@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from compiler.kinds import CLUSTER_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, TENANT_LABEL, group_of, stage_of
+from compiler.kinds import (
+    CLUSTER_LABEL,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    TENANT_LABEL,
+    group_of,
+    stage_of,
+)
 
 Key = tuple[str, str, str, str]  # (group, kind, namespace or "", name)
 

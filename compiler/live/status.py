@@ -16,15 +16,19 @@ from __future__ import annotations
 import datetime
 from concurrent.futures import ThreadPoolExecutor
 
-from compiler.kinds import PLATFORM_TENANT, TENANT_LABEL
+from compiler.kinds import (
+    JOB_LABEL,
+    PLATFORM_TENANT,
+    REPORT_API_VERSION,
+    TASK_LABEL,
+    TENANT_LABEL,
+)
 from compiler.live.access import Target
 from compiler.live.client import ApiError, KubeClient
 from compiler.live.read import OWNED_SELECTOR
 from compiler.live.resources import discover
 
 AGENT_SELECTOR = "app.kubernetes.io/managed-by=tenantc-agent"
-JOB_LABEL = "tenantc.io/job"
-TASK_LABEL = "tenantc.io/task"
 
 # what status reads: name -> (group, kind, label selector or None for all)
 SOURCES = {
@@ -39,7 +43,7 @@ SOURCES = {
 
 def cluster_status(client: KubeClient, target: Target, tenants: list[str] | None = None,
                    now: datetime.datetime | None = None, concurrency: int = 6) -> dict:
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.UTC)
     resources = discover(client)
     report = {"cluster": target.cluster, "context": target.context, "server": client.host, "note": target.note,
               "unavailable": [], "errors": [], "tenants": []}
@@ -89,7 +93,7 @@ def cluster_status(client: KubeClient, target: Target, tenants: list[str] | None
 
 
 def status_report(clusters: list[dict]) -> dict:
-    return {"apiVersion": "tenantc.io/v1", "kind": "StatusReport", "clusters": clusters}
+    return {"apiVersion": REPORT_API_VERSION, "kind": "StatusReport", "clusters": clusters}
 
 
 def _labels(obj: dict) -> dict:

@@ -71,7 +71,7 @@ class CacheRuntime(Spec):
     profile: str | None = Field(default=None, description="ThinRuntimeProfile name (thin runtimes only)")
 
     @model_validator(mode="after")
-    def _thin_needs_profile(self) -> "CacheRuntime":
+    def _thin_needs_profile(self) -> CacheRuntime:
         if self.type == "thin" and not self.profile:
             raise ValueError("a thin runtime needs profile (a ThinRuntimeProfile name)")
         return self
@@ -108,7 +108,7 @@ class Dataset(Spec):
     export_to: list[Export] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _runtime_matches_mounts(self) -> "Dataset":
+    def _runtime_matches_mounts(self) -> Dataset:
         """JuiceFS runtimes mount juicefs:// volumes (metaurl from a Secret); the others cannot."""
         juicefs = [m.uri.startswith("juicefs://") for m in self.mounts]
         if self.runtime.type == "juicefs" and not all(juicefs):

@@ -30,7 +30,7 @@ class NodePool(Spec):
         default_factory=dict, description="cache pools: total cache space per medium, for Fluid tiers")
 
     @model_validator(mode="after")
-    def _gpu_model_for_gpu_pools(self) -> "NodePool":
+    def _gpu_model_for_gpu_pools(self) -> NodePool:
         if self.role == "gpu" and not self.gpu_model:
             raise ValueError("a gpu pool needs gpuModel (e.g. A100)")
         if self.role != "gpu" and self.gpu_model:
@@ -140,7 +140,7 @@ class Platform(Spec):
     argocd: ArgoCd | None = None
 
     @model_validator(mode="after")
-    def _unique_names(self) -> "Platform":
+    def _unique_names(self) -> Platform:
         for label, names in (("clusters", [c.name for c in self.clusters]), ("queues", [q.name for q in self.queues]),
                              ("templates", [t.name for t in self.templates])):
             dupes = duplicate_names(names)
@@ -149,7 +149,7 @@ class Platform(Spec):
         return self
 
     @model_validator(mode="after")
-    def _argocd_servers_are_clusters(self) -> "Platform":
+    def _argocd_servers_are_clusters(self) -> Platform:
         if self.argocd is not None:
             unknown = sorted(set(self.argocd.servers) - {c.name for c in self.clusters})
             if unknown:

@@ -6,8 +6,16 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from compiler.model.common import (MAX_TENANT_NAME, CountField, DnsName, QuantityField, Spec, check_dns_label,
-                                   duplicate_names, user_handle)
+from compiler.model.common import (
+    MAX_TENANT_NAME,
+    CountField,
+    DnsName,
+    QuantityField,
+    Spec,
+    check_dns_label,
+    duplicate_names,
+    user_handle,
+)
 from compiler.model.data import Dataset, DatasetImport, Storage
 from compiler.model.workloads import Job, Notebook, Pipeline, Schedule, Template
 
@@ -22,7 +30,7 @@ class Member(Spec):
     role: Literal["admin", "edit", "view"]
 
     @model_validator(mode="after")
-    def _exactly_one_subject(self) -> "Member":
+    def _exactly_one_subject(self) -> Member:
         if bool(self.user) == bool(self.group):
             raise ValueError("set exactly one of user or group")
         return self
@@ -50,7 +58,7 @@ class ClusterShare(Spec):
     quota: Quota | None = None
 
     @model_validator(mode="after")
-    def _weight_or_quota(self) -> "ClusterShare":
+    def _weight_or_quota(self) -> ClusterShare:
         if (self.weight is None) == (self.quota is None):
             raise ValueError("set exactly one of weight or quota")
         return self
@@ -121,14 +129,14 @@ class Tenant(Spec):
         return value
 
     @model_validator(mode="after")
-    def _placement_is_all_weights_or_all_amounts(self) -> "Tenant":
+    def _placement_is_all_weights_or_all_amounts(self) -> Tenant:
         kinds = {share.weight is not None for share in self.placement.values()}
         if len(kinds) > 1:
             raise ValueError("placement: use weights for every cluster or explicit quota for every cluster, not both")
         return self
 
     @model_validator(mode="after")
-    def _unique_workload_names(self) -> "Tenant":
+    def _unique_workload_names(self) -> Tenant:
         groups = {
             "datasets": [d.name for d in self.datasets] + [i.local_name for i in self.imports],
             "templates": [t.name for t in self.templates],
@@ -142,7 +150,7 @@ class Tenant(Spec):
         return self
 
     @model_validator(mode="after")
-    def _user_handles_distinct(self) -> "Tenant":
+    def _user_handles_distinct(self) -> Tenant:
         seen: dict[str, str] = {}
         for user in self.user_members():
             handle = user_handle(user)

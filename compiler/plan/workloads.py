@@ -19,7 +19,6 @@ from compiler.quantity import Quantity
 # Fluid creates a PVC for every Dataset (own or imported) in its namespace, 100Pi unless the
 # Dataset's annotation says otherwise, which no storage quota admits. We ask for a nominal size
 # and count it against the quota (persistentvolumeclaims and requests.storage).
-DATASET_CLAIM_ANNOTATION = "pvc.fluid.io/resources.requests.storage"
 DATASET_CLAIM_SIZE = "1Gi"
 
 FRAMEWORK_ROLES = {

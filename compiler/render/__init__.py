@@ -8,13 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from compiler.kinds import file_name
+from compiler.kinds import PLATFORM_DIR, file_name
 from compiler.model.platform import Cluster
 from compiler.plan import Plan
-from compiler.render import agent, argocd, datasets, jobs, namespace, network, notebooks, queue, quota, storage
+from compiler.render import (
+    agent,
+    argocd,
+    datasets,
+    jobs,
+    namespace,
+    network,
+    notebooks,
+    queue,
+    quota,
+    storage,
+)
 from compiler.render.context import PlatformContext, TenantContext
-
-PLATFORM_DIR = "_platform"
 
 TENANT_RENDERERS: list[Callable[[TenantContext], list[dict]]] = [
     namespace.render,

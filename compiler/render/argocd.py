@@ -29,11 +29,20 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from compiler.kinds import PLATFORM_TENANT, TENANT_LABEL, file_name, group_of, is_cluster_scoped
+from compiler.kinds import (
+    ARGOCD_DIR,
+    CLUSTER_LABEL,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    PLATFORM_TENANT,
+    TENANT_LABEL,
+    file_name,
+    group_of,
+    is_cluster_scoped,
+)
 from compiler.plan import Plan
 from compiler.render.context import make_object
 
-ARGOCD_DIR = "_argocd"
 ARGO_API = "argoproj.io/v1alpha1"
 APPSET_NAME = "tenantc"
 SYNC_OPTIONS = ["ServerSideApply=true", "PruneLast=true"]
@@ -62,7 +71,7 @@ class ArgoCdSettings:
     cluster: str = "argocd"  # value of the cluster label on these objects (where Argo CD runs)
 
     @classmethod
-    def from_platform(cls, platform) -> "ArgoCdSettings | None":
+    def from_platform(cls, platform) -> ArgoCdSettings | None:
         raw = getattr(platform, "argocd", None)
         if raw is None:
             return None
@@ -108,7 +117,9 @@ def render_argocd(plan: Plan, settings: ArgoCdSettings | None = None,
         return {}
     if summaries is None:
         if objects is None:
-            from compiler.render import render_all  # here: compiler.render may import this module
+            from compiler.render import (
+                render_all,  # here: compiler.render may import this module
+            )
 
             objects = render_all(plan)
         summaries = summaries_of(objects)
@@ -211,8 +222,8 @@ def _application_set(plan: Plan, settings: ArgoCdSettings, units: list[_Unit]) -
     template = {
         "metadata": {
             "name": "{{.tenant}}.{{.cluster}}",  # names are DNS labels: the dot keeps pairs unique
-            "labels": {"app.kubernetes.io/managed-by": "tenantc", "tenantc.io/tenant": "{{.tenant}}",
-                       "tenantc.io/cluster": "{{.cluster}}"},
+            "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, TENANT_LABEL: "{{.tenant}}",
+                       CLUSTER_LABEL: "{{.cluster}}"},
         },
         "spec": {
             "project": "{{.project}}",

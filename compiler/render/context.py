@@ -4,8 +4,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.kinds import (CLUSTER_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLATFORM_TENANT,
-                            SOURCE_ANNOTATION, SYNC_WAVE_ANNOTATION, TENANT_LABEL, stage_of)
+from compiler.kinds import (
+    CLUSTER_LABEL,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    PLATFORM_TENANT,
+    SOURCE_ANNOTATION,
+    SYNC_WAVE_ANNOTATION,
+    TENANT_LABEL,
+    stage_of,
+)
 from compiler.model.platform import Cluster, Platform
 from compiler.model.tenant import Quota, Tenant
 from compiler.plan import Plan

@@ -2,9 +2,11 @@
 preload DataLoads, scheduled cache scaling, and Datasets that reference shared ones."""
 from __future__ import annotations
 
+from compiler.agent.contract import scale_runtime_argv
 from compiler.agent.permissions import rules_for
+from compiler.kinds import DATASET_CLAIM_ANNOTATION, IMPORTED_FROM_LABEL
 from compiler.model.data import Dataset
-from compiler.plan.workloads import DATASET_CLAIM_ANNOTATION, DATASET_CLAIM_SIZE, DatasetPlacement
+from compiler.plan.workloads import DATASET_CLAIM_SIZE, DatasetPlacement
 from compiler.render.context import TenantContext
 from compiler.render.pods import agent_container, placement, pools_for, tolerations_for
 
@@ -98,9 +100,8 @@ def _scaler(ctx: TenantContext, ds: Dataset, kind: str) -> list[dict]:
                 subjects=[{"kind": "ServiceAccount", "name": account, "namespace": ctx.namespace}]),
     ]
     for i, step in enumerate(ds.scaling):
-        container = agent_container("scale", ctx.platform.agent_image, [
-            "scale-runtime", f"{kind.lower()}/{ds.name}", "--namespace", ctx.namespace,
-            "--replicas", str(step.replicas)])
+        container = agent_container("scale", ctx.platform.agent_image,
+                                    scale_runtime_argv(kind, ds.name, ctx.namespace, step.replicas))
         objects.append(ctx.obj("batch/v1", "CronJob", f"{ds.name}-scale-{i}", spec={
             "schedule": step.schedule,
             "concurrencyPolicy": "Replace",
@@ -115,7 +116,7 @@ def _reference(ctx: TenantContext, placed: DatasetPlacement) -> dict:
     """An imported dataset: a Dataset pointing at the owner's (Fluid dataset sharing)."""
     owner, name = placed.origin  # type: ignore[misc]
     return _dataset(ctx, placed.local_name,
-                    labels={"tenantc.io/imported-from": f"{owner}.{name}"[:63].rstrip("-.")},  # ends alphanumeric
+                    labels={IMPORTED_FROM_LABEL: f"{owner}.{name}"[:63].rstrip("-.")},  # ends alphanumeric
                     spec={"mounts": [{"mountPoint": f"dataset://{owner}/{name}", "name": placed.local_name,
                                       "readOnly": not placed.writable}],
                           "accessModes": _access_modes(placed.writable)})

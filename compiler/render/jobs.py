@@ -3,15 +3,23 @@ published templates. Every task's pod gets the agent sidecar and, when the job r
 data, an init container that waits until the datasets are warm."""
 from __future__ import annotations
 
+from compiler.agent.contract import STATUS_DIR
+from compiler.kinds import JOB_LABEL, PIPELINE_LABEL, TASK_LABEL
 from compiler.plan.workloads import ResolvedJob, ResolvedRole
 from compiler.render.context import TenantContext
-from compiler.render.pods import (AGENT_SERVICE_ACCOUNT, STATUS_DIR, STATUS_VOLUME, agent_sidecar, claim_volume,
-                                  placement, resources, wait_for_data)
+from compiler.render.pods import (
+    AGENT_SERVICE_ACCOUNT,
+    STATUS_VOLUME,
+    agent_sidecar,
+    claim_volume,
+    placement,
+    resources,
+    wait_for_data,
+)
 from compiler.render.storage import PROJECT_CLAIM
 
 VOLCANO_BATCH = "batch.volcano.sh/v1alpha1"
 VOLCANO_FLOW = "flow.volcano.sh/v1alpha1"
-JOB_LABEL = "tenantc.io/job"
 
 
 def plugins(job: ResolvedJob) -> dict:
@@ -80,7 +88,7 @@ def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
         **placement(ctx.cluster, role.pool, job.gpu_model if role.pool == "gpu" else None),
     }
     task: dict = {"name": role.name, "replicas": role.replicas,
-                  "template": {"metadata": {"labels": {JOB_LABEL: job.name, "tenantc.io/task": role.name}},
+                  "template": {"metadata": {"labels": {JOB_LABEL: job.name, TASK_LABEL: role.name}},
                                "spec": pod_spec}}
     if job.framework == "mpi" and role.name == "launcher":
         task["policies"] = [{"event": "TaskCompleted", "action": "CompleteJob"}]
@@ -115,7 +123,7 @@ def render(ctx: TenantContext) -> list[dict]:
             r = resolved.get((tenant, "step", f"{pipeline.name}/{step.name}"))
             name = f"{pipeline.name}-{step.name}"
             if r:
-                objects.append(ctx.obj(VOLCANO_FLOW, "JobTemplate", name, labels={"tenantc.io/pipeline": pipeline.name},
+                objects.append(ctx.obj(VOLCANO_FLOW, "JobTemplate", name, labels={PIPELINE_LABEL: pipeline.name},
                                        spec=job_spec(ctx, r)))
             flow: dict = {"name": name}
             if step.depends_on:

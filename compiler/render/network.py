@@ -5,10 +5,10 @@ every namespace, so no extra labelling of other namespaces is required.
 """
 from __future__ import annotations
 
+from compiler.kinds import NAMESPACE_NAME_LABEL as NS_NAME
 from compiler.render.context import TenantContext
 
 NETWORKING = "networking.k8s.io/v1"
-NS_NAME = "kubernetes.io/metadata.name"
 
 
 def _from_namespace(name: str) -> dict:

@@ -2,8 +2,9 @@
 optional Ingress, and a NetworkPolicy letting the ingress namespace reach it."""
 from __future__ import annotations
 
-from compiler.render.context import TenantContext
+from compiler.kinds import NAMESPACE_NAME_LABEL, NOTEBOOK_LABEL, USER_LABEL
 from compiler.model.common import user_handle
+from compiler.render.context import TenantContext
 from compiler.render.pods import claim_volume, placement, resources
 from compiler.render.storage import PROJECT_CLAIM, home_claim
 
@@ -20,7 +21,7 @@ def render(ctx: TenantContext) -> list[dict]:
         size, image = settings.sizes[nb.size], settings.images[nb.image]
         handle = user_handle(nb.user)
         name = f"nb-{handle}"
-        selector = {"tenantc.io/notebook": handle}
+        selector = {NOTEBOOK_LABEL: handle}
         gpu_model = size.gpu_model or next(iter(sorted(ctx.share.gpu)), None) if size.gpu else None
         gpu = int(size.gpu.value) if size.gpu else 0
         mounts, volumes = [], []
@@ -44,7 +45,7 @@ def render(ctx: TenantContext) -> list[dict]:
         }
         pod_spec = {"containers": [container], "volumes": volumes, "serviceAccountName": "workloads",
                     **placement(ctx.cluster, "gpu" if gpu else "cpu", gpu_model)}
-        labels = {**selector, "tenantc.io/user": handle}
+        labels = {**selector, USER_LABEL: handle}
         objects.append(ctx.obj("apps/v1", "StatefulSet", name, labels=labels, spec={
             "replicas": 1, "serviceName": name, "selector": {"matchLabels": selector},
             "template": {"metadata": {"labels": labels}, "spec": pod_spec}}))
@@ -61,7 +62,7 @@ def render(ctx: TenantContext) -> list[dict]:
         objects.append(ctx.obj("networking.k8s.io/v1", "NetworkPolicy", f"{name}-from-ingress", spec={
             "podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"],
             "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
-                "kubernetes.io/metadata.name": ctx.platform.ingress_namespace}}}],
+                NAMESPACE_NAME_LABEL: ctx.platform.ingress_namespace}}}],
                 "ports": [{"port": PORT, "protocol": "TCP"}]}]}))
     return objects
 

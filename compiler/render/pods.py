@@ -3,17 +3,15 @@ pool placement, resources, the agent sidecar and wait-for-data init container, v
 from __future__ import annotations
 
 import copy
-
-from compiler.kinds import AGENT_RESOURCES
-
 from decimal import Decimal
 
+from compiler.agent.contract import STATUS_DIR, sidecar_argv, wait_dataset_argv
+from compiler.kinds import AGENT_RESOURCES
 from compiler.model.platform import Cluster, NodePool
 from compiler.quantity import FORMAT_BINARY, FORMAT_DECIMAL, canonical
 
 AGENT_SERVICE_ACCOUNT = "tenantc-agent"
 STATUS_VOLUME = "tenantc-status"
-STATUS_DIR = "/var/run/tenantc"
 WAIT_TIMEOUT_SECONDS = 3600
 
 
@@ -73,7 +71,7 @@ def agent_sidecar(image: str, job: str, task: str) -> dict:
         return {"valueFrom": {"fieldRef": {"fieldPath": path}}}
 
     return {
-        **agent_container("tenantc-agent", image, ["sidecar", "--status-file", f"{STATUS_DIR}/status.json"]),
+        **agent_container("tenantc-agent", image, sidecar_argv()),
         "restartPolicy": "Always",
         "env": [
             {"name": "POD_NAME", **field("metadata.name")},
@@ -86,9 +84,8 @@ def agent_sidecar(image: str, job: str, task: str) -> dict:
 
 
 def wait_for_data(image: str, datasets: list[str], namespace: str, percent: int) -> dict:
-    return agent_container("wait-for-data", image, [
-        "wait-dataset", *datasets, "--namespace", namespace, "--min-cached-percent", str(percent),
-        "--timeout", str(WAIT_TIMEOUT_SECONDS)])
+    return agent_container("wait-for-data", image,
+                           wait_dataset_argv(datasets, namespace, percent, WAIT_TIMEOUT_SECONDS))
 
 
 def claim_volume(name: str, claim: str, read_only: bool = False) -> dict:

@@ -2,8 +2,9 @@
 (The global level is the platform's global datasets, imported read-only by every tenant.)"""
 from __future__ import annotations
 
-from compiler.render.context import TenantContext
+from compiler.kinds import STORAGE_LEVEL_LABEL
 from compiler.model.common import user_handle
+from compiler.render.context import TenantContext
 
 PROJECT_CLAIM = "project"
 
@@ -21,11 +22,11 @@ def render(ctx: TenantContext) -> list[dict]:
         for user in ctx.tenant.user_members():
             objects.append(_claim(ctx, home_claim(user), storage.home.size.canonical(),
                                   storage.home.storage_class or settings.home_class, "ReadWriteOnce",
-                                  {"tenantc.io/storage-level": "user"}))
+                                  {STORAGE_LEVEL_LABEL: "user"}))
     if storage.project is not None:
         objects.append(_claim(ctx, PROJECT_CLAIM, storage.project.size.canonical(),
                               storage.project.storage_class or settings.project_class, "ReadWriteMany",
-                              {"tenantc.io/storage-level": "project"}))
+                              {STORAGE_LEVEL_LABEL: "project"}))
     return objects
 
 

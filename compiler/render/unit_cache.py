@@ -67,7 +67,7 @@ class UnitMeta:
                           sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "UnitMeta":
+    def from_json(cls, text: str) -> UnitMeta:
         data = json.loads(text)
         return cls(data["names"], data["summary"], data.get("unchecked", []))
 

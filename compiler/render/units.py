@@ -72,5 +72,5 @@ class UnitTree(Mapping[str, Any]):
         return sum(len(u.names) for u in self.units.values())
 
     def unit_keys(self) -> dict[str, tuple[str, list[str]]]:
-        """unit -> (key, file names): what the writer needs to skip unchanged units unread."""
+        """Unit -> (key, file names): what the writer needs to skip unchanged units unread."""
         return {path: (u.key, u.names) for path, u in self.units.items()}

@@ -13,11 +13,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from compiler.kinds import PLATFORM_TENANT, SOURCE_ANNOTATION, TENANT_LABEL, stage_of
+from compiler.kinds import (
+    PLATFORM_DIR,
+    PLATFORM_TENANT,
+    SOURCE_ANNOTATION,
+    TENANT_LABEL,
+    stage_of,
+)
 from compiler.quantity import Quantity, QuantityError
 
 HIDDEN = "(hidden)"
-PLATFORM_DIR = "_platform"
 
 # A map under one of these keys holds resource quantities (ResourceQuota, LimitRange, pods'
 # resources, Volcano queues, PVCs, Fluid tiered stores).

@@ -13,7 +13,12 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from compiler.kinds import PLATFORM_TENANT, SOURCE_ANNOTATION, TENANT_LABEL
+from compiler.kinds import (
+    NAMESPACE_NAME_LABEL,
+    PLATFORM_TENANT,
+    SOURCE_ANNOTATION,
+    TENANT_LABEL,
+)
 from compiler.quantity import Quantity, QuantityError
 from compiler.review.compare import ObjectChange, ObjectKey, index
 
@@ -34,7 +39,6 @@ RULES = {
 # (cluster, namespace, name of a ResourceQuota) -> status.used, or None when not there.
 UsageReader = Callable[[str, str, str], "dict[str, str] | None"]
 
-NS_NAME_LABEL = "kubernetes.io/metadata.name"
 RBAC_GROUP = "rbac.authorization.k8s.io"
 ROLE_RANK = {"view": 1, "edit": 2, "admin": 3, "cluster-admin": 4}
 PRIVILEGED_RANK = 2  # edit and above
@@ -218,9 +222,9 @@ def _peer(peer: dict) -> list[tuple[str, str]]:
     labels, expressions = selector.get("matchLabels") or {}, selector.get("matchExpressions") or []
     if not labels and not expressions:
         return [("all-namespaces", "")]
-    if set(labels) == {NS_NAME_LABEL} and not expressions:
-        return [("namespace", labels[NS_NAME_LABEL])]
-    if not labels and len(expressions) == 1 and expressions[0].get("key") == NS_NAME_LABEL \
+    if set(labels) == {NAMESPACE_NAME_LABEL} and not expressions:
+        return [("namespace", labels[NAMESPACE_NAME_LABEL])]
+    if not labels and len(expressions) == 1 and expressions[0].get("key") == NAMESPACE_NAME_LABEL \
             and expressions[0].get("operator") == "In":
         return [("namespace", v) for v in expressions[0].get("values") or []]
     return [("namespaces", json.dumps(selector, sort_keys=True, separators=(",", ":")))]
@@ -315,7 +319,7 @@ def rbac_widened(changes: list[ObjectChange], ctx: RiskContext) -> Iterable[Risk
 
 
 def _grants(bindings: list[tuple[ObjectKey, dict]]) -> dict[str, tuple[int, str, ObjectKey, dict]]:
-    """subject -> (highest rank, role, binding granting it) across a namespace's bindings."""
+    """Subject -> (highest rank, role, binding granting it) across a namespace's bindings."""
     out: dict[str, tuple[int, str, ObjectKey, dict]] = {}
     for key, binding in sorted(bindings, key=lambda b: b[0]):
         role = (binding.get("roleRef") or {}).get("name", "")

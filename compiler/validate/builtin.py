@@ -7,10 +7,10 @@ per object (about 9.5 ms each; compiled once, an object takes microseconds).
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
-from functools import lru_cache
-import importlib.util
+from functools import cache
 from pathlib import Path
 
 from compiler.validate.engine import CompiledSchema, compile_schema
@@ -18,7 +18,7 @@ from compiler.validate.engine import CompiledSchema, compile_schema
 _DEFS_REF = "/api/_definitions.json#/"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _schema_root() -> Path:
     """The package's schema folder, found without importing the package (its import pulls in
     jsonschema and friends: 0.2 s we do not need)."""
@@ -28,7 +28,7 @@ def _schema_root() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "kubernetes-json-schema"
 
 
-@lru_cache(maxsize=None)
+@cache
 def supported_versions() -> tuple[str, ...]:
     found = []
     for entry in _schema_root().iterdir():
@@ -48,13 +48,13 @@ def schema_version_for(kubernetes_version: str) -> str | None:
     return candidates[-1] if candidates else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _definitions(version: str) -> dict:
     path = _schema_root() / f"v{version}.0-local-strict" / "_definitions.json"
     return json.loads(path.read_text())["$defs"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema_for(version: str, api_version: str, kind: str, engine: str | None = None) -> CompiledSchema | None:
     """Compiled strict schema of a built-in kind, or None when the version has no such kind."""
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)

@@ -51,7 +51,7 @@ def digest(content: bytes) -> str:
 
 
 def _content_keys(files: Mapping[str, bytes]) -> dict[str, tuple[str, list[str]]]:
-    """unit -> (digest of its files, file names) for a plain path -> bytes mapping."""
+    """Unit -> (digest of its files, file names) for a plain path -> bytes mapping."""
     keys = {}
     for unit, unit_files in units_of(files).items():
         hasher = hashlib.blake2b(digest_size=16)

@@ -112,7 +112,7 @@ class AgentProcess:
             self.proc.kill()
             self.proc.wait(timeout=10)
 
-    def __enter__(self) -> "AgentProcess":
+    def __enter__(self) -> AgentProcess:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -13,7 +13,13 @@ import pytest
 from agent_helpers import write_kubeconfig
 
 from compiler.agent import kubeapi
-from compiler.agent.kubeapi import ConfigError, in_cluster_config, kubeconfig_config, load_config, ssl_context
+from compiler.agent.kubeapi import (
+    ConfigError,
+    in_cluster_config,
+    kubeconfig_config,
+    load_config,
+    ssl_context,
+)
 
 
 def _b64(data: bytes) -> str:

@@ -21,7 +21,14 @@ from pathlib import Path
 import kubernetes
 import pytest
 import yaml
-from agent_helpers import AgentProcess, agent_env, eventually, run_agent, write_kubeconfig, write_status
+from agent_helpers import (
+    AgentProcess,
+    agent_env,
+    eventually,
+    run_agent,
+    write_kubeconfig,
+    write_status,
+)
 from kubernetes.client.rest import ApiException
 
 from compiler.agent.permissions import AGENT_PERMISSIONS, permission_set, rules_for

@@ -15,10 +15,27 @@ from pathlib import Path
 import pytest
 
 from compiler.agent import permissions, sidecar
-from compiler.agent.kubeapi import ApiError, Backoff, Unreachable, is_transient, object_path, retry_transient
+from compiler.agent.kubeapi import (
+    ApiError,
+    Backoff,
+    Unreachable,
+    is_transient,
+    object_path,
+    retry_transient,
+)
 from compiler.agent.scale_runtime import parse_target
-from compiler.agent.status_file import MAX_BYTES, StatusFileError, parse_status, read_status_file
-from compiler.agent.wait_dataset import DatasetError, cached_percent, parse_duration, parse_percentage
+from compiler.agent.status_file import (
+    MAX_BYTES,
+    StatusFileError,
+    parse_status,
+    read_status_file,
+)
+from compiler.agent.wait_dataset import (
+    DatasetError,
+    cached_percent,
+    parse_duration,
+    parse_percentage,
+)
 
 AGENT_DIR = Path(sidecar.__file__).parent
 

@@ -36,7 +36,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from helpers import compile_example, snapshot
 
 TENANT = "quant-research"

@@ -7,7 +7,18 @@ import io
 import threading
 
 import pytest
-from live_support import SHARED_CRDS, apply, find, live_get, patch, plan, target, tenant_objects, unique, write_repo
+from live_support import (
+    SHARED_CRDS,
+    apply,
+    find,
+    live_get,
+    patch,
+    plan,
+    target,
+    tenant_objects,
+    unique,
+    write_repo,
+)
 
 from compiler.live.apply import CONFLICT, CREATED, IMMUTABLE, WOULD_APPLY
 from compiler.live.output import print_apply, print_diff

@@ -4,11 +4,20 @@ or both see none."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
-from live_support import apply, find, patch, plan, target, tenant_objects, unique, write_tree
+from live_support import (
+    apply,
+    find,
+    patch,
+    plan,
+    target,
+    tenant_objects,
+    unique,
+    write_tree,
+)
 
 from compiler.kinds import MANAGED_BY_LABEL, file_name
 from compiler.live.resources import discover

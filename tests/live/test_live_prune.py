@@ -4,7 +4,12 @@ from __future__ import annotations
 import pytest
 from live_support import apply, find, live_get, target, tenant_objects, unique
 
-from compiler.kinds import CLUSTER_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, TENANT_LABEL
+from compiler.kinds import (
+    CLUSTER_LABEL,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    TENANT_LABEL,
+)
 from compiler.live.apply import DELETED, WOULD_DELETE
 from compiler.live.prune import PruneFlags
 from compiler.render.context import make_object

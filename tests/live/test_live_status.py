@@ -62,7 +62,7 @@ def test_status_shows_quota_queue_datasets_jobs_and_heartbeats(control_plane, ku
                 {"name": "worker", "replicas": 1,
                  "template": {"spec": {"containers": [{"name": "w", "image": "trainer:1"}]}}}]}},
            status={"state": {"phase": "Running"}})
-    renewed = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=30)
+    renewed = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=30)
     create(client, f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases",
            {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
             "metadata": {"name": "train-worker-0", "labels": {"app.kubernetes.io/managed-by": "tenantc-agent",

@@ -4,7 +4,14 @@ from __future__ import annotations
 import copy
 
 from compiler.kinds import SOURCE_ANNOTATION
-from compiler.review.compare import HIDDEN, FieldChange, ObjectKey, compare_objects, diff_fields, join
+from compiler.review.compare import (
+    HIDDEN,
+    FieldChange,
+    ObjectKey,
+    compare_objects,
+    diff_fields,
+    join,
+)
 
 
 def quota(hard: dict, source: str = "tenants/vision.yaml", name: str = "tenant-quota") -> dict:

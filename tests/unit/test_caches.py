@@ -5,12 +5,12 @@ import datetime
 import json
 
 import pytest
+from helpers import CRD_DIR, crd_dirs, replace_once
 
 from compiler.errors import Problems
 from compiler.load.sources import ParsedYamlCache, read_sources
 from compiler.pipeline import CACHE_DIR, compile_repo
 from compiler.validate.crds import load_crds
-from helpers import CRD_DIR, crd_dirs, replace_once
 
 
 def _read(repo):

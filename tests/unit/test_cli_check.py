@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import pytest
+from helpers import check_cli, replace_once, tenantc
 
 from compiler.cli import build_parser, main
-from helpers import check_cli, replace_once, tenantc
 
 
 def test_fresh_repository_passes(compiled_repo):

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
 from helpers import PROBLEM_LINE, compile_cli, replace_once, snapshot
 
 
@@ -88,7 +87,7 @@ def _matches(line: str, file: str, path: str | None, fragment: str) -> bool:
 
 @pytest.fixture(scope="module")
 def runs(compiled_template, tmp_path_factory):
-    """case -> (CLI result, rendered/ before, rendered/ after). Every case gets its own copy of
+    """Case -> (CLI result, rendered/ before, rendered/ after). Every case gets its own copy of
     the compiled example repository; the CLI processes run a few at a time (each is a second
     of interpreter start and compile, and the cases are independent)."""
     prepared = {}

@@ -3,12 +3,12 @@ the repository."""
 from __future__ import annotations
 
 import pytest
+from helpers import REPO
 
 from compiler.errors import Problems
 from compiler.load import jsonnet_engine
 from compiler.load.jsonnet_engine import JsonnetError, available_engines, evaluate_file
 from compiler.load.sources import read_sources
-from helpers import REPO
 
 ENGINES = available_engines()
 EXAMPLES = sorted((REPO / "tenants").glob("*.jsonnet"))

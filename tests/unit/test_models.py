@@ -104,7 +104,7 @@ def test_cluster_admin_is_not_a_member_role():
     (("placement", "gpu-east", "weight"), "placement.gpu-east.weight"),
 ])
 def test_field_path_formatting(loc, expected):
-    """pydantic's locations become the dotted paths the CLI prints; internal tags are dropped."""
+    """Pydantic's locations become the dotted paths the CLI prints; internal tags are dropped."""
     assert field_path(loc) == expected
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from helpers import compile_problems, replace_once
 
 from compiler.plan import resource_amounts
 from compiler.plan.quota import SCALARS
-from helpers import compile_problems, replace_once
 
 
 def test_shares_of_every_example_tenant_sum_to_its_quota(example):
@@ -64,7 +64,7 @@ def test_quota_over_capacity_names_the_cluster_resource_and_tenants(repo):
 
 
 def test_gpus_of_a_model_no_placed_cluster_has(repo):
-    """recsys runs only on cpu-west, which has no A100 pools."""
+    """Recsys runs only on cpu-west, which has no A100 pools."""
     replace_once(repo / "tenants/recsys.yaml", "gpu: {A10: 16}", "gpu: {A10: 16, A100: 4}")
     assert "no cluster of this tenant has A100" in _problem(compile_problems(repo), "tenants/recsys.yaml",
                                                              "quota.gpu.A100")

@@ -4,7 +4,13 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler.kinds import CLUSTER_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, TENANT_LABEL, stage_of
+from compiler.kinds import (
+    CLUSTER_LABEL,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    TENANT_LABEL,
+    stage_of,
+)
 from compiler.live.prune import PruneFlags, decide_prune, key_of, owned_by_tenantc
 
 CLUSTER = "east"

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from compiler.kinds import MANAGED_BY_LABEL, PLATFORM_TENANT, SOURCE_ANNOTATION, TENANT_LABEL
-from compiler.render import PLATFORM_DIR
 from helpers import REPO
+
+from compiler.kinds import (
+    MANAGED_BY_LABEL,
+    PLATFORM_DIR,
+    PLATFORM_TENANT,
+    SOURCE_ANNOTATION,
+    TENANT_LABEL,
+)
 
 RBAC = "rbac.authorization.k8s.io/v1"
 MEMBER_ROLES = {"admin", "edit", "view"}

@@ -7,11 +7,11 @@ import sys
 import textwrap
 
 import pytest
+from helpers import REPO, snapshot
 
 from compiler.load import yaml_io
 from compiler.pipeline import check_rendered, compile_repo, write_rendered
 from compiler.write.tree import JOURNAL, TreeWriter
-from helpers import REPO, snapshot
 
 OLD = {
     "east/alpha/a.yaml": b"alpha a v1\n",
@@ -125,7 +125,7 @@ def test_hand_edited_file_is_rewritten(tree):
 
 
 def test_compare_lists_missing_extra_and_differing(tree):
-    """check's view of staleness, file by file."""
+    """Check's view of staleness, file by file."""
     (tree.out / "east/alpha/b.yaml").unlink()
     (tree.out / "east/alpha/stray.yaml").write_bytes(b"x")
     (tree.out / "west/alpha/a.yaml").write_bytes(b"changed")

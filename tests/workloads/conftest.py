@@ -23,7 +23,13 @@ import yaml
 
 from compiler.errors import CompileError, Problem
 from compiler.load import yaml_io
-from compiler.pipeline import CACHE_DIR, RENDERED_DIR, CompileResult, compile_repo, write_rendered
+from compiler.pipeline import (
+    CACHE_DIR,
+    RENDERED_DIR,
+    CompileResult,
+    compile_repo,
+    write_rendered,
+)
 from compiler.plan.workloads import ResolvedJob
 from compiler.validate.crds import CrdSet, load_crds
 

@@ -7,7 +7,8 @@ import re
 import pytest
 
 from compiler.agent.permissions import permission_set, rules_for
-from compiler.plan.workloads import DATASET_CLAIM_ANNOTATION, merge
+from compiler.kinds import DATASET_CLAIM_ANNOTATION
+from compiler.plan.workloads import merge
 from compiler.quantity import Quantity
 from compiler.render.datasets import RUNTIME_KINDS, runtime_resource
 
@@ -17,7 +18,7 @@ GPU_TAINT = ("nvidia.com/gpu", "present", "NoSchedule")
 # -- gangs --------------------------------------------------------------------------------------
 
 def test_gang_is_every_replica_by_default(examples):
-    """minAvailable is the sum of all task replicas when the job does not set it."""
+    """MinAvailable is the sum of all task replicas when the job does not set it."""
     specs = list(examples.job_specs())
     assert len(specs) == 8  # 3 jobs, 1 schedule, 3 pipeline steps, 1 published template
     for job, path, spec in specs:
@@ -111,7 +112,7 @@ def test_notebook_placement(examples, path, pool, gpu):
 # -- frameworks -----------------------------------------------------------------------------------
 
 def test_framework_plugins(examples):
-    """pytorch -> pytorch+svc; tensorflow -> only the present roles; mpi -> mpi+ssh+svc."""
+    """Pytorch -> pytorch+svc; tensorflow -> only the present roles; mpi -> mpi+ssh+svc."""
     def plugins(path):
         return examples[path]["spec"]["plugins"]
 
@@ -190,7 +191,7 @@ def test_merge_is_deep_and_roles_merge_by_name():
 
 
 def test_extends_chain_and_job_overrides(examples):
-    """resnet extends pytorch-ddp: images from resnet, sizes and retries from pytorch-ddp,
+    """Resnet extends pytorch-ddp: images from resnet, sizes and retries from pytorch-ddp,
     replicas from the job."""
     job = examples.result.plan.workloads.resolved[("vision", "job", "resnet50-ddp")]
     master, worker = examples.role_of(job, "master"), examples.role_of(job, "worker")

@@ -1,0 +1,1 @@
+"""Output formats shared by every command: GitHub workflow annotations, report shapes."""
