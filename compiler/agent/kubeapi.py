@@ -17,6 +17,7 @@ import random
 import ssl
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -96,7 +97,7 @@ class ClusterConfig:
         self.cert_data = self.key_data = None
 
 
-def in_cluster_config(env: dict | None = None, sa_dir: str | None = None) -> ClusterConfig:
+def in_cluster_config(env: Mapping[str, str] | None = None, sa_dir: str | None = None) -> ClusterConfig:
     """The pod's own service account: the token is re-read from its file as it rotates."""
     env = os.environ if env is None else env
     sa_dir = sa_dir or SERVICE_ACCOUNT_DIR
@@ -188,7 +189,7 @@ def load_config(
     kubeconfig: str | None = None,
     context: str | None = None,
     token_file: str | None = None,
-    env: dict | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> ClusterConfig:
     """--kubeconfig first, then the pod's service account, then $KUBECONFIG's first file."""
     env = os.environ if env is None else env
@@ -241,11 +242,12 @@ class _Connection(http.client.HTTPSConnection):
 
     def __init__(self, host, port, context, server_name, timeout):
         super().__init__(host, port, timeout=timeout, context=context)
+        self._tls = context
         self._server_name = server_name
 
     def connect(self):
         http.client.HTTPConnection.connect(self)
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._server_name or self.host)
+        self.sock = self._tls.wrap_socket(self.sock, server_hostname=self._server_name or self.host)
 
 
 class KubeClient:

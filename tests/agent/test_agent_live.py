@@ -92,7 +92,8 @@ class Live:
                 if exc.status != 409:
                     raise
         for plural in missing:
-            eventually(lambda: self._crd_established(f"{plural}.{FLUID[0]}"), 60, 0.5, f"CRD {plural} established")
+            eventually(lambda plural=plural: self._crd_established(f"{plural}.{FLUID[0]}"), 60, 0.5,
+                       f"CRD {plural} established")
 
     def _crd_established(self, name: str) -> bool:
         try:
@@ -116,7 +117,8 @@ class Live:
         }
         self._create_or_replace(self.rbac.create_namespaced_role_binding, None, binding)
         for group, resource, verb in sorted(permission_set(rules_for())):
-            eventually(lambda: self.allowed(TENANT, group, resource, verb), 30, 0.2, f"RBAC allows {verb} {resource}")
+            eventually(lambda g=group, r=resource, v=verb: self.allowed(TENANT, g, r, v), 30, 0.2,
+                       f"RBAC allows {verb} {resource}")
 
     def _create_or_replace(self, create, replace, body: dict) -> None:
         try:

@@ -50,7 +50,8 @@ def test_agent_argv_builders_round_trip():
 def test_object_ref_ignores_version_and_reads_missing_namespace_as_empty():
     a = ObjectRef.of({"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job",
                       "metadata": {"name": "t", "namespace": "vision"}})
-    b = ObjectRef.of({"apiVersion": "batch.volcano.sh/v1", "kind": "Job", "metadata": {"name": "t", "namespace": "vision"}})
+    b = ObjectRef.of({"apiVersion": "batch.volcano.sh/v1", "kind": "Job",
+                      "metadata": {"name": "t", "namespace": "vision"}})
     assert a == b and str(a) == "job.batch.volcano.sh vision/t"
     ns = ObjectRef.of({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "vision"}})
     assert ns == ObjectRef("", "Namespace", "", "vision") and ns.short == "Namespace vision"
