@@ -15,6 +15,8 @@ from compiler.review.snapshot import Snapshot
 
 @dataclass(frozen=True)
 class CapacityRow:
+    """One cluster's use of one resource before and after, against capacity x overcommit."""
+
     cluster: str
     resource: str
     before: Decimal | None  # None: the cluster is not in that revision

@@ -3,12 +3,13 @@ moves the example specs cannot produce in one edit: pools, cluster-scoped bindin
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 from review_helpers import REPO
 
 from compiler.review.compare import compare_objects
-from compiler.review.risks import RiskContext, find_risks, placement
+from compiler.review.risks import FAMILIES, RULES, RiskContext, find_risks, placement
 from compiler.review.snapshot import Snapshot
 
 RBAC = "rbac.authorization.k8s.io/v1"
@@ -163,3 +164,9 @@ def test_a_subject_moved_between_bindings_of_the_same_role_is_not_widened(exampl
     demoted = copy.deepcopy(binding)
     demoted["roleRef"]["name"] = "view"
     assert risks({path: binding}, {path: demoted}, example) == []
+
+
+def test_every_rule_is_in_the_registry_and_the_docs():
+    table = re.findall(r"^\| `([a-z-]+)` \| (?:danger|warning) \|", (REPO / "docs" / "review.md").read_text(), re.M)
+    assert sorted(table) == sorted(RULES)
+    assert len(RULES) == sum(len(family.rules) for family in FAMILIES)  # no family redefines another's rule
