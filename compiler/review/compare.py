@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from compiler.identity import ObjectRef, RenderedPath
-from compiler.kinds import ARGOCD_DIR, SOURCE_ANNOTATION, TENANT_LABEL, stage_of
+from compiler.kinds import ARGOCD_DIR, SOURCE_ANNOTATION, TENANT_LABEL, group_of, stage_of
 from compiler.quantity import Quantity, QuantityError
 from compiler.redact import mask_pair
 
@@ -27,6 +27,7 @@ QUANTITY_CONTEXTS = {"hard", "used", "requests", "limits", "capability", "resour
                      "default", "defaultRequest", "max", "min", "maxLimitRequestRatio", "deserved",
                      "guarantee", "quota", "storage", "overhead", "sizeLimit"}
 
+ARGOCD_GROUP = "argoproj.io"
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
@@ -168,7 +169,7 @@ def field_changes(old: dict, new: dict) -> list[FieldChange]:
 def without_derived(obj: dict) -> dict:
     """The ApplicationSet's list of (cluster, tenant) elements follows from the tenant folders,
     which are compared on their own; a tenant added or removed is not also a platform change."""
-    if obj.get("kind") != "ApplicationSet" or not obj.get("apiVersion", "").startswith("argoproj.io/"):
+    if obj.get("kind") != "ApplicationSet" or group_of(obj.get("apiVersion", "")) != ARGOCD_GROUP:
         return obj
     spec = dict(obj.get("spec") or {})
     spec["generators"] = [{k: v for k, v in g.items() if k != "list"} for g in spec.get("generators", [])]

@@ -23,6 +23,7 @@ from pathlib import Path
 from compiler.errors import CompileError, Problem
 from compiler.pipeline import CACHE_DIR, CompileResult, compile_repo
 from compiler.plan import cluster_usage
+from compiler.quantity import FORMAT_DECIMAL
 from compiler.render.unit_cache import code_fingerprint
 from compiler.review.revision import Revision
 from compiler.validate.crds import CrdSet
@@ -69,7 +70,7 @@ class Snapshot:
                 rows[resource] = {
                     "used": str(used.get(resource, Decimal(0))),
                     "limit": str(capacity.value * cluster.ratio(resource)) if capacity is not None else None,
-                    "fmt": capacity.fmt if capacity is not None else "DecimalSI",
+                    "fmt": capacity.fmt if capacity is not None else FORMAT_DECIMAL,
                 }
             usage[cluster.name] = rows
         data = json.dumps(specs.platform_source.data, sort_keys=True, default=str).encode()

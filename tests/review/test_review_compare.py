@@ -26,7 +26,7 @@ from compiler.review.risks import RiskContext, find_risks
 
 def quota(hard: dict, source: str = "tenants/vision.yaml", name: str = "tenant-quota") -> dict:
     return {"apiVersion": "v1", "kind": "ResourceQuota",
-            "metadata": {"name": name, "namespace": "vision", "labels": {"tenantc.io/tenant": "vision"},
+            "metadata": {"name": name, "namespace": "vision", "labels": {TENANT_LABEL: "vision"},
                          "annotations": {SOURCE_ANNOTATION: source}},
             "spec": {"hard": hard}}
 
