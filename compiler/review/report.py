@@ -10,6 +10,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from compiler.identity import ObjectRef
 from compiler.output.github import annotation
 from compiler.pipeline import RENDERED_DIR
 from compiler.quantity import FORMAT_BINARY, Quantity
@@ -301,8 +302,8 @@ def _github(d: dict) -> str:
 # -- shared helpers -------------------------------------------------------------------------
 
 def _ref(item: dict) -> str:
-    name = f"{item['namespace']}/{item['name']}" if item["namespace"] else item["name"]
-    return f"{item['kind']} {name}"
+    """'ResourceQuota vision/tenant-quota' of a change or risk row (ObjectRef.short; the group is not shown)."""
+    return ObjectRef("", item["kind"], item["namespace"], item["name"]).short
 
 
 def _value(value: Any) -> str:
