@@ -25,6 +25,8 @@ from compiler.validate.crds import CrdSet, load_crds
 
 @dataclass
 class Review:
+    """What a change does: the object changes, capacity, risks and approvals of base -> head."""
+
     base: Revision
     head: Revision
     changes: list[ObjectChange]

@@ -10,11 +10,14 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from compiler.identity import ObjectRef
+from compiler.output.github import annotation
+from compiler.pipeline import RENDERED_DIR
 from compiler.quantity import FORMAT_BINARY, Quantity
 from compiler.review import Review, ReviewFailed
 from compiler.review.capacity import CapacityRow
 from compiler.review.revision import Revision
-from compiler.review.risks import DANGER, RULES
+from compiler.review.risks import DANGER, RULES, WARNING
 
 SCHEMA_VERSION = 1
 FORMATS = ("text", "markdown", "github", "json")
@@ -38,12 +41,12 @@ def to_json(r: Review) -> dict[str, Any]:
             "changed": sum(c.change == "changed" for c in r.changes),
             "tenants": tenants,
             "clusters": sorted({c.key.cluster for c in r.changes}),
-            "risks": {sev: sum(x.severity == sev for x in r.risks) for sev in (DANGER, "warning")},
+            "risks": {sev: sum(x.severity == sev for x in r.risks) for sev in (DANGER, WARNING)},
         },
         "changes": [{
-            "cluster": c.key.cluster, "tenant": c.tenant, "apiVersion": c.key.api_version, "kind": c.key.kind,
+            "cluster": c.key.cluster, "tenant": c.tenant, "apiVersion": c.api_version, "kind": c.key.kind,
             "namespace": c.key.namespace, "name": c.key.name, "change": c.change,
-            "path": f"rendered/{c.path}", "source": c.source,
+            "path": f"{RENDERED_DIR}/{c.path}", "source": c.source,
             "fields": [{"path": f.path, "op": f.op, "old": f.old, "new": f.new, "note": f.note} for f in c.fields],
         } for c in r.changes],
         "capacity": [{
@@ -55,7 +58,7 @@ def to_json(r: Review) -> dict[str, Any]:
         } for row in r.capacity],
         "risks": [{
             "rule": x.rule, "severity": x.severity, "cluster": x.key.cluster, "tenant": x.tenant,
-            "apiVersion": x.key.api_version, "kind": x.key.kind, "namespace": x.key.namespace, "name": x.key.name,
+            "apiVersion": x.api_version, "kind": x.key.kind, "namespace": x.key.namespace, "name": x.key.name,
             "reason": x.reason, "source": x.source, "crossTenant": x.cross_tenant, "involves": list(x.involves),
         } for x in r.risks],
         "approvals": [{"who": a.who, "reasons": a.reasons} for a in r.approvals],
@@ -102,7 +105,7 @@ def render_failure(failed: ReviewFailed, fmt: str) -> str:
         for f in data["failures"]:
             for p in f["problems"]:
                 title = f"{f['revision']['label']} does not compile" + (f": {p['path']}" if p["path"] else "")
-                out.append(f"::error file={_prop(p['file'])},title={_prop(title)}::{_data(_problem_text(p))}")
+                out.append(annotation("error", _problem_text(p), file=p["file"], title=title))
     elif fmt == "markdown":
         for f in data["failures"]:
             out += [f"## tenantc review: {f['revision']['label']} does not compile ❌", "",
@@ -284,35 +287,23 @@ def _cell(text: str) -> str:
 # -- GitHub annotations ---------------------------------------------------------------------
 
 def _github(d: dict) -> str:
-    out = [f"::notice title=tenantc review::{_data(_headline(d))}"]
+    out = [annotation("notice", _headline(d), title="tenantc review")]
     for x in d["risks"]:
         level = "error" if x["severity"] == DANGER else "warning"
-        where = f"file={_prop(x['source'])}," if x["source"] else ""
-        title = f"{x['rule']} ({x['cluster']}/{x['tenant']})"
-        message = f"{_ref(x)}: {x['reason']} — {RULES[x['rule']]}"
-        out.append(f"::{level} {where}title={_prop(title)}::{_data(message)}")
+        out.append(annotation(level, f"{_ref(x)}: {x['reason']} — {RULES[x['rule']]}", file=x["source"],
+                              title=f"{x['rule']} ({x['cluster']}/{x['tenant']})"))
     if d["approvals"]:
         who = "; ".join(f"{a['who']} ({', '.join(a['reasons'])})" for a in d["approvals"])
-        out.append(f"::notice title=tenantc review: approvals needed::{_data(who)}")
-    out += [f"::warning::{_data(w)}" for w in d["warnings"]]
+        out.append(annotation("notice", who, title="tenantc review: approvals needed"))
+    out += [annotation("warning", w) for w in d["warnings"]]
     return "\n".join(out) + "\n"
-
-
-def _data(text: str) -> str:
-    """Escape an annotation message (GitHub's workflow-command rules)."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _prop(text: str) -> str:
-    """Escape an annotation property (file=, title=): also ',' and ':'."""
-    return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 # -- shared helpers -------------------------------------------------------------------------
 
 def _ref(item: dict) -> str:
-    name = f"{item['namespace']}/{item['name']}" if item["namespace"] else item["name"]
-    return f"{item['kind']} {name}"
+    """'ResourceQuota vision/tenant-quota' of a change or risk row (ObjectRef.short; the group is not shown)."""
+    return ObjectRef("", item["kind"], item["namespace"], item["name"]).short
 
 
 def _value(value: Any) -> str:

@@ -122,3 +122,13 @@ def test_github_annotations_escape_properties(spec_repo, run_review):
     [line] = render_failure(caught.value, "github").splitlines()
     assert line.startswith("::error file=tenants/vision.yaml,title=head (working tree) does not compile%3A quota.cpu::")
     assert failure_json(caught.value)["failures"][0]["revision"]["role"] == "head"
+
+
+def test_github_annotation_properties_never_hold_an_unescaped_separator(mixed):
+    for line in render(mixed, "github").splitlines():
+        level_and_properties, _, message = line[2:].partition("::")
+        assert message and "\n" not in message
+        _, _, properties = level_and_properties.partition(" ")
+        for prop in properties.split(",") if properties else []:
+            name, _, value = prop.partition("=")
+            assert name in ("file", "title") and ":" not in value, line
