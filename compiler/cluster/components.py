@@ -248,6 +248,9 @@ def build_components(binaries: Path, layout: Layout, pki: Pki, ports: dict[str, 
             f"--root-ca-file={pki.ca}",
             "--use-service-account-credentials=true",
             f"--controllers={CONTROLLERS}" + (f",{SCHEDULING_CONTROLLERS}" if scheduling else ""),
+            # The PV binder retries a claim whose bind raced with another write only on its
+            # periodic sync (15 s by default); tests binding dozens of claims wait for that.
+            *(["--pvclaimbinder-sync-period=2s"] if scheduling else []),
             # One replica: election only adds start latency, and losing the lease while a
             # test stops the API server would make the controller manager exit.
             "--leader-elect=false",
