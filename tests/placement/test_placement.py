@@ -150,12 +150,41 @@ def test_scheduler_setting_is_kept_until_down(scheduling_plane):
     assert scheduling_plane.is_running()
 
 
-def test_cli_status_shows_the_scheduler(scheduling_plane):
+def test_cli_up_with_scheduler_then_down_leaves_no_process(tmp_path, scheduling_binaries):
     import json
+    import os
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "compiler.cli", "cluster", "status", "--state-dir",
-                          str(scheduling_plane.state_dir), "-o", "json"], capture_output=True, text=True, check=True)
-    status = json.loads(out.stdout)
-    assert status["scheduler"] is True and status["components"]["kwok"]["running"]
+    binaries, kwok = scheduling_binaries
+    env = {**os.environ, "TENANTC_CONTROLPLANE_BIN": str(binaries), "TENANTC_KWOK_BIN": str(kwok)}
+
+    def tenantc(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "compiler.cli", "cluster", *args, "--state-dir",
+                               str(tmp_path / "sched")], capture_output=True, text=True, timeout=300, env=env)
+
+    up = tenantc("up", "--with-scheduler")
+    try:
+        assert up.returncode == 0, up.stderr
+        assert "with kube-scheduler and kwok" in up.stdout
+        status = tenantc("status", "-o", "json")
+        assert status.returncode == 0, status.stdout
+        components = json.loads(status.stdout)["components"]
+        assert [n for n, c in components.items() if c["running"]] == [
+            "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
+        pids = [c["pid"] for c in components.values()]
+    finally:
+        down = tenantc("down")
+    assert down.returncode == 0, down.stderr
+    assert f"stopped {len(pids)} process(es)" in down.stdout
+    assert not [pid for pid in pids if _alive(pid)]
+    assert tenantc("status").returncode == 1
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and has not exited (a zombie only waits for its parent's wait())."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
