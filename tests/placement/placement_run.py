@@ -80,6 +80,8 @@ class Result:
 
 
 class Run:
+    """The phases above against one scheduling ControlPlane; `run()` returns the Result."""
+
     def __init__(self, plane):
         self.api = Api(endpoint_of(plane))
         self.intents = example_intents()
@@ -88,7 +90,9 @@ class Run:
         for path, obj in self.objects.items():
             cluster, tenant, _ = path.split("/", 2) if path.count("/") == 2 else ("", "", "")
             if cluster and not tenant.startswith("_"):
-                self.index[(cluster, tenant, obj["kind"], obj["metadata"]["name"])] = obj
+                key = (cluster, tenant, obj["kind"], obj["metadata"]["name"])
+                assert key not in self.index, f"two rendered {key[2]}s named {key[3]} in {path}: look them up by group"
+                self.index[key] = obj
         self.claimed: set[tuple[str, str, str, str]] = set()
         nodes, self.node_info = build_nodes(self.intents.specs.platform)
         self.node_bodies = nodes
