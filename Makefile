@@ -22,9 +22,10 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed controlplane
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## controlplane: build etcd, kube-apiserver, kube-controller-manager into the user cache
+## controlplane: build etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok
+## into the user cache (once per version)
 controlplane:
-	@if command -v go >/dev/null 2>&1; then tools/controlplane/build.sh >/dev/null; \
+	@if command -v go >/dev/null 2>&1; then tools/controlplane/build.sh >/dev/null && tools/kwok/build.sh >/dev/null; \
 	elif [ "$$CI" = "true" ]; then echo "Go is required in CI to build the control plane" >&2; exit 3; \
 	else echo "warning: Go not found; tests marked 'cluster' will be skipped" >&2; fi
 

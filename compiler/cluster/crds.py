@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +28,14 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 @dataclass(frozen=True)
 class Crd:
+    """One CRD to install: its name, the file it came from, and its JSON body."""
+
     name: str
     source: str
     body: bytes
 
 
-def find_crds(folders: list[str | Path]) -> list[Crd]:
+def find_crds(folders: Sequence[str | Path]) -> list[Crd]:
     """Every CustomResourceDefinition in *.yaml/*.yml below `folders` (recursive, sorted).
 
     Other documents (a kustomization.yaml, say) are skipped; a folder without any CRD is an
@@ -79,6 +82,7 @@ def install(endpoint: api.Endpoint, crds: list[Crd], timeout: float = 60.0) -> l
     watcher = api.Client(endpoint, timeout=timeout + 10)
     try:
         start = watcher.get(f"{CRDS}?fieldSelector=metadata.name%3Dtenantc-watch-start")
+        assert isinstance(start, dict), "the API server answers JSON"
         thread = threading.Thread(target=progress.follow, daemon=True, args=(watcher.watch(
             f"{CRDS}?resourceVersion={start['metadata']['resourceVersion']}&timeoutSeconds={int(timeout)}"),))
         thread.start()
@@ -156,12 +160,18 @@ class _Progress:
 def _put(client: api.Client, crd: Crd) -> dict:
     """Create the CRD, or force-apply it when it exists; returns the server's answer."""
     try:
-        return client.request("POST", f"{CRDS}?fieldManager={FIELD_MANAGER}", crd.body)
+        return _json(client.request("POST", f"{CRDS}?fieldManager={FIELD_MANAGER}", crd.body))
     except api.ApiError as exc:
         if exc.status != 409:  # 409 AlreadyExists: a resumed cluster; apply below
             raise ClusterError(f"installing CRD {crd.name} from {crd.source} failed: {exc}") from None
     try:
-        return client.request("PATCH", f"{CRDS}/{crd.name}?fieldManager={FIELD_MANAGER}&force=true",
-                              crd.body, content_type="application/apply-patch+yaml")
+        return _json(client.request("PATCH", f"{CRDS}/{crd.name}?fieldManager={FIELD_MANAGER}&force=true",
+                                    crd.body, content_type="application/apply-patch+yaml"))
     except api.ApiError as exc:
         raise ClusterError(f"applying CRD {crd.name} from {crd.source} failed: {exc}") from None
+
+
+def _json(answer: dict | str) -> dict:
+    if not isinstance(answer, dict):
+        raise ClusterError(f"the API server answered with non-JSON: {answer[:200]}")
+    return answer
