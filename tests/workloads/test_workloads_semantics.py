@@ -8,9 +8,9 @@ import pytest
 
 from compiler.agent.permissions import permission_set, rules_for
 from compiler.kinds import DATASET_CLAIM_ANNOTATION
-from compiler.plan.workloads import merge
+from compiler.plan.templates import merge
 from compiler.quantity import Quantity
-from compiler.render.datasets import RUNTIME_KINDS, runtime_resource
+from compiler.fluid import RUNTIME_KINDS, runtime_resource
 
 GPU_TAINT = ("nvidia.com/gpu", "present", "NoSchedule")
 
@@ -166,7 +166,7 @@ def test_wait_for_data_iff_the_job_waits(examples):
         if job.wait_percent and job.datasets:
             waiting.add(job.name)
             args = init["wait-for-data"]["args"]
-            assert args[:1 + len(job.datasets)] == ["wait-dataset", *job.datasets]
+            assert args[:1 + len(job.datasets)] == ["wait-dataset", *job.dataset_names]
             assert args[args.index("--namespace") + 1] == job.tenant
             assert args[args.index("--min-cached-percent") + 1] == str(job.wait_percent)
             assert list(init) == ["tenantc-agent", "wait-for-data"]  # after the sidecar starts
