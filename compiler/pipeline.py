@@ -36,6 +36,8 @@ CACHE_DIR = ".tenantc-cache"
 
 @dataclass
 class CompileResult:
+    """A compiled repository: specs, plan, the rendered objects and their YAML, and warnings."""
+
     specs: Specs
     plan: Plan
     objects: Mapping[str, dict]  # 'cluster/tenant/file.yaml' -> object (lazy over units)

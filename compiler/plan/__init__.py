@@ -37,6 +37,8 @@ __all__ = [
 
 @dataclass
 class Plan:
+    """The specs with every decision taken: quota shares, guarantees and workloads per unit."""
+
     specs: Specs
     quotas: dict[str, Shares] = field(default_factory=dict)  # tenant -> cluster -> that cluster's share
     guarantees: dict[str, Shares] = field(default_factory=dict)

@@ -43,6 +43,8 @@ class DatasetUse:
 
 @dataclass
 class PlacedDatasets:
+    """Where every dataset landed, and whose specs each tenant's placements read."""
+
     placements: Placements = field(default_factory=dict)
     reads: dict[str, set[str]] = field(default_factory=dict)  # importer -> owners whose specs it read
 
@@ -174,7 +176,8 @@ def check_cache_capacity(specs: Specs, placements: Placements, problems: Problem
         for medium, need in sorted(used.items()):
             have = capacity.get(medium, Decimal(0))
             if need > have:
-                problems.add(specs.platform_source.path, f"clusters.{cluster.name}.nodePools(cache).cacheCapacity.{medium}",
+                problems.add(specs.platform_source.path,
+                             f"clusters.{cluster.name}.nodePools(cache).cacheCapacity.{medium}",
                              f"dataset caches need {as_bytes(need)} of {medium} but the cache pools have "
                              f"{as_bytes(have)} (datasets: {', '.join(sorted(users[medium]))})",
                              "shrink the tiers or replicas, or add cache capacity")

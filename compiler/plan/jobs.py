@@ -213,7 +213,8 @@ def _check_job_fields(scope: TenantScope, job: JobSpec, roles: list[ResolvedRole
     file, problems = scope.file, scope.problems
     total_replicas = sum(r.replicas for r in roles)
     if job.min_available and job.min_available > total_replicas:
-        problems.add(file, f"{at}.minAvailable", f"{job.min_available} is more than the job's {total_replicas} replicas",
+        problems.add(file, f"{at}.minAvailable",
+                     f"{job.min_available} is more than the job's {total_replicas} replicas",
                      "the gang cannot need more pods than the job has")
     classes = scope.specs.platform.priority_classes
     if job.priority_class and job.priority_class not in classes:

@@ -49,32 +49,46 @@ def resolve_notebooks(scope: TenantScope) -> list[ResolvedNotebook]:
 
 
 def _resolve(scope: TenantScope, nb: Notebook, where: str) -> ResolvedNotebook | None:
-    file, problems, specs = scope.file, scope.problems, scope.specs
     if nb.user not in scope.spec.tenant.user_members():
-        problems.add(file, f"{where}.user", f"'{nb.user}' is not a member user of this tenant", "add them to members")
-    image, size = _image(scope, nb, where), _size(scope, nb, where)
-    clusters = list(scope.shares)
-    cluster_name = nb.cluster or (clusters[0] if clusters else None)
-    if cluster_name is None or cluster_name not in clusters:
-        problems.add(file, f"{where}.cluster", f"'{nb.cluster}' is not a cluster of this tenant",
-                     f"use one of: {', '.join(clusters)}")
+        scope.problems.add(scope.file, f"{where}.user", f"'{nb.user}' is not a member user of this tenant",
+                           "add them to members")
+    image, size, cluster_name = _image(scope, nb, where), _size(scope, nb, where), _cluster(scope, nb, where)
+    if cluster_name is None:
         return None
-    cluster = specs.platform.cluster(cluster_name)
-    gpu_model = size.gpu_model or next(iter(sorted(scope.shares[cluster_name].gpu)), None) \
-        if size is not None and size.gpu else None
-    if size is not None and size.gpu and cluster is not None and (gpu_model is None
-                                                                  or gpu_model not in cluster.gpu_models()):
-        problems.add(file, f"{where}.size", f"a GPU notebook needs GPUs on {cluster_name}, which has none "
-                     "for this tenant", "choose a CPU size or a cluster with GPUs")
+    cluster = scope.specs.platform.cluster(cluster_name)
+    gpu_model = _gpu_model(scope, size, cluster_name, where)
     placed = scope.datasets_on(cluster_name)
     for j, ds in enumerate(nb.datasets):
         if not any(p.local_name == ds for p in placed):
-            problems.add(file, f"{where}.datasets[{j}]", f"no dataset '{ds}' in this tenant on {cluster_name}",
-                         "declare or import it")
+            scope.problems.add(scope.file, f"{where}.datasets[{j}]", f"no dataset '{ds}' in this tenant on "
+                               f"{cluster_name}", "declare or import it")
     if image is None or size is None or cluster is None:
         return None
     return _resolved(scope, nb, cluster_name, image, size, gpu_model,
                      cluster.gpu_models().get(gpu_model or "", DEFAULT_GPU_RESOURCE))
+
+
+def _cluster(scope: TenantScope, nb: Notebook, where: str) -> str | None:
+    """The notebook's cluster (default: the tenant's first), or None when it is not the tenant's."""
+    clusters = list(scope.shares)
+    name = nb.cluster or (clusters[0] if clusters else None)
+    if name is None or name not in clusters:
+        scope.problems.add(scope.file, f"{where}.cluster", f"'{nb.cluster}' is not a cluster of this tenant",
+                           f"use one of: {', '.join(clusters)}")
+        return None
+    return name
+
+
+def _gpu_model(scope: TenantScope, size: NotebookSize | None, cluster_name: str, where: str) -> str | None:
+    """The size's GPU model, else the first the tenant has on the cluster; None without GPUs."""
+    if size is None or not size.gpu:
+        return None
+    model = size.gpu_model or next(iter(sorted(scope.shares[cluster_name].gpu)), None)
+    cluster = scope.specs.platform.cluster(cluster_name)
+    if cluster is not None and (model is None or model not in cluster.gpu_models()):
+        scope.problems.add(scope.file, f"{where}.size", f"a GPU notebook needs GPUs on {cluster_name}, which has "
+                           "none for this tenant", "choose a CPU size or a cluster with GPUs")
+    return model
 
 
 def _image(scope: TenantScope, nb: Notebook, where: str) -> str | None:

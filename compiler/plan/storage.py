@@ -45,8 +45,8 @@ def resolve_claims(spec: TenantSpec, settings: PlatformStorage | None) -> list[R
         claims += [ResolvedClaim(home_claim(user), storage.home.size, storage.home.storage_class or settings.home_class,
                                  "ReadWriteOnce", "user") for user in spec.tenant.user_members()]
     if storage.project is not None:
-        claims.append(ResolvedClaim(PROJECT_CLAIM, storage.project.size,
-                                    storage.project.storage_class or settings.project_class, "ReadWriteMany", "project"))
+        project_class = storage.project.storage_class or settings.project_class
+        claims.append(ResolvedClaim(PROJECT_CLAIM, storage.project.size, project_class, "ReadWriteMany", "project"))
     return claims
 
 
@@ -55,7 +55,8 @@ def check_storage(specs: Specs, quotas: dict, placements: Placements, problems: 
     so does the PVC Fluid creates for each dataset (own or imported), sized DATASET_CLAIM_SIZE."""
     for spec in specs.tenants:
         storage = spec.tenant.storage
-        volumes = [("storage.home", storage.home, len(spec.tenant.user_members())), ("storage.project", storage.project, 1)]
+        volumes = [("storage.home", storage.home, len(spec.tenant.user_members())),
+                   ("storage.project", storage.project, 1)]
         _check_classes(spec, specs.platform.storage, volumes, problems)
         for cluster, share in quotas.get(spec.tenant.name, {}).items():
             datasets = len(placements.get((spec.tenant.name, cluster), []))

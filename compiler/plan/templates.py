@@ -44,8 +44,8 @@ def resolve_template(name: str, spec: TenantSpec, specs: Specs, problems: Proble
     layers = []
     while current is not None:
         if current in chain:
-            problems.add(spec.source.path, where, f"templates extend each other in a cycle: {' -> '.join(chain + [current])}",
-                         "break the cycle")
+            problems.add(spec.source.path, where,
+                         f"templates extend each other in a cycle: {' -> '.join(chain + [current])}", "break the cycle")
             return None
         template = find_template(current, spec, specs)
         if template is None:

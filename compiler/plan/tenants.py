@@ -23,7 +23,8 @@ def check_container_defaults(spec: TenantSpec, specs: Specs, problems: Problems)
             ceiling = maxima.get(resource)
             if ceiling is not None and value.value > ceiling.value:
                 problems.add(spec.source.path, f"containerDefaults.{field_name}.{resource}",
-                             f"{value} is above the platform maximum {ceiling}", "lower it to the platform maximum or below")
+                             f"{value} is above the platform maximum {ceiling}",
+                             "lower it to the platform maximum or below")
     for resource, request in defaults.default_request.items():
         limit = defaults.default.get(resource)
         if limit is not None and request.value > limit.value:

@@ -9,7 +9,8 @@ WORKLOAD_SERVICE_ACCOUNT = "workloads"
 
 def render(ctx: TenantContext) -> list[dict]:
     level = ctx.platform.defaults.pod_security
-    pod_security: dict[str, str] = {f"pod-security.kubernetes.io/{mode}": level for mode in ("enforce", "audit", "warn")}
+    pod_security: dict[str, str] = {f"pod-security.kubernetes.io/{mode}": level
+                                    for mode in ("enforce", "audit", "warn")}
     objects = [
         ctx.obj("v1", "Namespace", ctx.namespace, namespaced=False, labels=pod_security),
         ctx.obj("v1", "ServiceAccount", WORKLOAD_SERVICE_ACCOUNT, automountServiceAccountToken=False),
