@@ -22,10 +22,10 @@ from compiler.plan.datasets import DatasetPlacement, DatasetUse
 from compiler.plan.jobs import ResolvedJob, ResolvedRole, ResolvedSchedule
 from compiler.plan.notebooks import ResolvedNotebook
 from compiler.plan.pipelines import ResolvedPipeline, ResolvedStep
-from compiler.plan.queues import check_queue_parents
+from compiler.plan.queues import check_queue_parents, queue_parents
 from compiler.plan.quota import Shares, check_capacity, guarantee_within_quota, resource_amounts, split_quota, usage_on
 from compiler.plan.storage import ResolvedClaim
-from compiler.plan.tenants import check_allowed_from, check_container_defaults
+from compiler.plan.tenants import LimitRangeLimits, check_allowed_from, check_container_defaults, container_limits
 from compiler.plan.workloads import UnitWorkloads, WorkloadPlan, plan_workloads
 
 __all__ = [
@@ -42,6 +42,9 @@ class Plan:
     specs: Specs
     quotas: dict[str, Shares] = field(default_factory=dict)  # tenant -> cluster -> that cluster's share
     guarantees: dict[str, Shares] = field(default_factory=dict)
+    limits: dict[str, LimitRangeLimits] = field(default_factory=dict)  # tenant -> its LimitRange's limits
+    queue_parents: dict[str, str] = field(default_factory=dict)  # tenant -> parent of its queue
+    platform_queue_parents: dict[str, str] = field(default_factory=dict)  # platform queue -> parent
     workloads: WorkloadPlan = field(default_factory=WorkloadPlan)
 
     def clusters_of(self, tenant: str) -> list[str]:
@@ -71,9 +74,11 @@ def make_plan(specs: Specs, problems: Problems) -> Plan:
                 tenant, platform, file, problems, total=tenant.queue.guarantee,
                 field="queue.guarantee", weights_by=shares)
         check_container_defaults(spec, specs, problems)
+        plan.limits[tenant.name] = container_limits(spec, specs)
     check_capacity(specs, plan.quotas, problems)
     check_allowed_from(specs, problems)
     check_queue_parents(specs, plan.quotas, problems)
+    plan.queue_parents, plan.platform_queue_parents = queue_parents(specs)
     plan.workloads = plan_workloads(specs, plan.quotas, problems)
     return plan
 

@@ -1,10 +1,18 @@
-"""The queue tree: every queue's parent exists (a platform queue, the root, or another tenant
-placed wherever its children are), and parents form no cycle."""
+"""The queue tree: every queue's parent decided (the root queue unless named) and checked to
+exist (a platform queue, the root, or another tenant placed wherever its children are), and
+parents forming no cycle."""
 from __future__ import annotations
 
 from compiler.errors import Problems
 from compiler.model import Specs
 from compiler.plan.quota import Shares
+
+
+def queue_parents(specs: Specs) -> tuple[dict[str, str], dict[str, str]]:
+    """The parent of each tenant's queue and of each platform queue: as named, else the root."""
+    root = specs.platform.root_queue
+    return ({t.tenant.name: t.tenant.queue.parent or root for t in specs.tenants},
+            {q.name: q.parent or root for q in specs.platform.queues})
 
 
 def check_queue_parents(specs: Specs, quotas: dict[str, Shares], problems: Problems) -> None:

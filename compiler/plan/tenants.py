@@ -1,9 +1,13 @@
-"""Checks of one tenant's settings against the platform and the other tenants: the tenants it
-lets in over the network exist, and its container defaults stay within the platform's maxima."""
+"""One tenant's settings against the platform and the other tenants: the tenants it lets in
+over the network exist; its container defaults stay within the platform's maxima and are
+merged over the platform's into the limits its LimitRange gets."""
 from __future__ import annotations
 
 from compiler.errors import Problems
 from compiler.model import Specs, TenantSpec
+from compiler.quantity import Quantity
+
+LimitRangeLimits = dict[str, dict[str, Quantity]]  # LimitRange field (default, max, ...) -> resource -> amount
 
 
 def check_allowed_from(specs: Specs, problems: Problems) -> None:
@@ -13,6 +17,19 @@ def check_allowed_from(specs: Specs, problems: Problems) -> None:
             if other not in names:
                 problems.add(spec.source.path, f"network.allowFromTenants[{i}]", f"unknown tenant '{other}'",
                              "name an existing tenant (its file stem)")
+
+
+def container_limits(spec: TenantSpec, specs: Specs) -> LimitRangeLimits:
+    """The tenant's container defaults over the platform's, with the platform's maxima and
+    minima; fields without any amount are left out."""
+    platform, tenant = specs.platform.defaults.limit_range, spec.tenant.container_defaults
+    fields = {
+        "default": {**platform.default, **tenant.default},
+        "defaultRequest": {**platform.default_request, **tenant.default_request},
+        "max": dict(platform.max),
+        "min": dict(platform.min),
+    }
+    return {key: values for key, values in fields.items() if values}
 
 
 def check_container_defaults(spec: TenantSpec, specs: Specs, problems: Problems) -> None:
