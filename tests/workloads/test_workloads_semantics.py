@@ -8,6 +8,7 @@ import pytest
 
 from compiler.agent.permissions import permission_set, rules_for
 from compiler.fluid import RUNTIME_KINDS, runtime_resource
+from compiler.identity import RenderedPath
 from compiler.kinds import DATASET_CLAIM_ANNOTATION
 from compiler.plan.templates import merge
 from compiler.quantity import Quantity
@@ -243,7 +244,8 @@ def test_global_dataset_is_imported_read_only_everywhere(examples):
     refs = {}
     for path, ds in examples.of_kind("Dataset").items():
         if ds["metadata"]["name"] == owner.dataset and ds["metadata"]["namespace"] != owner.tenant:
-            refs[tuple(path.split("/")[:2])] = ds["spec"]
+            rendered = RenderedPath.parse(path)
+            refs[(rendered.cluster, rendered.unit)] = ds["spec"]
     assert set(refs) == placed and len(placed) == 8
     for spec in refs.values():
         assert spec["mounts"] == [{"mountPoint": f"dataset://{owner.tenant}/{owner.dataset}",
@@ -255,8 +257,9 @@ def test_read_only_datasets_are_mounted_read_only(examples):
     """Pods mount read-only datasets read-only and writable ones read-write."""
     writable = {("quant-research", "backtest-results")}
     checked = 0
-    pods = [(p.split("/")[1], t["template"]["spec"]) for _, p, t in examples.tasks()]
-    pods += [(p.split("/")[1], o["spec"]["template"]["spec"]) for p, o in examples.of_kind("StatefulSet").items()]
+    pods = [(RenderedPath.parse(p).tenant, t["template"]["spec"]) for _, p, t in examples.tasks()]
+    pods += [(RenderedPath.parse(p).tenant, o["spec"]["template"]["spec"])
+             for p, o in examples.of_kind("StatefulSet").items()]
     for tenant, pod in pods:
         claims = {v["name"]: v["persistentVolumeClaim"] for v in pod["volumes"] if "persistentVolumeClaim" in v}
         for c in pod["containers"]:
