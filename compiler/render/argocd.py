@@ -27,8 +27,10 @@ namespace, repoUrl, targetRevision, servers, cluster); without it nothing is ren
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from compiler.identity import ObjectRef, RenderedPath, unit_folder
 from compiler.kinds import (
     ARGOCD_DIR,
     CLUSTER_LABEL,
@@ -37,7 +39,6 @@ from compiler.kinds import (
     PLATFORM_TENANT,
     TENANT_LABEL,
     file_name,
-    group_of,
     is_cluster_scoped,
 )
 from compiler.plan import Plan
@@ -64,6 +65,8 @@ ROLE_DESCRIPTIONS = {"admin": "sync, change and delete the project's application
 
 @dataclass(frozen=True)
 class ArgoCdSettings:
+    """The platform's `argocd` section, with defaults."""
+
     namespace: str = "argocd"  # where Argo CD runs and these objects live
     repo_url: str = ""  # the Git repository holding rendered/
     target_revision: str = "HEAD"
@@ -98,12 +101,12 @@ class _Unit:
 def unit_summary(objects: list[dict], folder: str) -> dict:
     """What the Argo CD output needs of a unit's objects; JSON-ready, so the compile can cache
     it beside the unit and skip reading unchanged units' objects."""
+    refs = [(ObjectRef.of(o), is_cluster_scoped(o)) for o in objects]
     return {
         "tenant": objects[0]["metadata"]["labels"].get(TENANT_LABEL, folder) if objects else folder,
-        "namespaces": sorted({o["metadata"]["namespace"] for o in objects if o["metadata"].get("namespace")}),
-        "namespaced": sorted({(group_of(o["apiVersion"]), o["kind"]) for o in objects if not is_cluster_scoped(o)}),
-        "clusterScoped": sorted({(group_of(o["apiVersion"]), o["kind"], o["metadata"]["name"])
-                                 for o in objects if is_cluster_scoped(o)}),
+        "namespaces": sorted({ref.namespace for ref, _ in refs if ref.namespace}),
+        "namespaced": sorted({(ref.group, ref.kind) for ref, scoped in refs if not scoped}),
+        "clusterScoped": sorted({(ref.group, ref.kind, ref.name) for ref, scoped in refs if scoped}),
     }
 
 
@@ -132,13 +135,14 @@ def render_argocd(plan: Plan, settings: ArgoCdSettings | None = None,
     return {f"{ARGOCD_DIR}/{file_name(o)}": o for o in out}
 
 
-def summaries_of(objects: dict[str, dict]) -> dict[str, dict]:
-    grouped: dict[str, list[dict]] = defaultdict(list)
+def summaries_of(objects: Mapping[str, dict]) -> dict[str, dict]:
+    """'cluster/folder' -> unit_summary, for the cluster folders among `objects`."""
+    grouped: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for path, obj in objects.items():
-        parts = path.split("/")
-        if len(parts) == 3 and not parts[0].startswith("_"):
-            grouped[f"{parts[0]}/{parts[1]}"].append(obj)
-    return {unit: unit_summary(objs, unit.split("/")[1]) for unit, objs in grouped.items()}
+        rendered = RenderedPath.parse(path)
+        if rendered.in_cluster:
+            grouped[(rendered.cluster, rendered.unit)].append(obj)
+    return {unit_folder(cluster, unit): unit_summary(objs, unit) for (cluster, unit), objs in grouped.items()}
 
 
 def _units(summaries: dict[str, dict]) -> list[_Unit]:

@@ -16,11 +16,13 @@ from compiler.kinds import (
 )
 from compiler.model.platform import Cluster, Platform
 from compiler.model.tenant import Quota, Tenant
-from compiler.plan import Plan
+from compiler.plan import Plan, UnitWorkloads
 
 
 @dataclass(frozen=True)
 class TenantContext:
+    """One tenant on one cluster: its share, and the workloads the plan decided for it."""
+
     plan: Plan
     tenant: Tenant
     cluster: Cluster
@@ -36,6 +38,10 @@ class TenantContext:
     def namespace(self) -> str:
         return self.tenant.name
 
+    @property
+    def workloads(self) -> UnitWorkloads:
+        return self.plan.workloads.unit(self.tenant.name, self.cluster.name)
+
     def obj(self, api_version: str, kind: str, name: str, namespaced: bool = True,
             labels: dict[str, str] | None = None, **body: Any) -> dict[str, Any]:
         return make_object(api_version, kind, name, self.namespace if namespaced else None,
@@ -44,6 +50,8 @@ class TenantContext:
 
 @dataclass(frozen=True)
 class PlatformContext:
+    """The platform's own objects on one cluster (rendered/<cluster>/_platform/)."""
+
     plan: Plan
     cluster: Cluster
     source: str
