@@ -11,10 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from compiler.cluster import api, readiness
+from compiler.cluster import readiness
 from compiler.cluster.pki import Pki
 from compiler.cluster.ports import LOOPBACK
 from compiler.cluster.state import Layout
+from compiler.kube.transport import Endpoint
 
 ETCD, APISERVER, CONTROLLER_MANAGER = "etcd", "kube-apiserver", "kube-controller-manager"
 ORDER = (ETCD, APISERVER, CONTROLLER_MANAGER)  # start order; stop in reverse
@@ -50,6 +51,8 @@ START_TIMEOUT = {ETCD: 30.0, APISERVER: 120.0, CONTROLLER_MANAGER: 60.0}  # 2 bu
 
 @dataclass(frozen=True)
 class Component:
+    """One process of the control plane: how to start it and how to tell it is ready."""
+
     name: str
     argv: list[str]
     probe: Callable[[], bool]
@@ -57,9 +60,9 @@ class Component:
     env: dict[str, str]
 
 
-def apiserver_endpoint(pki: Pki, port: int) -> api.Endpoint:
+def apiserver_endpoint(pki: Pki, port: int) -> Endpoint:
     """The API server as the admin user (client certificate in group system:masters)."""
-    return api.Endpoint(LOOPBACK, port, str(pki.ca), str(pki.cert("admin")), str(pki.key("admin")))
+    return Endpoint(f"https://{LOOPBACK}:{port}", str(pki.ca), str(pki.cert("admin")), str(pki.key("admin")))
 
 
 def build_components(binaries: Path, layout: Layout, pki: Pki, ports: dict[str, int],
@@ -118,7 +121,7 @@ def build_components(binaries: Path, layout: Layout, pki: Pki, ports: dict[str, 
     probes = {
         ETCD: readiness.http_ok(LOOPBACK, ports["etcd-client"], "/health"),
         APISERVER: readiness.https_ok(apiserver_endpoint(pki, ports["apiserver"]), "/readyz"),
-        CONTROLLER_MANAGER: readiness.https_ok(api.Endpoint(LOOPBACK, ports["controller-manager"]),
+        CONTROLLER_MANAGER: readiness.https_ok(Endpoint(f"https://{LOOPBACK}:{ports['controller-manager']}"),
                                                "/healthz"),
     }
     return {name: Component(name, [str(binaries / name), *argv[name], *extra_args.get(name, [])],
