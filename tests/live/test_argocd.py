@@ -6,7 +6,7 @@ import pytest
 from live_support import SHARED_CRDS, client_for, fresh, write_repo
 
 from compiler.kinds import ARGOCD_DIR, SYNC_WAVE_ANNOTATION, is_cluster_scoped
-from compiler.live.resources import discover
+from compiler.kube.discovery import discover
 from compiler.pipeline import compile_repo
 from compiler.render.argocd import SYNC_OPTIONS, ArgoCdSettings, render_argocd
 from compiler.validate.crds import load_crds
