@@ -133,6 +133,20 @@ def kubeconfig_config(path: str, context: str | None = None) -> ClusterConfig:
     Relative file names are taken from the kubeconfig's folder, as kubectl does. Exec and
     auth-provider plugins are refused with a clear message rather than half-supported.
     """
+    doc = _read_kubeconfig(path)
+    base = os.path.dirname(os.path.abspath(path))
+    name = context or doc.get("current-context")
+    if not name:
+        raise ConfigError(f"kubeconfig {path} has no current-context; pass --context")
+    ctx = _named(doc, "contexts", "context", name, path)
+    cluster = _named(doc, "clusters", "cluster", ctx.get("cluster"), path)
+    user = _named(doc, "users", "user", ctx["user"], path) if ctx.get("user") else {}
+    cfg = _cluster_config(cluster, ctx, base, path)
+    _add_user_credentials(cfg, user, ctx, base, path)
+    return cfg
+
+
+def _read_kubeconfig(path: str) -> dict:
     try:
         import yaml  # lazily: only outside a pod, and only here
 
@@ -144,14 +158,11 @@ def kubeconfig_config(path: str, context: str | None = None) -> ClusterConfig:
         raise ConfigError(f"kubeconfig {path} is not valid YAML: {exc}") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"kubeconfig {path} is not a mapping")
-    base = os.path.dirname(os.path.abspath(path))
-    name = context or doc.get("current-context")
-    if not name:
-        raise ConfigError(f"kubeconfig {path} has no current-context; pass --context")
-    ctx = _named(doc, "contexts", "context", name, path)
-    cluster = _named(doc, "clusters", "cluster", ctx.get("cluster"), path)
-    user = _named(doc, "users", "user", ctx["user"], path) if ctx.get("user") else {}
+    return doc
 
+
+def _cluster_config(cluster: dict, ctx: dict, base: str, path: str) -> ClusterConfig:
+    """Server, TLS name and CA of the context's cluster entry."""
     server = cluster.get("server")
     if not server:
         raise ConfigError(f"kubeconfig {path}: cluster {ctx.get('cluster')!r} has no server")
@@ -170,7 +181,11 @@ def kubeconfig_config(path: str, context: str | None = None) -> ClusterConfig:
     if cluster.get("certificate-authority-data"):
         ca = _b64(cluster["certificate-authority-data"], "certificate-authority-data", path)
         cfg.ca_data = ca.decode("ascii") if ca.lstrip().startswith(b"-----") else ca
+    return cfg
 
+
+def _add_user_credentials(cfg: ClusterConfig, user: dict, ctx: dict, base: str, path: str) -> None:
+    """Token, token file or client certificate of the context's user entry."""
     if user.get("exec") or user.get("auth-provider"):
         raise ConfigError(
             f"kubeconfig {path}: user {ctx.get('user')!r} uses an exec/auth-provider plugin, "
@@ -186,7 +201,6 @@ def kubeconfig_config(path: str, context: str | None = None) -> ClusterConfig:
         cfg.key_data = _b64(user["client-key-data"], "client-key-data", path)
     if bool(cfg.cert_file or cfg.cert_data) != bool(cfg.key_file or cfg.key_data):
         raise ConfigError(f"kubeconfig {path}: client certificate and client key must be given together")
-    return cfg
 
 
 def load_config(
