@@ -11,6 +11,8 @@ from compiler.model.common import DnsName, QuantityField, Spec, duplicate_names
 from compiler.model.data import GlobalDataset, PlatformStorage
 from compiler.model.workloads import NotebookSettings, Template
 
+DEFAULT_GPU_RESOURCE = "nvidia.com/gpu"
+
 
 class Taint(Spec):
     key: str
@@ -26,7 +28,7 @@ class NodePool(Spec):
     labels: dict[str, str] = Field(default_factory=dict)
     taints: list[Taint] = Field(default_factory=list)
     gpu_model: str | None = None
-    gpu_resource: str = "nvidia.com/gpu"
+    gpu_resource: str = DEFAULT_GPU_RESOURCE
     cache_capacity: dict[CacheMedium, QuantityField] = Field(
         default_factory=dict, description="cache pools: total cache space per medium, for Fluid tiers")
 
@@ -80,6 +82,14 @@ class Cluster(Spec):
     def gpu_models(self) -> dict[str, str]:
         """GPU model -> extended resource name, for the models this cluster's pools have."""
         return {p.gpu_model: p.gpu_resource for p in self.pools("gpu") if p.gpu_model}
+
+    def gpu_resources(self) -> list[str]:
+        """Every GPU resource name a pod could ask for here: those the GPU pools advertise, and
+        nvidia.com/gpu when the capacity declares it (sorted)."""
+        names = {p.gpu_resource for p in self.pools("gpu")}
+        if DEFAULT_GPU_RESOURCE in self.capacity:
+            names.add(DEFAULT_GPU_RESOURCE)
+        return sorted(names)
 
     def ratio(self, resource: str) -> Decimal:
         return self.overcommit.get(resource, Decimal(1))

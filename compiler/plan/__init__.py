@@ -23,13 +23,21 @@ from compiler.plan.jobs import ResolvedJob, ResolvedRole, ResolvedSchedule
 from compiler.plan.notebooks import ResolvedNotebook
 from compiler.plan.pipelines import ResolvedPipeline, ResolvedStep
 from compiler.plan.queues import check_queue_parents, queue_parents
-from compiler.plan.quota import Shares, check_capacity, guarantee_within_quota, resource_amounts, split_quota, usage_on
+from compiler.plan.quota import (
+    Shares,
+    check_capacity,
+    guarantee_within_quota,
+    quota_amounts,
+    resource_amounts,
+    split_quota,
+    usage_on,
+)
 from compiler.plan.storage import ResolvedClaim
 from compiler.plan.tenants import LimitRangeLimits, check_allowed_from, check_container_defaults, container_limits
 from compiler.plan.workloads import UnitWorkloads, WorkloadPlan, plan_workloads
 
 __all__ = [
-    "Plan", "make_plan", "cluster_usage", "resource_amounts", "WorkloadPlan", "UnitWorkloads",
+    "Plan", "make_plan", "cluster_usage", "quota_amounts", "resource_amounts", "WorkloadPlan", "UnitWorkloads",
     "DatasetPlacement", "DatasetUse", "ResolvedClaim", "ResolvedJob", "ResolvedRole", "ResolvedSchedule",
     "ResolvedPipeline", "ResolvedStep", "ResolvedNotebook",
 ]

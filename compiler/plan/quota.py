@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from compiler.errors import Problems
 from compiler.model import Specs, TenantSpec
-from compiler.model.platform import Platform
+from compiler.model.platform import DEFAULT_GPU_RESOURCE, Cluster, Platform
 from compiler.model.tenant import ClusterShare, Quota, Tenant
 from compiler.plan.split import SplitError, split_resource
 from compiler.quantity import EXACT, Quantity, exact_sum
@@ -17,7 +17,6 @@ SCALARS = ("cpu", "memory", "pods", "pvcs", "storage")
 # Logical quota field -> Kubernetes resource name (capacity keys, queue capability keys).
 RESOURCE_NAMES = {"cpu": "cpu", "memory": "memory", "pods": "pods",
                   "pvcs": "persistentvolumeclaims", "storage": "storage"}
-DEFAULT_GPU_RESOURCE = "nvidia.com/gpu"
 
 Shares = dict[str, Quota]  # cluster -> share, in platform order
 
@@ -140,6 +139,17 @@ def resource_amounts(share: Quota, gpu_resources: dict[str, str]) -> dict[str, Q
         name = gpu_resources.get(model, DEFAULT_GPU_RESOURCE)
         out[name] = out[name] + count if name in out else count
     return out
+
+
+def quota_amounts(share: Quota, cluster: Cluster) -> dict[str, Quantity]:
+    """What a tenant's ResourceQuota and queue capability hold on a cluster: its share, and an
+    explicit 0 for every GPU resource of the cluster it has no quota for. A resource left out of
+    a ResourceQuota is not limited at all, and neither is one left out of a Volcano queue's
+    capability (volcano-sh/volcano#3204, PR #3219: unset dimensions keep the cluster total)."""
+    out = resource_amounts(share, cluster.gpu_models())
+    for name in cluster.gpu_resources():
+        out.setdefault(name, Quantity(Decimal(0)))
+    return dict(sorted(out.items()))
 
 
 def usage_on(quotas: dict[str, Shares], platform: Platform, cluster_name: str) -> dict[str, Decimal]:

@@ -9,6 +9,9 @@ What was checked by hand in tests/golden/quant-research/ when the files were mad
   gpu-east, the earlier cluster), 13/27 pvcs and 13Ti/27Ti storage (split in whole Ti); the
   Volcano queues carry the same cpu/memory as capability, parent `research`, weight 3, and a
   guarantee of 40/80 cpu and 160Gi/320Gi (the 120 cpu / 480Gi guarantee split 1:2 like the quota);
+  both clusters have nvidia.com/gpu and quant-research has no GPU quota, so the ResourceQuota
+  holds requests.nvidia.com/gpu: 0 and the queue capability nvidia.com/gpu: 0 (issue 12: a
+  missing line limits nothing);
 - LimitRange: the tenant's defaults (4 cpu, 16Gi; requests 1 cpu, 4Gi) over the platform's,
   the platform max (96 cpu, 768Gi);
 - RBAC: members-admin -> User lena, members-edit -> Group quant-researchers, members-view ->

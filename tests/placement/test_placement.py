@@ -38,8 +38,6 @@ pytestmark = pytest.mark.cluster
 INTENTS = example_intents()
 NEAR_CACHE_DEFECT = ("issue 12: job pods require the cpu/gpu pools while cache workers sit on the cache pools, "
                      "so no pod of the job can be placed next to its cache")
-NO_GPU_LINE_DEFECT = ("issue 12: a tenant without GPU quota on a cluster gets a ResourceQuota with no GPU line, "
-                      "so GPU pods are admitted there")
 
 
 def _node_facts(placement, node: str) -> str:
@@ -97,8 +95,7 @@ QUOTA_CASES = [(q, resource) for q in INTENTS.quotas for resource in ("cpu", "me
 
 
 def _quota_param(q: QuotaIntent, resource: str):
-    marks = [_defect(NO_GPU_LINE_DEFECT)] if resource == "gpu" and q.gpus == 0 else []
-    return pytest.param(q, resource, marks=marks, id=f"{q.cluster}/{q.tenant}/{resource}")
+    return pytest.param(q, resource, id=f"{q.cluster}/{q.tenant}/{resource}")
 
 
 @pytest.mark.parametrize("quota, resource", [_quota_param(q, r) for q, r in QUOTA_CASES])

@@ -166,3 +166,22 @@ def test_a_tenant_appears_only_on_its_clusters(example):
     placed = {(c, t.tenant.name) for t in example.specs.tenants for c in example.plan.quotas[t.tenant.name]}
     rendered = {(c, t) for (c, t) in by_unit(example.objects) if t != PLATFORM_DIR}
     assert rendered == placed
+
+
+def test_every_gpu_resource_of_the_cluster_is_capped_even_at_zero(example):
+    """Issue 12: a ResourceQuota (and a Volcano queue capability) without a line for a resource
+    does not limit it, so a tenant without GPUs of a model on a cluster gets an explicit 0 for
+    that model's resource; one with GPUs gets exactly its share of each model."""
+    checked_zero = 0
+    for cluster_name, tenant, objects in tenant_units(example):
+        cluster = example.specs.platform.cluster(cluster_name)
+        share = example.plan.quotas[tenant.name][cluster_name]
+        hard = objects[("ResourceQuota", "tenant-quota")]["spec"]["hard"]
+        capability = objects[("Queue", tenant.name)]["spec"]["capability"]
+        for resource in sorted({p.gpu_resource for p in cluster.pools("gpu")}):
+            want = sum((share.gpu[m].value for m, r in cluster.gpu_models().items() if r == resource and m in share.gpu),
+                       start=0)
+            assert hard.get(f"requests.{resource}") == str(want), (cluster_name, tenant.name, resource, hard)
+            assert capability.get(resource) == str(want), (cluster_name, tenant.name, resource, capability)
+            checked_zero += want == 0
+    assert checked_zero, "the examples must have a tenant without GPUs on a cluster with GPUs"
