@@ -28,7 +28,10 @@ class NodePool(Spec):
     labels: dict[str, str] = Field(default_factory=dict)
     taints: list[Taint] = Field(default_factory=list)
     gpu_model: str | None = None
-    gpu_resource: str = DEFAULT_GPU_RESOURCE
+    gpu_resource: str = Field(
+        default=DEFAULT_GPU_RESOURCE,
+        description="the extended resource this pool's GPUs are advertised as; give each GPU model of a cluster "
+        "its own (e.g. nvidia.com/h100, renamed by the NVIDIA device plugin) so that quota counts each model apart")
     cache_capacity: dict[CacheMedium, QuantityField] = Field(
         default_factory=dict, description="cache pools: total cache space per medium, for Fluid tiers")
 
@@ -67,6 +70,17 @@ class Cluster(Spec):
             return [str(ipaddress.ip_network(v, strict=True)) for v in values]
         except ValueError as exc:
             raise ValueError(f"not a CIDR ({exc}); write e.g. 10.96.0.1/32") from None
+
+    @model_validator(mode="after")
+    def _one_resource_name_per_model(self) -> Cluster:
+        names: dict[str, str] = {}
+        for pool in self.pools("gpu"):
+            assert pool.gpu_model is not None
+            first = names.setdefault(pool.gpu_model, pool.gpu_resource)
+            if first != pool.gpu_resource:
+                raise ValueError(f"GPU model {pool.gpu_model} is advertised as {first} and as {pool.gpu_resource} "
+                                 f"(pool {pool.name}); give every pool of a model the same gpuResource")
+        return self
 
     @field_validator("overcommit")
     @classmethod

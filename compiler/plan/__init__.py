@@ -26,6 +26,7 @@ from compiler.plan.queues import check_queue_parents, queue_parents
 from compiler.plan.quota import (
     Shares,
     check_capacity,
+    check_gpu_models_apart,
     guarantee_within_quota,
     quota_amounts,
     resource_amounts,
@@ -84,6 +85,7 @@ def make_plan(specs: Specs, problems: Problems) -> Plan:
         check_container_defaults(spec, specs, problems)
         plan.limits[tenant.name] = container_limits(spec, specs)
     check_capacity(specs, plan.quotas, problems)
+    check_gpu_models_apart(specs, plan.quotas, problems)
     check_allowed_from(specs, problems)
     check_queue_parents(specs, plan.quotas, problems)
     plan.queue_parents, plan.platform_queue_parents = queue_parents(specs)

@@ -78,4 +78,7 @@ def pytest_terminal_summary(terminalreporter, config):
     admitted = [k for k, o in result.quota.items() if not o.rejected]
     write(f"beyond-quota pods: {len(result.quota)} sent, {len(result.quota) - len(admitted)} refused; "
           f"admitted: {', '.join(admitted) or 'none'}")
+    placed = [k for k, o in result.across_models.items() if o.node]
+    write(f"GPU of one model onto another model's pool: {len(result.across_models)} sent, "
+          f"{len(result.across_models) - len(placed)} refused or unschedulable; placed: {', '.join(placed) or 'none'}")
     write(f"timings (s since the run began): {result.timings}")

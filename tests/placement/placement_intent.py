@@ -21,7 +21,8 @@ document, and never from what tenantc rendered (that is what the real scheduler 
 Quota: the per-cluster share never exceeds the cluster's explicit amount (placement by
 amounts) or, by weight, the weight's part of the total rounded up to a whole unit (GPUs: the
 tenant's whole total); a tenant has GPUs on a cluster only for the models it has quota for
-there and the cluster has pools for.
+there and the cluster has pools for. GPU quota is per model: each model's GPUs are those of
+the resource name its pools advertise (the platform's gpuResource), never another model's.
 """
 from __future__ import annotations
 
@@ -71,8 +72,11 @@ class QuotaIntent:
     tenant: str
     cpu: Decimal | None
     memory: Decimal | None
-    gpus: int                       # GPUs of all models together; 0: none meant here
-    gpu_resources: tuple[str, ...]  # resource names of this cluster's GPU pools
+    gpus: dict[str, int]            # GPU model of the cluster -> most GPUs of it meant here (0: none)
+    gpu_resources: dict[str, str]   # GPU model -> the resource name its pools advertise (gpuResource)
+
+    def models_on(self, resource: str) -> list[str]:
+        return sorted(m for m, r in self.gpu_resources.items() if r == resource)
 
 
 @dataclass
@@ -126,8 +130,8 @@ def _quota(tenant: Tenant, cluster: Cluster) -> QuotaIntent:
         part = Decimal(share.weight or 0) / weights
         cpu = _part(bound.cpu.value, part, _cpu_unit(bound.cpu.value)) if bound.cpu else None
         memory = _part(bound.memory.value, part, _byte_unit(bound.memory.value)) if bound.memory else None
-    gpus = sum(int(bound.gpu[m].value) for m in models if m in bound.gpu)
-    return QuotaIntent(cluster.name, tenant.name, cpu, memory, gpus, tuple(sorted(set(cluster.gpu_models().values()))))
+    gpus = {m: int(bound.gpu[m].value) if m in models and m in bound.gpu else 0 for m in cluster.gpu_models()}
+    return QuotaIntent(cluster.name, tenant.name, cpu, memory, gpus, dict(cluster.gpu_models()))
 
 
 def _part(total: Decimal, part: Decimal, unit: Decimal) -> Decimal:

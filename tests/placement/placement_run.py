@@ -13,8 +13,12 @@ Phases (each waits with a deadline, polling the API server a few times a second)
 4. Near the cache: label the nodes that run a dataset's cache workers as Fluid does, then
    submit each job task that mounts cached data once more with the affinity Fluid's webhook
    injects for `fluid.io/dataset.<name>.sched: required`.
-5. Beyond the quota: one pod per tenant, cluster and resource that asks for more than the
-   spec allows there; the API server must refuse it.
+5. Beyond the quota: one pod per tenant, cluster and resource (each GPU model apart) that asks
+   for more than the spec allows there; the API server must refuse it.
+6. Across GPU models: for each GPU model a tenant has quota for on a cluster, a pod asking for
+   one GPU of that model's resource but required onto another model's pool (tolerating its
+   taints): refused, or placed nowhere, since that pool advertises another resource. So one
+   model's quota can never be spent on another model's GPUs.
 """
 from __future__ import annotations
 
@@ -75,6 +79,7 @@ class Result:
     near_cache: dict[str, list[Outcome]] = field(default_factory=dict)  # intent id -> probes
     cache_nodes: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)  # (cluster, owner, ds)
     quota: dict[str, Outcome] = field(default_factory=dict)            # cluster/tenant/resource -> probe
+    across_models: dict[str, Outcome] = field(default_factory=dict)    # cluster/tenant/model-on-model -> probe
     uncovered: list[str] = field(default_factory=list)                 # rendered pod templates nobody meant
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -133,6 +138,8 @@ class Run:
         self.lap("near-cache probes placed")
         self.beyond_quota()
         self.lap("quota probes answered")
+        self.across_models()
+        self.lap("cross-model probes answered")
         self.result.uncovered = self.uncovered()
         return self.result
 
@@ -345,6 +352,27 @@ class Run:
                                                  note=f"it asked for {asked}; ResourceQuota hard: {hard}")
                 self.api.delete("Pod", pod["metadata"]["name"], ns)
 
+    def across_models(self) -> None:
+        """One GPU of a model's resource, required onto another model's pool: never placed."""
+        platform = self.intents.specs.platform
+        expected: dict[str, list[tuple[str, str]]] = {}
+        for quota in self.intents.quotas:
+            ns = namespace_for(quota.tenant, quota.cluster)
+            cluster = platform.cluster(quota.cluster)
+            assert cluster is not None
+            for model, count in sorted(quota.gpus.items()):
+                for other in sorted(set(quota.gpus) - {model}):
+                    if count < 1:
+                        continue
+                    key = f"{quota.cluster}/{quota.tenant}/{model}-on-{other}"
+                    pools = [p for p in cluster.pools("gpu") if p.gpu_model == other]
+                    name = f"gpu-{model}-on-{other}".lower()
+                    pod = pod_from_template(_other_model_template(quota.gpu_resources[model], pools), name, ns,
+                                            quota.cluster, self.case("across-models", key))
+                    expected[key] = [(ns, name)]
+                    self.submit(pod)
+        self.result.across_models = {k: v[0] for k, v in self.wait_placed(expected).items()}
+
     def uncovered(self) -> list[str]:
         out = []
         for (c, t, kind, name), obj in sorted(self.index.items()):
@@ -363,8 +391,22 @@ def _quota_probes(quota: QuotaIntent, ns: str, max_cpu: Decimal | None,
         yield "cpu", _probe(ns, "cpu", _split(quota.cpu + 1, max_cpu), lambda v: f"{int(v * 1000)}m")
     if quota.memory is not None:
         yield "memory", _probe(ns, "memory", _split(quota.memory + 2**20, max_memory), lambda v: str(int(v)))
-    for resource in quota.gpu_resources:
-        yield "gpu", _probe(ns, resource, [Decimal(quota.gpus + 1)], lambda v: str(int(v)))
+    for model, count in sorted(quota.gpus.items()):
+        yield f"gpu-{model}", _probe(ns, quota.gpu_resources[model], [Decimal(count + 1)], lambda v: str(int(v)))
+
+
+def _other_model_template(resource: str, pools: list) -> dict:
+    """A pod asking for one GPU under `resource`, required onto `pools` and tolerating their taints."""
+    request = {"cpu": "10m", "memory": "32Mi", resource: "1"}
+    terms = [{"matchExpressions": [{"key": k, "operator": "In", "values": [v]} for k, v in sorted(p.labels.items())]}
+             for p in pools]
+    tolerations = [{"key": t.key, "operator": "Equal", "value": t.value, "effect": t.effect}
+                   for p in pools for t in p.taints]
+    return {"spec": {"containers": [{"name": "probe", "image": "registry.example.com/ml/probe:1",
+                                     "resources": {"requests": dict(request), "limits": dict(request)}}],
+                     "restartPolicy": "Never", "tolerations": tolerations,
+                     "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                         "nodeSelectorTerms": terms}}}}}
 
 
 def _split(total: Decimal, most: Decimal | None) -> list[Decimal]:
@@ -383,7 +425,8 @@ def _probe(ns: str, resource: str, amounts: list[Decimal], fmt) -> dict:
         containers.append({"name": f"c{i}", "image": "registry.example.com/ml/probe:1",
                            "resources": {"requests": dict(resources), "limits": dict(resources)}})
     return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": f"beyond-quota-{resource.replace('/', '-').replace('.', '-')}", "namespace": ns},
+            "metadata": {"name": f"beyond-quota-{resource.replace('/', '-').replace('.', '-')}".lower(),
+                         "namespace": ns},
             "spec": {"containers": containers, "restartPolicy": "Never",
                      "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
                          "nodeSelectorTerms": [{"matchExpressions": [

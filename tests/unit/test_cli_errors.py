@@ -69,6 +69,14 @@ CASES = {
                             [("tenants/platform.yaml", "clusters.gpu-east.capacity.nvidia.com/gpu", "vision")]),
     "gpu-model-missing": (_edit("recsys.yaml", "gpu: {A10: 16}", "gpu: {A10: 16, A100: 4}"),
                           [("tenants/recsys.yaml", "quota.gpu.A100", "no cluster of this tenant has A100 GPUs")]),
+    # Issue 12: with the H100 pool advertised as nvidia.com/gpu like the A100s, per-model quota
+    # cannot be enforced (ResourceQuota counts names), so every tenant holding either is refused.
+    "gpu-models-share-a-resource-name": (
+        _edit("platform.yaml", "        gpuResource: nvidia.com/h100\n", ""),
+        [("tenants/ads-ranking.yaml", "placement.gpu-east.quota.gpu.A100",
+          "GPU models A100 and H100 are all advertised as nvidia.com/gpu"),
+         ("tenants/ads-ranking.yaml", "placement.gpu-east.quota.gpu.A100", "gpuResource of node pool gpu-h100"),
+         ("tenants/vision.yaml", "quota.gpu.A100", "would let it take 64 GPUs of any of them")]),
     "unknown-allowed-from": (_edit("recsys.yaml", "allowFromTenants: [ads-ranking]", "allowFromTenants: [nobody]"),
                              [("tenants/recsys.yaml", "network.allowFromTenants[0]", "unknown tenant 'nobody'")]),
     "queue-cycle": (_queue_cycle,

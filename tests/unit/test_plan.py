@@ -148,3 +148,29 @@ def test_container_defaults_above_the_platform_maximum(repo, resource, limit):
     replace_once(repo / "tenants/quant-research.yaml", old, new)
     assert "above the platform maximum" in _problem(compile_problems(repo), "tenants/quant-research.yaml",
                                                     f"containerDefaults.default.{resource}")
+
+
+def test_gpu_models_under_one_resource_name_are_refused_not_merged(repo):
+    """Issue 12's case: {A100: 56, H100: 8} on a cluster whose H100s are nvidia.com/gpu too would
+    be one ResourceQuota line of 64, so either model could take all 64: the spec is refused."""
+    replace_once(repo / "tenants/platform.yaml", "        gpuResource: nvidia.com/h100\n", "")
+    replace_once(repo / "tenants/vision.yaml", "gpu: {A100: 64}", "gpu: {A100: 56, H100: 8}")
+    message = _problem(compile_problems(repo), "tenants/vision.yaml", "quota.gpu.A100")
+    assert "{A100: 56, H100: 8}" in message and "64 GPUs of any of them" in message
+    assert "gpuResource of node pool gpu-h100" in message and "nvidia.com/h100" in message
+
+
+def test_gpu_models_with_resource_names_of_their_own_are_capped_apart(example):
+    """With per-model resource names (the H100 pool's gpuResource), each model is its own line."""
+    share = example.plan.quotas["ads-ranking"]["gpu-east"]
+    assert {m: q.value for m, q in share.gpu.items()} == {"A100": 24, "H100": 8}
+    cluster = example.specs.platform.cluster("gpu-east")
+    assert cluster.gpu_models() == {"A100": "nvidia.com/gpu", "H100": "nvidia.com/h100"}
+
+
+def test_a_gpu_model_under_two_resource_names_is_an_error(repo):
+    """Quota of a model lands on one name; a pool advertising it under another would escape it."""
+    replace_once(repo / "tenants/platform.yaml", "        gpuModel: H100\n", "        gpuModel: A100\n")
+    problems = compile_problems(repo)
+    assert any("advertised as nvidia.com/gpu and as nvidia.com/h100" in str(p) for p in problems), \
+        "\n".join(map(str, problems))

@@ -18,11 +18,11 @@ CASES = {
         [("set", VISION, "quota.cpu", "2500"), ("append", VISION, "jobs", BIG_BATCH)],
         (VISION, "jobs[1]", "the gang needs cpu 2406 but gpu-east has 2048 in all"), True),
     "GPU model the cluster lacks": (
-        [("set", VISION, "jobs[0].gpuModel", "H100")],
-        (VISION, "jobs[0].gpuModel", "cluster 'gpu-east' has no H100 GPUs"), True),
+        [("set", VISION, "jobs[0].gpuModel", "B200")],
+        (VISION, "jobs[0].gpuModel", "cluster 'gpu-east' has no B200 GPUs"), True),
     "GPU model the cluster lacks (pipeline)": (
-        [("set", VISION, "pipelines[0].gpuModel", "H100")],
-        (VISION, "pipelines[0].gpuModel", "cluster 'gpu-east' has no H100 GPUs"), True),
+        [("set", VISION, "pipelines[0].gpuModel", "B200")],
+        (VISION, "pipelines[0].gpuModel", "cluster 'gpu-east' has no B200 GPUs"), True),
     "unknown dataset": (
         [("set", VISION, "jobs[0].datasets", ["cifar"])],
         (VISION, "jobs[0].datasets[0]", "no dataset 'cifar' in this tenant on gpu-east"), True),

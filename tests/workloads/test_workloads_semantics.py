@@ -21,7 +21,7 @@ GPU_TAINT = ("nvidia.com/gpu", "present", "NoSchedule")
 def test_gang_is_every_replica_by_default(examples):
     """MinAvailable is the sum of all task replicas when the job does not set it."""
     specs = list(examples.job_specs())
-    assert len(specs) == 8  # 3 jobs, 1 schedule, 3 pipeline steps, 1 published template
+    assert len(specs) == 9  # 4 jobs, 1 schedule, 3 pipeline steps, 1 published template
     for _job, path, spec in specs:
         assert spec["minAvailable"] == sum(t["replicas"] for t in spec["tasks"]), path
     assert examples["gpu-east/vision/job.batch.volcano.sh-resnet50-ddp.yaml"]["spec"]["minAvailable"] == 8
@@ -81,19 +81,19 @@ def test_placement_of_known_roles(examples, path, task, pool, tolerates_gpu):
 
 
 def test_gpu_tasks_follow_the_jobs_gpu_model(temp_repo):
-    """With two GPU models on a cluster, GPU tasks go to the job's model's pool only."""
-    h100 = {"name": "gpu-h100", "role": "gpu", "gpuModel": "H100",
-            "labels": {"node.example.com/pool": "gpu-h100"},
-            "taints": [{"key": "example.com/h100", "value": "true", "effect": "NoSchedule"}]}
-    out = (temp_repo.append("platform.yaml", "clusters[0].nodePools", h100)
-           .set("ads-ranking.yaml", "quota.gpu.H100", 8)
-           .set("ads-ranking.yaml", "placement.gpu-east.quota.gpu.H100", 8)
+    """With two GPU models on a cluster (gpu-east: A100 and H100, each under its own resource
+    name), GPU tasks go to the job's model's pool only and ask for that model's resource."""
+    out = (temp_repo.set("platform.yaml", "clusters[0].nodePools[2].taints",
+                         [{"key": "example.com/h100", "value": "true", "effect": "NoSchedule"}])
            .set("ads-ranking.yaml", "jobs[0].gpuModel", "H100")
            .compile())
     tasks = {t["name"]: t["template"]["spec"]
              for t in out["gpu-east/ads-ranking/job.batch.volcano.sh-ctr-horovod.yaml"]["spec"]["tasks"]}
-    assert out.affinity_terms(tasks["worker"]) == [{"node.example.com/pool": ["gpu-h100"]}]
+    assert out.affinity_terms(tasks["worker"]) == [{"node.example.com/pool": ["gpu-h100"],
+                                                    "nvidia.com/gpu.product": ["H100-SXM5-80GB"]}]
     assert out.toleration_keys(tasks["worker"]) == {("example.com/h100", "true", "NoSchedule")}
+    assert out.container(tasks["worker"], "worker")["resources"]["limits"]["nvidia.com/h100"] == "2"
+    assert "nvidia.com/gpu" not in out.container(tasks["worker"], "worker")["resources"]["limits"]
     assert out.affinity_terms(tasks["launcher"]) == [{"node.example.com/pool": ["cpu-general"]}]
     assert out.toleration_keys(tasks["launcher"]) == set()
 
@@ -156,7 +156,7 @@ def test_every_task_has_the_agent_sidecar(examples):
         status = {m["mountPath"] for m in examples.container(pod, task["name"])["volumeMounts"]}
         assert "/var/run/tenantc" in status  # the main container writes the status file there
         count += 1
-    assert count == 14  # tasks of the 8 Volcano jobs, schedules, steps and templates
+    assert count == 16  # tasks of the 9 Volcano jobs, schedules, steps and templates
 
 
 def test_wait_for_data_iff_the_job_waits(examples):
