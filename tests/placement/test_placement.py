@@ -100,7 +100,7 @@ def _quota_param(q: QuotaIntent, resource: str):
 
 @pytest.mark.parametrize("quota, resource", [_quota_param(q, r) for q, r in QUOTA_CASES])
 def test_pod_beyond_the_quota_is_refused(placement, quota: QuotaIntent, resource: str):
-    """cpu and memory; and each GPU model apart (issue 12: per-model quota, never merged), with
+    """The cpu, the memory and each GPU model apart (issue 12: per-model quota, never merged), with
     an explicit 0 for the models the tenant has none of there."""
     outcome = placement.quota[f"{quota.cluster}/{quota.tenant}/{resource}"]
     allowed = quota.gpus[resource[4:]] if resource.startswith("gpu-") else getattr(quota, resource)

@@ -179,8 +179,8 @@ def test_every_gpu_resource_of_the_cluster_is_capped_even_at_zero(example):
         hard = objects[("ResourceQuota", "tenant-quota")]["spec"]["hard"]
         capability = objects[("Queue", tenant.name)]["spec"]["capability"]
         for resource in sorted({p.gpu_resource for p in cluster.pools("gpu")}):
-            want = sum((share.gpu[m].value for m, r in cluster.gpu_models().items() if r == resource and m in share.gpu),
-                       start=0)
+            models = [m for m, r in cluster.gpu_models().items() if r == resource and m in share.gpu]
+            want = sum((share.gpu[m].value for m in models), start=0)
             assert hard.get(f"requests.{resource}") == str(want), (cluster_name, tenant.name, resource, hard)
             assert capability.get(resource) == str(want), (cluster_name, tenant.name, resource, capability)
             checked_zero += want == 0
