@@ -1,5 +1,6 @@
 """What tenantc knows about Fluid, written once: read by the model (which runtimes and mounts a
-spec may name), the plan (what each dataset costs in storage quota) and render (the objects).
+spec may name), the plan (what each dataset costs in storage quota, where its caches go) and
+render (the objects).
 
 Fluid (data.fluid.io) caches a Dataset through a runtime of the same name and namespace; the
 runtime kind follows the cache engine. It creates a PVC for every Dataset, own or shared,
@@ -16,6 +17,7 @@ __all__ = [
     "API_VERSION", "GROUP", "RuntimeType", "RUNTIME_TYPES", "RUNTIME_KINDS", "runtime_kind", "runtime_resource",
     "CacheMedium", "CACHE_MEDIUMS", "MOUNT_SCHEMES", "runtime_mount_error", "THIN_NEEDS_PROFILE",
     "DATASET_CLAIM_SIZE", "DATASET_CLAIM_ANNOTATION", "access_modes", "shared_dataset_uri", "dataload_policy",
+    "cache_name", "CACHE_PLACEMENT", "CONSISTENT_ACROSS_CACHES",
 ]
 
 GROUP = "data.fluid.io"
@@ -79,3 +81,42 @@ def shared_dataset_uri(owner_namespace: str, dataset: str) -> str:
 def dataload_policy(schedule: str | None) -> dict[str, str]:
     """A DataLoad's policy fields: once, or refreshed on a cron schedule."""
     return {"policy": "Cron", "schedule": schedule} if schedule else {"policy": "Once"}
+
+
+# Where caches run (Fluid's documented scheduling, which tenantc's placement follows):
+# - A cache runtime's workers are placed by the Dataset's `nodeAffinity.required` (and its
+#   `tolerations`): Fluid copies the required node affinity onto the worker StatefulSet
+#   (fluid pkg/ctrl/affinity.go, BuildWorkersAffinity; docs/en/samples/data_co_locality.md) and
+#   lets workers onto tainted nodes the Dataset tolerates (docs/zh/samples/data_toleration.md).
+# - Fluid labels each node running a worker `fluid.io/s-<namespace>-<dataset>=true`, and its
+#   webhook gives a pod that mounts the dataset's claim a preferred node affinity to that label,
+#   a required one when the pod is labelled `fluid.io/dataset.<dataset>.sched: required`
+#   (docs/en/operation/pod_schedule_optimization.md, Demos 2 and 3).
+# - One Dataset has one runtime, and nothing in a runtime spreads its workers over node pools.
+# So a pod can only be placed next to its cache if a cache of the data runs on its own pool:
+# tenantc gives every cached dataset a home cache on the CPU pools (under the dataset's name)
+# and, for each GPU model whose pods read it on a cluster, a cache on that model's pools
+# (`<dataset>-<model>`); GPU pods mount the claim of their model's cache.
+
+
+def cache_name(dataset: str, gpu_model: str | None) -> str:
+    """The Fluid Dataset (and runtime, and claim) that caches `dataset` for readers of
+    `gpu_model`, or the home cache on the CPU pools ('imagenet', 'imagenet-a100')."""
+    if gpu_model is None:
+        return dataset
+    label = "".join(c if c.isalnum() else "-" for c in gpu_model.lower()).strip("-")
+    return f"{dataset}-{label}"
+
+
+# Caches share the nodes of their pools with the pods that read them and with other datasets'
+# caches (the cache capacity check counts a pool's capacity for all of them together). Fluid's
+# default placement, Exclusive, would keep any other dataset's worker off a worker's node (a
+# required pod anti-affinity to every `fluid.io/dataset` pod); Shared only prefers to spread
+# (fluid pkg/ctrl/affinity.go, BuildWorkersAffinity).
+CACHE_PLACEMENT = "Shared"
+
+# Runtimes whose caches stay consistent when one dataset is written through several of them:
+# a JuiceFS volume keeps data in object storage and metadata in its metadata engine, every
+# client (each runtime) goes through them, with close-to-open consistency. Alluxio and Jindo
+# caches of one writable dataset would not see each other's writes.
+CONSISTENT_ACROSS_CACHES = frozenset({"juicefs"})

@@ -24,7 +24,7 @@ class NodePool(Spec):
     """A group of nodes; GPU pools name their GPU model, which tenants' GPU quota refers to."""
 
     name: DnsName
-    role: Literal["cpu", "gpu", "cache"] = "cpu"
+    role: Literal["cpu", "gpu"] = "cpu"
     labels: dict[str, str] = Field(default_factory=dict)
     taints: list[Taint] = Field(default_factory=list)
     gpu_model: str | None = None
@@ -33,7 +33,16 @@ class NodePool(Spec):
         description="the extended resource this pool's GPUs are advertised as; give each GPU model of a cluster "
         "its own (e.g. nvidia.com/h100, renamed by the NVIDIA device plugin) so that quota counts each model apart")
     cache_capacity: dict[CacheMedium, QuantityField] = Field(
-        default_factory=dict, description="cache pools: total cache space per medium, for Fluid tiers")
+        default_factory=dict, description="total space per medium the pool's nodes give the Fluid caches placed on "
+        "it (dataset caches run on the pools of the pods that read them: the CPU pools, and a GPU model's pools)")
+
+    @field_validator("role", mode="before")
+    @classmethod
+    def _no_cache_pools(cls, role: object) -> object:
+        if role == "cache":
+            raise ValueError("there are no cache pools: dataset caches run next to the pods that read them, on cpu "
+                             "and gpu pools; declare cacheCapacity on those pools instead")
+        return role
 
     @model_validator(mode="after")
     def _gpu_model_for_gpu_pools(self) -> NodePool:

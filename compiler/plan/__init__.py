@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from compiler.errors import Problems
 from compiler.model import Specs, TenantSpec
-from compiler.plan.datasets import DatasetPlacement, DatasetUse
+from compiler.plan.datasets import CacheSite, DatasetPlacement, DatasetUse
 from compiler.plan.jobs import ResolvedJob, ResolvedRole, ResolvedSchedule
 from compiler.plan.notebooks import ResolvedNotebook
 from compiler.plan.pipelines import ResolvedPipeline, ResolvedStep
@@ -39,7 +39,7 @@ from compiler.plan.workloads import UnitWorkloads, WorkloadPlan, plan_workloads
 
 __all__ = [
     "Plan", "make_plan", "cluster_usage", "quota_amounts", "resource_amounts", "WorkloadPlan", "UnitWorkloads",
-    "DatasetPlacement", "DatasetUse", "ResolvedClaim", "ResolvedJob", "ResolvedRole", "ResolvedSchedule",
+    "CacheSite", "DatasetPlacement", "DatasetUse", "ResolvedClaim", "ResolvedJob", "ResolvedRole", "ResolvedSchedule",
     "ResolvedPipeline", "ResolvedStep", "ResolvedNotebook",
 ]
 

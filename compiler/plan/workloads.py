@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from compiler.errors import Problems
 from compiler.model import Specs
-from compiler.plan.datasets import DatasetPlacement, check_cache_capacity, place_datasets
+from compiler.plan.datasets import DatasetPlacement, Reader, check_cache_capacity, place_caches, place_datasets
 from compiler.plan.jobs import ResolvedJob, ResolvedSchedule, publish_template, resolve_job
 from compiler.plan.notebooks import ResolvedNotebook, resolve_notebooks
 from compiler.plan.pipelines import ResolvedPipeline, check_pipelines, resolve_pipeline
@@ -60,14 +60,31 @@ def plan_workloads(specs: Specs, quotas: dict, problems: Problems) -> WorkloadPl
     plan = WorkloadPlan()
     placed = place_datasets(specs, quotas, problems)
     plan.reads = placed.reads
+    for spec in specs.tenants:
+        scope = TenantScope(spec, specs, quotas.get(spec.tenant.name, {}), placed.placements, problems)
+        _plan_tenant(plan, scope)
+    # Caches go next to the pods that read them, so they are placed once every pod is resolved.
+    place_caches(specs, placed, readers(plan), problems)
     for (tenant, cluster), datasets in placed.placements.items():
         plan.unit_for(tenant, cluster).datasets = datasets
     check_cache_capacity(specs, placed.placements, problems)
     check_storage(specs, quotas, placed.placements, problems)
-    for spec in specs.tenants:
-        scope = TenantScope(spec, specs, quotas.get(spec.tenant.name, {}), placed.placements, problems)
-        _plan_tenant(plan, scope)
     return plan
+
+
+def readers(plan: WorkloadPlan) -> list[Reader]:
+    """Every pod template that mounts a dataset, with the GPU model of its pool (None: CPU)."""
+    out = []
+    for (tenant, cluster), unit in sorted(plan.units.items()):
+        jobs = unit.jobs + [s.job for s in unit.schedules] + [step.job for p in unit.pipelines for step in p.steps]
+        for job in jobs:
+            for role in job.roles:
+                model = job.gpu_model if role.pool == "gpu" else None
+                out += [Reader(tenant, cluster, use.name, model) for use in job.datasets]
+        for nb in unit.notebooks:
+            model = nb.gpu_model if nb.pool == "gpu" else None
+            out += [Reader(tenant, cluster, use.name, model) for use in nb.datasets]
+    return out
 
 
 def _plan_tenant(plan: WorkloadPlan, scope: TenantScope) -> None:

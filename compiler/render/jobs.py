@@ -48,7 +48,8 @@ def job_spec(ctx: TenantContext, job: ResolvedJob) -> dict:
 
 
 def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
-    volumes = PodVolumes().empty_dir(STATUS_VOLUME, STATUS_DIR).datasets(job.datasets)
+    gpu_model = job.gpu_model if role.pool == "gpu" else None  # GPU pods read their model's caches
+    volumes = PodVolumes().empty_dir(STATUS_VOLUME, STATUS_DIR).datasets(job.datasets, gpu_model)
     volumes.claim("project", job.project_claim, PROJECT_PATH)
     main: dict = {"name": role.name, "image": role.image,
                   "resources": resources(role.cpu, role.memory, role.gpu, job.gpu_resource),
@@ -63,7 +64,8 @@ def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
         main["ports"] = [{"containerPort": p} for p in role.ports]
     init = [agent_sidecar(ctx.platform.agent_image, job.name, role.name)]
     if job.wait_percent and job.datasets:
-        init.append(wait_for_data(ctx.platform.agent_image, job.dataset_names, ctx.namespace, job.wait_percent))
+        caches = [d.claim(gpu_model) for d in job.datasets]
+        init.append(wait_for_data(ctx.platform.agent_image, caches, ctx.namespace, job.wait_percent))
     pod_spec = {
         "serviceAccountName": AGENT_SERVICE_ACCOUNT,
         "restartPolicy": "OnFailure",

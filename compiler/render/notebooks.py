@@ -22,7 +22,7 @@ def _notebook(ctx: TenantContext, nb: ResolvedNotebook) -> list[dict]:
     selector = {NOTEBOOK_LABEL: nb.handle}
     labels = {**selector, USER_LABEL: nb.handle}
     volumes = PodVolumes().claim("home", nb.home_claim, HOME_PATH).claim("project", nb.project_claim, PROJECT_PATH)
-    volumes.datasets(nb.datasets)
+    volumes.datasets(nb.datasets, nb.gpu_model if nb.pool == "gpu" else None)
     container = {
         "name": "notebook", "image": nb.image,
         "ports": [{"name": "http", "containerPort": PORT}],

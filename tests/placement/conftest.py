@@ -70,7 +70,7 @@ def pytest_terminal_summary(terminalreporter, config):
             where = o.node or ("REFUSED" if o.rejected else "UNSCHEDULABLE" if o.unschedulable else "PENDING")
             nodes[where] = nodes.get(where, 0) + 1
         model = f" {intent.gpu_model}" if intent.gpu_model else ""
-        write(f"{intent.id:<62} {intent.role + model:<9} {','.join(sorted(intent.pools)):<12} -> "
+        write(f"{intent.id:<62} {intent.role + model:<10} {','.join(sorted(intent.pools)):<12} -> "
               + ", ".join(f"{n} x{c}" for n, c in sorted(nodes.items())))
     for intent_id, probes in result.near_cache.items():
         for o in probes:

@@ -13,10 +13,17 @@ document, and never from what tenantc rendered (that is what the real scheduler 
   when its size asks for GPUs, else on the CPU pools.
 - A published template (`publish: true`) is offered on every cluster of the tenant that has
   what its roles need.
-- A dataset's cache workers run on its clusters' `cache` pools (every cache runtime but
-  `thin`, which keeps no cache), with the runtime's replicas; the scheduled cache scaler is
-  a small CPU pod.
-- Nothing else is meant for the cache pools, and CPU work is never meant for GPU pools.
+- A dataset's caches (every cache runtime but `thin`, which keeps no cache) run next to the
+  pods that read it, so that each reader can be placed next to a cache (README, "Datasets";
+  Fluid places a runtime's workers by its Dataset's nodeAffinity and tolerations): on each
+  cluster of the dataset a home cache on the CPU pools, named like the dataset, and for each
+  GPU model whose pods read it there (jobs, schedules, pipeline steps and notebooks of any
+  tenant, the owner's or an importer's) a cache on that model's pools, `<dataset>-<model>`
+  (the model in lower case); each with the runtime's replicas and, when the dataset scales on
+  a schedule, a small CPU pod per step. A pod reads a dataset from the cache on its own kind
+  of pool: a GPU pod from its model's, every other pod from the home cache.
+- Nothing is meant for a cache pool (a pool of role `cache`, if a platform had one) but cache
+  workers, and CPU work is never meant for GPU pools.
 
 Quota: the per-cluster share never exceeds the cluster's explicit amount (placement by
 amounts) or, by weight, the weight's part of the total rounded up to a whole unit (GPUs: the
@@ -26,6 +33,7 @@ the resource name its pools advertise (the platform's gpuResource), never anothe
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from functools import cache
@@ -62,6 +70,19 @@ class Intent:
     @property
     def id(self) -> str:
         return f"{self.cluster}/{self.tenant}/{self.kind}/{self.workload}/{self.task}"
+
+    @property
+    def caches(self) -> tuple[tuple[str, str], ...]:
+        """(owner tenant, cache) of each cached dataset it mounts: the cache on its own kind of pool."""
+        model = self.gpu_model if self.role == "gpu" else None
+        return tuple((owner, cache_name(dataset, model)) for owner, dataset in self.datasets)
+
+
+def cache_name(dataset: str, gpu_model: str | None) -> str:
+    """The cache of `dataset` for pods of `gpu_model` (None: the home cache on the CPU pools)."""
+    if gpu_model is None:
+        return dataset
+    return f"{dataset}-{re.sub('[^a-z0-9]', '-', gpu_model.lower()).strip('-')}"
 
 
 @dataclass(frozen=True)
@@ -100,6 +121,31 @@ def example_intents(root: Path = REPO) -> Intents:
             assert cluster is not None, f"{tenant.name}: unknown cluster {cluster_name}"
             out.pods += _tenant_pods(specs, tenant, cluster)
             out.quotas.append(_quota(tenant, cluster))
+    out.pods += _gpu_caches(specs, out.pods)
+    return out
+
+
+def _gpu_caches(specs: Specs, pods: list[Intent]) -> list[Intent]:
+    """A cache of a dataset on a GPU model's pools (and its scalers) where GPU pods of that
+    model read it, whichever tenant runs them."""
+    models: dict[tuple[str, str, str], set[str]] = {}  # (cluster, owner, dataset) -> GPU models
+    for pod in pods:
+        if pod.role == "gpu" and pod.gpu_model and pod.kind != "cache-worker":
+            for owner, dataset in pod.datasets:
+                models.setdefault((pod.cluster, owner, dataset), set()).add(pod.gpu_model)
+    out = []
+    for (cluster_name, owner, dataset_name), wanted in sorted(models.items()):
+        cluster = specs.platform.cluster(cluster_name)
+        owner_spec = specs.tenant(owner)
+        assert cluster is not None and owner_spec is not None
+        dataset = next(d for d in owner_spec.tenant.datasets if d.name == dataset_name)
+        for model in sorted(wanted):
+            name = cache_name(dataset_name, model)
+            for i, _step in enumerate(dataset.scaling):
+                out.append(Intent(cluster_name, owner, "cache-scaler", name, f"scale-{i}", "cpu",
+                                  pools(cluster, "cpu")))
+            out.append(Intent(cluster_name, owner, "cache-worker", name, "worker", "cache",
+                              pools(cluster, "gpu", {model}), model, replicas=dataset.runtime.replicas))
     return out
 
 
@@ -160,13 +206,14 @@ def _tenant_pods(specs: Specs, tenant: Tenant, cluster: Cluster) -> list[Intent]
             continue
         size = sizes[nb.size]
         gpus = int(size.gpu.value) if size.gpu else 0
+        cached = tuple(_cached_datasets(specs, tenant, cluster, nb.datasets))
         if gpus:
             models = {size.gpu_model} if size.gpu_model else tenant_gpu_models(tenant, cluster)
             out.append(Intent(cluster.name, tenant.name, "notebook", user_handle(nb.user), "notebook", "gpu",
-                              pools(cluster, "gpu", models), _one(models), 1, gpus))
+                              pools(cluster, "gpu", models), _one(models), 1, gpus, cached))
         else:
             out.append(Intent(cluster.name, tenant.name, "notebook", user_handle(nb.user), "notebook", "cpu",
-                              pools(cluster, "cpu")))
+                              pools(cluster, "cpu"), datasets=cached))
     for job in tenant.jobs:
         if job.cluster == cluster.name:
             out += _job(specs, tenant, cluster, "job", job.name, job)
@@ -195,7 +242,7 @@ def _tenant_pods(specs: Specs, tenant: Tenant, cluster: Cluster) -> list[Intent]
                               pools(cluster, "cpu")))
         if dataset.runtime.type != "thin":
             out.append(Intent(cluster.name, tenant.name, "cache-worker", dataset.name, "worker", "cache",
-                              pools(cluster, "cache"), replicas=dataset.runtime.replicas))
+                              pools(cluster, "cpu"), replicas=dataset.runtime.replicas))
     return out
 
 

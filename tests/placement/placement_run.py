@@ -11,8 +11,9 @@ Phases (each waits with a deadline, polling the API server a few times a second)
    the statefulset controller, the cache scaler's CronJob template, Fluid cache workers.
    Wait until each is bound (and Running, by kwok) or marked Unschedulable.
 4. Near the cache: label the nodes that run a dataset's cache workers as Fluid does, then
-   submit each job task that mounts cached data once more with the affinity Fluid's webhook
-   injects for `fluid.io/dataset.<name>.sched: required`.
+   submit each job task and notebook that mounts cached data once more with the affinity
+   Fluid's webhook injects for `fluid.io/dataset.<name>.sched: required`, to the cache on its
+   own kind of pool (and record which caches its claims are).
 5. Beyond the quota: one pod per tenant, cluster and resource (each GPU model apart) that asks
    for more than the spec allows there; the API server must refuse it.
 6. Across GPU models: for each GPU model a tenant has quota for on a cluster, a pod asking for
@@ -62,6 +63,7 @@ POD_TEMPLATE_KINDS = {("apps", "StatefulSet"), ("apps", "Deployment"), ("apps", 
 CACHE_RUNTIMES = {"AlluxioRuntime", "JindoRuntime", "JuiceFSRuntime", "GooseFSRuntime", "EFCRuntime",
                   "VineyardRuntime"}  # ThinRuntime keeps no cache
 TENANCY_KINDS = ("LimitRange", "ResourceQuota", "ServiceAccount")
+NEAR_CACHE_KINDS = ("job", "schedule", "pipeline-step", "notebook")  # pod templates that mount datasets
 
 
 def group_of(api_version: str) -> str:
@@ -77,6 +79,7 @@ class Result:
     pods: dict[str, list[Outcome]] = field(default_factory=dict)       # intent id -> its pods
     missing: dict[str, str] = field(default_factory=dict)              # intent id -> what was not rendered
     near_cache: dict[str, list[Outcome]] = field(default_factory=dict)  # intent id -> probes
+    mounted: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # intent id -> (owner, Dataset) it mounts
     cache_nodes: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)  # (cluster, owner, ds)
     quota: dict[str, Outcome] = field(default_factory=dict)            # cluster/tenant/resource -> probe
     across_models: dict[str, Outcome] = field(default_factory=dict)    # cluster/tenant/model-on-model -> probe
@@ -303,8 +306,10 @@ class Run:
         return None
 
     def near_cache(self) -> None:
-        """Label cache nodes as Fluid does, then place each task that mounts cached data with
-        Fluid's required cache affinity (fluid docs/en/operation/pod_schedule_optimization.md)."""
+        """Label cache nodes as Fluid does, then place each pod template that mounts cached data
+        with Fluid's required cache affinity (fluid docs/en/operation/pod_schedule_optimization.md)
+        to the cache on its own kind of pool, after checking that the claims it mounts are that
+        cache's (Fluid's webhook follows the claims a pod mounts to their Datasets)."""
         labels: dict[str, dict[str, str]] = {}
         for intent in self.intents.pods:
             if intent.kind != "cache-worker":
@@ -318,20 +323,39 @@ class Run:
             self.api.merge_patch("Node", node, {"metadata": {"labels": node_labels}})
         expected: dict[str, list[tuple[str, str]]] = {}
         for intent in self.intents.pods:
-            if not intent.datasets or intent.kind not in ("job", "schedule", "pipeline-step"):
+            if not intent.datasets or intent.kind not in NEAR_CACHE_KINDS:
                 continue
             ns = namespace_for(intent.tenant, intent.cluster)
             pods = self.pods_for(intent, ns, name_suffix="-near-cache")
             if not pods:
                 continue
             pod = pods[0]
-            for owner, dataset in intent.datasets:
+            mounted = self.mounted_caches(intent.cluster, intent.tenant, pod)
+            self.result.mounted[intent.id] = mounted
+            for owner, cache in intent.caches:
                 add_required_node_expression(pod["spec"], {
-                    "key": fluid_cache_label(namespace_for(owner, intent.cluster), dataset),
+                    "key": fluid_cache_label(namespace_for(owner, intent.cluster), cache),
                     "operator": "In", "values": ["true"]})
             expected[intent.id] = [(ns, pod["metadata"]["name"])]
             self.submit(pod)
         self.result.near_cache = self.wait_placed(expected)
+
+    def mounted_caches(self, cluster: str, tenant: str, pod: dict) -> set[tuple[str, str]]:
+        """(owner, Dataset) behind each claim the pod mounts, as Fluid resolves them: the
+        tenant's own Dataset of the claim's name, or the one a dataset:// mount refers to."""
+        out = set()
+        for volume in pod["spec"].get("volumes") or []:
+            claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            dataset = self.index.get((cluster, tenant, "Dataset", claim)) if claim else None
+            if dataset is None:
+                continue
+            points = [m["mountPoint"] for m in dataset["spec"]["mounts"]]
+            if len(points) == 1 and points[0].startswith("dataset://"):
+                owner, _, name = points[0].removeprefix("dataset://").partition("/")
+                out.add((owner, name))
+            else:
+                out.add((tenant, claim))
+        return out
 
     def beyond_quota(self) -> None:
         limits = self.intents.specs.platform.defaults.limit_range.max

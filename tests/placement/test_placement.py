@@ -25,7 +25,8 @@ What runs and what does not:
 - A pod asking for more than the spec allows on a cluster is refused by the API server's
   ResourceQuota admission (after the rendered Namespace, LimitRange and ResourceQuota).
 
-Known defects of tenantc are strict xfails naming issue 12, so they flip once fixed.
+Known defects of tenantc would be strict xfails naming their issue, so they flip once fixed
+(issue 12's cache-affinity and missing GPU quota defects are fixed: their cases pass).
 """
 from __future__ import annotations
 
@@ -36,8 +37,6 @@ from placement_intent import Intent, QuotaIntent, example_intents
 pytestmark = pytest.mark.cluster
 
 INTENTS = example_intents()
-NEAR_CACHE_DEFECT = ("issue 12: job pods require the cpu/gpu pools while cache workers sit on the cache pools, "
-                     "so no pod of the job can be placed next to its cache")
 
 
 def _node_facts(placement, node: str) -> str:
@@ -67,26 +66,39 @@ def test_pod_lands_on_its_intended_pool(placement, intent: Intent):
         assert outcome.phase == "Running", f"{where} on {facts} is {outcome.phase}, kwok should run it"
 
 
-NEAR_CACHE = [i for i in INTENTS.pods if i.datasets and i.kind in ("job", "schedule", "pipeline-step")]
+NEAR_CACHE = [i for i in INTENTS.pods if i.datasets and i.kind in ("job", "schedule", "pipeline-step", "notebook")]
 
 
-def _defect(reason: str):
-    """A known defect: only a failed assertion about it counts (a broken run is a real failure)."""
-    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason)
-
-
-@pytest.mark.parametrize("intent", [pytest.param(i, marks=_defect(NEAR_CACHE_DEFECT)) for i in NEAR_CACHE],
-                         ids=lambda i: i.id)
+@pytest.mark.parametrize("intent", NEAR_CACHE, ids=lambda i: i.id)
 def test_job_pod_can_run_next_to_its_cache(placement, intent: Intent):
-    cache = {ds: sorted(placement.cache_nodes.get((intent.cluster, owner, ds), set())) for owner, ds in intent.datasets}
+    """Issue 12: every job task, schedule, pipeline step and notebook that mounts cached data can
+    be placed next to its cache, with the required affinity Fluid's webhook gives a pod labelled
+    `fluid.io/dataset.<name>.sched: required` (fluid docs/en/operation/pod_schedule_optimization.md,
+    Demo 3) to the nodes Fluid labels `fluid.io/s-<namespace>-<dataset>` for running the
+    dataset's cache workers. Its cache is the one on its own kind of pool, and the claims it
+    mounts must be that cache's."""
+    cache = {c: sorted(placement.cache_nodes.get((intent.cluster, owner, c), set())) for owner, c in intent.caches}
     if not all(cache.values()) or intent.id not in placement.near_cache:
-        pytest.fail(f"no cache worker of {intent.datasets} placed on {intent.cluster} ({cache}), or no probe: "
+        pytest.fail(f"no cache worker of {intent.caches} placed on {intent.cluster} ({cache}), or no probe: "
                     f"{placement.missing.get(intent.id)}")
+    missing = set(intent.caches) - placement.mounted[intent.id]
+    assert not missing, f"{intent.id} mounts {sorted(placement.mounted[intent.id])}, not the caches {sorted(missing)}"
     (probe,) = placement.near_cache[intent.id]
     if probe.rejected or not probe.decided:
         pytest.fail(f"pod {probe.namespace}/{probe.pod}: refused or undecided: {probe.rejected}")
     assert probe.node, (f"pod {probe.namespace}/{probe.pod} (task {intent.task}) with Fluid's cache affinity to "
                         f"{cache} was not placed: {probe.unschedulable or 'still pending'}")
+    assert placement.nodes[probe.node].pool.name in intent.pools, _node_facts(placement, probe.node)
+
+
+def test_examples_read_cached_data_from_cpu_and_gpu_pods_of_one_cluster(placement):
+    """The examples exercise the design: a dataset read on one cluster by CPU pods and by GPU
+    pods gets a cache on each kind of pool, so both can be placed next to one."""
+    readers: dict[tuple[str, str, str], set[str | None]] = {}
+    for i in NEAR_CACHE:
+        for owner, dataset in i.datasets:
+            readers.setdefault((i.cluster, owner, dataset), set()).add(i.gpu_model if i.role == "gpu" else None)
+    assert any(None in kinds and len(kinds) > 1 for kinds in readers.values()), readers
 
 
 QUOTA_CASES = [(q, resource) for q in INTENTS.quotas

@@ -17,6 +17,8 @@ UPDATE = os.environ.get("TENANTC_UPDATE_GOLDEN") == "1"
 GOLDEN = {
     "Dataset (own, OSS with Secret refs)": "cpu-west/quant-research/dataset.data.fluid.io-market-data.yaml",
     "Dataset (imported, dataset://)": "cpu-west/recsys/dataset.data.fluid.io-market-signals.yaml",
+    "Dataset (cache on a GPU model's pools)": "gpu-east/ml-platform/dataset.data.fluid.io-imagenet-a100.yaml",
+    "Dataset (imported GPU model's cache)": "gpu-east/vision/dataset.data.fluid.io-imagenet-a100.yaml",
     "JindoRuntime": "cpu-west/quant-research/jindoruntime.data.fluid.io-market-data.yaml",
     "AlluxioRuntime": "gpu-east/ml-platform/alluxioruntime.data.fluid.io-imagenet.yaml",
     "JuiceFSRuntime": "gpu-east/ads-ranking/juicefsruntime.data.fluid.io-feature-snapshots.yaml",

@@ -44,13 +44,22 @@ CASES = {
     "project volume without storage.project": (
         [("set", RECSYS, "jobs[0].volumes", ["project"])],
         (RECSYS, "jobs[0].volumes[0]", "the tenant has no project volume"), True),
-    "cache tiers exceeding the cache pool": (
+    "cache tiers exceeding the CPU pools' cache capacity": (
         [("set", "ml-platform.yaml", "datasets[0].runtime.tiers[0].quota", "40Ti")],
-        ("platform.yaml", "clusters.gpu-east.nodePools(cache).cacheCapacity.SSD", "ml-platform/imagenet"), False),
-    "cache scaling exceeding the cache pool": (
-        [("set", QUANT, "datasets[0].scaling[0].replicas", 30)],
-        ("platform.yaml", "clusters.cpu-west.nodePools(cache).cacheCapacity.SSD", "quant-research/market-data"),
+        ("platform.yaml", "clusters.gpu-east.nodePools(cpu-general).cacheCapacity.SSD", "ml-platform/imagenet"),
         False),
+    "cache tiers exceeding a GPU model's pools' cache capacity": (
+        [("set", "ml-platform.yaml", "datasets[0].runtime.tiers[0].quota", "40Ti")],
+        ("platform.yaml", "clusters.gpu-east.nodePools(gpu-a100).cacheCapacity.SSD", "ml-platform/imagenet-a100"),
+        False),
+    "cache scaling exceeding the cache capacity": (
+        [("set", QUANT, "datasets[0].scaling[0].replicas", 30)],
+        ("platform.yaml", "clusters.cpu-west.nodePools(cpu-general).cacheCapacity.SSD", "quant-research/market-data"),
+        False),
+    "GPU readers' cache exceeding their pools' cache capacity": (
+        [("set", "platform.yaml", "clusters[1].nodePools[1].cacheCapacity.MEM", "64Gi")],
+        ("platform.yaml", "clusters.cpu-west.nodePools(gpu-a10).cacheCapacity.MEM", "ml-platform/click-logs-a10"),
+        True),
     "pipeline cycle": (
         [("set", VISION, "pipelines[0].steps[0].dependsOn", ["evaluate"])],
         (VISION, "pipelines[0].steps", "steps depend on each other in a cycle"), True),

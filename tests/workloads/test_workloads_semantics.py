@@ -167,7 +167,12 @@ def test_wait_for_data_iff_the_job_waits(examples):
         if job.wait_percent and job.datasets:
             waiting.add(job.name)
             args = init["wait-for-data"]["args"]
-            assert args[:1 + len(job.datasets)] == ["wait-dataset", *job.dataset_names]
+            # A GPU task waits for its model's caches (the ones it mounts), any other for the home caches.
+            model = job.gpu_model if examples.role_of(job, task["name"]).pool == "gpu" else None
+            assert args[:1 + len(job.datasets)] == ["wait-dataset", *(d.claim(model) for d in job.datasets)]
+            mounted = {v["persistentVolumeClaim"]["claimName"] for v in task["template"]["spec"]["volumes"]
+                       if "persistentVolumeClaim" in v}
+            assert set(args[1:1 + len(job.datasets)]) <= mounted, path
             assert args[args.index("--namespace") + 1] == job.tenant
             assert args[args.index("--min-cached-percent") + 1] == str(job.wait_percent)
             assert list(init) == ["tenantc-agent", "wait-for-data"]  # after the sidecar starts
@@ -277,6 +282,111 @@ def test_a_global_dataset_name_cannot_be_reused(temp_repo):
     temp_repo.expect_problem("tenants/vision.yaml", "datasets[0].name", "global dataset ml-platform/imagenet")
 
 
+# -- caches next to their readers -----------------------------------------------------------------
+
+def _pod_templates(examples):
+    """(cluster, namespace, path, pod spec) of every task and notebook the examples render."""
+    for _job, path, task in examples.tasks():
+        yield path.split("/")[0], examples[path]["metadata"]["namespace"], path, task["template"]["spec"]
+    for path, sts in examples.of_kind("StatefulSet").items():
+        yield path.split("/")[0], sts["metadata"]["namespace"], path, sts["spec"]["template"]["spec"]
+
+
+def _pools_of(examples, cluster: str, pod_or_dataset_affinity: list[dict[str, list[str]]]) -> set[str]:
+    """The pools of `cluster` whose labels satisfy one of the required node-selector terms."""
+    return {p.name for p in examples.platform.cluster(cluster).node_pools
+            if any(all(p.labels.get(k) in v for k, v in term.items()) for term in pod_or_dataset_affinity)}
+
+
+def test_every_reader_mounts_a_cache_on_its_own_pools(examples):
+    """Issue 12: Fluid places a runtime's workers by its Dataset's nodeAffinity (fluid
+    pkg/ctrl/affinity.go) and its webhook puts a reader next to the workers of the Dataset behind
+    the claim it mounts (docs/en/operation/pod_schedule_optimization.md). So every claim of a
+    cached dataset a pod mounts must be a Dataset whose caches may run on every pool the pod may
+    run on, tolerating their taints; a reference (dataset://) counts as the owner's Dataset."""
+    datasets = {(o["metadata"]["namespace"], o["metadata"]["name"], p.split("/")[0]): o
+                for p, o in examples.of_kind("Dataset").items()}
+    cached = {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in examples.objects.values()
+              if o["kind"] in RUNTIME_KINDS.values() and o["kind"] != "ThinRuntime"}
+    checked = set()
+    for cluster, namespace, path, pod in _pod_templates(examples):
+        pod_pools = _pools_of(examples, cluster, examples.affinity_terms(pod))
+        for volume in pod.get("volumes", []):
+            claim = volume.get("persistentVolumeClaim", {}).get("claimName")
+            ds = datasets.get((namespace, claim, cluster))
+            if ds is None:
+                continue
+            point = ds["spec"]["mounts"][0]["mountPoint"]
+            if point.startswith("dataset://"):
+                namespace_, _, name = point.removeprefix("dataset://").partition("/")
+                ds = datasets[(namespace_, name, cluster)]
+            owner = (ds["metadata"]["namespace"], ds["metadata"]["name"])
+            if owner not in cached:
+                continue
+            cache_terms = [{e["key"]: e["values"] for e in t["matchExpressions"]}
+                           for t in ds["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]]
+            assert pod_pools <= _pools_of(examples, cluster, cache_terms), (path, claim, owner)
+            pool_taints = {(t.key, t.value, t.effect) for p in examples.platform.cluster(cluster).node_pools
+                           if p.name in pod_pools for t in p.taints}
+            assert pool_taints <= examples.toleration_keys(ds["spec"]), (path, owner)
+            assert ds["spec"]["placement"] == "Shared", owner
+            checked.add((path, owner))
+    assert {o for _, o in checked} >= {("ml-platform", "imagenet"), ("ml-platform", "imagenet-a100"),
+                                       ("ml-platform", "click-logs"), ("ml-platform", "click-logs-a10"),
+                                       ("quant-research", "market-data")}
+
+
+def test_a_gpu_models_cache_is_the_datasets_on_that_models_pools(examples):
+    """imagenet-a100 is imagenet (same mounts, runtime, tiers, preload) on the A100 pools."""
+    home = examples["gpu-east/ml-platform/dataset.data.fluid.io-imagenet.yaml"]["spec"]
+    a100 = examples["gpu-east/ml-platform/dataset.data.fluid.io-imagenet-a100.yaml"]["spec"]
+    assert home["mounts"] == a100["mounts"]
+    assert _pools_of(examples, "gpu-east", [{e["key"]: e["values"] for e in t["matchExpressions"]}
+                                            for t in a100["nodeAffinity"]["required"]["nodeSelectorTerms"]]) == {
+        "gpu-a100"}
+    runtimes = [examples[f"gpu-east/ml-platform/alluxioruntime.data.fluid.io-{n}.yaml"]["spec"]
+                for n in ("imagenet", "imagenet-a100")]
+    assert runtimes[0] == runtimes[1]
+    load = examples["gpu-east/ml-platform/dataload.data.fluid.io-imagenet-a100-preload.yaml"]["spec"]
+    assert load["dataset"]["name"] == "imagenet-a100"
+    # cpu-west has no GPU reader of imagenet: only its home cache.
+    assert "cpu-west/ml-platform/dataset.data.fluid.io-imagenet-a10.yaml" not in examples.objects
+
+
+def test_a_writable_dataset_is_not_split_over_caches_that_miss_each_others_writes(temp_repo):
+    """Alluxio caches of one read-write dataset would not see each other's writes: read by CPU
+    and GPU pods of one cluster, it is refused (juicefs runtimes, consistent through their
+    metadata engine, may)."""
+    temp_repo.set("ml-platform.yaml", "datasets[0].readOnly", False)
+    temp_repo.expect_problem("tenants/ml-platform.yaml", "datasets[0]", "caches would not see each other's writes")
+
+
+def test_a_juicefs_dataset_read_by_gpu_and_cpu_pods_gets_a_cache_for_each(temp_repo):
+    """feature-snapshots is read-write on JuiceFS: a GPU job reading it gets an H100 cache."""
+    out = temp_repo.set("ads-ranking.yaml", "jobs[1].datasets", ["feature-snapshots"]).compile()
+    spec = out["gpu-east/ads-ranking/dataset.data.fluid.io-feature-snapshots-h100.yaml"]["spec"]
+    assert spec["accessModes"] == ["ReadWriteMany"]
+    tasks = out["gpu-east/ads-ranking/job.batch.volcano.sh-ctr-distill.yaml"]["spec"]["tasks"]
+    claims = {v["persistentVolumeClaim"]["claimName"] for t in tasks for v in t["template"]["spec"]["volumes"]
+              if "persistentVolumeClaim" in v}
+    assert claims == {"feature-snapshots-h100"}
+
+
+def test_a_gpu_cache_name_must_be_free(temp_repo):
+    """`<dataset>-<model>` must not be another dataset's name in the namespace."""
+    clash = {"name": "imagenet-a100", "mounts": [{"uri": "pvc://shared/"}],
+             "runtime": {"type": "thin", "profile": "nas-profile"}}
+    temp_repo.set("vision.yaml", "datasets", [clash])
+    temp_repo.expect_problem("tenants/vision.yaml", "datasets[0].name", "'imagenet-a100' is the name of imagenet's")
+
+
+def test_a_gpu_cache_name_must_be_short(temp_repo):
+    """`<dataset>-<model>` names the cache's scaler CronJobs too: it is held to a dataset's length."""
+    longer = "click-logs-for-the-wide-and-deep-jobs"  # 37 characters: its A10 cache's would be 41
+    temp_repo.set("recsys.yaml", "imports[1].name", longer).set("recsys.yaml", "jobs[0].datasets", [longer])
+    temp_repo.expect_problem("tenants/recsys.yaml", "imports[1].name", "is longer than 40 characters")
+
+
 # -- credentials --------------------------------------------------------------------------------
 
 CREDENTIAL_KEY = re.compile(r"(secret|password|token|access.?key)", re.IGNORECASE)
@@ -296,7 +406,8 @@ def test_encrypt_options_reference_secrets_by_name(examples):
             for key, value in mount.get("options", {}).items():
                 assert not CREDENTIAL_KEY.search(key), f"{path}: option {key}"
                 assert not CREDENTIAL_VALUE.match(value), f"{path}: option {key} looks like a credential"
-    assert refs == 7  # market-data and imagenet (on two clusters), two keys each; feature-snapshots' metaurl
+    # market-data, imagenet on two clusters and its A100 cache on gpu-east, two keys each; feature-snapshots' metaurl
+    assert refs == 9
 
 
 def test_credential_looking_option_is_rejected(temp_repo):
