@@ -6,7 +6,8 @@ rendered on Nodes made from the platform's node pools (placement_harness.py), ke
 kwok, and each pod must land where the spec means it to:
 
 - on a node of one of the intended pools of its own cluster, of the intended GPU model;
-- CPU roles never on GPU nodes, and nothing on a cache pool unless it is a cache worker.
+- CPU roles never on GPU nodes, and nothing on a cache pool unless it is a cache worker (the
+  examples have none: caches run on the pools of the pods that read them).
 
 What runs and what does not:
 - Notebooks go through the controller manager: the rendered StatefulSet is created and the
@@ -16,14 +17,18 @@ What runs and what does not:
   Pod per replica with schedulerName default-scheduler, as Volcano's controller would create
   them; gang scheduling and queues are not checked.
 - No Fluid controller or webhook runs. Cache workers are placed from the rendered runtime
-  and Dataset (worker nodeSelector, Dataset nodeAffinity and tolerations); dataset claims
-  exist as Fluid creates them. For "near the cache", nodes running a dataset's cache workers
-  get the label `fluid.io/s-<namespace>-<dataset>=true` and each task that mounts the data is
-  placed with the required node affinity Fluid's webhook injects for a pod labelled
-  `fluid.io/dataset.<name>.sched: required` (fluid docs/en/operation/pod_schedule_optimization.md,
-  Demo 3). DataLoad pods are Fluid's own and not placed here.
-- A pod asking for more than the spec allows on a cluster is refused by the API server's
-  ResourceQuota admission (after the rendered Namespace, LimitRange and ResourceQuota).
+  and Dataset as Fluid builds their affinity (worker nodeSelector, Dataset nodeAffinity and
+  tolerations, one per node, the Dataset's placement; fluid pkg/ctrl/affinity.go); dataset
+  claims exist as Fluid creates them. For "near the cache", nodes running a cache's workers
+  get the label `fluid.io/s-<namespace>-<dataset>=true` and each task or notebook that mounts
+  the data is placed with the required node affinity Fluid's webhook injects for a pod
+  labelled `fluid.io/dataset.<name>.sched: required` (fluid
+  docs/en/operation/pod_schedule_optimization.md, Demo 3), to the cache on its own kind of
+  pool. DataLoad pods are Fluid's own and not placed here.
+- A pod asking for more than the spec allows on a cluster (cpu, memory, each GPU model apart)
+  is refused by the API server's ResourceQuota admission (after the rendered Namespace,
+  LimitRange and ResourceQuota); a GPU of one model asked under its resource name but
+  required onto another model's pool is refused or placed nowhere.
 
 Known defects of tenantc would be strict xfails naming their issue, so they flip once fixed
 (issue 12's cache-affinity and missing GPU quota defects are fixed: their cases pass).

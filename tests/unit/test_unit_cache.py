@@ -45,11 +45,11 @@ def test_a_one_tenant_change_renders_only_that_tenants_units(repo):
     replace_once(repo / "tenants/ads-ranking.yaml", 'cpu: "700"', 'cpu: "699"')
     result = _compile(repo)
     assert result.units_rendered == len(_units_of("ads-ranking", result)) == 2
-    assert "requests.cpu: '399'".encode() in result.files["cpu-west/ads-ranking/resourcequota-tenant-quota.yaml"]
+    assert b"requests.cpu: '399'" in result.files["cpu-west/ads-ranking/resourcequota-tenant-quota.yaml"]
 
 
 def test_a_readers_change_rerenders_the_owner_of_the_data_it_reads(repo):
-    """vision's A100 pods read ml-platform's imagenet, which therefore has a cache on the A100
+    """The A100 pods of vision read ml-platform's imagenet, which therefore has a cache on the A100
     pools: ml-platform's units depend on vision's spec (and only they, besides vision's)."""
     first = _compile(repo)
     replace_once(repo / "tenants/vision.yaml", 'cpu: "512"', 'cpu: "500"')
