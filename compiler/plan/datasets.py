@@ -240,7 +240,7 @@ def place_caches(specs: Specs, placed: PlacedDatasets, readers: list[Reader], pr
 def _with_sites(specs: Specs, p: DatasetPlacement, cluster: Cluster, owner_models: dict, local_models: dict,
                 problems: Problems) -> DatasetPlacement:
     if not p.cached:
-        return replace(p, sites=(CacheSite(p.local_name, None),))
+        return replace(p, sites=(CacheSite(p.local_name, None, origin=p.origin[1] if p.origin else None),))
     order = {m: i for i, m in enumerate(cluster.gpu_models())}
     if p.origin is not None:
         models = sorted(local_models.get((p.tenant, p.cluster, p.local_name), set()), key=order.__getitem__)
