@@ -235,6 +235,23 @@ def place_caches(specs: Specs, placed: PlacedDatasets, readers: list[Reader], pr
             continue
         placed.placements[key] = [_with_sites(specs, p, cluster, owner_models, local_models, problems) for p in items]
         _check_site_names(specs, placed.placements[key], problems)
+    _check_pools_labelled(specs, placed.placements, problems)
+
+
+def _check_pools_labelled(specs: Specs, placements: Placements, problems: Problems) -> None:
+    """A cache's Dataset selects its pools by their labels: a pool without any would let it run anywhere."""
+    users: dict[tuple[str, str], list[str]] = {}
+    for (tenant, cluster), items in placements.items():
+        for p in items:
+            for site in p.sites:
+                for pool in site.pools:
+                    if not pool.labels:
+                        users.setdefault((cluster, pool.name), []).append(f"{tenant}/{site.name}")
+    for (cluster, pool_name), caches in sorted(users.items()):
+        problems.add(specs.platform_source.path, f"clusters.{cluster}.nodePools({pool_name}).labels",
+                     f"{len(caches)} dataset cache(s) run on this pool ({', '.join(sorted(caches)[:3])}"
+                     f"{', ...' if len(caches) > 3 else ''}) but it has no labels to keep them there",
+                     "give the pool the labels its nodes carry")
 
 
 def _with_sites(specs: Specs, p: DatasetPlacement, cluster: Cluster, owner_models: dict, local_models: dict,

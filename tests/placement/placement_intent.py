@@ -22,7 +22,7 @@ document, and never from what tenantc rendered (that is what the real scheduler 
   (the model in lower case); each with the runtime's replicas and, when the dataset scales on
   a schedule, a small CPU pod per step. A pod reads a dataset from the cache on its own kind
   of pool: a GPU pod from its model's, every other pod from the home cache.
-- Nothing is meant for a cache pool (a pool of role `cache`, if a platform had one) but cache
+- Nothing is meant for a cache pool (role `cache`: the platform model refuses them now) but cache
   workers, and CPU work is never meant for GPU pools.
 
 Quota: the per-cluster share never exceeds the cluster's explicit amount (placement by

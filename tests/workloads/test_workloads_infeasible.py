@@ -60,6 +60,12 @@ CASES = {
         [("set", "platform.yaml", "clusters[1].nodePools[1].cacheCapacity.MEM", "64Gi")],
         ("platform.yaml", "clusters.cpu-west.nodePools(gpu-a10).cacheCapacity.MEM", "ml-platform/click-logs-a10"),
         True),
+    "cache on a pool without labels to keep it there": (
+        [("set", "platform.yaml", "clusters[1].nodePools[1].labels", {})],
+        ("platform.yaml", "clusters.cpu-west.nodePools(gpu-a10).labels", "ml-platform/click-logs-a10"), False),
+    "read-write dataset split over caches that miss each other's writes": (
+        [("set", "ml-platform.yaml", "datasets[0].readOnly", False)],
+        ("ml-platform.yaml", "datasets[0]", "alluxio caches would not see each other's writes"), True),
     "pipeline cycle": (
         [("set", VISION, "pipelines[0].steps[0].dependsOn", ["evaluate"])],
         (VISION, "pipelines[0].steps", "steps depend on each other in a cycle"), True),

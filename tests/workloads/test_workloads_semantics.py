@@ -353,16 +353,10 @@ def test_a_gpu_models_cache_is_the_datasets_on_that_models_pools(examples):
     assert "cpu-west/ml-platform/dataset.data.fluid.io-imagenet-a10.yaml" not in examples.objects
 
 
-def test_a_writable_dataset_is_not_split_over_caches_that_miss_each_others_writes(temp_repo):
-    """Alluxio caches of one read-write dataset would not see each other's writes: read by CPU
-    and GPU pods of one cluster, it is refused (juicefs runtimes, consistent through their
-    metadata engine, may)."""
-    temp_repo.set("ml-platform.yaml", "datasets[0].readOnly", False)
-    temp_repo.expect_problem("tenants/ml-platform.yaml", "datasets[0]", "caches would not see each other's writes")
-
-
 def test_a_juicefs_dataset_read_by_gpu_and_cpu_pods_gets_a_cache_for_each(temp_repo):
-    """feature-snapshots is read-write on JuiceFS: a GPU job reading it gets an H100 cache."""
+    """feature-snapshots is read-write on JuiceFS, whose caches stay consistent (every client goes
+    through the volume's metadata engine; alluxio or jindo ones are refused, see
+    test_workloads_infeasible): a GPU job reading it gets an H100 cache."""
     out = temp_repo.set("ads-ranking.yaml", "jobs[1].datasets", ["feature-snapshots"]).compile()
     spec = out["gpu-east/ads-ranking/dataset.data.fluid.io-feature-snapshots-h100.yaml"]["spec"]
     assert spec["accessModes"] == ["ReadWriteMany"]
