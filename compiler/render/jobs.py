@@ -3,6 +3,7 @@ published templates. Every task's pod gets the agent sidecar and, when the job r
 data, an init container that waits until the datasets are warm."""
 from __future__ import annotations
 
+from compiler import delivery
 from compiler.agent.contract import STATUS_DIR
 from compiler.kinds import JOB_LABEL, PIPELINE_LABEL, TASK_LABEL
 from compiler.plan import ResolvedJob, ResolvedPipeline, ResolvedRole, ResolvedSchedule
@@ -13,6 +14,7 @@ from compiler.render.volumes import PROJECT_PATH, PodVolumes
 
 VOLCANO_BATCH = "batch.volcano.sh/v1alpha1"
 VOLCANO_FLOW = "flow.volcano.sh/v1alpha1"
+JOB_TEMPLATE = ("flow.volcano.sh", "JobTemplate")
 
 
 def plugins(job: ResolvedJob) -> dict:
@@ -28,7 +30,10 @@ def plugins(job: ResolvedJob) -> dict:
     return {"svc": []}
 
 
-def job_spec(ctx: TenantContext, job: ResolvedJob) -> dict:
+def job_spec(ctx: TenantContext, job: ResolvedJob, holder: tuple[str, str] = ("batch.volcano.sh", "Job")) -> dict:
+    """A Volcano job spec, for a Job or inside `holder` (group, kind): a CronJob's job template
+    or a JobTemplate. The ttl is drawn only where compiler.delivery allows it (a finished job
+    deleted by Volcano must not be re-created, and so run again, by whatever made it)."""
     spec: dict = {
         "schedulerName": "volcano",
         "queue": ctx.tenant.name,
@@ -40,8 +45,8 @@ def job_spec(ctx: TenantContext, job: ResolvedJob) -> dict:
     }
     if job.max_retry is not None:
         spec["maxRetry"] = job.max_retry
-    if job.ttl is not None:
-        spec["ttlSecondsAfterFinished"] = job.ttl
+    if job.ttl is not None and delivery.finished_ttl_allowed(*holder):
+        spec[delivery.FINISHED_TTL_FIELD] = job.ttl
     if job.priority_class:
         spec["priorityClassName"] = job.priority_class
     return spec
@@ -88,7 +93,7 @@ def render(ctx: TenantContext) -> list[dict]:
     objects += [_cron_job(ctx, schedule) for schedule in unit.schedules]
     for pipeline in unit.pipelines:
         objects += _pipeline(ctx, pipeline)
-    objects += [ctx.obj(VOLCANO_FLOW, "JobTemplate", f"tpl-{job.name}", spec=job_spec(ctx, job))
+    objects += [ctx.obj(VOLCANO_FLOW, "JobTemplate", f"tpl-{job.name}", spec=job_spec(ctx, job, JOB_TEMPLATE))
                 for job in unit.templates]
     return objects
 
@@ -99,7 +104,8 @@ def _cron_job(ctx: TenantContext, schedule: ResolvedSchedule) -> dict:
         "schedule": timing.schedule, "concurrencyPolicy": timing.concurrency_policy,
         "successfulJobsHistoryLimit": timing.successful_history,
         "failedJobsHistoryLimit": timing.failed_history,
-        "jobTemplate": {"metadata": {"labels": {JOB_LABEL: timing.name}}, "spec": job_spec(ctx, schedule.job)},
+        "jobTemplate": {"metadata": {"labels": {JOB_LABEL: timing.name}},
+                        "spec": job_spec(ctx, schedule.job, ("batch.volcano.sh", "CronJob"))},
     }
     if timing.time_zone:
         spec["timeZone"] = timing.time_zone
@@ -111,7 +117,7 @@ def _pipeline(ctx: TenantContext, pipeline: ResolvedPipeline) -> list[dict]:
     objects, flows = [], []
     for step in pipeline.steps:
         objects.append(ctx.obj(VOLCANO_FLOW, "JobTemplate", step.name, labels={PIPELINE_LABEL: pipeline.name},
-                               spec=job_spec(ctx, step.job)))
+                               spec=job_spec(ctx, step.job, JOB_TEMPLATE)))
         flow: dict = {"name": step.name}
         if step.depends_on:
             flow["dependsOn"] = {"targets": list(step.depends_on)}
