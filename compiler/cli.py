@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import signal
 import sys
 
 from compiler.errors import CompileError, UserError
@@ -32,6 +31,7 @@ COMMANDS = {
     "cluster": "run a local control plane (etcd, kube-apiserver, kube-controller-manager)",
 }
 COMMAND_MODULES = list(COMMANDS)
+BROKEN_PIPE_EXIT = 141  # what a shell reports for a writer whose reader went away (128 + SIGPIPE)
 
 EPILOG = """\
 typical flow:
@@ -76,9 +76,26 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if hasattr(signal, "SIGPIPE"):  # `tenantc diff -o json | head` ends quietly, like other CLIs
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    argv = sys.argv[1:] if argv is None else argv
+    """Run one command. SIGPIPE stays ignored (Python's default): a connection the API server
+    drops mid-request must be an error tenantc retries, not a signal that kills it; a reader
+    that goes away (`tenantc diff -o json | head`) ends the command quietly instead."""
+    try:
+        return _run(sys.argv[1:] if argv is None else argv)
+    except BrokenPipeError:
+        _silence_stdout()
+        return BROKEN_PIPE_EXIT
+
+
+def _silence_stdout() -> None:
+    """The reader of stdout is gone: point stdout at /dev/null so the final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout replaced by something without a file descriptor
+        pass
+
+
+def _run(argv: list[str]) -> int:
     parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
