@@ -5,6 +5,6 @@ nothing from the rest of `compiler` and nothing outside the standard library exc
 loaded lazily and only to read a kubeconfig outside a pod. Keep this module import-free.
 
 Modules: `main` (argparse entry), `kubeapi` (HTTPS API client, credentials, backoff),
-`sidecar`, `wait_dataset`, `scale_runtime` (the commands) and `permissions` (the RBAC rules
+`sidecar`, `wait_dataset`, `scale_runtime`, `run_flow` (the commands) and `permissions` (the RBAC rules
 each command needs, which the compiler renders into the agent's Role).
 """
