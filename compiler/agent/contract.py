@@ -88,7 +88,7 @@ def _duration(text: str) -> float:
 def _flow(text: str) -> tuple[str, list[str]]:
     """'train:prep,fetch' -> ('train', ['prep', 'fetch']); 'prep' -> ('prep', [])."""
     name, _, after = text.partition(":")
-    deps = [d for d in after.split(",") if d] if after else []
+    deps = after.split(",") if after else []
     for part in (name, *deps):
         if not _DNS_LABEL.match(part):
             raise argparse.ArgumentTypeError(f"{text!r}: {part!r} is not a JobTemplate name (DNS-1123 label)")
