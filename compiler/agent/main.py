@@ -1,9 +1,10 @@
 """The `tenantc-agent` command line.
 
 Connection options (--kubeconfig, --context, --token-file, --request-timeout) are accepted
-after any subcommand. Exit codes: 0 ok (run-flow: started, or skipped as its concurrency policy
-says), 1 wait-dataset timed out, 2 bad input or an error waiting will not fix. The sidecar exits 0 on SIGTERM whatever the API server did; it exits
-2 only when it cannot even start (missing environment, unusable credentials).
+after any subcommand. Exit codes: 0 ok (run-flow: started, or skipped as its concurrency
+policy says), 1 wait-dataset timed out, 2 bad input or an error waiting will not fix. The
+sidecar exits 0 on SIGTERM whatever the API server did; it exits 2 only when it cannot even
+start (missing environment, unusable credentials).
 Commands import their module on use, so `sidecar` loads no more than it needs.
 """
 from __future__ import annotations

@@ -4,9 +4,8 @@ compiler.render.placement, volumes in compiler.render.volumes."""
 from __future__ import annotations
 
 import copy
-from decimal import Decimal
-
 from collections.abc import Sequence
+from decimal import Decimal
 
 from compiler.agent.contract import (
     RUN_ENV,
@@ -71,5 +70,5 @@ def flow_runner(image: str, name: str, namespace: str, flows: Sequence[tuple[str
     """`tenantc-agent run-flow` in a CronJob's pod: the run is named after the pod's Job, which
     the Job controller labels on the pod and the downward API passes in (contract.RUN_ENV)."""
     argv = run_flow_argv(name, namespace, f"$({RUN_ENV})", flows, concurrency_policy, keep_succeeded, keep_failed)
-    return {**agent_container("run-flow", image, argv),
-            "env": [{"name": RUN_ENV, "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{RUN_SOURCE_LABEL}']"}}}]}
+    run = {"fieldRef": {"fieldPath": f"metadata.labels['{RUN_SOURCE_LABEL}']"}}
+    return {**agent_container("run-flow", image, argv), "env": [{"name": RUN_ENV, "valueFrom": run}]}

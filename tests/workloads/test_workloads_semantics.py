@@ -217,7 +217,8 @@ def test_extends_chain_and_job_overrides(examples):
 def test_job_override_merges_into_role_resources(temp_repo):
     """A job overriding one resource keeps the template's others."""
     out = temp_repo.set("vision.yaml", "jobs[0].roles[0].resources", {"cpu": "4"}).compile()
-    tasks = {t["name"]: t for t in out["gpu-east/vision/jobtemplate.flow.volcano.sh-resnet50-ddp.yaml"]["spec"]["tasks"]}
+    spec = out["gpu-east/vision/jobtemplate.flow.volcano.sh-resnet50-ddp.yaml"]["spec"]
+    tasks = {t["name"]: t for t in spec["tasks"]}
     limits = out.container(tasks["worker"]["template"]["spec"], "worker")["resources"]["limits"]
     assert limits == {"cpu": "4", "memory": "64Gi", "nvidia.com/gpu": "1"}
     assert out.container(tasks["master"]["template"]["spec"], "master")["resources"]["limits"]["cpu"] == "8"
