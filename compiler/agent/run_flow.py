@@ -5,7 +5,7 @@ batch/v1 CronJob whose pod runs this command; each run is a new JobFlow named RU
 CronJob's Job name, so a retried pod starts the same run, never a second one), made from the
 JobTemplates the compiler rendered beside it. What the command does, in order:
 
-1. list the runs of PIPELINE (JobFlows labelled tenantc.io/pipeline=PIPELINE);
+1. list the runs of PIPELINE (JobFlows labelled tenantc.io/pipeline=PIPELINE, made by the agent);
 2. RUN exists already: nothing to start (exit 0);
 3. an earlier run has not finished (its `status.state.phase` is not Succeed or Failed):
    Forbid skips this run (exit 0), Replace deletes the unfinished runs (their Volcano Jobs go
@@ -110,7 +110,9 @@ def run(client: KubeClient, namespace: str, pipeline: str, run_name: str, flows:
     collection = object_path(GROUP, VERSION, PLURAL, namespace)
     deadline = time.monotonic() + timeout
     try:
-        runs = retry_transient(lambda: client.list_items(collection, f"{PIPELINE_LABEL}={pipeline}"), deadline)
+        # Only runs the agent made: a JobFlow tenantc rendered is never skipped for, replaced or trimmed.
+        selector = f"{PIPELINE_LABEL}={pipeline},{MANAGED_BY_LABEL}={AGENT_MANAGED_BY_VALUE}"
+        runs = retry_transient(lambda: client.list_items(collection, selector), deadline)
         names = {(r.get("metadata") or {}).get("name") for r in runs}
         unfinished = sorted((r for r in runs if phase(r) not in FINISHED and phase(r) != "Terminating"), key=_created)
         if run_name in names:

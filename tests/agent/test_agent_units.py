@@ -397,8 +397,9 @@ class _FakeFlows:
 
     def list_items(self, path, label_selector=None, timeout=None):
         self.calls.append(("list", label_selector))
-        key, _, value = label_selector.partition("=")
-        return [r for r in self.runs.values() if r["metadata"].get("labels", {}).get(key) == value]
+        wanted = dict(term.split("=") for term in label_selector.split(","))
+        return [r for r in self.runs.values()
+                if all(r["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())]
 
     def create(self, path, obj, timeout=None):
         self.calls.append(("create", obj["metadata"]["name"]))
@@ -416,7 +417,7 @@ class _FakeFlows:
 
 def _run(name: str, phase: str, minute: int, pipeline: str = "daily") -> dict:
     return {"metadata": {"name": name, "creationTimestamp": f"2026-11-23T03:{minute:02d}:00Z",
-                         "labels": {"tenantc.io/pipeline": pipeline}},
+                         "labels": {"tenantc.io/pipeline": pipeline, "app.kubernetes.io/managed-by": "tenantc-agent"}},
             "status": {"state": {"phase": phase}} if phase else {}}
 
 
@@ -440,7 +441,17 @@ def test_run_flow_creates_the_run_as_a_jobflow_of_the_templates():
         {"name": "daily-prep"}, {"name": "daily-train", "dependsOn": {"targets": ["daily-prep"]}}]}
     assert made["metadata"]["labels"] == {"tenantc.io/pipeline": "daily", "tenantc.io/tenant": "vision",
                                           "app.kubernetes.io/managed-by": "tenantc-agent"}
-    assert fake.calls == [("list", "tenantc.io/pipeline=daily"), ("create", "daily-29000100")]
+    assert fake.calls == [("list", "tenantc.io/pipeline=daily,app.kubernetes.io/managed-by=tenantc-agent"),
+                          ("create", "daily-29000100")]
+
+
+def test_run_flow_never_touches_a_jobflow_tenantc_rendered():
+    rendered = _run("daily", "Succeed", 0)
+    rendered["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "tenantc"
+    fake = _FakeFlows([rendered, _run("daily-28998660", "Running", 1)])
+    fake.runs["daily-28998660"]["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "tenantc"
+    code, _ = _start(fake, "Replace", keep=(0, 0))
+    assert code == 0 and {"daily", "daily-28998660", "daily-29000100"} == set(fake.runs)
 
 
 def test_run_flow_is_idempotent_for_a_retried_pod():
