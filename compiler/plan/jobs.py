@@ -66,10 +66,6 @@ class ResolvedJob:
     source: str
 
     @property
-    def dataset_names(self) -> list[str]:
-        return [d.name for d in self.datasets]
-
-    @property
     def gated_by_flow(self) -> bool:
         """Whether the job runs second in a JobFlow, after a CPU job that waits for its data."""
         return self.wait is not None and self.wait.gate == "flow"
