@@ -10,11 +10,12 @@ from compiler.agent.contract import (
     AGENT_MANAGED_BY_VALUE,
     JOB_LABEL,
     MANAGED_BY_LABEL,
+    PIPELINE_LABEL,
     TASK_LABEL,
     TENANT_LABEL,
 )
 
-__all__ = ["AGENT_MANAGED_BY_VALUE", "JOB_LABEL", "MANAGED_BY_LABEL", "TASK_LABEL", "TENANT_LABEL"]
+__all__ = ["AGENT_MANAGED_BY_VALUE", "JOB_LABEL", "MANAGED_BY_LABEL", "PIPELINE_LABEL", "TASK_LABEL", "TENANT_LABEL"]
 
 # Ownership: apply and prune rely on these alone.
 MANAGED_BY_VALUE = "tenantc"
@@ -24,7 +25,6 @@ FIELD_MANAGER = "tenantc"
 PLATFORM_TENANT = "platform"  # tenant label value of cluster-wide platform objects
 
 # What an object is for, inside a tenant.
-PIPELINE_LABEL = "tenantc.io/pipeline"
 NOTEBOOK_LABEL = "tenantc.io/notebook"
 USER_LABEL = "tenantc.io/user"
 STORAGE_LEVEL_LABEL = "tenantc.io/storage-level"

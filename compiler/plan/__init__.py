@@ -18,10 +18,11 @@ from decimal import Decimal
 
 from compiler.errors import Problems
 from compiler.model import Specs, TenantSpec
+from compiler.plan.datagate import DataWait
 from compiler.plan.datasets import DatasetPlacement, DatasetUse
 from compiler.plan.jobs import ResolvedJob, ResolvedRole, ResolvedSchedule
 from compiler.plan.notebooks import ResolvedNotebook
-from compiler.plan.pipelines import ResolvedPipeline, ResolvedStep
+from compiler.plan.pipelines import DataGate, FlowSchedule, ResolvedPipeline, ResolvedStep
 from compiler.plan.queues import check_queue_parents, queue_parents
 from compiler.plan.quota import Shares, check_capacity, guarantee_within_quota, resource_amounts, split_quota, usage_on
 from compiler.plan.storage import ResolvedClaim
@@ -31,7 +32,7 @@ from compiler.plan.workloads import UnitWorkloads, WorkloadPlan, plan_workloads
 __all__ = [
     "Plan", "make_plan", "cluster_usage", "resource_amounts", "WorkloadPlan", "UnitWorkloads",
     "DatasetPlacement", "DatasetUse", "ResolvedClaim", "ResolvedJob", "ResolvedRole", "ResolvedSchedule",
-    "ResolvedPipeline", "ResolvedStep", "ResolvedNotebook",
+    "ResolvedPipeline", "ResolvedStep", "ResolvedNotebook", "DataWait", "DataGate", "FlowSchedule",
 ]
 
 

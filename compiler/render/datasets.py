@@ -40,12 +40,12 @@ def _own(ctx: TenantContext, ds: Dataset) -> list[dict]:
     spec: dict = {"mounts": [_mount(ds, m) for m in ds.mounts], "accessModes": fluid.access_modes(not ds.read_only),
                   **cache.dataset_fields()}
     objects = [_dataset(ctx, ds.name, spec), ctx.obj(fluid.API_VERSION, kind, ds.name, spec=_runtime_spec(ds, cache))]
-    if ds.preload is not None:
-        load: dict = {"dataset": {"name": ds.name, "namespace": ctx.namespace},
-                      "loadMetadata": ds.preload.load_metadata,
-                      "target": [{"path": p} for p in ds.preload.paths],
-                      **fluid.dataload_policy(ds.preload.schedule)}
-        objects.append(ctx.obj(fluid.API_VERSION, "DataLoad", f"{ds.name}-preload", spec=load))
+    if ds.preload is not None:  # a Once load now, and with a schedule a Cron load (fluid.preload_loads)
+        for name, policy in fluid.preload_loads(ds.name, ds.preload.schedule):
+            load: dict = {"dataset": {"name": ds.name, "namespace": ctx.namespace},
+                          "loadMetadata": ds.preload.load_metadata,
+                          "target": [{"path": p} for p in ds.preload.paths], **policy}
+            objects.append(ctx.obj(fluid.API_VERSION, "DataLoad", name, spec=load))
     if ds.scaling:
         objects += _scaler(ctx, ds, kind)
     return objects

@@ -42,7 +42,7 @@ from placement_harness import (
     pod_from_template,
     volume_objects,
 )
-from placement_intent import Intent, Intents, QuotaIntent, example_intents
+from placement_intent import JOB_KINDS, Intent, Intents, QuotaIntent, example_intents
 
 from compiler.kube.errors import ApiError
 from compiler.pipeline import compile_repo
@@ -262,6 +262,12 @@ class Run:
             if cron is None or group_of(cron["apiVersion"]) != "batch":
                 return self.missing(intent, f"batch/v1 CronJob {name}")
             return [pod_from_template(cron["spec"]["jobTemplate"]["spec"]["template"], f"{name}-0", ns, c, case)]
+        if intent.kind == "flow-runner":
+            cron = self.obj(c, t, "CronJob", intent.workload)
+            if cron is None or group_of(cron["apiVersion"]) != "batch":
+                return self.missing(intent, f"batch/v1 CronJob {intent.workload}")
+            template = cron["spec"]["jobTemplate"]["spec"]["template"]
+            return [pod_from_template(template, f"{intent.workload}-{intent.task}{name_suffix or '-0'}", ns, c, case)]
         if intent.kind == "cache-worker":
             dataset = self.obj(c, t, "Dataset", intent.workload)
             runtime = next((o for (oc, ot, k, n), o in self.index.items()
@@ -275,6 +281,9 @@ class Run:
         kind, name = {
             "job": ("Job", intent.workload),
             "schedule": ("CronJob", intent.workload),
+            "flow-job": ("JobTemplate", intent.workload),
+            "flow-schedule": ("JobTemplate", intent.workload),
+            "data-gate": ("JobTemplate", f"{intent.workload}-data"),
             "pipeline-step": ("JobTemplate", intent.workload.replace("/", "-")),
             "template": ("JobTemplate", f"tpl-{intent.workload}"),
         }[intent.kind]
@@ -311,7 +320,7 @@ class Run:
             self.api.merge_patch("Node", node, {"metadata": {"labels": node_labels}})
         expected: dict[str, list[tuple[str, str]]] = {}
         for intent in self.intents.pods:
-            if not intent.datasets or intent.kind not in ("job", "schedule", "pipeline-step"):
+            if not intent.datasets or intent.kind not in JOB_KINDS:
                 continue
             ns = namespace_for(intent.tenant, intent.cluster)
             pods = self.pods_for(intent, ns, name_suffix="-near-cache")

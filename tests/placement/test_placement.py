@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import pytest
 from placement_harness import CLUSTER_LABEL, KWOK_ANNOTATION, Api, endpoint_of
-from placement_intent import Intent, QuotaIntent, example_intents
+from placement_intent import JOB_KINDS, Intent, QuotaIntent, example_intents
 
 pytestmark = pytest.mark.cluster
 
@@ -69,7 +69,7 @@ def test_pod_lands_on_its_intended_pool(placement, intent: Intent):
         assert outcome.phase == "Running", f"{where} on {facts} is {outcome.phase}, kwok should run it"
 
 
-NEAR_CACHE = [i for i in INTENTS.pods if i.datasets and i.kind in ("job", "schedule", "pipeline-step")]
+NEAR_CACHE = [i for i in INTENTS.pods if i.datasets and i.kind in JOB_KINDS]
 
 
 def _defect(reason: str):
