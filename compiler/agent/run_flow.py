@@ -113,28 +113,7 @@ def run(client: KubeClient, namespace: str, pipeline: str, run_name: str, flows:
         # Only runs the agent made: a JobFlow tenantc rendered is never skipped for, replaced or trimmed.
         selector = f"{PIPELINE_LABEL}={pipeline},{MANAGED_BY_LABEL}={AGENT_MANAGED_BY_VALUE}"
         runs = retry_transient(lambda: client.list_items(collection, selector), deadline)
-        names = {(r.get("metadata") or {}).get("name") for r in runs}
-        unfinished = sorted((r for r in runs if phase(r) not in FINISHED and phase(r) != "Terminating"), key=_created)
-        if run_name in names:
-            say(f"run {namespace}/{run_name} of {pipeline} exists already: nothing to start")
-        elif unfinished and policy == "Forbid":
-            say(f"skipped run {run_name} of {pipeline}: run {_created(unfinished[-1])[1]} has not finished "
-                "(concurrency policy Forbid)")
-        else:
-            if policy == "Replace":
-                for old in unfinished:
-                    _delete(client, namespace, _created(old)[1], deadline)
-                    say(f"deleted unfinished run {namespace}/{_created(old)[1]} (concurrency policy Replace)")
-                runs = [r for r in runs if r not in unfinished]
-            body = jobflow(namespace, pipeline, run_name, flows)
-            try:
-                retry_transient(lambda: client.create(collection, body), deadline)
-                say(f"started run {namespace}/{run_name} of {pipeline}: "
-                    + ", ".join(name + (f" after {'+'.join(deps)}" if deps else "") for name, deps in flows))
-            except ApiError as exc:
-                if exc.status != 409:
-                    raise
-                say(f"run {namespace}/{run_name} of {pipeline} exists already: nothing to start")
+        runs = _start(client, collection, namespace, pipeline, run_name, flows, policy, runs, deadline, say)
         for old in beyond_history(runs, keep_succeeded, keep_failed):
             name = _created(old)[1]
             if name != run_name:
@@ -146,6 +125,37 @@ def run(client: KubeClient, namespace: str, pipeline: str, run_name: str, flows:
         say(f"error: cannot start run {namespace}/{run_name} of {pipeline}: {exc}{hint}")
         return EXIT_ERROR
     return EXIT_OK
+
+
+def _start(client: KubeClient, collection: str, namespace: str, pipeline: str, run_name: str,
+           flows: list[tuple[str, list[str]]], policy: str, runs: list[dict], deadline: float,
+           say) -> list[dict]:
+    """Create the run unless it exists or the policy says to skip; returns the runs left
+    (without those Replace deleted), for trimming the history."""
+    names = {(r.get("metadata") or {}).get("name") for r in runs}
+    unfinished = sorted((r for r in runs if phase(r) not in FINISHED and phase(r) != "Terminating"), key=_created)
+    if run_name in names:
+        say(f"run {namespace}/{run_name} of {pipeline} exists already: nothing to start")
+        return runs
+    if unfinished and policy == "Forbid":
+        say(f"skipped run {run_name} of {pipeline}: run {_created(unfinished[-1])[1]} has not finished "
+            "(concurrency policy Forbid)")
+        return runs
+    if policy == "Replace":
+        for old in unfinished:
+            _delete(client, namespace, _created(old)[1], deadline)
+            say(f"deleted unfinished run {namespace}/{_created(old)[1]} (concurrency policy Replace)")
+        runs = [r for r in runs if r not in unfinished]
+    body = jobflow(namespace, pipeline, run_name, flows)
+    try:
+        retry_transient(lambda: client.create(collection, body), deadline)
+        say(f"started run {namespace}/{run_name} of {pipeline}: "
+            + ", ".join(name + (f" after {'+'.join(deps)}" if deps else "") for name, deps in flows))
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        say(f"run {namespace}/{run_name} of {pipeline} exists already: nothing to start")
+    return runs
 
 
 def _delete(client: KubeClient, namespace: str, name: str, deadline: float) -> None:
