@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from compiler.agent.about import AgentVersionAction
+
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 TENANT_LABEL = "tenantc.io/tenant"
 JOB_LABEL = "tenantc.io/job"
@@ -88,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Runtime agent of tenantc job pods: heartbeat and status sidecar, "
         "Fluid dataset gate, Fluid cache scaling.",
     )
+    parser.add_argument("--version", action=AgentVersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser(SIDECAR, parents=[conn], help="heartbeat Lease and status mirror (native sidecar)",
