@@ -16,6 +16,8 @@ from compiler.pipeline import RENDERED_DIR
 from compiler.quantity import FORMAT_BINARY, Quantity
 from compiler.review import Review, ReviewFailed
 from compiler.review.capacity import CapacityRow
+from compiler.review.charts import capacity_charts, data_flowchart
+from compiler.review.datagraph import EVERY_TENANT, EXPORT, GLOBAL
 from compiler.review.revision import Revision
 from compiler.review.risks import DANGER, RULES, WARNING
 
@@ -64,6 +66,7 @@ def to_json(r: Review) -> dict[str, Any]:
         "approvals": [{"who": a.who, "reasons": a.reasons} for a in r.approvals],
         "changedFiles": r.changed_files,
         "warnings": r.warnings,
+        "datasetGraph": {"changed": r.data_graph.changed, "edges": r.data_graph.rows()},
     }
 
 
@@ -156,6 +159,10 @@ def _text(d: dict) -> str:
         out += ["", "risks:"]
         out += [f"  {x['severity']}: {x['rule']}: {x['cluster']}/{x['tenant']} {_ref(x)}: {x['reason']}"
                 for x in d["risks"]]
+    graph = d["datasetGraph"]
+    if graph["changed"]:
+        out += ["", "datasets shared (who may read whose data):"]
+        out += [f"  {_SIGN[e['status']]} {_edge_text(e)}" for e in graph["edges"] if e["status"] != "kept"]
     if d["approvals"]:
         out += ["", "approvals needed:"]
         out += [f"  {a['who']}: {'; '.join(a['reasons'])}" for a in d["approvals"]]
@@ -163,7 +170,21 @@ def _text(d: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-_SIGN = {"added": "+", "removed": "-", "changed": "~"}
+def _edge_text(e: dict) -> str:
+    """A dataset edge in words: 'vision imports ml-platform/click-logs', 'ml-platform/click-logs
+    exported to vision (read-write)', 'ml-platform/imagenet given to every tenant (global, read-only)'."""
+    dataset = f"{e['tenant']}/{e['dataset']}"
+    write = " (read-write)" if e["write"] else ""
+    if e["kind"] == GLOBAL:
+        return f"{dataset} given to every tenant (global, read-only)"
+    to = "every tenant" if e["to"] == EVERY_TENANT else e["to"]
+    if e["kind"] == EXPORT:
+        return f"{dataset} exported to {to}{write}"
+    alias = f" as {e['as']}" if e["as"] else ""
+    return f"{to} imports {dataset}{alias}{write}"
+
+
+_SIGN = {"added": "+", "removed": "-", "changed": "~"}  # also a dataset edge's status
 
 
 def _field_line(f: dict) -> str:
@@ -223,17 +244,35 @@ def _markdown(d: dict) -> str:
         out += ["", "### Risks", "", "| | rule | where | object | reason |", "|---|---|---|---|---|"]
         out += [f"| {'🛑' if x['severity'] == DANGER else '⚠️'} | `{x['rule']}` | {x['cluster']}/{x['tenant']} | "
                 f"`{_ref(x)}` | {_cell(x['reason'])} |" for x in d["risks"]]
+    # Mermaid pictures, by the position in `out` they go to; left out first when the comment would be too long.
+    pictures: dict[int, list[str]] = {}
     capacity = [row for row in d["capacity"] if row["changed"]]
     if capacity:
         out += ["", "### Capacity", "",
                 "| cluster | resource | before | after | capacity × overcommit | headroom | used |",
                 "|---|---|--:|--:|--:|--:|--:|"]
         out += ["| " + " | ".join(_capacity_cells(row)) + " |" for row in capacity]
+        pictures[len(out)] = [line for chart in capacity_charts(capacity) for line in ("", chart)]
+    graph = d["datasetGraph"]
+    if graph["changed"]:
+        out += ["", "### Datasets shared"]
+        pictures[len(out)] = ["", "Who may read whose data after this change: dotted = exported to, thick = "
+                              "imported by; green = new, red dashed = removed.", "", data_flowchart(graph["edges"])]
+        out.append("")
+        out += [f"- {'new' if e['status'] == 'added' else 'removed'}: {_edge_text(e)}"
+                for e in graph["edges"] if e["status"] != "kept"]
     if d["approvals"]:
         out += ["", "### Approvals needed", ""]
         out += [f"- **{a['who']}**: {'; '.join(a['reasons'])}" for a in d["approvals"]]
     out += ["", "### Details", ""]
     tail = _md_warnings(d)
+    used = sum(len(line) + 1 for line in out + tail)
+    drawn = sum(len(line) + 1 for lines in pictures.values() for line in lines)
+    keep_pictures = used + drawn <= MARKDOWN_BUDGET - 400  # room for the notes
+    for at in sorted(pictures, reverse=True):
+        out[at:at] = pictures[at] if keep_pictures else []
+    if pictures and not keep_pictures:
+        out[min(pictures):min(pictures)] = ["", "_Charts left out to fit a comment._"]
     budget = MARKDOWN_BUDGET - sum(len(line) + 1 for line in out + tail) - 200  # room for the note below
     groups = _by_tenant(d["changes"])
     for i, (tenant, changes) in enumerate(groups):
