@@ -231,8 +231,8 @@ def test_dataset_flowchart_edges_are_the_specs_exports_and_imports(mixed, spec_r
 
 def test_removed_and_writable_edges(spec_repo, run_review):
     """An import dropped and an export made writable: old edges red and dashed, new ones green."""
-    spec_repo.replace("tenants/recsys.yaml", "  - {tenant: quant-research, dataset: market-data, name: market-signals}\n",
-                      "")
+    market_signals = "  - {tenant: quant-research, dataset: market-data, name: market-signals}\n"
+    spec_repo.replace("tenants/recsys.yaml", market_signals, "")
     spec_repo.replace("tenants/ml-platform.yaml", "exportTo: [{tenant: recsys}, {tenant: ads-ranking}]",
                       "readOnly: false\n    exportTo: [{tenant: recsys}, {tenant: ads-ranking, write: true}]")
     result = run_review()
