@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 CRD_DIRS ?= $(wildcard ../shared/crds)
 CRD_FLAGS := $(foreach d,$(CRD_DIRS),--crd-dir $(d))
 
-.PHONY: run test compile check schema controlplane bench clean
+.PHONY: run test lint compile check schema controlplane bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,14 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/tenantc compile $(CRD_FLAGS)
 
-## test: the whole test suite (builds the local control plane binaries when missing)
-test: $(BIN)/.installed controlplane
+## test: lint, types, then the whole test suite (builds the local control plane binaries when missing)
+test: lint $(BIN)/.installed controlplane
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## lint: ruff (with docstring rules) on code and tests, mypy on compiler/ (settings in pyproject.toml)
+lint: $(BIN)/.installed
+	$(BIN)/ruff check compiler tests bench
+	$(BIN)/mypy
 
 ## controlplane: build etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok
 ## into the user cache (once per version)

@@ -1,9 +1,11 @@
 """The `tenantc` command line: a thin layer of argparse over the library.
 
 Each subcommand lives in `compiler.commands.<name>` and exposes `register(subparsers)`,
-which adds its parser and sets `func(args) -> int`. Exit codes follow kubectl/git habits:
-0 ok, 1 "differences found" (check, diff), 2 bad input or error. User errors never show
-a traceback; set TENANTC_DEBUG=1 to see one.
+which adds its parser and sets `func(args) -> int`; that function maps flags onto the
+library's options (compiler.live.options for diff/apply/status) and the result onto output
+(compiler.commands.output: one `-o/--output` flag shape for every command). Exit codes
+follow kubectl/git habits: 0 ok, 1 "differences found" (check, diff), 2 bad input or
+error. User errors never show a traceback; set TENANTC_DEBUG=1 to see one.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from compiler.about import VersionAction
 from compiler.errors import CompileError, UserError
 
 # Order is the order shown in --help. Only the module of the command being run is imported
-# (diff/apply/status pull in the kubernetes client, which costs most of a second); the others
+# (diff/apply/status read kubeconfigs with the kubernetes package, which costs most of a
+# second); the others
 # get a one-line entry so `tenantc --help` still lists them.
 COMMANDS = {
     "init": "start a tenant-config repository (platform, example tenant, CI)",
@@ -35,7 +38,7 @@ COMMAND_MODULES = list(COMMANDS)
 EPILOG = """\
 typical flow:
   tenantc compile                     # tenants/ -> rendered/ (atomic, deterministic)
-  tenantc check --format github       # CI: fail when rendered/ is stale or specs invalid
+  tenantc check -o github             # CI: fail when rendered/ is stale or specs invalid
   tenantc review --base origin/main   # what a pull request changes, per tenant and cluster
   tenantc diff --context prod-east    # what would change on a live cluster
   tenantc apply --prune               # server-side apply, then prune what tenantc owns

@@ -32,6 +32,8 @@ IMPORTED_FROM_LABEL = "tenantc.io/imported-from"
 
 # Other systems' keys tenantc sets.
 SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
+SYNC_OPTIONS_ANNOTATION = "argocd.argoproj.io/sync-options"  # e.g. Prune=false,Delete=false (compiler.delivery)
+COMPARE_OPTIONS_ANNOTATION = "argocd.argoproj.io/compare-options"  # e.g. IgnoreExtraneous (compiler.delivery)
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every Namespace
 DATASET_CLAIM_ANNOTATION = "pvc.fluid.io/resources.requests.storage"  # Fluid's PVC size hint
 

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from compiler.cluster import api, readiness
+from compiler.cluster import readiness
 from compiler.cluster.pki import Pki
 from compiler.cluster.ports import LOOPBACK
 from compiler.cluster.state import Layout
+from compiler.kube.transport import Endpoint
 
 ETCD, APISERVER, CONTROLLER_MANAGER = "etcd", "kube-apiserver", "kube-controller-manager"
 SCHEDULER, KWOK = "kube-scheduler", "kwok"
@@ -193,9 +194,9 @@ class Component:
     env: dict[str, str]
 
 
-def apiserver_endpoint(pki: Pki, port: int) -> api.Endpoint:
+def apiserver_endpoint(pki: Pki, port: int) -> Endpoint:
     """The API server as the admin user (client certificate in group system:masters)."""
-    return api.Endpoint(LOOPBACK, port, str(pki.ca), str(pki.cert("admin")), str(pki.key("admin")))
+    return Endpoint(f"https://{LOOPBACK}:{port}", str(pki.ca), str(pki.cert("admin")), str(pki.key("admin")))
 
 
 def build_components(binaries: Path, layout: Layout, pki: Pki, ports: dict[str, int],
@@ -260,7 +261,7 @@ def build_components(binaries: Path, layout: Layout, pki: Pki, ports: dict[str, 
     probes = {
         ETCD: readiness.http_ok(LOOPBACK, ports["etcd-client"], "/health"),
         APISERVER: readiness.https_ok(apiserver_endpoint(pki, ports["apiserver"]), "/readyz"),
-        CONTROLLER_MANAGER: readiness.https_ok(api.Endpoint(LOOPBACK, ports["controller-manager"]),
+        CONTROLLER_MANAGER: readiness.https_ok(Endpoint(f"https://{LOOPBACK}:{ports['controller-manager']}"),
                                                "/healthz"),
     }
     programs = {name: binaries / name for name in ORDER}
@@ -283,7 +284,7 @@ def build_components(binaries: Path, layout: Layout, pki: Pki, ports: dict[str, 
             # Plain-HTTP health and metrics on loopback only (the readiness probe).
             f"--server-address={LOOPBACK}:{ports['kwok']}",
         ]
-        probes[SCHEDULER] = readiness.https_ok(api.Endpoint(LOOPBACK, ports["scheduler"]), "/healthz")
+        probes[SCHEDULER] = readiness.https_ok(Endpoint(f"https://{LOOPBACK}:{ports['scheduler']}"), "/healthz")
         probes[KWOK] = readiness.http_ok(LOOPBACK, ports["kwok"], "/healthz")
         programs[SCHEDULER] = binaries / SCHEDULER
         programs[KWOK] = kwok_binaries / KWOK

@@ -6,8 +6,9 @@ callers without a subprocess.
 from __future__ import annotations
 
 import argparse
-import json
 import time
+
+from compiler.commands.output import JSON, add_output_flag, write_json
 
 DESCRIPTION = """\
 Run etcd, kube-apiserver and kube-controller-manager (built from the official Go modules
@@ -50,7 +51,7 @@ def register(subparsers) -> None:
 
     status = actions.add_parser("status", help="what runs, where (pids, ports, server, kubeconfig)")
     _state_dir(status)
-    status.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    add_output_flag(status)
     status.set_defaults(func=_status)
 
 
@@ -85,8 +86,8 @@ def _status(args) -> int:
     from compiler.cluster import ControlPlane
 
     status = ControlPlane(args.state_dir).status()
-    if args.output == "json":
-        print(json.dumps(status, indent=2))
+    if args.output == JSON:
+        write_json(status)
     else:
         print(f"cluster {status['name']}: {status['state']}")
         print(f"  server:     {status['server'] or '-'}")

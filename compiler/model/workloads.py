@@ -1,7 +1,8 @@
 """Workload specs: job templates (with `extends`), Volcano jobs, schedules, pipelines, notebooks.
 
 Templates are partial on purpose: a role may leave image or replicas to the template it
-extends or to the job; `compiler.plan.workloads` merges them and checks the result.
+extends or to the job; `compiler.plan.templates` merges them and `compiler.plan.jobs` checks the
+result.
 """
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ class JobSpec(Spec):
     priority_class: str | None = None
     datasets: list[str] = Field(default_factory=list, description="datasets (own or imported) to mount")
     wait_for_data: WaitForData | None = None
-    volumes: list[Literal["project", "home"]] = Field(default_factory=list, description="project (home volumes belong to notebooks)")
+    volumes: list[Literal["project", "home"]] = Field(default_factory=list,
+                                                      description="project (home volumes belong to notebooks)")
     max_retry: int | None = Field(default=None, ge=0)
 
 

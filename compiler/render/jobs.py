@@ -3,23 +3,18 @@ published templates. Every task's pod gets the agent sidecar and, when the job r
 data, an init container that waits until the datasets are warm."""
 from __future__ import annotations
 
+from compiler import delivery
 from compiler.agent.contract import STATUS_DIR
 from compiler.kinds import JOB_LABEL, PIPELINE_LABEL, TASK_LABEL
-from compiler.plan.workloads import ResolvedJob, ResolvedRole
+from compiler.plan import ResolvedJob, ResolvedPipeline, ResolvedRole, ResolvedSchedule
 from compiler.render.context import TenantContext
-from compiler.render.pods import (
-    AGENT_SERVICE_ACCOUNT,
-    STATUS_VOLUME,
-    agent_sidecar,
-    claim_volume,
-    placement,
-    resources,
-    wait_for_data,
-)
-from compiler.render.storage import PROJECT_CLAIM
+from compiler.render.placement import pod_placement
+from compiler.render.pods import AGENT_SERVICE_ACCOUNT, STATUS_VOLUME, agent_sidecar, resources, wait_for_data
+from compiler.render.volumes import PROJECT_PATH, PodVolumes
 
 VOLCANO_BATCH = "batch.volcano.sh/v1alpha1"
 VOLCANO_FLOW = "flow.volcano.sh/v1alpha1"
+JOB_TEMPLATE = ("flow.volcano.sh", "JobTemplate")
 
 
 def plugins(job: ResolvedJob) -> dict:
@@ -35,7 +30,10 @@ def plugins(job: ResolvedJob) -> dict:
     return {"svc": []}
 
 
-def job_spec(ctx: TenantContext, job: ResolvedJob) -> dict:
+def job_spec(ctx: TenantContext, job: ResolvedJob, holder: tuple[str, str] = ("batch.volcano.sh", "Job")) -> dict:
+    """A Volcano job spec, for a Job or inside `holder` (group, kind): a CronJob's job template
+    or a JobTemplate. The ttl is drawn only where compiler.delivery allows it (a finished job
+    deleted by Volcano must not be re-created, and so run again, by whatever made it)."""
     spec: dict = {
         "schedulerName": "volcano",
         "queue": ctx.tenant.name,
@@ -47,17 +45,19 @@ def job_spec(ctx: TenantContext, job: ResolvedJob) -> dict:
     }
     if job.max_retry is not None:
         spec["maxRetry"] = job.max_retry
-    if job.ttl is not None:
-        spec["ttlSecondsAfterFinished"] = job.ttl
+    if job.ttl is not None and delivery.finished_ttl_allowed(*holder):
+        spec[delivery.FINISHED_TTL_FIELD] = job.ttl
     if job.priority_class:
         spec["priorityClassName"] = job.priority_class
     return spec
 
 
 def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
+    volumes = PodVolumes().empty_dir(STATUS_VOLUME, STATUS_DIR).datasets(job.datasets)
+    volumes.claim("project", job.project_claim, PROJECT_PATH)
     main: dict = {"name": role.name, "image": role.image,
                   "resources": resources(role.cpu, role.memory, role.gpu, job.gpu_resource),
-                  "volumeMounts": [{"name": STATUS_VOLUME, "mountPath": STATUS_DIR}]}
+                  "volumeMounts": volumes.mounts}
     if role.command:
         main["command"] = list(role.command)
     if role.args:
@@ -66,26 +66,16 @@ def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
         main["env"] = [{"name": k, "value": v} for k, v in sorted(role.env.items())]
     if role.ports:
         main["ports"] = [{"containerPort": p} for p in role.ports]
-    volumes = [{"name": STATUS_VOLUME, "emptyDir": {}}]
-    datasets = {p.local_name: p for p in ctx.plan.workloads.datasets.get((ctx.tenant.name, ctx.cluster.name), [])}
-    for ds in job.datasets:
-        writable = datasets[ds].writable
-        main["volumeMounts"].append({"name": f"data-{ds}", "mountPath": f"/data/{ds}",
-                                     **({} if writable else {"readOnly": True})})
-        volumes.append(claim_volume(f"data-{ds}", ds, read_only=not writable))
-    if "project" in job.volumes:
-        main["volumeMounts"].append({"name": "project", "mountPath": "/project"})
-        volumes.append(claim_volume("project", PROJECT_CLAIM))
     init = [agent_sidecar(ctx.platform.agent_image, job.name, role.name)]
     if job.wait_percent and job.datasets:
-        init.append(wait_for_data(ctx.platform.agent_image, job.datasets, ctx.namespace, job.wait_percent))
+        init.append(wait_for_data(ctx.platform.agent_image, job.dataset_names, ctx.namespace, job.wait_percent))
     pod_spec = {
         "serviceAccountName": AGENT_SERVICE_ACCOUNT,
         "restartPolicy": "OnFailure",
         "initContainers": init,
         "containers": [main],
-        "volumes": volumes,
-        **placement(ctx.cluster, role.pool, job.gpu_model if role.pool == "gpu" else None),
+        "volumes": volumes.volumes,
+        **pod_placement(ctx.cluster, role.pool, job.gpu_model if role.pool == "gpu" else None),
     }
     task: dict = {"name": role.name, "replicas": role.replicas,
                   "template": {"metadata": {"labels": {JOB_LABEL: job.name, TASK_LABEL: role.name}},
@@ -96,43 +86,41 @@ def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
 
 
 def render(ctx: TenantContext) -> list[dict]:
-    resolved = ctx.plan.workloads.resolved
-    tenant, cluster = ctx.tenant.name, ctx.cluster.name
-    objects: list[dict] = []
-    for job in ctx.tenant.jobs:
-        r = resolved.get((tenant, "job", job.name))
-        if r and r.cluster == cluster:
-            objects.append(ctx.obj(VOLCANO_BATCH, "Job", job.name, labels={JOB_LABEL: job.name}, spec=job_spec(ctx, r)))
-    for schedule in ctx.tenant.schedules:
-        r = resolved.get((tenant, "schedule", schedule.name))
-        if r and r.cluster == cluster:
-            spec: dict = {
-                "schedule": schedule.schedule, "concurrencyPolicy": schedule.concurrency_policy,
-                "successfulJobsHistoryLimit": schedule.successful_history,
-                "failedJobsHistoryLimit": schedule.failed_history,
-                "jobTemplate": {"metadata": {"labels": {JOB_LABEL: schedule.name}}, "spec": job_spec(ctx, r)},
-            }
-            if schedule.time_zone:
-                spec["timeZone"] = schedule.time_zone
-            objects.append(ctx.obj(VOLCANO_BATCH, "CronJob", schedule.name, spec=spec))
-    for pipeline in ctx.tenant.pipelines:
-        if pipeline.cluster != cluster:
-            continue
-        flows = []
-        for step in pipeline.steps:
-            r = resolved.get((tenant, "step", f"{pipeline.name}/{step.name}"))
-            name = f"{pipeline.name}-{step.name}"
-            if r:
-                objects.append(ctx.obj(VOLCANO_FLOW, "JobTemplate", name, labels={PIPELINE_LABEL: pipeline.name},
-                                       spec=job_spec(ctx, r)))
-            flow: dict = {"name": name}
-            if step.depends_on:
-                flow["dependsOn"] = {"targets": [f"{pipeline.name}-{d}" for d in step.depends_on]}
-            flows.append(flow)
-        objects.append(ctx.obj(VOLCANO_FLOW, "JobFlow", pipeline.name,
-                               spec={"jobRetainPolicy": "retain", "flows": flows}))
-    for template in ctx.tenant.templates:
-        r = resolved.get((tenant, "template", f"{template.name}@{cluster}"))
-        if r:
-            objects.append(ctx.obj(VOLCANO_FLOW, "JobTemplate", f"tpl-{template.name}", spec=job_spec(ctx, r)))
+    """The unit's jobs, schedules, pipelines and published templates, as the plan resolved them."""
+    unit = ctx.workloads
+    objects = [ctx.obj(VOLCANO_BATCH, "Job", job.name, labels={JOB_LABEL: job.name}, spec=job_spec(ctx, job))
+               for job in unit.jobs]
+    objects += [_cron_job(ctx, schedule) for schedule in unit.schedules]
+    for pipeline in unit.pipelines:
+        objects += _pipeline(ctx, pipeline)
+    objects += [ctx.obj(VOLCANO_FLOW, "JobTemplate", f"tpl-{job.name}", spec=job_spec(ctx, job, JOB_TEMPLATE))
+                for job in unit.templates]
+    return objects
+
+
+def _cron_job(ctx: TenantContext, schedule: ResolvedSchedule) -> dict:
+    timing = schedule.spec
+    spec: dict = {
+        "schedule": timing.schedule, "concurrencyPolicy": timing.concurrency_policy,
+        "successfulJobsHistoryLimit": timing.successful_history,
+        "failedJobsHistoryLimit": timing.failed_history,
+        "jobTemplate": {"metadata": {"labels": {JOB_LABEL: timing.name}},
+                        "spec": job_spec(ctx, schedule.job, ("batch.volcano.sh", "CronJob"))},
+    }
+    if timing.time_zone:
+        spec["timeZone"] = timing.time_zone
+    return ctx.obj(VOLCANO_BATCH, "CronJob", timing.name, spec=spec)
+
+
+def _pipeline(ctx: TenantContext, pipeline: ResolvedPipeline) -> list[dict]:
+    """A JobTemplate per step and the JobFlow running them in dependency order."""
+    objects, flows = [], []
+    for step in pipeline.steps:
+        objects.append(ctx.obj(VOLCANO_FLOW, "JobTemplate", step.name, labels={PIPELINE_LABEL: pipeline.name},
+                               spec=job_spec(ctx, step.job, JOB_TEMPLATE)))
+        flow: dict = {"name": step.name}
+        if step.depends_on:
+            flow["dependsOn"] = {"targets": list(step.depends_on)}
+        flows.append(flow)
+    objects.append(ctx.obj(VOLCANO_FLOW, "JobFlow", pipeline.name, spec={"jobRetainPolicy": "retain", "flows": flows}))
     return objects

@@ -38,6 +38,8 @@ from pathlib import Path
 import pytest
 from helpers import compile_example, snapshot
 
+from compiler.identity import RenderedPath
+
 TENANT = "quant-research"
 GOLDEN = Path(__file__).resolve().parent / TENANT
 UPDATE = os.environ.get("TENANTC_UPDATE_GOLDEN") == "1"
@@ -49,11 +51,9 @@ def rendered(tmp_path_factory) -> dict[str, bytes]:
     result = compile_example(tmp_path_factory.mktemp("example"))
     out = {}
     for path, content in result.files.items():
-        if path.count("/") != 2:  # rendered/_argocd/ holds no tenant folder
-            continue
-        cluster, tenant, name = path.split("/")
-        if tenant == TENANT:
-            out[f"{cluster}/{name}"] = content
+        rendered = RenderedPath.parse(path)  # rendered/_argocd/ holds no tenant folder
+        if rendered.in_cluster and rendered.unit == TENANT:
+            out[f"{rendered.cluster}/{rendered.file}"] = content
     return out
 
 

@@ -25,13 +25,13 @@ from __future__ import annotations
 import copy
 import json
 import time
-import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
-from compiler.cluster import api
 from compiler.cluster.components import apiserver_endpoint
+from compiler.kube.client import KubeClient
+from compiler.kube.transport import Endpoint
 from compiler.model.platform import NodePool, Platform
 
 CLUSTER_LABEL = "placement.tenantc.io/cluster"
@@ -224,7 +224,7 @@ class Outcome:
 
 class Api:
     """The few API calls a placement run makes, as the admin, with plain JSON bodies
-    (compiler.cluster.api: one keep-alive connection, so use one Api per thread)."""
+    (compiler.kube's client over the standard library's transport)."""
 
     COLLECTIONS = {
         "Namespace": "/api/v1/namespaces", "Node": "/api/v1/nodes", "PersistentVolume": "/api/v1/persistentvolumes",
@@ -236,31 +236,30 @@ class Api:
         "StatefulSet": "/apis/apps/v1/namespaces/{ns}/statefulsets",
     }
 
-    def __init__(self, endpoint: api.Endpoint):
-        self.client = api.Client(endpoint, timeout=30)
+    def __init__(self, endpoint: Endpoint):
+        self.client = KubeClient.for_endpoint(endpoint, timeout=30)
 
     def collection(self, kind: str, namespace: str | None = None) -> str:
         return self.COLLECTIONS[kind].format(ns=namespace)
 
     def create(self, obj: dict) -> dict:
-        """POST `obj`; raises api.ApiError (with the server's message) when refused."""
+        """POST `obj`; raises compiler.kube's ApiError (with the server's message) when refused."""
         path = self.collection(obj["kind"], obj["metadata"].get("namespace"))
-        return _json(self.client.request("POST", path, json.dumps(obj).encode()))
+        return self.client.request("POST", path, body=json.dumps(obj).encode(), content_type="application/json")
 
     def items(self, kind: str, namespace: str | None = None, **params: str) -> list[dict]:
-        query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        return _json(self.client.get(self.collection(kind, namespace) + query)).get("items") or []
+        return self.client.get(self.collection(kind, namespace), params or None).get("items") or []
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict:
-        return _json(self.client.get(f"{self.collection(kind, namespace)}/{name}"))
+        return self.client.get(f"{self.collection(kind, namespace)}/{name}")
 
     def merge_patch(self, kind: str, name: str, patch: dict, namespace: str | None = None) -> dict:
-        return _json(self.client.request("PATCH", f"{self.collection(kind, namespace)}/{name}",
-                                         json.dumps(patch).encode(), "application/merge-patch+json"))
+        return self.client.request("PATCH", f"{self.collection(kind, namespace)}/{name}",
+                                   body=json.dumps(patch).encode(), content_type="application/merge-patch+json")
 
     def delete(self, kind: str, name: str, namespace: str | None = None) -> None:
         self.client.request("DELETE", f"{self.collection(kind, namespace)}/{name}",
-                            json.dumps({"gracePeriodSeconds": 0}).encode())
+                            body=json.dumps({"gracePeriodSeconds": 0}).encode(), content_type="application/json")
 
     def wait(self, what: str, check: Callable[[], object], timeout: float, interval: float = 0.25) -> object:
         deadline = time.monotonic() + timeout
@@ -275,7 +274,7 @@ class Api:
     def outcomes(self, label: str) -> dict[tuple[str, str], Outcome]:
         """What became of every pod carrying `label`, by (namespace, name)."""
         out = {}
-        pods = _json(self.client.get(f"/api/v1/pods?{urllib.parse.urlencode({'labelSelector': label})}"))
+        pods = self.client.get("/api/v1/pods", {"labelSelector": label})
         for pod in pods.get("items") or []:
             meta, status = pod["metadata"], pod.get("status") or {}
             outcome = Outcome(meta["name"], meta["namespace"], pod["spec"].get("nodeName"), status.get("phase"))
@@ -287,12 +286,8 @@ class Api:
         return out
 
 
-def endpoint_of(plane) -> api.Endpoint:
+def endpoint_of(plane) -> Endpoint:
     """The admin endpoint of a compiler.cluster.ControlPlane."""
     port = int(plane.server.rsplit(":", 1)[1])
     return apiserver_endpoint(plane.pki, port)
 
-
-def _json(answer: dict | str) -> dict:
-    assert isinstance(answer, dict), f"the API server answered with non-JSON: {answer[:200]}"
-    return answer

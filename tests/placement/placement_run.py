@@ -44,7 +44,7 @@ from placement_harness import (
 )
 from placement_intent import Intent, Intents, QuotaIntent, example_intents
 
-from compiler.cluster.api import ApiError
+from compiler.kube.errors import ApiError
 from compiler.pipeline import compile_repo
 
 REPO = Path(__file__).resolve().parents[2]

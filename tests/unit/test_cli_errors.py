@@ -26,7 +26,8 @@ def _duplicate(root: Path) -> None:
 
 def _queue_cycle(root: Path) -> None:
     replace_once(root / "tenants/quant-research.yaml", "parent: research", "parent: ml-platform")
-    replace_once(root / "tenants/ml-platform.yaml", "queue:\n  weight: 1\n", "queue:\n  weight: 1\n  parent: quant-research\n")
+    replace_once(root / "tenants/ml-platform.yaml", "queue:\n  weight: 1\n",
+                 "queue:\n  weight: 1\n  parent: quant-research\n")
 
 
 def _only_platform(root: Path) -> None:
@@ -56,11 +57,14 @@ CASES = {
     "stem-differs": (lambda root: (root / "tenants/vision.yaml").rename(root / "tenants/visionx.yaml"),
                      [("tenants/visionx.yaml", "name", "'vision' differs from the file name 'visionx'")]),
     "duplicate-name": (_duplicate,
-                       [("tenants/vision.yaml", "name", "duplicate tenant name 'vision' (also in tenants/vision.jsonnet)")]),
-    "jsonnet-runtime-error": (lambda root: (root / "tenants/sandbox-interns.jsonnet").write_text("error 'no quota here'\n"),
+                       [("tenants/vision.yaml", "name",
+                         "duplicate tenant name 'vision' (also in tenants/vision.jsonnet)")]),
+    "jsonnet-runtime-error": (lambda root: (root / "tenants/sandbox-interns.jsonnet").write_text(
+                                  "error 'no quota here'\n"),
                               [("tenants/sandbox-interns.jsonnet", None, "no quota here")]),
     "jsonnet-import-outside": (_outside_import,
-                               [("tenants/sandbox-interns.jsonnet", None, "'../../outside.libsonnet' leaves the repository")]),
+                               [("tenants/sandbox-interns.jsonnet", None,
+                                 "'../../outside.libsonnet' leaves the repository")]),
     "quota-over-capacity": (_edit("vision.yaml", "A100: 64}", "A100: 640}"),
                             [("tenants/platform.yaml", "clusters.gpu-east.capacity.nvidia.com/gpu", "vision")]),
     "gpu-model-missing": (_edit("recsys.yaml", "gpu: {A10: 16}", "gpu: {A10: 16, A100: 4}"),
@@ -68,10 +72,13 @@ CASES = {
     "unknown-allowed-from": (_edit("recsys.yaml", "allowFromTenants: [ads-ranking]", "allowFromTenants: [nobody]"),
                              [("tenants/recsys.yaml", "network.allowFromTenants[0]", "unknown tenant 'nobody'")]),
     "queue-cycle": (_queue_cycle,
-                    [("tenants/quant-research.yaml", "queue.parent", "cycle: quant-research -> ml-platform -> quant-research"),
-                     ("tenants/ml-platform.yaml", "queue.parent", "cycle: ml-platform -> quant-research -> ml-platform")]),
+                    [("tenants/quant-research.yaml", "queue.parent",
+                      "cycle: quant-research -> ml-platform -> quant-research"),
+                     ("tenants/ml-platform.yaml", "queue.parent",
+                      "cycle: ml-platform -> quant-research -> ml-platform")]),
     "no-tenants": (_only_platform, [("tenants/", None, "no tenant files found")]),
-    "several-at-once": (lambda root: [_edit("vision.yaml", "owner: mei@example.com", "owner: mei@example.com\nownr: x")(root),
+    "several-at-once": (lambda root: [_edit("vision.yaml", "owner: mei@example.com",
+                                            "owner: mei@example.com\nownr: x")(root),
                                       _edit("recsys.yaml", 'cpu: "800"', 'cpu: "-800"')(root),
                                       _edit("ads-ranking.yaml", "quota:\n", "quota: [\n")(root)],
                         [("tenants/vision.yaml", "ownr", "unknown field"),
@@ -97,7 +104,7 @@ def runs(compiled_template, tmp_path_factory):
         prepared[case] = (root, snapshot(root / "rendered"))
         breaker(root)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = dict(zip(prepared, pool.map(compile_cli, [root for root, _ in prepared.values()])))
+        results = dict(zip(prepared, pool.map(compile_cli, [root for root, _ in prepared.values()]), strict=True))
     return {case: (results[case], before, snapshot(root / "rendered")) for case, (root, before) in prepared.items()}
 
 

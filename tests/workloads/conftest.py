@@ -30,7 +30,7 @@ from compiler.pipeline import (
     compile_repo,
     write_rendered,
 )
-from compiler.plan.workloads import ResolvedJob
+from compiler.plan import ResolvedJob
 from compiler.validate.crds import CrdSet, load_crds
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,10 +7,11 @@ import re
 import pytest
 
 from compiler.agent.permissions import permission_set, rules_for
+from compiler.fluid import RUNTIME_KINDS, runtime_resource
+from compiler.identity import RenderedPath
 from compiler.kinds import DATASET_CLAIM_ANNOTATION
-from compiler.plan.workloads import merge
+from compiler.plan.templates import merge
 from compiler.quantity import Quantity
-from compiler.render.datasets import RUNTIME_KINDS, runtime_resource
 
 GPU_TAINT = ("nvidia.com/gpu", "present", "NoSchedule")
 
@@ -21,7 +22,7 @@ def test_gang_is_every_replica_by_default(examples):
     """MinAvailable is the sum of all task replicas when the job does not set it."""
     specs = list(examples.job_specs())
     assert len(specs) == 8  # 3 jobs, 1 schedule, 3 pipeline steps, 1 published template
-    for job, path, spec in specs:
+    for _job, path, spec in specs:
         assert spec["minAvailable"] == sum(t["replicas"] for t in spec["tasks"]), path
     assert examples["gpu-east/vision/job.batch.volcano.sh-resnet50-ddp.yaml"]["spec"]["minAvailable"] == 8
 
@@ -166,7 +167,7 @@ def test_wait_for_data_iff_the_job_waits(examples):
         if job.wait_percent and job.datasets:
             waiting.add(job.name)
             args = init["wait-for-data"]["args"]
-            assert args[:1 + len(job.datasets)] == ["wait-dataset", *job.datasets]
+            assert args[:1 + len(job.datasets)] == ["wait-dataset", *job.dataset_names]
             assert args[args.index("--namespace") + 1] == job.tenant
             assert args[args.index("--min-cached-percent") + 1] == str(job.wait_percent)
             assert list(init) == ["tenantc-agent", "wait-for-data"]  # after the sidecar starts
@@ -243,7 +244,8 @@ def test_global_dataset_is_imported_read_only_everywhere(examples):
     refs = {}
     for path, ds in examples.of_kind("Dataset").items():
         if ds["metadata"]["name"] == owner.dataset and ds["metadata"]["namespace"] != owner.tenant:
-            refs[tuple(path.split("/")[:2])] = ds["spec"]
+            rendered = RenderedPath.parse(path)
+            refs[(rendered.cluster, rendered.unit)] = ds["spec"]
     assert set(refs) == placed and len(placed) == 8
     for spec in refs.values():
         assert spec["mounts"] == [{"mountPoint": f"dataset://{owner.tenant}/{owner.dataset}",
@@ -255,8 +257,9 @@ def test_read_only_datasets_are_mounted_read_only(examples):
     """Pods mount read-only datasets read-only and writable ones read-write."""
     writable = {("quant-research", "backtest-results")}
     checked = 0
-    pods = [(p.split("/")[1], t["template"]["spec"]) for _, p, t in examples.tasks()]
-    pods += [(p.split("/")[1], o["spec"]["template"]["spec"]) for p, o in examples.of_kind("StatefulSet").items()]
+    pods = [(RenderedPath.parse(p).tenant, t["template"]["spec"]) for _, p, t in examples.tasks()]
+    pods += [(RenderedPath.parse(p).tenant, o["spec"]["template"]["spec"])
+             for p, o in examples.of_kind("StatefulSet").items()]
     for tenant, pod in pods:
         claims = {v["name"]: v["persistentVolumeClaim"] for v in pod["volumes"] if "persistentVolumeClaim" in v}
         for c in pod["containers"]:
@@ -319,14 +322,28 @@ def test_agent_role_is_exactly_what_the_agent_uses(examples):
                                         "namespace": role["metadata"]["namespace"]}]
 
 
+def test_fluid_facts_agree_with_the_agent_and_the_apply_stages():
+    """compiler.fluid is the compiler's one copy of Fluid's kinds; the import-free agent keeps
+    its own list of runtime resources, and compiler.kinds gives every Fluid kind a stage."""
+    from compiler.agent.permissions import FLUID_RUNTIMES
+    from compiler.agent.scale_runtime import RUNTIME_KINDS as AGENT_RUNTIMES
+    from compiler.fluid import GROUP, RUNTIME_TYPES
+    from compiler.kinds import KNOWN_KINDS
+
+    assert set(RUNTIME_KINDS) == set(RUNTIME_TYPES)
+    assert sorted(runtime_resource(kind) for kind in RUNTIME_KINDS.values()) == sorted(FLUID_RUNTIMES)
+    assert {kind.lower(): runtime_resource(kind) for kind in RUNTIME_KINDS.values()} == AGENT_RUNTIMES
+    assert {(GROUP, kind) for kind in [*RUNTIME_KINDS.values(), "Dataset", "DataLoad"]} <= KNOWN_KINDS
+
+
 def test_scaler_may_patch_only_its_runtime(examples):
     """The cache scaler's Role names one runtime kind and one object, with the declared verbs."""
     scalers = {p: o for p, o in examples.of_kind("Role").items() if o["metadata"]["name"].endswith("-scaler")}
     assert scalers
-    for path, role in scalers.items():
-        dataset = role["metadata"]["name"].removesuffix("-scaler")
+    for role in scalers.values():
+        dataset, namespace = role["metadata"]["name"].removesuffix("-scaler"), role["metadata"]["namespace"]
         runtimes = [o for o in examples.objects.values() if o["kind"] in RUNTIME_KINDS.values()
-                    and o["metadata"]["name"] == dataset and o["metadata"]["namespace"] == role["metadata"]["namespace"]]
+                    and o["metadata"]["name"] == dataset and o["metadata"]["namespace"] == namespace]
         assert len(runtimes) == 1
         for rule in role["rules"]:
             assert rule["resources"] == [runtime_resource(runtimes[0]["kind"])]

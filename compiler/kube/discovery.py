@@ -10,13 +10,15 @@ import time
 from dataclasses import dataclass
 
 from compiler.kinds import group_of
-from compiler.live.client import KubeClient
+from compiler.kube.client import KubeClient
 
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
 
 
 @dataclass(frozen=True)
 class Resource:
+    """One served collection: where a kind lives at one version, and its scope."""
+
     group: str
     version: str
     kind: str
@@ -39,8 +41,10 @@ class Resource:
         meta = obj["metadata"]
         return self.path(meta.get("namespace") if self.namespaced else None, meta["name"])
 
-    def label(self) -> str:
-        return f"{self.kind} ({self.group})" if self.group else self.kind
+
+def kind_label(group: str, kind: str) -> str:
+    """'Queue (scheduling.volcano.sh)', 'Namespace': a kind named in a sentence."""
+    return f"{kind} ({group})" if group else kind
 
 
 class ResourceMap:
@@ -65,13 +69,14 @@ class ResourceMap:
         return sum(len(v) for v in self._by_kind.values())
 
 
-def discover(client: KubeClient, wanted: list[dict] | None = None, waits: tuple[float, ...] = (1.0, 2.0, 4.0)) -> ResourceMap:
+def discover(client: KubeClient, wanted: list[dict] | None = None,
+             waits: tuple[float, ...] = (1.0, 2.0, 4.0)) -> ResourceMap:
     """What the cluster serves. When kinds of `wanted` objects are missing, asks again after
     each of `waits` seconds: an API server that has just started lists custom kinds only a
     few seconds after it reports ready."""
     resources = _discover_once(client)
     for delay in waits if wanted else ():
-        if all(resources.for_object(o) is not None for o in wanted):
+        if all(resources.for_object(o) is not None for o in wanted or ()):
             break
         time.sleep(delay)
         resources = _discover_once(client)

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from compiler.errors import UserError
-from compiler.live.access import Kubeconfig, read_kubeconfig, select_targets
+from compiler.kube.config import Kubeconfig, read_kubeconfig, select_targets
 
 CLUSTERS = {"gpu-east": "ctx-east", "cpu-west": "ctx-west"}
 
