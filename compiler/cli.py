@@ -14,6 +14,7 @@ import importlib
 import os
 import sys
 
+from compiler.about import VersionAction
 from compiler.errors import CompileError, UserError
 
 # Order is the order shown in --help. Only the module of the command being run is imported
@@ -21,6 +22,7 @@ from compiler.errors import CompileError, UserError
 # second); the others
 # get a one-line entry so `tenantc --help` still lists them.
 COMMANDS = {
+    "init": "start a tenant-config repository (platform, example tenant, CI)",
     "compile": "compile tenants/ into rendered/",
     "check": "fail when rendered/ is stale or specs are invalid",
     "schema": "write schemas/tenant.schema.json and schemas/platform.schema.json",
@@ -54,7 +56,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"tenantc {_version()}")
+    parser.add_argument("--version", action=VersionAction)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, summary in COMMANDS.items():
         if command is not None and name != command:
@@ -67,12 +69,6 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def _command_in(argv: list[str]) -> str | None:
     first = next((a for a in argv if not a.startswith("-")), None)
     return first if first in COMMANDS else None
-
-
-def _version() -> str:
-    from compiler import __version__
-
-    return __version__
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,8 @@ import argparse
 import re
 from collections.abc import Sequence
 
+from compiler.agent.about import AgentVersionAction
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -127,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Runtime agent of tenantc job pods: heartbeat and status sidecar, "
         "Fluid dataset gate, Fluid cache scaling, scheduled Volcano JobFlow runs.",
     )
+    parser.add_argument("--version", action=AgentVersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser(SIDECAR, parents=[conn], help="heartbeat Lease and status mirror (native sidecar)",
