@@ -17,6 +17,7 @@ __all__ = [
     "API_VERSION", "GROUP", "RuntimeType", "RUNTIME_TYPES", "RUNTIME_KINDS", "runtime_kind", "runtime_resource",
     "CacheMedium", "CACHE_MEDIUMS", "MOUNT_SCHEMES", "runtime_mount_error", "THIN_NEEDS_PROFILE",
     "DATASET_CLAIM_SIZE", "DATASET_CLAIM_ANNOTATION", "access_modes", "shared_dataset_uri", "dataload_policy",
+    "THIN_CANNOT_PRELOAD", "REPORTS_CACHED_PERCENTAGE", "preload_loads", "loads_whole_dataset",
     "cache_name", "CACHE_PLACEMENT", "CONSISTENT_ACROSS_CACHES",
 ]
 
@@ -40,6 +41,17 @@ _ONLY_SCHEME = {"juicefs": "juicefs"}  # runtime type -> the one scheme it mount
 
 # A thin runtime is configured by a ThinRuntimeProfile, which the dataset must name.
 THIN_NEEDS_PROFILE = "a thin runtime needs profile (a ThinRuntimeProfile name)"
+# Fluid's ThinRuntime engine runs no DataLoad: for any data operation but DataProcess it answers
+# NotSupported (fluid pkg/ddc/thin/operate.go, GetDataOperationValueFile).
+THIN_CANNOT_PRELOAD = "a thin runtime cannot preload: Fluid's ThinRuntime runs no DataLoad (it keeps no cache)"
+
+# Runtime types whose Fluid engine writes a Dataset's status.cacheStates.cachedPercentage as a
+# number ("95.0%"): cached bytes over the whole dataset (fluid pkg/ddc/{jindofsx,alluxio,juicefs}
+# cache.go and status.go). The ThinRuntime engine writes "N/A" there (pkg/ddc/thin/status.go),
+# so nothing can wait for a thin dataset's percentage. A Dataset sharing another one
+# (dataset://) gets the shared dataset's status copied (pkg/ddc/thin/referencedataset/sync.go):
+# what counts is the runtime of the dataset it shares.
+REPORTS_CACHED_PERCENTAGE = frozenset({"jindo", "alluxio", "juicefs"})
 
 # Fluid creates a PVC for every Dataset (own or imported) in its namespace, 100Pi unless the
 # Dataset's annotation (DATASET_CLAIM_ANNOTATION) says otherwise, which no storage quota
@@ -81,6 +93,25 @@ def shared_dataset_uri(owner_namespace: str, dataset: str) -> str:
 def dataload_policy(schedule: str | None) -> dict[str, str]:
     """A DataLoad's policy fields: once, or refreshed on a cron schedule."""
     return {"policy": "Cron", "schedule": schedule} if schedule else {"policy": "Once"}
+
+
+def preload_loads(dataset: str, schedule: str | None) -> list[tuple[str, dict[str, str]]]:
+    """The DataLoads of a dataset's preload, (name, policy fields): '<dataset>-preload' (Once)
+    warms the cache as soon as Fluid can, and with a schedule '<dataset>-refresh' (Cron) loads
+    again at those times. Both are needed: a Cron DataLoad is a CronJob that first runs at its
+    first scheduled time, never when it is created (fluid charts/fluid-dataloader/*/templates:
+    cronjob.yaml for policy cron, job.yaml for once)."""
+    loads = [(f"{dataset}-preload", dataload_policy(None))]
+    if schedule:
+        loads.append((f"{dataset}-refresh", dataload_policy(schedule)))
+    return loads
+
+
+def loads_whole_dataset(paths: list[str]) -> bool:
+    """Whether DataLoad targets at `paths` load all of a dataset (a target of '/', as a DataLoad
+    with no target does: fluid docs/en/samples/data_warmup.md, "By default, it'll preload all
+    the data in the target dataset")."""
+    return any(not p.strip().strip("/") for p in paths)
 
 
 # Where caches run (Fluid's documented scheduling, which tenantc's placement follows):

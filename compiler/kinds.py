@@ -10,11 +10,12 @@ from compiler.agent.contract import (
     AGENT_MANAGED_BY_VALUE,
     JOB_LABEL,
     MANAGED_BY_LABEL,
+    PIPELINE_LABEL,
     TASK_LABEL,
     TENANT_LABEL,
 )
 
-__all__ = ["AGENT_MANAGED_BY_VALUE", "JOB_LABEL", "MANAGED_BY_LABEL", "TASK_LABEL", "TENANT_LABEL"]
+__all__ = ["AGENT_MANAGED_BY_VALUE", "JOB_LABEL", "MANAGED_BY_LABEL", "PIPELINE_LABEL", "TASK_LABEL", "TENANT_LABEL"]
 
 # Ownership: apply and prune rely on these alone.
 MANAGED_BY_VALUE = "tenantc"
@@ -24,7 +25,6 @@ FIELD_MANAGER = "tenantc"
 PLATFORM_TENANT = "platform"  # tenant label value of cluster-wide platform objects
 
 # What an object is for, inside a tenant.
-PIPELINE_LABEL = "tenantc.io/pipeline"
 NOTEBOOK_LABEL = "tenantc.io/notebook"
 USER_LABEL = "tenantc.io/user"
 STORAGE_LEVEL_LABEL = "tenantc.io/storage-level"
@@ -32,6 +32,8 @@ IMPORTED_FROM_LABEL = "tenantc.io/imported-from"
 
 # Other systems' keys tenantc sets.
 SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
+SYNC_OPTIONS_ANNOTATION = "argocd.argoproj.io/sync-options"  # e.g. Prune=false,Delete=false (compiler.delivery)
+COMPARE_OPTIONS_ANNOTATION = "argocd.argoproj.io/compare-options"  # e.g. IgnoreExtraneous (compiler.delivery)
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every Namespace
 DATASET_CLAIM_ANNOTATION = "pvc.fluid.io/resources.requests.storage"  # Fluid's PVC size hint
 

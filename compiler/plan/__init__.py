@@ -18,10 +18,11 @@ from decimal import Decimal
 
 from compiler.errors import Problems
 from compiler.model import Specs, TenantSpec
-from compiler.plan.datasets import CacheSite, DatasetPlacement, DatasetUse
+from compiler.plan.datagate import DataWait
+from compiler.plan.datasets import CacheSite, DatasetPlacement, DatasetUse, caches_read
 from compiler.plan.jobs import ResolvedJob, ResolvedRole, ResolvedSchedule
 from compiler.plan.notebooks import ResolvedNotebook
-from compiler.plan.pipelines import ResolvedPipeline, ResolvedStep
+from compiler.plan.pipelines import DataGate, FlowSchedule, ResolvedPipeline, ResolvedStep
 from compiler.plan.queues import check_queue_parents, queue_parents
 from compiler.plan.quota import (
     Shares,
@@ -39,8 +40,8 @@ from compiler.plan.workloads import UnitWorkloads, WorkloadPlan, plan_workloads
 
 __all__ = [
     "Plan", "make_plan", "cluster_usage", "quota_amounts", "resource_amounts", "WorkloadPlan", "UnitWorkloads",
-    "CacheSite", "DatasetPlacement", "DatasetUse", "ResolvedClaim", "ResolvedJob", "ResolvedRole", "ResolvedSchedule",
-    "ResolvedPipeline", "ResolvedStep", "ResolvedNotebook",
+    "CacheSite", "DatasetPlacement", "DatasetUse", "caches_read", "ResolvedClaim", "ResolvedJob", "ResolvedRole",
+    "ResolvedSchedule", "ResolvedPipeline", "ResolvedStep", "ResolvedNotebook", "DataWait", "DataGate", "FlowSchedule",
 ]
 
 

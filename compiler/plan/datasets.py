@@ -203,6 +203,21 @@ def dataset_uses(names: list[str], placed: list[DatasetPlacement]) -> list[Datas
     return [DatasetUse(name, by_name[name].writable, by_name[name].cached) for name in names if name in by_name]
 
 
+def caches_read(uses: list[DatasetUse], names: list[str], gpu_models: list[str | None]) -> list[str]:
+    """The claims (each a Fluid Dataset with its cache status) that pods of `gpu_models` (None:
+    CPU pods) read for the datasets `names`, in the order of `names`: what a wait for those
+    datasets must wait for."""
+    by_name = {u.name: u for u in uses}
+    out: list[str] = []
+    for name in names:
+        use = by_name.get(name)
+        for model in sorted(set(gpu_models), key=lambda m: (m is not None, m or "")):
+            claim = use.claim(model) if use is not None else name
+            if claim not in out:
+                out.append(claim)
+    return out
+
+
 class Reader(NamedTuple):
     """A pod template that mounts a dataset: its tenant and cluster, the dataset's name there
     and the GPU model of its pool (None: a CPU pod)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from compiler import delivery
 from compiler.kinds import (
     CLUSTER_LABEL,
     MANAGED_BY_LABEL,
@@ -68,7 +69,8 @@ class PlatformContext:
 
 def make_object(api_version: str, kind: str, name: str, namespace: str | None, tenant: str,
                 cluster: str, source: str, labels: dict[str, str] | None, body: dict[str, Any]) -> dict[str, Any]:
-    """An object with tenantc's ownership labels, its source file and its apply stage.
+    """An object with tenantc's ownership labels, its source file, its apply stage and the
+    Argo CD annotations of compiler.delivery's rules.
 
     apply and prune find what tenantc owns by these labels alone, so every object gets them.
     """
@@ -82,4 +84,5 @@ def make_object(api_version: str, kind: str, name: str, namespace: str | None, t
         metadata["namespace"] = namespace
     obj = {"apiVersion": api_version, "kind": kind, "metadata": metadata, **body}
     metadata["annotations"][SYNC_WAVE_ANNOTATION] = str(stage_of(obj))
+    metadata["annotations"].update(delivery.argocd_annotations(obj))  # Namespaces and PVCs: never pruned
     return obj

@@ -46,12 +46,12 @@ def _own(ctx: TenantContext, ds: Dataset, sites: tuple[CacheSite, ...]) -> list[
         if site.pools:
             spec["placement"] = fluid.CACHE_PLACEMENT
         objects += [_dataset(ctx, site.name, spec), ctx.obj(fluid.API_VERSION, kind, site.name, spec=_runtime_spec(ds))]
-        if ds.preload is not None:
-            load: dict = {"dataset": {"name": site.name, "namespace": ctx.namespace},
-                          "loadMetadata": ds.preload.load_metadata,
-                          "target": [{"path": p} for p in ds.preload.paths],
-                          **fluid.dataload_policy(ds.preload.schedule)}
-            objects.append(ctx.obj(fluid.API_VERSION, "DataLoad", f"{site.name}-preload", spec=load))
+        if ds.preload is not None:  # a Once load now, and with a schedule a Cron load (fluid.preload_loads)
+            for name, policy in fluid.preload_loads(site.name, ds.preload.schedule):
+                load: dict = {"dataset": {"name": site.name, "namespace": ctx.namespace},
+                              "loadMetadata": ds.preload.load_metadata,
+                              "target": [{"path": p} for p in ds.preload.paths], **policy}
+                objects.append(ctx.obj(fluid.API_VERSION, "DataLoad", name, spec=load))
     if ds.scaling:
         objects += _scaler(ctx, ds, kind, [site.name for site in sites])
     return objects

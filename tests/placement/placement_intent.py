@@ -11,6 +11,11 @@ document, and never from what tenantc rendered (that is what the real scheduler 
   GPU quota for on that cluster.
 - A notebook runs on its `cluster` (default: the tenant's first cluster), on the GPU pools
   when its size asks for GPUs, else on the CPU pools.
+- A job (or schedule) that waits for data (`waitForData`) and asks for GPUs runs its roles
+  as above, but only after a one-pod CPU data gate: the gate runs on the `cpu` pools, before
+  any GPU is taken ("data-gate"; the roles are "flow-job" / "flow-schedule").
+- A flow with a schedule (a pipeline with `schedule`, or such a schedule) is started at each
+  time by a small CPU pod on the `cpu` pools ("flow-runner").
 - A published template (`publish: true`) is offered on every cluster of the tenant that has
   what its roles need.
 - A dataset's caches (every cache runtime but `thin`, which keeps no cache) run next to the
@@ -34,7 +39,7 @@ the resource name its pools advertise (the platform's gpuResource), never anothe
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, Decimal
 from functools import cache
 from pathlib import Path
@@ -48,6 +53,7 @@ from compiler.model.tenant import Tenant
 from compiler.model.workloads import JobSpec, Role, Template
 
 REPO = Path(__file__).resolve().parents[2]
+JOB_KINDS = ("job", "schedule", "flow-job", "flow-schedule", "pipeline-step")  # job roles: they mount datasets
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,8 @@ class Intent:
 
     cluster: str
     tenant: str
-    kind: str          # notebook | job | schedule | pipeline-step | template | cache-scaler | cache-worker
+    kind: str          # notebook | job | schedule | flow-job | flow-schedule | data-gate | flow-runner |
+    #                    pipeline-step | template | cache-scaler | cache-worker
     workload: str      # the spec's name for it (job, schedule, pipeline/step, template, user, dataset)
     task: str          # role name; "notebook", "worker", "scale" for the others
     role: str          # cpu | gpu | cache: which kind of pool
@@ -216,13 +223,17 @@ def _tenant_pods(specs: Specs, tenant: Tenant, cluster: Cluster) -> list[Intent]
                               pools(cluster, "cpu"), datasets=cached))
     for job in tenant.jobs:
         if job.cluster == cluster.name:
-            out += _job(specs, tenant, cluster, "job", job.name, job)
+            out += _gated(cluster, tenant, "job", job.name, job, _job(specs, tenant, cluster, "job", job.name, job))
     for schedule in tenant.schedules:
         if schedule.job.cluster == cluster.name:
-            out += _job(specs, tenant, cluster, "schedule", schedule.name, schedule.job)
+            roles = _job(specs, tenant, cluster, "schedule", schedule.name, schedule.job)
+            out += _gated(cluster, tenant, "schedule", schedule.name, schedule.job, roles)
     for pipeline in tenant.pipelines:
         if pipeline.cluster != cluster.name:
             continue
+        if pipeline.schedule:
+            out.append(Intent(cluster.name, tenant.name, "flow-runner", pipeline.name, "run-flow", "cpu",
+                              pools(cluster, "cpu")))
         for step in pipeline.steps:
             as_job = JobSpec(template=step.template, cluster=pipeline.cluster, roles=step.roles,
                              gpu_model=pipeline.gpu_model, datasets=pipeline.datasets)
@@ -243,6 +254,18 @@ def _tenant_pods(specs: Specs, tenant: Tenant, cluster: Cluster) -> list[Intent]
         if dataset.runtime.type != "thin":
             out.append(Intent(cluster.name, tenant.name, "cache-worker", dataset.name, "worker", "cache",
                               pools(cluster, "cpu"), replicas=dataset.runtime.replicas))
+    return out
+
+
+def _gated(cluster: Cluster, tenant: Tenant, kind: str, name: str, job: JobSpec, roles: list[Intent]) -> list[Intent]:
+    """A job that waits for data while asking for GPUs: its roles behind a CPU data gate (and,
+    for a schedule, the CPU pod that starts each run)."""
+    if job.wait_for_data is None or not any(r.gpus for r in roles):
+        return roles
+    out = [replace(r, kind=f"flow-{kind}") for r in roles]
+    out.append(Intent(cluster.name, tenant.name, "data-gate", name, "gate", "cpu", pools(cluster, "cpu")))
+    if kind == "schedule":
+        out.append(Intent(cluster.name, tenant.name, "flow-runner", name, "run-flow", "cpu", pools(cluster, "cpu")))
     return out
 
 

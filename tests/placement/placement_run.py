@@ -47,7 +47,7 @@ from placement_harness import (
     pod_from_template,
     volume_objects,
 )
-from placement_intent import Intent, Intents, QuotaIntent, example_intents
+from placement_intent import JOB_KINDS, Intent, Intents, QuotaIntent, example_intents
 
 from compiler.kube.errors import ApiError
 from compiler.pipeline import compile_repo
@@ -63,7 +63,7 @@ POD_TEMPLATE_KINDS = {("apps", "StatefulSet"), ("apps", "Deployment"), ("apps", 
 CACHE_RUNTIMES = {"AlluxioRuntime", "JindoRuntime", "JuiceFSRuntime", "GooseFSRuntime", "EFCRuntime",
                   "VineyardRuntime"}  # ThinRuntime keeps no cache
 TENANCY_KINDS = ("LimitRange", "ResourceQuota", "ServiceAccount")
-NEAR_CACHE_KINDS = ("job", "schedule", "pipeline-step", "notebook")  # pod templates that mount datasets
+NEAR_CACHE_KINDS = (*JOB_KINDS, "notebook")  # pod templates that mount datasets
 
 
 def group_of(api_version: str) -> str:
@@ -272,6 +272,12 @@ class Run:
             if cron is None or group_of(cron["apiVersion"]) != "batch":
                 return self.missing(intent, f"batch/v1 CronJob {name}")
             return [pod_from_template(cron["spec"]["jobTemplate"]["spec"]["template"], f"{name}-0", ns, c, case)]
+        if intent.kind == "flow-runner":
+            cron = self.obj(c, t, "CronJob", intent.workload)
+            if cron is None or group_of(cron["apiVersion"]) != "batch":
+                return self.missing(intent, f"batch/v1 CronJob {intent.workload}")
+            template = cron["spec"]["jobTemplate"]["spec"]["template"]
+            return [pod_from_template(template, f"{intent.workload}-{intent.task}{name_suffix or '-0'}", ns, c, case)]
         if intent.kind == "cache-worker":
             dataset = self.obj(c, t, "Dataset", intent.workload)
             runtime = next((o for (oc, ot, k, n), o in self.index.items()
@@ -285,6 +291,9 @@ class Run:
         kind, name = {
             "job": ("Job", intent.workload),
             "schedule": ("CronJob", intent.workload),
+            "flow-job": ("JobTemplate", intent.workload),
+            "flow-schedule": ("JobTemplate", intent.workload),
+            "data-gate": ("JobTemplate", f"{intent.workload}-data"),
             "pipeline-step": ("JobTemplate", intent.workload.replace("/", "-")),
             "template": ("JobTemplate", f"tpl-{intent.workload}"),
         }[intent.kind]

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import pytest
 from placement_harness import CLUSTER_LABEL, KWOK_ANNOTATION, Api, endpoint_of
-from placement_intent import Intent, QuotaIntent, example_intents
+from placement_intent import JOB_KINDS, Intent, QuotaIntent, example_intents
 
 pytestmark = pytest.mark.cluster
 
@@ -71,7 +71,7 @@ def test_pod_lands_on_its_intended_pool(placement, intent: Intent):
         assert outcome.phase == "Running", f"{where} on {facts} is {outcome.phase}, kwok should run it"
 
 
-NEAR_CACHE = [i for i in INTENTS.pods if i.datasets and i.kind in ("job", "schedule", "pipeline-step", "notebook")]
+NEAR_CACHE = [i for i in INTENTS.pods if i.datasets and i.kind in (*JOB_KINDS, "notebook")]
 
 
 @pytest.mark.parametrize("intent", NEAR_CACHE, ids=lambda i: i.id)

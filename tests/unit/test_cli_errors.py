@@ -85,6 +85,18 @@ CASES = {
                      ("tenants/ml-platform.yaml", "queue.parent",
                       "cycle: ml-platform -> quant-research -> ml-platform")]),
     "no-tenants": (_only_platform, [("tenants/", None, "no tenant files found")]),
+    "wait-on-thin-dataset": (
+        _edit("quant-research.yaml", "waitForData: {minCachedPercent: 95, datasets: [market-data]}",
+              "waitForData: {minCachedPercent: 95}"),
+        [("tenants/quant-research.yaml", "schedules[0].job.waitForData",
+          "reports no cached percentage (cachedPercentage \"N/A\"), so this wait could never pass (wait only for "
+          "datasets with a cache")]),
+    "wait-on-unpreloaded-dataset": (
+        _edit("ml-platform.yaml", "    preload: {paths: [/], loadMetadata: true}   # all of it", "    # no preload"),
+        [("tenants/vision.yaml", "jobs[0].waitForData",
+          "nothing preloads dataset 'imagenet' (shared from ml-platform/imagenet)"),
+         ("tenants/vision.yaml", "jobs[0].waitForData", "(add preload: {paths: [/]} to dataset 'imagenet' in "
+          "tenants/ml-platform.yaml, or remove waitForData)")]),
     "several-at-once": (lambda root: [_edit("vision.yaml", "owner: mei@example.com",
                                             "owner: mei@example.com\nownr: x")(root),
                                       _edit("recsys.yaml", 'cpu: "800"', 'cpu: "-800"')(root),

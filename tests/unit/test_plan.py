@@ -46,7 +46,8 @@ def test_every_unit_draws_only_its_own_workloads(example):
     assert units
     for (tenant, cluster), unit in units.items():
         jobs = [*unit.jobs, *unit.templates, *(s.job for s in unit.schedules),
-                *(step.job for p in unit.pipelines for step in p.steps)]
+                *(step.job for f in unit.flows for step in f.steps if step.job is not None)]
+        assert all(f.cluster == cluster and f.tenant == tenant for f in unit.flows), (tenant, cluster)
         assert all((j.tenant, j.cluster) == (tenant, cluster) for j in jobs), (tenant, cluster)
         assert all((n.tenant, n.cluster) == (tenant, cluster) for n in unit.notebooks), (tenant, cluster)
         assert all((d.tenant, d.cluster) == (tenant, cluster) for d in unit.datasets), (tenant, cluster)

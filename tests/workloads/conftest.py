@@ -60,6 +60,8 @@ class Rendered:
         """Where a resolved job of the plan is rendered."""
         tenant, kind, name = key
         base = f"{job.cluster}/{tenant}/"
+        if kind in ("job", "schedule") and job.gated_by_flow:  # second flow of a JobFlow, after its data gate
+            return base + f"jobtemplate.flow.volcano.sh-{name}.yaml"
         if kind == "job":
             return base + f"job.batch.volcano.sh-{name}.yaml"
         if kind == "schedule":

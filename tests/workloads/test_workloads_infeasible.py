@@ -99,6 +99,43 @@ CASES = {
     "more pods than the pods quota": (
         [("set", VISION, "quota.pods", 7)],
         (VISION, "jobs[0]", "needs 8 pods but the tenant's pods quota on gpu-east is 7"), False),
+    # waitForData must be satisfiable by what Fluid does (compiler/plan/datagate.py; oracle in
+    # test_workloads_data_oracle.py)
+    "wait on a thin dataset (Fluid reports cachedPercentage N/A)": (
+        [("set", QUANT, "schedules[0].job.waitForData", {"minCachedPercent": 95})],
+        (QUANT, "schedules[0].job.waitForData", "dataset 'backtest-results' has a thin runtime"), True),
+    "wait on a dataset nothing preloads": (
+        [("delete", "ml-platform.yaml", "datasets[0].preload", None)],
+        (VISION, "jobs[0].waitForData", "nothing preloads dataset 'imagenet' (shared from ml-platform/imagenet)"),
+        True),
+    "wait on a dataset preloaded only in part": (
+        [("set", "ml-platform.yaml", "datasets[0].preload.paths", ["/train"])],
+        (VISION, "jobs[0].waitForData", "the preload of dataset 'imagenet' (shared from ml-platform/imagenet) "
+                                        "loads only /train"), True),
+    "wait on a dataset scaled to 0 cache workers": (
+        [("set", QUANT, "datasets[0].scaling[1].replicas", 0)],
+        (QUANT, "schedules[0].job.waitForData.datasets[0]", "is scaled to 0 cache workers at '0 19 * * 1-5'"), True),
+    "wait for a dataset the job does not mount": (
+        [("set", QUANT, "schedules[0].job.waitForData.datasets", ["imagenet"])],
+        (QUANT, "schedules[0].job.waitForData.datasets[0]", "'imagenet' is not one of the job's datasets"), True),
+    "wait without datasets": (
+        [("set", RECSYS, "jobs[0].datasets", [])],
+        (RECSYS, "jobs[0].waitForData", "the job mounts no datasets"), True),
+    "preload of a thin dataset (ThinRuntime runs no DataLoad)": (
+        [("set", QUANT, "datasets[1].preload", {"paths": ["/"]})],
+        (QUANT, "datasets[1]", "a thin runtime cannot preload"), True),
+    # names Volcano derives from a flow (compiler/plan/pipelines.py)
+    "scheduled pipeline whose run's pods get too long a host name": (
+        [("set", VISION, "pipelines[0].name", "detector-daily-with-a-long-name")],
+        (VISION, "pipelines[0].name", "would be named 'detector-daily-with-a-long-name-NNNNNNNN-"), True),
+    "scheduled pipeline name too long for its CronJob": (
+        [("set", VISION, "pipelines[0].name", "d" * 53)],
+        (VISION, "pipelines[0].name", "at most 52"), True),
+    "gated job whose JobTemplate is a pipeline step's": (
+        [("append", VISION, "jobs", {"name": "detector-daily-train", "template": "resnet", "cluster": "gpu-east",
+                                     "gpuModel": "A100", "datasets": ["imagenet"], "waitForData": {}})],
+        (VISION, "pipelines[0].name", "JobTemplate 'detector-daily-train' is also the JobTemplate of jobs[1]"),
+        True),
     "role above the platform's container maximum": (
         [("set", VISION, "jobs[0].roles[0].resources", {"cpu": "128", "memory": "64Gi", "gpu": 1})],
         (VISION, "jobs[0].roles[0].resources.cpu", "128 per pod is above the platform's container maximum 96"), False),

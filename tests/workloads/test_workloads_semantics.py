@@ -24,13 +24,13 @@ def test_gang_is_every_replica_by_default(examples):
     assert len(specs) == 9  # 4 jobs, 1 schedule, 3 pipeline steps, 1 published template
     for _job, path, spec in specs:
         assert spec["minAvailable"] == sum(t["replicas"] for t in spec["tasks"]), path
-    assert examples["gpu-east/vision/job.batch.volcano.sh-resnet50-ddp.yaml"]["spec"]["minAvailable"] == 8
+    assert examples["gpu-east/vision/jobtemplate.flow.volcano.sh-resnet50-ddp.yaml"]["spec"]["minAvailable"] == 8
 
 
 def test_gang_may_be_set_lower(temp_repo):
     """A lower minAvailable is kept as given; replicas do not change."""
     out = temp_repo.set("vision.yaml", "jobs[0].minAvailable", 4).compile()
-    spec = out["gpu-east/vision/job.batch.volcano.sh-resnet50-ddp.yaml"]["spec"]
+    spec = out["gpu-east/vision/jobtemplate.flow.volcano.sh-resnet50-ddp.yaml"]["spec"]
     assert spec["minAvailable"] == 4
     assert sum(t["replicas"] for t in spec["tasks"]) == 8
 
@@ -68,8 +68,8 @@ def test_tasks_land_on_their_pool(examples):
 
 
 @pytest.mark.parametrize("path, task, pool, tolerates_gpu", [
-    ("cpu-west/recsys/job.batch.volcano.sh-wide-deep-train.yaml", "ps", "cpu-general", False),
-    ("cpu-west/recsys/job.batch.volcano.sh-wide-deep-train.yaml", "worker", "gpu-a10", True),
+    ("cpu-west/recsys/jobtemplate.flow.volcano.sh-wide-deep-train.yaml", "ps", "cpu-general", False),
+    ("cpu-west/recsys/jobtemplate.flow.volcano.sh-wide-deep-train.yaml", "worker", "gpu-a10", True),
     ("gpu-east/ads-ranking/job.batch.volcano.sh-ctr-horovod.yaml", "launcher", "cpu-general", False),
     ("gpu-east/ads-ranking/job.batch.volcano.sh-ctr-horovod.yaml", "worker", "gpu-a100", True),
 ])
@@ -117,9 +117,9 @@ def test_framework_plugins(examples):
     def plugins(path):
         return examples[path]["spec"]["plugins"]
 
-    assert plugins("gpu-east/vision/job.batch.volcano.sh-resnet50-ddp.yaml") == {
+    assert plugins("gpu-east/vision/jobtemplate.flow.volcano.sh-resnet50-ddp.yaml") == {
         "pytorch": ["--master=master", "--worker=worker", "--port=23456"], "svc": []}
-    assert plugins("cpu-west/recsys/job.batch.volcano.sh-wide-deep-train.yaml") == {
+    assert plugins("cpu-west/recsys/jobtemplate.flow.volcano.sh-wide-deep-train.yaml") == {
         "tensorflow": ["--ps=ps", "--worker=worker", "--chief=chief", "--port=2222"], "svc": []}
     assert plugins("gpu-east/ads-ranking/job.batch.volcano.sh-ctr-horovod.yaml") == {
         "mpi": ["--master=launcher", "--worker=worker", "--port=22"], "ssh": [], "svc": []}
@@ -160,25 +160,29 @@ def test_every_task_has_the_agent_sidecar(examples):
 
 
 def test_wait_for_data_iff_the_job_waits(examples):
-    """The wait-dataset init container is there exactly when the job waits for its datasets."""
-    waiting = set()
+    """A CPU-only job that waits has the wait-dataset init container in every pod, for the
+    datasets it waits for; a GPU job that waits has none (its JobFlow's first flow waits,
+    before any GPU pod exists); no other job has one."""
+    waiting, gated = set(), set()
     for job, path, task in examples.tasks():
         init = {c["name"]: c for c in task["template"]["spec"]["initContainers"]}
-        if job.wait_percent and job.datasets:
+        if job.wait is not None and job.wait.gate == "init":
             waiting.add(job.name)
             args = init["wait-for-data"]["args"]
-            # A GPU task waits for its model's caches (the ones it mounts), any other for the home caches.
-            model = job.gpu_model if examples.role_of(job, task["name"]).pool == "gpu" else None
-            assert args[:1 + len(job.datasets)] == ["wait-dataset", *(d.claim(model) for d in job.datasets)]
+            assert args[:1 + len(job.wait.datasets)] == ["wait-dataset", *job.wait.datasets]
             mounted = {v["persistentVolumeClaim"]["claimName"] for v in task["template"]["spec"]["volumes"]
                        if "persistentVolumeClaim" in v}
-            assert set(args[1:1 + len(job.datasets)]) <= mounted, path
+            assert set(job.wait.datasets) <= mounted, path  # a CPU pod reads (and waits for) the home caches
             assert args[args.index("--namespace") + 1] == job.tenant
-            assert args[args.index("--min-cached-percent") + 1] == str(job.wait_percent)
+            assert args[args.index("--min-cached-percent") + 1] == str(job.wait.percent)
             assert list(init) == ["tenantc-agent", "wait-for-data"]  # after the sidecar starts
         else:
             assert list(init) == ["tenantc-agent"], path
-    assert waiting == {"nightly-backtest", "resnet50-ddp", "wide-deep-train"}
+            if job.wait is not None:
+                gated.add(job.name)
+                assert job.gated_by_flow and any(r.gpu for r in job.roles), path
+    assert waiting == {"nightly-backtest"}
+    assert gated == {"resnet50-ddp", "wide-deep-train"}
 
 
 # -- templates ----------------------------------------------------------------------------------
@@ -205,13 +209,19 @@ def test_extends_chain_and_job_overrides(examples):
     assert master.command == ["torchrun", "train.py"] and master.ports == [23456]
     assert (master.cpu, master.gpu, master.replicas) == (8, 1, 1)
     assert worker.replicas == 7  # the job's override beats the template's 3
-    assert (job.framework, job.max_retry, job.ttl) == ("pytorch", 3, 86400)
+    assert (job.framework, job.max_retry) == ("pytorch", 3)
+    # pytorch-ddp's TTL reaches what is submitted on its own (the published template), but not a
+    # job run by a JobFlow, which re-creates a flow's Job that Volcano deleted after its TTL.
+    assert job.gated_by_flow and job.ttl is None
+    published = examples.result.plan.workloads.resolved[("vision", "template", "resnet@gpu-east")]
+    assert published.ttl == 86400
 
 
 def test_job_override_merges_into_role_resources(temp_repo):
     """A job overriding one resource keeps the template's others."""
     out = temp_repo.set("vision.yaml", "jobs[0].roles[0].resources", {"cpu": "4"}).compile()
-    tasks = {t["name"]: t for t in out["gpu-east/vision/job.batch.volcano.sh-resnet50-ddp.yaml"]["spec"]["tasks"]}
+    spec = out["gpu-east/vision/jobtemplate.flow.volcano.sh-resnet50-ddp.yaml"]["spec"]
+    tasks = {t["name"]: t for t in spec["tasks"]}
     limits = out.container(tasks["worker"]["template"]["spec"], "worker")["resources"]["limits"]
     assert limits == {"cpu": "4", "memory": "64Gi", "nvidia.com/gpu": "1"}
     assert out.container(tasks["master"]["template"]["spec"], "master")["resources"]["limits"]["cpu"] == "8"
