@@ -219,13 +219,14 @@ def caches_read(uses: list[DatasetUse], names: list[str], gpu_models: list[str |
 
 
 class Reader(NamedTuple):
-    """A pod template that mounts a dataset: its tenant and cluster, the dataset's name there
-    and the GPU model of its pool (None: a CPU pod)."""
+    """A pod template that mounts a dataset: its tenant and cluster, the dataset's name there,
+    the GPU model of its pool (None: a CPU pod) and whether it mounts it read-write."""
 
     tenant: str
     cluster: str
     dataset: str
     gpu_model: str | None
+    writes: bool = False
 
 
 def place_caches(specs: Specs, placed: PlacedDatasets, readers: list[Reader], problems: Problems) -> None:
@@ -234,12 +235,18 @@ def place_caches(specs: Specs, placed: PlacedDatasets, readers: list[Reader], pr
     Records in `placed.reads` that an owner's caches follow the readers of other tenants."""
     owner_models: dict[tuple[str, str, str], set[str]] = {}  # (owner, dataset, cluster) -> GPU models
     local_models: dict[tuple[str, str, str], set[str]] = {}  # (tenant, cluster, name) -> GPU models
+    writers: dict[tuple[str, str, str], set[str]] = {}  # (owner, dataset, cluster) -> who mounts it read-write
     by_key = {(p.tenant, p.cluster, p.local_name): p for items in placed.placements.values() for p in items}
     for reader in readers:
         p = by_key.get((reader.tenant, reader.cluster, reader.dataset))
-        if p is None or not p.cached or reader.gpu_model is None:
+        if p is None or not p.cached:
             continue
         owner, dataset = p.origin or (p.tenant, p.local_name)
+        if reader.writes:
+            writers.setdefault((owner, dataset, p.cluster), set()).add(
+                f"{reader.tenant}'s {reader.gpu_model or 'CPU'} pods")
+        if reader.gpu_model is None:
+            continue
         owner_models.setdefault((owner, dataset, p.cluster), set()).add(reader.gpu_model)
         local_models.setdefault((p.tenant, p.cluster, p.local_name), set()).add(reader.gpu_model)
         if owner != p.tenant:
@@ -249,6 +256,8 @@ def place_caches(specs: Specs, placed: PlacedDatasets, readers: list[Reader], pr
         if cluster is None:
             continue
         placed.placements[key] = [_with_sites(specs, p, cluster, owner_models, local_models, problems) for p in items]
+        for p in placed.placements[key]:
+            _check_writes_seen(p, writers.get((p.tenant, p.local_name, p.cluster), set()), specs, problems)
         _check_site_names(specs, placed.placements[key], problems)
     _check_pools_labelled(specs, placed.placements, problems)
 
@@ -285,14 +294,24 @@ def _with_sites(specs: Specs, p: DatasetPlacement, cluster: Cluster, owner_model
     if not cluster.pools("cpu"):
         problems.add(p.source, where, f"cluster '{cluster.name}' has no cpu pool for the dataset's home cache",
                      "give the cluster a cpu pool, or keep the dataset off it (clusters)")
-    if len(models) and p.writable and p.own.runtime.type not in CONSISTENT_ACROSS_CACHES:
-        problems.add(p.source, where, f"read-write, and read on {cluster.name} by CPU pods and by {', '.join(models)} "
-                     f"pods, each kind next to a cache of its own: {p.own.runtime.type} caches would not see each "
-                     "other's writes", "make it readOnly, let one kind of pod read it there, or use a juicefs runtime")
     sites = [CacheSite(p.local_name, None, tuple(cluster.pools("cpu")))]
     sites += [CacheSite(cache_name(p.local_name, m), m, tuple(q for q in cluster.pools("gpu") if q.gpu_model == m))
               for m in models]
     return replace(p, sites=tuple(sites))
+
+
+def _check_writes_seen(p: DatasetPlacement, writers: set[str], specs: Specs, problems: Problems) -> None:
+    """Pods that write through one cache while pods of another kind read through another: those
+    caches would not see the writes (but for a runtime whose caches stay consistent). Writes
+    to the storage itself reach every cache alike, through Fluid's metadata sync and refresh."""
+    if p.own is None or len(p.sites) < 2 or not writers or p.own.runtime.type in CONSISTENT_ACROSS_CACHES:
+        return
+    kinds = ", ".join(["CPU", *(s.gpu_model or "" for s in p.sites[1:])])
+    problems.add(p.source, f"datasets[{_index(specs, p)}]",
+                 f"on {p.cluster}, {', '.join(sorted(writers))} write it and pods of several kinds ({kinds}) read "
+                 f"it, each through the cache on its own pools: {p.own.runtime.type} caches would not see each "
+                 "other's writes", "mount it read-only where it is read, let one kind of pod use it there, or use a "
+                 "juicefs runtime")
 
 
 def _index(specs: Specs, p: DatasetPlacement) -> int:

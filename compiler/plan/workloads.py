@@ -88,10 +88,10 @@ def readers(plan: WorkloadPlan) -> list[Reader]:
         for job in jobs:
             for role in job.roles:
                 model = job.gpu_model if role.pool == "gpu" else None
-                out += [Reader(tenant, cluster, use.name, model) for use in job.datasets]
+                out += [Reader(tenant, cluster, use.name, model, use.writable) for use in job.datasets]
         for nb in unit.notebooks:
             model = nb.gpu_model if nb.pool == "gpu" else None
-            out += [Reader(tenant, cluster, use.name, model) for use in nb.datasets]
+            out += [Reader(tenant, cluster, use.name, model, use.writable) for use in nb.datasets]
     return out
 
 

@@ -63,8 +63,10 @@ CASES = {
     "cache on a pool without labels to keep it there": (
         [("set", "platform.yaml", "clusters[1].nodePools[1].labels", {})],
         ("platform.yaml", "clusters.cpu-west.nodePools(gpu-a10).labels", "ml-platform/click-logs-a10"), False),
-    "read-write dataset split over caches that miss each other's writes": (
-        [("set", "ml-platform.yaml", "datasets[0].readOnly", False)],
+    "writes through one cache unseen by another's readers": (
+        [("set", "ml-platform.yaml", "datasets[0].readOnly", False),
+         ("set", "ml-platform.yaml", "datasets[0].exportTo", [{"tenant": "vision", "write": True}]),
+         ("set", VISION, "imports", [{"tenant": "ml-platform", "dataset": "imagenet", "write": True}])],
         ("ml-platform.yaml", "datasets[0]", "alluxio caches would not see each other's writes"), True),
     "pipeline cycle": (
         [("set", VISION, "pipelines[0].steps[0].dependsOn", ["evaluate"])],

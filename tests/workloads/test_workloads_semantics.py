@@ -365,8 +365,9 @@ def test_a_gpu_models_cache_is_the_datasets_on_that_models_pools(examples):
 
 def test_a_juicefs_dataset_read_by_gpu_and_cpu_pods_gets_a_cache_for_each(temp_repo):
     """feature-snapshots is read-write on JuiceFS, whose caches stay consistent (every client goes
-    through the volume's metadata engine; alluxio or jindo ones are refused, see
-    test_workloads_infeasible): a GPU job reading it gets an H100 cache."""
+    through the volume's metadata engine; alluxio or jindo ones written through one cache and
+    read through another are refused, see test_workloads_infeasible): a GPU job of its owner
+    writing it gets an H100 cache."""
     out = temp_repo.set("ads-ranking.yaml", "jobs[1].datasets", ["feature-snapshots"]).compile()
     spec = out["gpu-east/ads-ranking/dataset.data.fluid.io-feature-snapshots-h100.yaml"]["spec"]
     assert spec["accessModes"] == ["ReadWriteMany"]
