@@ -223,6 +223,9 @@ def test_gpu_job_takes_no_gpu_until_its_data_gate_passed(unit):
     job = next(j for j in unit.spec["jobs"] if j["name"] == "resnet50-ddp")
     waited = (job["waitForData"].get("datasets") or job["datasets"], job["waitForData"]["minCachedPercent"])
     assert waited == (["imagenet"], 90)
+    # All its pods are A100 pods: they read imagenet from its cache on the A100 pools, which the
+    # gate waits for (README, "Caches next to their readers": '<dataset>-<model>').
+    caches = ["imagenet-a100"]
     # Applied, the rendered objects request no GPU yet: a Volcano Job asking for GPUs would be
     # gang-scheduled at once and hold them however long its pods then wait.
     assert unit.gpu_asks() == [] and unit.volcano_jobs() == {}, "applying the rendered objects starts nothing"
@@ -237,16 +240,16 @@ def test_gpu_job_takes_no_gpu_until_its_data_gate_passed(unit):
     args, connection = unit.agent_args_of(pod, "wait-for-data")
     parsed = contract.parse(args)
     assert (parsed.command, parsed.names, parsed.namespace, parsed.min_cached_percent) == \
-        (contract.WAIT_DATASET, waited[0], unit.ns, float(waited[1]))
+        (contract.WAIT_DATASET, caches, unit.ns, float(waited[1]))
 
-    unit.fluid_reports("imagenet", "40.0%")
+    unit.fluid_reports("imagenet-a100", "40.0%")
     with AgentProcess(*args, "--poll", "0.3", *connection, env=agent_env()) as gate:
-        gate.wait_for(f"{unit.ns}/imagenet: 40% cached", timeout=60)
+        gate.wait_for(f"{unit.ns}/imagenet-a100: 40% cached", timeout=60)
         assert unit.jobflow_step(flow["metadata"]["name"]) == [], "the gate has not completed: nothing more starts"
         time.sleep(1)
         assert gate.proc.poll() is None, "40% < 90%: the gate still waits"
         assert unit.gpu_asks() == [], "no GPU is requested while the gate waits"
-        unit.fluid_reports("imagenet", "95.0%")
+        unit.fluid_reports("imagenet-a100", "95.0%")
         assert gate.proc.wait(timeout=60) == 0, gate.output
     unit.complete(gate_jobs[0], gate_pods)
 
