@@ -63,18 +63,6 @@ def check_cli(root: Path, *extra: str) -> subprocess.CompletedProcess:
     return tenantc("check", "--root", root, *crd_flags(), *extra)
 
 
-def compile_problems(root: Path) -> list:
-    """The problems compiling `root` reports (library call); fails the test when it compiles."""
-    from compiler.errors import CompileError
-    from compiler.pipeline import compile_repo
-
-    try:
-        compile_repo(root, crd_dirs())
-    except CompileError as exc:
-        return exc.problems
-    raise AssertionError(f"{root} compiled without problems")
-
-
 def compile_example(workdir: Path, crds=None):
     """The example repository compiled in memory from a copy under `workdir` (so no cache is
     written into the checkout), validated against `crds` or else the upstream CRDs if there."""

@@ -179,6 +179,37 @@ CASES = {
             ("tenants/ads-ranking.yaml", None, "YAML syntax error"),
         ],
     ),
+    # quota split, guarantees and placement (compiler/plan/quota.py, queues.py)
+    "quota-over-capacity-names-its-numbers": Case(
+        [("text", "vision.yaml", "A100: 64}", "A100: 640}")],
+        [("tenants/platform.yaml", "clusters.gpu-east.capacity.nvidia.com/gpu", "128")],
+    ),
+    "guarantee-of-a-gpu-model-outside-the-quota": Case(  # once a division by zero and a traceback
+        [("text", "vision.yaml", "guarantee: {gpu: {A100: 16}}", "guarantee: {gpu: {A10: 2}}")],
+        [("tenants/vision.yaml", "queue.guarantee.gpu.A10", "exceeds the quota")],
+    ),
+    "guarantee-above-quota": Case(
+        [("text", "quant-research.yaml", 'guarantee: {cpu: "120"', 'guarantee: {cpu: "601"')],
+        [("tenants/quant-research.yaml", "queue.guarantee.cpu", "exceeds the quota 600")],
+    ),
+    "explicit-amounts-must-add-up": Case(
+        [("text", "ads-ranking.yaml", 'quota: {cpu: "400"', 'quota: {cpu: "401"')],
+        [("tenants/ads-ranking.yaml", "placement.*.quota.cpu", "701"),
+         ("tenants/ads-ranking.yaml", "placement.*.quota.cpu", "700")],
+    ),
+    "unknown-cluster-in-placement": Case(
+        [("text", "vision.yaml", "gpu-east: {weight: 1}", "gpu-east: {weight: 1}\n  gpu-north: {weight: 1}")],
+        [("tenants/vision.yaml", "placement.gpu-north", "gpu-east"),
+         ("tenants/vision.yaml", "placement.gpu-north", "cpu-west")],
+    ),
+    "container-default-cpu-above-the-platform-maximum": Case(
+        [("text", "quant-research.yaml", 'default: {cpu: "4", memory: 16Gi}', 'default: {cpu: "97", memory: 16Gi}')],
+        [("tenants/quant-research.yaml", "containerDefaults.default.cpu", "above the platform maximum")],
+    ),
+    "container-default-memory-above-the-platform-maximum": Case(
+        [("text", "quant-research.yaml", 'default: {cpu: "4", memory: 16Gi}', 'default: {cpu: "4", memory: 769Gi}')],
+        [("tenants/quant-research.yaml", "containerDefaults.default.memory", "above the platform maximum")],
+    ),
     "job over the tenant's quota on its cluster": Case(
         [("set", RECSYS, "jobs[0].roles[2].replicas", 20)],
         [("tenants/" + RECSYS, "jobs[0]", "gpu.A10 quota on cpu-west is 16")],

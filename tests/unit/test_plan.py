@@ -3,9 +3,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-from helpers import compile_problems, replace_once
-
 from compiler.plan import resource_amounts
 from compiler.plan.quota import SCALARS
 
@@ -72,80 +69,3 @@ def test_weighted_placement_follows_the_weights(example):
     for cluster, weight in weights.items():
         expected = total * weight / sum(weights.values())
         assert abs(shares[cluster].cpu.value - expected) < 1
-
-
-def _problem(problems, file: str, path: str) -> str:
-    """The problem at (file, path) as printed; fails listing all problems when absent."""
-    found = [str(p) for p in problems if p.file == file and p.path == path]
-    assert found, "\n".join(map(str, problems))
-    return found[0]
-
-
-def test_quota_over_capacity_names_the_cluster_resource_and_tenants(repo):
-    """Overbooking a cluster is caught before anything is rendered, with the tenants involved."""
-    replace_once(repo / "tenants/vision.yaml", "A100: 64}", "A100: 640}")
-    message = _problem(compile_problems(repo), "tenants/platform.yaml", "clusters.gpu-east.capacity.nvidia.com/gpu")
-    assert "vision" in message and "128" in message
-
-
-def test_gpus_of_a_model_no_placed_cluster_has(repo):
-    """Recsys runs only on cpu-west, which has no A100 pools."""
-    replace_once(repo / "tenants/recsys.yaml", "gpu: {A10: 16}", "gpu: {A10: 16, A100: 4}")
-    assert "no cluster of this tenant has A100" in _problem(compile_problems(repo), "tenants/recsys.yaml",
-                                                             "quota.gpu.A100")
-
-
-def test_guarantee_of_a_gpu_model_outside_the_quota_is_an_error_not_a_crash(repo):
-    """Regression: the guarantee split divided by zero weights and raised a traceback."""
-    replace_once(repo / "tenants/vision.yaml", "guarantee: {gpu: {A100: 16}}", "guarantee: {gpu: {A10: 2}}")
-    message = _problem(compile_problems(repo), "tenants/vision.yaml", "queue.guarantee.gpu.A10")
-    assert "exceeds the quota" in message
-
-
-def test_guarantee_above_quota(repo):
-    """A queue cannot be guaranteed more than its quota."""
-    replace_once(repo / "tenants/quant-research.yaml", 'guarantee: {cpu: "120"', 'guarantee: {cpu: "601"')
-    assert "exceeds the quota 600" in _problem(compile_problems(repo), "tenants/quant-research.yaml",
-                                               "queue.guarantee.cpu")
-
-
-def test_explicit_amounts_must_add_up(repo):
-    """ads-ranking places explicit amounts; they must sum to its logical quota."""
-    replace_once(repo / "tenants/ads-ranking.yaml", 'quota: {cpu: "400"', 'quota: {cpu: "401"')
-    message = _problem(compile_problems(repo), "tenants/ads-ranking.yaml", "placement.*.quota.cpu")
-    assert "701" in message and "700" in message
-
-
-def test_unknown_cluster_in_placement(repo):
-    """A placement on a cluster the platform does not have lists the clusters it has."""
-    replace_once(repo / "tenants/vision.yaml", "gpu-east: {weight: 1}",
-                 "gpu-east: {weight: 1}\n  gpu-north: {weight: 1}")
-    message = _problem(compile_problems(repo), "tenants/vision.yaml", "placement.gpu-north")
-    assert "gpu-east" in message and "cpu-west" in message
-
-
-def test_unknown_allowed_from_tenant(repo):
-    """Letting traffic in from a tenant that does not exist is a typo to report."""
-    replace_once(repo / "tenants/recsys.yaml", "allowFromTenants: [ads-ranking]", "allowFromTenants: [ads-rankin]")
-    assert "unknown tenant 'ads-rankin'" in _problem(compile_problems(repo), "tenants/recsys.yaml",
-                                                     "network.allowFromTenants[0]")
-
-
-def test_queue_cycle_is_reported_for_each_member(repo):
-    """Queues form a tree; a -> b -> a is named in both files."""
-    replace_once(repo / "tenants/quant-research.yaml", "parent: research", "parent: ml-platform")
-    replace_once(repo / "tenants/ml-platform.yaml", "queue:\n  weight: 1\n",
-                 "queue:\n  weight: 1\n  parent: quant-research\n")
-    problems = compile_problems(repo)
-    for file in ("tenants/quant-research.yaml", "tenants/ml-platform.yaml"):
-        assert "cycle" in _problem(problems, file, "queue.parent")
-
-
-@pytest.mark.parametrize(("resource", "limit"), [("cpu", '"97"'), ("memory", "769Gi")])
-def test_container_defaults_above_the_platform_maximum(repo, resource, limit):
-    """A tenant default above the platform's LimitRange max would make every pod unschedulable."""
-    old = 'default: {cpu: "4", memory: 16Gi}'
-    new = old.replace('"4"', limit) if resource == "cpu" else old.replace("16Gi", limit)
-    replace_once(repo / "tenants/quant-research.yaml", old, new)
-    assert "above the platform maximum" in _problem(compile_problems(repo), "tenants/quant-research.yaml",
-                                                    f"containerDefaults.default.{resource}")
