@@ -12,6 +12,7 @@ from decimal import Decimal
 from compiler.errors import Problems
 from compiler.model import Specs, TenantSpec
 from compiler.model.tenant import Quota
+from compiler.plan.guardrails import GuardrailPlan, plan_guardrails
 from compiler.plan.quota import RESOURCE_NAMES, SCALARS, split_quota
 from compiler.plan.workloads import WorkloadPlan, plan_workloads
 from compiler.quantity import EXACT, Quantity
@@ -24,6 +25,7 @@ class Plan:
     quotas: dict[str, dict[str, Quota]] = field(default_factory=dict)
     guarantees: dict[str, dict[str, Quota]] = field(default_factory=dict)
     workloads: WorkloadPlan = field(default_factory=WorkloadPlan)
+    guardrails: GuardrailPlan | None = None  # None: the platform has no guardrails section
 
     def clusters_of(self, tenant: str) -> list[str]:
         return list(self.quotas.get(tenant, {}))
@@ -50,6 +52,7 @@ def make_plan(specs: Specs, problems: Problems) -> Plan:
     _check_allowed_from(specs, problems)
     _check_queue_parents(plan, problems)
     plan.workloads = plan_workloads(specs, plan.quotas, problems)
+    plan.guardrails = plan_guardrails(specs, plan.quotas, plan.workloads.datasets, problems)
     return plan
 
 
