@@ -174,7 +174,8 @@ def _py_prefix(rule: str, a: Admission) -> str:
 
 
 def _one_of_cel(var: str, none: str) -> str:
-    return f"({var}.size() == 0 ? {lit(none)} : 'one of ' + {var}.join(', '))"
+    """CEL twin of rules.one_of."""
+    return f"({var}.size() == 0 ? {lit(none)} : {var}.size() == 1 ? {var}[0] : 'one of ' + {var}.join(', '))"
 
 
 # -- pod specs ---------------------------------------------------------------------------------

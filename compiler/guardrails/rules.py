@@ -153,5 +153,7 @@ class TenantParams:
 
 
 def one_of(values: tuple[str, ...] | list[str], none: str) -> str:
-    """'one of a, b' (or `none` when empty): how messages list what is allowed."""
-    return "one of " + ", ".join(values) if values else none
+    """'a', 'one of a, b' or `none` when empty: how messages list what is allowed."""
+    if not values:
+        return none
+    return values[0] if len(values) == 1 else "one of " + ", ".join(values)
