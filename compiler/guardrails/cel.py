@@ -95,6 +95,8 @@ class Shape:
     priority_cel: str | None = None
     params: bool = True  # reads the tenant's parameters
     resource_names: tuple[str, ...] = ()
+    # CEL: an UPDATE is judged only when this is true (it changed what the rules read).
+    changed: str = "object.spec != oldObject.spec"
 
     @property
     def policy_name(self) -> str:
@@ -114,19 +116,25 @@ def _tasks(spec: dict | None) -> list[dict]:
 
 
 CORE, APPS, BATCH = "", "apps", "batch"
+# pod queue annotations, the legacy ingress class annotation
+_ANNOTATIONS_CHANGED = ("(has(object.metadata.annotations) ? object.metadata.annotations : {}) != "
+                        "(has(oldObject.metadata.annotations) ? oldObject.metadata.annotations : {})")
 VOLCANO_BATCH, VOLCANO_FLOW, VOLCANO_SCHEDULING = "batch.volcano.sh", "flow.volcano.sh", "scheduling.volcano.sh"
 WRITE = ("CREATE", "UPDATE")
 
 SHAPES: tuple[Shape, ...] = (
     Shape("pods", ((CORE, "v1", ("pods", "pods/ephemeralcontainers")),), WRITE,
-          templates=lambda o: [o], templates_cel="[object]", pod_queues=True),
+          templates=lambda o: [o], templates_cel="[object]", pod_queues=True,
+          changed="object.spec != oldObject.spec || " + _ANNOTATIONS_CHANGED),
     Shape("pod-templates", ((APPS, "v1", ("deployments", "replicasets", "statefulsets", "daemonsets")),
                             (BATCH, "v1", ("jobs",)), (CORE, "v1", ("replicationcontrollers",))),
           WRITE, templates=lambda o: [_get(o, "spec", "template") or {}],
-          templates_cel="[object.spec.template]", pod_queues=True),
+          templates_cel="[object.spec.template]", pod_queues=True,
+          changed="object.spec.template != oldObject.spec.template"),
     Shape("cronjobs", ((BATCH, "v1", ("cronjobs",)),), WRITE,
           templates=lambda o: [_get(o, "spec", "jobTemplate", "spec", "template") or {}],
-          templates_cel="[object.spec.jobTemplate.spec.template]", pod_queues=True),
+          templates_cel="[object.spec.jobTemplate.spec.template]", pod_queues=True,
+          changed="object.spec.jobTemplate != oldObject.spec.jobTemplate"),
     Shape("volcano-jobs", ((VOLCANO_BATCH, "v1alpha1", ("jobs",)), (VOLCANO_FLOW, "v1alpha1", ("jobtemplates",))),
           WRITE, templates=lambda o: _tasks(o.get("spec")),
           templates_cel="has(object.spec.tasks) ? object.spec.tasks.map(t, t.template) : []",
@@ -143,14 +151,19 @@ SHAPES: tuple[Shape, ...] = (
                     "object.spec.jobTemplate.spec.queue : ''",
           priority=lambda o: _get(o, "spec", "jobTemplate", "spec", "priorityClassName"),
           priority_cel="has(object.spec.jobTemplate.spec) && has(object.spec.jobTemplate.spec.priorityClassName) "
-                       "? [object.spec.jobTemplate.spec.priorityClassName] : []"),
+                       "? [object.spec.jobTemplate.spec.priorityClassName] : []",
+          changed="object.spec.jobTemplate != oldObject.spec.jobTemplate"),
     Shape("podgroups", ((VOLCANO_SCHEDULING, "v1beta1", ("podgroups",)),), WRITE,
           queue=lambda o: _get(o, "spec", "queue") or "",
           queue_cel="has(object.spec.queue) ? object.spec.queue : ''",
           priority=lambda o: _get(o, "spec", "priorityClassName"),
-          priority_cel="has(object.spec.priorityClassName) ? [object.spec.priorityClassName] : []"),
+          priority_cel="has(object.spec.priorityClassName) ? [object.spec.priorityClassName] : []",
+          changed="(has(object.spec.queue) ? object.spec.queue : '') != (has(oldObject.spec.queue) ? "
+                  "oldObject.spec.queue : '') || (has(object.spec.priorityClassName) ? object.spec.priorityClassName "
+                  ": '') != (has(oldObject.spec.priorityClassName) ? oldObject.spec.priorityClassName : '')"),
     Shape("claims", ((CORE, "v1", ("persistentvolumeclaims",)),), ("CREATE",)),
-    Shape("ingresses", (("networking.k8s.io", "v1", ("ingresses",)),), WRITE),
+    Shape("ingresses", (("networking.k8s.io", "v1", ("ingresses",)),), WRITE,
+          changed="object.spec != oldObject.spec || " + _ANNOTATIONS_CHANGED),
     Shape("datasets", (("data.fluid.io", "v1alpha1", ("datasets",)),), WRITE),
     Shape("parameters", ((CORE, "v1", ("configmaps",)),), ("CREATE", "UPDATE", "DELETE"), params=False,
           resource_names=(PARAMS_NAME,)),
@@ -758,14 +771,11 @@ def variables(shape: Shape, facts: ClusterFacts, used: list[Validation]) -> list
 
 def match_conditions(shape: Shape) -> list[dict[str, str]]:
     """Updates are judged only when they change what the rules read, so controllers may still
-    update metadata (finalizers, owner references) of objects admitted under older rules."""
+    update objects admitted under older rules: finalizers, owner references, and the replicas
+    of a ReplicaSet its Deployment scales (its new pods are judged one by one instead)."""
     if "UPDATE" not in shape.operations or shape.name == "parameters":
         return []
-    changed = "object.spec != oldObject.spec"
-    if shape.name in ("pods", "ingresses"):  # pod queue annotations, the legacy ingress class annotation
-        changed += (" || (has(object.metadata.annotations) ? object.metadata.annotations : {}) != "
-                    "(has(oldObject.metadata.annotations) ? oldObject.metadata.annotations : {})")
-    return [{"name": "create-or-changed", "expression": f"request.operation != 'UPDATE' || {changed}"}]
+    return [{"name": "create-or-changed", "expression": f"request.operation != 'UPDATE' || {shape.changed}"}]
 
 
 def evaluate(obj: dict, params: TenantParams | None, facts: ClusterFacts, operation: str = "CREATE",

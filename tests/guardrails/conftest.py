@@ -76,7 +76,10 @@ class Guarded:
     def install(self, result, cluster: str) -> None:
         if self.installed == (id(result), cluster):
             return
-        self.remove()
+        # Policies are updated in place, never deleted and re-created in between: once no binding
+        # names the ConfigMap paramKind, kube-apiserver stops that parameter informer for good and
+        # re-created bindings read its frozen store (kubernetes/kubernetes#130887, #133827; seen
+        # here on 1.37.2; docs/guardrails.md, "Operating").
         objects = {p: o for p, o in result.objects.items() if p.startswith(f"{cluster}/")}
         tenancy = [o for p, o in sorted(objects.items()) if "/_platform/" not in p and o["kind"] in TENANCY_KINDS]
         namespaces = [o for o in tenancy if o["kind"] == "Namespace"]
@@ -118,3 +121,23 @@ def guarded(kubectl):
     yield guard
     guard.remove()
     kubectl("delete", "clusterrole", MEMBER_CRD_ROLE["metadata"]["name"], "--ignore-not-found")
+
+
+@pytest.fixture
+def eventually():
+    """`eventually(check, timeout, what)`: retry until `check` returns a truthy value (returned)."""
+    def wait(check, timeout: float = 60.0, what: str = "condition"):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                result = check()
+                if result:
+                    return result
+                problem = f"{what} still false"
+            except AssertionError as exc:
+                problem = str(exc)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"after {timeout:.0f}s: {problem}")
+            time.sleep(0.25)
+
+    return wait

@@ -164,8 +164,9 @@ CASES: list[Case] = [
     Case("queues-platform-parent", "queues", "vision", volcano_job("vision", "parent", "research"),
          _m("queues", "vision", "spec.queue must be vision; got research")),
     Case("queues-own", "queues", "vision", volcano_job("vision", "own", "vision"), None),
-    Case("queues-podgroup-default", "queues", "quant-research", podgroup("quant-research", "pg", None),
-         _m("queues", "quant-research", "spec.queue must be quant-research; got none (Volcano's default queue)")),
+    # (the PodGroup CRD defaults spec.queue to 'default' before admission sees it)
+    Case("queues-podgroup-default", "queues", "quant-research", podgroup("quant-research", "pg", "default"),
+         _m("queues", "quant-research", "spec.queue must be quant-research; got default")),
     Case("queues-podgroup-own", "queues", "quant-research", podgroup("quant-research", "pg", "quant-research"), None),
     Case("queues-volcano-cronjob", "queues", "quant-research", volcano_cronjob("quant-research", "cron", "production"),
          _m("queues", "quant-research", "spec.queue must be quant-research; got production")),
