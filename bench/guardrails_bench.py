@@ -79,7 +79,8 @@ def prepare(api) -> None:
     apply(api, [{"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": n}, "value": 100}
                 for n in ("batch-low", "training-normal", "production-high")])
     apply(api, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OUTSIDE}},
-                {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "tenantc-agent", "namespace": OUTSIDE}},
+                {"apiVersion": "v1", "kind": "ServiceAccount",
+                 "metadata": {"name": "tenantc-agent", "namespace": OUTSIDE}},
                 {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": OUTSIDE}}])
 
 

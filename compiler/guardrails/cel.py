@@ -73,6 +73,8 @@ Check = Callable[[Admission], "str | None"]
 
 @dataclass(frozen=True)
 class Validation:
+    """One CEL validation of a policy and its Python twin."""
+
     rule: str
     expression: str
     message: str  # a CEL messageExpression
@@ -220,8 +222,9 @@ def _py_images(specs: list[dict]) -> list[str]:
 
 
 def _gpu_quantity_cel(res: str, g: str) -> str:
-    return (f"(has({res}.limits) && {g} in {res}.limits && quantity(string({res}.limits[{g}])).isGreaterThan(quantity('0'))) || "
-            f"(has({res}.requests) && {g} in {res}.requests && quantity(string({res}.requests[{g}])).isGreaterThan(quantity('0')))")
+    return " || ".join(f"(has({res}.{part}) && {g} in {res}.{part} && "
+                       f"quantity(string({res}.{part}[{g}])).isGreaterThan(quantity('0')))"
+                       for part in ("limits", "requests"))
 
 
 def _requests_gpu_cel(s: str, facts: ClusterFacts) -> str:
@@ -279,7 +282,8 @@ def _py_pins(spec: dict, pools: list[dict[str, str]]) -> bool:
 
 def _tolerates_cel(t: str, x: str) -> str:
     return (f"((!has({t}.effect) || {t}.effect == '' || {t}.effect == {x}.effect) && "
-            f"((has({t}.operator) && {t}.operator == 'Exists') ? (!has({t}.key) || {t}.key == '' || {t}.key == {x}.key) "
+            f"((has({t}.operator) && {t}.operator == 'Exists') ? "
+            f"(!has({t}.key) || {t}.key == '' || {t}.key == {x}.key) "
             f": (has({t}.key) && {t}.key == {x}.key && (has({t}.value) ? {t}.value : '') == {x}.value)))")
 
 
@@ -347,7 +351,8 @@ def _queues(shape: Shape) -> list[Validation]:
             allowed, queue = a.p("queues"), shape.queue(a.obj) if shape.queue else ""
             if queue in allowed:
                 return None
-            return _py_prefix("queues", a) + f"spec.queue must be {one_of(allowed, none)}; got {_queue_words(queue or '')}"
+            return _py_prefix("queues", a) + f"spec.queue must be {one_of(allowed, none)}; " \
+                                             f"got {_queue_words(queue or '')}"
 
         out.append(Validation(
             "queues", "variables.queue in variables.queues",
@@ -544,7 +549,8 @@ def _claims() -> list[Validation]:
         allowed, cls = a.p("storageClasses"), _get(a.obj, "spec", "storageClassName") or ""
         if fluid(a) or cls in allowed:
             return None
-        return _py_prefix("storage-classes", a) + f"storageClassName must be {one_of(allowed, none)}; got {cls or 'none'}"
+        return _py_prefix("storage-classes", a) + f"storageClassName must be {one_of(allowed, none)}; " \
+                                                  f"got {cls or 'none'}"
 
     def volume_check(a: Admission) -> str | None:
         name = _get(a.obj, "spec", "volumeName") or ""
@@ -557,7 +563,8 @@ def _claims() -> list[Validation]:
                    f"{_prefix('storage-classes')} + 'storageClassName must be ' + "
                    f"{_one_of_cel('variables.storageClasses', none)} + '; got ' + "
                    "(variables.claimClass == '' ? 'none' : variables.claimClass)", class_check),
-        Validation("storage-classes", "variables.fluidClaim || !has(object.spec.volumeName) || object.spec.volumeName == ''",
+        Validation("storage-classes",
+                   "variables.fluidClaim || !has(object.spec.volumeName) || object.spec.volumeName == ''",
                    f"{_prefix('storage-classes')} + 'claims must not bind a named volume (spec.volumeName); got ' + "
                    "object.spec.volumeName", volume_check),
     ]
@@ -602,16 +609,19 @@ def _ingress() -> list[Validation]:
     def backend_check(a: Admission) -> str | None:
         if _get(a.obj, "spec", "defaultBackend") is None:
             return None
-        return _py_prefix("ingress", a) + "an Ingress must not set defaultBackend (it would take unmatched traffic of every host)"
+        return _py_prefix("ingress", a) + "an Ingress must not set defaultBackend (it would take unmatched " \
+                                          "traffic of every host)"
 
     return [
         Validation("ingress", "variables.badIngressClasses.size() == 0",
-                   f"{_prefix('ingress')} + 'ingressClassName must be ' + {_one_of_cel('variables.ingressClasses', none_class)} "
+                   f"{_prefix('ingress')} + 'ingressClassName must be ' + "
+                   f"{_one_of_cel('variables.ingressClasses', none_class)} "
                    "+ '; got ' + (variables.badIngressClasses[0] == '' ? 'none' : variables.badIngressClasses[0])",
                    class_check),
         Validation("ingress", "variables.badHosts.size() == 0",
                    f"{_prefix('ingress')} + 'hosts must match ' + {_one_of_cel('variables.ingressHosts', none_host)} + "
-                   "'; got ' + (variables.badHosts[0] == '' ? 'a rule without host' : variables.badHosts[0])", host_check),
+                   "'; got ' + (variables.badHosts[0] == '' ? 'a rule without host' : variables.badHosts[0])",
+                   host_check),
         Validation("ingress", "!has(object.spec.defaultBackend)",
                    f"{_prefix('ingress')} + 'an Ingress must not set defaultBackend (it would take unmatched traffic "
                    "of every host)'", backend_check),
@@ -755,12 +765,14 @@ def variables(shape: Shape, facts: ClusterFacts, used: list[Validation]) -> list
         annotation = lit(INGRESS_CLASS_ANNOTATION)
         out += [("ingressClasses", param("ingressClasses")), ("ingressHosts", param("ingressHosts")),
                 ("ingressClassNames", "(has(object.spec.ingressClassName) ? [object.spec.ingressClassName] : []) + "
-                                      f"(has(object.metadata.annotations) && {annotation} in object.metadata.annotations"
+                                      f"(has(object.metadata.annotations) && "
+                                      f"{annotation} in object.metadata.annotations"
                                       f" ? [object.metadata.annotations[{annotation}]] : [])"),
                 ("badIngressClasses", "variables.ingressClassNames.size() == 0 ? [''] : "
                                       "variables.ingressClassNames.filter(n, !(n in variables.ingressClasses))"),
                 ("hosts", "(has(object.spec.rules) ? object.spec.rules.map(r, has(r.host) ? r.host : '') : []) + "
-                          "(has(object.spec.tls) ? object.spec.tls.map(t, has(t.hosts) ? t.hosts : []).flatten() : [])"),
+                          "(has(object.spec.tls) ? object.spec.tls.map(t, has(t.hosts) ? t.hosts : []).flatten() "
+                          ": [])"),
                 ("badHosts", f"variables.hosts.filter(h, !({HOST_MATCH}))")]
     if "datasets" in rules and shape.name == "datasets":
         out += [("datasetMounts", param("datasetMounts")), ("writableDatasets", param("writableDatasets")),

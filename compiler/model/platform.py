@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from compiler.guardrails.rules import HOST_FEATURES, RegistryError, registry_prefix
+from compiler.guardrails.rules import RegistryError, registry_prefix
 from compiler.model.common import DnsName, QuantityField, Spec, duplicate_names
 from compiler.model.data import GlobalDataset, PlatformStorage
 from compiler.model.workloads import NotebookSettings, Template
@@ -119,6 +119,13 @@ class ArgoCd(Spec):
     cluster: str = Field(default="argocd", description="the cluster Argo CD runs on (label of the _argocd objects)")
 
 
+HostFeature = Literal["privileged", "hostPath", "hostNetwork", "hostPID"]
+
+
+def _every_host_feature() -> list[HostFeature]:
+    return ["privileged", "hostPath", "hostNetwork", "hostPID"]
+
+
 class Guardrails(Spec):
     """Admission guardrails (docs/guardrails.md): ValidatingAdmissionPolicies per cluster and a
     parameters ConfigMap per tenant, enforcing at admission what tenantc checks at compile time.
@@ -127,13 +134,13 @@ class Guardrails(Spec):
     priority_classes: dict[str, list[str]] = Field(
         default_factory=dict, description="priority class -> tenants or platform queues (every tenant under it) "
         "that may use it; classes not listed here are open to every tenant")
-    ingress_classes: list[str] | None = Field(default=None,
-                                              description="ingress classes tenants may use (default: notebooks.ingressClass)")
+    ingress_classes: list[str] | None = Field(
+        default=None, description="ingress classes tenants may use (default: notebooks.ingressClass)")
     ingress_hosts: list[str] | None = Field(
         default=None, description="host patterns with {tenant}, an exact host or '*.' + host "
         "(default: notebooks.ingressHost with {user} as '*')")
-    forbid: list[Literal["privileged", "hostPath", "hostNetwork", "hostPID"]] = Field(
-        default_factory=lambda: list(HOST_FEATURES),
+    forbid: list[HostFeature] = Field(
+        default_factory=_every_host_feature,
         description="host access denied even where the Pod Security level would allow it")
     cpu_off_gpu_pools: bool = Field(default=True, description="pods without GPUs may not tolerate GPU pools' taints")
 
@@ -182,7 +189,7 @@ class Platform(Spec):
         return next((c for c in self.clusters if c.name == name), None)
 
     def registry_prefixes(self) -> list[str]:
-        """allowedRegistries as prefixes that end at a '/' (entries that are not prefixes are
+        """AllowedRegistries as prefixes that end at a '/' (entries that are not prefixes are
         reported by compiler.plan.guardrails and left out here)."""
         out = []
         for entry in self.allowed_registries:

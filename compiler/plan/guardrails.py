@@ -38,6 +38,7 @@ from compiler.model import Specs, TenantSpec
 from compiler.model.common import user_handle
 from compiler.model.platform import Cluster, Guardrails
 from compiler.model.tenant import Quota
+from compiler.model.workloads import JobSpec
 from compiler.plan.workloads import DatasetPlacement
 
 MIN_VERSION = (1, 30)  # admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy is GA
@@ -45,12 +46,14 @@ MIN_VERSION = (1, 30)  # admissionregistration.k8s.io/v1 ValidatingAdmissionPoli
 
 @dataclass
 class GuardrailPlan:
+    """What the guardrail renderer needs: cluster constants and tenant parameters."""
+
     facts: dict[str, ClusterFacts] = field(default_factory=dict)  # cluster -> constants of its policies
     params: dict[tuple[str, str], TenantParams] = field(default_factory=dict)  # (tenant, cluster)
 
 
 def check_registries(specs: Specs, problems: Problems) -> None:
-    """allowedRegistries entries must be prefixes (with or without guardrails: the compile-time
+    """AllowedRegistries entries must be prefixes (with or without guardrails: the compile-time
     check uses the same match)."""
     for i, entry in enumerate(specs.platform.allowed_registries):
         try:
@@ -63,7 +66,10 @@ def check_registries(specs: Specs, problems: Problems) -> None:
 
 
 def plan_guardrails(specs: Specs, quotas: dict[str, dict[str, Quota]],
-                    datasets: dict[tuple[str, str], list[DatasetPlacement]], problems: Problems) -> GuardrailPlan | None:
+                    datasets: dict[tuple[str, str], list[DatasetPlacement]],
+                    problems: Problems) -> GuardrailPlan | None:
+    """The parameters per tenant and cluster and the facts per cluster; None without a
+    guardrails section (or when a rule cannot be expressed, reported in `problems`)."""
     check_registries(specs, problems)
     settings = specs.platform.guardrails
     if settings is None:
@@ -100,11 +106,10 @@ def plan_guardrails(specs: Specs, quotas: dict[str, dict[str, Quota]],
                 values["storageClasses"] = tuple(specs.platform.storage.classes)
             values["ingressClasses"] = tuple(classes)
             values["ingressHosts"] = tuple(h.replace("{tenant}", tenant) for h in hosts)
-            if "gpu-pools" in facts.rules:
-                cluster = specs.platform.cluster(cluster_name)
-                assert cluster is not None
+            placed_on = specs.platform.cluster(cluster_name)
+            if "gpu-pools" in facts.rules and placed_on is not None:
                 models = {m for m, n in share.gpu.items() if n.value > 0}
-                values["gpuPools"] = tuple(p.name for p in cluster.pools("gpu") if p.gpu_model in models)
+                values["gpuPools"] = tuple(p.name for p in placed_on.pools("gpu") if p.gpu_model in models)
             values["datasetMounts"], values["writableDatasets"] = _dataset_mounts(spec, placed, problems)
             out.params[(tenant, cluster_name)] = TenantParams(tenant, values)
     return out
@@ -217,7 +222,7 @@ def _check_tenant(specs: Specs, spec: TenantSpec, priority: list[str], hosts: li
                   problems: Problems) -> None:
     """What the tenant's own spec renders must pass its guardrails (the same rule functions)."""
     file, tenant = spec.source.path, spec.tenant
-    jobs = [(f"jobs[{i}]", j) for i, j in enumerate(tenant.jobs)]
+    jobs: list[tuple[str, JobSpec]] = [(f"jobs[{i}]", j) for i, j in enumerate(tenant.jobs)]
     jobs += [(f"schedules[{i}].job", s.job) for i, s in enumerate(tenant.schedules)]
     for where, job in jobs:
         if job.priority_class and job.priority_class not in priority:

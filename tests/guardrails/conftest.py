@@ -94,7 +94,8 @@ class Guarded:
     def wait_enforced(self, namespace: str, timeout: float = 60) -> None:
         """The admission plugin picks policies and bindings up from informers: wait until a
         known-bad pod is denied."""
-        probe = yaml.safe_dump({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe", "namespace": namespace},
+        probe = yaml.safe_dump({"apiVersion": "v1", "kind": "Pod",
+                                "metadata": {"name": "probe", "namespace": namespace},
                                 "spec": {"containers": [{"name": "c", "image": "docker.io/library/busybox:1"}]}})
         deadline = time.monotonic() + timeout
         while True:

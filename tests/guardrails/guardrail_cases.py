@@ -142,7 +142,8 @@ def _m(rule: str, tenant: str, text: str) -> str:
 
 CASES: list[Case] = [
     # registries: the prefix ends at a '/', and every container (init too) counts
-    Case("registries-docker-hub", "registries", "vision", pod("vision", "hub", [container("docker.io/library/busybox:1.36")]),
+    Case("registries-docker-hub", "registries", "vision",
+         pod("vision", "hub", [container("docker.io/library/busybox:1.36")]),
          _m("registries", "vision", f"images must come from {REG}; got docker.io/library/busybox:1.36")),
     Case("registries-lookalike-host", "registries", "vision",
          pod("vision", "evil", [container("registry.example.com.evil/ml/x:1")]),
@@ -177,7 +178,8 @@ CASES: list[Case] = [
          pod("ml-platform", "vc", annotations={"scheduling.volcano.sh/queue-name": "ml-platform"},
              schedulerName="volcano"), None),
     # priority classes: production-high only under the production queue
-    Case("priority-research-tenant", "priority-classes", "vision", pod("vision", "prio", priorityClassName="production-high"),
+    Case("priority-research-tenant", "priority-classes", "vision",
+         pod("vision", "prio", priorityClassName="production-high"),
          _m("priority-classes", "vision", "priorityClassName must be one of batch-low, training-normal; "
                                           "got production-high")),
     Case("priority-production-tenant", "priority-classes", "ads-ranking",
@@ -186,14 +188,16 @@ CASES: list[Case] = [
          volcano_job("vision", "prio", "vision", priorityClassName="production-high"),
          _m("priority-classes", "vision", "priorityClassName must be one of batch-low, training-normal; "
                                           "got production-high")),
-    Case("priority-allowed", "priority-classes", "vision", pod("vision", "prio", priorityClassName="training-normal"), None),
+    Case("priority-allowed", "priority-classes", "vision",
+         pod("vision", "prio", priorityClassName="training-normal"), None),
     # storage classes
     Case("storage-unknown-class", "storage-classes", "vision", claim("vision", "scratch", "premium-ssd"),
          _m("storage-classes", "vision", "storageClassName must be one of ssd-rwo, nas-rwx; got premium-ssd")),
     Case("storage-named-volume", "storage-classes", "vision", claim("vision", "scratch", "ssd-rwo", "pv-of-someone"),
          _m("storage-classes", "vision", "claims must not bind a named volume (spec.volumeName); got pv-of-someone")),
     Case("storage-allowed", "storage-classes", "vision", claim("vision", "scratch", "nas-rwx"), None),
-    Case("storage-fluid-own-dataset", "storage-classes", "vision", claim("vision", "imagenet", "fluid", "vision-imagenet"),
+    Case("storage-fluid-own-dataset", "storage-classes", "vision",
+         claim("vision", "imagenet", "fluid", "vision-imagenet"),
          None),
     Case("storage-fluid-other-namespace", "storage-classes", "vision",
          claim("vision", "imagenet", "fluid", "ml-platform-imagenet"),
@@ -201,24 +205,30 @@ CASES: list[Case] = [
     # ingress: class, hosts of the tenant, no catch-all
     Case("ingress-class", "ingress", "vision", ingress("vision", "web", "mei.vision.notebooks.example.com", "traefik"),
          _m("ingress", "vision", "ingressClassName must be nginx; got traefik")),
-    Case("ingress-other-tenant-host", "ingress", "vision", ingress("vision", "web", "x.ads-ranking.notebooks.example.com"),
+    Case("ingress-other-tenant-host", "ingress", "vision",
+         ingress("vision", "web", "x.ads-ranking.notebooks.example.com"),
          _m("ingress", "vision", "hosts must match *.vision.notebooks.example.com; "
                                  "got x.ads-ranking.notebooks.example.com")),
     Case("ingress-two-labels", "ingress", "vision", ingress("vision", "web", "a.b.vision.notebooks.example.com"),
-         _m("ingress", "vision", "hosts must match *.vision.notebooks.example.com; got a.b.vision.notebooks.example.com")),
+         _m("ingress", "vision", "hosts must match *.vision.notebooks.example.com; got "
+                                 "a.b.vision.notebooks.example.com")),
     Case("ingress-catch-all", "ingress", "vision",
          ingress("vision", "web", None, defaultBackend={"service": {"name": "web", "port": {"number": 80}}}),
-         _m("ingress", "vision", "an Ingress must not set defaultBackend (it would take unmatched traffic of every host)")),
+         _m("ingress", "vision", "an Ingress must not set defaultBackend (it would take unmatched "
+                                 "traffic of every host)")),
     Case("ingress-allowed", "ingress", "vision", ingress("vision", "web", "mei.vision.notebooks.example.com"), None),
     # GPU pools
     Case("gpu-without-affinity", "gpu-pools", "vision", pod("vision", "gpu", [container(gpu=1)]),
-         _m("gpu-pools", "vision", f"pods that request GPUs must require node affinity (or a nodeSelector) to {A100_WORDS}")),
+         _m("gpu-pools", "vision", f"pods that request GPUs must require node affinity (or a "
+                                   f"nodeSelector) to {A100_WORDS}")),
     Case("gpu-without-quota", "gpu-pools", "quant-research",
          pod("quant-research", "gpu", [container(gpu=1)], affinity=affinity(A100), tolerations=[GPU_TOLERATION]),
-         _m("gpu-pools", "quant-research", "the tenant has no GPU quota on gpu-east; pods must not request nvidia.com/gpu")),
+         _m("gpu-pools", "quant-research", "the tenant has no GPU quota on gpu-east; pods must not "
+                                           "request nvidia.com/gpu")),
     Case("gpu-pinned", "gpu-pools", "ads-ranking",
          pod("ads-ranking", "gpu", [container(gpu=2)], affinity=affinity(A100), tolerations=[GPU_TOLERATION]), None),
-    Case("gpu-node-selector", "gpu-pools", "vision", pod("vision", "gpu", [container(gpu=1)], nodeSelector=dict(A100)), None),
+    Case("gpu-node-selector", "gpu-pools", "vision",
+         pod("vision", "gpu", [container(gpu=1)], nodeSelector=dict(A100)), None),
     Case("cpu-tolerates-gpu-taint", "gpu-pools", "ml-platform", pod("ml-platform", "cpu", tolerations=[GPU_TOLERATION]),
          _m("gpu-pools", "ml-platform", "pods without GPUs must not tolerate the GPU pools' taints "
                                         "(nvidia.com/gpu=present:NoSchedule)")),
@@ -232,13 +242,15 @@ CASES: list[Case] = [
          _m("gpu-pools", "vision", "pods must not set nodeName (it skips the scheduler and every pool rule); "
                                    "got gpu-node-1")),
     # datasets
-    Case("datasets-not-exported", "datasets", "vision", dataset("vision", "results", "dataset://quant-research/backtest-results"),
+    Case("datasets-not-exported", "datasets", "vision",
+         dataset("vision", "results", "dataset://quant-research/backtest-results"),
          _m("datasets", "vision", "Datasets may mount only the tenant's datasets and imports "
                                   "(dataset://ml-platform/imagenet); got dataset://quant-research/backtest-results")),
     Case("datasets-import-read-only", "datasets", "ads-ranking",
          dataset("ads-ranking", "click-logs", "dataset://ml-platform/click-logs", read_only=False,
                  modes=["ReadWriteMany"]),
-         _m("datasets", "ads-ranking", "an imported dataset is read-only unless its owner grants write (readOnly: true, "
+         _m("datasets", "ads-ranking", "an imported dataset is read-only unless its owner grants "
+                                       "write (readOnly: true, "
                                        "accessModes [ReadOnlyMany]); got dataset://ml-platform/click-logs")),
     Case("datasets-import-allowed", "datasets", "ads-ranking",
          dataset("ads-ranking", "click-logs", "dataset://ml-platform/click-logs", modes=["ReadOnlyMany"]), None),
@@ -248,7 +260,8 @@ CASES: list[Case] = [
     Case("datasets-pod-claim", "datasets", "vision",
          pod("vision", "claim", volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "imagenet"}}]), None),
     # host access: the example's baseline level already forbids it (Pod Security answers first)
-    Case("host-network-baseline", "host-access", "vision", pod("vision", "host", hostNetwork=True), None, by=POD_SECURITY),
+    Case("host-network-baseline", "host-access", "vision",
+         pod("vision", "host", hostNetwork=True), None, by=POD_SECURITY),
 ]
 
 

@@ -64,14 +64,16 @@ def test_rendered_policies_type_check_clean(gpu_east, kubectl, eventually):
 
 
 def test_a_cel_expression_that_does_not_compile_is_caught(gpu_east, kubectl, eventually):
-    policy = yaml.safe_load(yaml.safe_dump(gpu_east.objects["gpu-east/_platform/validatingadmissionpolicy-tenantc-pods.yaml"]))
+    rendered = gpu_east.objects["gpu-east/_platform/validatingadmissionpolicy-tenantc-pods.yaml"]
+    policy = yaml.safe_load(yaml.safe_dump(rendered))
     policy["metadata"] = {"name": "guardrail-tests-broken"}
     # The type checker follows `object` into the schemas (variables it treats as dyn).
     policy["spec"]["validations"][0]["expression"] += " && object.spec.containers.all(c, c.noSuchField == 'x')"
     kubectl("apply", "-f", "-", input=yaml.safe_dump(policy))
     try:
         def warned():
-            status = json.loads(kubectl("get", "validatingadmissionpolicy", "guardrail-tests-broken", "-o", "json").stdout)
+            status = json.loads(kubectl("get", "validatingadmissionpolicy", "guardrail-tests-broken", "-o",
+                                        "json").stdout)
             return (status.get("status") or {}).get("typeChecking", {}).get("expressionWarnings")
 
         warnings = eventually(warned, timeout=60, what="type-check warning")
@@ -128,7 +130,8 @@ def test_pods_a_controller_creates_pass_the_same_guardrails(gpu_east, guarded, k
     kubectl(*as_member("vision"), "create", "-f", "-", input=yaml.safe_dump(web))
     try:
         def pods(count: int):
-            items = json.loads(kubectl("get", "pods", "-n", "vision", "-l", f"app={name}", "-o", "json").stdout)["items"]
+            listed = kubectl("get", "pods", "-n", "vision", "-l", f"app={name}", "-o", "json").stdout
+            items = json.loads(listed)["items"]
             return items if len(items) >= count else None
 
         (created,) = eventually(lambda: pods(1), timeout=60, what="the replicaset controller's pod")
@@ -152,7 +155,8 @@ def test_pods_a_controller_creates_pass_the_same_guardrails(gpu_east, guarded, k
         condition = eventually(refused, timeout=60, what="ReplicaFailure on the ReplicaSet")
         assert condition["reason"] == "FailedCreate"
         assert want in condition["message"]
-        events = kubectl("get", "events", "-n", "vision", "--field-selector", "reason=FailedCreate", "-o", "json").stdout
+        events = kubectl("get", "events", "-n", "vision", "--field-selector", "reason=FailedCreate",
+                         "-o", "json").stdout
         assert want in events
         assert len(pods(1)) == 1  # the second pod never came
     finally:

@@ -19,7 +19,6 @@ from compiler.guardrails.cel import SHAPES, Admission, evaluate, shape_of, valid
 from compiler.guardrails.rules import RULES, RegistryError, TenantParams  # noqa: E402
 from compiler.model.platform import Platform  # noqa: E402
 
-
 # -- the rule functions ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("entry, prefix", [
@@ -110,7 +109,8 @@ def test_parameters_rule_lets_only_guardrail_managers_change_the_configmap(examp
           "data": {"registries": "docker.io/"}}
     (check,) = [v.check for v in validations(shape_of(cm), facts)]
     assert check(Admission(cm, "UPDATE", "vision", may_manage_guardrails=True)) is None
-    assert check(Admission(cm, "UPDATE", "vision")).startswith("parameters: tenant vision: ConfigMap tenantc-guardrails")
+    denied = check(Admission(cm, "UPDATE", "vision"))
+    assert denied is not None and denied.startswith("parameters: tenant vision: ConfigMap tenantc-guardrails")
     assert check(Admission(cm, "DELETE", "vision", namespace_terminating=True)) is None
 
 
@@ -138,7 +138,8 @@ def test_params_configmap_round_trips(example):
     assert params.get("queues") == ("recsys",)
     assert "dataset://quant-research/market-data" in params.get("datasetMounts")
     assert params.get("priorityClasses") == ("batch-low", "training-normal", "production-high")
-    assert example.plan.guardrails.params[("vision", "gpu-east")].get("priorityClasses") == ("batch-low", "training-normal")
+    vision = example.plan.guardrails.params[("vision", "gpu-east")]
+    assert vision.get("priorityClasses") == ("batch-low", "training-normal")
 
 
 def test_policies_are_rendered_per_cluster_and_only_for_shapes_with_rules(example):

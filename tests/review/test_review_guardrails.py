@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from review_helpers import approvers, risks_of
 
+REGISTRIES = "allowedRegistries: [registry.example.com/ml/, registry.example.com/platform/]"
 PLATFORM_OWNERS = ["dana@example.com", "platform-oncall@example.com"]
 
 
 def test_a_registry_opened_to_every_tenant_is_loosening(spec_repo, run_review):
-    spec_repo.replace("tenants/platform.yaml", "allowedRegistries: [registry.example.com/ml/, registry.example.com/platform/]",
-                      "allowedRegistries: [registry.example.com/ml/, registry.example.com/platform/, docker.io/library/]")
+    spec_repo.replace("tenants/platform.yaml", REGISTRIES, REGISTRIES.replace("]", ", docker.io/library/]"))
     r = run_review()
     loosened = risks_of(r, "guardrail-loosened")
     assert {(x.key.cluster, x.tenant) for x in loosened} == {
@@ -21,9 +21,8 @@ def test_a_registry_opened_to_every_tenant_is_loosening(spec_repo, run_review):
 
 
 def test_a_narrower_registry_is_not_loosening(spec_repo, run_review):
-    spec_repo.replace("tenants/platform.yaml", "allowedRegistries: [registry.example.com/ml/, registry.example.com/platform/]",
-                      "allowedRegistries: [registry.example.com/ml/vision/, registry.example.com/ml/, "
-                      "registry.example.com/platform/]")
+    narrower = REGISTRIES.replace("[", "[registry.example.com/ml/vision/, ")
+    spec_repo.replace("tenants/platform.yaml", REGISTRIES, narrower)
     assert not risks_of(run_review(), "guardrail-loosened")
 
 
@@ -47,8 +46,7 @@ def test_guardrails_switched_off_are_a_danger(spec_repo, run_review):
 
 
 def test_a_rule_dropped_from_a_policy_is_a_danger(spec_repo, run_review):
-    spec_repo.replace("tenants/platform.yaml", "allowedRegistries: [registry.example.com/ml/, registry.example.com/platform/]",
-                      "allowedRegistries: []")
+    spec_repo.replace("tenants/platform.yaml", REGISTRIES, "allowedRegistries: []")
     r = run_review()
     reasons = {x.reason for x in risks_of(r, "guardrail-removed")}
     assert "rule registries is no longer enforced by tenantc-pods" in reasons

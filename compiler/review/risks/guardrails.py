@@ -20,7 +20,8 @@ from compiler.review.risks.common import DANGER, WARNING, Family, Risk, RiskCont
 RULES = {
     "guardrail-loosened": "a tenant's guardrail parameters allow a registry, queue, class, host, GPU pool or "
                           "dataset they did not before",
-    "guardrail-removed": "a guardrail policy, binding or rule is removed, a binding stops denying or a policy fails open",
+    "guardrail-removed": "a guardrail policy, binding or rule is removed, a binding stops denying or a policy "
+                         "fails open",
 }
 
 ADMISSION_GROUP = "admissionregistration.k8s.io"
