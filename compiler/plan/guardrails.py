@@ -225,7 +225,8 @@ def _check_tenant(specs: Specs, spec: TenantSpec, priority: list[str], hosts: li
     jobs: list[tuple[str, JobSpec]] = [(f"jobs[{i}]", j) for i, j in enumerate(tenant.jobs)]
     jobs += [(f"schedules[{i}].job", s.job) for i, s in enumerate(tenant.schedules)]
     for where, job in jobs:
-        if job.priority_class and job.priority_class not in priority:
+        # An unknown class is reported by the workload checks; here only one the tenant may not use.
+        if job.priority_class in specs.platform.priority_classes and job.priority_class not in priority:
             problems.add(file, f"{where}.priorityClass", f"the platform's guardrails do not allow priority class "
                          f"'{job.priority_class}' for tenant {tenant.name}",
                          f"use one of: {', '.join(priority) or '(none)'}, or ask the platform owners")

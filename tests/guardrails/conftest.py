@@ -31,17 +31,6 @@ def example(tmp_path_factory):
     return compile_repo(root, crd_dirs(), serialize=False)
 
 
-def compile_variant(tmp_path: Path, edit) -> object:
-    """The example with `edit(platform: dict)` applied to tenants/platform.yaml, compiled."""
-    from compiler.pipeline import compile_repo
-
-    root = copy_repo(tmp_path / "repo")
-    platform = yaml.safe_load((root / "tenants" / "platform.yaml").read_text())
-    edit(platform)
-    (root / "tenants" / "platform.yaml").write_text(yaml.safe_dump(platform, sort_keys=False))
-    return compile_repo(root, crd_dirs(), serialize=False)
-
-
 # Grants an installation of Volcano and Fluid gives tenant members (aggregated into `edit`):
 # without them members could not create these kinds at all, and the guardrails would go untested.
 MEMBER_CRD_ROLE = {

@@ -11,12 +11,11 @@ libraries used here).
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import yaml
-from conftest import compile_variant
 from guardrail_cases import CASES, MEMBER_GROUPS, MEMBER_USER, POD_SECURITY, case_ids, deployment, pod
+from guardrail_support import compile_variant
 
 pytestmark = pytest.mark.cluster
 
@@ -218,4 +217,3 @@ def test_host_access_where_the_level_allows_it(tmp_path_factory, guarded, kubect
             assert denial(result.stderr) == f"host-access: tenant vision: {message}", result.stderr
     labels = json.loads(kubectl("get", "namespace", "vision", "-o", "json").stdout)["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
-    time.sleep(0)  # the next test re-installs the example's own level

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from guardrail_cases import CASES, POD_SECURITY, case_ids
+from guardrail_support import compile_variant
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -154,8 +155,6 @@ def test_policies_are_rendered_per_cluster_and_only_for_shapes_with_rules(exampl
 
 
 def test_host_access_rule_renders_only_what_the_level_allows(tmp_path):
-    from conftest import compile_variant
-
     result = compile_variant(tmp_path, lambda p: p["defaults"].update(podSecurity="privileged"))
     facts = result.plan.guardrails.facts["gpu-east"]
     assert facts.host_features == ("privileged", "hostPath", "hostNetwork", "hostPID")
@@ -213,8 +212,6 @@ def test_a_job_with_a_priority_class_the_tenant_may_not_use_is_exit_2(tmp_path):
 
 
 def test_platform_without_guardrails_renders_none(tmp_path):
-    from conftest import compile_variant
-
     result = compile_variant(tmp_path, lambda p: p.pop("guardrails"))
     assert result.plan.guardrails is None
     assert not [p for p in result.objects if "validatingadmission" in p or "tenantc-guardrails" in p]
