@@ -180,6 +180,10 @@ BAD_INPUT = [
      "tenants/platform.yaml: guardrails.ingressHosts[0]: 'app-*.tenant.example.com' is not a host"),
     ('    kubernetesVersion: "1.36"', '    kubernetesVersion: "1.29"',
      "tenants/platform.yaml: clusters[1].kubernetesVersion: guardrails need Kubernetes 1.30 or later"),
+    ("  priorityClasses:\n    production-high: [production]",
+     "  ingressHosts: ['*.{tenant}.apps.example.com']\n  priorityClasses:\n    production-high: [production]",
+     "tenants/vision.yaml: notebooks[0].ingress: host mei.vision.notebooks.example.com does not match the "
+     "guardrails' ingress hosts (*.vision.apps.example.com)"),
     ("        taints: [{key: nvidia.com/gpu, value: present, effect: NoSchedule}]\n      - name: cache-nvme",
      "      - name: cache-nvme",
      "tenants/platform.yaml: clusters[0].nodePools[1].taints: GPU pool gpu-a100 has no taint"),
@@ -187,7 +191,8 @@ BAD_INPUT = [
 
 
 @pytest.mark.parametrize("old, new, expected", BAD_INPUT, ids=["registry-wildcard", "unknown-grantee",
-                                                               "inner-host-wildcard", "old-cluster",
+                                                               "inner-host-wildcard", "notebook-host",
+                                                               "old-cluster",
                                                                "untainted-gpu-pool"])
 def test_inexpressible_rules_are_exit_2_with_file_field_and_hint(tmp_path, old, new, expected):
     root = copy_repo(tmp_path / "repo")
