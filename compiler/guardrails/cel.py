@@ -793,9 +793,10 @@ def match_conditions(shape: Shape) -> list[dict[str, str]]:
 def evaluate(obj: dict, params: TenantParams | None, facts: ClusterFacts, operation: str = "CREATE",
              namespace: str | None = None, may_manage_guardrails: bool = False) -> list[str]:
     """The Python twin of the whole policy for `obj`'s shape: every denial message, in policy
-    order (the API server reports the first failing validation's message)."""
+    order (the API server reports the first failing validation's message). It judges the object
+    as on CREATE: the policies' matchConditions skip updates that change nothing the rules read."""
     shape = shape_of(obj)
-    if shape is None:
+    if shape is None or (shape.resource_names and _get(obj, "metadata", "name") not in shape.resource_names):
         return []
     admission = Admission(obj, operation, namespace or _get(obj, "metadata", "namespace") or "", params, facts,
                           may_manage_guardrails)
