@@ -58,6 +58,8 @@ _STAGE_BY_KIND = {
     ("rbac.authorization.k8s.io", "ClusterRole"): 0,
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): 0,
     ("argoproj.io", "AppProject"): 0,
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): 0,
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"): 0,
     # stage 1
     ("", "ServiceAccount"): 1,
     ("rbac.authorization.k8s.io", "Role"): 1,
@@ -91,7 +93,8 @@ KNOWN_KINDS = frozenset(_STAGE_BY_KIND)
 """(group, kind) of everything tenantc may render: prune lists these kinds on live clusters."""
 
 BUILTIN_GROUPS = {"", "apps", "batch", "rbac.authorization.k8s.io", "networking.k8s.io",
-                  "policy", "coordination.k8s.io", "scheduling.k8s.io", "storage.k8s.io"}
+                  "policy", "coordination.k8s.io", "scheduling.k8s.io", "storage.k8s.io",
+                  "admissionregistration.k8s.io"}
 
 
 def group_of(api_version: str) -> str:
@@ -110,6 +113,8 @@ def is_cluster_scoped(obj: dict) -> bool:
         ("scheduling.volcano.sh", "Queue"),
         ("rbac.authorization.k8s.io", "ClusterRole"),
         ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
     }
 
 

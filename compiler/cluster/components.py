@@ -43,9 +43,13 @@ SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 ADMISSION_PLUGINS = "NamespaceLifecycle,LimitRanger,ServiceAccount,ResourceQuota"
 # What a cluster without nodes still needs: namespace deletion, quota status, ServiceAccounts
 # and their tokens, owner-reference GC, the rules of the aggregated built-in ClusterRoles
-# (admin/edit/view are empty without clusterrole-aggregation) and kube-root-ca.crt.
+# (admin/edit/view are empty without clusterrole-aggregation) and kube-root-ca.crt. Also the
+# Deployment and ReplicaSet controllers (pods created by a controller pass admission as the
+# controller, which the guardrail tests check) and the ValidatingAdmissionPolicy status
+# controller (it type-checks policies' CEL and reports problems in status.typeChecking).
 CONTROLLERS = ("namespace,resourcequota,serviceaccount,serviceaccount-token,garbagecollector,"
-               "clusterrole-aggregation,root-ca-cert-publisher")
+               "clusterrole-aggregation,root-ca-cert-publisher,deployment,replicaset,"
+               "validatingadmissionpolicy-status-controller")
 # What scheduling onto kwok's nodes needs besides: StatefulSets create their pods (notebooks),
 # node lifecycle removes the not-ready taint the TaintNodesByCondition admission plugin puts
 # on every new Node once kwok reports it Ready, and the PV binder binds claims to volumes.

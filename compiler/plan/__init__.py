@@ -20,6 +20,7 @@ from compiler.errors import Problems
 from compiler.model import Specs, TenantSpec
 from compiler.plan.datagate import DataWait
 from compiler.plan.datasets import DatasetPlacement, DatasetUse
+from compiler.plan.guardrails import GuardrailPlan, plan_guardrails
 from compiler.plan.jobs import ResolvedJob, ResolvedRole, ResolvedSchedule
 from compiler.plan.notebooks import ResolvedNotebook
 from compiler.plan.pipelines import DataGate, FlowSchedule, ResolvedPipeline, ResolvedStep
@@ -47,6 +48,7 @@ class Plan:
     queue_parents: dict[str, str] = field(default_factory=dict)  # tenant -> parent of its queue
     platform_queue_parents: dict[str, str] = field(default_factory=dict)  # platform queue -> parent
     workloads: WorkloadPlan = field(default_factory=WorkloadPlan)
+    guardrails: GuardrailPlan | None = None  # None: the platform has no guardrails section
 
     def clusters_of(self, tenant: str) -> list[str]:
         return list(self.quotas.get(tenant, {}))
@@ -81,6 +83,8 @@ def make_plan(specs: Specs, problems: Problems) -> Plan:
     check_queue_parents(specs, plan.quotas, problems)
     plan.queue_parents, plan.platform_queue_parents = queue_parents(specs)
     plan.workloads = plan_workloads(specs, plan.quotas, problems)
+    datasets = {key: unit.datasets for key, unit in plan.workloads.units.items()}
+    plan.guardrails = plan_guardrails(specs, plan.quotas, datasets, problems)
     return plan
 
 

@@ -20,6 +20,7 @@ from compiler.render import (
     agent,
     argocd,
     datasets,
+    guardrails,
     jobs,
     namespace,
     network,
@@ -40,9 +41,11 @@ TENANT_RENDERERS: list[Callable[[TenantContext], list[dict]]] = [
     datasets.render,
     notebooks.render,
     jobs.render,
+    guardrails.render,
 ]
 PLATFORM_RENDERERS: list[Callable[[PlatformContext], list[dict]]] = [
     queue.render_platform,
+    guardrails.render_platform,
 ]
 
 
