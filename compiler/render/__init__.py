@@ -21,6 +21,7 @@ from compiler.render import (
     notebooks,
     queue,
     quota,
+    rbac,
     storage,
 )
 from compiler.render.context import PlatformContext, TenantContext
@@ -38,6 +39,7 @@ TENANT_RENDERERS: list[Callable[[TenantContext], list[dict]]] = [
 ]
 PLATFORM_RENDERERS: list[Callable[[PlatformContext], list[dict]]] = [
     queue.render_platform,
+    rbac.render_platform,
 ]
 
 
@@ -77,11 +79,13 @@ def render_platform(plan: Plan) -> dict[str, dict]:
 
 def tenants_read_by(plan: Plan, tenant: str) -> list[str]:
     """Other tenants whose specs a tenant's objects depend on: the owners of the datasets it
-    imports (explicitly or as platform global datasets). The unit cache keys on their specs
+    imports (explicitly or as platform global datasets) and the tenants that let it in
+    (`network.allowFromTenants`, for its egress). The unit cache keys on their specs
     too, so a renderer that starts reading another tenant must be reflected here."""
     spec = plan.specs.tenant(tenant)
     owners = {i.tenant for i in spec.tenant.imports} if spec else set()
     owners |= {g.tenant for g in plan.specs.platform.global_datasets}
+    owners |= set(network.tenants_allowing(plan, tenant))  # their allowFromTenants opens our egress
     return sorted(owners - {tenant})
 
 

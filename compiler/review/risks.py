@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from compiler.kinds import (
+    MEMBER_ROLE_PREFIX,
     NAMESPACE_NAME_LABEL,
     PLATFORM_TENANT,
     SOURCE_ANNOTATION,
@@ -322,7 +323,7 @@ def _grants(bindings: list[tuple[ObjectKey, dict]]) -> dict[str, tuple[int, str,
     """Subject -> (highest rank, role, binding granting it) across a namespace's bindings."""
     out: dict[str, tuple[int, str, ObjectKey, dict]] = {}
     for key, binding in sorted(bindings, key=lambda b: b[0]):
-        role = (binding.get("roleRef") or {}).get("name", "")
+        role = (binding.get("roleRef") or {}).get("name", "").removeprefix(MEMBER_ROLE_PREFIX)  # members' roles
         rank = ROLE_RANK.get(role, 0)
         for s in binding.get("subjects") or []:
             subject = f"{s.get('kind')} {s.get('name')}" + (f" ({s['namespace']})" if s.get("namespace") else "")
