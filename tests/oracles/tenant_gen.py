@@ -63,6 +63,10 @@ def _tenant(rng: random.Random, name: str, names: list[str], clusters: list[str]
     users = [f"{rng.choice(WORDS)}.{i}@example.com" for i in range(rng.randint(1, 3))]
     members = [{"user": users[0], "role": "admin"}, {"group": f"{name}-eng", "role": "edit"}]
     members += [{"user": u, "role": rng.choice(["edit", "view"])} for u in users[1:]]
+    if rng.random() < 0.4:
+        members.append({"group": f"{name}-readers", "role": "view"})
+    if rng.random() < 0.3:
+        members.append({"user": users[0], "role": rng.choice(["edit", "view"])})  # listed twice: the higher role holds
     others = [n for n in names if n != name]
     allowed = rng.sample(others, rng.randint(0, min(3, len(others)))) if rng.random() < 0.7 else []
     if allowed and rng.random() < 0.15:

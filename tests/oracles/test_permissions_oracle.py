@@ -1,6 +1,7 @@
-"""Permissions intent oracle: the examples' rendered objects applied to a real API server, then
-every subject of every tenant (member users, member groups, ServiceAccounts) asked, through
-kubectl impersonation, what it may do (permissions_intent.py says what it should).
+"""Permissions intent oracle: the rendered objects of the examples (and of generated tenants)
+applied to a real API server, then every subject of every tenant (member users, member groups,
+ServiceAccounts) asked, through kubectl impersonation, what it may do (permissions_intent.py
+says what it should).
 
 The bulk of the matrix goes to the API server as SelfSubjectAccessReviews, the request
 `kubectl auth can-i` itself sends ("kubectl auth can-i ... uses SelfSubjectAccessReview"),
@@ -18,12 +19,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from permissions_intent import Check, Subject, matrix, member_subjects
+from tenant_gen import write_repo
 
 from compiler.kinds import stage_of
 
 pytestmark = pytest.mark.cluster
 
-PLANES = [("gpu-east", "control_plane"), ("cpu-west", "second_control_plane")]
+# (repository, cluster, control plane): the examples on both clusters, and generated tenants
+# (tenant_gen.py, seed GENERATED_SEED) beside the examples on the first cluster.
+PLANES = [("examples", "gpu-east", "control_plane"), ("examples", "cpu-west", "second_control_plane"),
+          ("generated", "gpu-east", "control_plane")]
+GENERATED_SEED = 1004  # 3 tenants on gpu-east, a view group, users listed under two roles
+
+
 def _headlines(subject: Subject) -> list[Check]:
     """Cells asked again with `kubectl auth can-i` itself: the issue's headline promises."""
     ns = subject.namespace
@@ -132,16 +140,23 @@ def _summary(cells: list[tuple[Subject, Check, bool]]) -> list[str]:
             for (who, want, scope), (names, what) in sorted(groups.items())]
 
 
-@pytest.mark.parametrize("cluster, plane_fixture", PLANES)
-def test_every_subject_may_do_what_its_role_promises_and_nothing_more(cluster, plane_fixture, example, kubectl,
+@pytest.mark.parametrize("source, cluster, plane_fixture", PLANES)
+def test_every_subject_may_do_what_its_role_promises_and_nothing_more(source, cluster, plane_fixture, kubectl,
                                                                       request, tmp_path):
     started = time.perf_counter()
+    if source == "examples":
+        compiled = request.getfixturevalue("example")
+    else:
+        from compiler.pipeline import compile_repo
+
+        compiled = compile_repo(write_repo(tmp_path / "repo", GENERATED_SEED), serialize=False)
     plane = request.getfixturevalue(plane_fixture)
     config = plane.kubeconfig_path
-    objects = [o for p, o in sorted(example.objects.items()) if p.startswith(f"{cluster}/")]
+    objects = [o for p, o in sorted(compiled.objects.items()) if p.startswith(f"{cluster}/")]
     _apply(kubectl, config, objects, tmp_path)
-    tenants = [t.tenant for t in example.specs.tenants if cluster in t.tenant.placement]
-    platform = example.specs.platform
+    tenants = [t.tenant for t in compiled.specs.tenants if cluster in t.tenant.placement]
+    assert len(tenants) >= 2, "the matrix needs tenants side by side"
+    platform = compiled.specs.platform
     namespaces = [t.name for t in tenants]
 
     subjects: list[tuple[Subject, object]] = []
@@ -204,7 +219,7 @@ def test_every_subject_may_do_what_its_role_promises_and_nothing_more(cluster, p
     cells_wrong = [cell for r in results for cell in r[2]]
     findings = [line for r in results for line in r[3]]
     attempts = sum(r[4] for r in results)
-    print(f"{cluster}: {len(subjects)} subjects of {len(tenants)} tenants, {cells} access checks "
+    print(f"{source} on {cluster}: {len(subjects)} subjects of {len(tenants)} tenants, {cells} access checks "
           f"({sum(r[1] for r in results)} must be allowed) of which {len(cells_wrong)} wrong; "
           f"{sum(len(_headlines(s)) for s, _ in subjects)} kubectl auth can-i cross-checks and {attempts} real "
           f"attempts: {len(findings)} wrong; {time.perf_counter() - started:.1f} s "
