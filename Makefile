@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 CRD_DIRS ?= $(wildcard ../shared/crds)
 CRD_FLAGS := $(foreach d,$(CRD_DIRS),--crd-dir $(d))
 
-.PHONY: run test compile check schema controlplane netanalyzer bench clean
+.PHONY: run test lint compile check schema controlplane netanalyzer bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +18,20 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/tenantc compile $(CRD_FLAGS)
 
-## test: the whole test suite (builds the local control plane binaries when missing)
-test: $(BIN)/.installed controlplane netanalyzer
+## test: lint, types, then the whole test suite (builds the local control plane binaries and
+## installs the network analyzer when missing)
+test: lint $(BIN)/.installed controlplane netanalyzer
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## controlplane: build etcd, kube-apiserver, kube-controller-manager into the user cache
+## lint: ruff (with docstring rules) on code and tests, mypy on compiler/ (settings in pyproject.toml)
+lint: $(BIN)/.installed
+	$(BIN)/ruff check compiler tests bench
+	$(BIN)/mypy
+
+## controlplane: build etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok
+## into the user cache (once per version)
 controlplane:
-	@if command -v go >/dev/null 2>&1; then tools/controlplane/build.sh >/dev/null; \
+	@if command -v go >/dev/null 2>&1; then tools/controlplane/build.sh >/dev/null && tools/kwok/build.sh >/dev/null; \
 	elif [ "$$CI" = "true" ]; then echo "Go is required in CI to build the control plane" >&2; exit 3; \
 	else echo "warning: Go not found; tests marked 'cluster' will be skipped" >&2; fi
 

@@ -1,24 +1,28 @@
 """The `tenantc` command line: a thin layer of argparse over the library.
 
 Each subcommand lives in `compiler.commands.<name>` and exposes `register(subparsers)`,
-which adds its parser and sets `func(args) -> int`. Exit codes follow kubectl/git habits:
-0 ok, 1 "differences found" (check, diff), 2 bad input or error. User errors never show
-a traceback; set TENANTC_DEBUG=1 to see one.
+which adds its parser and sets `func(args) -> int`; that function maps flags onto the
+library's options (compiler.live.options for diff/apply/status) and the result onto output
+(compiler.commands.output: one `-o/--output` flag shape for every command). Exit codes
+follow kubectl/git habits: 0 ok, 1 "differences found" (check, diff), 2 bad input or
+error. User errors never show a traceback; set TENANTC_DEBUG=1 to see one.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import os
-import signal
 import sys
 
+from compiler.about import VersionAction
 from compiler.errors import CompileError, UserError
 
 # Order is the order shown in --help. Only the module of the command being run is imported
-# (diff/apply/status pull in the kubernetes client, which costs most of a second); the others
+# (diff/apply/status read kubeconfigs with the kubernetes package, which costs most of a
+# second); the others
 # get a one-line entry so `tenantc --help` still lists them.
 COMMANDS = {
+    "init": "start a tenant-config repository (platform, example tenant, CI)",
     "compile": "compile tenants/ into rendered/",
     "check": "fail when rendered/ is stale or specs are invalid",
     "schema": "write schemas/tenant.schema.json and schemas/platform.schema.json",
@@ -29,11 +33,12 @@ COMMANDS = {
     "cluster": "run a local control plane (etcd, kube-apiserver, kube-controller-manager)",
 }
 COMMAND_MODULES = list(COMMANDS)
+BROKEN_PIPE_EXIT = 141  # what a shell reports for a writer whose reader went away (128 + SIGPIPE)
 
 EPILOG = """\
 typical flow:
   tenantc compile                     # tenants/ -> rendered/ (atomic, deterministic)
-  tenantc check --format github       # CI: fail when rendered/ is stale or specs invalid
+  tenantc check -o github             # CI: fail when rendered/ is stale or specs invalid
   tenantc review --base origin/main   # what a pull request changes, per tenant and cluster
   tenantc diff --context prod-east    # what would change on a live cluster
   tenantc apply --prune               # server-side apply, then prune what tenantc owns
@@ -51,7 +56,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"tenantc {_version()}")
+    parser.add_argument("--version", action=VersionAction)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, summary in COMMANDS.items():
         if command is not None and name != command:
@@ -66,16 +71,27 @@ def _command_in(argv: list[str]) -> str | None:
     return first if first in COMMANDS else None
 
 
-def _version() -> str:
-    from compiler import __version__
-
-    return __version__
-
-
 def main(argv: list[str] | None = None) -> int:
-    if hasattr(signal, "SIGPIPE"):  # `tenantc diff -o json | head` ends quietly, like other CLIs
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    argv = sys.argv[1:] if argv is None else argv
+    """Run one command. SIGPIPE stays ignored (Python's default): a connection the API server
+    drops mid-request must be an error tenantc retries, not a signal that kills it; a reader
+    that goes away (`tenantc diff -o json | head`) ends the command quietly instead."""
+    try:
+        return _run(sys.argv[1:] if argv is None else argv)
+    except BrokenPipeError:
+        _silence_stdout()
+        return BROKEN_PIPE_EXIT
+
+
+def _silence_stdout() -> None:
+    """The reader of stdout is gone: point stdout at /dev/null so the final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout replaced by something without a file descriptor
+        pass
+
+
+def _run(argv: list[str]) -> int:
     parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -10,11 +10,12 @@ from compiler.agent.contract import (
     AGENT_MANAGED_BY_VALUE,
     JOB_LABEL,
     MANAGED_BY_LABEL,
+    PIPELINE_LABEL,
     TASK_LABEL,
     TENANT_LABEL,
 )
 
-__all__ = ["AGENT_MANAGED_BY_VALUE", "JOB_LABEL", "MANAGED_BY_LABEL", "TASK_LABEL", "TENANT_LABEL"]
+__all__ = ["AGENT_MANAGED_BY_VALUE", "JOB_LABEL", "MANAGED_BY_LABEL", "PIPELINE_LABEL", "TASK_LABEL", "TENANT_LABEL"]
 
 # Ownership: apply and prune rely on these alone.
 MANAGED_BY_VALUE = "tenantc"
@@ -24,17 +25,18 @@ FIELD_MANAGER = "tenantc"
 PLATFORM_TENANT = "platform"  # tenant label value of cluster-wide platform objects
 
 # What an object is for, inside a tenant.
-PIPELINE_LABEL = "tenantc.io/pipeline"
 NOTEBOOK_LABEL = "tenantc.io/notebook"
 USER_LABEL = "tenantc.io/user"
 STORAGE_LEVEL_LABEL = "tenantc.io/storage-level"
 IMPORTED_FROM_LABEL = "tenantc.io/imported-from"
 
-# The ClusterRoles tenant members are bound to: '<prefix>admin|edit|view' (compiler/render/rbac.py).
+# The ClusterRoles tenant members are bound to: '<prefix>admin|edit|view' (compiler/render/member_roles.py).
 MEMBER_ROLE_PREFIX = "tenantc-member-"
 
 # Other systems' keys tenantc sets.
 SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
+SYNC_OPTIONS_ANNOTATION = "argocd.argoproj.io/sync-options"  # e.g. Prune=false,Delete=false (compiler.delivery)
+COMPARE_OPTIONS_ANNOTATION = "argocd.argoproj.io/compare-options"  # e.g. IgnoreExtraneous (compiler.delivery)
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every Namespace
 DATASET_CLAIM_ANNOTATION = "pvc.fluid.io/resources.requests.storage"  # Fluid's PVC size hint
 

@@ -8,28 +8,22 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from compiler.errors import Problems
 from compiler.gc_pause import collector_paused
-from compiler.kinds import BUILTIN_GROUPS, group_of
-from compiler.load.sources import read_sources
+from compiler.identity import RenderedPath, unit_folder
+from compiler.kinds import BUILTIN_GROUPS, PLATFORM_DIR, group_of
+from compiler.load.sources import Source, read_sources
 from compiler.model import Specs, build_specs
 from compiler.plan import Plan, make_plan
-from compiler.render import (
-    PLATFORM_DIR,
-    RenderCollision,
-    render_all,
-    render_platform_cluster,
-    render_tenant,
-    tenant_contexts,
-    tenants_read_by,
-)
+from compiler.render import RenderCollision, render_platform_cluster, render_tenant, tenant_contexts
 from compiler.render.argocd import render_argocd, summaries_of
 from compiler.render.unit_cache import UnitCache, UnitMeta, unit_key
-from compiler.render.units import Unit, UnitTree
+from compiler.render.units import Loader, Unit, UnitTree
 from compiler.validate import ValidationReport, unchecked_warnings, validate_objects
 from compiler.validate.crds import CrdSet, crd_digest, load_crds
 from compiler.validate.engine import default_engine
@@ -42,6 +36,8 @@ CACHE_DIR = ".tenantc-cache"
 
 @dataclass
 class CompileResult:
+    """A compiled repository: specs, plan, the rendered objects and their YAML, and warnings."""
+
     specs: Specs
     plan: Plan
     objects: Mapping[str, dict]  # 'cluster/tenant/file.yaml' -> object (lazy over units)
@@ -56,8 +52,8 @@ class CompileResult:
         Folders outside clusters (rendered/_argocd/) are keyed ('_argocd', '')."""
         out: dict[tuple[str, str], int] = {}
         for path in self.objects:
-            parts = path.split("/")
-            key = (parts[0], parts[1]) if len(parts) == 3 else (parts[0], "")
+            rendered = RenderedPath.parse(path)
+            key = (rendered.cluster, rendered.unit) if rendered.in_cluster else (rendered.unit, "")
             out[key] = out.get(key, 0) + 1
         return out
 
@@ -69,12 +65,30 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: CrdSet | 
 
     Units (one tenant on one cluster) whose inputs are unchanged come from the unit cache in
     `.tenantc-cache/` unread; `use_cache=False` renders everything. `serialize=False` skips
-    the YAML bytes (`files` stays empty, nothing is cached) for callers that only compare
-    objects, such as review of a revision checked out to a temporary folder."""
+    the YAML bytes (`files` stays empty, the cache is neither read nor written) for callers
+    that only compare objects, such as review of a revision checked out to a temporary folder.
+    Both flags only choose what is skipped: there is one path through the stages."""
     with collector_paused():
-        if not serialize:
-            return _compile_uncached(root, crd_dirs, crds, schema_engine)
-        return _compile(root, crd_dirs, crds, schema_engine, use_cache)
+        clock, problems = _Clock(), Problems()
+        specs, plan = _plan(root, problems, clock)
+        crd_dirs = list(crd_dirs or [])
+        # Keys only matter for what is cached or written: without YAML there is neither.
+        schema_key = _schema_key(crds, crd_dirs, schema_engine) if serialize else None
+        cache = UnitCache(root / CACHE_DIR / "units.sqlite" if use_cache and serialize else None)
+        rendered = _render(plan, _unit_jobs(plan, schema_key), cache, problems)
+        clock.lap("render")
+        custom = _custom_kinds(rendered.fresh.values())
+        if crds is None and crd_dirs and custom:
+            crds = load_crds(crd_dirs, root / CACHE_DIR, kinds=custom)
+        report = validate_objects(rendered.fresh, specs.platform, crds, problems, schema_engine)
+        clock.lap("validate")
+        problems.raise_if_any()
+        units = _assemble(rendered, report, cache, serialize, clock)
+        objects = UnitTree(units, "objects")
+        unchecked = rendered.unchecked + list(report.unchecked.values())
+        return CompileResult(specs, plan, objects, UnitTree(units, "files") if serialize else {},
+                             unchecked_warnings(unchecked), clock.timings, len(objects) - len(unchecked),
+                             units_rendered=len(rendered.keys))
 
 
 class _Clock:
@@ -102,30 +116,16 @@ def _plan(root: Path, problems: Problems, clock: _Clock) -> tuple[Specs, Plan]:
     return specs, plan
 
 
-def _compile_uncached(root: Path, crd_dirs: list[Path] | None, crds: CrdSet | None,
-                      schema_engine: str | None) -> CompileResult:
-    clock, problems = _Clock(), Problems()
-    specs, plan = _plan(root, problems, clock)
-    try:
-        objects = render_all(plan)
-    except RenderCollision as exc:
-        problems.add("tenants/", "", str(exc), "rename one of the objects")
-        problems.raise_if_any()
-    clock.lap("render")
-    if crds is None and crd_dirs:
-        crds = load_crds(list(crd_dirs), root / CACHE_DIR, kinds=_custom_kinds(objects.values()))
-    report: ValidationReport = validate_objects(objects, specs.platform, crds, problems, schema_engine)
-    clock.lap("validate")
-    problems.raise_if_any()
-    return CompileResult(specs, plan, objects, {}, report.warnings, clock.timings, report.checked,
-                         units_rendered=len({p.rpartition("/")[0] for p in objects}))
+def _schema_key(crds: CrdSet | None, crd_dirs: list[Path], schema_engine: str | None) -> str:
+    """What validation verdicts depend on: the CRDs and the schema engine."""
+    return "|".join([crds.digest if crds is not None else crd_digest(crd_dirs), schema_engine or default_engine()])
 
 
-def _custom_kinds(objects) -> set[str]:
+def _custom_kinds(objects: Iterable[dict]) -> set[str]:
     return {o["kind"] for o in objects if group_of(o["apiVersion"]) not in BUILTIN_GROUPS}
 
 
-def _spec_digest(source) -> str:
+def _spec_digest(source: Source) -> str:
     """Digest of what a spec file evaluates to (a Jsonnet file's imports change its data
     without changing its bytes) and of its path (rendered objects name their source file)."""
     if source.path.endswith(".jsonnet"):
@@ -133,81 +133,101 @@ def _spec_digest(source) -> str:
     return source.path + ":" + source.digest
 
 
-def _unit_jobs(plan: Plan, schema_key: str) -> list[tuple[str, str, Callable[[], dict[str, dict]]]]:
-    """(unit path, cache key, render function) for every cluster/_platform and cluster/tenant."""
-    platform_digest = _spec_digest(plan.specs.platform_source)
-    digests = {t.tenant.name: _spec_digest(t.source) for t in plan.specs.tenants}
-    jobs = []
+_UnitJob = tuple[str, str, Callable[[], dict[str, dict]]]  # (unit folder, cache key, render function)
+
+
+def _unit_jobs(plan: Plan, schema_key: str | None) -> list[_UnitJob]:
+    """Every cluster/_platform and cluster/tenant unit with its cache key: everything its
+    objects depend on, including the specs of the tenants the plan read for it. Without a
+    `schema_key` nothing is cached or written, and the keys are left empty."""
+    def key(*parts: str) -> str:
+        return unit_key(*parts, schema_key) if schema_key is not None else ""
+
+    platform_digest = _spec_digest(plan.specs.platform_source) if schema_key is not None else ""
+    digests = {t.tenant.name: _spec_digest(t.source) for t in plan.specs.tenants} if schema_key is not None else {}
+    jobs: list[_UnitJob] = []
     for cluster in plan.specs.platform.clusters:
-        jobs.append((f"{cluster.name}/{PLATFORM_DIR}", unit_key("platform", platform_digest, cluster.name, schema_key),
-                     lambda cluster=cluster: render_platform_cluster(plan, cluster)))
+        jobs.append((unit_folder(cluster.name, PLATFORM_DIR), key("platform", platform_digest, cluster.name),
+                     partial(render_platform_cluster, plan, cluster)))
     for ctx in tenant_contexts(plan):
         tenant = ctx.tenant.name
-        deps = [f"{d}={digests.get(d, '')}" for d in tenants_read_by(plan, tenant)]
-        key = unit_key("tenant", platform_digest, digests[tenant], ctx.cluster.name, schema_key, *deps)
-        jobs.append((f"{ctx.cluster.name}/{tenant}", key, lambda ctx=ctx: render_tenant(ctx)))
+        deps = [f"{d}={digests.get(d, '')}" for d in plan.tenants_read_by(tenant)]
+        jobs.append((unit_folder(ctx.cluster.name, tenant),
+                     key("tenant", platform_digest, digests.get(tenant, ""), ctx.cluster.name, *deps),
+                     partial(render_tenant, ctx)))
     return jobs
 
 
-def _compile(root: Path, crd_dirs: list[Path] | None, crds: CrdSet | None, schema_engine: str | None,
-             use_cache: bool) -> CompileResult:
-    clock, problems = _Clock(), Problems()
-    specs, plan = _plan(root, problems, clock)
-    crd_dirs = list(crd_dirs or [])
-    schema_key = "|".join([crds.digest if crds is not None else crd_digest(crd_dirs), schema_engine or default_engine()])
-    cache = UnitCache(root / CACHE_DIR / "units.sqlite" if use_cache else None)
-    jobs = _unit_jobs(plan, schema_key)
-    cached = cache.metas([key for _, key, _ in jobs])
-    units: dict[str, Unit] = {}
-    summaries: dict[str, dict] = {}
-    unchecked: list[tuple[str, str]] = []
-    fresh: dict[str, dict] = {}  # objects of the units rendered now, by path
-    fresh_units: dict[str, str] = {}  # unit path -> key
+@dataclass
+class _Rendered:
+    """A compile's units: those the cache holds (known by their metadata, content unread) and
+    the objects of those rendered now, Argo CD's view of all of them included."""
+
+    cached: dict[str, Unit] = field(default_factory=dict)  # unit folder -> unit loading from the cache
+    summaries: dict[str, dict] = field(default_factory=dict)  # unit folder -> Argo CD summary, every unit
+    unchecked: list[tuple[str, str]] = field(default_factory=list)  # (apiVersion, kind) not validated, cached units
+    fresh: dict[str, dict] = field(default_factory=dict)  # path -> object, units rendered now
+    keys: dict[str, str] = field(default_factory=dict)  # unit folder -> cache key, units rendered now
+
+
+def _render(plan: Plan, jobs: list[_UnitJob], cache: UnitCache, problems: Problems) -> _Rendered:
+    out = _Rendered()
+    metas = cache.metas([key for _, key, _ in jobs])
     try:
-        for unit_path, key, render in jobs:
-            meta = cached.get(key)
-            if meta is not None:
-                units[unit_path] = Unit(unit_path, key, meta.names, loader=lambda key=key: cache.payload(key))
-                summaries[unit_path] = meta.summary
-                unchecked += [tuple(u) for u in meta.unchecked]
+        for folder, key, render in jobs:
+            meta = metas.get(key)
+            if meta is None:
+                out.fresh.update(render())
+                out.keys[folder] = key
                 continue
-            fresh.update(render())
-            fresh_units[unit_path] = key
+            out.cached[folder] = Unit(folder, key, meta.names, loader=_loader(cache, key))
+            out.summaries[folder] = meta.summary
+            out.unchecked += [(api_version, kind) for api_version, kind in meta.unchecked]
     except RenderCollision as exc:
         problems.add("tenants/", "", str(exc), "rename one of the objects")
         problems.raise_if_any()
-    fresh_summaries = summaries_of(fresh)
-    fresh.update(render_argocd(plan, summaries={**summaries, **fresh_summaries}))
-    clock.lap("render")
-    custom = _custom_kinds(fresh.values())
-    if crds is None and crd_dirs and custom:
-        crds = load_crds(crd_dirs, root / CACHE_DIR, kinds=custom)
-    report = validate_objects(fresh, specs.platform, crds, problems, schema_engine)
-    clock.lap("validate")
-    problems.raise_if_any()
-    files = serialize_all(fresh)
+    out.summaries.update(summaries_of(out.fresh))
+    out.fresh.update(render_argocd(plan, summaries=out.summaries))
+    return out
+
+
+def _loader(cache: UnitCache, key: str) -> Loader:
+    def load() -> tuple[dict[str, dict], dict[str, bytes]]:
+        payload = cache.payload(key)
+        assert payload is not None, f"unit {key} left the cache"
+        return payload
+    return load
+
+
+def _assemble(rendered: _Rendered, report: ValidationReport, cache: UnitCache, serialize: bool,
+              clock: _Clock) -> dict[str, Unit]:
+    """Every unit, in folder order: the cached ones as they are, the fresh ones with their YAML
+    (when serializing) and stored in the cache. A unit with no cache key of its own (Argo
+    CD's) is keyed by its content, for the writer."""
+    files = serialize_all(rendered.fresh) if serialize else {}
     clock.lap("serialize")
-    by_unit: dict[str, dict[str, str]] = {}
-    for path in fresh:
-        unit_path, _, name = path.rpartition("/")
-        by_unit.setdefault(unit_path, {})[name] = path
-    for unit_path, names in by_unit.items():
-        unit_objects = {n: fresh[p] for n, p in names.items()}
-        unit_files = {n: files[p] for n, p in names.items()}
-        key = fresh_units.get(unit_path) or unit_key("derived", *(digest(b) for _, b in sorted(unit_files.items())))
-        units[unit_path] = Unit(unit_path, key, sorted(names), _objects=unit_objects, _files=unit_files)
-        if unit_path in fresh_units:
-            meta = UnitMeta(sorted(names), fresh_summaries.get(unit_path, {}),
+    units = dict(rendered.cached)
+    for folder, names in _by_unit(rendered.fresh).items():
+        unit_objects = {n: rendered.fresh[p] for n, p in names.items()}
+        unit_files = {n: files[p] for n, p in names.items()} if serialize else {}
+        key = rendered.keys.get(folder) or unit_key("derived", *(digest(b) for _, b in sorted(unit_files.items())))
+        units[folder] = Unit(folder, key, sorted(names), _objects=unit_objects, _files=unit_files)
+        if folder in rendered.keys:
+            meta = UnitMeta(sorted(names), rendered.summaries.get(folder, {}),
                             [list(report.unchecked[p]) for p in names.values() if p in report.unchecked])
             cache.put(key, meta, unit_objects, unit_files)
     cache.flush()
     clock.lap("cache")
-    ordered = dict(sorted(units.items()))
-    files_tree = UnitTree(ordered, "files")
-    validated = len(files_tree) - len(unchecked) - len(report.unchecked)
-    return CompileResult(specs, plan, UnitTree(ordered, "objects"), files_tree,
-                         unchecked_warnings(unchecked + list(report.unchecked.values())), clock.timings,
-                         validated, units_rendered=len(fresh_units))
+    return dict(sorted(units.items()))
+
+
+def _by_unit(objects: Mapping[str, dict]) -> dict[str, dict[str, str]]:
+    """Unit folder -> file name -> path, for paths of rendered/."""
+    out: dict[str, dict[str, str]] = {}
+    for path in objects:
+        rendered = RenderedPath.parse(path)
+        out.setdefault(rendered.folder, {})[rendered.file] = path
+    return out
 
 
 def writer_for(root: Path, out: Path | None = None) -> TreeWriter:
@@ -223,5 +243,6 @@ def write_rendered(root: Path, result: CompileResult, out: Path | None = None) -
 
 
 def check_rendered(root: Path, result: CompileResult, out: Path | None = None) -> Staleness:
+    """What differs between the compile's files and rendered/ (or `out`) on disk."""
     with collector_paused():
         return writer_for(root, out).compare(result.files)

@@ -121,7 +121,8 @@ def exact_sum(values) -> Decimal:
 
 def _round_up_to_nano(value: Decimal) -> Decimal:
     """The API server keeps 9 decimal places, rounding up (as resource.Quantity does)."""
-    if value.as_tuple().exponent >= -9:
+    exponent = value.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent >= -9:  # 'n'/'N'/'F': NaN and infinities
         return value
     return value.quantize(Decimal("1e-9"), rounding=ROUND_CEILING, context=EXACT)
 
@@ -142,6 +143,8 @@ def canonical(value: Decimal, fmt: str = FORMAT_DECIMAL) -> str:
     # decimal: the largest exponent (multiple of 3) for which the mantissa is whole.
     # (Decimal.normalize would round to the context's 28 digits; strip the zeros by hand.)
     sign, digits, exp = value.as_tuple()
+    if not isinstance(exp, int):
+        raise ValueError(f"not a finite quantity: {value}")
     mantissa = int("".join(map(str, digits)))
     while mantissa and mantissa % 10 == 0:
         mantissa //= 10

@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from compiler.model.platform import Platform
 from compiler.model.tenant import Tenant
 
 SCHEMA_DIR = "schemas"
-MODELS = {"tenant.schema.json": Tenant, "platform.schema.json": Platform}
+MODELS: dict[str, type[BaseModel]] = {"tenant.schema.json": Tenant, "platform.schema.json": Platform}
 
 
 def schema_files() -> dict[str, bytes]:

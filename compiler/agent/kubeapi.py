@@ -4,7 +4,8 @@ Why not the `kubernetes` package: the agent runs in every job pod and must reach
 heartbeat in well under a second with a few MiB of memory; that client costs hundreds of
 milliseconds and tens of MiB to import. The agent needs a handful of REST calls, so this
 module gives exactly those: credentials (in-cluster service account or a kubeconfig), one
-kept-alive HTTPS connection, JSON in and out, typed errors, and a capped, jittered backoff.
+kept-alive HTTPS connection, JSON in and out, typed errors, and the retry policy of
+`compiler.agent.retry` (capped, jittered backoff).
 Tokens never appear in a message, a log line or a repr.
 """
 from __future__ import annotations
@@ -13,12 +14,17 @@ import base64
 import http.client
 import json
 import os
-import random
 import ssl
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode, urlsplit
+
+# The retry policy (which statuses, the backoff curve, Retry-After) is the one the CLI's client
+# uses too; Backoff is re-exported for the agent's commands.
+from compiler.agent.retry import Backoff as Backoff
+from compiler.agent.retry import is_transient_status, next_wait, parse_retry_after
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 TOKEN_REREAD_SECONDS = 60.0  # projected tokens rotate; client-go re-reads them on the same order
@@ -27,8 +33,6 @@ USER_AGENT = "tenantc-agent/0.1"
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML, so the body stays JSON
-
-TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class KubeError(Exception):
@@ -48,17 +52,18 @@ class Unreachable(KubeError):
 class ApiError(KubeError):
     """The API server answered with an error status; `message` is its own explanation."""
 
-    def __init__(self, status: int, method: str, path: str, message: str):
+    def __init__(self, status: int, method: str, path: str, message: str, retry_after: float | None = None):
         self.status = status
         self.method = method
         self.path = path
         self.message = message
+        self.retry_after = retry_after  # the server's Retry-After, in seconds
         super().__init__(f"{method} {path}: HTTP {status}: {message}")
 
     @property
     def transient(self) -> bool:
         """Server overload or restart, as opposed to a request that will never succeed."""
-        return self.status in TRANSIENT_STATUSES
+        return is_transient_status(self.status)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -96,7 +101,7 @@ class ClusterConfig:
         self.cert_data = self.key_data = None
 
 
-def in_cluster_config(env: dict | None = None, sa_dir: str | None = None) -> ClusterConfig:
+def in_cluster_config(env: Mapping[str, str] | None = None, sa_dir: str | None = None) -> ClusterConfig:
     """The pod's own service account: the token is re-read from its file as it rotates."""
     env = os.environ if env is None else env
     sa_dir = sa_dir or SERVICE_ACCOUNT_DIR
@@ -128,6 +133,20 @@ def kubeconfig_config(path: str, context: str | None = None) -> ClusterConfig:
     Relative file names are taken from the kubeconfig's folder, as kubectl does. Exec and
     auth-provider plugins are refused with a clear message rather than half-supported.
     """
+    doc = _read_kubeconfig(path)
+    base = os.path.dirname(os.path.abspath(path))
+    name = context or doc.get("current-context")
+    if not name:
+        raise ConfigError(f"kubeconfig {path} has no current-context; pass --context")
+    ctx = _named(doc, "contexts", "context", name, path)
+    cluster = _named(doc, "clusters", "cluster", ctx.get("cluster"), path)
+    user = _named(doc, "users", "user", ctx["user"], path) if ctx.get("user") else {}
+    cfg = _cluster_config(cluster, ctx, base, path)
+    _add_user_credentials(cfg, user, ctx, base, path)
+    return cfg
+
+
+def _read_kubeconfig(path: str) -> dict:
     try:
         import yaml  # lazily: only outside a pod, and only here
 
@@ -139,14 +158,11 @@ def kubeconfig_config(path: str, context: str | None = None) -> ClusterConfig:
         raise ConfigError(f"kubeconfig {path} is not valid YAML: {exc}") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"kubeconfig {path} is not a mapping")
-    base = os.path.dirname(os.path.abspath(path))
-    name = context or doc.get("current-context")
-    if not name:
-        raise ConfigError(f"kubeconfig {path} has no current-context; pass --context")
-    ctx = _named(doc, "contexts", "context", name, path)
-    cluster = _named(doc, "clusters", "cluster", ctx.get("cluster"), path)
-    user = _named(doc, "users", "user", ctx["user"], path) if ctx.get("user") else {}
+    return doc
 
+
+def _cluster_config(cluster: dict, ctx: dict, base: str, path: str) -> ClusterConfig:
+    """Server, TLS name and CA of the context's cluster entry."""
     server = cluster.get("server")
     if not server:
         raise ConfigError(f"kubeconfig {path}: cluster {ctx.get('cluster')!r} has no server")
@@ -165,7 +181,11 @@ def kubeconfig_config(path: str, context: str | None = None) -> ClusterConfig:
     if cluster.get("certificate-authority-data"):
         ca = _b64(cluster["certificate-authority-data"], "certificate-authority-data", path)
         cfg.ca_data = ca.decode("ascii") if ca.lstrip().startswith(b"-----") else ca
+    return cfg
 
+
+def _add_user_credentials(cfg: ClusterConfig, user: dict, ctx: dict, base: str, path: str) -> None:
+    """Token, token file or client certificate of the context's user entry."""
     if user.get("exec") or user.get("auth-provider"):
         raise ConfigError(
             f"kubeconfig {path}: user {ctx.get('user')!r} uses an exec/auth-provider plugin, "
@@ -181,14 +201,13 @@ def kubeconfig_config(path: str, context: str | None = None) -> ClusterConfig:
         cfg.key_data = _b64(user["client-key-data"], "client-key-data", path)
     if bool(cfg.cert_file or cfg.cert_data) != bool(cfg.key_file or cfg.key_data):
         raise ConfigError(f"kubeconfig {path}: client certificate and client key must be given together")
-    return cfg
 
 
 def load_config(
     kubeconfig: str | None = None,
     context: str | None = None,
     token_file: str | None = None,
-    env: dict | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> ClusterConfig:
     """--kubeconfig first, then the pod's service account, then $KUBECONFIG's first file."""
     env = os.environ if env is None else env
@@ -241,11 +260,12 @@ class _Connection(http.client.HTTPSConnection):
 
     def __init__(self, host, port, context, server_name, timeout):
         super().__init__(host, port, timeout=timeout, context=context)
+        self._tls = context
         self._server_name = server_name
 
     def connect(self):
         http.client.HTTPConnection.connect(self)
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._server_name or self.host)
+        self.sock = self._tls.wrap_socket(self.sock, server_hostname=self._server_name or self.host)
 
 
 class KubeClient:
@@ -275,6 +295,16 @@ class KubeClient:
     # -- verbs
     def get(self, path: str, timeout: float | None = None) -> dict:
         return self.request("GET", path, timeout=timeout)
+
+    def list_items(self, path: str, label_selector: str | None = None, timeout: float | None = None) -> list[dict]:
+        """The items of a collection, one page (what the agent lists is a handful of objects)."""
+        query = {"labelSelector": label_selector} if label_selector else None
+        return list(self.request("GET", path, query=query, timeout=timeout).get("items") or [])
+
+    def delete(self, path: str, propagation: str = "Background", timeout: float | None = None) -> dict:
+        """Delete one object; its dependents go by garbage collection (`propagation`)."""
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": propagation}
+        return self.request("DELETE", path, body, timeout=timeout)
 
     def create(self, path: str, obj: dict, timeout: float | None = None) -> dict:
         return self.request("POST", path, obj, timeout=timeout)
@@ -329,7 +359,8 @@ class KubeClient:
             obj = {"message": raw[:200].decode("utf-8", "replace")}
         if resp.status >= 400:
             message = obj.get("message") if isinstance(obj, dict) else None
-            raise ApiError(resp.status, method, path, message or resp.reason)
+            raise ApiError(resp.status, method, path, message or resp.reason,
+                           parse_retry_after(resp.getheader("Retry-After")))
         return obj
 
     def _connection(self, timeout: float) -> _Connection:
@@ -365,49 +396,22 @@ def object_path(group: str, version: str, plural: str, namespace: str, name: str
 # --------------------------------------------------------------------------- retry
 
 
-class Backoff:
-    """Exponential delays, capped, with jitter that only shortens them.
-
-    delay(n) = min(cap, base * factor**n) * (1 - jitter * U), U uniform in [0, 1): the cap
-    is a hard upper bound (an outage never slows us beyond it) and the jitter spreads the
-    retries of many pods that lost the API server at the same moment.
-    """
-
-    def __init__(self, base: float = 0.5, cap: float = 30.0, factor: float = 2.0,
-                 jitter: float = 0.5, rng=random.random):
-        if not (0 < base <= cap and factor >= 1 and 0 <= jitter <= 1):
-            raise ValueError("need 0 < base <= cap, factor >= 1 and 0 <= jitter <= 1")
-        self.base, self.cap, self.factor, self.jitter, self.rng = base, cap, factor, jitter, rng
-        self.attempt = 0
-
-    def ceiling(self, attempt: int) -> float:
-        """The un-jittered delay of retry number `attempt` (0-based)."""
-        return min(self.cap, self.base * self.factor ** min(attempt, 64))
-
-    def next(self) -> float:
-        delay = self.ceiling(self.attempt) * (1 - self.jitter * self.rng())
-        self.attempt += 1
-        return delay
-
-    def reset(self) -> None:
-        self.attempt = 0
-
-
 def retry_transient(call, deadline: float, backoff: Backoff | None = None, wait=time.sleep,
                     clock=time.monotonic):
     """Run `call()` until it returns, retrying transient errors until the monotonic deadline.
 
-    A permanent error (403, 404, 422, ...) or the deadline re-raises the last error.
+    A permanent error (403, 404, 422, ...) or the deadline re-raises the last error; waits
+    follow compiler.agent.retry (a server's Retry-After is honoured within the deadline).
     """
     backoff = backoff or Backoff()
     while True:
         try:
             return call()
         except KubeError as exc:
-            remaining = deadline - clock()
-            if not is_transient(exc) or remaining <= 0:
+            delay = next_wait(backoff, deadline - clock(), getattr(exc, "retry_after", None))
+            if not is_transient(exc) or delay is None:
                 raise
-            wait(min(backoff.next(), remaining))
+            wait(delay)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -12,7 +12,7 @@ import time
 def log(level: str, message: str) -> None:
     """Write `<UTC time> <level> tenantc-agent: <message>` to stderr and flush at once."""
     now = time.time()
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".%03dZ" % (now % 1 * 1000)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
     try:
         sys.stderr.write(f"{stamp} {level} tenantc-agent: {message}\n")
         sys.stderr.flush()

@@ -24,6 +24,7 @@ import signal
 import threading
 import time
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from compiler.agent import log
@@ -64,7 +65,7 @@ class PodIdentity:
     ENV = {"pod": "POD_NAME", "namespace": "POD_NAMESPACE", "job": "TENANTC_JOB", "task": "TENANTC_TASK"}
 
     @classmethod
-    def from_env(cls, env: dict | None = None) -> PodIdentity:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> PodIdentity:
         env = os.environ if env is None else env
         missing = [var for var in cls.ENV.values() if not env.get(var)]
         if missing:
@@ -90,14 +91,14 @@ def field_manager(pod: str) -> str:
     name = FIELD_MANAGER_PREFIX + pod
     if len(name) <= MAX_FIELD_MANAGER:
         return name
-    suffix = "-%08x" % zlib.crc32(pod.encode())
+    suffix = f"-{zlib.crc32(pod.encode()):08x}"
     return name[: MAX_FIELD_MANAGER - len(suffix)] + suffix
 
 
 def micro_time(t: float) -> str:
     """A Kubernetes MicroTime (RFC 3339 with microseconds, UTC)."""
     whole = int(t)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + ".%06dZ" % int((t - whole) * 1e6)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int((t - whole) * 1e6):06d}Z"
 
 
 def lease_duration(interval: float) -> int:

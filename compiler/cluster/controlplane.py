@@ -1,4 +1,5 @@
-"""`ControlPlane`: one local cluster (etcd + kube-apiserver + kube-controller-manager) per state dir.
+"""`ControlPlane`: one local cluster (etcd + kube-apiserver + kube-controller-manager, and
+with `scheduler=True` kube-scheduler + kwok) per state dir.
 
 This is the API tests and other modules call directly; `tenantc cluster` is a thin CLI on
 top. Every method reads and writes `state.json`, so a cluster started by one process (the
@@ -7,23 +8,27 @@ CLI, a pytest session) can be inspected, restarted or stopped by another.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from compiler.cluster import crds as crd_install
 from compiler.cluster import process
-from compiler.cluster.binaries import find_binaries
+from compiler.cluster.binaries import COMPONENTS, SCHEDULING, find_binaries, find_kwok
 from compiler.cluster.components import (
     APISERVER,
     AUDIT_POLICY,
     CONTROLLER_MANAGER,
     ETCD,
-    ORDER,
-    PORT_NAMES,
+    KWOK,
+    KWOK_CONFIG,
     PORTS,
+    SCHEDULER,
     Component,
     apiserver_endpoint,
     build_components,
+    order,
+    port_names,
 )
 from compiler.cluster.errors import ClusterError, ComponentError
 from compiler.cluster.kubeconfig import build_kubeconfig, cert_user, write_kubeconfig
@@ -46,11 +51,16 @@ class ControlPlane:
     `binaries`: folder with the three binaries (default: `find_binaries()`, building them).
     `extra_args`: extra flags per component, e.g. {"kube-apiserver": ["--v=4"]}.
     `bind_to_parent`: the processes die with this Python process (test fixtures; Linux only).
+    `scheduler`: also run kube-scheduler and kwok (fake kubelets for the Nodes a caller creates
+    with the annotation `kwok.x-k8s.io/node: fake`), and the controllers scheduling needs
+    (statefulset, node lifecycle, PV binder). None: as the state dir recorded (default off).
+    `kwok_binaries`: folder with the kwok binary (default: `find_kwok()`, building it).
     """
 
-    def __init__(self, state_dir: str | Path, crd_dirs: list[str | Path] = (), name: str | None = None,
+    def __init__(self, state_dir: str | Path, crd_dirs: Sequence[str | Path] = (), name: str | None = None,
                  binaries: str | Path | None = None, extra_args: dict[str, list[str]] | None = None,
-                 bind_to_parent: bool = False):
+                 bind_to_parent: bool = False, scheduler: bool | None = None,
+                 kwok_binaries: str | Path | None = None):
         self.state_dir = Path(state_dir).expanduser().resolve()  # recorded paths must not depend on cwd
         self.layout = Layout(self.state_dir)
         self.crd_dirs = [Path(d).expanduser().resolve() for d in crd_dirs]
@@ -58,6 +68,8 @@ class ControlPlane:
         self._binaries = Path(binaries) if binaries else None
         self._extra_args = {k: list(v) for k, v in (extra_args or {}).items()}
         self._bind_to_parent = bind_to_parent
+        self._scheduler = scheduler
+        self._kwok_binaries = Path(kwok_binaries) if kwok_binaries else None
         self.pki = Pki(self.layout.pki)
         self.timings: dict[str, float] = {}  # step -> seconds after the last `up` began starting processes
 
@@ -80,27 +92,36 @@ class ControlPlane:
     def audit_log_path(self) -> str:
         return str(self.layout.audit_log)
 
+    @property
+    def scheduling(self) -> bool:
+        """True when this cluster runs (or will run) kube-scheduler and kwok."""
+        recorded = bool(load_state(self.layout).get("scheduler"))
+        return recorded if self._scheduler is None else self._scheduler
+
     def is_running(self) -> bool:
-        """True when all three recorded processes are alive."""
-        records = self._records(load_state(self.layout))
-        return all(process.is_running(records.get(name)) for name in ORDER)
+        """True when all recorded components are alive."""
+        state = load_state(self.layout)
+        records = self._records(state)
+        return all(process.is_running(records.get(name)) for name in _order(state))
 
     def status(self) -> dict:
         """What runs where: per component pid/running/log, ports, server URL, kubeconfig."""
         state = load_state(self.layout)
         records = self._records(state)
         components = {}
-        for name in ORDER:
+        names = _order(state) if state else order(bool(self._scheduler))
+        for name in names:
             record = records.get(name)
             components[name] = {"running": process.is_running(record),
                                 "pid": record.pid if record else None,
                                 "ports": {p: state.get("ports", {}).get(p) for p in PORTS[name]},
                                 "log": str(self.layout.log(name))}
-        running = [n for n in ORDER if components[n]["running"]]
+        running = [n for n in names if components[n]["running"]]
         return {
             "name": self.name,
             "state_dir": str(self.state_dir),
-            "state": "running" if len(running) == len(ORDER) else "partial" if running else "stopped",
+            "state": "running" if len(running) == len(names) else "partial" if running else "stopped",
+            "scheduler": bool(state.get("scheduler")),
             "server": self.server,
             "kubeconfig": self.kubeconfig_path if self.layout.kubeconfig.exists() else None,
             "ports": state.get("ports", {}),
@@ -123,6 +144,10 @@ class ControlPlane:
                 if not folder.is_dir():
                     raise ClusterError(f"CRD folder {folder} does not exist")
             fresh = not records  # nothing runs: choose ports and write config; else resume as recorded
+            if not fresh and self._scheduler is not None and self._scheduler != bool(state.get("scheduler")):
+                has = "runs" if state.get("scheduler") else "does not run"
+                raise ClusterError(f"the cluster in {self.state_dir} {has} kube-scheduler and kwok; "
+                                   "stop it (down) and start it again to change that")
             if fresh:
                 state = self._fresh_state(state, preferred_ports=state.get("ports"))
             state["name"] = self.name
@@ -156,9 +181,9 @@ class ControlPlane:
 
     def stop_component(self, component: str) -> None:
         """Stop one component (e.g. the API server, to test behaviour while it is away)."""
-        self._check_component(component)
         with locked(self.layout):
             state = load_state(self.layout)
+            self._check_component(component, state)
             record = self._records(state).get(component)
             if record:
                 process.stop([record])
@@ -167,9 +192,9 @@ class ControlPlane:
 
     def start_component(self, component: str) -> None:
         """(Re)start one component with its recorded flags and ports, and wait until it is ready."""
-        self._check_component(component)
         with locked(self.layout):
             state = load_state(self.layout)
+            self._check_component(component, state)
             if not state.get("ports"):
                 raise ClusterError(f"{self.state_dir} has no cluster to start {component} in; run up first")
             records = {n: r for n, r in self._records(state).items() if process.is_running(r)}
@@ -189,9 +214,11 @@ class ControlPlane:
     # -- internals ------------------------------------------------------------------------
     def _fresh_state(self, old: dict, preferred_ports: dict[str, int] | None) -> dict:
         """Nothing runs: choose binaries and ports, and write certificates and config files."""
-        binaries = self._binaries or find_binaries()
+        scheduling = bool(old.get("scheduler")) if self._scheduler is None else self._scheduler
+        binaries = self._binaries or find_binaries(components=COMPONENTS + (SCHEDULING if scheduling else ()))
+        kwok_binaries = (self._kwok_binaries or find_kwok()) if scheduling else None
         ensure_pki(self.layout.pki)
-        ports = pick_ports(list(PORT_NAMES), preferred=preferred_ports)
+        ports = pick_ports(port_names(scheduling), preferred=preferred_ports)
         for folder in (self.layout.config, self.layout.logs, self.layout.etcd_data):
             folder.mkdir(parents=True, exist_ok=True)
         self.layout.etcd_data.chmod(0o700)  # etcd refuses a data dir others can read
@@ -201,30 +228,37 @@ class ControlPlane:
             "local", server, self.pki.ca,
             cert_user(self.pki.cert("controller-manager"), self.pki.key("controller-manager")),
             user_name="kube-controller-manager"))
-        return {**old, "binaries": str(binaries), "ports": ports, "extra_args": self._extra_args}
+        if scheduling:
+            for user, path in (("scheduler", self.layout.scheduler_kubeconfig), ("kwok", self.layout.kwok_kubeconfig)):
+                write_kubeconfig(path, build_kubeconfig(
+                    "local", server, self.pki.ca, cert_user(self.pki.cert(user), self.pki.key(user)), user_name=user))
+            self.layout.kwok_config.write_text(KWOK_CONFIG)
+        return {**old, "binaries": str(binaries), "ports": ports, "extra_args": self._extra_args,
+                "scheduler": scheduling, "kwok_binaries": str(kwok_binaries) if kwok_binaries else None}
 
     def _components(self, state: dict) -> dict[str, Component]:
+        kwok = state.get("kwok_binaries") if state.get("scheduler") else None
         return build_components(Path(state["binaries"]), self.layout, self.pki, state["ports"],
-                                state.get("extra_args"))
+                                state.get("extra_args"), kwok_binaries=Path(kwok) if kwok else None)
 
     def _start_missing(self, state: dict, records: dict[str, ProcessRecord], parsed: Future) -> None:
         """Start missing components and install CRDs, overlapping what does not depend on each other.
 
         etcd and the API server start together (the API server retries etcd); the controller
-        manager needs a ready API server, and starts while the CRDs are installed. On any
-        failure the processes started by this call are stopped again, so a failed `up` leaves
+        manager (and kube-scheduler and kwok) need a ready API server, and start while the CRDs
+        are installed. On any failure the processes started by this call are stopped again, so a failed `up` leaves
         nothing running that it started. `self.timings` records when each step was done.
         """
         already, started = set(records), time.monotonic()
         try:
             self._wait(self._launch(state, records, (ETCD, APISERVER)), records, started)
-            controller_manager = self._launch(state, records, (CONTROLLER_MANAGER,))
+            clients = self._launch(state, records, _order(state)[2:])
             crds = parsed.result()
             if crds:
                 crd_install.install(apiserver_endpoint(self.pki, state["ports"]["apiserver"]), crds,
                                     timeout=CRD_TIMEOUT)
                 self.timings[f"{len(crds)} CRDs established"] = round(time.monotonic() - started, 2)
-            self._wait(controller_manager, records, started)
+            self._wait(clients, records, started)
         except BaseException:
             self._roll_back(state, records, already)
             raise
@@ -264,13 +298,19 @@ class ControlPlane:
         return {n: ProcessRecord.from_json(r) for n, r in state.get("processes", {}).items()}
 
     @staticmethod
-    def _check_component(component: str) -> None:
-        if component not in ORDER:
-            raise ClusterError(f"unknown component {component!r}; one of {', '.join(ORDER)}")
+    def _check_component(component: str, state: dict) -> None:
+        names = _order(state)
+        if component not in names:
+            raise ClusterError(f"unknown component {component!r}; one of {', '.join(names)}")
+
+
+def _order(state: dict) -> tuple[str, ...]:
+    return order(bool(state.get("scheduler")))
 
 
 def _stop_in_order(records: dict[str, ProcessRecord]) -> list[int]:
     """Stop the API clients before etcd, so the API server shuts down cleanly instead of
     retrying a vanished etcd until its grace period ends."""
-    stopped = process.stop([records[n] for n in (CONTROLLER_MANAGER, APISERVER) if n in records])
+    clients = (KWOK, SCHEDULER, CONTROLLER_MANAGER, APISERVER)
+    stopped = process.stop([records[n] for n in clients if n in records])
     return stopped + process.stop([records[ETCD]] if ETCD in records else [])

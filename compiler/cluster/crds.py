@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from compiler.cluster import api
 from compiler.cluster.errors import ClusterError
+from compiler.kube.client import APPLY_PATCH, JSON, KubeClient
+from compiler.kube.errors import ApiError, KubeError
+from compiler.kube.transport import Endpoint
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 FIELD_MANAGER = "tenantc-cluster"
@@ -27,12 +30,14 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 @dataclass(frozen=True)
 class Crd:
+    """One CustomResourceDefinition as read from its file, body ready to send."""
+
     name: str
     source: str
     body: bytes
 
 
-def find_crds(folders: list[str | Path]) -> list[Crd]:
+def find_crds(folders: Sequence[str | Path]) -> list[Crd]:
     """Every CustomResourceDefinition in *.yaml/*.yml below `folders` (recursive, sorted).
 
     Other documents (a kustomization.yaml, say) are skipped; a folder without any CRD is an
@@ -66,7 +71,7 @@ def _documents(path: Path) -> list[dict]:
         raise ClusterError(f"{path}: not valid YAML: {exc}") from None
 
 
-def install(endpoint: api.Endpoint, crds: list[Crd], timeout: float = 60.0) -> list[str]:
+def install(endpoint: Endpoint, crds: list[Crd], timeout: float = 60.0) -> list[str]:
     """Create or apply every CRD and wait until each is Established; returns their names.
 
     A watch opened before the first create reports the condition changes as they happen:
@@ -76,33 +81,23 @@ def install(endpoint: api.Endpoint, crds: list[Crd], timeout: float = 60.0) -> l
     if not crds:
         return []
     progress = _Progress({c.name: c for c in crds})
-    watcher = api.Client(endpoint, timeout=timeout + 10)
+    client = KubeClient.for_endpoint(endpoint, timeout=timeout)  # a keep-alive connection per worker thread
     try:
-        start = watcher.get(f"{CRDS}?fieldSelector=metadata.name%3Dtenantc-watch-start")
-        thread = threading.Thread(target=progress.follow, daemon=True, args=(watcher.watch(
-            f"{CRDS}?resourceVersion={start['metadata']['resourceVersion']}&timeoutSeconds={int(timeout)}"),))
-        thread.start()
-        local, clients = threading.local(), []
-
-        def put(crd: Crd) -> dict:
-            if not hasattr(local, "client"):  # one keep-alive connection per worker thread
-                local.client = api.Client(endpoint, timeout=timeout)
-                clients.append(local.client)
-            return _put(local.client, crd)
-
+        start = client.get(CRDS, {"fieldSelector": "metadata.name=tenantc-watch-start"})
+        events = client.watch(CRDS, {"resourceVersion": start["metadata"]["resourceVersion"],
+                                     "timeoutSeconds": int(timeout)}, timeout=timeout + 10)
+        threading.Thread(target=progress.follow, daemon=True, args=(events,)).start()
         try:
             with ThreadPoolExecutor(max_workers=min(WORKERS, len(crds))) as pool:
                 # Largest first: their slow establishing overlaps the small ones' creation.
                 # An unchanged CRD on a resumed cluster produces no watch event: its answer counts.
-                for answer in pool.map(put, sorted(crds, key=lambda c: -len(c.body))):
+                for answer in pool.map(lambda crd: _put(client, crd), sorted(crds, key=lambda c: -len(c.body))):
                     progress.note(answer)
+            progress.wait(timeout)
         finally:
-            for client in clients:
-                client.close()
-        progress.wait(timeout)
+            events.abort()
     finally:
-        watcher.abort()
-        watcher.close()
+        client.close()
     return [c.name for c in crds]
 
 
@@ -129,7 +124,7 @@ class _Progress:
             if not self.pending or self.problems:
                 self._done.set()
 
-    def follow(self, events) -> None:
+    def follow(self, events: Iterable[dict]) -> None:
         """Run in a thread: note every watched CRD until the stream ends or is aborted."""
         try:
             for event in events:
@@ -139,7 +134,7 @@ class _Progress:
                 self.note(event.get("object", {}))
                 if self._done.is_set():
                     return
-        except (OSError, ValueError, api.ApiError) as exc:
+        except (KubeError, ValueError) as exc:
             if not self._done.is_set():
                 self.problems.append(f"watching CRDs failed: {exc}")
         self._done.set()
@@ -153,15 +148,16 @@ class _Progress:
                 raise ClusterError(f"CRDs not Established after {timeout:.0f}s: {', '.join(sorted(self.pending))}")
 
 
-def _put(client: api.Client, crd: Crd) -> dict:
+def _put(client: KubeClient, crd: Crd) -> dict:
     """Create the CRD, or force-apply it when it exists; returns the server's answer."""
     try:
-        return client.request("POST", f"{CRDS}?fieldManager={FIELD_MANAGER}", crd.body)
-    except api.ApiError as exc:
-        if exc.status != 409:  # 409 AlreadyExists: a resumed cluster; apply below
+        return client.request("POST", CRDS, {"fieldManager": FIELD_MANAGER}, crd.body, JSON)
+    except ApiError as exc:
+        if not exc.conflict:  # 409 AlreadyExists: a resumed cluster; apply below
             raise ClusterError(f"installing CRD {crd.name} from {crd.source} failed: {exc}") from None
     try:
-        return client.request("PATCH", f"{CRDS}/{crd.name}?fieldManager={FIELD_MANAGER}&force=true",
-                              crd.body, content_type="application/apply-patch+yaml")
-    except api.ApiError as exc:
+        return client.request("PATCH", f"{CRDS}/{crd.name}", {"fieldManager": FIELD_MANAGER, "force": "true"},
+                              crd.body, APPLY_PATCH)
+    except ApiError as exc:
         raise ClusterError(f"applying CRD {crd.name} from {crd.source} failed: {exc}") from None
+

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,11 @@ SERVING_DNS = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.defa
 SERVING_IPS = ["127.0.0.1", SERVICE_IP]
 ADMIN_USER, ADMIN_GROUP = "tenantc-admin", "system:masters"
 CONTROLLER_MANAGER_USER = "system:kube-controller-manager"  # bound by the bootstrap RBAC policy
+SCHEDULER_USER = "system:kube-scheduler"  # bound by the bootstrap RBAC policy
+# kwok stands in for the kubelets of every node a test creates (node status and leases, pod
+# status, pod deletion): a test double on a loopback-only cluster, so it acts as an admin
+# under its own name (the audit log tells its requests apart).
+KWOK_USER = "kwok"
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,8 @@ class Pki:
 
 
 def ensure_pki(root: Path) -> Pki:
-    """Create whatever is missing under `root`: CA, apiserver, admin, controller-manager, SA key."""
+    """Create whatever is missing under `root`: CA, apiserver, admin, controller-manager,
+    scheduler and kwok client certificates, SA key."""
     pki = Pki(root)
     root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o700)
@@ -72,6 +79,8 @@ def ensure_pki(root: Path) -> Pki:
         "apiserver": lambda key: _leaf(ca_cert, ca_key, key, "kube-apiserver", [], server=True),
         "admin": lambda key: _leaf(ca_cert, ca_key, key, ADMIN_USER, [ADMIN_GROUP]),
         "controller-manager": lambda key: _leaf(ca_cert, ca_key, key, CONTROLLER_MANAGER_USER, []),
+        "scheduler": lambda key: _leaf(ca_cert, ca_key, key, SCHEDULER_USER, []),
+        "kwok": lambda key: _leaf(ca_cert, ca_key, key, KWOK_USER, [ADMIN_GROUP]),
     }
     for name, make in wanted.items():
         if not (pki.cert(name).exists() and pki.key(name).exists()):
@@ -90,10 +99,13 @@ def _new_key() -> ec.EllipticCurvePrivateKey:
 
 
 def _load_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    return serialization.load_pem_private_key(path.read_bytes(), password=None)
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{path}: not an ECDSA key (delete the pki folder to make new ones)")
+    return key
 
 
-def _name(common_name: str, orgs: list[str] = ()) -> x509.Name:
+def _name(common_name: str, orgs: Sequence[str] = ()) -> x509.Name:
     attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in orgs]
     return x509.Name(attrs + [x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
@@ -127,7 +139,7 @@ def _leaf(ca_cert, ca_key, key, common_name: str, orgs: list[str], server: bool 
                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
                               critical=False))
     if server:
-        sans = [x509.DNSName(d) for d in SERVING_DNS]
+        sans: list[x509.GeneralName] = [x509.DNSName(d) for d in SERVING_DNS]
         sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in SERVING_IPS]
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     return builder.sign(ca_key, hashes.SHA256())

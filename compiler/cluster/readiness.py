@@ -10,9 +10,11 @@ import http.client
 import time
 from collections.abc import Callable
 
-from compiler.cluster import api
 from compiler.cluster.errors import ComponentError
 from compiler.cluster.process import ProcessRecord, is_running, log_tail
+from compiler.kube.client import KubeClient
+from compiler.kube.errors import KubeError
+from compiler.kube.transport import Endpoint
 
 POLL_SECONDS = 0.1
 
@@ -32,12 +34,16 @@ def http_ok(host: str, port: int, path: str) -> Callable[[], bool]:
     return probe
 
 
-def https_ok(endpoint: api.Endpoint, path: str) -> Callable[[], bool]:
-    """A probe for an HTTPS health endpoint answering `ok` (/readyz, /healthz)."""
+def https_ok(endpoint: Endpoint, path: str) -> Callable[[], bool]:
+    """A probe for an HTTPS health endpoint answering `ok` (/readyz, /healthz); not retried: the
+    caller polls."""
 
     def probe() -> bool:
-        with api.Client(endpoint, timeout=5) as client:
-            return str(client.get(path)).strip() == "ok"
+        client = KubeClient.for_endpoint(endpoint, timeout=5)
+        try:
+            return client.get_text(path).strip() == "ok"
+        finally:
+            client.close()
 
     return probe
 
@@ -58,7 +64,7 @@ def wait_ready(component: str, probe: Callable[[], bool], watched: dict[str, Pro
         try:
             if probe():
                 return
-        except (OSError, http.client.HTTPException, api.ApiError) as exc:
+        except (OSError, http.client.HTTPException, KubeError) as exc:
             last_error = str(exc)
         if time.monotonic() > deadline:
             record = watched[component]

@@ -61,6 +61,18 @@ class Layout:
     def controller_manager_kubeconfig(self) -> Path:
         return self.config / "controller-manager.kubeconfig"
 
+    @property
+    def scheduler_kubeconfig(self) -> Path:
+        return self.config / "scheduler.kubeconfig"
+
+    @property
+    def kwok_kubeconfig(self) -> Path:
+        return self.config / "kwok.kubeconfig"
+
+    @property
+    def kwok_config(self) -> Path:
+        return self.config / "kwok.yaml"
+
 
 def load_state(layout: Layout) -> dict:
     """The recorded state, or {} when the folder never ran a cluster."""

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from compiler.commands.common import add_repo_flags, crd_dirs
+from compiler.commands.output import GITHUB, JSON, MARKDOWN, TEXT, add_output_flag, write_json
 from compiler.errors import CompileError, Problem
+from compiler.output.github import annotation
 from compiler.pipeline import RENDERED_DIR, check_rendered, compile_repo
 from compiler.schema_export import stale_schema_files
 
@@ -16,13 +17,13 @@ Compile in memory and compare with rendered/ and schemas/ on disk; nothing is wr
 exit codes: 0 up to date and valid, 1 stale (missing, extra or differing files are listed),
 2 invalid input (every problem with its file and field path).
 
---format github prints workflow annotations (::error file=...::) so problems show on the
-pull request's files; --format markdown suits a pull request comment.
+-o github prints workflow annotations (::error file=...::) so problems show on the pull
+request's files; -o markdown suits a pull request comment.
 
 examples:
   tenantc check --crd-dir ../shared/crds                  # locally, before committing
-  tenantc check --format github --crd-dir crds/           # in a CI job
-  tenantc check --format markdown > comment.md            # for a pull request comment
+  tenantc check -o github --crd-dir crds/                 # in a CI job
+  tenantc check -o markdown > comment.md                  # for a pull request comment
 """
 
 
@@ -30,7 +31,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("check", help="fail when rendered/ is stale or specs are invalid",
                                    description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_repo_flags(parser)
-    parser.add_argument("--format", choices=["text", "markdown", "github", "json"], default="text")
+    add_output_flag(parser, (TEXT, MARKDOWN, GITHUB, JSON), deprecated_format=True)
     parser.set_defaults(func=run)
 
 
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = compile_repo(args.root, crd_dirs(args))
     except CompileError as exc:
-        emit_problems(exc.problems, args.format)
+        emit_problems(exc.problems, args.output)
         return 2
     staleness = check_rendered(args.root, result)
     schemas = stale_schema_files(args.root)
@@ -50,20 +51,19 @@ def run(args: argparse.Namespace) -> int:
         "warnings": result.warnings,
     }
     stale = staleness.stale or bool(schemas)
-    emit_staleness(report, stale, args.format)
+    emit_staleness(report, stale, args.output)
     return 1 if stale else 0
 
 
 def emit_problems(problems: list[Problem], fmt: str) -> None:
-    if fmt == "json":
-        json.dump({"valid": False, "problems": [
-            {"file": p.file, "path": p.path, "message": p.message, "hint": p.hint} for p in problems]},
-            sys.stdout, indent=2)
-        print()
-    elif fmt == "github":
+    if fmt == JSON:
+        write_json({"valid": False, "problems": [
+            {"file": p.file, "path": p.path, "message": p.message, "hint": p.hint} for p in problems]})
+    elif fmt == GITHUB:
         for p in problems:
-            print(f"::error file={p.file},title={p.path or 'spec'}::{_escape(p.message + (' — ' + p.hint if p.hint else ''))}")
-    elif fmt == "markdown":
+            print(annotation("error", p.message + (" — " + p.hint if p.hint else ""), file=p.file,
+                             title=p.path or "spec"))
+    elif fmt == MARKDOWN:
         print(f"### tenantc check: {len(problems)} problem(s)\n")
         print("| file | field | problem |\n|---|---|---|")
         for p in problems:
@@ -77,18 +77,17 @@ def emit_problems(problems: list[Problem], fmt: str) -> None:
 def emit_staleness(report: dict, stale: bool, fmt: str) -> None:
     hint = "run `tenantc compile` (and `tenantc schema`) and commit the result"
     kinds = (("missing", "missing"), ("extra", "extra"), ("differing", "differs"), ("staleSchemas", "stale schema"))
-    if fmt == "json":
-        json.dump({"valid": True, "stale": stale, **report}, sys.stdout, indent=2)
-        print()
+    if fmt == JSON:
+        write_json({"valid": True, "stale": stale, **report})
         return
-    if fmt == "github":
+    if fmt == GITHUB:
         for key, word in kinds:
             for path in report[key]:
-                print(f"::error file={path},title=stale rendered output::{word}: {hint}")
+                print(annotation("error", f"{word}: {hint}", file=path, title="stale rendered output"))
         for warning in report["warnings"]:
-            print(f"::warning::{_escape(warning)}")
+            print(annotation("warning", warning))
         return
-    if fmt == "markdown":
+    if fmt == MARKDOWN:
         if not stale:
             print("### tenantc check: rendered/ is up to date ✅")
             return
@@ -106,7 +105,3 @@ def emit_staleness(report: dict, stale: bool, fmt: str) -> None:
         for path in report[key]:
             print(f"{word}: {path}")
     print(f"stale: {hint}")
-
-
-def _escape(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")

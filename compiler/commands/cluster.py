@@ -6,18 +6,22 @@ callers without a subprocess.
 from __future__ import annotations
 
 import argparse
-import json
 import time
+
+from compiler.commands.output import JSON, add_output_flag, write_json
 
 DESCRIPTION = """\
 Run etcd, kube-apiserver and kube-controller-manager (built from the official Go modules
 on first use) as local processes under one state directory. Real admission, RBAC, CRD
 schemas, quota and namespace finalization; no kubelet or scheduler, so pods are stored
-but never run. Several state directories can run side by side."""
+but never run. With --with-scheduler, kube-scheduler places pods on Nodes you create with
+the annotation kwok.x-k8s.io/node=fake, which kwok keeps Ready (their pods go Running).
+Several state directories can run side by side."""
 
 EPILOG = """\
 examples:
   tenantc cluster up --state-dir /tmp/dev --crd-dir ../shared/crds
+  tenantc cluster up --state-dir /tmp/sched --with-scheduler
   export KUBECONFIG=/tmp/dev/kubeconfig
   tenantc cluster status --state-dir /tmp/dev -o json
   tenantc cluster down --state-dir /tmp/dev
@@ -36,6 +40,9 @@ def register(subparsers) -> None:
     up.add_argument("--crd-dir", action="append", default=[], metavar="DIR",
                     help="install every CRD in DIR (*.yaml, recursive) unchanged; repeatable")
     up.add_argument("--name", help="kubeconfig context and cluster name (default: state dir's basename)")
+    up.add_argument("--with-scheduler", action="store_true",
+                    help="also run kube-scheduler and kwok (fake kubelets for Nodes annotated "
+                         "kwok.x-k8s.io/node=fake), and the statefulset, node-lifecycle and PV binder controllers")
     up.set_defaults(func=_up)
 
     down = actions.add_parser("down", help="stop the processes `up` started")
@@ -44,7 +51,7 @@ def register(subparsers) -> None:
 
     status = actions.add_parser("status", help="what runs, where (pids, ports, server, kubeconfig)")
     _state_dir(status)
-    status.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    add_output_flag(status)
     status.set_defaults(func=_status)
 
 
@@ -57,10 +64,12 @@ def _up(args) -> int:
     from compiler.cluster import ControlPlane
 
     started = time.monotonic()
-    plane = ControlPlane(args.state_dir, crd_dirs=args.crd_dir, name=args.name).up()
+    plane = ControlPlane(args.state_dir, crd_dirs=args.crd_dir, name=args.name,
+                         scheduler=True if args.with_scheduler else None).up()
     status = plane.status()
+    with_scheduler = ", with kube-scheduler and kwok" if status["scheduler"] else ""
     print(f"cluster {status['name']} running at {status['server']} "
-          f"({status['crds']} CRDs, {time.monotonic() - started:.1f}s)")
+          f"({status['crds']} CRDs{with_scheduler}, {time.monotonic() - started:.1f}s)")
     print(f"export KUBECONFIG={status['kubeconfig']}")
     return 0
 
@@ -77,8 +86,8 @@ def _status(args) -> int:
     from compiler.cluster import ControlPlane
 
     status = ControlPlane(args.state_dir).status()
-    if args.output == "json":
-        print(json.dumps(status, indent=2))
+    if args.output == JSON:
+        write_json(status)
     else:
         print(f"cluster {status['name']}: {status['state']}")
         print(f"  server:     {status['server'] or '-'}")

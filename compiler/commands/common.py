@@ -1,9 +1,7 @@
-"""Flags and helpers several subcommands share (repository root, CRD folders, output)."""
+"""Flags several subcommands share: the repository root and the CRD folders."""
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from pathlib import Path
 
 from compiler.errors import UserError
@@ -24,13 +22,3 @@ def crd_dirs(args: argparse.Namespace) -> list[Path]:
         if not d.is_dir():
             raise UserError(f"--crd-dir {d}: not a folder")
     return dirs
-
-
-def use_color(stream=sys.stdout) -> bool:
-    """Colour on a terminal unless NO_COLOR is set (https://no-color.org), never in CI logs files."""
-    return stream.isatty() and "NO_COLOR" not in os.environ
-
-
-def add_output_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", choices=["text", "json"], default="text",
-                        help="output format (json has a stable schema for scripts)")

@@ -2,17 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
-from compiler.commands.common import (
-    add_output_flag,
-    add_repo_flags,
-    crd_dirs,
-    use_color,
-)
-from compiler.pipeline import compile_repo, write_rendered
+from compiler.commands.common import add_repo_flags, crd_dirs
+from compiler.commands.output import JSON, add_output_flag, use_color, write_json
+from compiler.pipeline import RENDERED_DIR, compile_repo, write_rendered
 
 HELP = """\
 Compile every spec under tenants/ into rendered/<cluster>/<tenant>/<kind>-<name>.yaml.
@@ -44,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     counts = result.counts()
-    if args.output == "json":
-        json.dump({
+    if args.output == JSON:
+        write_json({
             "objects": len(result.objects),
             "validated": result.validated,
             "seconds": round(elapsed, 3),
@@ -53,8 +48,7 @@ def run(args: argparse.Namespace) -> int:
             "unitsRemoved": written.removed_units,
             "counts": [{"cluster": c, "tenant": t, "objects": n} for (c, t), n in sorted(counts.items())],
             "warnings": result.warnings,
-        }, sys.stdout, indent=2)
-        print()
+        })
         return 0
     print_summary(counts, use_color())
     print(f"{len(result.objects)} objects ({result.validated} validated) for {len(result.specs.tenants)} tenants on "
@@ -71,7 +65,7 @@ def print_summary(counts: dict[tuple[str, str], int], color: bool) -> None:
     clusters = sorted({c for c, _ in counts})
     tenants = sorted({t for _, t in counts})
     for folder, n in sorted(outside.items()):
-        print(f"rendered/{folder}/: {n} objects")
+        print(f"{RENDERED_DIR}/{folder}/: {n} objects")
     if color:
         from rich.console import Console
         from rich.table import Table

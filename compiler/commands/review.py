@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from compiler.commands.common import add_repo_flags, crd_dirs
+from compiler.commands.output import TEXT, add_output_flag
 
 HELP = """\
 Compile the base revision (read from git; the checkout and the index are never touched) and
@@ -21,7 +22,7 @@ file and field) or bad input.
 
 examples:
   tenantc review --base origin/main
-  tenantc review --base origin/main --format markdown > review.md   # pull request comment
+  tenantc review --base origin/main -o markdown > review.md   # pull request comment
   tenantc review --base main --head my-branch -o json | jq '.risks'
   tenantc review --base origin/main --kubeconfig ~/.kube/config     # also: lowered below usage?
 """
@@ -36,10 +37,9 @@ def register(subparsers) -> None:
     parser.add_argument("--base", required=True, metavar="REF",
                         help="the revision to compare against (branch, tag, sha)")
     parser.add_argument("--head", metavar="REF", help="the revision under review (default: the working tree)")
-    parser.add_argument("--format", choices=FORMATS, default="text",
-                        help="text for a terminal, markdown for a PR comment, github for annotations, json for scripts")
-    parser.add_argument("-o", "--output", dest="format", choices=FORMATS, default=argparse.SUPPRESS,
-                        help="same as --format (json has a stable schema, see docs/review.md)")
+    add_output_flag(parser, FORMATS, deprecated_format=True,
+                    help="text for a terminal, markdown for a PR comment, github for annotations, json for "
+                         "scripts (a stable schema, see docs/review.md) (default text)")
     parser.add_argument("--exit-code", action="store_true", help="exit 1 when rendered objects change")
     parser.add_argument("--kubeconfig", type=Path, metavar="FILE",
                         help="read each cluster's ResourceQuota usage (context from the platform file) to flag "
@@ -61,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
         result = review(args.root, args.base, args.head, crd_dirs=crd_dirs(args), kubeconfig=args.kubeconfig,
                         use_cache=not args.no_cache)
     except ReviewFailed as failed:
-        stream = sys.stderr if args.format == "text" else sys.stdout
-        stream.write(render_failure(failed, args.format))
+        stream = sys.stderr if args.output == TEXT else sys.stdout
+        stream.write(render_failure(failed, args.output))
         return 2
-    sys.stdout.write(render(result, args.format))
+    sys.stdout.write(render(result, args.output))
     return 1 if args.exit_code and result.has_changes else 0

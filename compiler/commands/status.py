@@ -5,18 +5,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from compiler.commands.common import use_color
-from compiler.live.access import (
-    add_access_flags,
-    cluster_contexts,
-    connect,
-    load_platform,
-    read_kubeconfig,
-    select_targets,
-)
-from compiler.live.client import KubeError
-from compiler.live.output import print_status
-from compiler.live.status import cluster_status, status_report
+from compiler.commands.live_flags import add_access_flags, selection
+from compiler.commands.output import JSON, TEXT, add_output_flag, use_color
+from compiler.kinds import REPORT_API_VERSION
+from compiler.live import workflow
+from compiler.live.options import StatusOptions
+from compiler.live.report import print_status
 
 HELP = """\
 Show, per cluster and tenant: ResourceQuota used/hard, the Volcano queue's state and
@@ -41,24 +35,13 @@ def register(subparsers) -> None:
     add_access_flags(parser)
     parser.add_argument("--tenant", action="append", default=[], metavar="NAME",
                         help="show only this tenant; repeatable")
-    parser.add_argument("-o", "--output", choices=["text", "json"], default="text",
-                        help="json: a stable schema for scripts (apiVersion tenantc.io/v1, kind StatusReport)")
+    add_output_flag(parser, (TEXT, JSON),
+                    help=f"text: a table; json: a stable schema for scripts (apiVersion {REPORT_API_VERSION}, "
+                         "kind StatusReport) (default text)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    platform = load_platform(args.root)
-    kubeconfig = read_kubeconfig(args.kubeconfig)
-    clusters = []
-    failed = False
-    for target in select_targets(cluster_contexts(platform), kubeconfig, args.context, args.cluster):
-        client = connect(target, kubeconfig, retry_for=15.0)
-        try:
-            clusters.append(cluster_status(client, target, args.tenant or None))
-        except KubeError as exc:
-            failed = True
-            clusters.append({"cluster": target.cluster, "context": target.context, "server": client.host,
-                             "note": target.note, "unavailable": [], "errors": [str(exc)], "tenants": []})
-    report = status_report(clusters)
-    print_status(report, args.output, sys.stdout, use_color())
-    return 2 if failed or any(c["errors"] for c in clusters) else 0
+    result = workflow.status(StatusOptions(root=args.root, selection=selection(args), tenants=tuple(args.tenant)))
+    print_status(result.report(), args.output, sys.stdout, use_color())
+    return 0 if result.ok else 2

@@ -28,13 +28,12 @@ NOISE_METADATA = ("managedFields", "resourceVersion", "uid", "creationTimestamp"
 IDENTITY = frozenset({"apiVersion", "kind"})
 IDENTITY_METADATA = frozenset({"name", "namespace"})
 ITEM = "[]"
-MASK = "***"
 
 Path = tuple[str, ...]
 _MISSING = object()
 
 
-# -- cleaning for display --------------------------------------------------------------
+# -- cleaning for display (Secret values are hidden by compiler.redact) --------------------
 def clean(obj: dict) -> dict:
     """A copy without server bookkeeping (managedFields, resourceVersion, ...) and status."""
     out = {k: copy.deepcopy(v) for k, v in obj.items() if k != "status"}
@@ -43,23 +42,6 @@ def clean(obj: dict) -> dict:
         for key in NOISE_METADATA:
             meta.pop(key, None)
     return out
-
-
-def mask_secrets(before: dict | None, after: dict | None) -> tuple[dict | None, dict | None]:
-    """Secret values replaced by markers that still show whether a value changed."""
-    if not any(o and o.get("kind") == "Secret" and o.get("apiVersion") == "v1" for o in (before, after)):
-        return before, after
-    before, after = copy.deepcopy(before), copy.deepcopy(after)
-    for section in ("data", "stringData"):
-        old = (before or {}).get(section) or {}
-        new = (after or {}).get(section) or {}
-        for key in set(old) | set(new):
-            same = key in old and key in new and old[key] == new[key]
-            if key in old:
-                before[section][key] = MASK if same else f"{MASK} (before)"  # type: ignore[index]
-            if key in new:
-                after[section][key] = MASK if same else f"{MASK} (after)"  # type: ignore[index]
-    return before, after
 
 
 # -- rule 1: values --------------------------------------------------------------------
@@ -81,7 +63,7 @@ def _scalar_equal(desired: Any, live: Any) -> bool:
         # The server stores quantities canonically ('1.5Gi' -> '1536Mi'). Only a quantity
         # field is rewritten that way; any other string changed live fails rule 2 anyway.
         try:
-            return normalize_quantity(desired) == live
+            return normalize_quantity(repr(desired) if isinstance(desired, float) else desired) == live
         except QuantityError:
             return False
     return False
@@ -106,7 +88,7 @@ def covers(desired: Any, live: Any, path: Path = (), atomic: frozenset[Path] | s
         return True
     if isinstance(desired, list):
         return isinstance(live, list) and len(live) == len(desired) and \
-            all(covers(d, l_, path + (ITEM,), atomic) for d, l_ in zip(desired, live))
+            all(covers(d, l_, path + (ITEM,), atomic) for d, l_ in zip(desired, live, strict=True))
     return _scalar_equal(desired, live)
 
 
@@ -241,7 +223,7 @@ def changed_paths(before: Any, after: Any, path: tuple = ()) -> list[tuple]:
         return out
     if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
         out = []
-        for index, (b, a) in enumerate(zip(before, after)):
+        for index, (b, a) in enumerate(zip(before, after, strict=True)):
             out += changed_paths(b, a, path + (index,))
         return out
     return [] if before == after else [path]

@@ -14,29 +14,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from compiler.identity import ObjectRef
 from compiler.kinds import (
     CLUSTER_LABEL,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     TENANT_LABEL,
-    group_of,
     stage_of,
 )
-
-Key = tuple[str, str, str, str]  # (group, kind, namespace or "", name)
 
 DEFAULT_THRESHOLD = 20.0
 
 
 @dataclass(frozen=True)
 class PruneFlags:
+    """What may be pruned beyond ordinary objects, and the share of owned objects that may go."""
+
     namespaces: bool = False
     pvcs: bool = False
     threshold: float = DEFAULT_THRESHOLD  # percent of owned objects
 
 
+DEFAULT_FLAGS = PruneFlags()
+
 @dataclass
 class PruneDecision:
+    """What prune deletes, keeps and refuses on one cluster."""
+
     delete: list[dict] = field(default_factory=list)  # in deletion order (reverse apply stages)
     kept: list[tuple[dict, str]] = field(default_factory=list)  # owned, not desired, kept: (object, why)
     owned: int = 0  # live objects tenantc owns on this cluster
@@ -49,11 +53,6 @@ class PruneDecision:
         return [] if self.refused else self.delete
 
 
-def key_of(obj: dict) -> Key:
-    meta = obj["metadata"]
-    return (group_of(obj["apiVersion"]), obj["kind"], meta.get("namespace") or "", meta["name"])
-
-
 def tenant_of(obj: dict) -> str:
     return ((obj.get("metadata") or {}).get("labels") or {}).get(TENANT_LABEL) or "-"
 
@@ -64,7 +63,8 @@ def owned_by_tenantc(obj: dict, cluster: str) -> bool:
             and labels.get(CLUSTER_LABEL) == cluster)
 
 
-def decide_prune(live: list[dict], desired: set[Key], cluster: str, flags: PruneFlags = PruneFlags()) -> PruneDecision:
+def decide_prune(live: list[dict], desired: set[ObjectRef], cluster: str,
+                 flags: PruneFlags = DEFAULT_FLAGS) -> PruneDecision:
     decision = PruneDecision()
     for obj in live:
         if not owned_by_tenantc(obj, cluster):
@@ -72,14 +72,14 @@ def decide_prune(live: list[dict], desired: set[Key], cluster: str, flags: Prune
             decision.foreign += labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
             continue
         decision.owned += 1
-        if key_of(obj) in desired:
+        if ObjectRef.of(obj) in desired:
             continue
         reason = _keep_reason(obj, flags)
         if reason:
             decision.kept.append((obj, reason))
         else:
             decision.delete.append(obj)
-    decision.delete.sort(key=lambda o: (-stage_of(o), key_of(o)))
+    decision.delete.sort(key=lambda o: (-stage_of(o), ObjectRef.of(o)))
     if decision.delete and len(decision.delete) * 100 > flags.threshold * decision.owned:
         share = 100 * len(decision.delete) / decision.owned
         decision.refused = (f"refusing to prune {len(decision.delete)} of {decision.owned} owned objects "
@@ -89,11 +89,11 @@ def decide_prune(live: list[dict], desired: set[Key], cluster: str, flags: Prune
 
 
 def _keep_reason(obj: dict, flags: PruneFlags) -> str:
-    kind, group = obj["kind"], group_of(obj["apiVersion"])
+    ref = ObjectRef.of(obj)
     if (obj.get("metadata") or {}).get("deletionTimestamp"):
         return "already being deleted"
-    if group == "" and kind == "Namespace" and not flags.namespaces:
+    if (ref.group, ref.kind) == ("", "Namespace") and not flags.namespaces:
         return "a Namespace (pass --prune-namespaces)"
-    if group == "" and kind == "PersistentVolumeClaim" and not flags.pvcs:
+    if (ref.group, ref.kind) == ("", "PersistentVolumeClaim") and not flags.pvcs:
         return "a PersistentVolumeClaim (pass --prune-pvcs)"
     return ""

@@ -13,10 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from compiler import kinds
+from compiler.identity import ObjectRef
 from compiler.kinds import MANAGED_BY_LABEL, MANAGED_BY_VALUE
-from compiler.live.client import ApiError, KubeClient
-from compiler.live.prune import Key, key_of
-from compiler.live.resources import Resource, ResourceMap
+from compiler.kube.client import KubeClient
+from compiler.kube.discovery import Resource, ResourceMap
+from compiler.kube.errors import ApiError
 
 OWNED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
 MANY_MISSING = 25  # above this many missing objects of one kind, one LIST beats the GETs
@@ -24,8 +25,10 @@ MANY_MISSING = 25  # above this many missing objects of one kind, one LIST beats
 
 @dataclass
 class LiveState:
+    """What the LISTs (and the lookups after them) found on one cluster."""
+
     listed: list[dict] = field(default_factory=list)  # every object the labelled LISTs returned
-    objects: dict[Key, dict] = field(default_factory=dict)  # by key: listed, plus desired ones found later
+    objects: dict[ObjectRef, dict] = field(default_factory=dict)  # by key: listed, plus desired ones found later
     unserved: list[str] = field(default_factory=list)  # desired kinds the cluster does not serve
 
 
@@ -57,12 +60,12 @@ def read_owned(client: KubeClient, collections: list[Resource], concurrency: int
     state = LiveState()
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         pages = list(pool.map(lambda r: _list(client, r, OWNED_SELECTOR), collections))
-    for resource, items in zip(collections, pages):
+    for resource, items in zip(collections, pages, strict=True):
         for item in items:
             item.setdefault("apiVersion", resource.api_version)
             item.setdefault("kind", resource.kind)
             state.listed.append(item)
-            state.objects[key_of(item)] = item
+            state.objects[ObjectRef.of(item)] = item
     return state
 
 
@@ -77,18 +80,18 @@ def fetch_missing(client: KubeClient, resources: ResourceMap, missing: list[dict
     singles: list[tuple[Resource, dict]] = []
     for resource, objs in by_resource.items():
         if len(objs) > MANY_MISSING:
-            wanted = {key_of(o) for o in objs}
+            wanted = {ObjectRef.of(o) for o in objs}
             for item in _list(client, resource, None):
                 item.setdefault("apiVersion", resource.api_version)
                 item.setdefault("kind", resource.kind)
-                if key_of(item) in wanted:
-                    state.objects[key_of(item)] = item
+                if ObjectRef.of(item) in wanted:
+                    state.objects[ObjectRef.of(item)] = item
         else:
             singles.extend((resource, o) for o in objs)
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         for found in pool.map(lambda pair: _get(client, *pair), singles):
             if found is not None:
-                state.objects[key_of(found)] = found
+                state.objects[ObjectRef.of(found)] = found
 
 
 def crd_schemas(client: KubeClient, collections: list[Resource], concurrency: int = 8) -> dict[Resource, dict]:
@@ -96,7 +99,7 @@ def crd_schemas(client: KubeClient, collections: list[Resource], concurrency: in
     custom = [r for r in collections if "." in r.group and not r.group.endswith(".k8s.io")]
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         found = list(pool.map(lambda r: _crd_schema(client, r), custom))
-    return {r: schema for r, schema in zip(custom, found) if schema is not None}
+    return {r: schema for r, schema in zip(custom, found, strict=True) if schema is not None}
 
 
 def _crd_schema(client: KubeClient, resource: Resource) -> dict | None:

@@ -15,20 +15,24 @@ from __future__ import annotations
 
 import datetime
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from compiler.kinds import (
+    AGENT_MANAGED_BY_VALUE,
     JOB_LABEL,
+    MANAGED_BY_LABEL,
     PLATFORM_TENANT,
     REPORT_API_VERSION,
     TASK_LABEL,
     TENANT_LABEL,
 )
-from compiler.live.access import Target
-from compiler.live.client import ApiError, KubeClient
+from compiler.kube.client import KubeClient
+from compiler.kube.config import Target
+from compiler.kube.discovery import discover, kind_label
+from compiler.kube.errors import ApiError
 from compiler.live.read import OWNED_SELECTOR
-from compiler.live.resources import discover
 
-AGENT_SELECTOR = "app.kubernetes.io/managed-by=tenantc-agent"
+AGENT_SELECTOR = f"{MANAGED_BY_LABEL}={AGENT_MANAGED_BY_VALUE}"
 
 # what status reads: name -> (group, kind, label selector or None for all)
 SOURCES = {
@@ -44,24 +48,8 @@ SOURCES = {
 def cluster_status(client: KubeClient, target: Target, tenants: list[str] | None = None,
                    now: datetime.datetime | None = None, concurrency: int = 6) -> dict:
     now = now or datetime.datetime.now(datetime.UTC)
-    resources = discover(client)
-    report = {"cluster": target.cluster, "context": target.context, "server": client.host, "note": target.note,
-              "unavailable": [], "errors": [], "tenants": []}
-
-    def read(name: str) -> list[dict] | None:
-        group, kind, selector = SOURCES[name]
-        resource = resources.find(group, kind)
-        if resource is None:
-            report["unavailable"].append(f"{kind} ({group})" if group else kind)
-            return None
-        try:
-            return client.list(resource.path(), selector)
-        except ApiError as exc:
-            report["errors"].append(f"cannot list {kind}: {exc.message}")
-            return None
-
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        found = dict(zip(SOURCES, pool.map(read, SOURCES)))
+    report = failed_cluster(target, client.host, [])
+    found = _read_sources(client, report, concurrency)
     tenant_of_ns: dict[str, str] = {}
     for ns in found["namespaces"] or []:
         tenant = _labels(ns).get(TENANT_LABEL)
@@ -72,24 +60,53 @@ def cluster_status(client: KubeClient, target: Target, tenants: list[str] | None
         names = [t for t in names if t in tenants]
     for tenant in names:
         namespaces = sorted(ns for ns, t in tenant_of_ns.items() if t == tenant)
-
-        def mine(items: list[dict] | None, by_label: bool = False) -> list[dict] | None:
-            if items is None:
-                return None
-            if by_label:
-                return [i for i in items if _labels(i).get(TENANT_LABEL) == tenant]
-            return [i for i in items if i["metadata"].get("namespace") in namespaces]
-
-        report["tenants"].append({
-            "tenant": tenant,
-            "namespaces": namespaces,
-            "quota": _map(mine(found["quota"], by_label=True), _quota),
-            "queue": _queue(mine(found["queue"], by_label=True)),
-            "datasets": _map(mine(found["datasets"]), _dataset),
-            "jobs": _map(mine(found["jobs"]), _job),
-            "agents": _map(mine(found["agents"]), lambda lease: _agent(lease, now)),
-        })
+        report["tenants"].append(_tenant(tenant, namespaces, found, now))
     return report
+
+
+def failed_cluster(target: Target, server: str, errors: list[str]) -> dict[str, Any]:
+    """A cluster's entry before (or instead of) reading it."""
+    return {"cluster": target.cluster, "context": target.context, "server": server, "note": target.note,
+            "unavailable": [], "errors": errors, "tenants": []}
+
+
+def _read_sources(client: KubeClient, report: dict[str, Any], concurrency: int) -> dict[str, list[dict] | None]:
+    """One LIST per source, in parallel; None for a kind not served or not readable."""
+    resources = discover(client)
+
+    def read(name: str) -> list[dict] | None:
+        group, kind, selector = SOURCES[name]
+        resource = resources.find(group, kind)
+        if resource is None:
+            report["unavailable"].append(kind_label(group, kind))
+            return None
+        try:
+            return client.list(resource.path(), selector)
+        except ApiError as exc:
+            report["errors"].append(f"cannot list {kind}: {exc.message}")
+            return None
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        return dict(zip(SOURCES, pool.map(read, SOURCES), strict=True))
+
+
+def _tenant(tenant: str, namespaces: list[str], found: dict[str, list[dict] | None], now: datetime.datetime) -> dict:
+    def mine(items: list[dict] | None, by_label: bool = False) -> list[dict] | None:
+        if items is None:
+            return None
+        if by_label:
+            return [i for i in items if _labels(i).get(TENANT_LABEL) == tenant]
+        return [i for i in items if i["metadata"].get("namespace") in namespaces]
+
+    return {
+        "tenant": tenant,
+        "namespaces": namespaces,
+        "quota": _map(mine(found["quota"], by_label=True), _quota),
+        "queue": _queue(mine(found["queue"], by_label=True)),
+        "datasets": _map(mine(found["datasets"]), _dataset),
+        "jobs": _map(mine(found["jobs"]), _job),
+        "agents": _map(mine(found["agents"]), lambda lease: _agent(lease, now)),
+    }
 
 
 def status_report(clusters: list[dict]) -> dict:

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from compiler.kinds import group_of
-from compiler.live.client import ApiError, KubeClient
-from compiler.live.resources import Resource
+from compiler.identity import ObjectRef
+from compiler.kube.client import KubeClient
+from compiler.kube.discovery import Resource
+from compiler.kube.errors import ApiError
 
 READY_PHASES = frozenset({"Ready", "PartialReady"})
 
@@ -43,7 +44,8 @@ def _statefulset(obj: dict) -> str | None:
 
 def readiness_check(obj: dict) -> Callable[[dict], str | None] | None:
     """The check for an object's kind (returns None when ready, else what it waits for)."""
-    group, kind = group_of(obj["apiVersion"]), obj["kind"]
+    ref = ObjectRef.of(obj)
+    group, kind = ref.group, ref.kind
     if group == "data.fluid.io" and kind == "Dataset":
         return _dataset
     if group == "data.fluid.io" and kind.endswith("Runtime"):
@@ -55,6 +57,8 @@ def readiness_check(obj: dict) -> Callable[[dict], str | None] | None:
 
 @dataclass
 class WaitResult:
+    """How the wait ended: counts, and what each object still waited for at the timeout."""
+
     ready: int = 0  # objects with a condition that became ready
     without_condition: int = 0  # objects of kinds that have no readiness condition
     pending: list[tuple[str, str]] = field(default_factory=list)  # (object, what it waits for) at timeout
@@ -84,7 +88,7 @@ def wait_ready(client: KubeClient, objects: list[tuple[Resource, dict]], timeout
             states = list(pool.map(lambda item: _state(client, *item), pending))
             still = []
             waiting = {}
-            for item, state in zip(pending, states):
+            for item, state in zip(pending, states, strict=True):
                 if state is None:
                     result.ready += 1
                 else:

@@ -65,7 +65,7 @@ def _confined_import(root: Path, as_text: bool) -> Callable[[str, str], tuple[st
     """Import callback; rjsonnet wants the content as str, the C++ binding as bytes."""
     root = root.resolve()
 
-    def callback(base_dir: str, rel: str) -> tuple[str, bytes]:
+    def callback(base_dir: str, rel: str) -> tuple[str, bytes | str]:
         target = (Path(base_dir) / rel).resolve()
         if not target.is_relative_to(root):
             raise RuntimeError(f"import '{rel}' leaves the repository; imports must stay under the repository root")

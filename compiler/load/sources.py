@@ -36,6 +36,8 @@ class Source:
 
 @dataclass(frozen=True)
 class Sources:
+    """What one read of tenants/ found: the platform file and the tenant files, as plain data."""
+
     platform: Source | None
     tenants: list[Source]
 

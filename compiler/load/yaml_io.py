@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     ENGINE = "python"
 
 
-class _NoAliasDumper(_Dumper):  # type: ignore[misc,valid-type]
+class _NoAliasDumper(_Dumper):
     def ignore_aliases(self, data: Any) -> bool:  # identical sub-dicts are written out, not anchored
         return True
 

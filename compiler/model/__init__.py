@@ -6,6 +6,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from compiler.errors import Problems
 from compiler.load.sources import Source, Sources
@@ -25,6 +26,8 @@ class TenantSpec:
 
 @dataclass(frozen=True)
 class Specs:
+    """Every validated spec of a repository, with the source each came from (for messages)."""
+
     platform: Platform
     platform_source: Source
     tenants: list[TenantSpec]
@@ -51,7 +54,7 @@ def field_path(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _message(error: dict[str, Any]) -> tuple[str, str]:
+def _message(error: ErrorDetails) -> tuple[str, str]:
     kind, msg = error["type"], error["msg"]
     msg = msg.removeprefix("Value error, ")
     if kind == "extra_forbidden":

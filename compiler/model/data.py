@@ -3,13 +3,20 @@ user / project storage levels. Credentials are Secret references by name, never 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from compiler.fluid import (
+    MOUNT_SCHEMES,
+    THIN_CANNOT_PRELOAD,
+    THIN_NEEDS_PROFILE,
+    CacheMedium,
+    RuntimeType,
+    runtime_mount_error,
+)
 from compiler.model.common import CountField, DnsName, QuantityField, Spec
 
-MOUNT_SCHEMES = ("oss", "s3", "hdfs", "pvc", "nfs", "local", "juicefs")
 # Longest dataset name: derived names such as "<dataset>-scale-<n>" (a CronJob, at most 52) must fit.
 MAX_DATASET_NAME = 40
 _URI_RE = re.compile(r"^(?P<scheme>[a-z0-9]+)://(?P<rest>.+)$")
@@ -59,13 +66,13 @@ class Mount(Spec):
 
 
 class Tier(Spec):
-    medium: Literal["MEM", "SSD", "HDD"]
+    medium: CacheMedium
     path: str
     quota: QuantityField
 
 
 class CacheRuntime(Spec):
-    type: Literal["jindo", "alluxio", "juicefs", "thin"] = "jindo"
+    type: RuntimeType = "jindo"
     replicas: int = Field(default=1, ge=1)
     tiers: list[Tier] = Field(default_factory=list)
     profile: str | None = Field(default=None, description="ThinRuntimeProfile name (thin runtimes only)")
@@ -73,12 +80,13 @@ class CacheRuntime(Spec):
     @model_validator(mode="after")
     def _thin_needs_profile(self) -> CacheRuntime:
         if self.type == "thin" and not self.profile:
-            raise ValueError("a thin runtime needs profile (a ThinRuntimeProfile name)")
+            raise ValueError(THIN_NEEDS_PROFILE)
         return self
 
 
 class Preload(Spec):
-    """Warm the cache before jobs run; with a schedule, refresh it (Fluid DataLoad policy Cron)."""
+    """Warm the cache before jobs run (a Fluid DataLoad, policy Once, made with the dataset);
+    with a schedule, also refresh it then (a second DataLoad, policy Cron)."""
 
     paths: list[str] = Field(default_factory=lambda: ["/"])
     load_metadata: bool = True
@@ -109,12 +117,16 @@ class Dataset(Spec):
 
     @model_validator(mode="after")
     def _runtime_matches_mounts(self) -> Dataset:
-        """JuiceFS runtimes mount juicefs:// volumes (metaurl from a Secret); the others cannot."""
-        juicefs = [m.uri.startswith("juicefs://") for m in self.mounts]
-        if self.runtime.type == "juicefs" and not all(juicefs):
-            raise ValueError("a juicefs runtime needs juicefs:// mounts (with the metaurl in secrets)")
-        if self.runtime.type != "juicefs" and any(juicefs):
-            raise ValueError(f"juicefs:// mounts need runtime type juicefs, not {self.runtime.type}")
+        """Only some runtimes mount some schemes (compiler.fluid.runtime_mount_error)."""
+        error = runtime_mount_error(self.runtime.type, [m.uri.partition("://")[0] for m in self.mounts])
+        if error:
+            raise ValueError(error)
+        return self
+
+    @model_validator(mode="after")
+    def _thin_cannot_preload(self) -> Dataset:
+        if self.runtime.type == "thin" and self.preload is not None:
+            raise ValueError(THIN_CANNOT_PRELOAD)
         return self
 
 

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from compiler.fluid import CacheMedium
 from compiler.model.common import DnsName, QuantityField, Spec, duplicate_names
 from compiler.model.data import GlobalDataset, PlatformStorage
 from compiler.model.workloads import NotebookSettings, Template
@@ -26,7 +27,7 @@ class NodePool(Spec):
     taints: list[Taint] = Field(default_factory=list)
     gpu_model: str | None = None
     gpu_resource: str = "nvidia.com/gpu"
-    cache_capacity: dict[Literal["MEM", "SSD", "HDD"], QuantityField] = Field(
+    cache_capacity: dict[CacheMedium, QuantityField] = Field(
         default_factory=dict, description="cache pools: total cache space per medium, for Fluid tiers")
 
     @model_validator(mode="after")

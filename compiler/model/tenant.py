@@ -67,7 +67,8 @@ class ClusterShare(Spec):
 class QueueSpec(Spec):
     weight: int = Field(default=1, ge=1)
     reclaimable: bool = True
-    guarantee: Quota | None = Field(default=None, description="resources always kept for this queue (split like the quota)")
+    guarantee: Quota | None = Field(default=None,
+                                    description="resources always kept for this queue (split like the quota)")
     parent: str | None = Field(default=None, description="a platform queue or another tenant; default the root queue")
     priority: int | None = Field(default=None, ge=0)
 

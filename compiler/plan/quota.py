@@ -1,19 +1,25 @@
-"""Per-cluster shares of a tenant's logical quota (and of its queue guarantee)."""
+"""Per-cluster shares of a tenant's logical quota (and of its queue guarantee), what they add up
+to on each cluster, and the checks that they fit: the guarantee within the quota, the sum of
+all tenants within capacity x overcommit."""
 from __future__ import annotations
 
 from decimal import Decimal
 
 from compiler.errors import Problems
+from compiler.model import Specs, TenantSpec
 from compiler.model.platform import Platform
-from compiler.model.tenant import Quota, Tenant
+from compiler.model.tenant import ClusterShare, Quota, Tenant
 from compiler.plan.split import SplitError, split_resource
-from compiler.quantity import Quantity, exact_sum
+from compiler.quantity import EXACT, Quantity, exact_sum
 
 SCALARS = ("cpu", "memory", "pods", "pvcs", "storage")
 
 # Logical quota field -> Kubernetes resource name (capacity keys, queue capability keys).
 RESOURCE_NAMES = {"cpu": "cpu", "memory": "memory", "pods": "pods",
                   "pvcs": "persistentvolumeclaims", "storage": "storage"}
+DEFAULT_GPU_RESOURCE = "nvidia.com/gpu"
+
+Shares = dict[str, Quota]  # cluster -> share, in platform order
 
 
 def placed_clusters(tenant: Tenant, platform: Platform) -> list[str]:
@@ -23,7 +29,7 @@ def placed_clusters(tenant: Tenant, platform: Platform) -> list[str]:
 
 def split_quota(tenant: Tenant, platform: Platform, file: str, problems: Problems,
                 total: Quota | None = None, field: str = "quota",
-                weights_by: dict[str, Quota] | None = None) -> dict[str, Quota]:
+                weights_by: Shares | None = None) -> Shares:
     """Split `total` (default: the tenant's quota) over its clusters; parts sum exactly."""
     total = total or tenant.quota
     clusters = placed_clusters(tenant, platform)
@@ -33,49 +39,54 @@ def split_quota(tenant: Tenant, platform: Platform, file: str, problems: Problem
                          f"use one of: {', '.join(c.name for c in platform.clusters)}")
     if not clusters:
         return {}
-    shares = [tenant.placement[c] for c in clusters]
-    explicit = shares[0].quota is not None and weights_by is None
-    if explicit:
+    if tenant.placement[clusters[0]].quota is not None and weights_by is None:
         return _check_explicit(tenant, platform, clusters, total, file, problems)
     parts: dict[str, dict] = {c: {"gpu": {}} for c in clusters}
     for resource in SCALARS:
         amount: Quantity | None = getattr(total, resource)
-        if amount is None:
-            continue
-        weights = _weights(clusters, shares, weights_by, resource)
-        try:
-            values = split_resource(resource, amount.value, weights)
-        except SplitError as exc:
-            problems.add(file, f"{field}.{resource}", f"cannot be split exactly across {', '.join(clusters)}: {exc}",
-                         "use an amount that divides into whole units")
-            continue
-        for cluster, value in zip(clusters, values):
-            parts[cluster][resource] = Quantity(value, amount.fmt)
+        if amount is not None:
+            weights = _weights(clusters, tenant.placement, weights_by, resource)
+            _split_into(parts, clusters, resource, amount, weights, f"{field}.{resource}",
+                        f"cannot be split exactly across {', '.join(clusters)}",
+                        "use an amount that divides into whole units", file, problems)
     for model, amount in total.gpu.items():
-        with_model = [c for c in clusters if model in platform.cluster(c).gpu_models()]  # type: ignore[union-attr]
+        with_model = [c for c in clusters if model in _gpu_models(platform, c)]
         if not with_model:
             problems.add(file, f"{field}.gpu.{model}",
                          f"no cluster of this tenant has {model} GPUs (placement: {', '.join(clusters)})",
                          "place the tenant on a cluster whose node pools have this GPU model")
             continue
-        weights = _weights(with_model, [tenant.placement[c] for c in with_model], weights_by, "gpu", model)
-        try:
-            values = split_resource("gpu", amount.value, weights)
-        except SplitError as exc:
-            problems.add(file, f"{field}.gpu.{model}",
-                         f"cannot be split across {', '.join(with_model)}: {exc}",
-                         "use a whole number of GPUs that the tenant's clusters can take")
-            continue
-        for cluster, value in zip(with_model, values):
-            parts[cluster]["gpu"][model] = Quantity(value, amount.fmt)
+        weights = _weights(with_model, tenant.placement, weights_by, "gpu", model)
+        _split_into(parts, with_model, "gpu", amount, weights, f"{field}.gpu.{model}",
+                    f"cannot be split across {', '.join(with_model)}",
+                    "use a whole number of GPUs that the tenant's clusters can take", file, problems, model)
     return {c: Quota.model_construct(**fields) for c, fields in parts.items()}
 
 
-def _weights(clusters: list[str], shares: list, weights_by: dict[str, Quota] | None,
+def _split_into(parts: dict[str, dict], clusters: list[str], resource: str, amount: Quantity,
+                weights: list[Decimal], where: str, failure: str, hint: str, file: str, problems: Problems,
+                model: str | None = None) -> None:
+    """Split one amount by `weights` into `parts` (a GPU model's under parts[c]['gpu'])."""
+    try:
+        values = split_resource(resource, amount.value, weights)
+    except SplitError as exc:
+        problems.add(file, where, f"{failure}: {exc}", hint)
+        return
+    for cluster, value in zip(clusters, values, strict=True):
+        target = parts[cluster]["gpu"] if model else parts[cluster]
+        target[model or resource] = Quantity(value, amount.fmt)
+
+
+def _gpu_models(platform: Platform, cluster: str) -> dict[str, str]:
+    found = platform.cluster(cluster)
+    return found.gpu_models() if found else {}
+
+
+def _weights(clusters: list[str], placement: dict[str, ClusterShare], weights_by: Shares | None,
              resource: str, model: str | None = None) -> list[Decimal]:
     """Integer weights from the placement, or (for a guarantee) the clusters' quota shares."""
     if weights_by is None:
-        return [Decimal(s.weight) for s in shares]
+        return [Decimal(placement[c].weight or 0) for c in clusters]
     out = []
     for cluster in clusters:
         quota = weights_by.get(cluster)
@@ -85,9 +96,9 @@ def _weights(clusters: list[str], shares: list, weights_by: dict[str, Quota] | N
 
 
 def _check_explicit(tenant: Tenant, platform: Platform, clusters: list[str], total: Quota,
-                    file: str, problems: Problems) -> dict[str, Quota]:
+                    file: str, problems: Problems) -> Shares:
     """Explicit per-cluster amounts must add up to the logical quota, resource by resource."""
-    result = {c: tenant.placement[c].quota for c in clusters}
+    result = {c: q for c in clusters if (q := tenant.placement[c].quota) is not None}
     for resource in SCALARS:
         want = getattr(total, resource)
         got = [getattr(q, resource) for q in result.values()]
@@ -99,6 +110,11 @@ def _check_explicit(tenant: Tenant, platform: Platform, clusters: list[str], tot
             problems.add(file, f"placement.*.quota.{resource}",
                          f"cluster amounts sum to {Quantity(given, want.fmt)} but quota.{resource} is {want}",
                          "make the explicit amounts add up to the logical quota")
+    _check_explicit_gpus(result, platform, total, file, problems)
+    return result
+
+
+def _check_explicit_gpus(result: Shares, platform: Platform, total: Quota, file: str, problems: Problems) -> None:
     models = set(total.gpu) | {m for q in result.values() for m in q.gpu}
     for model in sorted(models):
         given = exact_sum(q.gpu[model].value for q in result.values() if model in q.gpu)
@@ -108,7 +124,68 @@ def _check_explicit(tenant: Tenant, platform: Platform, clusters: list[str], tot
                          f"cluster amounts sum to {given} but quota.gpu.{model} is {want or 0}",
                          "make the explicit amounts add up to the logical quota")
         for cluster, quota in result.items():
-            if model in quota.gpu and model not in platform.cluster(cluster).gpu_models():  # type: ignore[union-attr]
+            if model in quota.gpu and model not in _gpu_models(platform, cluster):
                 problems.add(file, f"placement.{cluster}.quota.gpu.{model}",
                              f"cluster '{cluster}' has no {model} GPUs", "place these GPUs on a cluster that has them")
-    return result
+
+
+def resource_amounts(share: Quota, gpu_resources: dict[str, str]) -> dict[str, Quantity]:
+    """A quota share as Kubernetes resource name -> amount (GPU models summed per resource)."""
+    out: dict[str, Quantity] = {}
+    for resource in SCALARS:
+        value = getattr(share, resource)
+        if value is not None:
+            out[RESOURCE_NAMES[resource]] = value
+    for model, count in sorted(share.gpu.items()):
+        name = gpu_resources.get(model, DEFAULT_GPU_RESOURCE)
+        out[name] = out[name] + count if name in out else count
+    return out
+
+
+def usage_on(quotas: dict[str, Shares], platform: Platform, cluster_name: str) -> dict[str, Decimal]:
+    """Sum of tenant quota shares on a cluster per Kubernetes resource name."""
+    models = _gpu_models(platform, cluster_name)
+    used: dict[str, Decimal] = {}
+    for shares in quotas.values():
+        share = shares.get(cluster_name)
+        if share is None:
+            continue
+        for name, amount in resource_amounts(share, models).items():
+            used[name] = EXACT.add(used.get(name, Decimal(0)), amount.value)
+    return used
+
+
+def check_capacity(specs: Specs, quotas: dict[str, Shares], problems: Problems) -> None:
+    """What the tenants' shares on a cluster add up to must fit its capacity x overcommit."""
+    file = specs.platform_source.path
+    for cluster in specs.platform.clusters:
+        for resource, used in sorted(usage_on(quotas, specs.platform, cluster.name).items()):
+            capacity = cluster.capacity.get(resource)
+            if capacity is None:
+                if resource in ("cpu", "memory") or "/" in resource:
+                    problems.add(file, f"clusters.{cluster.name}.capacity.{resource}",
+                                 f"tenants ask for {resource} but the cluster declares no capacity for it",
+                                 "declare the cluster's capacity for this resource")
+                continue
+            limit = EXACT.multiply(capacity.value, cluster.ratio(resource))
+            if used > limit:
+                tenants = [t for t, s in quotas.items() if cluster.name in s]
+                problems.add(file, f"clusters.{cluster.name}.capacity.{resource}",
+                             f"tenant quotas sum to {Quantity(used, capacity.fmt)} but capacity x overcommit is "
+                             f"{Quantity(limit, capacity.fmt)} (tenants: {', '.join(sorted(tenants))})",
+                             "lower a tenant's quota, move it to another cluster or raise capacity/overcommit")
+
+
+def guarantee_within_quota(spec: TenantSpec, problems: Problems) -> bool:
+    """True when the queue guarantee fits the quota, resource by resource."""
+    guarantee, quota = spec.tenant.queue.guarantee, spec.tenant.quota
+    assert guarantee is not None
+    before = len(problems.items)
+    pairs = [(resource, getattr(guarantee, resource), getattr(quota, resource)) for resource in SCALARS]
+    pairs += [(f"gpu.{model}", g, quota.gpu.get(model)) for model, g in guarantee.gpu.items()]
+    for where, g, q in pairs:
+        if g is not None and (q is None or g.value > q.value):
+            problems.add(spec.source.path, f"queue.guarantee.{where}",
+                         f"guarantee {g} exceeds the quota {q if q is not None else '(none)'}",
+                         "a queue cannot be guaranteed more than its quota")
+    return len(problems.items) == before

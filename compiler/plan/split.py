@@ -76,8 +76,15 @@ def _split_resource(resource: str, total: Decimal, weights: tuple[Decimal, ...])
 
 def _as_integers(weights: list[Decimal]) -> list[int]:
     """Scale decimal weights to integers with the same ratios, so the split is exact arithmetic."""
-    scale = max((-w.as_tuple().exponent for w in weights if w.as_tuple().exponent < 0), default=0)
+    scale = max((-e for e in map(_exponent, weights) if e < 0), default=0)
     return [int(w.scaleb(scale, context=EXACT)) for w in weights]
+
+
+def _exponent(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    if not isinstance(exponent, int):  # 'n', 'N', 'F': NaN and infinity have no digits to scale
+        raise SplitError(f"{value} is not a finite number")
+    return exponent
 
 
 def _divides(unit: Decimal, total: Decimal) -> bool:

@@ -1,13 +1,18 @@
 """Render stage: plan -> Kubernetes objects, keyed by their path under rendered/.
 
-Renderers are plain functions of a context, listed below in the order they run. To add a
-kind: write `compiler/render/<thing>.py` with `render(ctx) -> list[dict]` building objects
-with `ctx.obj(...)` (which adds the ownership labels), and append it here.
+Renderers are plain functions of a context, listed below in the order they run. They draw
+what the plan decided (`ctx.workloads`, the unit's share) and decide nothing themselves; a
+renderer never reads another tenant's spec (the unit cache keys a unit on the specs the plan
+read for it, `Plan.tenants_read_by`). To add a kind: write `compiler/render/<thing>.py` with
+`render(ctx) -> list[dict]` building objects with `ctx.obj(...)` (which adds the ownership
+labels), and append it here. Shared builders: `placement` (node affinity and tolerations),
+`volumes` (claims, datasets), `rbac` (an account with its Role), `pods` (the agent's containers).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
+from compiler.identity import unit_folder
 from compiler.kinds import PLATFORM_DIR, file_name
 from compiler.model.platform import Cluster
 from compiler.plan import Plan
@@ -16,12 +21,12 @@ from compiler.render import (
     argocd,
     datasets,
     jobs,
+    member_roles,
     namespace,
     network,
     notebooks,
     queue,
     quota,
-    rbac,
     storage,
 )
 from compiler.render.context import PlatformContext, TenantContext
@@ -39,7 +44,7 @@ TENANT_RENDERERS: list[Callable[[TenantContext], list[dict]]] = [
 ]
 PLATFORM_RENDERERS: list[Callable[[PlatformContext], list[dict]]] = [
     queue.render_platform,
-    rbac.render_platform,
+    member_roles.render_platform,
 ]
 
 
@@ -61,13 +66,13 @@ def tenant_contexts(plan: Plan) -> list[TenantContext]:
 
 def render_tenant(ctx: TenantContext) -> dict[str, dict]:
     """Objects of one tenant on one cluster, keyed by 'cluster/tenant/file.yaml'."""
-    return _keyed(f"{ctx.cluster.name}/{ctx.tenant.name}", (o for r in TENANT_RENDERERS for o in r(ctx)))
+    return _keyed(unit_folder(ctx.cluster.name, ctx.tenant.name), (o for r in TENANT_RENDERERS for o in r(ctx)))
 
 
 def render_platform_cluster(plan: Plan, cluster: Cluster) -> dict[str, dict]:
     """The platform's own objects on one cluster, keyed by 'cluster/_platform/file.yaml'."""
     ctx = PlatformContext(plan, cluster, plan.specs.platform_source.path)
-    return _keyed(f"{cluster.name}/{PLATFORM_DIR}", (o for r in PLATFORM_RENDERERS for o in r(ctx)))
+    return _keyed(unit_folder(cluster.name, PLATFORM_DIR), (o for r in PLATFORM_RENDERERS for o in r(ctx)))
 
 
 def render_platform(plan: Plan) -> dict[str, dict]:
@@ -75,18 +80,6 @@ def render_platform(plan: Plan) -> dict[str, dict]:
     for cluster in plan.specs.platform.clusters:
         out.update(render_platform_cluster(plan, cluster))
     return out
-
-
-def tenants_read_by(plan: Plan, tenant: str) -> list[str]:
-    """Other tenants whose specs a tenant's objects depend on: the owners of the datasets it
-    imports (explicitly or as platform global datasets) and the tenants that let it in
-    (`network.allowFromTenants`, for its egress). The unit cache keys on their specs
-    too, so a renderer that starts reading another tenant must be reflected here."""
-    spec = plan.specs.tenant(tenant)
-    owners = {i.tenant for i in spec.tenant.imports} if spec else set()
-    owners |= {g.tenant for g in plan.specs.platform.global_datasets}
-    owners |= set(network.tenants_allowing(plan, tenant))  # their allowFromTenants opens our egress
-    return sorted(owners - {tenant})
 
 
 def render_all(plan: Plan) -> dict[str, dict]:
@@ -98,7 +91,7 @@ def render_all(plan: Plan) -> dict[str, dict]:
     return dict(sorted(out.items()))
 
 
-def _keyed(prefix: str, objects) -> dict[str, dict]:
+def _keyed(prefix: str, objects: Iterable[dict]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for obj in objects:
         path = f"{prefix}/{file_name(obj)}"

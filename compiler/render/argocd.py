@@ -21,14 +21,28 @@ Applications sync with ServerSideApply=true (tenantc applies the same way, so fi
 ownership agrees) and PruneLast=true; within an Application the rendered objects carry
 `argocd.argoproj.io/sync-wave` set from the apply stages in compiler.kinds.
 
+The rules of compiler.delivery hold under the automated sync (prune + self-heal):
+  - Namespaces and PVCs carry `Prune=false,Delete=false` and `IgnoreExtraneous` (set where
+    every object is made, compiler.render.context), and the ApplicationSet has
+    `preserveResourcesOnDeletion`, so its controller adds no deletion finalizer to the
+    Applications: an Application that goes away (a tenant leaves a cluster) deletes nothing;
+  - the run-time fields (a scaled Fluid runtime's spec.replicas) are in every Application's
+    `ignoreDifferences`, by group, kind, namespace and name, and RespectIgnoreDifferences=true
+    keeps a sync from writing the Git value over the live one;
+  - Volcano Jobs delivered from Git carry no ttlSecondsAfterFinished (compiler.render.jobs),
+    so Volcano never deletes a finished one for Argo CD to re-create.
+
 Settings come from the platform's `argocd` section when it has one (attributes
 namespace, repoUrl, targetRevision, servers, cluster); without it nothing is rendered.
 """
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from compiler.delivery import run_time_fields
+from compiler.identity import ObjectRef, RenderedPath, unit_folder
 from compiler.kinds import (
     ARGOCD_DIR,
     CLUSTER_LABEL,
@@ -37,7 +51,6 @@ from compiler.kinds import (
     PLATFORM_TENANT,
     TENANT_LABEL,
     file_name,
-    group_of,
     is_cluster_scoped,
 )
 from compiler.plan import Plan
@@ -45,7 +58,7 @@ from compiler.render.context import make_object
 
 ARGO_API = "argoproj.io/v1alpha1"
 APPSET_NAME = "tenantc"
-SYNC_OPTIONS = ["ServerSideApply=true", "PruneLast=true"]
+SYNC_OPTIONS = ["ServerSideApply=true", "PruneLast=true", "RespectIgnoreDifferences=true"]
 
 # Argo CD project policies per tenant role; `{p}` is the project name.
 ROLE_POLICIES = {
@@ -64,6 +77,8 @@ ROLE_DESCRIPTIONS = {"admin": "sync, change and delete the project's application
 
 @dataclass(frozen=True)
 class ArgoCdSettings:
+    """The platform's `argocd` section, with defaults."""
+
     namespace: str = "argocd"  # where Argo CD runs and these objects live
     repo_url: str = ""  # the Git repository holding rendered/
     target_revision: str = "HEAD"
@@ -93,17 +108,19 @@ class _Unit:
     namespaces: list[str]
     namespaced: list[tuple[str, str]]  # (group, kind)
     cluster_scoped: list[tuple[str, str, str]]  # (group, kind, name)
+    run_time_fields: list[tuple[str, str, str, str, str]]  # (group, kind, namespace, name, JSON pointer)
 
 
 def unit_summary(objects: list[dict], folder: str) -> dict:
     """What the Argo CD output needs of a unit's objects; JSON-ready, so the compile can cache
     it beside the unit and skip reading unchanged units' objects."""
+    refs = [(ObjectRef.of(o), is_cluster_scoped(o)) for o in objects]
     return {
         "tenant": objects[0]["metadata"]["labels"].get(TENANT_LABEL, folder) if objects else folder,
-        "namespaces": sorted({o["metadata"]["namespace"] for o in objects if o["metadata"].get("namespace")}),
-        "namespaced": sorted({(group_of(o["apiVersion"]), o["kind"]) for o in objects if not is_cluster_scoped(o)}),
-        "clusterScoped": sorted({(group_of(o["apiVersion"]), o["kind"], o["metadata"]["name"])
-                                 for o in objects if is_cluster_scoped(o)}),
+        "namespaces": sorted({ref.namespace for ref, _ in refs if ref.namespace}),
+        "namespaced": sorted({(ref.group, ref.kind) for ref, scoped in refs if not scoped}),
+        "clusterScoped": sorted({(ref.group, ref.kind, ref.name) for ref, scoped in refs if scoped}),
+        "runTimeFields": [[*f.ref, f.json_pointer] for f in run_time_fields(objects)],
     }
 
 
@@ -132,13 +149,14 @@ def render_argocd(plan: Plan, settings: ArgoCdSettings | None = None,
     return {f"{ARGOCD_DIR}/{file_name(o)}": o for o in out}
 
 
-def summaries_of(objects: dict[str, dict]) -> dict[str, dict]:
-    grouped: dict[str, list[dict]] = defaultdict(list)
+def summaries_of(objects: Mapping[str, dict]) -> dict[str, dict]:
+    """'cluster/folder' -> unit_summary, for the cluster folders among `objects`."""
+    grouped: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for path, obj in objects.items():
-        parts = path.split("/")
-        if len(parts) == 3 and not parts[0].startswith("_"):
-            grouped[f"{parts[0]}/{parts[1]}"].append(obj)
-    return {unit: unit_summary(objs, unit.split("/")[1]) for unit, objs in grouped.items()}
+        rendered = RenderedPath.parse(path)
+        if rendered.in_cluster:
+            grouped[(rendered.cluster, rendered.unit)].append(obj)
+    return {unit_folder(cluster, unit): unit_summary(objs, unit) for (cluster, unit), objs in grouped.items()}
 
 
 def _units(summaries: dict[str, dict]) -> list[_Unit]:
@@ -148,7 +166,8 @@ def _units(summaries: dict[str, dict]) -> list[_Unit]:
         if cluster.startswith("_") or not folder:
             continue
         out.append(_Unit(cluster, folder, s["tenant"], list(s["namespaces"]),
-                         [tuple(x) for x in s["namespaced"]], [tuple(x) for x in s["clusterScoped"]]))
+                         [tuple(x) for x in s["namespaced"]], [tuple(x) for x in s["clusterScoped"]],
+                         [tuple(x) for x in s.get("runTimeFields", [])]))
     return out
 
 
@@ -219,26 +238,47 @@ def _application_set(plan: Plan, settings: ArgoCdSettings, units: list[_Unit]) -
             "namespace": unit.namespaces[0] if len(unit.namespaces) == 1 else "",
             "server": server, "destinationName": "" if server else unit.cluster,
         })
+    app_spec: dict = {
+        "project": "{{.project}}",
+        "source": {"repoURL": settings.repo_url, "targetRevision": settings.target_revision,
+                   "path": "{{.path}}", "directory": {"recurse": False}},
+        # exactly one of name/server is non-empty per element
+        "destination": {"name": "{{.destinationName}}", "server": "{{.server}}", "namespace": "{{.namespace}}"},
+        "syncPolicy": {
+            "automated": {"prune": True, "selfHeal": True},
+            "syncOptions": list(SYNC_OPTIONS),
+            "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
+        },
+    }
+    ignored = _ignore_differences(units)
+    if ignored:
+        app_spec["ignoreDifferences"] = ignored
     template = {
         "metadata": {
             "name": "{{.tenant}}.{{.cluster}}",  # names are DNS labels: the dot keeps pairs unique
             "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, TENANT_LABEL: "{{.tenant}}",
                        CLUSTER_LABEL: "{{.cluster}}"},
         },
-        "spec": {
-            "project": "{{.project}}",
-            "source": {"repoURL": settings.repo_url, "targetRevision": settings.target_revision,
-                       "path": "{{.path}}", "directory": {"recurse": False}},
-            # exactly one of name/server is non-empty per element
-            "destination": {"name": "{{.destinationName}}", "server": "{{.server}}", "namespace": "{{.namespace}}"},
-            "syncPolicy": {
-                "automated": {"prune": True, "selfHeal": True},
-                "syncOptions": list(SYNC_OPTIONS),
-                "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
-            },
-        },
+        "spec": app_spec,
     }
     spec = {"goTemplate": True, "goTemplateOptions": ["missingkey=error"],
-            "generators": [{"list": {"elements": elements}}], "template": template}
+            "generators": [{"list": {"elements": elements}}], "template": template,
+            # no deletion finalizer on the Applications: one that goes away deletes nothing
+            "syncPolicy": {"preserveResourcesOnDeletion": True}}
     return make_object(ARGO_API, "ApplicationSet", APPSET_NAME, settings.namespace, PLATFORM_TENANT,
                        settings.cluster, plan.specs.platform_source.path, None, {"spec": spec})
+
+
+def _ignore_differences(units: list[_Unit]) -> list[dict]:
+    """The run-time fields of every unit, one entry per object (group, kind, namespace, name).
+
+    The template is shared, so every Application gets every entry; an entry names one object,
+    and only the Application that has it matches it. A runtime has the same name in its
+    tenant's namespace on every cluster and is scaled wherever its dataset is (the scaling
+    belongs to the dataset), so naming it by namespace and name never ignores an unscaled one."""
+    pointers: dict[tuple[str, str, str, str], set[str]] = defaultdict(set)
+    for unit in units:
+        for group, kind, namespace, name, pointer in unit.run_time_fields:
+            pointers[(group, kind, namespace, name)].add(pointer)
+    return [{"group": g, "kind": k, "namespace": ns, "name": n, "jsonPointers": sorted(p)}
+            for (g, k, ns, n), p in sorted(pointers.items())]

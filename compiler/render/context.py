@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from compiler import delivery
 from compiler.kinds import (
     CLUSTER_LABEL,
     MANAGED_BY_LABEL,
@@ -16,11 +17,13 @@ from compiler.kinds import (
 )
 from compiler.model.platform import Cluster, Platform
 from compiler.model.tenant import Quota, Tenant
-from compiler.plan import Plan
+from compiler.plan import Plan, UnitWorkloads
 
 
 @dataclass(frozen=True)
 class TenantContext:
+    """One tenant on one cluster: its share, and the workloads the plan decided for it."""
+
     plan: Plan
     tenant: Tenant
     cluster: Cluster
@@ -36,6 +39,10 @@ class TenantContext:
     def namespace(self) -> str:
         return self.tenant.name
 
+    @property
+    def workloads(self) -> UnitWorkloads:
+        return self.plan.workloads.unit(self.tenant.name, self.cluster.name)
+
     def obj(self, api_version: str, kind: str, name: str, namespaced: bool = True,
             labels: dict[str, str] | None = None, **body: Any) -> dict[str, Any]:
         return make_object(api_version, kind, name, self.namespace if namespaced else None,
@@ -44,6 +51,8 @@ class TenantContext:
 
 @dataclass(frozen=True)
 class PlatformContext:
+    """The platform's own objects on one cluster (rendered/<cluster>/_platform/)."""
+
     plan: Plan
     cluster: Cluster
     source: str
@@ -60,7 +69,8 @@ class PlatformContext:
 
 def make_object(api_version: str, kind: str, name: str, namespace: str | None, tenant: str,
                 cluster: str, source: str, labels: dict[str, str] | None, body: dict[str, Any]) -> dict[str, Any]:
-    """An object with tenantc's ownership labels, its source file and its apply stage.
+    """An object with tenantc's ownership labels, its source file, its apply stage and the
+    Argo CD annotations of compiler.delivery's rules.
 
     apply and prune find what tenantc owns by these labels alone, so every object gets them.
     """
@@ -74,4 +84,5 @@ def make_object(api_version: str, kind: str, name: str, namespace: str | None, t
         metadata["namespace"] = namespace
     obj = {"apiVersion": api_version, "kind": kind, "metadata": metadata, **body}
     metadata["annotations"][SYNC_WAVE_ANNOTATION] = str(stage_of(obj))
+    metadata["annotations"].update(delivery.argocd_annotations(obj))  # Namespaces and PVCs: never pruned
     return obj

@@ -1,26 +1,23 @@
 """Fluid datasets: Dataset + cache runtime (same name and namespace, as Fluid requires),
-preload DataLoads, scheduled cache scaling, and Datasets that reference shared ones."""
+preload DataLoads, scheduled cache scaling, and Datasets that reference shared ones.
+What is Fluid's (kinds, resource names, access modes, the claim size) is in compiler.fluid."""
 from __future__ import annotations
 
-from compiler.agent.contract import scale_runtime_argv
+from compiler import fluid
+from compiler.agent.contract import SCALE_RUNTIME, scale_runtime_argv
 from compiler.agent.permissions import rules_for
-from compiler.kinds import DATASET_CLAIM_ANNOTATION, IMPORTED_FROM_LABEL
-from compiler.model.data import Dataset
-from compiler.plan.workloads import DATASET_CLAIM_SIZE, DatasetPlacement
+from compiler.kinds import IMPORTED_FROM_LABEL
+from compiler.model.data import Dataset, Mount
+from compiler.plan import DatasetPlacement
 from compiler.render.context import TenantContext
-from compiler.render.pods import agent_container, placement, pools_for, tolerations_for
-
-FLUID = "data.fluid.io/v1alpha1"
-RUNTIME_KINDS = {"jindo": "JindoRuntime", "alluxio": "AlluxioRuntime", "juicefs": "JuiceFSRuntime", "thin": "ThinRuntime"}
-
-
-def runtime_resource(kind: str) -> str:
-    return kind.lower() + "s"
+from compiler.render.placement import Placement, pod_placement
+from compiler.render.pods import agent_container
+from compiler.render.rbac import account
 
 
 def render(ctx: TenantContext) -> list[dict]:
     objects: list[dict] = []
-    for placed in ctx.plan.workloads.datasets.get((ctx.tenant.name, ctx.cluster.name), []):
+    for placed in ctx.workloads.datasets:
         if placed.own is not None:
             objects += _own(ctx, placed.own)
         else:
@@ -28,77 +25,64 @@ def render(ctx: TenantContext) -> list[dict]:
     return objects
 
 
-def _access_modes(writable: bool) -> list[str]:
-    return ["ReadWriteMany"] if writable else ["ReadOnlyMany"]
-
-
 def _dataset(ctx: TenantContext, name: str, spec: dict, labels: dict | None = None) -> dict:
     """A Dataset whose Fluid-made PVC asks for a nominal size (Fluid's default, 100Pi, would
-    exceed every storage quota); plan.workloads.check_storage counts it."""
-    obj = ctx.obj(FLUID, "Dataset", name, labels=labels, spec=spec)
-    obj["metadata"]["annotations"][DATASET_CLAIM_ANNOTATION] = DATASET_CLAIM_SIZE
+    exceed every storage quota); compiler.plan.storage counts it."""
+    obj = ctx.obj(fluid.API_VERSION, "Dataset", name, labels=labels, spec=spec)
+    obj["metadata"]["annotations"][fluid.DATASET_CLAIM_ANNOTATION] = fluid.DATASET_CLAIM_SIZE
     return obj
 
 
 def _own(ctx: TenantContext, ds: Dataset) -> list[dict]:
-    cache_pools = pools_for(ctx.cluster, "cache")
-    mounts = []
-    for mount in ds.mounts:
-        entry: dict = {"mountPoint": mount.uri, "name": mount.name or ds.name, "readOnly": ds.read_only}
-        if mount.path:
-            entry["path"] = mount.path
-        if mount.options:
-            entry["options"] = dict(sorted(mount.options.items()))
-        if mount.secrets:  # Secret references by name only: values never pass through tenantc
-            entry["encryptOptions"] = [
-                {"name": option, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
-                for option, ref in sorted(mount.secrets.items())]
-        mounts.append(entry)
-    spec: dict = {"mounts": mounts, "accessModes": _access_modes(not ds.read_only)}
-    labels = [p.labels for p in cache_pools if p.labels]
-    if labels:
-        spec["nodeAffinity"] = {"required": {"nodeSelectorTerms": [
-            {"matchExpressions": [{"key": k, "operator": "In", "values": [v]} for k, v in sorted(lab.items())]}
-            for lab in labels]}}
-    tolerations = tolerations_for(cache_pools)
-    if tolerations:
-        spec["tolerations"] = tolerations
-    kind = RUNTIME_KINDS[ds.runtime.type]
-    runtime_spec: dict = {"replicas": ds.runtime.replicas}
-    if ds.runtime.tiers:
-        runtime_spec["tieredstore"] = {"levels": [
-            {"mediumtype": t.medium, "path": t.path, "quota": t.quota.canonical()} for t in ds.runtime.tiers]}
-    if ds.runtime.profile:
-        runtime_spec["profileName"] = ds.runtime.profile
-    if labels:
-        runtime_spec["worker"] = {"nodeSelector": dict(sorted(labels[0].items()))}
-    objects = [_dataset(ctx, ds.name, spec), ctx.obj(FLUID, kind, ds.name, spec=runtime_spec)]
-    if ds.preload is not None:
-        load: dict = {"dataset": {"name": ds.name, "namespace": ctx.namespace},
-                      "loadMetadata": ds.preload.load_metadata,
-                      "target": [{"path": p} for p in ds.preload.paths]}
-        if ds.preload.schedule:
-            load.update(policy="Cron", schedule=ds.preload.schedule)
-        else:
-            load["policy"] = "Once"
-        objects.append(ctx.obj(FLUID, "DataLoad", f"{ds.name}-preload", spec=load))
+    """The dataset with its runtime on the cache pools, its preload and its scaling."""
+    cache = Placement.of(ctx.cluster, "cache")
+    kind = fluid.runtime_kind(ds.runtime.type)
+    spec: dict = {"mounts": [_mount(ds, m) for m in ds.mounts], "accessModes": fluid.access_modes(not ds.read_only),
+                  **cache.dataset_fields()}
+    objects = [_dataset(ctx, ds.name, spec), ctx.obj(fluid.API_VERSION, kind, ds.name, spec=_runtime_spec(ds, cache))]
+    if ds.preload is not None:  # a Once load now, and with a schedule a Cron load (fluid.preload_loads)
+        for name, policy in fluid.preload_loads(ds.name, ds.preload.schedule):
+            load: dict = {"dataset": {"name": ds.name, "namespace": ctx.namespace},
+                          "loadMetadata": ds.preload.load_metadata,
+                          "target": [{"path": p} for p in ds.preload.paths], **policy}
+            objects.append(ctx.obj(fluid.API_VERSION, "DataLoad", name, spec=load))
     if ds.scaling:
         objects += _scaler(ctx, ds, kind)
     return objects
 
 
+def _mount(ds: Dataset, mount: Mount) -> dict:
+    entry: dict = {"mountPoint": mount.uri, "name": mount.name or ds.name, "readOnly": ds.read_only}
+    if mount.path:
+        entry["path"] = mount.path
+    if mount.options:
+        entry["options"] = dict(sorted(mount.options.items()))
+    if mount.secrets:  # Secret references by name only: values never pass through tenantc
+        entry["encryptOptions"] = [
+            {"name": option, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
+            for option, ref in sorted(mount.secrets.items())]
+    return entry
+
+
+def _runtime_spec(ds: Dataset, cache: Placement) -> dict:
+    spec: dict = {"replicas": ds.runtime.replicas}
+    if ds.runtime.tiers:
+        spec["tieredstore"] = {"levels": [
+            {"mediumtype": t.medium, "path": t.path, "quota": t.quota.canonical()} for t in ds.runtime.tiers]}
+    if ds.runtime.profile:
+        spec["profileName"] = ds.runtime.profile
+    selector = cache.node_selector()
+    if selector:
+        spec["worker"] = {"nodeSelector": selector}
+    return spec
+
+
 def _scaler(ctx: TenantContext, ds: Dataset, kind: str) -> list[dict]:
     """CronJobs that resize the cache, with an account that may patch only this runtime."""
-    account = f"{ds.name}-scaler"
-    rules = [{**rule, "resources": [runtime_resource(kind)], "resourceNames": [ds.name]}
-             for rule in rules_for("scale-runtime")]
-    objects = [
-        ctx.obj("v1", "ServiceAccount", account),
-        ctx.obj("rbac.authorization.k8s.io/v1", "Role", account, rules=rules),
-        ctx.obj("rbac.authorization.k8s.io/v1", "RoleBinding", account,
-                roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": account},
-                subjects=[{"kind": "ServiceAccount", "name": account, "namespace": ctx.namespace}]),
-    ]
+    account_name = f"{ds.name}-scaler"
+    rules = [{**rule, "resources": [fluid.runtime_resource(kind)], "resourceNames": [ds.name]}
+             for rule in rules_for(SCALE_RUNTIME)]
+    objects = account(ctx, account_name, rules)
     for i, step in enumerate(ds.scaling):
         container = agent_container("scale", ctx.platform.agent_image,
                                     scale_runtime_argv(kind, ds.name, ctx.namespace, step.replicas))
@@ -106,17 +90,18 @@ def _scaler(ctx: TenantContext, ds: Dataset, kind: str) -> list[dict]:
             "schedule": step.schedule,
             "concurrencyPolicy": "Replace",
             "jobTemplate": {"spec": {"backoffLimit": 3, "template": {"spec": {
-                "serviceAccountName": account, "restartPolicy": "OnFailure", "containers": [container],
-                **placement(ctx.cluster, "cpu")}}}},
+                "serviceAccountName": account_name, "restartPolicy": "OnFailure", "containers": [container],
+                **pod_placement(ctx.cluster, "cpu")}}}},
         }))
     return objects
 
 
 def _reference(ctx: TenantContext, placed: DatasetPlacement) -> dict:
     """An imported dataset: a Dataset pointing at the owner's (Fluid dataset sharing)."""
-    owner, name = placed.origin  # type: ignore[misc]
+    assert placed.origin is not None
+    owner, name = placed.origin
     return _dataset(ctx, placed.local_name,
                     labels={IMPORTED_FROM_LABEL: f"{owner}.{name}"[:63].rstrip("-.")},  # ends alphanumeric
-                    spec={"mounts": [{"mountPoint": f"dataset://{owner}/{name}", "name": placed.local_name,
+                    spec={"mounts": [{"mountPoint": fluid.shared_dataset_uri(owner, name), "name": placed.local_name,
                                       "readOnly": not placed.writable}],
-                          "accessModes": _access_modes(placed.writable)})
+                          "accessModes": fluid.access_modes(placed.writable)})

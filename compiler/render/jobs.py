@@ -1,25 +1,33 @@
-"""Volcano workloads: Jobs, CronJobs, JobFlow pipelines with their JobTemplates, and
-published templates. Every task's pod gets the agent sidecar and, when the job reads cached
-data, an init container that waits until the datasets are warm."""
+"""Volcano workloads: Jobs, CronJobs, JobFlows (pipelines, and jobs that wait for data before
+taking GPUs) with their JobTemplates, the CronJobs that start scheduled JobFlows, and
+published templates. Every task's pod gets the agent sidecar; a CPU-only job that waits for
+data waits in an init container, a GPU job behind the CPU-only first flow of its JobFlow
+(compiler.plan.datagate says why)."""
 from __future__ import annotations
 
-from compiler.agent.contract import STATUS_DIR
+from compiler import delivery
+from compiler.agent.contract import RUN_FLOW, STATUS_DIR
+from compiler.agent.permissions import rules_for
 from compiler.kinds import JOB_LABEL, PIPELINE_LABEL, TASK_LABEL
-from compiler.plan.workloads import ResolvedJob, ResolvedRole
+from compiler.plan import DataGate, ResolvedJob, ResolvedPipeline, ResolvedRole, ResolvedSchedule
 from compiler.render.context import TenantContext
+from compiler.render.placement import pod_placement
 from compiler.render.pods import (
     AGENT_SERVICE_ACCOUNT,
+    FLOW_RUNNER_ACCOUNT,
+    GATE_TIMEOUT_SECONDS,
     STATUS_VOLUME,
     agent_sidecar,
-    claim_volume,
-    placement,
+    flow_runner,
     resources,
     wait_for_data,
 )
-from compiler.render.storage import PROJECT_CLAIM
+from compiler.render.rbac import account
+from compiler.render.volumes import PROJECT_PATH, PodVolumes
 
 VOLCANO_BATCH = "batch.volcano.sh/v1alpha1"
 VOLCANO_FLOW = "flow.volcano.sh/v1alpha1"
+JOB_TEMPLATE = ("flow.volcano.sh", "JobTemplate")
 
 
 def plugins(job: ResolvedJob) -> dict:
@@ -35,7 +43,10 @@ def plugins(job: ResolvedJob) -> dict:
     return {"svc": []}
 
 
-def job_spec(ctx: TenantContext, job: ResolvedJob) -> dict:
+def job_spec(ctx: TenantContext, job: ResolvedJob, holder: tuple[str, str] = ("batch.volcano.sh", "Job")) -> dict:
+    """A Volcano job spec, for a Job or inside `holder` (group, kind): a CronJob's job template
+    or a JobTemplate. The ttl is drawn only where compiler.delivery allows it (a finished job
+    deleted by Volcano must not be re-created, and so run again, by whatever made it)."""
     spec: dict = {
         "schedulerName": "volcano",
         "queue": ctx.tenant.name,
@@ -47,17 +58,19 @@ def job_spec(ctx: TenantContext, job: ResolvedJob) -> dict:
     }
     if job.max_retry is not None:
         spec["maxRetry"] = job.max_retry
-    if job.ttl is not None:
-        spec["ttlSecondsAfterFinished"] = job.ttl
+    if job.ttl is not None and delivery.finished_ttl_allowed(*holder):
+        spec[delivery.FINISHED_TTL_FIELD] = job.ttl
     if job.priority_class:
         spec["priorityClassName"] = job.priority_class
     return spec
 
 
 def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
+    volumes = PodVolumes().empty_dir(STATUS_VOLUME, STATUS_DIR).datasets(job.datasets)
+    volumes.claim("project", job.project_claim, PROJECT_PATH)
     main: dict = {"name": role.name, "image": role.image,
                   "resources": resources(role.cpu, role.memory, role.gpu, job.gpu_resource),
-                  "volumeMounts": [{"name": STATUS_VOLUME, "mountPath": STATUS_DIR}]}
+                  "volumeMounts": volumes.mounts}
     if role.command:
         main["command"] = list(role.command)
     if role.args:
@@ -66,26 +79,16 @@ def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
         main["env"] = [{"name": k, "value": v} for k, v in sorted(role.env.items())]
     if role.ports:
         main["ports"] = [{"containerPort": p} for p in role.ports]
-    volumes = [{"name": STATUS_VOLUME, "emptyDir": {}}]
-    datasets = {p.local_name: p for p in ctx.plan.workloads.datasets.get((ctx.tenant.name, ctx.cluster.name), [])}
-    for ds in job.datasets:
-        writable = datasets[ds].writable
-        main["volumeMounts"].append({"name": f"data-{ds}", "mountPath": f"/data/{ds}",
-                                     **({} if writable else {"readOnly": True})})
-        volumes.append(claim_volume(f"data-{ds}", ds, read_only=not writable))
-    if "project" in job.volumes:
-        main["volumeMounts"].append({"name": "project", "mountPath": "/project"})
-        volumes.append(claim_volume("project", PROJECT_CLAIM))
     init = [agent_sidecar(ctx.platform.agent_image, job.name, role.name)]
-    if job.wait_percent and job.datasets:
-        init.append(wait_for_data(ctx.platform.agent_image, job.datasets, ctx.namespace, job.wait_percent))
+    if job.wait is not None and job.wait.gate == "init":
+        init.append(wait_for_data(ctx.platform.agent_image, job.wait.datasets, ctx.namespace, job.wait.percent))
     pod_spec = {
         "serviceAccountName": AGENT_SERVICE_ACCOUNT,
         "restartPolicy": "OnFailure",
         "initContainers": init,
         "containers": [main],
-        "volumes": volumes,
-        **placement(ctx.cluster, role.pool, job.gpu_model if role.pool == "gpu" else None),
+        "volumes": volumes.volumes,
+        **pod_placement(ctx.cluster, role.pool, job.gpu_model if role.pool == "gpu" else None),
     }
     task: dict = {"name": role.name, "replicas": role.replicas,
                   "template": {"metadata": {"labels": {JOB_LABEL: job.name, TASK_LABEL: role.name}},
@@ -96,43 +99,96 @@ def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
 
 
 def render(ctx: TenantContext) -> list[dict]:
-    resolved = ctx.plan.workloads.resolved
-    tenant, cluster = ctx.tenant.name, ctx.cluster.name
-    objects: list[dict] = []
-    for job in ctx.tenant.jobs:
-        r = resolved.get((tenant, "job", job.name))
-        if r and r.cluster == cluster:
-            objects.append(ctx.obj(VOLCANO_BATCH, "Job", job.name, labels={JOB_LABEL: job.name}, spec=job_spec(ctx, r)))
-    for schedule in ctx.tenant.schedules:
-        r = resolved.get((tenant, "schedule", schedule.name))
-        if r and r.cluster == cluster:
-            spec: dict = {
-                "schedule": schedule.schedule, "concurrencyPolicy": schedule.concurrency_policy,
-                "successfulJobsHistoryLimit": schedule.successful_history,
-                "failedJobsHistoryLimit": schedule.failed_history,
-                "jobTemplate": {"metadata": {"labels": {JOB_LABEL: schedule.name}}, "spec": job_spec(ctx, r)},
-            }
-            if schedule.time_zone:
-                spec["timeZone"] = schedule.time_zone
-            objects.append(ctx.obj(VOLCANO_BATCH, "CronJob", schedule.name, spec=spec))
-    for pipeline in ctx.tenant.pipelines:
-        if pipeline.cluster != cluster:
-            continue
-        flows = []
-        for step in pipeline.steps:
-            r = resolved.get((tenant, "step", f"{pipeline.name}/{step.name}"))
-            name = f"{pipeline.name}-{step.name}"
-            if r:
-                objects.append(ctx.obj(VOLCANO_FLOW, "JobTemplate", name, labels={PIPELINE_LABEL: pipeline.name},
-                                       spec=job_spec(ctx, r)))
-            flow: dict = {"name": name}
-            if step.depends_on:
-                flow["dependsOn"] = {"targets": [f"{pipeline.name}-{d}" for d in step.depends_on]}
-            flows.append(flow)
-        objects.append(ctx.obj(VOLCANO_FLOW, "JobFlow", pipeline.name,
-                               spec={"jobRetainPolicy": "retain", "flows": flows}))
-    for template in ctx.tenant.templates:
-        r = resolved.get((tenant, "template", f"{template.name}@{cluster}"))
-        if r:
-            objects.append(ctx.obj(VOLCANO_FLOW, "JobTemplate", f"tpl-{template.name}", spec=job_spec(ctx, r)))
+    """The unit's jobs, schedules, flows and published templates, as the plan resolved them."""
+    unit = ctx.workloads
+    objects = [ctx.obj(VOLCANO_BATCH, "Job", job.name, labels={JOB_LABEL: job.name}, spec=job_spec(ctx, job))
+               for job in unit.jobs]
+    objects += [_cron_job(ctx, schedule) for schedule in unit.schedules]
+    for flow in unit.flows:
+        objects += _flow(ctx, flow)
+    if any(flow.schedule for flow in unit.flows):
+        objects += account(ctx, FLOW_RUNNER_ACCOUNT, rules_for(RUN_FLOW))
+    objects += [ctx.obj(VOLCANO_FLOW, "JobTemplate", f"tpl-{job.name}", spec=job_spec(ctx, job, JOB_TEMPLATE))
+                for job in unit.templates]
     return objects
+
+
+def _cron_job(ctx: TenantContext, schedule: ResolvedSchedule) -> dict:
+    timing = schedule.spec
+    spec: dict = {
+        "schedule": timing.schedule, "concurrencyPolicy": timing.concurrency_policy,
+        "successfulJobsHistoryLimit": timing.successful_history,
+        "failedJobsHistoryLimit": timing.failed_history,
+        "jobTemplate": {"metadata": {"labels": {JOB_LABEL: timing.name}},
+                        "spec": job_spec(ctx, schedule.job, ("batch.volcano.sh", "CronJob"))},
+    }
+    if timing.time_zone:
+        spec["timeZone"] = timing.time_zone
+    return ctx.obj(VOLCANO_BATCH, "CronJob", timing.name, spec=spec)
+
+
+def _flow(ctx: TenantContext, flow: ResolvedPipeline) -> list[dict]:
+    """A JobTemplate per flow, and the JobFlow running them in dependency order: rendered
+    itself (it runs once), or started at each scheduled time by a CronJob."""
+    labels = {PIPELINE_LABEL: flow.name} if flow.origin == "pipeline" else {JOB_LABEL: flow.name}
+    objects = []
+    for step in flow.steps:
+        spec = job_spec(ctx, step.job, JOB_TEMPLATE) if step.job is not None else _gate_spec(ctx, step.gate)
+        objects.append(ctx.obj(VOLCANO_FLOW, "JobTemplate", step.name, labels=labels, spec=spec))
+    if flow.schedule is None:
+        flows = []
+        for step in flow.steps:
+            entry: dict = {"name": step.name}
+            if step.depends_on:
+                entry["dependsOn"] = {"targets": list(step.depends_on)}
+            flows.append(entry)
+        objects.append(ctx.obj(VOLCANO_FLOW, "JobFlow", flow.name, labels=labels,
+                               spec={"jobRetainPolicy": "retain", "flows": flows}))
+    else:
+        objects.append(_flow_cron_job(ctx, flow, labels))
+    return objects
+
+
+def _gate_spec(ctx: TenantContext, gate: DataGate | None) -> dict:
+    """The data gate: one CPU pod of `tenantc-agent wait-dataset`. Its Job completes when the
+    data is warm (its one pod succeeded, minAvailable 1) and fails if the wait times out or
+    cannot pass; either way no GPU was taken, and the JobFlow starts the job only after a
+    Completed gate."""
+    assert gate is not None
+    pod = {
+        "serviceAccountName": AGENT_SERVICE_ACCOUNT,
+        "restartPolicy": "Never",
+        "containers": [wait_for_data(ctx.platform.agent_image, gate.datasets, ctx.namespace, gate.percent,
+                                     GATE_TIMEOUT_SECONDS)],
+        **pod_placement(ctx.cluster, "cpu"),
+    }
+    spec: dict = {
+        "schedulerName": "volcano", "queue": ctx.tenant.name, "minAvailable": 1,
+        "tasks": [{"name": "gate", "replicas": 1,
+                   "template": {"metadata": {"labels": {JOB_LABEL: gate.job, TASK_LABEL: "gate"}}, "spec": pod}}],
+    }
+    if gate.priority_class:
+        spec["priorityClassName"] = gate.priority_class
+    return spec
+
+
+def _flow_cron_job(ctx: TenantContext, flow: ResolvedPipeline, labels: dict[str, str]) -> dict:
+    """The CronJob that starts a run of a scheduled flow. Its own Jobs take a second each, so
+    it keeps one of each and never overlaps itself; the flow's concurrency policy and history
+    apply to the runs, and the agent keeps them (compiler.agent.run_flow)."""
+    timing = flow.schedule
+    assert timing is not None
+    runner = flow_runner(ctx.platform.agent_image, flow.name, ctx.namespace,
+                         [(s.name, s.depends_on) for s in flow.steps], timing.concurrency_policy,
+                         timing.successful_history, timing.failed_history)
+    spec: dict = {
+        "schedule": timing.schedule, "concurrencyPolicy": "Forbid",
+        "successfulJobsHistoryLimit": 1, "failedJobsHistoryLimit": 1,
+        "jobTemplate": {"metadata": {"labels": dict(labels)}, "spec": {"backoffLimit": 3, "template": {
+            "metadata": {"labels": dict(labels)},
+            "spec": {"serviceAccountName": FLOW_RUNNER_ACCOUNT, "restartPolicy": "OnFailure",
+                     "containers": [runner], **pod_placement(ctx.cluster, "cpu")}}}},
+    }
+    if timing.time_zone:
+        spec["timeZone"] = timing.time_zone
+    return ctx.obj("batch/v1", "CronJob", flow.name, labels=labels, spec=spec)

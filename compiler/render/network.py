@@ -5,8 +5,8 @@ every namespace, so no extra labelling of other namespaces is required.
 
 A connection between two tenants needs both ends: the receiver's ingress (its own
 `allowFromTenants`) and the sender's egress, which the sender's spec does not list. So each
-tenant also gets egress to every tenant on its cluster that lets it in; its unit then depends
-on those tenants' specs (`tenants_allowing`, part of `compiler.render.tenants_read_by`).
+tenant also gets egress to every tenant on its cluster that lets it in, as the plan decided
+(`Plan.egress_tenants`; the unit cache keys the unit on those tenants' specs).
 
 The ingress gateway reaches only notebooks that ask for an Ingress, on their port (the
 notebook renderer's own policy), and only while the tenant keeps `allowFromIngress`.
@@ -14,26 +14,9 @@ notebook renderer's own policy), and only while the tenant keeps `allowFromIngre
 from __future__ import annotations
 
 from compiler.kinds import NAMESPACE_NAME_LABEL as NS_NAME
-from compiler.plan import Plan
 from compiler.render.context import TenantContext
 
 NETWORKING = "networking.k8s.io/v1"
-
-_allowing_index: tuple[object, dict[str, list[str]]] | None = None  # (specs, sender -> receivers) of the last plan
-
-
-def tenants_allowing(plan: Plan, tenant: str) -> list[str]:
-    """Other tenants that list `tenant` in their `network.allowFromTenants`, sorted (indexed
-    once per set of specs: every unit of every tenant asks)."""
-    global _allowing_index
-    specs = plan.specs
-    if _allowing_index is None or _allowing_index[0] is not specs:
-        index: dict[str, set[str]] = {}
-        for spec in specs.tenants:
-            for sender in spec.tenant.network.allow_from_tenants:
-                index.setdefault(sender, set()).add(spec.tenant.name)
-        _allowing_index = (specs, {sender: sorted(receivers) for sender, receivers in index.items()})
-    return [t for t in _allowing_index[1].get(tenant, []) if t != tenant]
 
 
 def _from_namespace(name: str) -> dict:  # a peer: every pod of one namespace, as source or destination
@@ -67,8 +50,7 @@ def render(ctx: TenantContext) -> list[dict]:
             "podSelector": {}, "policyTypes": ["Ingress"],
             "ingress": [{"from": [_from_namespace(t) for t in sorted(set(network.allow_from_tenants))]}],
         }))
-    receivers = [t for t in tenants_allowing(ctx.plan, ctx.tenant.name)
-                 if ctx.cluster.name in ctx.plan.quotas.get(t, {})]
+    receivers = ctx.plan.egress_tenants(ctx.tenant.name, ctx.cluster.name)
     if receivers:
         policies.append(("allow-to-tenants", {
             "podSelector": {}, "policyTypes": ["Egress"],

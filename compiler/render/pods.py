@@ -1,51 +1,28 @@
-"""Pod-template pieces shared by jobs, notebooks and the cache-scaling CronJob:
-pool placement, resources, the agent sidecar and wait-for-data init container, volumes."""
+"""Pod-template pieces shared by jobs, notebooks and the cache-scaling CronJob: resources and
+the agent's containers (sidecar, wait-for-data, cache scaler, flow runner). Placement is in
+compiler.render.placement, volumes in compiler.render.volumes."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from decimal import Decimal
 
-from compiler.agent.contract import STATUS_DIR, sidecar_argv, wait_dataset_argv
+from compiler.agent.contract import (
+    RUN_ENV,
+    RUN_SOURCE_LABEL,
+    STATUS_DIR,
+    run_flow_argv,
+    sidecar_argv,
+    wait_dataset_argv,
+)
 from compiler.kinds import AGENT_RESOURCES
-from compiler.model.platform import Cluster, NodePool
 from compiler.quantity import FORMAT_BINARY, FORMAT_DECIMAL, canonical
 
 AGENT_SERVICE_ACCOUNT = "tenantc-agent"
+FLOW_RUNNER_ACCOUNT = "tenantc-flow-runner"  # may only start (and clean up) JobFlow runs
 STATUS_VOLUME = "tenantc-status"
-WAIT_TIMEOUT_SECONDS = 3600
-
-
-def pools_for(cluster: Cluster, pool: str, gpu_model: str | None = None) -> list[NodePool]:
-    pools = cluster.pools(pool)
-    if pool == "gpu" and gpu_model:
-        pools = [p for p in pools if p.gpu_model == gpu_model]
-    return pools
-
-
-def placement(cluster: Cluster, pool: str, gpu_model: str | None = None) -> dict:
-    """Node affinity to the pool's labels and tolerations for its taints only. CPU work never
-    tolerates the GPU pools' taints, so it stays off GPU nodes."""
-    pools = pools_for(cluster, pool, gpu_model)
-    terms = [{"matchExpressions": [{"key": k, "operator": "In", "values": [v]} for k, v in sorted(p.labels.items())]}
-             for p in pools if p.labels]
-    out: dict = {}
-    if terms:
-        out["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}}
-    tolerations = tolerations_for(pools)
-    if tolerations:
-        out["tolerations"] = tolerations
-    return out
-
-
-def tolerations_for(pools: list[NodePool]) -> list[dict]:
-    seen, out = set(), []
-    for p in pools:
-        for t in p.taints:
-            key = (t.key, t.value, t.effect)
-            if key not in seen:
-                seen.add(key)
-                out.append({"key": t.key, "operator": "Equal", "value": t.value, "effect": t.effect})
-    return out
+WAIT_TIMEOUT_SECONDS = 3600  # an init container: the job's pods hold their CPU while it waits
+GATE_TIMEOUT_SECONDS = 6 * 3600  # the first flow of a JobFlow: one 10m-CPU pod, nothing else held
 
 
 def resources(cpu: Decimal | None, memory: Decimal | None, gpu: int, gpu_resource: str) -> dict:
@@ -83,13 +60,15 @@ def agent_sidecar(image: str, job: str, task: str) -> dict:
     }
 
 
-def wait_for_data(image: str, datasets: list[str], namespace: str, percent: int) -> dict:
-    return agent_container("wait-for-data", image,
-                           wait_dataset_argv(datasets, namespace, percent, WAIT_TIMEOUT_SECONDS))
+def wait_for_data(image: str, datasets: list[str], namespace: str, percent: int,
+                  timeout: int = WAIT_TIMEOUT_SECONDS) -> dict:
+    return agent_container("wait-for-data", image, wait_dataset_argv(datasets, namespace, percent, timeout))
 
 
-def claim_volume(name: str, claim: str, read_only: bool = False) -> dict:
-    volume: dict = {"name": name, "persistentVolumeClaim": {"claimName": claim}}
-    if read_only:
-        volume["persistentVolumeClaim"]["readOnly"] = True
-    return volume
+def flow_runner(image: str, name: str, namespace: str, flows: Sequence[tuple[str, Sequence[str]]],
+                concurrency_policy: str, keep_succeeded: int, keep_failed: int) -> dict:
+    """`tenantc-agent run-flow` in a CronJob's pod: the run is named after the pod's Job, which
+    the Job controller labels on the pod and the downward API passes in (contract.RUN_ENV)."""
+    argv = run_flow_argv(name, namespace, f"$({RUN_ENV})", flows, concurrency_policy, keep_succeeded, keep_failed)
+    run = {"fieldRef": {"fieldPath": f"metadata.labels['{RUN_SOURCE_LABEL}']"}}
+    return {**agent_container("run-flow", image, argv), "env": [{"name": RUN_ENV, "valueFrom": run}]}

@@ -20,7 +20,7 @@ def render(ctx: TenantContext) -> list[dict]:
         "weight": ctx.tenant.queue.weight,
         "reclaimable": ctx.tenant.queue.reclaimable,
         "capability": _scheduled(resource_amounts(ctx.share, gpus)),
-        "parent": ctx.tenant.queue.parent or ctx.platform.root_queue,
+        "parent": ctx.plan.queue_parents[ctx.tenant.name],
     }
     if ctx.guarantee is not None:
         spec["guarantee"] = {"resource": _scheduled(resource_amounts(ctx.guarantee, gpus))}
@@ -32,6 +32,6 @@ def render(ctx: TenantContext) -> list[dict]:
 def render_platform(ctx: PlatformContext) -> list[dict]:
     return [
         ctx.obj(QUEUE_API, "Queue", q.name, spec={
-            "weight": q.weight, "reclaimable": q.reclaimable, "parent": q.parent or ctx.platform.root_queue})
+            "weight": q.weight, "reclaimable": q.reclaimable, "parent": ctx.plan.platform_queue_parents[q.name]})
         for q in ctx.platform.queues
     ]

@@ -25,13 +25,6 @@ def render(ctx: TenantContext) -> list[dict]:
 
 
 def _limit_range_item(ctx: TenantContext) -> dict:
-    platform = ctx.platform.defaults.limit_range
-    tenant = ctx.tenant.container_defaults
-    fields = {
-        "default": {**platform.default, **tenant.default},
-        "defaultRequest": {**platform.default_request, **tenant.default_request},
-        "max": platform.max,
-        "min": platform.min,
-    }
-    item = {key: {r: q.canonical() for r, q in sorted(values.items())} for key, values in fields.items() if values}
+    limits = ctx.plan.limits.get(ctx.tenant.name, {})
+    item = {key: {r: q.canonical() for r, q in sorted(values.items())} for key, values in limits.items()}
     return {"type": "Container", **item} if item else {}

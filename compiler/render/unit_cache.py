@@ -118,7 +118,10 @@ class UnitCache:
         return marshal.loads(row[0])
 
     def put(self, key: str, meta: UnitMeta, objects: dict[str, dict], files: dict[str, bytes]) -> None:
-        """Queued; `flush` stores every queued unit in one transaction."""
+        """Queued; `flush` stores every queued unit in one transaction. A cache without a
+        file (use_cache=False) keeps nothing, and spends nothing on encoding it."""
+        if self.path is None:
+            return
         self._pending.append((key, meta.to_json(), marshal.dumps((objects, files))))
 
     def flush(self) -> None:

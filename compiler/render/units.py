@@ -16,6 +16,8 @@ Loader = Callable[[], tuple[dict[str, dict], dict[str, bytes]]]
 
 @dataclass
 class Unit:
+    """One rendered folder: its key and file names, its content held or loaded on demand."""
+
     path: str  # 'cluster/tenant'
     key: str  # content-determining key (the unit cache key)
     names: list[str]  # file names, sorted

@@ -14,6 +14,8 @@ from compiler.review.snapshot import Snapshot
 
 @dataclass
 class Approval:
+    """One person who must approve, with every reason."""
+
     who: str
     reasons: list[str] = field(default_factory=list)
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from compiler.quantity import Quantity
+from compiler.quantity import FORMAT_DECIMAL, Quantity
 from compiler.review.snapshot import Snapshot
 
 
 @dataclass(frozen=True)
 class CapacityRow:
+    """One cluster's use of one resource before and after, against capacity x overcommit."""
+
     cluster: str
     resource: str
     before: Decimal | None  # None: the cluster is not in that revision
@@ -52,7 +54,7 @@ def capacity_impact(base: Snapshot, head: Snapshot) -> list[CapacityRow]:
         old, new = base.usage.get(cluster), head.usage.get(cluster)
         for resource in sorted(set(old or {}) | set(new or {})):
             a, b = (old or {}).get(resource), (new or {}).get(resource)
-            fmt = (b or a or {}).get("fmt", "DecimalSI")
+            fmt = (b or a or {}).get("fmt", FORMAT_DECIMAL)
             rows.append(CapacityRow(cluster, resource, _used(old, a), _used(new, b),
                                     _dec(a, "limit"), _dec(b, "limit"), fmt))
     return rows

@@ -1,10 +1,13 @@
 """Object-by-object comparison of two rendered trees, with a semantic diff per changed object.
 
-Objects are matched by identity (cluster, apiVersion, kind, namespace, name), never by file
-path, and the `tenantc.io/source` annotation is ignored: renaming a spec file, turning YAML
-into Jsonnet or moving a library changes no object. Field diffs speak Kubernetes: quantities
-compare as quantities (`1k` == `1000`, `1536Mi` == `1.5Gi`), lists of named items are matched
-by name, other lists as sets of items, and Secret values are never shown.
+Objects are matched by identity, never by file path: where they are applied (the cluster, or
+the Argo CD output) and their `ObjectRef` (group, kind, namespace, name). The apiVersion's
+version is not part of it, so `v1beta1` -> `v1` of one object is one changed object whose
+`apiVersion` field changed. The `tenantc.io/source` annotation is ignored: renaming a spec
+file, turning YAML into Jsonnet or moving a library changes no object. Field diffs speak
+Kubernetes: quantities compare as quantities (`1k` == `1000`, `1536Mi` == `1.5Gi`), lists of
+named items are matched by name, other lists as sets of items, and Secret values are masked
+by compiler.redact before they are compared, so no diff can hold one.
 """
 from __future__ import annotations
 
@@ -13,16 +16,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from compiler.kinds import (
-    PLATFORM_DIR,
-    PLATFORM_TENANT,
-    SOURCE_ANNOTATION,
-    TENANT_LABEL,
-    stage_of,
-)
+from compiler.identity import ObjectRef, RenderedPath
+from compiler.kinds import ARGOCD_DIR, SOURCE_ANNOTATION, TENANT_LABEL, group_of, stage_of
 from compiler.quantity import Quantity, QuantityError
-
-HIDDEN = "(hidden)"
+from compiler.redact import mask_pair
 
 # A map under one of these keys holds resource quantities (ResourceQuota, LimitRange, pods'
 # resources, Volcano queues, PVCs, Fluid tiered stores).
@@ -30,33 +27,48 @@ QUANTITY_CONTEXTS = {"hard", "used", "requests", "limits", "capability", "resour
                      "default", "defaultRequest", "max", "min", "maxLimitRequestRatio", "deserved",
                      "guarantee", "quota", "storage", "overhead", "sizeLimit"}
 
+ARGOCD_GROUP = "argoproj.io"
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
+def cluster_of(path: RenderedPath) -> str:
+    """Where a file's objects go: its cluster; the Argo CD output is grouped as ARGOCD_DIR."""
+    return path.cluster or ARGOCD_DIR
+
+
+def tenant_of(path: RenderedPath, obj: dict) -> str:
+    """The tenant an object belongs to: its label, else its folder (PLATFORM_TENANT for platform objects)."""
+    return ((obj.get("metadata") or {}).get("labels") or {}).get(TENANT_LABEL) or path.tenant
+
+
 class ObjectKey(NamedTuple):
-    """What makes an object the same object on a cluster, whatever file it is written to.
-    A tuple, so the tens of thousands of keys of a large repository hash and sort at C speed."""
+    """What makes an object the same object in a review, whatever file it is written to: where
+    it is applied (`cluster_of`) and its ObjectRef. Tuples, so the keys of a large repository
+    hash and sort at C speed."""
 
     cluster: str
-    api_version: str
-    kind: str
-    namespace: str
-    name: str
+    ref: ObjectRef
 
     @classmethod
     def of(cls, path: str, obj: dict) -> ObjectKey:
-        meta = obj.get("metadata", {})
-        return cls(path.split("/", 1)[0], obj.get("apiVersion", ""), obj.get("kind", ""),
-                   meta.get("namespace", ""), meta.get("name", ""))
+        """The key of an object written to `path` (relative to rendered/)."""
+        return cls(cluster_of(RenderedPath.parse(path)), ObjectRef.of(obj))
 
     @property
     def group(self) -> str:
-        return self.api_version.rsplit("/", 1)[0] if "/" in self.api_version else ""
+        return self.ref.group
 
     @property
-    def ref(self) -> str:
-        """'ResourceQuota vision/tenant-quota' (namespaced) or 'Namespace vision'."""
-        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+    def kind(self) -> str:
+        return self.ref.kind
+
+    @property
+    def namespace(self) -> str:
+        return self.ref.namespace
+
+    @property
+    def name(self) -> str:
+        return self.ref.name
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,8 @@ class FieldChange:
 
 @dataclass
 class ObjectChange:
+    """One object added, removed or changed (with its field changes) between the two revisions."""
+
     key: ObjectKey
     tenant: str
     change: str  # 'added' | 'removed' | 'changed'
@@ -86,6 +100,11 @@ class ObjectChange:
     def obj(self) -> dict:
         """The head object, or the base one when it is removed."""
         return self.new if self.new is not None else self.old  # type: ignore[return-value]
+
+    @property
+    def api_version(self) -> str:
+        """The head's apiVersion (the base's for a removed object): what reports print."""
+        return self.obj.get("apiVersion", "")
 
     @property
     def source(self) -> str:
@@ -102,17 +121,10 @@ class ObjectChange:
         return self.new_path or self.old_path or ""
 
 
-def tenant_of(path: str, obj: dict) -> str:
-    """The tenant an object belongs to: its label, else its folder; platform objects say 'platform'."""
-    label = obj.get("metadata", {}).get("labels", {}).get(TENANT_LABEL)
-    if label:
-        return label
-    parts = path.split("/")
-    folder = parts[1] if len(parts) == 3 else PLATFORM_DIR
-    return PLATFORM_TENANT if folder == PLATFORM_DIR else folder
+Located = tuple[str, dict]  # (path relative to rendered/, object)
 
 
-def index(objects: dict[str, dict]) -> dict[ObjectKey, tuple[str, dict]]:
+def index(objects: dict[str, dict]) -> dict[ObjectKey, Located]:
     return {ObjectKey.of(path, obj): (path, obj) for path, obj in objects.items()}
 
 
@@ -123,35 +135,41 @@ def compare_objects(base: dict[str, dict], head: dict[str, dict]) -> list[Object
     same = {path for path in base.keys() & head.keys() if base[path] == head[path]}
     old_index = index({p: o for p, o in base.items() if p not in same})
     new_index = index({p: o for p, o in head.items() if p not in same})
-    changes: list[ObjectChange] = []
-    for key in sorted(set(old_index) | set(new_index)):
-        old_path, old = old_index.get(key, (None, None))
-        new_path, new = new_index.get(key, (None, None))
-        tenant = tenant_of(new_path or old_path or "", new if new is not None else old or {})
-        if old is None:
-            changes.append(ObjectChange(key, tenant, "added", None, new, None, new_path))
-        elif new is None:
-            changes.append(ObjectChange(key, tenant, "removed", old, None, old_path, None))
-        else:
-            a, b = without_derived(without_source(old)), without_derived(without_source(new))
-            if a == b:
-                continue
-            fields = diff_fields(a, b)
-            if not fields:  # differs only in how quantities are written
-                continue
-            if key.kind == "Secret":
-                fields = [FieldChange(f.path, f.op, HIDDEN if f.old is not None else None,
-                                      HIDDEN if f.new is not None else None) for f in fields]
-            changes.append(ObjectChange(key, tenant, "changed", old, new, old_path, new_path, fields))
+    changes = [change for key in old_index.keys() | new_index.keys()
+               if (change := _change(key, old_index.get(key), new_index.get(key))) is not None]
     # Grouped by cluster and tenant, then in apply order (namespace, RBAC and quotas, data, workloads).
     return sorted(changes, key=lambda c: (c.key.cluster, c.tenant, stage_of(c.obj), c.key.kind, c.key.namespace,
-                                          c.key.name, c.key.api_version))
+                                          c.key.name, c.api_version))
+
+
+def _change(key: ObjectKey, before: Located | None, after: Located | None) -> ObjectChange | None:
+    """The change of one object, None when it is the same in both trees."""
+    located = after if after is not None else before
+    assert located is not None, "a key comes from one of the two trees"
+    path, obj = located
+    tenant = tenant_of(RenderedPath.parse(path), obj)
+    if before is None:
+        return ObjectChange(key, tenant, "added", None, obj, None, path)
+    if after is None:
+        return ObjectChange(key, tenant, "removed", obj, None, path, None)
+    fields = field_changes(before[1], after[1])
+    if not fields:
+        return None
+    return ObjectChange(key, tenant, "changed", before[1], after[1], before[0], after[0], fields)
+
+
+def field_changes(old: dict, new: dict) -> list[FieldChange]:
+    """What a reviewer may see of how an object changed: Secret values masked (whether each one
+    changed still shows), the source annotation and derived lists left out. [] when the two
+    differ only in how quantities are written."""
+    a, b = mask_pair(without_derived(without_source(old)), without_derived(without_source(new)))
+    return [] if a == b else diff_fields(a, b)
 
 
 def without_derived(obj: dict) -> dict:
     """The ApplicationSet's list of (cluster, tenant) elements follows from the tenant folders,
     which are compared on their own; a tenant added or removed is not also a platform change."""
-    if obj.get("kind") != "ApplicationSet" or not obj.get("apiVersion", "").startswith("argoproj.io/"):
+    if obj.get("kind") != "ApplicationSet" or group_of(obj.get("apiVersion", "")) != ARGOCD_GROUP:
         return obj
     spec = dict(obj.get("spec") or {})
     spec["generators"] = [{k: v for k, v in g.items() if k != "list"} for g in spec.get("generators", [])]
@@ -200,20 +218,31 @@ def diff_fields(old: Any, new: Any, path: str = "", in_quantities: bool = False)
 def _diff_lists(old: list, new: list, path: str, in_quantities: bool) -> list[FieldChange]:
     names_old, names_new = _names(old), _names(new)
     if names_old is not None and names_new is not None:
-        out: list[FieldChange] = []
-        for name in sorted(set(names_old) | set(names_new)):
-            sub = f"{path}[name={name}]"
-            if name not in names_new:
-                out.append(FieldChange(sub, "removed", old=names_old[name]))
-            elif name not in names_old:
-                out.append(FieldChange(sub, "added", new=names_new[name]))
-            else:
-                out.extend(diff_fields(names_old[name], names_new[name], sub, in_quantities))
-        if not out and [_name(i) for i in old] != [_name(i) for i in new]:
-            out.append(FieldChange(path, "changed", old, new, "reordered"))
-        return out
-    if len(old) == len(new) and all(isinstance(i, dict) for i in old + new) and len(old) == 1:
+        return _diff_named(old, new, names_old, names_new, path, in_quantities)
+    if len(old) == len(new) == 1 and isinstance(old[0], dict) and isinstance(new[0], dict):
         return diff_fields(old[0], new[0], f"{path}[0]", in_quantities)  # one rule/term: say which field
+    return _diff_sets(old, new, path)
+
+
+def _diff_named(old: list, new: list, names_old: dict[str, Any], names_new: dict[str, Any], path: str,
+                in_quantities: bool) -> list[FieldChange]:
+    """Lists of named items (containers, tasks, subjects), matched by name."""
+    out: list[FieldChange] = []
+    for name in sorted(set(names_old) | set(names_new)):
+        sub = f"{path}[name={name}]"
+        if name not in names_new:
+            out.append(FieldChange(sub, "removed", old=names_old[name]))
+        elif name not in names_old:
+            out.append(FieldChange(sub, "added", new=names_new[name]))
+        else:
+            out.extend(diff_fields(names_old[name], names_new[name], sub, in_quantities))
+    if not out and [_name(i) for i in old] != [_name(i) for i in new]:
+        out.append(FieldChange(path, "changed", old, new, "reordered"))
+    return out
+
+
+def _diff_sets(old: list, new: list, path: str) -> list[FieldChange]:
+    """Other lists, as sets of items: what left, what came, or 'reordered'."""
     old_items, new_items = [_canonical(i) for i in old], [_canonical(i) for i in new]
     removed = [item for item, c in zip(old, old_items, strict=True) if c not in new_items]
     added = [item for item, c in zip(new, new_items, strict=True) if c not in old_items]
@@ -255,8 +284,3 @@ def join(path: str, key: Any) -> str:
     if _PLAIN_KEY.match(key):
         return f"{path}.{key}" if path else key
     return f"{path}[{json.dumps(key)}]"
-
-
-def quantity_changes(change: ObjectChange, prefix: str) -> list[FieldChange]:
-    """The raised/lowered quantity fields of a change under a path prefix such as 'spec.hard'."""
-    return [f for f in change.fields if f.note in ("raised", "lowered") and f.path.startswith(prefix)]

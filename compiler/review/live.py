@@ -1,14 +1,20 @@
 """What tenants use now: ResourceQuota status.used read from live clusters (--kubeconfig).
 
-Optional and read-only: one GET per lowered quota, through the kubernetes client, using the
-kubeconfig context the platform file names for each cluster. An unreachable cluster is a
-warning in the report, never a failed review: the offline review is still right.
+Optional and read-only: one GET per lowered quota, through compiler.kube (the client and the
+context resolution diff, apply and status use), with the kubeconfig context the platform file
+names for each cluster. An unreachable cluster is a warning in the report, never a failed
+review: the offline review is still right.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
-TIMEOUT_SECONDS = 10
+from compiler.kube.client import KubeClient
+from compiler.kube.config import Kubeconfig, Target, connect, read_kubeconfig
+from compiler.kube.errors import ApiError, ConfigError, KubeError
+
+TIMEOUT_SECONDS = 10  # per request, and the retry budget of each: a review must not hang on a cluster
 
 
 class LiveQuotaUsage:
@@ -18,41 +24,42 @@ class LiveQuotaUsage:
         self.kubeconfig = kubeconfig
         self.contexts = contexts
         self.warnings: list[str] = []
-        self._apis: dict[str, object] = {}
+        self._clients: dict[str, KubeClient] = {}
         self._failed: set[str] = set()
+        self._config: Kubeconfig | None = None
 
     def __call__(self, cluster: str, namespace: str, name: str) -> dict[str, str] | None:
-        api = self._api(cluster)
-        if api is None:
+        client = self._client(cluster)
+        if client is None:
             return None
-        from kubernetes.client.exceptions import ApiException
-
+        path = f"/api/v1/namespaces/{quote(namespace, safe='')}/resourcequotas/{quote(name, safe='')}"
         try:
-            quota = api.read_namespaced_resource_quota(name, namespace, _request_timeout=TIMEOUT_SECONDS)
-        except ApiException as exc:
-            if exc.status == 404:  # not applied yet: nothing in use
+            quota = client.get(path)
+        except ApiError as exc:
+            if exc.not_found:  # not applied yet: nothing in use
                 return None
             self._warn(cluster, f"reading ResourceQuota {namespace}/{name}: HTTP {exc.status} {exc.reason}")
             return None
-        except Exception as exc:  # connection refused, TLS, timeouts: the review goes on offline
-            self._warn(cluster, f"reading ResourceQuota {namespace}/{name}: {type(exc).__name__}: {exc}")
+        except KubeError as exc:  # connection refused, TLS, timeouts: the review goes on offline
+            self._warn(cluster, f"reading ResourceQuota {namespace}/{name}: {exc}")
             return None
-        return dict((quota.status.used if quota.status else None) or {})
+        return dict((quota.get("status") or {}).get("used") or {})
 
-    def _api(self, cluster: str):
-        if cluster in self._apis or cluster in self._failed:
-            return self._apis.get(cluster)
+    def _client(self, cluster: str) -> KubeClient | None:
+        if cluster in self._clients or cluster in self._failed:
+            return self._clients.get(cluster)
         context = self.contexts.get(cluster, cluster)
         try:
-            from kubernetes import client, config
-
-            api_client = config.new_client_from_config(config_file=str(self.kubeconfig), context=context)
-        except Exception as exc:  # missing file, unknown context
+            if self._config is None:
+                self._config = read_kubeconfig(str(self.kubeconfig))
+            client = connect(Target(cluster, context), self._config, concurrency=1, retry_for=TIMEOUT_SECONDS,
+                             timeout=TIMEOUT_SECONDS)
+        except ConfigError as exc:  # missing file, unknown context
             self._failed.add(cluster)
             self._warn(cluster, f"kubeconfig {self.kubeconfig}, context {context}: {exc}")
             return None
-        self._apis[cluster] = client.CoreV1Api(api_client)
-        return self._apis[cluster]
+        self._clients[cluster] = client
+        return client
 
     def _warn(self, cluster: str, message: str) -> None:
         self.warnings.append(f"live usage on cluster {cluster} not checked: {message}")

@@ -10,11 +10,16 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from compiler.identity import ObjectRef
+from compiler.output.github import annotation
+from compiler.pipeline import RENDERED_DIR
 from compiler.quantity import FORMAT_BINARY, Quantity
 from compiler.review import Review, ReviewFailed
 from compiler.review.capacity import CapacityRow
+from compiler.review.charts import capacity_charts, data_flowchart
+from compiler.review.datagraph import EVERY_TENANT, EXPORT, GLOBAL
 from compiler.review.revision import Revision
-from compiler.review.risks import DANGER, RULES
+from compiler.review.risks import DANGER, RULES, WARNING
 
 SCHEMA_VERSION = 1
 FORMATS = ("text", "markdown", "github", "json")
@@ -38,12 +43,12 @@ def to_json(r: Review) -> dict[str, Any]:
             "changed": sum(c.change == "changed" for c in r.changes),
             "tenants": tenants,
             "clusters": sorted({c.key.cluster for c in r.changes}),
-            "risks": {sev: sum(x.severity == sev for x in r.risks) for sev in (DANGER, "warning")},
+            "risks": {sev: sum(x.severity == sev for x in r.risks) for sev in (DANGER, WARNING)},
         },
         "changes": [{
-            "cluster": c.key.cluster, "tenant": c.tenant, "apiVersion": c.key.api_version, "kind": c.key.kind,
+            "cluster": c.key.cluster, "tenant": c.tenant, "apiVersion": c.api_version, "kind": c.key.kind,
             "namespace": c.key.namespace, "name": c.key.name, "change": c.change,
-            "path": f"rendered/{c.path}", "source": c.source,
+            "path": f"{RENDERED_DIR}/{c.path}", "source": c.source,
             "fields": [{"path": f.path, "op": f.op, "old": f.old, "new": f.new, "note": f.note} for f in c.fields],
         } for c in r.changes],
         "capacity": [{
@@ -55,12 +60,13 @@ def to_json(r: Review) -> dict[str, Any]:
         } for row in r.capacity],
         "risks": [{
             "rule": x.rule, "severity": x.severity, "cluster": x.key.cluster, "tenant": x.tenant,
-            "apiVersion": x.key.api_version, "kind": x.key.kind, "namespace": x.key.namespace, "name": x.key.name,
+            "apiVersion": x.api_version, "kind": x.key.kind, "namespace": x.key.namespace, "name": x.key.name,
             "reason": x.reason, "source": x.source, "crossTenant": x.cross_tenant, "involves": list(x.involves),
         } for x in r.risks],
         "approvals": [{"who": a.who, "reasons": a.reasons} for a in r.approvals],
         "changedFiles": r.changed_files,
         "warnings": r.warnings,
+        "datasetGraph": {"changed": r.data_graph.changed, "edges": r.data_graph.rows()},
     }
 
 
@@ -102,7 +108,7 @@ def render_failure(failed: ReviewFailed, fmt: str) -> str:
         for f in data["failures"]:
             for p in f["problems"]:
                 title = f"{f['revision']['label']} does not compile" + (f": {p['path']}" if p["path"] else "")
-                out.append(f"::error file={_prop(p['file'])},title={_prop(title)}::{_data(_problem_text(p))}")
+                out.append(annotation("error", _problem_text(p), file=p["file"], title=title))
     elif fmt == "markdown":
         for f in data["failures"]:
             out += [f"## tenantc review: {f['revision']['label']} does not compile ❌", "",
@@ -153,6 +159,10 @@ def _text(d: dict) -> str:
         out += ["", "risks:"]
         out += [f"  {x['severity']}: {x['rule']}: {x['cluster']}/{x['tenant']} {_ref(x)}: {x['reason']}"
                 for x in d["risks"]]
+    graph = d["datasetGraph"]
+    if graph["changed"]:
+        out += ["", "datasets shared (who may read whose data):"]
+        out += [f"  {_SIGN[e['status']]} {_edge_text(e)}" for e in graph["edges"] if e["status"] != "kept"]
     if d["approvals"]:
         out += ["", "approvals needed:"]
         out += [f"  {a['who']}: {'; '.join(a['reasons'])}" for a in d["approvals"]]
@@ -160,7 +170,21 @@ def _text(d: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-_SIGN = {"added": "+", "removed": "-", "changed": "~"}
+def _edge_text(e: dict) -> str:
+    """A dataset edge in words: 'vision imports ml-platform/click-logs', 'ml-platform/click-logs
+    exported to vision (read-write)', 'ml-platform/imagenet given to every tenant (global, read-only)'."""
+    dataset = f"{e['tenant']}/{e['dataset']}"
+    write = " (read-write)" if e["write"] else ""
+    if e["kind"] == GLOBAL:
+        return f"{dataset} given to every tenant (global, read-only)"
+    to = "every tenant" if e["to"] == EVERY_TENANT else e["to"]
+    if e["kind"] == EXPORT:
+        return f"{dataset} exported to {to}{write}"
+    alias = f" as {e['as']}" if e["as"] else ""
+    return f"{to} imports {dataset}{alias}{write}"
+
+
+_SIGN = {"added": "+", "removed": "-", "changed": "~"}  # also a dataset edge's status
 
 
 def _field_line(f: dict) -> str:
@@ -210,28 +234,78 @@ def _markdown(d: dict) -> str:
     if not d["hasChanges"]:
         out += ["", "Nothing to review: the rendered objects are identical. ✅"]
         return "\n".join(out + _md_warnings(d)) + "\n"
-    risks_by = _count_by(d["risks"])
-    out += ["", "| tenant | cluster | added | removed | changed | risks |", "|---|---|--:|--:|--:|--:|"]
-    for (tenant, cluster), changes in _grouped(d["changes"], by_cluster_first=False):
-        n = {k: sum(c["change"] == k for c in changes) for k in ("added", "removed", "changed")}
-        out.append(f"| {tenant} | {cluster} | {n['added']} | {n['removed']} | {n['changed']} | "
-                   f"{risks_by.get((tenant, cluster), 0)} |")
-    if d["risks"]:
-        out += ["", "### Risks", "", "| | rule | where | object | reason |", "|---|---|---|---|---|"]
-        out += [f"| {'🛑' if x['severity'] == DANGER else '⚠️'} | `{x['rule']}` | {x['cluster']}/{x['tenant']} | "
-                f"`{_ref(x)}` | {_cell(x['reason'])} |" for x in d["risks"]]
-    capacity = [row for row in d["capacity"] if row["changed"]]
-    if capacity:
-        out += ["", "### Capacity", "",
-                "| cluster | resource | before | after | capacity × overcommit | headroom | used |",
-                "|---|---|--:|--:|--:|--:|--:|"]
-        out += ["| " + " | ".join(_capacity_cells(row)) + " |" for row in capacity]
+    # Mermaid pictures, by the position in `out` they go to; left out first when the comment would be too long.
+    pictures: dict[int, list[str]] = {}
+    out += _md_summary(d) + _md_risks(d)
+    out += _md_capacity(d, pictures, len(out))
+    out += _md_datasets(d, pictures, len(out))
     if d["approvals"]:
         out += ["", "### Approvals needed", ""]
         out += [f"- **{a['who']}**: {'; '.join(a['reasons'])}" for a in d["approvals"]]
     out += ["", "### Details", ""]
     tail = _md_warnings(d)
-    budget = MARKDOWN_BUDGET - sum(len(line) + 1 for line in out + tail) - 200  # room for the note below
+    _place_pictures(out, pictures, sum(len(line) + 1 for line in out + tail))
+    return "\n".join(out + _md_details(d, MARKDOWN_BUDGET - sum(len(line) + 1 for line in out + tail)) + tail) + "\n"
+
+
+def _md_summary(d: dict) -> list[str]:
+    risks_by = _count_by(d["risks"])
+    out = ["", "| tenant | cluster | added | removed | changed | risks |", "|---|---|--:|--:|--:|--:|"]
+    for (tenant, cluster), changes in _grouped(d["changes"], by_cluster_first=False):
+        n = {k: sum(c["change"] == k for c in changes) for k in ("added", "removed", "changed")}
+        out.append(f"| {tenant} | {cluster} | {n['added']} | {n['removed']} | {n['changed']} | "
+                   f"{risks_by.get((tenant, cluster), 0)} |")
+    return out
+
+
+def _md_risks(d: dict) -> list[str]:
+    if not d["risks"]:
+        return []
+    return ["", "### Risks", "", "| | rule | where | object | reason |", "|---|---|---|---|---|"] + [
+        f"| {'🛑' if x['severity'] == DANGER else '⚠️'} | `{x['rule']}` | {x['cluster']}/{x['tenant']} | "
+        f"`{_ref(x)}` | {_cell(x['reason'])} |" for x in d["risks"]]
+
+
+def _md_capacity(d: dict, pictures: dict[int, list[str]], at: int) -> list[str]:
+    """The capacity table; its charts go to `pictures`, to be placed after it if they fit."""
+    capacity = [row for row in d["capacity"] if row["changed"]]
+    if not capacity:
+        return []
+    out = ["", "### Capacity", "", "| cluster | resource | before | after | capacity × overcommit | headroom | used |",
+           "|---|---|--:|--:|--:|--:|--:|"]
+    out += ["| " + " | ".join(_capacity_cells(row)) + " |" for row in capacity]
+    pictures[at + len(out)] = [line for chart in capacity_charts(capacity) for line in ("", chart)]
+    return out
+
+
+def _md_datasets(d: dict, pictures: dict[int, list[str]], at: int) -> list[str]:
+    """The dataset edges a change adds or removes, in words; the flowchart goes to `pictures`."""
+    graph = d["datasetGraph"]
+    if not graph["changed"]:
+        return []
+    out = ["", "### Datasets shared"]
+    pictures[at + len(out)] = ["", "Who may read whose data after this change: dotted = exported to, thick = "
+                               "imported by; green = new, red dashed = removed.", "", data_flowchart(graph["edges"])]
+    return out + [""] + [f"- {'new' if e['status'] == 'added' else 'removed'}: {_edge_text(e)}"
+                         for e in graph["edges"] if e["status"] != "kept"]
+
+
+def _place_pictures(out: list[str], pictures: dict[int, list[str]], used: int) -> None:
+    """Put the pictures into `out` when they fit the comment with room to spare, else a note."""
+    if not pictures:
+        return
+    drawn = sum(len(line) + 1 for lines in pictures.values() for line in lines)
+    if used + drawn <= MARKDOWN_BUDGET - 400:  # room for the notes
+        for at in sorted(pictures, reverse=True):
+            out[at:at] = pictures[at]
+    else:
+        out[min(pictures):min(pictures)] = ["", "_Charts left out to fit a comment._"]
+
+
+def _md_details(d: dict, room: int) -> list[str]:
+    """Each tenant's details, collapsed, while they fit in `room` characters."""
+    out: list[str] = []
+    budget = room - 200  # room for the note below
     groups = _by_tenant(d["changes"])
     for i, (tenant, changes) in enumerate(groups):
         block = _md_tenant(tenant, changes, d)
@@ -241,7 +315,7 @@ def _markdown(d: dict) -> str:
             break
         out.append(block)
         budget -= len(block) + 1
-    return "\n".join(out + tail) + "\n"
+    return out
 
 
 def _md_tenant(tenant: str, changes: list[dict], d: dict) -> str:
@@ -284,35 +358,23 @@ def _cell(text: str) -> str:
 # -- GitHub annotations ---------------------------------------------------------------------
 
 def _github(d: dict) -> str:
-    out = [f"::notice title=tenantc review::{_data(_headline(d))}"]
+    out = [annotation("notice", _headline(d), title="tenantc review")]
     for x in d["risks"]:
         level = "error" if x["severity"] == DANGER else "warning"
-        where = f"file={_prop(x['source'])}," if x["source"] else ""
-        title = f"{x['rule']} ({x['cluster']}/{x['tenant']})"
-        message = f"{_ref(x)}: {x['reason']} — {RULES[x['rule']]}"
-        out.append(f"::{level} {where}title={_prop(title)}::{_data(message)}")
+        out.append(annotation(level, f"{_ref(x)}: {x['reason']} — {RULES[x['rule']]}", file=x["source"],
+                              title=f"{x['rule']} ({x['cluster']}/{x['tenant']})"))
     if d["approvals"]:
         who = "; ".join(f"{a['who']} ({', '.join(a['reasons'])})" for a in d["approvals"])
-        out.append(f"::notice title=tenantc review: approvals needed::{_data(who)}")
-    out += [f"::warning::{_data(w)}" for w in d["warnings"]]
+        out.append(annotation("notice", who, title="tenantc review: approvals needed"))
+    out += [annotation("warning", w) for w in d["warnings"]]
     return "\n".join(out) + "\n"
-
-
-def _data(text: str) -> str:
-    """Escape an annotation message (GitHub's workflow-command rules)."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _prop(text: str) -> str:
-    """Escape an annotation property (file=, title=): also ',' and ':'."""
-    return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 # -- shared helpers -------------------------------------------------------------------------
 
 def _ref(item: dict) -> str:
-    name = f"{item['namespace']}/{item['name']}" if item["namespace"] else item["name"]
-    return f"{item['kind']} {name}"
+    """'ResourceQuota vision/tenant-quota' of a change or risk row (ObjectRef.short; the group is not shown)."""
+    return ObjectRef("", item["kind"], item["namespace"], item["name"]).short
 
 
 def _value(value: Any) -> str:

@@ -23,7 +23,9 @@ from pathlib import Path
 from compiler.errors import CompileError, Problem
 from compiler.pipeline import CACHE_DIR, CompileResult, compile_repo
 from compiler.plan import cluster_usage
+from compiler.quantity import FORMAT_DECIMAL
 from compiler.render.unit_cache import code_fingerprint
+from compiler.review.datagraph import edges_of_specs
 from compiler.review.revision import Revision
 from compiler.validate.crds import CrdSet
 
@@ -56,6 +58,8 @@ class Snapshot:
     # cluster -> resource -> {"used": str, "limit": str | None, "fmt": str}
     usage: dict[str, dict[str, dict]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # who may read whose data: [owner, dataset, to, kind, write, alias] (compiler.review.datagraph)
+    data_edges: list[list] = field(default_factory=list)
 
     @classmethod
     def from_result(cls, result: CompileResult) -> Snapshot:
@@ -69,7 +73,7 @@ class Snapshot:
                 rows[resource] = {
                     "used": str(used.get(resource, Decimal(0))),
                     "limit": str(capacity.value * cluster.ratio(resource)) if capacity is not None else None,
-                    "fmt": capacity.fmt if capacity is not None else "DecimalSI",
+                    "fmt": capacity.fmt if capacity is not None else FORMAT_DECIMAL,
                 }
             usage[cluster.name] = rows
         data = json.dumps(specs.platform_source.data, sort_keys=True, default=str).encode()
@@ -85,6 +89,7 @@ class Snapshot:
             pools={c.name: {p.name: dict(p.labels) for p in c.node_pools} for c in platform.clusters},
             usage=usage,
             warnings=list(result.warnings),
+            data_edges=edges_of_specs(specs),
         )
 
 
@@ -103,6 +108,8 @@ def compile_snapshot(revision: Revision, crds: CrdSet | None) -> Snapshot:
 
 @dataclass
 class Compiled:
+    """The outcome of compiling a review's revisions: a snapshot or a failure per role."""
+
     snapshots: dict[str, Snapshot] = field(default_factory=dict)  # role -> snapshot
     cached: dict[str, bool] = field(default_factory=dict)  # role -> came from the cache
     failures: list[RevisionFailed] = field(default_factory=list)
@@ -115,6 +122,23 @@ def compile_revisions(revisions: list[Revision], crds: CrdSet | None, cache: Sna
     half the wall time); a child that fails for any reason other than the specs is redone here."""
     out = Compiled()
     keys = {r.role: cache.key(r, crds) for r in revisions} if cache else {}
+    todo = _from_cache(out, revisions, cache, keys)
+    if len(todo) == 2 and todo[0].key == todo[1].key:  # the same specs (a clean tree against HEAD): once
+        _compile_once(out, todo, crds)
+    else:
+        _compile_each(out, todo, crds, parallel)
+    if cache:
+        for role, snapshot in out.snapshots.items():
+            if not out.cached.get(role):
+                cache.put(keys[role], snapshot)
+    order = {r.role: i for i, r in enumerate(revisions)}
+    out.failures.sort(key=lambda f: order[f.revision.role])
+    return out
+
+
+def _from_cache(out: Compiled, revisions: list[Revision], cache: SnapshotCache | None,
+                keys: dict[str, str]) -> list[Revision]:
+    """Fill `out` with the cached snapshots; the revisions still to compile."""
     todo = []
     for revision in revisions:
         hit = cache.get(keys[revision.role]) if cache else None
@@ -122,13 +146,21 @@ def compile_revisions(revisions: list[Revision], crds: CrdSet | None, cache: Sna
             out.snapshots[revision.role], out.cached[revision.role] = hit, True
         else:
             todo.append(revision)
-    if len(todo) == 2 and todo[0].key == todo[1].key:  # the same specs (a clean tree against HEAD): once
-        _compile_into(out, todo[1], lambda: compile_snapshot(todo[1], crds))
-        if todo[1].role in out.snapshots:
-            out.snapshots[todo[0].role], out.cached[todo[0].role] = out.snapshots[todo[1].role], False
-        else:
-            out.failures.append(RevisionFailed(todo[0], out.failures[-1].problems))
-        todo = []
+    return todo
+
+
+def _compile_once(out: Compiled, same: list[Revision], crds: CrdSet | None) -> None:
+    """Two revisions with the same spec tree: compile the second, and give the first its result."""
+    first, second = same
+    _compile_into(out, second, lambda: compile_snapshot(second, crds))
+    if second.role in out.snapshots:
+        out.snapshots[first.role], out.cached[first.role] = out.snapshots[second.role], False
+    else:
+        out.failures.append(RevisionFailed(first, out.failures[-1].problems))
+
+
+def _compile_each(out: Compiled, todo: list[Revision], crds: CrdSet | None, parallel: bool) -> None:
+    """Compile every revision of `todo`; with two and `parallel`, the first in a forked child."""
     child = _Forked(todo[0], crds) if parallel and len(todo) > 1 and hasattr(os, "fork") else None
     try:
         for revision in todo:
@@ -140,13 +172,6 @@ def compile_revisions(revisions: list[Revision], crds: CrdSet | None, cache: Sna
     finally:
         if child is not None:
             child.kill()
-    if cache:
-        for role, snapshot in out.snapshots.items():
-            if not out.cached.get(role):
-                cache.put(keys[role], snapshot)
-    order = {r.role: i for i, r in enumerate(revisions)}
-    out.failures.sort(key=lambda f: order[f.revision.role])
-    return out
 
 
 def _compile_into(out: Compiled, revision: Revision, compile_one) -> None:

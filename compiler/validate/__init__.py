@@ -6,9 +6,11 @@ in silence.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from compiler.errors import Problems
+from compiler.identity import RenderedPath
 from compiler.kinds import BUILTIN_GROUPS, SOURCE_ANNOTATION, group_of
 from compiler.model.platform import Platform
 from compiler.validate import builtin
@@ -17,17 +19,19 @@ from compiler.validate.crds import CrdSet
 
 @dataclass
 class ValidationReport:
+    """How many objects were checked, and which had no schema to be checked against."""
+
     warnings: list[str] = field(default_factory=list)
     checked: int = 0
     unchecked: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (apiVersion, kind)
 
 
-def validate_objects(objects: dict[str, dict], platform: Platform, crds: CrdSet | None,
+def validate_objects(objects: Mapping[str, dict], platform: Platform, crds: CrdSet | None,
                      problems: Problems, engine: str | None = None) -> ValidationReport:
     report = ValidationReport()
     versions = {c.name: builtin.schema_version_for(c.kubernetes_version) for c in platform.clusters}
     for path, obj in objects.items():
-        cluster = path.split("/", 1)[0]
+        cluster = RenderedPath.parse(path).cluster  # "" outside cluster folders: no built-in schemas
         api_version, kind = obj["apiVersion"], obj["kind"]
         if group_of(api_version) in BUILTIN_GROUPS:
             version = versions.get(cluster)

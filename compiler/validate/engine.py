@@ -16,11 +16,15 @@ ENGINES = ("jsonschema-rs", "jsonschema")
 
 @dataclass(frozen=True, order=True)
 class SchemaViolation:
+    """One way an object breaks its schema."""
+
     path: str  # dotted path into the object, e.g. spec.hard
     message: str
 
 
 class CompiledSchema(Protocol):
+    """A schema compiled by one engine, ready to check many objects."""
+
     def violations(self, instance: Any) -> list[SchemaViolation]: ...
 
 
@@ -40,7 +44,8 @@ class _RustSchema:
     def violations(self, instance: Any) -> list[SchemaViolation]:
         if self._validator.is_valid(instance):  # the fast path: no error objects built
             return []
-        return sorted({SchemaViolation(_dotted(e.instance_path), e.message) for e in self._validator.iter_errors(instance)})
+        errors = self._validator.iter_errors(instance)
+        return sorted({SchemaViolation(_dotted(e.instance_path), e.message) for e in errors})
 
 
 class _PythonSchema:
@@ -51,7 +56,8 @@ class _PythonSchema:
         self._validator = cls(schema)
 
     def violations(self, instance: Any) -> list[SchemaViolation]:
-        return sorted({SchemaViolation(_dotted(e.absolute_path), e.message) for e in self._validator.iter_errors(instance)})
+        errors = self._validator.iter_errors(instance)
+        return sorted({SchemaViolation(_dotted(e.absolute_path), e.message) for e in errors})
 
 
 def default_engine() -> str:

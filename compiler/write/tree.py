@@ -24,11 +24,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from compiler.identity import RenderedPath, unit_folder
+
 JOURNAL = "journal.json"
 
 
 @dataclass
 class WriteResult:
+    """What a write did, unit by unit."""
+
     written_units: list[str] = field(default_factory=list)
     removed_units: list[str] = field(default_factory=list)
     unchanged_units: int = 0
@@ -37,6 +41,8 @@ class WriteResult:
 
 @dataclass
 class Staleness:
+    """How rendered/ on disk differs from a compile: files missing, extra or different."""
+
     missing: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
     differing: list[str] = field(default_factory=list)
@@ -62,11 +68,11 @@ def _content_keys(files: Mapping[str, bytes]) -> dict[str, tuple[str, list[str]]
 
 
 def units_of(files: Mapping[str, bytes]) -> dict[str, dict[str, bytes]]:
-    """Group 'a/b/file.yaml' by its folder 'a/b'."""
+    """Group rendered/ paths by unit folder: 'cluster/tenant/file.yaml' under 'cluster/tenant'."""
     units: dict[str, dict[str, bytes]] = {}
     for path, content in files.items():
-        unit, _, name = path.rpartition("/")
-        units.setdefault(unit, {})[name] = content
+        rendered = RenderedPath.parse(path)
+        units.setdefault(rendered.folder, {})[rendered.file] = content
     return units
 
 
@@ -83,7 +89,7 @@ def existing_units(out: Path) -> set[str]:
             continue
         for sub in top.iterdir():
             if sub.is_dir() and not sub.name.startswith("."):
-                found.add(f"{top.name}/{sub.name}")
+                found.add(unit_folder(top.name, sub.name))
     return found
 
 
@@ -155,7 +161,7 @@ class TreeWriter:
         shutil.rmtree(txn, ignore_errors=True)
         return result
 
-    def compare(self, files: dict[str, bytes]) -> Staleness:
+    def compare(self, files: Mapping[str, bytes]) -> Staleness:
         """What differs between `files` and the tree on disk (reads every file: the truth)."""
         result = Staleness()
         desired = units_of(files)

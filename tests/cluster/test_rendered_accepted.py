@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from compiler.kinds import FIELD_MANAGER, stage_of
-from compiler.live.access import Target, connect, read_kubeconfig
-from compiler.live.client import ApiError
-from compiler.live.resources import discover
+from compiler.kube.config import Target, connect, read_kubeconfig
+from compiler.kube.discovery import discover
+from compiler.kube.errors import ApiError
 from compiler.pipeline import compile_repo
 
 pytestmark = pytest.mark.cluster
@@ -30,7 +30,8 @@ def example_objects() -> dict[str, dict]:
     return compile_repo(REPO, crds).objects
 
 
-@pytest.mark.parametrize("cluster, plane_fixture", [("gpu-east", "control_plane"), ("cpu-west", "second_control_plane")])
+@pytest.mark.parametrize("cluster, plane_fixture",
+                         [("gpu-east", "control_plane"), ("cpu-west", "second_control_plane")])
 def test_every_rendered_object_is_accepted_by_server_side_dry_run(cluster, plane_fixture, example_objects, request):
     plane = request.getfixturevalue(plane_fixture)
     objects = [o for p, o in sorted(example_objects.items()) if p.startswith(f"{cluster}/")]

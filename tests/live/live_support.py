@@ -11,8 +11,8 @@ import secrets
 from pathlib import Path
 
 from compiler.kinds import file_name
-from compiler.live.access import Target
-from compiler.live.client import KubeClient
+from compiler.kube.client import KubeClient
+from compiler.kube.config import Target
 from compiler.load import yaml_io
 from compiler.render.context import make_object
 from compiler.write import serialize_all
@@ -36,7 +36,7 @@ def fresh(stem: str) -> str:
 
 def client_for(plane, observer=None, **kwargs) -> KubeClient:
     """A fresh client (fresh request counts) for a ControlPlane, through the kubeconfig."""
-    from compiler.live.access import connect, read_kubeconfig
+    from compiler.kube.config import connect, read_kubeconfig
 
     client = connect(Target("any", plane.name), read_kubeconfig(plane.kubeconfig_path), **kwargs)
     client.observer = observer
@@ -67,7 +67,8 @@ def tenant_objects(namespace: str, cluster: str, tenant: str | None = None) -> d
             spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
         obj("networking.k8s.io/v1", "NetworkPolicy", "allow-monitoring", spec={
             "podSelector": {}, "policyTypes": ["Ingress"],
-            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]}]}),
+            "ingress": [{"from": [{"namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]}]}),
         obj("rbac.authorization.k8s.io/v1", "RoleBinding", "members-edit",
             roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
             subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": f"{tenant}-eng"}]),
@@ -123,19 +124,20 @@ def write_repo(root: Path, cluster: str, context: str, tenants: list[str], queue
 
 
 # -- the library calls every test makes ---------------------------------------------------------
-def plan(client: KubeClient, tgt: Target, desired: dict[str, dict], mode: str = "diff", **kwargs):
-    from compiler.live.diff import plan_cluster
+def change_set(client: KubeClient, tgt: Target, desired: dict[str, dict], mode: str = "diff", **kwargs):
+    from compiler.live.changeset import cluster_change_set
 
-    return plan_cluster(client, tgt, desired, mode=mode, **kwargs)
+    return cluster_change_set(client, tgt, desired, mode=mode, **kwargs)
 
 
 def apply(client: KubeClient, tgt: Target, desired: dict[str, dict], **options):
-    """Plan (apply mode) and apply, as `tenantc apply` does; returns the ApplyReport."""
-    from compiler.live.apply import ApplyOptions, apply_cluster
+    """The change set (apply mode), applied, as `tenantc apply` does; returns the ApplyReport."""
+    from compiler.live.apply import apply_cluster
+    from compiler.live.options import ApplyOptions
 
     opts = ApplyOptions(**options)
-    made = plan(client, tgt, desired, "apply", concurrency=opts.concurrency, prune_flags=opts.prune_flags,
-                force_conflicts=opts.force_conflicts)
+    made = change_set(client, tgt, desired, "apply", concurrency=opts.concurrency, prune_flags=opts.prune_flags,
+                      force_conflicts=opts.force_conflicts)
     return apply_cluster(client, made, desired, opts)
 
 
@@ -143,7 +145,7 @@ def patch(client: KubeClient, obj: dict, body: dict, manager: str = "ops-bob") -
     """Another field manager changes a live object (a JSON merge patch, as `kubectl edit` would)."""
     import json
 
-    from compiler.live.resources import discover
+    from compiler.kube.discovery import discover
 
     resource = discover(client).for_object(obj)
     return client.request("PATCH", resource.object_path(obj), {"fieldManager": manager},
@@ -151,8 +153,8 @@ def patch(client: KubeClient, obj: dict, body: dict, manager: str = "ops-bob") -
 
 
 def live_get(client: KubeClient, obj: dict) -> dict | None:
-    from compiler.live.client import ApiError
-    from compiler.live.resources import discover
+    from compiler.kube.discovery import discover
+    from compiler.kube.errors import ApiError
 
     try:
         return client.get(discover(client).for_object(obj).object_path(obj))

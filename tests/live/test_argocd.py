@@ -1,14 +1,23 @@
 """Argo CD output: AppProjects confine each tenant, the ApplicationSet lists every rendered
-folder; both valid against the upstream CRDs and accepted by the real API server."""
+folder; both valid against the upstream CRDs and accepted by the real API server. The
+delivery rules (compiler.delivery) as Argo CD objects here; what Argo CD then does with them
+is tests/delivery (the documented-behaviour oracle)."""
 from __future__ import annotations
 
 import pytest
 from live_support import SHARED_CRDS, client_for, fresh, write_repo
 
-from compiler.kinds import ARGOCD_DIR, SYNC_WAVE_ANNOTATION, is_cluster_scoped
-from compiler.live.resources import discover
+from compiler import delivery
+from compiler.kinds import (
+    ARGOCD_DIR,
+    COMPARE_OPTIONS_ANNOTATION,
+    SYNC_OPTIONS_ANNOTATION,
+    SYNC_WAVE_ANNOTATION,
+    is_cluster_scoped,
+)
+from compiler.kube.discovery import discover
 from compiler.pipeline import compile_repo
-from compiler.render.argocd import SYNC_OPTIONS, ArgoCdSettings, render_argocd
+from compiler.render.argocd import SYNC_OPTIONS, ArgoCdSettings, render_argocd, summaries_of
 from compiler.validate.crds import load_crds
 
 REPO_URL = "https://git.example.com/ml/platform.git"
@@ -67,7 +76,7 @@ def test_each_tenant_project_is_confined_to_its_namespace_kinds_and_objects(comp
                    for r in roles.values() for p in r["policies"])
     platform = projects["platform"]["spec"]
     assert platform["namespaceResourceBlacklist"] == [{"group": "*", "kind": "*"}]
-    # the platform's queues and the member roles tenants are bound to (compiler/render/rbac.py)
+    # the platform's queues and the member roles tenants are bound to (compiler/render/member_roles.py)
     assert {e["kind"] for e in platform["clusterResourceWhitelist"]} == {"Queue", "ClusterRole"}
     assert {e["name"] for e in platform["clusterResourceWhitelist"] if e["kind"] == "ClusterRole"} == \
         {"tenantc-member-admin", "tenantc-member-edit", "tenantc-member-view"}
@@ -84,7 +93,12 @@ def test_application_set_lists_every_rendered_folder_and_syncs_server_side(compi
         assert (element["server"], element["destinationName"]) == ("https://10.0.0.1:6443", "")
     assert {e["project"] for e in elements} == {*tenants, "platform"}
     spec = appset["spec"]["template"]["spec"]
-    assert spec["syncPolicy"]["syncOptions"] == SYNC_OPTIONS == ["ServerSideApply=true", "PruneLast=true"]
+    assert spec["syncPolicy"]["syncOptions"] == SYNC_OPTIONS == ["ServerSideApply=true", "PruneLast=true",
+                                                                 "RespectIgnoreDifferences=true"]
+    assert spec["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+    # applicationset/Application-Deletion.md: no resources finalizer on the generated Applications
+    assert appset["spec"]["syncPolicy"] == {"preserveResourcesOnDeletion": True}
+    assert "finalizers" not in appset["spec"]["template"]["metadata"]
     assert spec["source"]["repoURL"] == REPO_URL
     waves = {o["metadata"]["annotations"][SYNC_WAVE_ANNOTATION] for o in result.objects.values()}
     assert waves <= {"0", "1", "2", "3", "4"} and "0" in waves  # the apply stages, carried by every object
@@ -105,3 +119,84 @@ def test_the_api_server_accepts_them(compiled, control_plane):
         status, result = client.apply(resources.for_object(obj).object_path(obj), obj, dry_run=True)
         assert (status, result["metadata"]["name"]) == (201, obj["metadata"]["name"])
     assert client.counts.writes == 1  # only the namespace: the rest were dry runs
+
+
+def test_namespaces_and_pvcs_are_never_pruned_or_deleted_by_argo_cd(compiled):
+    """sync-options.md (argoproj/argo-cd): `Prune=false` ("No Prune Resources"), `Delete=false`
+    ("No Resource Deletion", "e.g. for Persistent Volume Claims"), concatenated with `,`;
+    compare-options.md: `IgnoreExtraneous`, so a kept leftover does not hold the Application
+    OutOfSync (with selfHeal, auto_sync.md, the sync would be retried for ever)."""
+    result, _, _ = compiled
+    kept = [o for o in result.objects.values() if o["kind"] in ("Namespace", "PersistentVolumeClaim")]
+    assert "Namespace" in {o["kind"] for o in kept}  # these tenants have no volumes: tests/delivery has them
+    for obj in result.objects.values():
+        annotations = obj["metadata"]["annotations"]
+        if obj in kept:
+            assert annotations[SYNC_OPTIONS_ANNOTATION] == "Prune=false,Delete=false"
+            assert annotations[COMPARE_OPTIONS_ANNOTATION] == "IgnoreExtraneous"
+        else:
+            assert SYNC_OPTIONS_ANNOTATION not in annotations and COMPARE_OPTIONS_ANNOTATION not in annotations
+
+
+def test_scaled_runtime_replicas_are_ignored_by_name_and_kept_by_syncs(compiled):
+    """diffing.md: ignoreDifferences by group, kind, name and namespace with jsonPointers;
+    sync-options.md: RespectIgnoreDifferences=true keeps the ignored fields' live values in a
+    sync (its example is exactly /spec/replicas)."""
+    result, cluster, tenants = compiled
+    runtime = {"apiVersion": "data.fluid.io/v1alpha1", "kind": "AlluxioRuntime",
+               "metadata": {"name": "cache", "namespace": tenants[0]}, "spec": {"replicas": 1}}
+    scaler = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "cache-scale-0",
+                                                                        "namespace": tenants[0]},
+              "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [
+                  {"name": "scale", "args": ["scale-runtime", "alluxioruntime/cache", "-n", tenants[0],
+                                             "--replicas", "3"]}]}}}}}}
+    objects = {**result.objects, f"{cluster}/{tenants[0]}/alluxioruntime.data.fluid.io-cache.yaml": runtime,
+               f"{cluster}/{tenants[0]}/cronjob-cache-scale-0.yaml": scaler}
+    out = render_argocd(result.plan, ArgoCdSettings(repo_url=REPO_URL), summaries=summaries_of(objects))
+    [appset] = by_kind(out, "ApplicationSet").values()
+    assert appset["spec"]["template"]["spec"]["ignoreDifferences"] == [
+        {"group": "data.fluid.io", "kind": "AlluxioRuntime", "namespace": tenants[0], "name": "cache",
+         "jsonPointers": ["/spec/replicas"]}]
+    assert "RespectIgnoreDifferences=true" in appset["spec"]["template"]["spec"]["syncPolicy"]["syncOptions"]
+    crds = load_crds([SHARED_CRDS / "argocd"])
+    assert crds.compiled(appset["apiVersion"], appset["kind"]).violations(appset) == []
+    # without scalers, no entry at all
+    [plain] = by_kind(render(compiled), "ApplicationSet").values()
+    assert "ignoreDifferences" not in plain["spec"]["template"]["spec"]
+
+
+@pytest.mark.cluster
+def test_the_scaler_owns_replicas_on_the_real_api_server_and_live_values_apply_without_conflict(control_plane):
+    """What compiler.delivery tells `tenantc apply`, on the real API server: after the agent's
+    scale command (a merge patch without fieldManager), spec.replicas is owned by
+    SCALER_FIELD_MANAGER with operation Update (the API server takes the manager from the
+    User-Agent); applying the rendered value as tenantc then conflicts (409: what `tenantc
+    apply` reported), and applying `with_live_values` does not, and keeps the scaled value."""
+    from compiler.agent.kubeapi import ApiError, KubeClient, load_config, object_path
+    from compiler.agent.main import main as agent_main
+
+    kubeconfig = str(control_plane.kubeconfig_path)
+    client = KubeClient(load_config(kubeconfig))
+    namespace = fresh("argoscale")
+    client.apply(f"/api/v1/namespaces/{namespace}", {"apiVersion": "v1", "kind": "Namespace",
+                                                      "metadata": {"name": namespace}}, "tenantc")
+    rendered = {"apiVersion": "data.fluid.io/v1alpha1", "kind": "JindoRuntime",
+                "metadata": {"name": "cache", "namespace": namespace}, "spec": {"replicas": 2}}
+    path = object_path("data.fluid.io", "v1alpha1", "jindoruntimes", namespace, "cache")
+    client.apply(path, rendered, "tenantc", force=False)
+    assert agent_main(["scale-runtime", "jindoruntime/cache", "-n", namespace, "--replicas", "5",
+                       "--kubeconfig", kubeconfig]) == 0
+    live = client.get(path)
+    owners = {(m["manager"], m["operation"]) for m in live["metadata"]["managedFields"]
+              if "f:replicas" in (m.get("fieldsV1") or {}).get("f:spec", {})}
+    assert owners == {(delivery.SCALER_FIELD_MANAGER, delivery.UPDATE)}
+    [field] = delivery.run_time_fields([{"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "s"},
+                                         "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [
+                                             {"args": ["scale-runtime", "jindoruntime/cache", "-n", namespace,
+                                                       "--replicas", "5"]}]}}}}}}])
+    assert (field.manager, field.operation) == (delivery.SCALER_FIELD_MANAGER, delivery.UPDATE)
+    with pytest.raises(ApiError) as conflict:
+        client.apply(path, rendered, "tenantc", force=False)
+    assert conflict.value.status == 409
+    applied = client.apply(path, delivery.with_live_values(rendered, live, [field]), "tenantc", force=False)
+    assert applied["spec"]["replicas"] == 5

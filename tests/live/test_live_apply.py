@@ -10,10 +10,10 @@ import pytest
 from live_support import (
     SHARED_CRDS,
     apply,
+    change_set,
     find,
     live_get,
     patch,
-    plan,
     target,
     tenant_objects,
     unique,
@@ -21,7 +21,7 @@ from live_support import (
 )
 
 from compiler.live.apply import CONFLICT, CREATED, IMMUTABLE, WOULD_APPLY
-from compiler.live.output import print_apply, print_diff
+from compiler.live.report import print_apply, print_diff
 from compiler.pipeline import compile_repo
 from compiler.render.context import make_object
 
@@ -46,7 +46,7 @@ def test_apply_then_diff_is_clean_and_a_second_apply_writes_nothing(control_plan
     assert first.counts.writes == len(desired)  # one write per object, nothing else
 
     checker = kube()
-    diff = plan(checker, tgt, desired)
+    diff = change_set(checker, tgt, desired)
     assert diff.changes == [] and diff.unchanged == len(desired) and not diff.differences
     assert (checker.counts.writes, checker.counts.dry_runs) == (0, 0)  # decided locally, no dry-run needed
 
@@ -66,7 +66,7 @@ def test_unchanged_objects_cost_no_request_beyond_the_lists(control_plane, kube)
     reads = []
     for desired in (small, large):
         client = kube()
-        assert plan(client, tgt, desired).changes == []
+        assert change_set(client, tgt, desired).changes == []
         reads.append(client.counts.reads)
     assert reads[0] == reads[1]  # three times the objects, the same requests: one LIST per kind
 
@@ -79,7 +79,7 @@ def test_conflicts_are_reported_and_only_forced_on_request(control_plane, kube):
     assert apply(kube(), tgt, desired).ok
     patch(kube(), quota, {"spec": {"hard": {"pods": "7"}}})
 
-    diff = plan(kube(), tgt, desired)
+    diff = change_set(kube(), tgt, desired)
     [change] = diff.changes
     assert [(d.field, d.managers) for d in change.drift] == [("spec.hard.pods", ("ops-bob (Update)",))]
 
@@ -95,7 +95,7 @@ def test_conflicts_are_reported_and_only_forced_on_request(control_plane, kube):
     forced = apply(kube(), tgt, desired, force_conflicts=True)
     assert forced.ok and [o.result for o in forced.applied] == ["configured"]
     assert live_get(kube(), quota)["spec"]["hard"]["pods"] == "100"
-    assert plan(kube(), tgt, desired).changes == []
+    assert change_set(kube(), tgt, desired).changes == []
 
 
 def test_an_immutable_field_names_object_and_field_and_what_to_do(control_plane, kube):
@@ -168,7 +168,7 @@ def test_secret_values_never_reach_the_diff_output(control_plane, kube):
     desired[f"{cluster}/{namespace}/secret-token.yaml"] = secret
     assert apply(kube(), tgt, desired).ok
     patch(kube(), secret, {"data": {"password": "bGVha2VkLWxpdmU="}})  # 'leaked-live'
-    diff = plan(kube(), tgt, desired)
+    diff = change_set(kube(), tgt, desired)
     assert [c.desired["kind"] for c in diff.changes] == ["Secret"]
     for fmt in ("text", "json", "markdown", "github"):
         out = io.StringIO()
@@ -221,7 +221,7 @@ def test_api_server_killed_mid_apply_then_rerun_converges_and_spares_unowned(con
     rerun = apply(kube(), tgt, desired)
     assert rerun.ok, [(o.label, o.result, o.message) for o in rerun.applied if o.failed]
     final = kube()
-    assert plan(final, tgt, desired).changes == []
+    assert change_set(final, tgt, desired).changes == []
     after = live_get(kube(), unowned)
     assert after["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
     assert {m["manager"] for m in after["metadata"]["managedFields"]} == {"someone-else"}
@@ -246,5 +246,5 @@ def test_requests_retry_until_a_restarted_api_server_answers(control_plane, kube
     assert report.ok, [(o.label, o.result, o.message) for o in report.applied if o.failed]
     assert sorted({o.result for o in report.applied}) == [CREATED]
     normal = kube()
-    assert plan(normal, tgt, desired).changes == []
+    assert change_set(normal, tgt, desired).changes == []
     assert attempts["n"] > len(desired) + normal.counts.reads  # refused attempts were retried, not given up

@@ -58,9 +58,9 @@ def test_diff_apply_diff_exit_codes_and_json(repo, control_plane, capsys):
 
 def test_markdown_and_github_formats(repo, control_plane, capsys):
     root, cluster, _ = repo
-    code, out, _ = run(capsys, "diff", root, control_plane, "--format", "markdown")
+    code, out, _ = run(capsys, "diff", root, control_plane, "-o", "markdown")
     assert code == 1 and out.startswith("### tenantc diff:") and "```diff" in out
-    code, out, _ = run(capsys, "diff", root, control_plane, "--format", "github")
+    code, out, _ = run(capsys, "diff", root, control_plane, "--format", "github")  # the deprecated spelling
     assert code == 1
     lines = out.splitlines()
     assert all(line.startswith(("::notice", "::warning", "::error", "summary:")) for line in lines)

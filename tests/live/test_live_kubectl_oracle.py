@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import pytest
 from live_support import (
     apply,
+    change_set,
     find,
     patch,
-    plan,
     target,
     tenant_objects,
     unique,
@@ -20,7 +20,7 @@ from live_support import (
 )
 
 from compiler.kinds import MANAGED_BY_LABEL, file_name
-from compiler.live.resources import discover
+from compiler.kube.discovery import discover
 from compiler.render.context import make_object
 
 pytestmark = pytest.mark.cluster
@@ -114,7 +114,7 @@ def test_tenantc_diff_agrees_with_kubectl_diff(case, control_plane, kube, kubect
     assert apply(kube(), tgt, desired, force_conflicts=True).ok
     changed = case.change(kube(), copy.deepcopy(desired))
 
-    ours = plan(kube(), tgt, changed)
+    ours = change_set(kube(), tgt, changed)
     assert ours.errors == []
     theirs = kubectl_sees_difference(kubectl, control_plane, write_tree(changed, tmp_path / "rendered"))
     assert (bool(ours.changes), theirs) == (case.differs, case.differs)

@@ -71,7 +71,7 @@ def test_namespaces_and_pvcs_stay_without_their_flags(control_plane, kube):
     assert len(report.pruned) == len(dropped) - 2
     assert live_get(kube(), find(dropped, "Namespace")) is not None
     assert live_get(kube(), pvc) is not None
-    assert sorted(r for _, r in report.plan.prune.kept) == ["a Namespace (pass --prune-namespaces)",
+    assert sorted(r for _, r in report.change_set.prune.kept) == ["a Namespace (pass --prune-namespaces)",
                                                             "a PersistentVolumeClaim (pass --prune-pvcs)"]
 
     report = apply(kube(), tgt, kept, prune=True, prune_flags=PruneFlags(True, True, 100))
@@ -88,7 +88,8 @@ def test_threshold_refusal_and_dry_run(control_plane, kube):
     tgt = target(cluster, control_plane)
     desired = tenant_objects(namespace, cluster)
     assert apply(kube(), tgt, desired).ok
-    doomed = [find(desired, "ConfigMap"), find(desired, "ServiceAccount"), find(desired, "NetworkPolicy", "default-deny")]
+    doomed = [find(desired, "ConfigMap"), find(desired, "ServiceAccount"),
+              find(desired, "NetworkPolicy", "default-deny")]
     smaller = without(desired, *doomed)
 
     client = kube()

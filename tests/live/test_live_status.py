@@ -14,7 +14,7 @@ import time
 import pytest
 from live_support import apply, client_for, find, target, tenant_objects, unique
 
-from compiler.live.output import print_status
+from compiler.live.report import print_status
 from compiler.live.status import cluster_status, status_report
 
 pytestmark = pytest.mark.cluster
@@ -120,9 +120,9 @@ def test_missing_crds_show_as_na(bare_control_plane):
     assert out.getvalue().count("n/a") == 3
 
     with_queue = tenant_objects(namespace, cluster)
-    plan_report = apply(client, target(cluster, bare_control_plane), with_queue)
-    assert not plan_report.ok
-    assert plan_report.plan.errors == ["Queue (scheduling.volcano.sh/v1beta1) is not served by this cluster "
-                                       "(is its CRD installed?)"]
+    queue_report = apply(client, target(cluster, bare_control_plane), with_queue)
+    assert not queue_report.ok
+    assert queue_report.change_set.errors == ["Queue (scheduling.volcano.sh/v1beta1) is not served by this cluster "
+                                              "(is its CRD installed?)"]
     assert find(with_queue, "Queue")  # the rest is still applied: only the unserved kind is refused
-    assert all(not o.failed for o in plan_report.applied)
+    assert all(not o.failed for o in queue_report.applied)

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import pytest
 from permissions_intent import Check, Subject, matrix, member_subjects
@@ -140,6 +142,83 @@ def _summary(cells: list[tuple[Subject, Check, bool]]) -> list[str]:
             for (who, want, scope), (names, what) in sorted(groups.items())]
 
 
+@dataclass
+class Verdict:
+    """What one subject's checks found."""
+
+    cells: int = 0
+    allowed: int = 0  # cells that must be allowed
+    wrong: list[tuple[Subject, Check, bool]] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)  # can-i disagreements, wrong attempts
+    attempts: int = 0
+
+
+@dataclass
+class Oracle:
+    """One cluster's applied objects and the questions asked about them."""
+
+    kubectl: Callable
+    config: str
+    cluster: str
+    platform: object
+    tenants: list
+    attempters: set[Subject] = field(default_factory=set)
+    clock: dict[str, float] = field(default_factory=lambda: {"reviews": 0.0, "can-i": 0.0, "attempts": 0.0})
+
+    def subjects(self) -> list[tuple[Subject, object]]:
+        """Members from the specs; ServiceAccounts as they exist once applied (`default` too)."""
+        out: list[tuple[Subject, object]] = []
+        for tenant in self.tenants:
+            accounts = _eventually(lambda tenant=tenant: (names := self.kubectl(
+                "get", "serviceaccounts", "-n", tenant.name, "-o", "jsonpath={.items[*].metadata.name}",
+                kubeconfig=self.config).stdout.split()) and "default" in names and names,
+                f"{tenant.name}'s default ServiceAccount to exist")
+            out += [(s, tenant) for s in member_subjects(tenant)]
+            out += [(Subject("ServiceAccount", name, name, tenant.name), tenant) for name in sorted(accounts)]
+        # Real attempts by the first member of each role and kind in each tenant: the review
+        # matrix already asks every member the same questions.
+        keys = {(s.namespace, s.role, s.kind) for s, _ in out if s.kind != "ServiceAccount"}
+        self.attempters = {next(s for s, _ in out if (s.namespace, s.role, s.kind) == key) for key in keys}
+        return out
+
+    def judge(self, item: tuple[Subject, object]) -> Verdict:
+        subject, tenant = item
+        namespaces = [t.name for t in self.tenants]
+        others = [n for n in namespaces if n != subject.namespace]
+        others += sorted({self.platform.dns_namespace, "default"} - set(namespaces))
+        cells = matrix(subject, tenant, self.cluster, others)
+        t0 = time.perf_counter()
+        answers = _reviews(self.kubectl, self.config, subject, [c for c, _ in cells])
+        t1 = time.perf_counter()
+        verdict = Verdict(len(cells), sum(want for _, want in cells),
+                          [(subject, c, want) for (c, want), got in zip(cells, answers, strict=True) if got != want])
+        asked = {c: got for (c, _), got in zip(cells, answers, strict=True)}
+        for check in _headlines(subject):
+            if _can_i(self.kubectl, self.config, subject, check) != asked[check]:
+                verdict.findings.append(f"{subject}: {check}: kubectl auth can-i disagrees with the review")
+        t2 = time.perf_counter()
+        if subject in self.attempters:
+            self.attempt(subject, verdict)
+        self.clock["reviews"] += t1 - t0
+        self.clock["can-i"] += t2 - t1
+        self.clock["attempts"] += time.perf_counter() - t2
+        return verdict
+
+    def attempt(self, subject: Subject, verdict: Verdict) -> None:
+        for what, manifest, outcome in _attempts(subject.namespace):
+            verdict.attempts += 1
+            got = _dry_run(self.kubectl, self.config, subject, manifest)
+            if got != outcome[subject.role]:
+                verdict.findings.append(f"{subject}: {what}: intended {outcome[subject.role]}, API server says {got}")
+        if subject.role == "admin":
+            verdict.attempts += 1
+            result = self.kubectl("delete", "networkpolicy", "default-deny", "-n", subject.namespace,
+                                  "--dry-run=server", *subject.kubectl_args(), kubeconfig=self.config, check=False)
+            if result.returncode == 0 or "forbidden" not in result.stderr.lower():
+                verdict.findings.append(f"{subject}: delete default-deny: intended forbidden, API server says "
+                                        f"{result.stdout.strip() or result.stderr.strip()}")
+
+
 @pytest.mark.parametrize("source, cluster, plane_fixture", PLANES)
 def test_every_subject_may_do_what_its_role_promises_and_nothing_more(source, cluster, plane_fixture, kubectl,
                                                                       request, tmp_path):
@@ -150,80 +229,27 @@ def test_every_subject_may_do_what_its_role_promises_and_nothing_more(source, cl
         from compiler.pipeline import compile_repo
 
         compiled = compile_repo(write_repo(tmp_path / "repo", GENERATED_SEED), serialize=False)
-    plane = request.getfixturevalue(plane_fixture)
-    config = plane.kubeconfig_path
-    objects = [o for p, o in sorted(compiled.objects.items()) if p.startswith(f"{cluster}/")]
-    _apply(kubectl, config, objects, tmp_path)
+    config = request.getfixturevalue(plane_fixture).kubeconfig_path
+    _apply(kubectl, config, [o for p, o in sorted(compiled.objects.items()) if p.startswith(f"{cluster}/")], tmp_path)
     tenants = [t.tenant for t in compiled.specs.tenants if cluster in t.tenant.placement]
     assert len(tenants) >= 2, "the matrix needs tenants side by side"
-    platform = compiled.specs.platform
-    namespaces = [t.name for t in tenants]
-
-    subjects: list[tuple[Subject, object]] = []
-    for tenant in tenants:
-        accounts = _eventually(lambda tenant=tenant: (names := kubectl(
-            "get", "serviceaccounts", "-n", tenant.name, "-o", "jsonpath={.items[*].metadata.name}",
-            kubeconfig=config).stdout.split()) and "default" in names and names,
-            f"{tenant.name}'s default ServiceAccount to exist")
-        subjects += [(s, tenant) for s in member_subjects(tenant)]
-        subjects += [(Subject("ServiceAccount", name, name, tenant.name), tenant) for name in sorted(accounts)]
+    oracle = Oracle(kubectl, config, cluster, compiled.specs.platform, tenants)
+    subjects = oracle.subjects()
     first_admin = next(s for s, _ in subjects if s.role == "admin")
     _eventually(lambda: _reviews(kubectl, config, first_admin, [Check("list", "", "pods", first_admin.namespace)])[0],
                 "the member RoleBindings to take effect")
 
-    clock: dict[str, float] = {"reviews": 0.0, "can-i": 0.0, "attempts": 0.0}
-    # Real attempts by the first member of each role in each tenant (they need no more: the
-    # review matrix already asks the same questions for every member).
-    attempters = {next(s for s, _ in subjects if (s.namespace, s.role, s.kind) == key)
-                  for key in {(s.namespace, s.role, s.kind) for s, _ in subjects if s.kind != "ServiceAccount"}}
-
-    def judge(item):
-        """(cells, cells that must be allowed, wrong cells, other findings, attempts) of one subject."""
-        subject, tenant = item
-        others = [n for n in namespaces if n != subject.namespace]
-        others += sorted({platform.dns_namespace, "default"} - set(namespaces))
-        cells = matrix(subject, tenant, cluster, others)
-        t0 = time.perf_counter()
-        answers = _reviews(kubectl, config, subject, [c for c, _ in cells])
-        t1 = time.perf_counter()
-        wrong = [(subject, check, want) for (check, want), got in zip(cells, answers, strict=True) if got != want]
-        findings = []
-        asked = {c: got for (c, _), got in zip(cells, answers, strict=True)}
-        for check in _headlines(subject):
-            assert check in asked, check
-            if _can_i(kubectl, config, subject, check) != asked[check]:
-                findings.append(f"{subject}: {check}: kubectl auth can-i disagrees with the review")
-        t2 = time.perf_counter()
-        attempts = 0
-        if subject in attempters:
-            for what, manifest, outcome in _attempts(subject.namespace):
-                attempts += 1
-                got = _dry_run(kubectl, config, subject, manifest)
-                if got != outcome[subject.role]:
-                    findings.append(f"{subject}: {what}: intended {outcome[subject.role]}, API server says {got}")
-            if subject.role == "admin":
-                attempts += 1
-                result = kubectl("delete", "networkpolicy", "default-deny", "-n", subject.namespace,
-                                 "--dry-run=server", *subject.kubectl_args(), kubeconfig=config, check=False)
-                if result.returncode == 0 or "forbidden" not in result.stderr.lower():
-                    findings.append(f"{subject}: delete default-deny: intended forbidden, API server says "
-                                    f"{result.stdout.strip() or result.stderr.strip()}")
-        clock["reviews"] += t1 - t0
-        clock["can-i"] += t2 - t1
-        clock["attempts"] += time.perf_counter() - t2
-        return len(cells), sum(want for _, want in cells), wrong, findings, attempts
-
     with ThreadPoolExecutor(max_workers=3) as pool:
-        results = list(pool.map(judge, subjects))
-    cells = sum(r[0] for r in results)
-    cells_wrong = [cell for r in results for cell in r[2]]
-    findings = [line for r in results for line in r[3]]
-    attempts = sum(r[4] for r in results)
+        verdicts = list(pool.map(oracle.judge, subjects))
+    cells = sum(v.cells for v in verdicts)
+    wrong = [cell for v in verdicts for cell in v.wrong]
+    findings = [line for v in verdicts for line in v.findings]
     print(f"{source} on {cluster}: {len(subjects)} subjects of {len(tenants)} tenants, {cells} access checks "
-          f"({sum(r[1] for r in results)} must be allowed) of which {len(cells_wrong)} wrong; "
-          f"{sum(len(_headlines(s)) for s, _ in subjects)} kubectl auth can-i cross-checks and {attempts} real "
-          f"attempts: {len(findings)} wrong; {time.perf_counter() - started:.1f} s "
-          f"(thread time: " + ", ".join(f"{k} {v:.1f} s" for k, v in clock.items()) + ")")
-    assert not (cells_wrong or findings), "\n".join(
-        [f"{len(cells_wrong)} of {cells} access checks wrong:", *_summary(cells_wrong),
+          f"({sum(v.allowed for v in verdicts)} must be allowed) of which {len(wrong)} wrong; "
+          f"{sum(len(_headlines(s)) for s, _ in subjects)} kubectl auth can-i cross-checks and "
+          f"{sum(v.attempts for v in verdicts)} real attempts: {len(findings)} wrong; "
+          f"{time.perf_counter() - started:.1f} s (thread time: "
+          + ", ".join(f"{k} {v:.1f} s" for k, v in oracle.clock.items()) + ")")
+    assert not (wrong or findings), "\n".join(
+        [f"{len(wrong)} of {cells} access checks wrong:", *_summary(wrong),
          f"{len(findings)} attempts or can-i cross-checks wrong:", *findings])

@@ -2,21 +2,31 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
-from compiler.kinds import SOURCE_ANNOTATION
+import pytest
+
+from compiler.identity import ObjectRef, RenderedPath
+from compiler.kinds import ARGOCD_DIR, PLATFORM_TENANT, SOURCE_ANNOTATION, TENANT_LABEL
+from compiler.redact import MASK
+from compiler.review import Review
 from compiler.review.compare import (
-    HIDDEN,
     FieldChange,
+    ObjectChange,
     ObjectKey,
     compare_objects,
     diff_fields,
     join,
+    tenant_of,
 )
+from compiler.review.report import FORMATS, render, to_json
+from compiler.review.revision import Revision
+from compiler.review.risks import RiskContext, find_risks
 
 
 def quota(hard: dict, source: str = "tenants/vision.yaml", name: str = "tenant-quota") -> dict:
     return {"apiVersion": "v1", "kind": "ResourceQuota",
-            "metadata": {"name": name, "namespace": "vision", "labels": {"tenantc.io/tenant": "vision"},
+            "metadata": {"name": name, "namespace": "vision", "labels": {TENANT_LABEL: "vision"},
                          "annotations": {SOURCE_ANNOTATION: source}},
             "spec": {"hard": hard}}
 
@@ -55,18 +65,77 @@ def test_outside_resource_maps_strings_are_strings():
     assert diff_fields(old, new) == [FieldChange("metadata.labels.version", "changed", "1000", "1k")]
 
 
-def test_secret_values_are_never_shown():
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "t"},
-              "data": {"password": "aHVudGVyMg==", "user": "YWxpY2U="}}
+SECRET_VALUES = ("aHVudGVyMg==", "YWxpY2U=", "a2VwdA==", "c2VjcmV0", "dG9rZW4=", "s3cr3t-note", "kept")
+
+
+def secret_pair() -> tuple[dict, dict]:
+    """A Secret and its edit: one value changed, one removed, one added, one kept, stringData changed."""
+    secret: dict = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "t"},
+                    "data": {"password": "aHVudGVyMg==", "user": "YWxpY2U=", "same": "a2VwdA=="},
+                    "stringData": {"note": "kept"}}
     changed = copy.deepcopy(secret)
     changed["data"]["password"] = "c2VjcmV0"
     del changed["data"]["user"]
     changed["data"]["token"] = "dG9rZW4="
+    changed["stringData"]["note"] = "s3cr3t-note"
+    return secret, changed
+
+
+def test_secret_values_are_never_shown():
+    secret, changed = secret_pair()
     [change] = compare_objects({"c/t/secret-s.yaml": secret}, {"c/t/secret-s.yaml": changed})
+    # Which keys changed is visible ...
     assert [(f.path, f.op) for f in change.fields] == [("data.password", "changed"), ("data.token", "added"),
-                                                        ("data.user", "removed")]
-    values = [v for f in change.fields for v in (f.old, f.new) if v is not None]
-    assert values and set(values) == {HIDDEN}
+                                                        ("data.user", "removed"), ("stringData.note", "changed")]
+    # ... their values are not, before or after.
+    assert [(f.old, f.new) for f in change.fields] == [
+        (f"{MASK} (before)", f"{MASK} (after)"), (None, f"{MASK} (after)"), (f"{MASK} (before)", None),
+        (f"{MASK} (before)", f"{MASK} (after)")]
+    # The objects the rules read are the real ones; only what is shown is masked.
+    assert change.new == changed and change.old == secret
+
+
+def test_a_secret_with_the_same_values_is_unchanged_and_a_new_data_section_shows_keys_only():
+    secret, _ = secret_pair()
+    assert compare_objects({"c/t/secret-s.yaml": secret}, {"c/t/secret-s.yaml": copy.deepcopy(secret)}) == []
+    empty = {k: v for k, v in secret.items() if k not in ("data", "stringData")}
+    [change] = compare_objects({"c/t/secret-s.yaml": empty}, {"c/t/secret-s.yaml": secret})
+    assert [(f.path, f.op, f.new) for f in change.fields] == [
+        ("data", "added", {"password": f"{MASK} (after)", "same": f"{MASK} (after)", "user": f"{MASK} (after)"}),
+        ("stringData", "added", {"note": f"{MASK} (after)"})]
+
+
+def a_review(changes: list[ObjectChange]) -> Review:
+    """A Review of hand-made changes, for the report formats."""
+    base = Revision("base", "main", "0" * 40, Path("."), Path("."))
+    head = Revision("head", None, None, Path("."), Path("."))
+    return Review(base, head, changes, [], [], [], [])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_no_format_prints_a_secret_value(fmt):
+    secret, changed = secret_pair()
+    review = a_review(compare_objects({"c/t/secret-s.yaml": secret}, {"c/t/secret-s.yaml": changed}))
+    text = render(review, fmt)
+    assert not [v for v in SECRET_VALUES if v in text]
+    if fmt != "github":  # annotations carry risks only, and a Secret change is none
+        assert "data.password" in text and "stringData.note" in text and MASK in text
+
+
+def test_a_new_api_version_of_the_same_object_is_one_change():
+    old: dict = {"apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset",
+                 "metadata": {"name": "imagenet", "namespace": "vision", "labels": {TENANT_LABEL: "vision"}},
+                 "spec": {"mounts": [{"name": "imagenet", "mountPoint": "s3://bucket/imagenet"}]}}
+    new = {**old, "apiVersion": "data.fluid.io/v1beta1"}
+    base, head = {"c/vision/dataset-imagenet.yaml": old}, {"c/vision/dataset.data.fluid.io-imagenet.yaml": new}
+    [change] = compare_objects(base, head)
+    assert (change.change, change.api_version, change.key.ref) == (
+        "changed", "data.fluid.io/v1beta1", ObjectRef("data.fluid.io", "Dataset", "vision", "imagenet"))
+    assert change.fields == [FieldChange("apiVersion", "changed", "data.fluid.io/v1alpha1", "data.fluid.io/v1beta1")]
+    assert find_risks([change], RiskContext(base, head)) == []  # not removed: no data-removed danger
+    [row] = to_json(a_review([change]))["changes"]
+    assert (row["apiVersion"], row["change"], row["path"]) == (
+        "data.fluid.io/v1beta1", "changed", "rendered/c/vision/dataset.data.fluid.io-imagenet.yaml")
 
 
 def test_lists_of_named_items_are_matched_by_name():
@@ -95,8 +164,24 @@ def test_paths_quote_keys_that_are_not_plain_names():
     assert join("", "spec") == "spec" and join("spec", "node-pool") == "spec.node-pool"
 
 
-def test_object_key_reads_cluster_from_the_path():
+def test_object_key_is_the_cluster_and_the_object_ref():
     key = ObjectKey.of("gpu-east/vision/namespace-vision.yaml", {"apiVersion": "v1", "kind": "Namespace",
                                                                  "metadata": {"name": "vision"}})
-    assert key == ("gpu-east", "v1", "Namespace", "", "vision") and key.ref == "Namespace vision"
-    assert ObjectKey("c", "apps/v1", "StatefulSet", "t", "nb").group == "apps"
+    assert key == ("gpu-east", ObjectRef("", "Namespace", "", "vision")) and key.ref.short == "Namespace vision"
+    nb = ObjectKey.of("c/t/statefulset-nb.yaml", {"apiVersion": "apps/v1", "kind": "StatefulSet",
+                                                  "metadata": {"name": "nb", "namespace": "t"}})
+    assert (nb.group, nb.kind, nb.namespace, nb.name) == ("apps", "StatefulSet", "t", "nb")
+    project = {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+               "metadata": {"name": "vision", "namespace": "argocd", "labels": {TENANT_LABEL: "vision"}}}
+    assert ObjectKey.of(f"{ARGOCD_DIR}/appproject.argoproj.io-vision.yaml", project).cluster == ARGOCD_DIR
+    with pytest.raises(ValueError, match="not a rendered/ file path"):
+        ObjectKey.of("vision.yaml", project)
+
+
+def test_tenant_is_the_label_else_the_folder():
+    unlabelled: dict = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "vision"}}
+    assert tenant_of(RenderedPath.parse("c/vision/configmap-x.yaml"), unlabelled) == "vision"
+    assert tenant_of(RenderedPath.parse("c/_platform/configmap-x.yaml"), unlabelled) == PLATFORM_TENANT
+    assert tenant_of(RenderedPath.parse(f"{ARGOCD_DIR}/configmap-x.yaml"), unlabelled) == PLATFORM_TENANT
+    labelled = {**unlabelled, "metadata": {**unlabelled["metadata"], "labels": {TENANT_LABEL: "recsys"}}}
+    assert tenant_of(RenderedPath.parse(f"{ARGOCD_DIR}/configmap-x.yaml"), labelled) == "recsys"

@@ -3,12 +3,16 @@ moves the example specs cannot produce in one edit: pools, cluster-scoped bindin
 from __future__ import annotations
 
 import copy
+import re
+from dataclasses import replace
 
 import pytest
 from review_helpers import REPO
 
+from compiler.identity import RenderedPath
+from compiler.kinds import NAMESPACE_NAME_LABEL, TENANT_LABEL
 from compiler.review.compare import compare_objects
-from compiler.review.risks import RiskContext, find_risks, placement
+from compiler.review.risks import FAMILIES, RULES, RiskContext, find_risks, placement
 from compiler.review.snapshot import Snapshot
 
 RBAC = "rbac.authorization.k8s.io/v1"
@@ -29,7 +33,8 @@ def example(tmp_path_factory):
 def pick(snapshot: Snapshot, kind: str, tenant: str | None = None, name: str | None = None) -> tuple[str, dict]:
     for path, obj in snapshot.objects.items():
         meta = obj["metadata"]
-        if obj["kind"] == kind and (tenant is None or f"/{tenant}/" in path) and (name is None or meta["name"] == name):
+        if obj["kind"] == kind and (tenant is None or RenderedPath.parse(path).unit == tenant) \
+                and (name is None or meta["name"] == name):
             return path, copy.deepcopy(obj)
     raise AssertionError(f"the example renders no {kind} {tenant or ''}/{name or ''}: update this test")
 
@@ -41,8 +46,10 @@ def risks(base: dict, head: dict, snapshot: Snapshot | None = None, tenants: set
 
 
 def test_volcano_job_moved_to_another_pool(example):
-    path, job = pick(example, "Job", tenant="vision")  # every task on the A100 pool
-    assert job["apiVersion"].startswith("batch.volcano.sh/")
+    # A Volcano job spec with every task on the A100 pool (resnet50-ddp waits for its data, so it
+    # is the JobTemplate its JobFlow starts after the data gate).
+    path, job = pick(example, "JobTemplate", tenant="vision", name="resnet50-ddp")
+    assert job["apiVersion"].startswith("flow.volcano.sh/") and job["spec"]["tasks"]
     moved = copy.deepcopy(job)
     for task in moved["spec"]["tasks"]:
         pod = task["template"]["spec"]
@@ -63,9 +70,10 @@ def test_volcano_job_moved_to_another_pool(example):
 
 def test_notebook_moved_to_another_cluster(example):
     path, notebook = pick(example, "StatefulSet")
-    cluster = path.split("/")[0]
+    where = RenderedPath.parse(path)
+    cluster = where.cluster
     other = next(c for c in example.pools if c != cluster)
-    [moved] = risks({path: notebook}, {path.replace(cluster, other, 1): notebook}, example)
+    [moved] = risks({path: notebook}, {str(replace(where, cluster=other)): notebook}, example)
     assert moved.rule == "workload-moved" and moved.key.cluster == other
     assert moved.reason == f"moves from cluster {cluster} to {other} (the one on {cluster} is deleted)"
 
@@ -118,7 +126,7 @@ def test_dataset_reference_to_another_tenant_is_an_export(example):
 
 def policy(name: str, spec: dict, namespace: str = "vision") -> dict:
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": name, "namespace": namespace, "labels": {"tenantc.io/tenant": namespace}},
+            "metadata": {"name": name, "namespace": namespace, "labels": {TENANT_LABEL: namespace}},
             "spec": spec}
 
 
@@ -129,7 +137,7 @@ def ingress_from(peers: list, ports: list | None = None) -> dict:
     return {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [rule]}
 
 
-FROM_RECSYS = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "recsys"}}}
+FROM_RECSYS = {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: "recsys"}}}
 
 
 def test_a_rule_moved_to_another_policy_opens_nothing():
@@ -153,6 +161,7 @@ def test_cluster_admin_binding_is_cross_tenant():
                "subjects": [{"kind": "Group", "name": "vision-eng", "apiGroup": "rbac.authorization.k8s.io"}]}
     [risk] = risks({}, {"c/_platform/clusterrolebinding-oops.yaml": binding})
     assert risk.reason == "Group vision-eng gets cluster-admin on the whole cluster" and risk.cross_tenant
+    assert (risk.tenant, risk.api_version, risk.key.cluster) == ("platform", RBAC, "c")
 
 
 def test_a_subject_moved_between_bindings_of_the_same_role_is_not_widened(example):
@@ -163,3 +172,9 @@ def test_a_subject_moved_between_bindings_of_the_same_role_is_not_widened(exampl
     demoted = copy.deepcopy(binding)
     demoted["roleRef"]["name"] = "view"
     assert risks({path: binding}, {path: demoted}, example) == []
+
+
+def test_every_rule_is_in_the_registry_and_the_docs():
+    table = re.findall(r"^\| `([a-z-]+)` \| (?:danger|warning) \|", (REPO / "docs" / "review.md").read_text(), re.M)
+    assert sorted(table) == sorted(RULES)
+    assert len(RULES) == sum(len(family.rules) for family in FAMILIES)  # no family redefines another's rule

@@ -41,7 +41,7 @@ def test_quota_lowered_and_below_live_usage(spec_repo, run_review):
     spec_repo.replace("tenants/vision.yaml", 'cpu: "512"', 'cpu: "256"')
     r = run_review()
     [lowered] = risks_of(r, "quota-lowered")
-    assert lowered.key.ref == "ResourceQuota vision/tenant-quota" and lowered.severity == "warning"
+    assert lowered.key.ref.short == "ResourceQuota vision/tenant-quota" and lowered.severity == "warning"
     assert "requests.cpu: 512 -> 256" in lowered.reason
     assert lowered.source == "tenants/vision.yaml"
     assert not risks_of(r, "quota-below-usage")  # no usage reader: nothing claimed about the cluster
@@ -84,9 +84,9 @@ def test_tenant_removed(spec_repo, run_review):
     spec_repo.path("tenants/sandbox-interns.jsonnet").unlink()
     r = run_review()
     assert r.changes and {(c.tenant, c.change) for c in r.changes} == {("sandbox-interns", "removed")}
-    removed_data = {x.key.ref for x in risks_of(r, "data-removed")}
+    removed_data = {x.key.ref.short for x in risks_of(r, "data-removed")}
     assert "Namespace sandbox-interns" in removed_data
-    pvcs = {c.key.ref for c in changes_of(r, "PersistentVolumeClaim")}
+    pvcs = {c.key.ref.short for c in changes_of(r, "PersistentVolumeClaim")}
     assert pvcs <= removed_data  # every PVC removed is flagged too
     assert all(x.severity == "danger" for x in risks_of(r, "data-removed"))
     assert approvers(r) == ["mentor@example.com"]  # the owner as the base knew it
@@ -132,7 +132,7 @@ def test_dataset_shared_with_a_new_tenant(spec_repo, run_review):
     spec_repo.append("tenants/vision.yaml", "imports:\n  - {tenant: ml-platform, dataset: click-logs}\n")
     r = run_review()
     [shared] = risks_of(r, "dataset-shared")
-    assert (shared.key.ref, shared.cross_tenant) == ("Dataset vision/click-logs", True)
+    assert (shared.key.ref.short, shared.cross_tenant) == ("Dataset vision/click-logs", True)
     assert shared.involves == ("ml-platform",)
     assert shared.reason == "dataset ml-platform/click-logs is exported to tenant vision"
     assert not risks_of(r, "dataset-writable")
@@ -152,7 +152,7 @@ def test_shared_dataset_made_writable(spec_repo, run_review):
     spec_repo.replace("tenants/recsys.yaml", "dataset: backtest-results}", "dataset: backtest-results, write: true}")
     r = run_review(base="HEAD")
     writable = risks_of(r, "dataset-writable")
-    assert {x.key.ref for x in writable} == {"Dataset recsys/backtest-results"}
+    assert {x.key.ref.short for x in writable} == {"Dataset recsys/backtest-results"}
     reasons = " / ".join(x.reason for x in writable)
     assert "access modes now allow writes (ReadWriteMany)" in reasons and "no longer read-only" in reasons
     assert all(x.cross_tenant and x.involves == ("quant-research",) for x in writable)
@@ -302,7 +302,12 @@ def test_identical_revisions_are_compiled_once(spec_repo, run_review, monkeypatc
 
     compiled = []
     real = snapshot.compile_snapshot
-    monkeypatch.setattr(snapshot, "compile_snapshot", lambda rev, crds: compiled.append(rev.role) or real(rev, crds))
+
+    def counting(rev, crds):
+        compiled.append(rev.role)
+        return real(rev, crds)
+
+    monkeypatch.setattr(snapshot, "compile_snapshot", counting)
     r = run_review(base="HEAD", use_cache=False)
     assert compiled == ["head"] and r.changes == [] and r.cached == {"base": False, "head": False}
     spec_repo.replace("tenants/vision.yaml", 'cpu: "512"', 'cpu: "lots"')

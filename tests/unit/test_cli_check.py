@@ -41,16 +41,17 @@ def test_stale_files_are_listed_with_exit_1(stale_repo):
 
 
 def test_github_format_annotates_each_stale_file(stale_repo):
-    """--format github makes the stale files show up on the pull request."""
+    """-o github makes the stale files show up on the pull request."""
     root, rel = stale_repo
-    result = check_cli(root, "--format", "github")
+    result = check_cli(root, "-o", "github")
     assert result.returncode == 1
     annotated = [line for line in result.stdout.splitlines() if line.startswith("::error file=")]
     assert sorted(line.split("file=", 1)[1].split(",", 1)[0] for line in annotated) == sorted(rel.values())
 
 
 def test_invalid_spec_exits_2_with_github_annotations(compiled_repo):
-    """Invalid input is exit 2, annotated on the spec file with the field path as title."""
+    """Invalid input is exit 2, annotated on the spec file with the field path as title (through
+    --format, the deprecated spelling of -o that CI configurations still use)."""
     replace_once(compiled_repo / "tenants/vision.yaml", 'cpu: "512"', 'cpu: "-512"')
     result = check_cli(compiled_repo, "--format", "github")
     assert result.returncode == 2

@@ -1,5 +1,5 @@
 """A tenant's egress to the tenants that let it in comes from *their* specs: the unit cache
-must re-render the sender when a receiver's allowFromTenants changes (tenants_read_by)."""
+must re-render the sender when a receiver's allowFromTenants changes (Plan.tenants_read_by)."""
 from __future__ import annotations
 
 from helpers import crd_dirs, replace_once

@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 
 from compiler.live import normalize
+from compiler.redact import mask_pair
 
 QUOTA = {
     "apiVersion": "v1", "kind": "ResourceQuota",
@@ -124,7 +125,7 @@ def test_secret_values_are_masked_but_changes_stay_visible():
               "data": {"same": "c2VjcmV0", "changed": "b2xk", "gone": "eA=="}}
     after = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
              "data": {"same": "c2VjcmV0", "changed": "bmV3"}, "stringData": {"plain": "hunter2"}}
-    masked_before, masked_after = normalize.mask_secrets(before, after)
+    masked_before, masked_after = mask_pair(before, after)
     assert masked_before["data"] == {"same": "***", "changed": "*** (before)", "gone": "*** (before)"}
     assert masked_after["data"] == {"same": "***", "changed": "*** (after)"}
     assert masked_after["stringData"] == {"plain": "*** (after)"}

@@ -29,7 +29,7 @@ def problems_for(data: dict, model=Tenant, path: str = "tenants/team-a.yaml") ->
 
 
 def changed(**edits) -> dict:
-    """BASE with dotted-path edits, e.g. changed(**{"quota.cpu": "-1"}); None deletes a key."""
+    """BASE with dotted-path edits (`**{"quota.cpu": "-1"}` sets quota.cpu); None deletes a key."""
     data = copy.deepcopy(BASE)
     for dotted, value in edits.items():
         *parents, last = dotted.split(".")
@@ -68,7 +68,8 @@ def test_snake_case_keys_are_not_a_second_spelling():
 
 @pytest.mark.parametrize(("edits", "path", "fragment"), [
     ({"network.allowFromIngress": "maybe"}, "network.allowFromIngress", "'maybe'"),
-    ({"containerDefaults.defaultRequest": {"cpu": "lots"}}, "containerDefaults.defaultRequest.cpu", "'lots' is not a quantity"),
+    ({"containerDefaults.defaultRequest": {"cpu": "lots"}}, "containerDefaults.defaultRequest.cpu",
+     "'lots' is not a quantity"),
     ({"members": [{"user": "a@example.com", "role": "cluster-admin"}]}, "members[0].role", "admin"),
     ({"quota.gpu": {"A100": 2.5}}, "quota.gpu.A100", "must be a whole number, got 2.5"),
     ({"quota.memory": "-1Gi"}, "quota.memory", "must not be negative"),

@@ -26,6 +26,32 @@ def test_shares_of_every_example_tenant_sum_to_its_quota(example):
             assert sum(s.gpu[model].value for s in shares.values() if model in s.gpu) == count.value
 
 
+def test_tenants_read_by_are_the_owners_of_what_a_tenant_imports(example):
+    """The plan records whose specs decided a tenant's units: its imports' owners, the owners of
+    the platform's global datasets and the tenants that let it in (its egress to them), never itself."""
+    globals_ = {g.tenant for g in example.specs.platform.global_datasets}
+    assert any(spec.tenant.imports for spec in example.specs.tenants), "the examples should import datasets"
+    for spec in example.specs.tenants:
+        name = spec.tenant.name
+        letting_in = {t.tenant.name for t in example.specs.tenants if name in t.tenant.network.allow_from_tenants}
+        expected = ({i.tenant for i in spec.tenant.imports} | globals_ | letting_in) - {name}
+        assert example.plan.tenants_read_by(name) == sorted(expected), name
+
+
+def test_every_unit_draws_only_its_own_workloads(example):
+    """Each resolved workload is filed under the unit (tenant, cluster) it runs in."""
+    units = example.plan.workloads.units
+    assert units
+    for (tenant, cluster), unit in units.items():
+        jobs = [*unit.jobs, *unit.templates, *(s.job for s in unit.schedules),
+                *(step.job for f in unit.flows for step in f.steps if step.job is not None)]
+        assert all(f.cluster == cluster and f.tenant == tenant for f in unit.flows), (tenant, cluster)
+        assert all((j.tenant, j.cluster) == (tenant, cluster) for j in jobs), (tenant, cluster)
+        assert all((n.tenant, n.cluster) == (tenant, cluster) for n in unit.notebooks), (tenant, cluster)
+        assert all((d.tenant, d.cluster) == (tenant, cluster) for d in unit.datasets), (tenant, cluster)
+    assert any(unit.notebooks for unit in units.values()), "the examples should have notebooks"
+
+
 def test_guarantees_fit_inside_each_clusters_quota_share(example):
     """A queue's guarantee on a cluster can never exceed that cluster's capability."""
     assert example.plan.guarantees, "the examples should exercise guarantees"
@@ -93,7 +119,8 @@ def test_explicit_amounts_must_add_up(repo):
 
 def test_unknown_cluster_in_placement(repo):
     """A placement on a cluster the platform does not have lists the clusters it has."""
-    replace_once(repo / "tenants/vision.yaml", "gpu-east: {weight: 1}", "gpu-east: {weight: 1}\n  gpu-north: {weight: 1}")
+    replace_once(repo / "tenants/vision.yaml", "gpu-east: {weight: 1}",
+                 "gpu-east: {weight: 1}\n  gpu-north: {weight: 1}")
     message = _problem(compile_problems(repo), "tenants/vision.yaml", "placement.gpu-north")
     assert "gpu-east" in message and "cpu-west" in message
 
@@ -108,7 +135,8 @@ def test_unknown_allowed_from_tenant(repo):
 def test_queue_cycle_is_reported_for_each_member(repo):
     """Queues form a tree; a -> b -> a is named in both files."""
     replace_once(repo / "tenants/quant-research.yaml", "parent: research", "parent: ml-platform")
-    replace_once(repo / "tenants/ml-platform.yaml", "queue:\n  weight: 1\n", "queue:\n  weight: 1\n  parent: quant-research\n")
+    replace_once(repo / "tenants/ml-platform.yaml", "queue:\n  weight: 1\n",
+                 "queue:\n  weight: 1\n  parent: quant-research\n")
     problems = compile_problems(repo)
     for file in ("tenants/quant-research.yaml", "tenants/ml-platform.yaml"):
         assert "cycle" in _problem(problems, file, "queue.parent")

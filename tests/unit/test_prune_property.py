@@ -4,6 +4,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from compiler.identity import ObjectRef
 from compiler.kinds import (
     CLUSTER_LABEL,
     MANAGED_BY_LABEL,
@@ -11,7 +12,7 @@ from compiler.kinds import (
     TENANT_LABEL,
     stage_of,
 )
-from compiler.live.prune import PruneFlags, decide_prune, key_of, owned_by_tenantc
+from compiler.live.prune import PruneFlags, decide_prune, owned_by_tenantc
 
 CLUSTER = "east"
 KINDS = [("v1", "Namespace", False), ("v1", "PersistentVolumeClaim", True), ("v1", "ConfigMap", True),
@@ -41,14 +42,14 @@ def live_object(draw) -> dict:
 
 
 def unique(objects: list[dict]) -> list[dict]:
-    return list({key_of(o): o for o in objects}.values())
+    return list({ObjectRef.of(o): o for o in objects}.values())
 
 
 @st.composite
 def scenario(draw):
     live = unique(draw(st.lists(live_object(), max_size=40)))
-    desired = {key_of(o) for o in live if draw(st.booleans())}
-    desired |= {key_of(o) for o in draw(st.lists(live_object(), max_size=5))}  # desired, not live yet
+    desired = {ObjectRef.of(o) for o in live if draw(st.booleans())}
+    desired |= {ObjectRef.of(o) for o in draw(st.lists(live_object(), max_size=5))}  # desired, not live yet
     flags = PruneFlags(draw(st.booleans()), draw(st.booleans()),
                        draw(st.sampled_from([0.0, 5.0, 20.0, 50.0, 100.0])))
     return live, desired, flags
@@ -64,7 +65,7 @@ def test_never_deletes_what_tenantc_does_not_own_or_still_wants(case):
         assert labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
         assert labels.get(TENANT_LABEL)
         assert labels.get(CLUSTER_LABEL) == CLUSTER
-        assert key_of(obj) not in desired
+        assert ObjectRef.of(obj) not in desired
         assert "deletionTimestamp" not in obj["metadata"]
 
 
@@ -100,14 +101,14 @@ def test_threshold_is_honoured(case):
 def test_everything_prunable_is_listed_once_in_reverse_stage_order(case):
     live, desired, flags = case
     decision = decide_prune(live, desired, CLUSTER, flags)
-    expected = {key_of(o) for o in live
-                if owned_by_tenantc(o, CLUSTER) and key_of(o) not in desired
+    expected = {ObjectRef.of(o) for o in live
+                if owned_by_tenantc(o, CLUSTER) and ObjectRef.of(o) not in desired
                 and "deletionTimestamp" not in o["metadata"]
                 and (flags.namespaces or o["kind"] != "Namespace")
                 and (flags.pvcs or o["kind"] != "PersistentVolumeClaim")}
-    assert [key_of(o) for o in decision.delete] == sorted(expected, key=lambda k: (
-        -stage_of(next(o for o in live if key_of(o) == k)), k))
-    kept = {key_of(o) for o, _ in decision.kept}
+    assert [ObjectRef.of(o) for o in decision.delete] == sorted(expected, key=lambda k: (
+        -stage_of(next(o for o in live if ObjectRef.of(o) == k)), k))
+    kept = {ObjectRef.of(o) for o, _ in decision.kept}
     assert not kept & expected
 
 

@@ -6,6 +6,7 @@ from collections import defaultdict
 
 from helpers import REPO
 
+from compiler.identity import RenderedPath
 from compiler.kinds import (
     MANAGED_BY_LABEL,
     PLATFORM_DIR,
@@ -23,10 +24,9 @@ def by_unit(objects: dict) -> dict[tuple[str, str], dict[tuple[str, str], dict]]
     """(cluster, tenant) -> (kind, name) -> object."""
     out: dict = defaultdict(dict)
     for path, obj in objects.items():
-        if path.count("/") != 2:  # rendered/_argocd/ is Argo CD's view, not a cluster's
-            continue
-        cluster, tenant, _ = path.split("/")
-        out[(cluster, tenant)][(obj["kind"], obj["metadata"]["name"])] = obj
+        rendered = RenderedPath.parse(path)
+        if rendered.in_cluster:  # rendered/_argocd/ is Argo CD's view, not a cluster's
+            out[(rendered.cluster, rendered.unit)][(obj["kind"], obj["metadata"]["name"])] = obj
     return out
 
 
@@ -41,9 +41,10 @@ def test_every_object_carries_ownership_labels_and_its_source(example):
     """apply/prune find tenantc's objects by these labels; the annotation leads back to the spec."""
     assert example.objects
     for path, obj in example.objects.items():
-        if path.count("/") != 2:
+        rendered = RenderedPath.parse(path)
+        if not rendered.in_cluster:
             continue
-        cluster, unit, _ = path.split("/")
+        unit = rendered.unit
         meta = obj["metadata"]
         assert meta["labels"][MANAGED_BY_LABEL] == "tenantc", path
         assert meta["labels"][TENANT_LABEL] == (PLATFORM_TENANT if unit == PLATFORM_DIR else unit), path

@@ -42,7 +42,7 @@ def test_each_part_is_within_one_unit_of_its_exact_share(case):
     """Largest remainder never moves a part a whole unit away from its proportional share."""
     total, weights, unit = case
     weight_sum = sum(weights)
-    for part, weight in zip(split(total, weights, unit), weights):
+    for part, weight in zip(split(total, weights, unit), weights, strict=True):
         exact_units = Decimal(int(total / unit) * int(weight)) / Decimal(int(weight_sum))
         assert abs(part / unit - exact_units) < 1
 
@@ -58,7 +58,7 @@ def test_split_is_deterministic(case):
 def test_zero_weight_clusters_get_nothing(case):
     """A cluster with no share of the weights (e.g. no quota for a guaranteed resource) gets 0."""
     total, weights, unit = case
-    for part, weight in zip(split(total, weights, unit), weights):
+    for part, weight in zip(split(total, weights, unit), weights, strict=True):
         if weight == 0:
             assert part == 0
 

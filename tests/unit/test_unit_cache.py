@@ -7,6 +7,8 @@ import sqlite3
 
 from helpers import crd_dirs, replace_once, snapshot
 
+from compiler.identity import RenderedPath
+from compiler.kinds import PLATFORM_DIR
 from compiler.pipeline import CACHE_DIR, compile_repo, write_rendered
 
 
@@ -15,12 +17,18 @@ def _compile(repo, **kwargs):
 
 
 def _units_of(tenant: str, result) -> set[str]:
-    return {p.rpartition("/")[0] for p in result.objects if p.split("/")[1:2] == [tenant]}
+    return {r.folder for r in map(RenderedPath.parse, result.objects) if r.in_cluster and r.unit == tenant}
+
+
+def _cluster_units(result, platform: bool = True) -> set[str]:
+    """Unit folders under cluster folders (with or without the platform's)."""
+    return {r.folder for r in map(RenderedPath.parse, result.objects)
+            if r.in_cluster and (platform or r.unit != PLATFORM_DIR)}
 
 
 def test_second_compile_renders_nothing_and_equals_an_uncached_compile(repo):
     first = _compile(repo)
-    assert first.units_rendered == len({p.rpartition("/")[0] for p in first.objects if p.count("/") == 2})
+    assert first.units_rendered == len(_cluster_units(first))
     second = _compile(repo)
     assert second.units_rendered == 0
     uncached = _compile(repo, use_cache=False)
@@ -44,8 +52,19 @@ def test_importers_rerender_when_the_dataset_owner_changes(repo):
     first = _compile(repo)
     replace_once(repo / "tenants/ml-platform.yaml", "quota: 2Ti}]", "quota: 3Ti}]")
     result = _compile(repo)
-    tenant_units = {p.rpartition("/")[0] for p in first.objects if p.count("/") == 2 and "/_platform/" not in p}
+    tenant_units = _cluster_units(first, platform=False)
     assert result.units_rendered == len(tenant_units)
+
+
+def test_an_exporters_change_rerenders_its_importers_only(repo):
+    """quant-research exports market-data to recsys alone and lets ml-platform in: a change to
+    quant-research renders its own units, recsys's and ml-platform's (whose egress to it depends
+    on its allowFromTenants), nobody else's."""
+    first = _compile(repo)
+    replace_once(repo / "tenants/quant-research.yaml", 'schedule: "30 6 * * 1-5"', 'schedule: "30 7 * * 1-5"')
+    result = _compile(repo)
+    readers = _units_of("quant-research", first) | _units_of("recsys", first) | _units_of("ml-platform", first)
+    assert result.units_rendered == len(readers)
 
 
 def test_a_jsonnet_library_change_reaches_the_tenants_that_import_it(repo):

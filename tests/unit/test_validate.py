@@ -6,6 +6,7 @@ import copy
 import pytest
 
 from compiler.errors import Problems
+from compiler.identity import RenderedPath
 from compiler.kinds import BUILTIN_GROUPS, group_of
 from compiler.validate import builtin, validate_objects
 from compiler.validate.engine import ENGINES
@@ -16,7 +17,7 @@ RUST, PYTHON = ENGINES
 def schema_of(obj: dict, path: str, example, crds, engine: str):
     """The compiled schema the validate stage would use for this object, or None."""
     if group_of(obj["apiVersion"]) in BUILTIN_GROUPS:
-        cluster = example.specs.platform.cluster(path.split("/")[0])
+        cluster = example.specs.platform.cluster(RenderedPath.parse(path).cluster)
         version = builtin.schema_version_for(cluster.kubernetes_version)
         return builtin.schema_for(version, obj["apiVersion"], obj["kind"], engine)
     return crds.compiled(obj["apiVersion"], obj["kind"], engine) if crds else None

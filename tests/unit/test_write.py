@@ -9,6 +9,7 @@ import textwrap
 import pytest
 from helpers import REPO, snapshot
 
+from compiler.identity import RenderedPath
 from compiler.load import yaml_io
 from compiler.pipeline import check_rendered, compile_repo, write_rendered
 from compiler.write.tree import JOURNAL, TreeWriter
@@ -160,7 +161,7 @@ def test_removed_tenant_folders_disappear(repo):
     """Deleting a tenant file deletes its rendered folders on every cluster, and only those."""
     write_rendered(repo, compile_repo(repo))
     before = snapshot(repo / "rendered")
-    gone = [p for p in before if p.split("/")[1] == "sandbox-hackweek"]
+    gone = [p for p in before if RenderedPath.parse(p).unit == "sandbox-hackweek"]
     assert gone
     (repo / "tenants/sandbox-hackweek.jsonnet").unlink()
     result = write_rendered(repo, compile_repo(repo))

@@ -7,10 +7,11 @@ import re
 import pytest
 
 from compiler.agent.permissions import permission_set, rules_for
+from compiler.fluid import RUNTIME_KINDS, runtime_resource
+from compiler.identity import RenderedPath
 from compiler.kinds import DATASET_CLAIM_ANNOTATION
-from compiler.plan.workloads import merge
+from compiler.plan.templates import merge
 from compiler.quantity import Quantity
-from compiler.render.datasets import RUNTIME_KINDS, runtime_resource
 
 GPU_TAINT = ("nvidia.com/gpu", "present", "NoSchedule")
 
@@ -21,15 +22,15 @@ def test_gang_is_every_replica_by_default(examples):
     """MinAvailable is the sum of all task replicas when the job does not set it."""
     specs = list(examples.job_specs())
     assert len(specs) == 8  # 3 jobs, 1 schedule, 3 pipeline steps, 1 published template
-    for job, path, spec in specs:
+    for _job, path, spec in specs:
         assert spec["minAvailable"] == sum(t["replicas"] for t in spec["tasks"]), path
-    assert examples["gpu-east/vision/job.batch.volcano.sh-resnet50-ddp.yaml"]["spec"]["minAvailable"] == 8
+    assert examples["gpu-east/vision/jobtemplate.flow.volcano.sh-resnet50-ddp.yaml"]["spec"]["minAvailable"] == 8
 
 
 def test_gang_may_be_set_lower(temp_repo):
     """A lower minAvailable is kept as given; replicas do not change."""
     out = temp_repo.set("vision.yaml", "jobs[0].minAvailable", 4).compile()
-    spec = out["gpu-east/vision/job.batch.volcano.sh-resnet50-ddp.yaml"]["spec"]
+    spec = out["gpu-east/vision/jobtemplate.flow.volcano.sh-resnet50-ddp.yaml"]["spec"]
     assert spec["minAvailable"] == 4
     assert sum(t["replicas"] for t in spec["tasks"]) == 8
 
@@ -67,8 +68,8 @@ def test_tasks_land_on_their_pool(examples):
 
 
 @pytest.mark.parametrize("path, task, pool, tolerates_gpu", [
-    ("cpu-west/recsys/job.batch.volcano.sh-wide-deep-train.yaml", "ps", "cpu-general", False),
-    ("cpu-west/recsys/job.batch.volcano.sh-wide-deep-train.yaml", "worker", "gpu-a10", True),
+    ("cpu-west/recsys/jobtemplate.flow.volcano.sh-wide-deep-train.yaml", "ps", "cpu-general", False),
+    ("cpu-west/recsys/jobtemplate.flow.volcano.sh-wide-deep-train.yaml", "worker", "gpu-a10", True),
     ("gpu-east/ads-ranking/job.batch.volcano.sh-ctr-horovod.yaml", "launcher", "cpu-general", False),
     ("gpu-east/ads-ranking/job.batch.volcano.sh-ctr-horovod.yaml", "worker", "gpu-a100", True),
 ])
@@ -116,9 +117,9 @@ def test_framework_plugins(examples):
     def plugins(path):
         return examples[path]["spec"]["plugins"]
 
-    assert plugins("gpu-east/vision/job.batch.volcano.sh-resnet50-ddp.yaml") == {
+    assert plugins("gpu-east/vision/jobtemplate.flow.volcano.sh-resnet50-ddp.yaml") == {
         "pytorch": ["--master=master", "--worker=worker", "--port=23456"], "svc": []}
-    assert plugins("cpu-west/recsys/job.batch.volcano.sh-wide-deep-train.yaml") == {
+    assert plugins("cpu-west/recsys/jobtemplate.flow.volcano.sh-wide-deep-train.yaml") == {
         "tensorflow": ["--ps=ps", "--worker=worker", "--chief=chief", "--port=2222"], "svc": []}
     assert plugins("gpu-east/ads-ranking/job.batch.volcano.sh-ctr-horovod.yaml") == {
         "mpi": ["--master=launcher", "--worker=worker", "--port=22"], "ssh": [], "svc": []}
@@ -159,20 +160,26 @@ def test_every_task_has_the_agent_sidecar(examples):
 
 
 def test_wait_for_data_iff_the_job_waits(examples):
-    """The wait-dataset init container is there exactly when the job waits for its datasets."""
-    waiting = set()
+    """A CPU-only job that waits has the wait-dataset init container in every pod, for the
+    datasets it waits for; a GPU job that waits has none (its JobFlow's first flow waits,
+    before any GPU pod exists); no other job has one."""
+    waiting, gated = set(), set()
     for job, path, task in examples.tasks():
         init = {c["name"]: c for c in task["template"]["spec"]["initContainers"]}
-        if job.wait_percent and job.datasets:
+        if job.wait is not None and job.wait.gate == "init":
             waiting.add(job.name)
             args = init["wait-for-data"]["args"]
-            assert args[:1 + len(job.datasets)] == ["wait-dataset", *job.datasets]
+            assert args[:1 + len(job.wait.datasets)] == ["wait-dataset", *job.wait.datasets]
             assert args[args.index("--namespace") + 1] == job.tenant
-            assert args[args.index("--min-cached-percent") + 1] == str(job.wait_percent)
+            assert args[args.index("--min-cached-percent") + 1] == str(job.wait.percent)
             assert list(init) == ["tenantc-agent", "wait-for-data"]  # after the sidecar starts
         else:
             assert list(init) == ["tenantc-agent"], path
-    assert waiting == {"nightly-backtest", "resnet50-ddp", "wide-deep-train"}
+            if job.wait is not None:
+                gated.add(job.name)
+                assert job.gated_by_flow and any(r.gpu for r in job.roles), path
+    assert waiting == {"nightly-backtest"}
+    assert gated == {"resnet50-ddp", "wide-deep-train"}
 
 
 # -- templates ----------------------------------------------------------------------------------
@@ -199,13 +206,19 @@ def test_extends_chain_and_job_overrides(examples):
     assert master.command == ["torchrun", "train.py"] and master.ports == [23456]
     assert (master.cpu, master.gpu, master.replicas) == (8, 1, 1)
     assert worker.replicas == 7  # the job's override beats the template's 3
-    assert (job.framework, job.max_retry, job.ttl) == ("pytorch", 3, 86400)
+    assert (job.framework, job.max_retry) == ("pytorch", 3)
+    # pytorch-ddp's TTL reaches what is submitted on its own (the published template), but not a
+    # job run by a JobFlow, which re-creates a flow's Job that Volcano deleted after its TTL.
+    assert job.gated_by_flow and job.ttl is None
+    published = examples.result.plan.workloads.resolved[("vision", "template", "resnet@gpu-east")]
+    assert published.ttl == 86400
 
 
 def test_job_override_merges_into_role_resources(temp_repo):
     """A job overriding one resource keeps the template's others."""
     out = temp_repo.set("vision.yaml", "jobs[0].roles[0].resources", {"cpu": "4"}).compile()
-    tasks = {t["name"]: t for t in out["gpu-east/vision/job.batch.volcano.sh-resnet50-ddp.yaml"]["spec"]["tasks"]}
+    spec = out["gpu-east/vision/jobtemplate.flow.volcano.sh-resnet50-ddp.yaml"]["spec"]
+    tasks = {t["name"]: t for t in spec["tasks"]}
     limits = out.container(tasks["worker"]["template"]["spec"], "worker")["resources"]["limits"]
     assert limits == {"cpu": "4", "memory": "64Gi", "nvidia.com/gpu": "1"}
     assert out.container(tasks["master"]["template"]["spec"], "master")["resources"]["limits"]["cpu"] == "8"
@@ -243,7 +256,8 @@ def test_global_dataset_is_imported_read_only_everywhere(examples):
     refs = {}
     for path, ds in examples.of_kind("Dataset").items():
         if ds["metadata"]["name"] == owner.dataset and ds["metadata"]["namespace"] != owner.tenant:
-            refs[tuple(path.split("/")[:2])] = ds["spec"]
+            rendered = RenderedPath.parse(path)
+            refs[(rendered.cluster, rendered.unit)] = ds["spec"]
     assert set(refs) == placed and len(placed) == 8
     for spec in refs.values():
         assert spec["mounts"] == [{"mountPoint": f"dataset://{owner.tenant}/{owner.dataset}",
@@ -255,8 +269,9 @@ def test_read_only_datasets_are_mounted_read_only(examples):
     """Pods mount read-only datasets read-only and writable ones read-write."""
     writable = {("quant-research", "backtest-results")}
     checked = 0
-    pods = [(p.split("/")[1], t["template"]["spec"]) for _, p, t in examples.tasks()]
-    pods += [(p.split("/")[1], o["spec"]["template"]["spec"]) for p, o in examples.of_kind("StatefulSet").items()]
+    pods = [(RenderedPath.parse(p).tenant, t["template"]["spec"]) for _, p, t in examples.tasks()]
+    pods += [(RenderedPath.parse(p).tenant, o["spec"]["template"]["spec"])
+             for p, o in examples.of_kind("StatefulSet").items()]
     for tenant, pod in pods:
         claims = {v["name"]: v["persistentVolumeClaim"] for v in pod["volumes"] if "persistentVolumeClaim" in v}
         for c in pod["containers"]:
@@ -319,14 +334,28 @@ def test_agent_role_is_exactly_what_the_agent_uses(examples):
                                         "namespace": role["metadata"]["namespace"]}]
 
 
+def test_fluid_facts_agree_with_the_agent_and_the_apply_stages():
+    """compiler.fluid is the compiler's one copy of Fluid's kinds; the import-free agent keeps
+    its own list of runtime resources, and compiler.kinds gives every Fluid kind a stage."""
+    from compiler.agent.permissions import FLUID_RUNTIMES
+    from compiler.agent.scale_runtime import RUNTIME_KINDS as AGENT_RUNTIMES
+    from compiler.fluid import GROUP, RUNTIME_TYPES
+    from compiler.kinds import KNOWN_KINDS
+
+    assert set(RUNTIME_KINDS) == set(RUNTIME_TYPES)
+    assert sorted(runtime_resource(kind) for kind in RUNTIME_KINDS.values()) == sorted(FLUID_RUNTIMES)
+    assert {kind.lower(): runtime_resource(kind) for kind in RUNTIME_KINDS.values()} == AGENT_RUNTIMES
+    assert {(GROUP, kind) for kind in [*RUNTIME_KINDS.values(), "Dataset", "DataLoad"]} <= KNOWN_KINDS
+
+
 def test_scaler_may_patch_only_its_runtime(examples):
     """The cache scaler's Role names one runtime kind and one object, with the declared verbs."""
     scalers = {p: o for p, o in examples.of_kind("Role").items() if o["metadata"]["name"].endswith("-scaler")}
     assert scalers
-    for path, role in scalers.items():
-        dataset = role["metadata"]["name"].removesuffix("-scaler")
+    for role in scalers.values():
+        dataset, namespace = role["metadata"]["name"].removesuffix("-scaler"), role["metadata"]["namespace"]
         runtimes = [o for o in examples.objects.values() if o["kind"] in RUNTIME_KINDS.values()
-                    and o["metadata"]["name"] == dataset and o["metadata"]["namespace"] == role["metadata"]["namespace"]]
+                    and o["metadata"]["name"] == dataset and o["metadata"]["namespace"] == namespace]
         assert len(runtimes) == 1
         for rule in role["rules"]:
             assert rule["resources"] == [runtime_resource(runtimes[0]["kind"])]

@@ -1,0 +1,129 @@
+"""Personal notebooks resolved: image and size looked up in the platform's choices, the cluster
+chosen (default: the tenant's first), the GPU model and its extended resource decided, the
+volumes and datasets it mounts, and its ingress host.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from compiler.model.common import user_handle
+from compiler.model.workloads import Notebook, NotebookSize
+from compiler.plan.datasets import DatasetUse, dataset_uses
+from compiler.plan.quota import DEFAULT_GPU_RESOURCE
+from compiler.plan.scope import TenantScope
+from compiler.plan.storage import PROJECT_CLAIM, home_claim
+
+
+@dataclass(frozen=True)
+class ResolvedNotebook:
+    """A user's notebook on its cluster: everything render draws, decided and checked."""
+
+    tenant: str
+    user: str
+    handle: str  # the user as a DNS label (names and labels of its objects)
+    cluster: str
+    image: str
+    cpu: Decimal
+    memory: Decimal
+    gpu: int
+    gpu_model: str | None
+    gpu_resource: str  # the extended resource of gpu_model on this cluster
+    pool: str  # 'gpu' when it has GPUs, else 'cpu'
+    home_claim: str | None
+    project_claim: str | None
+    datasets: list[DatasetUse]
+    ingress_host: str | None  # set when the notebook asks for an Ingress
+    ingress_class: str | None
+    source: str
+
+
+def resolve_notebooks(scope: TenantScope) -> list[ResolvedNotebook]:
+    """The tenant's notebooks, each checked; those that cannot be resolved are reported."""
+    out = []
+    for i, nb in enumerate(scope.spec.tenant.notebooks):
+        resolved = _resolve(scope, nb, f"notebooks[{i}]")
+        if resolved is not None:
+            out.append(resolved)
+    return out
+
+
+def _resolve(scope: TenantScope, nb: Notebook, where: str) -> ResolvedNotebook | None:
+    if nb.user not in scope.spec.tenant.user_members():
+        scope.problems.add(scope.file, f"{where}.user", f"'{nb.user}' is not a member user of this tenant",
+                           "add them to members")
+    image, size, cluster_name = _image(scope, nb, where), _size(scope, nb, where), _cluster(scope, nb, where)
+    if cluster_name is None:
+        return None
+    cluster = scope.specs.platform.cluster(cluster_name)
+    gpu_model = _gpu_model(scope, size, cluster_name, where)
+    placed = scope.datasets_on(cluster_name)
+    for j, ds in enumerate(nb.datasets):
+        if not any(p.local_name == ds for p in placed):
+            scope.problems.add(scope.file, f"{where}.datasets[{j}]", f"no dataset '{ds}' in this tenant on "
+                               f"{cluster_name}", "declare or import it")
+    if image is None or size is None or cluster is None:
+        return None
+    return _resolved(scope, nb, cluster_name, image, size, gpu_model,
+                     cluster.gpu_models().get(gpu_model or "", DEFAULT_GPU_RESOURCE))
+
+
+def _cluster(scope: TenantScope, nb: Notebook, where: str) -> str | None:
+    """The notebook's cluster (default: the tenant's first), or None when it is not the tenant's."""
+    clusters = list(scope.shares)
+    name = nb.cluster or (clusters[0] if clusters else None)
+    if name is None or name not in clusters:
+        scope.problems.add(scope.file, f"{where}.cluster", f"'{nb.cluster}' is not a cluster of this tenant",
+                           f"use one of: {', '.join(clusters)}")
+        return None
+    return name
+
+
+def _gpu_model(scope: TenantScope, size: NotebookSize | None, cluster_name: str, where: str) -> str | None:
+    """The size's GPU model, else the first the tenant has on the cluster; None without GPUs."""
+    if size is None or not size.gpu:
+        return None
+    model = size.gpu_model or next(iter(sorted(scope.shares[cluster_name].gpu)), None)
+    cluster = scope.specs.platform.cluster(cluster_name)
+    if cluster is not None and (model is None or model not in cluster.gpu_models()):
+        scope.problems.add(scope.file, f"{where}.size", f"a GPU notebook needs GPUs on {cluster_name}, which has "
+                           "none for this tenant", "choose a CPU size or a cluster with GPUs")
+    return model
+
+
+def _image(scope: TenantScope, nb: Notebook, where: str) -> str | None:
+    settings, platform = scope.specs.platform.notebooks, scope.specs.platform
+    image = settings.images.get(nb.image)
+    if image is None:
+        scope.problems.add(scope.file, f"{where}.image", f"unknown notebook image '{nb.image}'",
+                           f"use one of: {', '.join(sorted(settings.images)) or '(none declared)'}")
+    elif not platform.image_allowed(image):
+        scope.problems.add(scope.file, f"{where}.image", f"image '{image}' is not from an allowed registry",
+                           f"use one of: {', '.join(platform.allowed_registries)}")
+    return image
+
+
+def _size(scope: TenantScope, nb: Notebook, where: str) -> NotebookSize | None:
+    sizes = scope.specs.platform.notebooks.sizes
+    size = sizes.get(nb.size)
+    if size is None:
+        scope.problems.add(scope.file, f"{where}.size", f"unknown notebook size '{nb.size}'",
+                           f"use one of: {', '.join(sorted(sizes)) or '(none declared)'}")
+    return size
+
+
+def _resolved(scope: TenantScope, nb: Notebook, cluster: str, image: str, size: NotebookSize,
+              gpu_model: str | None, gpu_resource: str) -> ResolvedNotebook:
+    settings, storage = scope.specs.platform.notebooks, scope.spec.tenant.storage
+    has_storage = scope.specs.platform.storage is not None
+    handle = user_handle(nb.user)
+    gpu = int(size.gpu.value) if size.gpu else 0
+    return ResolvedNotebook(
+        tenant=scope.tenant, user=nb.user, handle=handle, cluster=cluster, image=image,
+        cpu=size.cpu.value, memory=size.memory.value, gpu=gpu, gpu_model=gpu_model, gpu_resource=gpu_resource,
+        pool="gpu" if gpu else "cpu",
+        home_claim=home_claim(nb.user) if storage.home is not None and has_storage else None,
+        project_claim=PROJECT_CLAIM if storage.project is not None and has_storage else None,
+        datasets=dataset_uses(nb.datasets, scope.datasets_on(cluster)),
+        ingress_host=settings.ingress_host.format(user=handle, tenant=scope.tenant) if nb.ingress else None,
+        ingress_class=settings.ingress_class, source=scope.file)
