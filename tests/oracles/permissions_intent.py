@@ -18,10 +18,10 @@ included), Leases (the agent's heartbeats) or PodGroups (Volcano's); `escalate`,
 `impersonate`; minting ServiceAccount tokens; anything in another tenant's or a platform
 namespace; anything cluster-scoped (namespaces, the tenant's own Queue, RBAC, CRDs, nodes...).
 
-ServiceAccounts: `tenantc-agent` holds exactly the agent's documented permissions
-(docs/agent.md, "Permissions"): Leases get/create/update, ConfigMaps create/patch, Pods get,
-Datasets get. A dataset's `<dataset>-scaler` may patch that dataset's runtime and nothing else.
-Every other account (`workloads`, `default`) may do nothing at all.
+ServiceAccounts hold exactly the agent's documented permissions (docs/agent.md, "Permissions"):
+`tenantc-agent` Leases get/create/update, ConfigMaps create/patch, Pods get, Datasets get;
+`tenantc-flow-runner` JobFlows create/delete/list; a dataset's `<dataset>-scaler` may patch that
+dataset's runtime and nothing else. Every other account (`workloads`, `default`) may do nothing.
 """
 from __future__ import annotations
 
@@ -52,9 +52,12 @@ KINDS = [
     ("data.fluid.io", "datasets", EDITABLE), ("data.fluid.io", "dataloads", EDITABLE),
     *[("data.fluid.io", r, EDITABLE) for r in RUNTIMES.values()],
 ]
-# The agent's documented permissions (docs/agent.md, "Permissions").
+# The agent accounts' documented permissions (docs/agent.md, "Permissions"): job pods' sidecar
+# and data wait, and the pipeline scheduler's runs.
 AGENT = {("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")} | \
     {("", "configmaps", v) for v in ("create", "patch")} | {("", "pods", "get"), ("data.fluid.io", "datasets", "get")}
+FLOW_RUNNER = {("flow.volcano.sh", "jobflows", v) for v in ("create", "delete", "list")}
+ACCOUNTS = {"tenantc-agent": AGENT, "tenantc-flow-runner": FLOW_RUNNER}
 # In namespaces that are not the tenant's: a sample of kinds, every verb denied.
 FOREIGN_KINDS = [("", "pods"), ("", "secrets"), ("batch.volcano.sh", "jobs"), ("data.fluid.io", "datasets"),
                  ("networking.k8s.io", "networkpolicies")]
@@ -145,7 +148,7 @@ def matrix(subject: Subject, tenant, cluster: str, other_namespaces: list[str]) 
     for group, resource, who in KINDS:
         for verb in VERBS:
             if subject.kind == "ServiceAccount":
-                want = subject.name == "tenantc-agent" and (group, resource, verb) in AGENT
+                want = (group, resource, verb) in ACCOUNTS.get(subject.name, set())
             else:
                 want = member_may(group, resource, verb, who)
             out.append((Check(verb, group, resource, ns), want))
