@@ -30,6 +30,9 @@ USER_LABEL = "tenantc.io/user"
 STORAGE_LEVEL_LABEL = "tenantc.io/storage-level"
 IMPORTED_FROM_LABEL = "tenantc.io/imported-from"
 
+# The ClusterRoles tenant members are bound to: '<prefix>admin|edit|view' (compiler/render/member_roles.py).
+MEMBER_ROLE_PREFIX = "tenantc-member-"
+
 # Other systems' keys tenantc sets.
 SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
 SYNC_OPTIONS_ANNOTATION = "argocd.argoproj.io/sync-options"  # e.g. Prune=false,Delete=false (compiler.delivery)

@@ -22,6 +22,7 @@ from compiler.render import (
     datasets,
     guardrails,
     jobs,
+    member_roles,
     namespace,
     network,
     notebooks,
@@ -46,6 +47,7 @@ TENANT_RENDERERS: list[Callable[[TenantContext], list[dict]]] = [
 PLATFORM_RENDERERS: list[Callable[[PlatformContext], list[dict]]] = [
     queue.render_platform,
     guardrails.render_platform,
+    member_roles.render_platform,
 ]
 
 

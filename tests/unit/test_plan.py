@@ -24,13 +24,14 @@ def test_shares_of_every_example_tenant_sum_to_its_quota(example):
 
 
 def test_tenants_read_by_are_the_owners_of_what_a_tenant_imports(example):
-    """The plan records whose specs placed a tenant's datasets: its imports' owners and the
-    owners of the platform's global datasets, never itself."""
+    """The plan records whose specs decided a tenant's units: its imports' owners, the owners of
+    the platform's global datasets and the tenants that let it in (its egress to them), never itself."""
     globals_ = {g.tenant for g in example.specs.platform.global_datasets}
     assert any(spec.tenant.imports for spec in example.specs.tenants), "the examples should import datasets"
     for spec in example.specs.tenants:
         name = spec.tenant.name
-        expected = ({i.tenant for i in spec.tenant.imports} | globals_) - {name}
+        letting_in = {t.tenant.name for t in example.specs.tenants if name in t.tenant.network.allow_from_tenants}
+        expected = ({i.tenant for i in spec.tenant.imports} | globals_ | letting_in) - {name}
         assert example.plan.tenants_read_by(name) == sorted(expected), name
 
 
