@@ -261,8 +261,9 @@ def build_components(binaries: Path, layout: Layout, pki: Pki, ports: dict[str, 
     probes = {
         ETCD: readiness.http_ok(LOOPBACK, ports["etcd-client"], "/health"),
         APISERVER: readiness.https_ok(apiserver_endpoint(pki, ports["apiserver"]), "/readyz"),
-        CONTROLLER_MANAGER: readiness.https_ok(Endpoint(f"https://{LOOPBACK}:{ports['controller-manager']}"),
-                                               "/healthz"),
+        # Self-signed health endpoints: liveness is all that is asked and nothing is sent.
+        CONTROLLER_MANAGER: readiness.https_ok(
+            Endpoint(f"https://{LOOPBACK}:{ports['controller-manager']}", insecure=True), "/healthz"),
     }
     programs = {name: binaries / name for name in ORDER}
     if kwok_binaries is not None:
@@ -284,7 +285,8 @@ def build_components(binaries: Path, layout: Layout, pki: Pki, ports: dict[str, 
             # Plain-HTTP health and metrics on loopback only (the readiness probe).
             f"--server-address={LOOPBACK}:{ports['kwok']}",
         ]
-        probes[SCHEDULER] = readiness.https_ok(Endpoint(f"https://{LOOPBACK}:{ports['scheduler']}"), "/healthz")
+        probes[SCHEDULER] = readiness.https_ok(
+            Endpoint(f"https://{LOOPBACK}:{ports['scheduler']}", insecure=True), "/healthz")
         probes[KWOK] = readiness.http_ok(LOOPBACK, ports["kwok"], "/healthz")
         programs[SCHEDULER] = binaries / SCHEDULER
         programs[KWOK] = kwok_binaries / KWOK
