@@ -225,6 +225,9 @@ def build_components(binaries: Path, layout: Layout, pki: Pki, ports: dict[str, 
             f"--secure-port={ports['apiserver']}",
             f"--tls-cert-file={pki.cert('apiserver')}", f"--tls-private-key-file={pki.key('apiserver')}",
             f"--client-ca-file={pki.ca}",
+            # Static bearer tokens (CSV: token,user,uid,"groups"), read at start; empty unless a
+            # caller adds one (ControlPlane.add_static_token), so clients can be tested with tokens.
+            f"--token-auth-file={layout.token_auth_file}",
             f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
             f"--service-account-key-file={pki.sa_pub}",
             f"--service-account-signing-key-file={pki.sa_key}",
