@@ -218,9 +218,11 @@ class ControlPlane:
                 self._roll_back(state, records, already)
                 raise
 
-    def add_static_token(self, user: str, groups: Sequence[str] = (), uid: str | None = None) -> str:
+    def add_static_token(self, user: str, groups: Sequence[str] = (), uid: str | None = None,
+                         restart: bool = True) -> str:
         """A new bearer token for `user` (in `groups`), added to the API server's static token file
-        (`S/config/tokens.csv`, its --token-auth-file); a running API server is restarted to read it."""
+        (`S/config/tokens.csv`, its --token-auth-file). The API server reads that file when it starts:
+        a running one is restarted (unless `restart` is False, to add several first)."""
         token = secrets.token_urlsafe(32)
         for value in (user, uid or user, *groups):
             if any(c in value for c in ',"\n'):
@@ -231,7 +233,7 @@ class ControlPlane:
             with open(path, "a") as fh:
                 fh.write(line)
             running = process.is_running(self._records(load_state(self.layout)).get(APISERVER))
-        if running:
+        if running and restart:
             self.stop_component(APISERVER)
             self.start_component(APISERVER)
         return token
