@@ -117,3 +117,92 @@ def write_doc(path: Path, doc: dict) -> Path:
     with os.fdopen(fd, "w") as fh:
         yaml.safe_dump(doc, fh, sort_keys=False)
     return path
+
+
+class ConnectProxy:
+    """An HTTP proxy on 127.0.0.1 that only tunnels (CONNECT), as a corporate egress proxy does,
+    standard library only. It records every tunnel it opened, so a test can count them, and
+    `route` maps the requested host:port to where it really connects (a name that does not
+    resolve on this machine reaches the local API server only through the proxy)."""
+
+    def __init__(self, route=None, credentials: str | None = None):
+        import socketserver
+        import threading
+
+        self.tunnels: list[tuple[str, int]] = []
+        self.refused = 0
+        self._lock = threading.Lock()
+        route = route or (lambda host, port: (host, port))
+        proxy = self
+        expected = "Basic " + b64(credentials.encode()) if credentials else None
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                import socket
+
+                request = self.rfile.readline().decode("latin-1").split()
+                headers = {}
+                while True:
+                    line = self.rfile.readline().decode("latin-1").strip()
+                    if not line:
+                        break
+                    name, _, value = line.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                if len(request) < 2 or request[0] != "CONNECT":
+                    self.wfile.write(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
+                    return
+                if expected and headers.get("proxy-authorization") != expected:
+                    with proxy._lock:
+                        proxy.refused += 1
+                    self.wfile.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
+                    return
+                host, _, port = request[1].rpartition(":")
+                with proxy._lock:
+                    proxy.tunnels.append((host, int(port)))
+                upstream = socket.create_connection(route(host, int(port)), timeout=30)
+                self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                self.wfile.flush()
+                _pump(self.connection, upstream)
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def url(self, userinfo: str = "") -> str:
+        return f"http://{userinfo + '@' if userinfo else ''}127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> ConnectProxy:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _pump(client, upstream) -> None:
+    """Copy bytes both ways until either side closes."""
+    import selectors
+
+    selector = selectors.DefaultSelector()
+    selector.register(client, selectors.EVENT_READ, upstream)
+    selector.register(upstream, selectors.EVENT_READ, client)
+    try:
+        while True:
+            for key, _ in selector.select(timeout=60):
+                data = key.fileobj.recv(65536)
+                if not data:
+                    return
+                key.data.sendall(data)
+    except OSError:
+        return
+    finally:
+        selector.close()
+        upstream.close()
