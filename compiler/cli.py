@@ -18,9 +18,8 @@ import sys
 from compiler.errors import CompileError, UserError
 
 # Order is the order shown in --help. Only the module of the command being run is imported
-# (diff/apply/status read kubeconfigs with the kubernetes package, which costs most of a
-# second); the others
-# get a one-line entry so `tenantc --help` still lists them.
+# (the compiler's and the live commands' imports cost a noticeable part of a second); the
+# others get a one-line entry so `tenantc --help` still lists them.
 COMMANDS = {
     "compile": "compile tenants/ into rendered/",
     "check": "fail when rendered/ is stale or specs are invalid",

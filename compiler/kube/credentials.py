@@ -1,7 +1,7 @@
 """Who a kubeconfig user is: bearer token, token file, exec plugin, client certificate, basic auth.
 
-What kubectl does, as client-go's documentation and behaviour define it (see
-docs/controlplane.md, "Credentials", for the sources), with one deliberate difference:
+What kubectl does, as client-go's documentation and behaviour define it (docs/credentials.md
+names the sources), with one deliberate difference:
 a user that yields no credential is an error naming the context, never a request as
 `system:anonymous` (kubectl would send it).
 
