@@ -144,34 +144,14 @@ class ControlPlane:
             for folder in pending_dirs:  # fail on a wrong path before starting anything
                 if not folder.is_dir():
                     raise ClusterError(f"CRD folder {folder} does not exist")
-            fresh = not records  # nothing runs: choose ports and write config; else resume as recorded
-            if not fresh and self._scheduler is not None and self._scheduler != bool(state.get("scheduler")):
-                has = "runs" if state.get("scheduler") else "does not run"
-                raise ClusterError(f"the cluster in {self.state_dir} {has} kube-scheduler and kwok; "
-                                   "stop it (down) and start it again to change that")
-            if not fresh and self._busy_ports(state, records):
-                # Another program took a port a stopped component needs (its neighbours point at it):
-                # stop the rest too and start over on new ports for the taken ones.
-                self._stop_all(state, records)
-                fresh = True
-            if fresh:
+            if self._must_start_fresh(state, records):  # else resume as recorded
                 state = self._fresh_state(state, preferred_ports=state.get("ports"))
             state["name"] = self.name
             state["processes"] = {n: r.to_json() for n, r in records.items()}
             with ThreadPoolExecutor(max_workers=1) as pool:
                 # Parsing ~4 MB of CRD YAML overlaps with the API server's own start.
                 parsed = pool.submit(crd_install.find_crds, pending_dirs)
-                for attempt in range(1, PORT_ATTEMPTS + 1):
-                    try:
-                        self._start_missing(state, records, parsed)
-                        break
-                    except ComponentError as exc:
-                        # Another process may bind a port between our check and the component's bind.
-                        if not (attempt < PORT_ATTEMPTS and PORT_TAKEN in str(exc)):
-                            raise
-                        self._stop_all(state, records)
-                        kept = {p: v for p, v in state["ports"].items() if is_free(v)}
-                        state = self._fresh_state(state, preferred_ports=kept)
+                state = self._start_with_port_retries(state, records, parsed)
             state["crd_dirs"] = sorted(installed | {str(d) for d in pending_dirs})
             save_state(self.layout, state)
             self._write_admin_kubeconfig(state)
@@ -277,6 +257,37 @@ class ControlPlane:
             self.layout.kwok_config.write_text(KWOK_CONFIG)
         return {**old, "binaries": str(binaries), "ports": ports, "extra_args": self._extra_args,
                 "scheduler": scheduling, "kwok_binaries": str(kwok_binaries) if kwok_binaries else None}
+
+    def _must_start_fresh(self, state: dict, records: dict[str, ProcessRecord]) -> bool:
+        """True when nothing runs (choose ports, write config), or when another program took a port a
+        stopped component needs (its neighbours point at it): then the rest is stopped too, to start
+        over on new ports for the taken ones."""
+        if not records:
+            return True
+        if self._scheduler is not None and self._scheduler != bool(state.get("scheduler")):
+            has = "runs" if state.get("scheduler") else "does not run"
+            raise ClusterError(f"the cluster in {self.state_dir} {has} kube-scheduler and kwok; "
+                               "stop it (down) and start it again to change that")
+        if self._busy_ports(state, records):
+            self._stop_all(state, records)
+            return True
+        return False
+
+    def _start_with_port_retries(self, state: dict, records: dict[str, ProcessRecord], parsed: Future) -> dict:
+        """Start what is missing; when a component finds its port taken (another process bound it
+        between our check and its bind), stop everything and start again on new ports for the
+        taken ones. Returns the state as finally started."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                self._start_missing(state, records, parsed)
+                return state
+            except ComponentError as exc:
+                if not (attempt < PORT_ATTEMPTS and PORT_TAKEN in str(exc)):
+                    raise
+                self._stop_all(state, records)
+                kept = {p: v for p, v in state["ports"].items() if is_free(v)}
+                state = self._fresh_state(state, preferred_ports=kept)
+        raise AssertionError("unreachable")
 
     def _busy_ports(self, state: dict, records: dict[str, ProcessRecord]) -> list[str]:
         """Ports of the components that must start which another program holds."""

@@ -283,15 +283,34 @@ def credentials_for(settings: ContextSettings) -> Credentials:
     user = settings.user
     body = user.body
     where = f"context '{settings.context}' (user '{user.name}')"
-    if body.get("auth-provider"):
-        provider = (body["auth-provider"] or {}).get("name", "?") if isinstance(body["auth-provider"], dict) else "?"
-        raise ConfigError(f"{where}: auth-provider '{provider}' is not supported by tenantc (client-go deprecated "
+    _refuse_unsupported(body, where)
+    static = _static_credentials(user, where)
+    if static is not None:
+        return static
+    if body.get("exec"):
+        return ExecCredentials(exec_plugin(body["exec"], user, settings.cluster, where), where)
+    keys = ", ".join(sorted(body)) or "none"
+    raise ConfigError(f"{where}: no credentials (token, tokenFile, client-certificate/client-key, exec or "
+                      f"username/password; keys found: {keys}); tenantc never sends requests as system:anonymous")
+
+
+def _refuse_unsupported(body: dict, where: str) -> None:
+    provider = body.get("auth-provider")
+    if provider:
+        name = provider.get("name", "?") if isinstance(provider, dict) else "?"
+        raise ConfigError(f"{where}: auth-provider '{name}' is not supported by tenantc (client-go deprecated "
                           "auth-provider plugins for exec plugins): use an exec plugin, e.g. kubelogin for OIDC "
                           "or gke-gcloud-auth-plugin for GKE")
     impersonation = [k for k in UNSUPPORTED_USER_KEYS if body.get(k)]
     if impersonation:
         raise ConfigError(f"{where}: impersonation ({', '.join(impersonation)}) is not supported by tenantc; "
                           "use a context whose user has the rights itself")
+
+
+def _static_credentials(user: Entry, where: str) -> Credentials | None:
+    """Token, token file, basic auth and/or client certificate; None when the user has none (an
+    exec plugin then), as client-go prefers these over a plugin."""
+    body = user.body
     cert = _client_cert(user, where)
     token = str(body.get("token") or "") or None
     token_file = user.path("tokenFile")
@@ -308,11 +327,7 @@ def credentials_for(settings: ContextSettings) -> Credentials:
         return StaticCredentials("username/password", "Basic " + base64.b64encode(pair).decode(), cert)
     if cert:
         return StaticCredentials("client certificate", None, cert)
-    if body.get("exec"):
-        return ExecCredentials(exec_plugin(body["exec"], user, settings.cluster, where), where)
-    keys = ", ".join(sorted(body)) or "none"
-    raise ConfigError(f"{where}: no credentials (token, tokenFile, client-certificate/client-key, exec or "
-                      f"username/password; keys found: {keys}); tenantc never sends requests as system:anonymous")
+    return None
 
 
 def _client_cert(user: Entry, where: str) -> ClientCert | None:
@@ -347,18 +362,11 @@ def exec_plugin(config, user: Entry, cluster: ClusterSettings, where: str) -> Ex
     command = str(config.get("command") or "")
     if not command:
         raise ConfigError(f"{where}: exec has no command")
-    api_version = str(config.get("apiVersion") or "")
-    if not api_version:
-        raise ConfigError(f"{where}: exec has no apiVersion (use {EXEC_VERSIONS[0]})")
-    if api_version not in EXEC_VERSIONS:
-        raise ConfigError(f"{where}: exec apiVersion {api_version} is not supported; use one of "
-                          f"{', '.join(EXEC_VERSIONS)} (v1alpha1 was removed in Kubernetes 1.24)")
-    mode = config.get("interactiveMode")
+    api_version = _exec_api_version(config, where)
+    mode = config.get("interactiveMode") or ("IfAvailable" if api_version != EXEC_VERSIONS[0] else None)
     if not mode:
-        if api_version == EXEC_VERSIONS[0]:
-            raise ConfigError(f"{where}: exec interactiveMode must be set for {api_version} "
-                              f"({', '.join(INTERACTIVE_MODES)})")
-        mode = "IfAvailable"
+        raise ConfigError(f"{where}: exec interactiveMode must be set for {api_version} "
+                          f"({', '.join(INTERACTIVE_MODES)})")
     if mode not in INTERACTIVE_MODES:
         raise ConfigError(f"{where}: exec interactiveMode {mode!r} is not one of {', '.join(INTERACTIVE_MODES)}")
     if mode == "Always":
@@ -369,12 +377,22 @@ def exec_plugin(config, user: Entry, cluster: ClusterSettings, where: str) -> Ex
     for i, item in enumerate(config.get("env") or []):
         if not isinstance(item, dict) or not item.get("name"):
             raise ConfigError(f"{where}: exec env[{i}] has no name")
-        env.append((str(item["name"]), str(item.get("value") if item.get("value") is not None else "")))
+        env.append((str(item["name"]), "" if item.get("value") is None else str(item["value"])))
     if os.sep in command and not os.path.isabs(command):
         command = os.path.join(user.folder, command)  # relative to the kubeconfig, as in client-go
     args = tuple(str(a) for a in config.get("args") or [])
     info = _cluster_info(cluster, where) if config.get("provideClusterInfo") else None
     return ExecPlugin(command, args, tuple(env), api_version, str(config.get("installHint") or ""), info)
+
+
+def _exec_api_version(config: dict, where: str) -> str:
+    api_version = str(config.get("apiVersion") or "")
+    if not api_version:
+        raise ConfigError(f"{where}: exec has no apiVersion (use {EXEC_VERSIONS[0]})")
+    if api_version not in EXEC_VERSIONS:
+        raise ConfigError(f"{where}: exec apiVersion {api_version} is not supported; use one of "
+                          f"{', '.join(EXEC_VERSIONS)} (v1alpha1 was removed in Kubernetes 1.24)")
+    return api_version
 
 
 def _cluster_info(cluster: ClusterSettings, where: str) -> dict:

@@ -310,3 +310,16 @@ def test_proxy_url_of_the_kubeconfig_wins_even_for_loopback(tmp_path, monkeypatc
     path = write_doc(tmp_path / "config", kubeconfig_doc("https://127.0.0.1:6443", {"token": "t"},
                                                           cluster={"proxy-url": "http://u:p@proxy.invalid:3128"}))
     assert resolve(load(str(path)), "ctx").cluster.proxy == "http://u:p@proxy.invalid:3128"
+
+
+def test_connecting_imports_neither_kubernetes_nor_urllib3(tmp_path):
+    """The live commands' client is the standard library's: reading a kubeconfig costs no second of imports."""
+    import subprocess
+    import sys
+
+    path = write_doc(tmp_path / "config", kubeconfig_doc(SERVER, {"token": "t"}))
+    code = ("import sys; from compiler.kube.config import Target, connect, read_kubeconfig; "
+            f"connect(Target('c', 'ctx'), read_kubeconfig({str(path)!r})); "
+            "print(sorted(m for m in ('kubernetes', 'urllib3') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
