@@ -18,9 +18,8 @@ from compiler.about import VersionAction
 from compiler.errors import CompileError, UserError
 
 # Order is the order shown in --help. Only the module of the command being run is imported
-# (diff/apply/status read kubeconfigs with the kubernetes package, which costs most of a
-# second); the others
-# get a one-line entry so `tenantc --help` still lists them.
+# (the compiler's and the live commands' imports cost a noticeable part of a second); the
+# others get a one-line entry so `tenantc --help` still lists them.
 COMMANDS = {
     "init": "start a tenant-config repository (platform, example tenant, CI)",
     "compile": "compile tenants/ into rendered/",

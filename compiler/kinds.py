@@ -30,6 +30,9 @@ USER_LABEL = "tenantc.io/user"
 STORAGE_LEVEL_LABEL = "tenantc.io/storage-level"
 IMPORTED_FROM_LABEL = "tenantc.io/imported-from"
 
+# The ClusterRoles tenant members are bound to: '<prefix>admin|edit|view' (compiler/render/member_roles.py).
+MEMBER_ROLE_PREFIX = "tenantc-member-"
+
 # Other systems' keys tenantc sets.
 SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
 SYNC_OPTIONS_ANNOTATION = "argocd.argoproj.io/sync-options"  # e.g. Prune=false,Delete=false (compiler.delivery)
@@ -58,6 +61,8 @@ _STAGE_BY_KIND = {
     ("rbac.authorization.k8s.io", "ClusterRole"): 0,
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): 0,
     ("argoproj.io", "AppProject"): 0,
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): 0,
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"): 0,
     # stage 1
     ("", "ServiceAccount"): 1,
     ("rbac.authorization.k8s.io", "Role"): 1,
@@ -91,7 +96,8 @@ KNOWN_KINDS = frozenset(_STAGE_BY_KIND)
 """(group, kind) of everything tenantc may render: prune lists these kinds on live clusters."""
 
 BUILTIN_GROUPS = {"", "apps", "batch", "rbac.authorization.k8s.io", "networking.k8s.io",
-                  "policy", "coordination.k8s.io", "scheduling.k8s.io", "storage.k8s.io"}
+                  "policy", "coordination.k8s.io", "scheduling.k8s.io", "storage.k8s.io",
+                  "admissionregistration.k8s.io"}
 
 
 def group_of(api_version: str) -> str:
@@ -110,6 +116,8 @@ def is_cluster_scoped(obj: dict) -> bool:
         ("scheduling.volcano.sh", "Queue"),
         ("rbac.authorization.k8s.io", "ClusterRole"),
         ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
     }
 
 

@@ -141,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status-file", metavar="PATH", default=None,
                    help="status JSON written by the main container (default: /var/run/tenantc/status.json)")
     p.add_argument("--max-backoff", type=_positive, default=30.0, metavar="S",
-                   help="longest wait between retries while the API server fails (default: 30)")
+                   help="longest wait between retries while the API server fails (default: 30); "
+                        "never more than --interval, so heartbeats resume within one interval of its return")
     p.add_argument("--shutdown-timeout", type=_positive, default=3.0, metavar="S",
                    help="seconds allowed for the final status after SIGTERM (default: 3)")
 

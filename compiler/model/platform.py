@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from compiler.fluid import CacheMedium
+from compiler.guardrails.rules import RegistryError, registry_prefix
 from compiler.model.common import DnsName, QuantityField, Spec, duplicate_names
 from compiler.model.data import GlobalDataset, PlatformStorage
 from compiler.model.workloads import NotebookSettings, Template
@@ -152,6 +153,32 @@ class ArgoCd(Spec):
     cluster: str = Field(default="argocd", description="the cluster Argo CD runs on (label of the _argocd objects)")
 
 
+HostFeature = Literal["privileged", "hostPath", "hostNetwork", "hostPID"]
+
+
+def _every_host_feature() -> list[HostFeature]:
+    return ["privileged", "hostPath", "hostNetwork", "hostPID"]
+
+
+class Guardrails(Spec):
+    """Admission guardrails (docs/guardrails.md): ValidatingAdmissionPolicies per cluster and a
+    parameters ConfigMap per tenant, enforcing at admission what tenantc checks at compile time.
+    Registries, queues, storage classes and GPU pools come from the rest of the platform file."""
+
+    priority_classes: dict[str, list[str]] = Field(
+        default_factory=dict, description="priority class -> tenants or platform queues (every tenant under it) "
+        "that may use it; classes not listed here are open to every tenant")
+    ingress_classes: list[str] | None = Field(
+        default=None, description="ingress classes tenants may use (default: notebooks.ingressClass)")
+    ingress_hosts: list[str] | None = Field(
+        default=None, description="host patterns with {tenant}, an exact host or '*.' + host "
+        "(default: notebooks.ingressHost with {user} as '*')")
+    forbid: list[HostFeature] = Field(
+        default_factory=_every_host_feature,
+        description="host access denied even where the Pod Security level would allow it")
+    cpu_off_gpu_pools: bool = Field(default=True, description="pods without GPUs may not tolerate GPU pools' taints")
+
+
 class Platform(Spec):
     name: DnsName
     owners: list[str] = Field(min_length=1, description="who approves platform-wide changes")
@@ -172,6 +199,8 @@ class Platform(Spec):
     notebooks: NotebookSettings = Field(default_factory=NotebookSettings)
     templates: list[Template] = Field(default_factory=list, description="job templates every tenant may use")
     argocd: ArgoCd | None = None
+    guardrails: Guardrails | None = Field(default=None, description="enforce the platform's rules at admission "
+                                          "(Kubernetes 1.30+); see docs/guardrails.md")
 
     @model_validator(mode="after")
     def _unique_names(self) -> Platform:
@@ -193,5 +222,18 @@ class Platform(Spec):
     def cluster(self, name: str) -> Cluster | None:
         return next((c for c in self.clusters if c.name == name), None)
 
+    def registry_prefixes(self) -> list[str]:
+        """AllowedRegistries as prefixes that end at a '/' (entries that are not prefixes are
+        reported by compiler.plan.guardrails and left out here)."""
+        out = []
+        for entry in self.allowed_registries:
+            try:
+                out.append(registry_prefix(entry))
+            except RegistryError:
+                continue
+        return out
+
     def image_allowed(self, image: str) -> bool:
-        return not self.allowed_registries or any(image.startswith(r) for r in self.allowed_registries)
+        """The registries guardrail's own match: `registry.example.com` admits
+        `registry.example.com/x`, never `registry.example.com.evil/x`."""
+        return not self.allowed_registries or any(image.startswith(p) for p in self.registry_prefixes())

@@ -12,8 +12,11 @@ to equal the ones permissions.py declares.
 from __future__ import annotations
 
 import base64
+import datetime
 import json
+import os
 import re
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -360,6 +363,38 @@ def test_sidecar_rides_out_an_api_server_restart(live, tmp_path):
                    "status written while the API was away reaches it")
         code, elapsed = agent.terminate()
     assert code == 0 and elapsed < 5, (code, elapsed, agent.output)
+
+
+def test_lease_renewal_resumes_within_one_interval_of_the_server_returning(live, tmp_path):
+    """The API server crashes (SIGKILL) under a sidecar with a 2 s interval and the default
+    --max-backoff (30 s), stays away long enough for an uncapped backoff to outgrow the interval,
+    and is restarted: the next renewTime follows its readiness (/readyz ok) within one interval."""
+    interval = 2.0
+    job = f"resume-{_uid()}"
+    pod = f"{job}-worker-0"
+    env = agent_env(POD_NAME=pod, POD_NAMESPACE=TENANT, TENANTC_JOB=job, TENANTC_TASK="worker")
+    with AgentProcess("sidecar", "--interval", str(interval), "--status-file", str(tmp_path / "status.json"),
+                      *live.agent_args, env=env) as agent:
+        first = eventually(lambda: renew_time(live, pod), 30, 0.2, "lease created")
+        before = wait_renewed_after(live, pod, first)
+        mark = len(agent.lines)
+        status = live.cp.status()["components"]["kube-apiserver"]
+        os.kill(status["pid"], signal.SIGKILL)
+        try:
+            agent.wait_for("retrying with backoff", timeout=30, start=mark)
+            # 0.5+1+2+4+8 s of backoff and more: uncapped, the wait the server returns into is 16-30 s.
+            time.sleep(16)
+            assert agent.proc.poll() is None, agent.output
+        finally:
+            live.cp.start_component("kube-apiserver")  # returns once /readyz answers ok
+        ready = datetime.datetime.now(datetime.UTC)
+        renewed = wait_renewed_after(live, pod, before, timeout=60)
+        agent.wait_for("working again", timeout=30, start=mark)
+        code, _ = agent.terminate()
+    late = (renewed - ready).total_seconds()
+    print(f"\nlease renewed {late:+.2f}s after the API server was ready again (interval {interval:g}s)")
+    assert late <= interval + 1.0, f"renewal resumed {late:.2f}s after the server was ready\n{agent.output}"
+    assert code == 0
 
 
 def test_the_same_token_is_forbidden_in_another_tenant(live, tmp_path):

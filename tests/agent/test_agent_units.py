@@ -385,6 +385,19 @@ def test_a_broken_status_file_keeps_the_last_good_status(tmp_path):
     assert car.read_status() == (good, mtime, None)
 
 
+def test_sidecar_never_waits_longer_than_one_interval_between_failed_rounds():
+    """Renewal resumes within one interval of the API server's return: retries back off, but the
+    wait is capped at the interval (and at --max-backoff when that is smaller)."""
+    from compiler.agent.sidecar import PodIdentity, Sidecar
+
+    ident = PodIdentity("p", "ns", "job", "task")
+    for interval, max_backoff, cap in ((2.0, 30.0, 2.0), (10.0, 3.0, 3.0), (0.2, 30.0, 0.2)):
+        sidecar = Sidecar(None, ident, interval=interval, status_path="/nonexistent", max_backoff=max_backoff)
+        sidecar.backoff.rng = lambda: 0.0
+        delays = [sidecar.backoff.next() for _ in range(12)]
+        assert max(delays) == cap and delays[0] == min(0.5, interval)
+
+
 # --------------------------------------------------------------------------- run-flow
 
 

@@ -64,7 +64,7 @@ def test_json_schema_is_stable(mixed):
     assert set(data["capacity"][0]) == {"cluster", "resource", "before", "after", "limitBefore", "limitAfter",
                                         "headroom", "percentAfter", "changed", "format"}
     assert {x["rule"] for x in data["risks"]} == {"quota-lowered", "rbac-widened", "network-opened",
-                                                  "dataset-shared", "data-removed"}
+                                                  "dataset-shared", "data-removed", "guardrail-loosened"}
     assert data["summary"]["risks"]["danger"] == len([x for x in data["risks"] if x["severity"] == "danger"]) > 0
     json.dumps(data)  # plain JSON all the way down
 

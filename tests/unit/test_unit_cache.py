@@ -69,12 +69,14 @@ def test_importers_rerender_when_the_dataset_owner_changes(repo):
 
 
 def test_an_exporters_change_rerenders_its_importers_only(repo):
-    """quant-research exports market-data to recsys alone: a change to quant-research renders
-    its own units and recsys's, nobody else's."""
+    """quant-research exports market-data to recsys alone and lets ml-platform in: a change to
+    quant-research renders its own units, recsys's and ml-platform's (whose egress to it depends
+    on its allowFromTenants), nobody else's."""
     first = _compile(repo)
     replace_once(repo / "tenants/quant-research.yaml", 'schedule: "30 6 * * 1-5"', 'schedule: "30 7 * * 1-5"')
     result = _compile(repo)
-    assert result.units_rendered == len(_units_of("quant-research", first) | _units_of("recsys", first))
+    readers = _units_of("quant-research", first) | _units_of("recsys", first) | _units_of("ml-platform", first)
+    assert result.units_rendered == len(readers)
 
 
 def test_a_jsonnet_library_change_reaches_the_tenants_that_import_it(repo):

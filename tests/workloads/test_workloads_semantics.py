@@ -473,10 +473,13 @@ def test_scaler_may_patch_only_its_runtime(examples):
 
 
 def test_no_wildcards_and_no_cluster_wide_rbac(examples):
-    """Nothing in rendered/ grants '*' or is a ClusterRole/ClusterRoleBinding."""
+    """Nothing in rendered/ grants '*' or is a ClusterRoleBinding; the only ClusterRoles are the
+    platform's member roles (bound per namespace)."""
     docs = examples.yaml_docs()
-    assert not [d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
-    rules = [rule for d in docs if d["kind"] == "Role" for rule in d["rules"]]
+    assert not [d for d in docs if d["kind"] == "ClusterRoleBinding"]
+    assert {d["metadata"]["name"] for d in docs if d["kind"] == "ClusterRole"} == \
+        {"tenantc-member-admin", "tenantc-member-edit", "tenantc-member-view"}
+    rules = [rule for d in docs if d["kind"] in ("Role", "ClusterRole") for rule in d["rules"]]
     assert rules
     for rule in rules:
         for field in ("apiGroups", "resources", "verbs", "resourceNames"):
