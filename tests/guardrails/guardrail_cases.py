@@ -224,7 +224,7 @@ CASES: list[Case] = [
     Case("gpu-without-quota", "gpu-pools", "quant-research",
          pod("quant-research", "gpu", [container(gpu=1)], affinity=affinity(A100), tolerations=[GPU_TOLERATION]),
          _m("gpu-pools", "quant-research", "the tenant has no GPU quota on gpu-east; pods must not "
-                                           "request nvidia.com/gpu")),
+                                           "request nvidia.com/gpu, nvidia.com/h100")),
     Case("gpu-pinned", "gpu-pools", "ads-ranking",
          pod("ads-ranking", "gpu", [container(gpu=2)], affinity=affinity(A100), tolerations=[GPU_TOLERATION]), None),
     Case("gpu-node-selector", "gpu-pools", "vision",
@@ -245,7 +245,8 @@ CASES: list[Case] = [
     Case("datasets-not-exported", "datasets", "vision",
          dataset("vision", "results", "dataset://quant-research/backtest-results"),
          _m("datasets", "vision", "Datasets may mount only the tenant's datasets and imports "
-                                  "(dataset://ml-platform/imagenet); got dataset://quant-research/backtest-results")),
+                                  "(one of dataset://ml-platform/imagenet, dataset://ml-platform/imagenet-a100); "
+                                  "got dataset://quant-research/backtest-results")),
     Case("datasets-import-read-only", "datasets", "ads-ranking",
          dataset("ads-ranking", "click-logs", "dataset://ml-platform/click-logs", read_only=False,
                  modes=["ReadWriteMany"]),

@@ -184,8 +184,8 @@ BAD_INPUT = [
      "  ingressHosts: ['*.{tenant}.apps.example.com']\n  priorityClasses:\n    production-high: [production]",
      "tenants/vision.yaml: notebooks[0].ingress: host mei.vision.notebooks.example.com does not match the "
      "guardrails' ingress hosts (*.vision.apps.example.com)"),
-    ("        taints: [{key: nvidia.com/gpu, value: present, effect: NoSchedule}]\n      - name: cache-nvme",
-     "      - name: cache-nvme",
+    ("        taints: [{key: nvidia.com/gpu, value: present, effect: NoSchedule}]\n        cacheCapacity: {MEM: 2Ti",
+     "        cacheCapacity: {MEM: 2Ti",
      "tenants/platform.yaml: clusters[0].nodePools[1].taints: GPU pool gpu-a100 has no taint"),
 ]
 
