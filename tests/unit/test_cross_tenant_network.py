@@ -32,8 +32,10 @@ def test_a_receivers_allow_list_re_renders_its_senders(repo):
     assert _egress_peers(second, "cpu-west/quant-research") == {"recsys"}
     assert _egress_peers(second, "cpu-west/ads-ranking") == set()
     # recsys (cpu-west) and both senders, on each of their two clusters (a unit's dependencies
-    # are the tenant's, not the cluster's); nothing else
-    assert second.units_rendered == 5
+    # are the tenant's, not the cluster's); and ml-platform's two, whose click-logs has a cache
+    # on the A10 pools because recsys's A10 pods read it (README, "Caches next to their
+    # readers"); nothing else
+    assert second.units_rendered == 7
 
     uncached = _compile(repo, use_cache=False)
     assert list(second.files) == list(uncached.files)
