@@ -18,6 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/helpers.py
 
 from helpers import copy_repo, crd_dirs  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # guardrail_cases.py
+from guardrail_cases import POD_GROUP_WRITER  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 FIELD_MANAGER = "tenantc"
 
@@ -31,8 +34,9 @@ def example(tmp_path_factory):
     return compile_repo(root, crd_dirs(), serialize=False)
 
 
-# Grants an installation of Volcano and Fluid gives tenant members (aggregated into `edit`):
-# without them members could not create these kinds at all, and the guardrails would go untested.
+# Grants an installation of Volcano and Fluid gives the built-in roles (aggregated into `edit`).
+# Members are bound to tenantc's own member ClusterRoles (rendered under _platform/, installed
+# below); this keeps subjects bound to the built-in roles able to create these kinds too.
 MEMBER_CRD_ROLE = {
     "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
     "metadata": {"name": "guardrail-tests-volcano-fluid-edit",
@@ -72,10 +76,16 @@ class Guarded:
         objects = {p: o for p, o in result.objects.items() if p.startswith(f"{cluster}/")}
         tenancy = [o for p, o in sorted(objects.items()) if "/_platform/" not in p and o["kind"] in TENANCY_KINDS]
         namespaces = [o for o in tenancy if o["kind"] == "Namespace"]
-        self.apply(namespaces + [MEMBER_CRD_ROLE] + [
+        member_roles = [o for p, o in sorted(objects.items()) if "/_platform/" in p and o["kind"] == "ClusterRole"]
+        self.apply(namespaces + member_roles + [MEMBER_CRD_ROLE] + [
             {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": n}, "value": 1000 + i}
             for i, n in enumerate(PRIORITY_CLASSES)])
-        self.apply([o for o in tenancy if o["kind"] != "Namespace"])
+        self.apply([o for o in tenancy if o["kind"] != "Namespace"] + [
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+             "metadata": {"name": "guardrail-tests-edit", "namespace": ns["metadata"]["name"]},
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": POD_GROUP_WRITER}]}
+            for ns in namespaces])
         self.apply([o for p, o in sorted(objects.items()) if "/_platform/" in p and o["kind"].startswith("Validating")])
         self.installed = (id(result), cluster)
         self.wait_enforced(namespaces[0]["metadata"]["name"])

@@ -24,6 +24,10 @@ VOLUME_WORDS = ("pods mount data only through claims, emptyDir, configMap, secre
 MEMBER_GROUPS = {"vision": "vision-eng", "ads-ranking": "ads-ml", "quant-research": "quant-researchers",
                  "ml-platform": "platform-eng"}
 MEMBER_USER = "guard-test@example.com"
+# Members may not write PodGroups (tenantc's member roles); a subject bound to the built-in edit
+# role (with the Volcano grants the conftest installs) may, and the queues guardrail must still
+# hold it to its tenant's queue.
+POD_GROUP_WRITER = "guard-edit@example.com"
 POD_SECURITY = "PodSecurity"  # `by`: rejected by Pod Security Admission, before the guardrails
 
 

@@ -14,7 +14,16 @@ import json
 
 import pytest
 import yaml
-from guardrail_cases import CASES, MEMBER_GROUPS, MEMBER_USER, POD_SECURITY, case_ids, deployment, pod
+from guardrail_cases import (
+    CASES,
+    MEMBER_GROUPS,
+    MEMBER_USER,
+    POD_GROUP_WRITER,
+    POD_SECURITY,
+    case_ids,
+    deployment,
+    pod,
+)
 from guardrail_support import compile_variant
 
 pytestmark = pytest.mark.cluster
@@ -24,6 +33,14 @@ DENIED = "denied request: "
 
 def as_member(tenant: str) -> list[str]:
     return [f"--as={MEMBER_USER}", f"--as-group={MEMBER_GROUPS[tenant]}", "--as-group=system:authenticated"]
+
+
+def identity_for(case) -> list[str]:
+    """A member of the case's tenant; for PodGroups, which members may not write, a subject
+    bound to the built-in edit role in that namespace."""
+    if case.obj["kind"] == "PodGroup":
+        return [f"--as={POD_GROUP_WRITER}", "--as-group=system:authenticated"]
+    return as_member(case.tenant)
 
 
 def dry_run_create(kubectl, obj: dict, *identity: str):
@@ -90,7 +107,7 @@ def test_a_cel_expression_that_does_not_compile_is_caught(gpu_east, kubectl, eve
 def test_denial_matrix(gpu_east, kubectl, case):
     """Each rule: the violating object is rejected with the table's message, the closest
     allowed one admitted, as a member of the tenant."""
-    result = dry_run_create(kubectl, case.obj, *as_member(case.tenant))
+    result = dry_run_create(kubectl, case.obj, *identity_for(case))
     if case.by == POD_SECURITY:
         assert result.returncode != 0 and 'violates PodSecurity "baseline:latest"' in result.stderr, result.stderr
         return

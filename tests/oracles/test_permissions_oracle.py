@@ -104,9 +104,11 @@ def _binding(namespace: str, role: str, kind: str = "ClusterRole") -> dict:
 
 
 def _volcano_job(namespace: str) -> dict:
+    """A job into the tenant's own queue (named after the tenant, as its namespace is): the
+    admission guardrails refuse any other queue, and this probe is about RBAC."""
     return {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job",
             "metadata": {"name": "probe", "namespace": namespace},
-            "spec": {"tasks": [{"name": "main", "replicas": 1, "template": {"spec": {
+            "spec": {"queue": namespace, "tasks": [{"name": "main", "replicas": 1, "template": {"spec": {
                 "containers": [{"name": "main", "image": "registry.example.com/ml/probe:1"}],
                 "restartPolicy": "Never"}}}]}}
 
