@@ -4,8 +4,9 @@ Kept pure so property tests can throw random live sets at it. The rules, in orde
   - only objects carrying tenantc's managed-by label AND a tenant label AND this
     cluster's cluster label are tenantc's; everything else is never touched;
   - an owned object that rendered/ still has is kept (it is applied, not pruned);
-  - Namespaces go only with --prune-namespaces, PersistentVolumeClaims only with
-    --prune-pvcs (both take data with them);
+  - the kinds compiler.delivery keeps (Namespaces, PersistentVolumeClaims: both take data
+    with them) go only with the flag `delivery.prune_flag` names for them
+    (--prune-namespaces, --prune-pvcs), the rule Argo CD's output follows too;
   - objects already being deleted are left to finish;
   - if what remains exceeds --prune-threshold percent of the owned objects, nothing is
     deleted: a wrong context or a half-compiled tree looks exactly like that.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from compiler import delivery
 from compiler.identity import ObjectRef
 from compiler.kinds import (
     CLUSTER_LABEL,
@@ -33,6 +35,10 @@ class PruneFlags:
     namespaces: bool = False
     pvcs: bool = False
     threshold: float = DEFAULT_THRESHOLD  # percent of owned objects
+
+    def allows(self, flag: str) -> bool:
+        """Was the command-line flag `flag` (a `delivery.prune_flag`) given? Unknown flags: no."""
+        return {"--prune-namespaces": self.namespaces, "--prune-pvcs": self.pvcs}.get(flag, False)
 
 
 DEFAULT_FLAGS = PruneFlags()
@@ -89,11 +95,9 @@ def decide_prune(live: list[dict], desired: set[ObjectRef], cluster: str,
 
 
 def _keep_reason(obj: dict, flags: PruneFlags) -> str:
-    ref = ObjectRef.of(obj)
     if (obj.get("metadata") or {}).get("deletionTimestamp"):
         return "already being deleted"
-    if (ref.group, ref.kind) == ("", "Namespace") and not flags.namespaces:
-        return "a Namespace (pass --prune-namespaces)"
-    if (ref.group, ref.kind) == ("", "PersistentVolumeClaim") and not flags.pvcs:
-        return "a PersistentVolumeClaim (pass --prune-pvcs)"
+    flag = delivery.prune_flag(obj)
+    if flag is not None and not flags.allows(flag):
+        return f"a {obj.get('kind', '?')} (pass {flag})"
     return ""

@@ -97,8 +97,10 @@ def write_tree(objects: dict[str, dict], folder: Path) -> Path:
 
 
 # -- synthetic repositories -----------------------------------------------------------------
-def write_repo(root: Path, cluster: str, context: str, tenants: list[str], queue: str) -> Path:
-    """tenants/ with one cluster and a few tenants using the tenancy features."""
+def write_repo(root: Path, cluster: str, context: str, tenants: list[str], queue: str,
+               extra: dict[str, dict] | None = None) -> Path:
+    """tenants/ with one cluster and a few tenants using the tenancy features; `extra` adds
+    fields to the tenants it names (e.g. datasets)."""
     folder = root / "tenants"
     folder.mkdir(parents=True, exist_ok=True)
     platform = {
@@ -118,6 +120,7 @@ def write_repo(root: Path, cluster: str, context: str, tenants: list[str], queue
             "queue": {"weight": 1 + i, "parent": queue},
             "network": {"egress": [{"cidr": f"10.{i}.0.0/16", "ports": [{"port": 443}]}],
                         "allowFromTenants": [tenants[(i + 1) % len(tenants)]] if len(tenants) > 1 else []},
+            **(extra or {}).get(name, {}),
         }
         (folder / f"{name}.yaml").write_text(yaml_io.dump(spec))
     return root
