@@ -21,6 +21,8 @@ Modes differ in two places only:
          on them live), so they are not looked up or dry-run: the apply itself is the
          one request. Dry-runs honour --force-conflicts, so a conflict is found before
          anything is written.
+Diff also asks what a pruned Namespace or PVC would take with it (prune_guard); apply asks
+that right before it deletes, on fresh reads.
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ from compiler.kube.discovery import Resource, ResourceMap, discover
 from compiler.kube.errors import ApiError
 from compiler.live import normalize
 from compiler.live.prune import DEFAULT_FLAGS, PruneDecision, PruneFlags, decide_prune, tenant_of
+from compiler.live.prune_guard import guard_prune
 from compiler.live.read import LiveState, crd_schemas, fetch_missing, read_owned, resources_to_read
 from compiler.redact import mask_pair
 
@@ -128,8 +131,11 @@ def cluster_change_set(client: KubeClient, target: Target, desired: dict[str, di
     force = True if mode == DIFF else force_conflicts
     _confirm(client, change_set, to_confirm, force, concurrency, run_time)
     change_set.changes.sort(key=lambda c: (c.stage, c.path))
-    change_set.prune = decide_prune(state.listed, {ObjectRef.of(o) for o in desired.values()}, target.cluster,
-                                    prune_flags)
+    desired_refs = {ObjectRef.of(o) for o in desired.values()}
+    change_set.prune = decide_prune(state.listed, desired_refs, target.cluster, prune_flags)
+    if mode == DIFF and not change_set.prune.refused:  # apply asks right before deleting (apply.prune_cluster)
+        change_set.prune.refused = guard_prune(client, resources, change_set.prune, desired_refs, target.cluster,
+                                               prune_flags, concurrency)
     change_set.requests = client.counts.snapshot()
     return change_set
 

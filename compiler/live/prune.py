@@ -10,6 +10,8 @@ Kept pure so property tests can throw random live sets at it. The rules, in orde
   - objects already being deleted are left to finish;
   - if what remains exceeds --prune-threshold percent of the owned objects, nothing is
     deleted: a wrong context or a half-compiled tree looks exactly like that.
+What a Namespace or PVC would take with it (objects tenantc does not own, pods using the
+claim) needs the live cluster: compiler.live.prune_guard, run on top of this decision.
 """
 from __future__ import annotations
 
@@ -35,6 +37,11 @@ class PruneFlags:
     namespaces: bool = False
     pvcs: bool = False
     threshold: float = DEFAULT_THRESHOLD  # percent of owned objects
+    # compiler.live.prune_guard: a pruned Namespace may take objects tenantc does not own with
+    # it (--dangerous-prune-unowned-contents); a pruned PVC may be one a pod that stays mounts
+    # (--dangerous-prune-pvcs-in-use)
+    unowned_contents: bool = False
+    pvcs_in_use: bool = False
 
     def allows(self, flag: str) -> bool:
         """Was the command-line flag `flag` (a `delivery.prune_flag`) given? Unknown flags: no."""
