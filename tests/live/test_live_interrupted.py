@@ -48,7 +48,7 @@ class Trial:
     number: int
     kill_at: int  # the n-th request of the apply (retries count)
     of: int  # requests the apply was expected to make
-    phase: str  # what the apply was expected to be doing then: reading, applying, pruning
+    phase: str  # what the apply was expected to be doing then: its change set (reads, dry-runs), applying, pruning
     mode: str
     interrupted: str = ""  # how the interrupted apply ended
     converged: bool = False
@@ -178,13 +178,13 @@ def test_applies_killed_at_random_points_converge_and_spare_what_is_not_tenantcs
         state = random_state(rng, objects)
         probe = client_for(plane)
         planned = change_set(probe, tgt, state, "apply", prune_flags=FLAGS)
-        reads, writes = probe.counts.reads, len(planned.changes)
+        reads, writes = probe.counts.reads + probe.counts.dry_runs, len(planned.changes)  # the change set's, then
         expected = reads + writes + len(planned.prune.allowed)
         probe.close()
         # a quarter of the kill points anywhere, the rest among the writes (applies and deletes)
         kill_at = rng.randint(1, expected) if rng.random() < 0.25 or expected == reads else \
             rng.randint(reads + 1, expected)
-        phase = "reading" if kill_at <= reads else "applying" if kill_at <= reads + writes else "pruning"
+        phase = "change set" if kill_at <= reads else "applying" if kill_at <= reads + writes else "pruning"
         trial = Trial(number, kill_at, expected, phase, rng.choice(MODES))
         killer = Killer(plane, trial.kill_at, trial.mode, rng)
         client = client_for(plane, observer=killer, retry_for=1.0)
@@ -223,7 +223,7 @@ def test_applies_killed_at_random_points_converge_and_spare_what_is_not_tenantcs
 
     print(f"\nkill points (seed {seed}; TENANTC_KILL_SEED={seed} replays them):")
     for t in trials:
-        print(f"  trial {t.number:2}: request {t.kill_at:3} of ~{t.of:3} ({t.phase:8}), {t.mode:24} -> "
+        print(f"  trial {t.number:2}: request {t.kill_at:3} of ~{t.of:3} ({t.phase:10}), {t.mode:24} -> "
               f"{t.interrupted:32} converged={t.converged} lost={t.lost} extra={t.extra}")
     interrupted = sum(t.interrupted != "finished" for t in trials)
     print(f"  {len(trials)} trials, {interrupted} apply runs interrupted, "
