@@ -76,8 +76,19 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if hasattr(signal, "SIGPIPE"):  # `tenantc diff -o json | head` ends quietly, like other CLIs
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # SIGPIPE keeps Python's SIG_IGN: with the default action, a write to an API server
+    # connection the server just closed (it restarted mid-apply) would kill the process
+    # instead of raising the error the client retries, and so would any program or test
+    # calling main() in-process. A reader that went away is a BrokenPipeError instead, so
+    # `tenantc diff -o json | head` still ends quietly.
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # stdout's reader is gone: end quietly, as a CLI killed by SIGPIPE would
+        _discard_stdout()
+        return 128 + getattr(signal, "SIGPIPE", 13)
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
@@ -99,6 +110,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's flush at exit does not fail again (the
+    Python documentation's advice on SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (captured by a test)
+        pass
 
 
 if __name__ == "__main__":

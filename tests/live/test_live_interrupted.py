@@ -145,9 +145,10 @@ class Killer:
         time.sleep(self.delay)
         if self.mode == MODES[1]:
             self.plane.stop_component(APISERVER)
-        else:  # the process our fixture started, by its pid
-            pid = self.plane.status()["components"][APISERVER]["pid"]
-            os.kill(pid, signal.SIGKILL)
+        else:  # the process our fixture started, by its pid, if it still is that process (pid and start time)
+            component = self.plane.status()["components"][APISERVER]
+            if component["running"] and component["pid"]:
+                os.kill(component["pid"], signal.SIGKILL)
             while self.plane.status()["components"][APISERVER]["running"]:
                 time.sleep(0.02)
 
