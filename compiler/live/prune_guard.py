@@ -70,19 +70,17 @@ def guard_prune(client: KubeClient, resources: ResourceMap, decision: PruneDecis
     """Why the prune of `decision` must not happen (reads the cluster), or "" when it may."""
     doomed = decision.allowed
     namespaces = [o for o in doomed if _group_kind(o) == NAMESPACE]
-    claims = [o for o in doomed if _group_kind(o) == PVC]
     check_namespaces = [] if flags.unowned_contents else namespaces
-    check_claims = [] if flags.pvcs_in_use else claims
+    check_claims = [] if flags.pvcs_in_use else [o for o in doomed if _group_kind(o) == PVC]
     if not check_namespaces and not check_claims:
         return ""
     to_read = sorted({_name(o) for o in check_namespaces} | {_namespace(o) for o in check_claims})
     contents = read_namespaces(client, resources, to_read, concurrency)
-    problems = [problem for ns in check_namespaces
-                if (problem := namespace_problem(_name(ns), contents[_name(ns)], desired, cluster))]
+    problems = [namespace_problem(_name(ns), contents[_name(ns)], desired, cluster) for ns in check_namespaces]
     going = {_name(o) for o in namespaces}
-    doomed_uids = {uid for o in doomed if (uid := (o.get("metadata") or {}).get("uid"))}
-    problems += [problem for claim in check_claims
-                 if (problem := claim_problem(claim, contents[_namespace(claim)], going, doomed_uids))]
+    doomed_uids = {_uid(o) for o in doomed} - {""}
+    problems += [claim_problem(claim, contents[_namespace(claim)], going, doomed_uids) for claim in check_claims]
+    problems = [p for p in problems if p]
     return "refusing to prune: " + "; ".join(problems) if problems else ""
 
 
