@@ -108,5 +108,5 @@ def test_main_keeps_sigpipe_ignored_and_a_closed_reader_ends_quietly():
              "cli._main = lambda argv: [print('x' * 100) for _ in range(100000)] and 0\n"
              "sys.exit(cli.main([]))\n")
     run = subprocess.run(f"{sys.executable} -c \"{flood}\" | head -c 10", shell=True, capture_output=True, text=True,
-                         cwd=REPO, executable="/bin/bash")
+                         cwd=REPO)
     assert run.stdout == "x" * 10 and run.stderr == ""
