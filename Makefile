@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 CRD_DIRS ?= $(wildcard ../shared/crds)
 CRD_FLAGS := $(foreach d,$(CRD_DIRS),--crd-dir $(d))
 
-.PHONY: run test lint compile check schema controlplane bench clean
+.PHONY: run test lint compile check schema controlplane netanalyzer bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,9 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/tenantc compile $(CRD_FLAGS)
 
-## test: lint, types, then the whole test suite (builds the local control plane binaries when missing)
-test: lint $(BIN)/.installed controlplane
+## test: lint, types, then the whole test suite (builds the local control plane binaries and
+## installs the network analyzer when missing)
+test: lint $(BIN)/.installed controlplane netanalyzer
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## lint: ruff (with docstring rules) on code and tests, mypy on compiler/ (settings in pyproject.toml)
@@ -33,6 +34,12 @@ controlplane:
 	@if command -v go >/dev/null 2>&1; then tools/controlplane/build.sh >/dev/null && tools/kwok/build.sh >/dev/null; \
 	elif [ "$$CI" = "true" ]; then echo "Go is required in CI to build the control plane" >&2; exit 3; \
 	else echo "warning: Go not found; tests marked 'cluster' will be skipped" >&2; fi
+
+## netanalyzer: network-config-analyzer (the network oracle) in its own venv in the user cache
+netanalyzer: $(BIN)/.installed
+	@$(BIN)/python tests/oracles/netanalyzer.py >/dev/null || { \
+	  if [ "$$CI" = "true" ]; then echo "network-config-analyzer is required in CI" >&2; exit 3; \
+	  else echo "warning: network-config-analyzer not installed; the network oracle will be skipped" >&2; fi; }
 
 compile check: $(BIN)/.installed
 	$(BIN)/tenantc $@ $(CRD_FLAGS)

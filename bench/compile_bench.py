@@ -71,10 +71,9 @@ def platform_spec(tenants: int, workloads: bool = False) -> dict:
             "capacity": {"cpu": str(64 * tenants), "memory": f"{256 * tenants}Gi",
                          "nvidia.com/gpu": str(8 * tenants), "pods": str(500 * tenants),
                          "persistentvolumeclaims": str(20 * tenants), "storage": f"{4 * tenants}Ti"},
-            "nodePools": [{"name": "cpu-general", "role": "cpu"},
-                          {"name": f"gpu-{gpu_model.lower()}", "role": "gpu", "gpuModel": gpu_model},
-                          {"name": "cache", "role": "cache", "labels": {"pool": "cache"},
-                           "cacheCapacity": {"SSD": f"{tenants}Ti"}}],
+            "nodePools": [{"name": "cpu-general", "role": "cpu", "labels": {"pool": "cpu-general"},
+                           "cacheCapacity": {"SSD": f"{tenants}Ti"}},
+                          {"name": f"gpu-{gpu_model.lower()}", "role": "gpu", "gpuModel": gpu_model}],
         }
     return {**(WORKLOAD_PLATFORM if workloads else {}),
         "name": "bench", "owners": ["platform@example.com"],

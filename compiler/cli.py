@@ -12,16 +12,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import signal
 import sys
 
+from compiler.about import VersionAction
 from compiler.errors import CompileError, UserError
 
 # Order is the order shown in --help. Only the module of the command being run is imported
-# (diff/apply/status read kubeconfigs with the kubernetes package, which costs most of a
-# second); the others
-# get a one-line entry so `tenantc --help` still lists them.
+# (the compiler's and the live commands' imports cost a noticeable part of a second); the
+# others get a one-line entry so `tenantc --help` still lists them.
 COMMANDS = {
+    "init": "start a tenant-config repository (platform, example tenant, CI)",
     "compile": "compile tenants/ into rendered/",
     "check": "fail when rendered/ is stale or specs are invalid",
     "schema": "write schemas/tenant.schema.json and schemas/platform.schema.json",
@@ -32,6 +32,7 @@ COMMANDS = {
     "cluster": "run a local control plane (etcd, kube-apiserver, kube-controller-manager)",
 }
 COMMAND_MODULES = list(COMMANDS)
+BROKEN_PIPE_EXIT = 141  # what a shell reports for a writer whose reader went away (128 + SIGPIPE)
 
 EPILOG = """\
 typical flow:
@@ -54,7 +55,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"tenantc {_version()}")
+    parser.add_argument("--version", action=VersionAction)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, summary in COMMANDS.items():
         if command is not None and name != command:
@@ -69,27 +70,27 @@ def _command_in(argv: list[str]) -> str | None:
     return first if first in COMMANDS else None
 
 
-def _version() -> str:
-    from compiler import __version__
-
-    return __version__
-
-
 def main(argv: list[str] | None = None) -> int:
-    # SIGPIPE keeps Python's SIG_IGN: with the default action, a write to an API server
-    # connection the server just closed (it restarted mid-apply) would kill the process
-    # instead of raising the error the client retries, and so would any program or test
-    # calling main() in-process. A reader that went away is a BrokenPipeError instead, so
-    # `tenantc diff -o json | head` still ends quietly.
+    """Run one command. SIGPIPE stays ignored (Python's default): a connection the API server
+    drops mid-request must be an error tenantc retries, not a signal that kills it; a reader
+    that goes away (`tenantc diff -o json | head`) ends the command quietly instead."""
     try:
-        return _main(argv)
-    except BrokenPipeError:  # stdout's reader is gone: end quietly, as a CLI killed by SIGPIPE would
-        _discard_stdout()
-        return 128 + getattr(signal, "SIGPIPE", 13)
+        return _run(sys.argv[1:] if argv is None else argv)
+    except BrokenPipeError:
+        _silence_stdout()
+        return BROKEN_PIPE_EXIT
 
 
-def _main(argv: list[str] | None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+def _silence_stdout() -> None:
+    """The reader of stdout is gone: point stdout at /dev/null so the final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout replaced by something without a file descriptor
+        pass
+
+
+def _run(argv: list[str]) -> int:
     parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -110,16 +111,6 @@ def _main(argv: list[str] | None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-
-def _discard_stdout() -> None:
-    """Point stdout at /dev/null, so the interpreter's flush at exit does not fail again (the
-    Python documentation's advice on SIGPIPE)."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # stdout without a file descriptor (captured by a test)
-        pass
 
 
 if __name__ == "__main__":

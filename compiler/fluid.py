@@ -1,5 +1,6 @@
 """What tenantc knows about Fluid, written once: read by the model (which runtimes and mounts a
-spec may name), the plan (what each dataset costs in storage quota) and render (the objects).
+spec may name), the plan (what each dataset costs in storage quota, where its caches go) and
+render (the objects).
 
 Fluid (data.fluid.io) caches a Dataset through a runtime of the same name and namespace; the
 runtime kind follows the cache engine. It creates a PVC for every Dataset, own or shared,
@@ -16,6 +17,8 @@ __all__ = [
     "API_VERSION", "GROUP", "RuntimeType", "RUNTIME_TYPES", "RUNTIME_KINDS", "runtime_kind", "runtime_resource",
     "CacheMedium", "CACHE_MEDIUMS", "MOUNT_SCHEMES", "runtime_mount_error", "THIN_NEEDS_PROFILE",
     "DATASET_CLAIM_SIZE", "DATASET_CLAIM_ANNOTATION", "access_modes", "shared_dataset_uri", "dataload_policy",
+    "THIN_CANNOT_PRELOAD", "REPORTS_CACHED_PERCENTAGE", "preload_loads", "loads_whole_dataset",
+    "cache_name", "CACHE_PLACEMENT", "CONSISTENT_ACROSS_CACHES",
 ]
 
 GROUP = "data.fluid.io"
@@ -38,6 +41,17 @@ _ONLY_SCHEME = {"juicefs": "juicefs"}  # runtime type -> the one scheme it mount
 
 # A thin runtime is configured by a ThinRuntimeProfile, which the dataset must name.
 THIN_NEEDS_PROFILE = "a thin runtime needs profile (a ThinRuntimeProfile name)"
+# Fluid's ThinRuntime engine runs no DataLoad: for any data operation but DataProcess it answers
+# NotSupported (fluid pkg/ddc/thin/operate.go, GetDataOperationValueFile).
+THIN_CANNOT_PRELOAD = "a thin runtime cannot preload: Fluid's ThinRuntime runs no DataLoad (it keeps no cache)"
+
+# Runtime types whose Fluid engine writes a Dataset's status.cacheStates.cachedPercentage as a
+# number ("95.0%"): cached bytes over the whole dataset (fluid pkg/ddc/{jindofsx,alluxio,juicefs}
+# cache.go and status.go). The ThinRuntime engine writes "N/A" there (pkg/ddc/thin/status.go),
+# so nothing can wait for a thin dataset's percentage. A Dataset sharing another one
+# (dataset://) gets the shared dataset's status copied (pkg/ddc/thin/referencedataset/sync.go):
+# what counts is the runtime of the dataset it shares.
+REPORTS_CACHED_PERCENTAGE = frozenset({"jindo", "alluxio", "juicefs"})
 
 # Fluid creates a PVC for every Dataset (own or imported) in its namespace, 100Pi unless the
 # Dataset's annotation (DATASET_CLAIM_ANNOTATION) says otherwise, which no storage quota
@@ -79,3 +93,61 @@ def shared_dataset_uri(owner_namespace: str, dataset: str) -> str:
 def dataload_policy(schedule: str | None) -> dict[str, str]:
     """A DataLoad's policy fields: once, or refreshed on a cron schedule."""
     return {"policy": "Cron", "schedule": schedule} if schedule else {"policy": "Once"}
+
+
+def preload_loads(dataset: str, schedule: str | None) -> list[tuple[str, dict[str, str]]]:
+    """The DataLoads of a dataset's preload, (name, policy fields): '<dataset>-preload' (Once)
+    warms the cache as soon as Fluid can, and with a schedule '<dataset>-refresh' (Cron) loads
+    again at those times. Both are needed: a Cron DataLoad is a CronJob that first runs at its
+    first scheduled time, never when it is created (fluid charts/fluid-dataloader/*/templates:
+    cronjob.yaml for policy cron, job.yaml for once)."""
+    loads = [(f"{dataset}-preload", dataload_policy(None))]
+    if schedule:
+        loads.append((f"{dataset}-refresh", dataload_policy(schedule)))
+    return loads
+
+
+def loads_whole_dataset(paths: list[str]) -> bool:
+    """Whether DataLoad targets at `paths` load all of a dataset (a target of '/', as a DataLoad
+    with no target does: fluid docs/en/samples/data_warmup.md, "By default, it'll preload all
+    the data in the target dataset")."""
+    return any(not p.strip().strip("/") for p in paths)
+
+
+# Where caches run (Fluid's documented scheduling, which tenantc's placement follows):
+# - A cache runtime's workers are placed by the Dataset's `nodeAffinity.required` (and its
+#   `tolerations`): Fluid copies the required node affinity onto the worker StatefulSet
+#   (fluid pkg/ctrl/affinity.go, BuildWorkersAffinity; docs/en/samples/data_co_locality.md) and
+#   lets workers onto tainted nodes the Dataset tolerates (docs/zh/samples/data_toleration.md).
+# - Fluid labels each node running a worker `fluid.io/s-<namespace>-<dataset>=true`, and its
+#   webhook gives a pod that mounts the dataset's claim a preferred node affinity to that label,
+#   a required one when the pod is labelled `fluid.io/dataset.<dataset>.sched: required`
+#   (docs/en/operation/pod_schedule_optimization.md, Demos 2 and 3).
+# - One Dataset has one runtime, and nothing in a runtime spreads its workers over node pools.
+# So a pod can only be placed next to its cache if a cache of the data runs on its own pool:
+# tenantc gives every cached dataset a home cache on the CPU pools (under the dataset's name)
+# and, for each GPU model whose pods read it on a cluster, a cache on that model's pools
+# (`<dataset>-<model>`); GPU pods mount the claim of their model's cache.
+
+
+def cache_name(dataset: str, gpu_model: str | None) -> str:
+    """The Fluid Dataset (and runtime, and claim) that caches `dataset` for readers of
+    `gpu_model`, or the home cache on the CPU pools ('imagenet', 'imagenet-a100')."""
+    if gpu_model is None:
+        return dataset
+    label = "".join(c if c.isalnum() else "-" for c in gpu_model.lower()).strip("-")
+    return f"{dataset}-{label}"
+
+
+# Caches share the nodes of their pools with the pods that read them and with other datasets'
+# caches (the cache capacity check counts a pool's capacity for all of them together). Fluid's
+# default placement, Exclusive, would keep any other dataset's worker off a worker's node (a
+# required pod anti-affinity to every `fluid.io/dataset` pod); Shared only prefers to spread
+# (fluid pkg/ctrl/affinity.go, BuildWorkersAffinity).
+CACHE_PLACEMENT = "Shared"
+
+# Runtimes whose caches stay consistent when one dataset is written through several of them:
+# a JuiceFS volume keeps data in object storage and metadata in its metadata engine, every
+# client (each runtime) goes through them, with close-to-open consistency. Alluxio and Jindo
+# caches of one writable dataset would not see each other's writes.
+CONSISTENT_ACROSS_CACHES = frozenset({"juicefs"})

@@ -10,11 +10,12 @@ from compiler.agent.contract import (
     AGENT_MANAGED_BY_VALUE,
     JOB_LABEL,
     MANAGED_BY_LABEL,
+    PIPELINE_LABEL,
     TASK_LABEL,
     TENANT_LABEL,
 )
 
-__all__ = ["AGENT_MANAGED_BY_VALUE", "JOB_LABEL", "MANAGED_BY_LABEL", "TASK_LABEL", "TENANT_LABEL"]
+__all__ = ["AGENT_MANAGED_BY_VALUE", "JOB_LABEL", "MANAGED_BY_LABEL", "PIPELINE_LABEL", "TASK_LABEL", "TENANT_LABEL"]
 
 # Ownership: apply and prune rely on these alone.
 MANAGED_BY_VALUE = "tenantc"
@@ -24,11 +25,13 @@ FIELD_MANAGER = "tenantc"
 PLATFORM_TENANT = "platform"  # tenant label value of cluster-wide platform objects
 
 # What an object is for, inside a tenant.
-PIPELINE_LABEL = "tenantc.io/pipeline"
 NOTEBOOK_LABEL = "tenantc.io/notebook"
 USER_LABEL = "tenantc.io/user"
 STORAGE_LEVEL_LABEL = "tenantc.io/storage-level"
 IMPORTED_FROM_LABEL = "tenantc.io/imported-from"
+
+# The ClusterRoles tenant members are bound to: '<prefix>admin|edit|view' (compiler/render/member_roles.py).
+MEMBER_ROLE_PREFIX = "tenantc-member-"
 
 # Other systems' keys tenantc sets.
 SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
@@ -58,6 +61,8 @@ _STAGE_BY_KIND = {
     ("rbac.authorization.k8s.io", "ClusterRole"): 0,
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): 0,
     ("argoproj.io", "AppProject"): 0,
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): 0,
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"): 0,
     # stage 1
     ("", "ServiceAccount"): 1,
     ("rbac.authorization.k8s.io", "Role"): 1,
@@ -91,7 +96,8 @@ KNOWN_KINDS = frozenset(_STAGE_BY_KIND)
 """(group, kind) of everything tenantc may render: prune lists these kinds on live clusters."""
 
 BUILTIN_GROUPS = {"", "apps", "batch", "rbac.authorization.k8s.io", "networking.k8s.io",
-                  "policy", "coordination.k8s.io", "scheduling.k8s.io", "storage.k8s.io"}
+                  "policy", "coordination.k8s.io", "scheduling.k8s.io", "storage.k8s.io",
+                  "admissionregistration.k8s.io"}
 
 
 def group_of(api_version: str) -> str:
@@ -110,6 +116,8 @@ def is_cluster_scoped(obj: dict) -> bool:
         ("scheduling.volcano.sh", "Queue"),
         ("rbac.authorization.k8s.io", "ClusterRole"),
         ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
     }
 
 

@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from spec_edits import replace_once
+
+__all__ = ["replace_once"]  # the one spec editor, shared with the workload tests
+
 REPO = Path(__file__).resolve().parents[1]
 # Upstream CRDs beside the checkout (found from the repo root, never an absolute path).
 CRD_DIR = REPO.parent / "shared" / "crds"
@@ -29,14 +33,6 @@ def copy_repo(dst: Path, with_rendered: bool = False) -> Path:
         if (REPO / name).is_dir():
             shutil.copytree(REPO / name, dst / name)
     return dst
-
-
-def replace_once(path: Path, old: str, new: str) -> None:
-    """Edit a spec file in place; the text to replace must be there exactly once (so a changed
-    example file fails loudly here instead of silently testing nothing)."""
-    text = path.read_text()
-    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {path.name}"
-    path.write_text(text.replace(old, new))
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -65,18 +61,6 @@ def compile_cli(root: Path, *extra: str) -> subprocess.CompletedProcess:
 
 def check_cli(root: Path, *extra: str) -> subprocess.CompletedProcess:
     return tenantc("check", "--root", root, *crd_flags(), *extra)
-
-
-def compile_problems(root: Path) -> list:
-    """The problems compiling `root` reports (library call); fails the test when it compiles."""
-    from compiler.errors import CompileError
-    from compiler.pipeline import compile_repo
-
-    try:
-        compile_repo(root, crd_dirs())
-    except CompileError as exc:
-        return exc.problems
-    raise AssertionError(f"{root} compiled without problems")
 
 
 def compile_example(workdir: Path, crds=None):

@@ -4,8 +4,9 @@ It must start fast and stay small (a native sidecar in every pod), so this packa
 nothing from the rest of `compiler` and nothing outside the standard library except PyYAML,
 loaded lazily and only to read a kubeconfig outside a pod. Keep this module import-free.
 
-Modules: `main` (argparse entry), `kubeapi` (HTTPS API client, credentials), `retry` (the
-retry policy, which compiler.kube's client shares), `sidecar`, `wait_dataset`,
-`scale_runtime` (the commands) and `permissions` (the RBAC rules each command needs, which
-the compiler renders into the agent's Role).
+Modules: `main` (argparse entry), `contract` (its command line and labels, shared with the
+compiler), `kubeapi` (HTTPS API client, credentials), `retry` (the retry policy, which
+compiler.kube's client shares), `sidecar`, `wait_dataset`, `scale_runtime`, `run_flow` (the
+commands) and `permissions` (the RBAC rules each command needs, which the compiler renders
+into the agent's Role).
 """

@@ -9,20 +9,33 @@ a test parses the args of every rendered agent container with this parser.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Sequence
+
+from compiler.agent.about import AgentVersionAction
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 TENANT_LABEL = "tenantc.io/tenant"
 JOB_LABEL = "tenantc.io/job"
 TASK_LABEL = "tenantc.io/task"
+PIPELINE_LABEL = "tenantc.io/pipeline"  # on every run (JobFlow) `run-flow` starts
 # Not "tenantc": `tenantc apply --prune` deletes what carries managed-by=tenantc.
 AGENT_MANAGED_BY_VALUE = "tenantc-agent"
 
 SIDECAR = "sidecar"
 WAIT_DATASET = "wait-dataset"
 SCALE_RUNTIME = "scale-runtime"
+RUN_FLOW = "run-flow"
 STATUS_DIR = "/var/run/tenantc"  # the volume the sidecar and the main container share
 DEFAULT_STATUS_FILE = f"{STATUS_DIR}/status.json"
+# `run-flow` names each run after the batch Job the CronJob made for it (`<cronjob>-<minutes>`),
+# read by the downward API into this variable and passed as `--run $(TENANTC_RUN)`: a retried
+# pod of the same Job starts the same run, never a second one.
+RUN_ENV = "TENANTC_RUN"
+RUN_SOURCE_LABEL = "batch.kubernetes.io/job-name"  # set by the Job controller on its pods
+CONCURRENCY_POLICIES = ("Allow", "Forbid", "Replace")
 
 
 def sidecar_argv(status_file: str = DEFAULT_STATUS_FILE) -> list[str]:
@@ -40,6 +53,17 @@ def wait_dataset_argv(datasets: Sequence[str], namespace: str, min_cached_percen
 def scale_runtime_argv(kind: str, name: str, namespace: str, replicas: int) -> list[str]:
     """Set one Fluid runtime's spec.replicas (KIND is the runtime kind, any case)."""
     return [SCALE_RUNTIME, f"{kind.lower()}/{name}", "--namespace", namespace, "--replicas", str(replicas)]
+
+
+def run_flow_argv(pipeline: str, namespace: str, run: str, flows: Sequence[tuple[str, Sequence[str]]],
+                  concurrency_policy: str, keep_succeeded: int, keep_failed: int) -> list[str]:
+    """Start one run of a scheduled flow: a JobFlow named `run` with these flows, each
+    (JobTemplate name, the flows it depends on)."""
+    argv = [RUN_FLOW, pipeline, "--namespace", namespace, "--run", run]
+    for name, depends_on in flows:
+        argv += ["--flow", f"{name}:{','.join(depends_on)}" if depends_on else name]
+    return argv + ["--concurrency-policy", concurrency_policy, "--keep-succeeded", str(keep_succeeded),
+                   "--keep-failed", str(keep_failed)]
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -61,6 +85,23 @@ def _duration(text: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _flow(text: str) -> tuple[str, list[str]]:
+    """'train:prep,fetch' -> ('train', ['prep', 'fetch']); 'prep' -> ('prep', [])."""
+    name, _, after = text.partition(":")
+    deps = after.split(",") if after else []
+    for part in (name, *deps):
+        if not _DNS_LABEL.match(part):
+            raise argparse.ArgumentTypeError(f"{text!r}: {part!r} is not a JobTemplate name (DNS-1123 label)")
+    return name, deps
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
 
 
 def _percent(text: str) -> float:
@@ -86,8 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tenantc-agent",
         description="Runtime agent of tenantc job pods: heartbeat and status sidecar, "
-        "Fluid dataset gate, Fluid cache scaling.",
+        "Fluid dataset gate, Fluid cache scaling, scheduled Volcano JobFlow runs.",
     )
+    parser.add_argument("--version", action=AgentVersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser(SIDECAR, parents=[conn], help="heartbeat Lease and status mirror (native sidecar)",
@@ -99,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status-file", metavar="PATH", default=None,
                    help="status JSON written by the main container (default: /var/run/tenantc/status.json)")
     p.add_argument("--max-backoff", type=_positive, default=30.0, metavar="S",
-                   help="longest wait between retries while the API server fails (default: 30)")
+                   help="longest wait between retries while the API server fails (default: 30); "
+                        "never more than --interval, so heartbeats resume within one interval of its return")
     p.add_argument("--shutdown-timeout", type=_positive, default=3.0, metavar="S",
                    help="seconds allowed for the final status after SIGTERM (default: 3)")
 
@@ -121,6 +164,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="KIND/NAME")
     p.add_argument("--namespace", "-n", required=True)
     p.add_argument("--replicas", type=int, required=True)
+    p.add_argument("--timeout", type=_duration, default=60.0, metavar="T",
+                   help="retry transient API errors for up to T (default: 60s)")
+
+    p = sub.add_parser(RUN_FLOW, parents=[conn], help="start one run of a scheduled Volcano JobFlow",
+                       description="Create the JobFlow RUN (labelled tenantc.io/pipeline=PIPELINE) from the "
+                       "flows given, unless it exists already (a retried pod). With Forbid, skip the run while "
+                       "an earlier run of PIPELINE has not finished; with Replace, delete such runs first. Then "
+                       "delete finished runs beyond the history limits.")
+    p.add_argument("pipeline", metavar="PIPELINE", help="what the runs belong to (their tenantc.io/pipeline label)")
+    p.add_argument("--namespace", "-n", required=True)
+    p.add_argument("--run", required=True, metavar="RUN", help="name of the JobFlow to create")
+    p.add_argument("--flow", dest="flows", type=_flow, action="append", required=True,
+                   metavar="TEMPLATE[:DEPENDENCY,...]",
+                   help="a flow: the JobTemplate it runs and the flows it waits for (repeat, in order)")
+    p.add_argument("--concurrency-policy", choices=CONCURRENCY_POLICIES, default="Forbid",
+                   help="when an earlier run is unfinished: Forbid skips this one, Replace deletes the earlier "
+                   "ones, Allow runs both (default: Forbid)")
+    p.add_argument("--keep-succeeded", type=_count, default=3, metavar="N",
+                   help="succeeded runs to keep (default: 3)")
+    p.add_argument("--keep-failed", type=_count, default=1, metavar="N", help="failed runs to keep (default: 1)")
     p.add_argument("--timeout", type=_duration, default=60.0, metavar="T",
                    help="retry transient API errors for up to T (default: 60s)")
     return parser

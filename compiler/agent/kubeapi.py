@@ -296,6 +296,16 @@ class KubeClient:
     def get(self, path: str, timeout: float | None = None) -> dict:
         return self.request("GET", path, timeout=timeout)
 
+    def list_items(self, path: str, label_selector: str | None = None, timeout: float | None = None) -> list[dict]:
+        """The items of a collection, one page (what the agent lists is a handful of objects)."""
+        query = {"labelSelector": label_selector} if label_selector else None
+        return list(self.request("GET", path, query=query, timeout=timeout).get("items") or [])
+
+    def delete(self, path: str, propagation: str = "Background", timeout: float | None = None) -> dict:
+        """Delete one object; its dependents go by garbage collection (`propagation`)."""
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": propagation}
+        return self.request("DELETE", path, body, timeout=timeout)
+
     def create(self, path: str, obj: dict, timeout: float | None = None) -> dict:
         return self.request("POST", path, obj, timeout=timeout)
 

@@ -1,16 +1,17 @@
 """The `tenantc-agent` command line.
 
 Connection options (--kubeconfig, --context, --token-file, --request-timeout) are accepted
-after any subcommand. Exit codes: 0 ok, 1 wait-dataset timed out, 2 bad input or an error
-waiting will not fix. The sidecar exits 0 on SIGTERM whatever the API server did; it exits
-2 only when it cannot even start (missing environment, unusable credentials).
+after any subcommand. Exit codes: 0 ok (run-flow: started, or skipped as its concurrency
+policy says), 1 wait-dataset timed out, 2 bad input or an error waiting will not fix. The
+sidecar exits 0 on SIGTERM whatever the API server did; it exits 2 only when it cannot even
+start (missing environment, unusable credentials).
 Commands import their module on use, so `sidecar` loads no more than it needs.
 """
 from __future__ import annotations
 
 import sys
 
-from compiler.agent.contract import DEFAULT_STATUS_FILE, SIDECAR, WAIT_DATASET, build_parser
+from compiler.agent.contract import DEFAULT_STATUS_FILE, RUN_FLOW, SIDECAR, WAIT_DATASET, build_parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +45,11 @@ def _run(args, client, waiter) -> int:
         from compiler.agent.wait_dataset import wait
 
         return wait(client, args.namespace, args.names, args.min_cached_percent, args.timeout, args.poll)
+    if args.command == RUN_FLOW:
+        from compiler.agent.run_flow import run
+
+        return run(client, args.namespace, args.pipeline, args.run, args.flows, args.concurrency_policy,
+                   args.keep_succeeded, args.keep_failed, args.timeout)
     from compiler.agent.scale_runtime import scale
 
     return scale(client, args.namespace, args.target, args.replicas, args.timeout)

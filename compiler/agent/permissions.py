@@ -14,6 +14,9 @@ Why these verbs:
   its own Pod for the main container's exit state (get).
 * wait-dataset: polls Datasets with GET.
 * scale-runtime: one JSON merge patch, no read first.
+* run-flow: lists the runs (JobFlows) of its pipeline by label (list), creates the new run
+  (create) and deletes unfinished runs under Replace and finished runs beyond the history
+  limits (delete). Never get, update or patch: a run, once created, is Volcano's.
 """
 
 FLUID_RUNTIMES = ["alluxioruntimes", "jindoruntimes", "juicefsruntimes", "thinruntimes"]
@@ -29,6 +32,9 @@ AGENT_PERMISSIONS = {
     ],
     "scale-runtime": [
         {"apiGroups": ["data.fluid.io"], "resources": FLUID_RUNTIMES, "verbs": ["patch"]},
+    ],
+    "run-flow": [
+        {"apiGroups": ["flow.volcano.sh"], "resources": ["jobflows"], "verbs": ["create", "delete", "list"]},
     ],
 }
 

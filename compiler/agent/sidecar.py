@@ -188,7 +188,10 @@ class Sidecar:
         self.ident = ident
         self.interval = interval
         self.status_path = status_path
-        self.backoff = Backoff(base=min(0.5, interval), cap=max(max_backoff, min(0.5, interval)))
+        # Retries back off from 0.5 s, but never wait longer than one interval: once the API server
+        # is back, the next heartbeat follows within one interval (--max-backoff caps it further).
+        base = min(0.5, interval)
+        self.backoff = Backoff(base=base, cap=max(min(max_backoff, interval), base))
         self.shutdown_timeout = shutdown_timeout
         self.stop = threading.Event()
         ns = ident.namespace

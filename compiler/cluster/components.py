@@ -43,9 +43,13 @@ SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 ADMISSION_PLUGINS = "NamespaceLifecycle,LimitRanger,ServiceAccount,ResourceQuota"
 # What a cluster without nodes still needs: namespace deletion, quota status, ServiceAccounts
 # and their tokens, owner-reference GC, the rules of the aggregated built-in ClusterRoles
-# (admin/edit/view are empty without clusterrole-aggregation) and kube-root-ca.crt.
+# (admin/edit/view are empty without clusterrole-aggregation) and kube-root-ca.crt. Also the
+# Deployment and ReplicaSet controllers (pods created by a controller pass admission as the
+# controller, which the guardrail tests check) and the ValidatingAdmissionPolicy status
+# controller (it type-checks policies' CEL and reports problems in status.typeChecking).
 CONTROLLERS = ("namespace,resourcequota,serviceaccount,serviceaccount-token,garbagecollector,"
-               "clusterrole-aggregation,root-ca-cert-publisher")
+               "clusterrole-aggregation,root-ca-cert-publisher,deployment,replicaset,"
+               "validatingadmissionpolicy-status-controller")
 # What scheduling onto kwok's nodes needs besides: StatefulSets create their pods (notebooks),
 # node lifecycle removes the not-ready taint the TaintNodesByCondition admission plugin puts
 # on every new Node once kwok reports it Ready, and the PV binder binds claims to volumes.
@@ -225,6 +229,9 @@ def build_components(binaries: Path, layout: Layout, pki: Pki, ports: dict[str, 
             f"--secure-port={ports['apiserver']}",
             f"--tls-cert-file={pki.cert('apiserver')}", f"--tls-private-key-file={pki.key('apiserver')}",
             f"--client-ca-file={pki.ca}",
+            # Static bearer tokens (CSV: token,user,uid,"groups"), read at start; empty unless a
+            # caller adds one (ControlPlane.add_static_token), so clients can be tested with tokens.
+            f"--token-auth-file={layout.token_auth_file}",
             f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
             f"--service-account-key-file={pki.sa_pub}",
             f"--service-account-signing-key-file={pki.sa_key}",
@@ -261,8 +268,9 @@ def build_components(binaries: Path, layout: Layout, pki: Pki, ports: dict[str, 
     probes = {
         ETCD: readiness.http_ok(LOOPBACK, ports["etcd-client"], "/health"),
         APISERVER: readiness.https_ok(apiserver_endpoint(pki, ports["apiserver"]), "/readyz"),
-        CONTROLLER_MANAGER: readiness.https_ok(Endpoint(f"https://{LOOPBACK}:{ports['controller-manager']}"),
-                                               "/healthz"),
+        # Self-signed health endpoints: liveness is all that is asked and nothing is sent.
+        CONTROLLER_MANAGER: readiness.https_ok(
+            Endpoint(f"https://{LOOPBACK}:{ports['controller-manager']}", insecure=True), "/healthz"),
     }
     programs = {name: binaries / name for name in ORDER}
     if kwok_binaries is not None:
@@ -284,7 +292,8 @@ def build_components(binaries: Path, layout: Layout, pki: Pki, ports: dict[str, 
             # Plain-HTTP health and metrics on loopback only (the readiness probe).
             f"--server-address={LOOPBACK}:{ports['kwok']}",
         ]
-        probes[SCHEDULER] = readiness.https_ok(Endpoint(f"https://{LOOPBACK}:{ports['scheduler']}"), "/healthz")
+        probes[SCHEDULER] = readiness.https_ok(
+            Endpoint(f"https://{LOOPBACK}:{ports['scheduler']}", insecure=True), "/healthz")
         probes[KWOK] = readiness.http_ok(LOOPBACK, ports["kwok"], "/healthz")
         programs[SCHEDULER] = binaries / SCHEDULER
         programs[KWOK] = kwok_binaries / KWOK

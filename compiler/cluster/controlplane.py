@@ -7,6 +7,7 @@ CLI, a pytest session) can be inspected, restarted or stopped by another.
 """
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,11 +33,11 @@ from compiler.cluster.components import (
 )
 from compiler.cluster.errors import ClusterError, ComponentError
 from compiler.cluster.kubeconfig import build_kubeconfig, cert_user, write_kubeconfig
-from compiler.cluster.pki import Pki, ensure_pki
-from compiler.cluster.ports import LOOPBACK, pick_ports
+from compiler.cluster.pki import Pki, ensure_pki, issue_client_certificate
+from compiler.cluster.ports import LOOPBACK, is_free, outside_ephemeral, pick_ports
 from compiler.cluster.process import ProcessRecord
 from compiler.cluster.readiness import wait_ready
-from compiler.cluster.state import Layout, load_state, locked, save_state
+from compiler.cluster.state import Layout, ensure_token_file, load_state, locked, save_state
 
 CRD_TIMEOUT = 120.0
 PORT_ATTEMPTS = 3
@@ -143,27 +144,14 @@ class ControlPlane:
             for folder in pending_dirs:  # fail on a wrong path before starting anything
                 if not folder.is_dir():
                     raise ClusterError(f"CRD folder {folder} does not exist")
-            fresh = not records  # nothing runs: choose ports and write config; else resume as recorded
-            if not fresh and self._scheduler is not None and self._scheduler != bool(state.get("scheduler")):
-                has = "runs" if state.get("scheduler") else "does not run"
-                raise ClusterError(f"the cluster in {self.state_dir} {has} kube-scheduler and kwok; "
-                                   "stop it (down) and start it again to change that")
-            if fresh:
+            if self._must_start_fresh(state, records):  # else resume as recorded
                 state = self._fresh_state(state, preferred_ports=state.get("ports"))
             state["name"] = self.name
             state["processes"] = {n: r.to_json() for n, r in records.items()}
             with ThreadPoolExecutor(max_workers=1) as pool:
                 # Parsing ~4 MB of CRD YAML overlaps with the API server's own start.
                 parsed = pool.submit(crd_install.find_crds, pending_dirs)
-                for attempt in range(1, PORT_ATTEMPTS + 1):
-                    try:
-                        self._start_missing(state, records, parsed)
-                        break
-                    except ComponentError as exc:
-                        # Another process may bind a port between our pick and the component's bind.
-                        if not (fresh and attempt < PORT_ATTEMPTS and PORT_TAKEN in str(exc)):
-                            raise
-                        state = self._fresh_state(state, preferred_ports=None)
+                state = self._start_with_port_retries(state, records, parsed)
             state["crd_dirs"] = sorted(installed | {str(d) for d in pending_dirs})
             save_state(self.layout, state)
             self._write_admin_kubeconfig(state)
@@ -199,11 +187,43 @@ class ControlPlane:
                 raise ClusterError(f"{self.state_dir} has no cluster to start {component} in; run up first")
             records = {n: r for n, r in self._records(state).items() if process.is_running(r)}
             already = set(records)
+            if component not in records:
+                taken = [f"{p} {state['ports'][p]}" for p in PORTS[component] if not is_free(state["ports"][p])]
+                if taken:
+                    raise ClusterError(f"cannot restart {component} on its port: {', '.join(taken)} is taken by "
+                                       f"another process; `up` on {self.state_dir} moves it to a free port")
             try:
                 self._wait(self._launch(state, records, (component,)), records, time.monotonic())
             except BaseException:
                 self._roll_back(state, records, already)
                 raise
+
+    def add_static_token(self, user: str, groups: Sequence[str] = (), uid: str | None = None,
+                         restart: bool = True) -> str:
+        """A new bearer token for `user` (in `groups`), added to the API server's static token file
+        (`S/config/tokens.csv`, its --token-auth-file). The API server reads that file when it starts:
+        a running one is restarted (unless `restart` is False, to add several first)."""
+        token = secrets.token_urlsafe(32)
+        for value in (user, uid or user, *groups):
+            if any(c in value for c in ',"\n'):
+                raise ClusterError(f"{value!r}: a static token's user, uid and groups cannot hold commas or quotes")
+        line = f'{token},{user},{uid or user},"{",".join(groups)}"\n'
+        with locked(self.layout):
+            path = ensure_token_file(self.layout)
+            with open(path, "a") as fh:
+                fh.write(line)
+            running = process.is_running(self._records(load_state(self.layout)).get(APISERVER))
+        if running and restart:
+            self.stop_component(APISERVER)
+            self.start_component(APISERVER)
+        return token
+
+    def client_certificate(self, name: str, user: str, groups: Sequence[str] = ()) -> tuple[Path, Path]:
+        """(certificate, key) files of a client certificate for `user` in `groups`, signed by the
+        cluster's CA (made once per `name`, under S/pki/)."""
+        with locked(self.layout):
+            ensure_pki(self.layout.pki)
+            return issue_client_certificate(self.pki, name, user, list(groups))
 
     def __enter__(self) -> ControlPlane:
         return self.up()
@@ -218,7 +238,9 @@ class ControlPlane:
         binaries = self._binaries or find_binaries(components=COMPONENTS + (SCHEDULING if scheduling else ()))
         kwok_binaries = (self._kwok_binaries or find_kwok()) if scheduling else None
         ensure_pki(self.layout.pki)
-        ports = pick_ports(port_names(scheduling), preferred=preferred_ports)
+        # Ports recorded inside the ephemeral range (by older versions) are moved out of it.
+        preferred = {k: v for k, v in (preferred_ports or {}).items() if outside_ephemeral(v)}
+        ports = pick_ports(port_names(scheduling), preferred=preferred)
         for folder in (self.layout.config, self.layout.logs, self.layout.etcd_data):
             folder.mkdir(parents=True, exist_ok=True)
         self.layout.etcd_data.chmod(0o700)  # etcd refuses a data dir others can read
@@ -236,7 +258,51 @@ class ControlPlane:
         return {**old, "binaries": str(binaries), "ports": ports, "extra_args": self._extra_args,
                 "scheduler": scheduling, "kwok_binaries": str(kwok_binaries) if kwok_binaries else None}
 
+    def _must_start_fresh(self, state: dict, records: dict[str, ProcessRecord]) -> bool:
+        """True when nothing runs (choose ports, write config), or when another program took a port a
+        stopped component needs (its neighbours point at it): then the rest is stopped too, to start
+        over on new ports for the taken ones."""
+        if not records:
+            return True
+        if self._scheduler is not None and self._scheduler != bool(state.get("scheduler")):
+            has = "runs" if state.get("scheduler") else "does not run"
+            raise ClusterError(f"the cluster in {self.state_dir} {has} kube-scheduler and kwok; "
+                               "stop it (down) and start it again to change that")
+        if self._busy_ports(state, records):
+            self._stop_all(state, records)
+            return True
+        return False
+
+    def _start_with_port_retries(self, state: dict, records: dict[str, ProcessRecord], parsed: Future) -> dict:
+        """Start what is missing; when a component finds its port taken (another process bound it
+        between our check and its bind), stop everything and start again on new ports for the
+        taken ones. Returns the state as finally started."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                self._start_missing(state, records, parsed)
+                return state
+            except ComponentError as exc:
+                if not (attempt < PORT_ATTEMPTS and PORT_TAKEN in str(exc)):
+                    raise
+                self._stop_all(state, records)
+                kept = {p: v for p, v in state["ports"].items() if is_free(v)}
+                state = self._fresh_state(state, preferred_ports=kept)
+        raise AssertionError("unreachable")
+
+    def _busy_ports(self, state: dict, records: dict[str, ProcessRecord]) -> list[str]:
+        """Ports of the components that must start which another program holds."""
+        missing = [n for n in _order(state) if n not in records]
+        recorded = state.get("ports", {})
+        return [p for n in missing for p in PORTS[n] if recorded.get(p) and not is_free(recorded[p])]
+
+    def _stop_all(self, state: dict, records: dict[str, ProcessRecord]) -> None:
+        _stop_in_order(records)
+        records.clear()
+        state["processes"] = {}
+        save_state(self.layout, state)
+
     def _components(self, state: dict) -> dict[str, Component]:
+        ensure_token_file(self.layout)  # state dirs made before the file existed get an empty one
         kwok = state.get("kwok_binaries") if state.get("scheduler") else None
         return build_components(Path(state["binaries"]), self.layout, self.pki, state["ports"],
                                 state.get("extra_args"), kwok_binaries=Path(kwok) if kwok else None)

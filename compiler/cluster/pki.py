@@ -94,6 +94,19 @@ def ensure_pki(root: Path) -> Pki:
     return pki
 
 
+def issue_client_certificate(pki: Pki, name: str, user: str, groups: Sequence[str] = ()) -> tuple[Path, Path]:
+    """(certificate, key) of a client certificate for `user` in `groups` (the API server reads the
+    user from the CN and the groups from O), signed by the cluster CA; made once per `name`."""
+    if name in ("ca", "apiserver", "sa"):
+        raise ValueError(f"{name!r} is the name of the cluster's own key material")
+    if not (pki.cert(name).exists() and pki.key(name).exists()):
+        ca_key = _load_key(pki.key("ca"))
+        ca_cert = x509.load_pem_x509_certificate(pki.ca.read_bytes())
+        key = _new_key()
+        _write_pair(pki, name, key, _leaf(ca_cert, ca_key, key, user, list(groups)))
+    return pki.cert(name), pki.key(name)
+
+
 def _new_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 

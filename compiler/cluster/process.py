@@ -51,10 +51,31 @@ def start_time(pid: int) -> str | None:
         return _start_time_from_ps(pid) if not Path("/proc/self").exists() else None
     # The command name (field 2) may contain spaces and parentheses: split after the last ')'.
     fields = stat[stat.rindex(")") + 2:].split()
-    if fields[0] == "Z":  # a zombie has exited; only its parent's wait() is missing
-        _reap(pid)
+    if fields[0] == "Z":
+        # The main thread has exited. A multi-threaded process (every Go component) keeps its
+        # other threads, and with them its open files and listening sockets, until the last
+        # one is gone: only then has the process exited (and may its ports be taken again).
+        if _threads_alive(pid):
+            return fields[19]
+        _reap(pid)  # only its parent's wait() is missing
         return None
     return fields[19]
+
+
+def _threads_alive(pid: int) -> bool:
+    """True when a thread of `pid` other than a zombie main thread still runs."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for task in tasks:
+        try:
+            stat = Path(f"/proc/{pid}/task/{task}/stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.rindex(")") + 2:].split()[0] not in ("Z", "X"):
+            return True
+    return False
 
 
 def _start_time_from_ps(pid: int) -> str | None:

@@ -58,6 +58,10 @@ class Layout:
         return self.config / "audit-policy.yaml"
 
     @property
+    def token_auth_file(self) -> Path:
+        return self.config / "tokens.csv"
+
+    @property
     def controller_manager_kubeconfig(self) -> Path:
         return self.config / "controller-manager.kubeconfig"
 
@@ -91,6 +95,15 @@ def save_state(layout: Layout, state: dict) -> None:
     tmp = layout.state_file.with_name(".state.json.tmp")
     tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, layout.state_file)
+
+
+def ensure_token_file(layout: Layout) -> Path:
+    """The API server's static token file (--token-auth-file), made empty and 0600 when missing."""
+    path = layout.token_auth_file
+    if not path.exists():
+        layout.config.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    return path
 
 
 @contextlib.contextmanager

@@ -19,7 +19,11 @@ tenantc-agent heartbeats with their age. Kinds a cluster does not serve show as 
 
 Needs only tenants/platform.yaml (for the clusters' contexts), not a compiled tree.
 
-exit codes: 0 ok, 2 a cluster could not be read.
+An API server that is restarting is waited for (until it answers /readyz ok) for up to
+--retry-for seconds; one that stays away is reported with its server and the last reason.
+
+exit codes: 0 ok, 2 a cluster could not be read (unreachable, not ready, credentials refused,
+a kind not readable).
 
 examples:
   tenantc status
@@ -35,6 +39,9 @@ def register(subparsers) -> None:
     add_access_flags(parser)
     parser.add_argument("--tenant", action="append", default=[], metavar="NAME",
                         help="show only this tenant; repeatable")
+    parser.add_argument("--retry-for", type=_seconds, default=StatusOptions.retry_for, metavar="SECONDS",
+                        help="how long a cluster that does not answer or is not ready yet (restarting) is "
+                             f"waited for (default {StatusOptions.retry_for:g})")
     add_output_flag(parser, (TEXT, JSON),
                     help=f"text: a table; json: a stable schema for scripts (apiVersion {REPORT_API_VERSION}, "
                          "kind StatusReport) (default text)")
@@ -42,6 +49,14 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = workflow.status(StatusOptions(root=args.root, selection=selection(args), tenants=tuple(args.tenant)))
+    result = workflow.status(StatusOptions(root=args.root, selection=selection(args), tenants=tuple(args.tenant),
+                                           retry_for=args.retry_for))
     print_status(result.report(), args.output, sys.stdout, use_color())
     return 0 if result.ok else 2
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value

@@ -8,23 +8,25 @@ overrides the context of the one cluster chosen. When a single named cluster's c
 absent, the kubeconfig's current context is used and the target carries a note saying so,
 printed by every command.
 
-Credentials are the `kubernetes` package's (TLS, tokens, exec plugins), imported only here
-and only when a kubeconfig is read.
+Files are read and merged as kubectl does (compiler/kube/kubeconfig.py); a context's user
+becomes Credentials (compiler/kube/credentials.py: token, tokenFile, exec plugins, client
+certificates, basic auth), and its cluster an Endpoint for the standard-library transport.
+A context that yields no credential is a ConfigError naming it, never an anonymous client.
 """
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 from compiler.agent.retry import RetryPolicy
 from compiler.errors import UserError
+from compiler.kube import kubeconfig as files
 from compiler.kube.client import KubeClient
+from compiler.kube.credentials import credentials_for
 from compiler.kube.errors import ConfigError
-from compiler.kube.transport import PoolTransport
-
-DEFAULT_KUBECONFIG = "~/.kube/config"
+from compiler.kube.kubeconfig import DEFAULT_KUBECONFIG as DEFAULT_KUBECONFIG
+from compiler.kube.transport import Endpoint, HttpsTransport
 
 
 @dataclass(frozen=True)
@@ -43,20 +45,14 @@ class Kubeconfig:
     path: str
     contexts: tuple[str, ...]
     current: str | None
+    merged: files.MergedConfig | None = field(default=None, compare=False, repr=False)
 
 
 def read_kubeconfig(path: str | None) -> Kubeconfig:
-    """`path`, else $KUBECONFIG, else ~/.kube/config; ConfigError when it cannot be read."""
-    from kubernetes.config.config_exception import ConfigException
-    from kubernetes.config.kube_config import list_kube_config_contexts
-
-    path = path or os.environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG
-    expanded = os.pathsep.join(str(Path(p).expanduser()) for p in path.split(os.pathsep) if p)
-    try:
-        contexts, current = list_kube_config_contexts(config_file=expanded)
-    except (ConfigException, OSError, ValueError, TypeError) as exc:
-        raise ConfigError(f"cannot read kubeconfig {path}: {exc}") from None
-    return Kubeconfig(expanded, tuple(c["name"] for c in contexts or []), (current or {}).get("name"))
+    """`path` (one file or an os.pathsep list), else $KUBECONFIG, else ~/.kube/config, merged as
+    kubectl merges them; ConfigError when they cannot be read."""
+    merged = files.load(path)
+    return Kubeconfig(os.pathsep.join(merged.files), tuple(merged.contexts), merged.current, merged)
 
 
 def select_targets(clusters: Mapping[str, str], kubeconfig: Kubeconfig, context: str | None = None,
@@ -113,19 +109,20 @@ def _current_context_target(clusters: Mapping[str, str], kubeconfig: Kubeconfig,
 
 def connect(target: Target, kubeconfig: Kubeconfig, *, concurrency: int = 8, retry_for: float = 60.0,
             timeout: float = 60.0) -> KubeClient:
-    """A client for the target's context (ConfigError when the context cannot be used)."""
-    from kubernetes.client import Configuration
-    from kubernetes.config.config_exception import ConfigException
-    from kubernetes.config.kube_config import load_kube_config
-
-    configuration = Configuration()
+    """A client for the target's context (ConfigError naming the cluster and context when the
+    context cannot be used). `concurrency` is how many threads the caller runs: each gets its own
+    kept-alive connection, so it needs no setting here."""
+    del concurrency
     try:
-        load_kube_config(config_file=kubeconfig.path, context=target.context,
-                         client_configuration=configuration, persist_config=False)
-    except (ConfigException, OSError, ValueError, TypeError) as exc:
-        raise ConfigError(f"cluster {target.cluster}: cannot use context '{target.context}': {exc}") from None
-    return KubeClient(PoolTransport(configuration, pool_size=concurrency),
-                      retry=RetryPolicy(budget=retry_for), timeout=timeout)
+        settings = files.resolve(kubeconfig.merged or files.load(kubeconfig.path), target.context)
+        credentials = credentials_for(settings)
+        cluster = settings.cluster
+        endpoint = Endpoint(cluster.server, ca_file=cluster.ca_file, ca_data=cluster.ca_data, insecure=cluster.insecure,
+                            tls_server_name=cluster.tls_server_name, proxy=cluster.proxy)
+        transport = HttpsTransport(endpoint, credentials, label=f"context '{target.context}'")
+    except ConfigError as exc:
+        raise ConfigError(f"cluster {target.cluster}: {exc}") from None
+    return KubeClient(transport, retry=RetryPolicy(budget=retry_for), timeout=timeout)
 
 
 def _list(values: Iterable[str]) -> str:

@@ -1,27 +1,37 @@
-"""How requests reach an API server: two transports behind the one client (client.py).
+"""How requests reach an API server: the standard library's http.client, for every client tenantc has.
 
-PoolTransport   the urllib3 pool the `kubernetes` package builds from a kubeconfig context:
-                TLS, client certificates, proxies, bearer tokens and their refresh hooks (exec
-                plugins, OIDC). Thread-safe. What diff, apply, status and review use
-                (through config.connect).
-HttpsTransport  the standard library's http.client, one keep-alive connection per thread,
-                built from an Endpoint: a server URL, a CA file and a client certificate.
-                Building and importing it costs neither the `kubernetes` package (about a
-                second of imports) nor urllib3, which is why `tenantc cluster up` uses it for
-                its readiness probes, CRD install and watch within its start budget.
+HttpsTransport  one kept-alive connection per thread (thread-safe), built from an Endpoint
+                (server URL; CA file or data, or the system's roots, or no verification;
+                tls-server-name; an http:// proxy tunnelled with CONNECT; a static client
+                certificate) and optional Credentials (compiler/kube/credentials.py: the
+                Authorization header, a client certificate that may rotate, a refresh after
+                401). diff, apply, status and review get one from a kubeconfig context
+                (config.connect); `tenantc cluster up` from the admin certificate files.
+                Importing it costs no third-party package, which keeps `tenantc cluster up`
+                and the CLI's start fast.
 
-Both answer `send` with a Response for any HTTP answer (error statuses included) and raise
+`send` answers with a Response for any HTTP answer (error statuses included) and raises
 TransportError when there is none; the client decides what is retried and what is an error.
+Two answers are the transport's own: a server certificate that fails verification raises
+ConfigError at once (retrying cannot fix it), and a 401 is sent once more when the
+credentials had a newer one to offer (an exec plugin run again, a token file re-read), as
+client-go refreshes exec credentials after a 401.
 """
 from __future__ import annotations
 
+import base64
 import http.client
+import os
+import shutil
 import ssl
+import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
+
+from compiler.kube.errors import ConfigError
 
 
 class TransportError(Exception):
@@ -29,7 +39,7 @@ class TransportError(Exception):
 
 
 class Headers(Protocol):
-    """Response headers, looked up without regard to case (http.client's and urllib3's both are)."""
+    """Response headers, looked up without regard to case (http.client's are)."""
 
     def get(self, name: str, /) -> str | None: ...
 
@@ -70,50 +80,169 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-# -- the standard library's ----------------------------------------------------------------
 @dataclass(frozen=True)
-class Endpoint:
-    """Where and as whom to talk: a server URL, a CA file and an optional client certificate.
+class ClientCert:
+    """A TLS client certificate and its key: PEM in memory, or files."""
 
-    Without a CA the server is not verified: only for a component's self-signed health
-    endpoint, where liveness is all that is asked and no data is sent."""
-
-    server: str  # https://host:port
-    ca_file: str | None = None
+    cert_pem: bytes | None = field(default=None, repr=False)
+    key_pem: bytes | None = field(default=None, repr=False)
     cert_file: str | None = None
     key_file: str | None = None
 
-    def ssl_context(self) -> ssl.SSLContext:
-        if self.ca_file:
-            ctx = ssl.create_default_context(cafile=self.ca_file)
-        else:
+
+class Credentials(Protocol):
+    """What a transport asks of a user's credentials (implementations: compiler/kube/credentials.py)."""
+
+    kind: str  # for messages: "token", "tokenFile", "exec plugin NAME", "client certificate", ...
+    lazy: bool  # True when asking may run a plugin (so it is not asked before the first request)
+
+    def authorization(self) -> str | None:
+        """The Authorization header value; ConfigError when there is none to be had."""
+        ...
+
+    def client_certificate(self) -> ClientCert | None: ...
+
+    def refresh(self, sent: str | None) -> bool:
+        """After a 401 to a request sent with `sent`: True when a different credential is ready."""
+        ...
+
+
+# -- where, and how it is verified -------------------------------------------------------------
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to talk and how the server is checked, as a kubeconfig cluster says it.
+
+    The server is verified against `ca_file`/`ca_data` when given, else against the system's
+    trusted roots (as kubectl does); `insecure` turns verification off (a component's
+    self-signed health endpoint, or insecure-skip-tls-verify). `cert_file`/`key_file` is a
+    static client certificate (Credentials may supply one instead)."""
+
+    server: str  # https://host:port[/path] (http:// too, without TLS)
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    ca_data: bytes | None = field(default=None, repr=False)  # PEM (or DER)
+    insecure: bool = False
+    tls_server_name: str | None = None  # the name to check the certificate against (and SNI)
+    proxy: str | None = None  # http://[user:password@]host:port
+
+    def ssl_context(self, cert: ClientCert | None = None) -> ssl.SSLContext:
+        """TLS settings with `cert` (else the endpoint's own certificate files) as client certificate."""
+        if self.insecure:
             ctx = ssl.create_default_context()
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
-        if self.cert_file:
-            ctx.load_cert_chain(self.cert_file, self.key_file)
+        else:
+            cadata: str | bytes | None = None
+            if self.ca_data:
+                cadata = self.ca_data.decode("ascii", "replace") if self.ca_data.lstrip().startswith(b"-----") \
+                    else self.ca_data
+            try:
+                ctx = ssl.create_default_context(cafile=self.ca_file, cadata=cadata)
+            except (OSError, ssl.SSLError, ValueError) as exc:
+                raise ConfigError(f"cannot load the certificate authority of {self.server}: {exc}") from None
+        if cert is None and self.cert_file:
+            cert = ClientCert(cert_file=self.cert_file, key_file=self.key_file)
+        if cert is not None:
+            load_client_cert(ctx, cert, self.server)
         return ctx
 
 
-class HttpsTransport:
-    """http.client over TLS: one kept-alive connection per thread, re-opened when it drops."""
+def load_client_cert(ctx: ssl.SSLContext, cert: ClientCert, server: str) -> None:
+    """Load a client certificate; PEM in memory goes through 0600 files in a private folder that
+    exist only while `ssl` reads them (it takes no in-memory key)."""
+    folder = None
+    try:
+        cert_file, key_file = cert.cert_file, cert.key_file
+        if cert.cert_pem is not None or cert.key_pem is not None:
+            folder = tempfile.mkdtemp(prefix="tenantc-cert-")  # mode 0700
+            if cert.cert_pem is not None:
+                cert_file = _private_file(folder, "cert.pem", cert.cert_pem)
+            if cert.key_pem is not None:
+                key_file = _private_file(folder, "key.pem", cert.key_pem)
+        if cert_file is None:
+            raise ConfigError(f"a client key without its certificate for {server}")
+        ctx.load_cert_chain(cert_file, key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load the client certificate for {server}: {exc}") from None
+    finally:
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
 
-    def __init__(self, endpoint: Endpoint):
+
+def _private_file(folder: str, name: str, data: bytes) -> str:
+    path = os.path.join(folder, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return path
+
+
+# -- the transport ----------------------------------------------------------------------------------
+class _TlsConnection(http.client.HTTPSConnection):
+    """HTTPSConnection that checks the certificate against tls-server-name when one is set (through
+    a proxy tunnel too: TLS starts after CONNECT, with the API server's name)."""
+
+    def __init__(self, host: str, port: int, timeout: float, context: ssl.SSLContext, server_name: str | None):
+        super().__init__(host, port, timeout=timeout, context=context)
+        self._tls_context = context
+        self._server_name = server_name
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)  # TCP, and the CONNECT tunnel when set
+        name = self._server_name or getattr(self, "_tunnel_host", None) or self.host
+        self.sock = self._tls_context.wrap_socket(self.sock, server_hostname=name)
+
+
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+class HttpsTransport:
+    """http.client: one kept-alive connection per thread, re-opened when it drops or the client
+    certificate changes."""
+
+    def __init__(self, endpoint: Endpoint, credentials: Credentials | None = None, label: str = ""):
         url = urlsplit(endpoint.server)
-        if url.scheme != "https" or not url.hostname:
+        if url.scheme not in ("https", "http") or not url.hostname:
             raise ValueError(f"server {endpoint.server!r} must be an https:// URL")
         self.host = endpoint.server.rstrip("/")
-        self._hostname, self._port, self._base = url.hostname, url.port or 443, url.path.rstrip("/")
-        self._ssl = endpoint.ssl_context()
+        self.endpoint = endpoint
+        self.credentials = credentials
+        self._label = label  # e.g. "context 'prod'", for messages
+        self._tls = url.scheme == "https"
+        self._hostname, self._base = url.hostname, url.path.rstrip("/")
+        self._port = url.port or (443 if self._tls else 80)
+        self._proxy = _proxy_parts(endpoint.proxy) if endpoint.proxy else None
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._connections: list[http.client.HTTPSConnection] = []
+        self._connections: list[http.client.HTTPConnection] = []
+        self._ssl: ssl.SSLContext | None = None
+        self._ssl_cert: ClientCert | None = None
+        self._generation = 0
+        if self._tls:  # a CA or client certificate that cannot be loaded fails here, not at the first request
+            static = credentials.client_certificate() if credentials and not credentials.lazy else None
+            self._ssl, self._ssl_cert = endpoint.ssl_context(static), static
 
-    def _connection(self, timeout: float) -> http.client.HTTPSConnection:
+    # -- connections
+    def _context(self) -> tuple[ssl.SSLContext | None, int]:
+        if not self._tls:
+            return None, 0
+        cert = self.credentials.client_certificate() if self.credentials else None
+        with self._lock:
+            if self._ssl is None or cert != self._ssl_cert:
+                self._ssl, self._ssl_cert = self.endpoint.ssl_context(cert), cert
+                self._generation += 1
+            return self._ssl, self._generation
+
+    def _connection(self, timeout: float) -> http.client.HTTPConnection:
+        context, generation = self._context()
         conn = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "generation", None) != generation:
+            conn.close()  # made with another client certificate
+            conn = None
         if conn is None:
-            conn = self._new_connection(timeout)
-            self._local.conn = conn
+            conn = self._new_connection(timeout, context)
+            self._local.conn, self._local.generation = conn, generation
             with self._lock:
                 self._connections.append(conn)
         else:
@@ -122,20 +251,53 @@ class HttpsTransport:
                 conn.sock.settimeout(timeout)
         return conn
 
-    def _new_connection(self, timeout: float) -> http.client.HTTPSConnection:
-        return http.client.HTTPSConnection(self._hostname, self._port, timeout=timeout, context=self._ssl)
+    def _new_connection(self, timeout: float, context: ssl.SSLContext | None = None) -> http.client.HTTPConnection:
+        if context is None and self._tls:
+            context = self._context()[0]
+        host, port = (self._proxy[0], self._proxy[1]) if self._proxy else (self._hostname, self._port)
+        conn: http.client.HTTPConnection
+        if self._tls:
+            assert context is not None
+            conn = _TlsConnection(host, port, timeout, context, self.endpoint.tls_server_name)
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        if self._proxy:
+            conn.set_tunnel(self._hostname, self._port, headers=self._proxy[2])
+        return conn
 
+    # -- requests
     def send(self, method: str, target: str, body: bytes | None, headers: dict[str, str],
              timeout: float) -> Response:
-        conn = self._connection(timeout)
-        try:
-            conn.request(method, self._base + target, body=body, headers=headers)
-            response = conn.getresponse()
-            data = response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()  # the next request reconnects
-            raise TransportError(_describe(exc)) from exc
-        return Response(response.status, response.headers, data)
+        response = self._exchange(method, target, body, headers, timeout)
+        if response.status == 401 and self.credentials is not None:
+            sent = headers.get("Authorization")
+            if self.credentials.refresh(sent):  # a rotated token or a plugin run again: one more try
+                fresh = {k: v for k, v in headers.items() if k != "Authorization"}
+                header = self.credentials.authorization()
+                if header:
+                    fresh["Authorization"] = header
+                response = self._exchange(method, target, body, fresh, timeout)
+        return response
+
+    def _exchange(self, method: str, target: str, body: bytes | None, headers: dict[str, str],
+                  timeout: float) -> Response:
+        for attempt in (1, 2):
+            conn = self._connection(timeout)
+            reused = conn.sock is not None
+            try:
+                conn.request(method, self._base + target, body=body, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+            except ssl.SSLCertVerificationError as exc:
+                conn.close()
+                raise ConfigError(self._untrusted(exc)) from None
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()  # the next request reconnects
+                if attempt == 1 and reused and isinstance(exc, _STALE):
+                    continue  # a kept-alive connection the server had closed: once more, on a new one
+                raise TransportError(_describe(exc)) from exc
+            return Response(response.status, response.headers, data)
+        raise AssertionError("unreachable")
 
     def open_stream(self, target: str, headers: dict[str, str], timeout: float) -> tuple[Response, Stream | None]:
         conn = self._new_connection(timeout)  # a watch connection is never reused
@@ -145,14 +307,19 @@ class HttpsTransport:
             if response.status != 200:
                 answer = Response(response.status, response.headers, response.read())
                 conn.close()
+                if answer.status == 401 and self.credentials is not None:
+                    self.credentials.refresh(headers.get("Authorization"))  # the next request gets a fresh one
                 return answer, None
+        except ssl.SSLCertVerificationError as exc:
+            conn.close()
+            raise ConfigError(self._untrusted(exc)) from None
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise TransportError(_describe(exc)) from exc
         return Response(200, response.headers, b""), _HttpStream(conn, response)
 
     def authorization(self) -> str | None:
-        return None  # the client certificate is the credential
+        return self.credentials.authorization() if self.credentials else None
 
     def close(self) -> None:
         with self._lock:
@@ -160,9 +327,25 @@ class HttpsTransport:
         for conn in connections:
             conn.close()
 
+    def _untrusted(self, exc: ssl.SSLCertVerificationError) -> str:
+        name = self.endpoint.tls_server_name or self._hostname
+        where = f"{self._label}: " if self._label else ""
+        return (f"{where}the certificate of {self.host} is not trusted for the name {name}: "
+                f"{exc.verify_message or exc} (check the cluster's certificate-authority(-data), server "
+                "and tls-server-name)")
+
+
+def _proxy_parts(proxy: str) -> tuple[str, int, dict[str, str]]:
+    url = urlsplit(proxy)
+    headers = {}
+    if url.username is not None:
+        pair = f"{unquote(url.username)}:{unquote(url.password or '')}".encode()
+        headers["Proxy-Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    return url.hostname or "", url.port or 80, headers
+
 
 class _HttpStream:
-    def __init__(self, conn: http.client.HTTPSConnection, response: http.client.HTTPResponse):
+    def __init__(self, conn: http.client.HTTPConnection, response: http.client.HTTPResponse):
         self._conn, self._response = conn, response
 
     def __iter__(self) -> Iterator[bytes]:
@@ -177,84 +360,6 @@ class _HttpStream:
 
     def close(self) -> None:
         self._conn.close()
-
-
-# -- the kubernetes package's -----------------------------------------------------------------
-class PoolTransport:
-    """The urllib3 pool of the `kubernetes` package's REST client for one Configuration.
-
-    Why not the generated API classes on top: building model objects for thousands of items
-    costs more than the requests themselves, and tenantc needs a handful of verbs on arbitrary
-    kinds. The connection setup is the package's own, so every kubeconfig it can use works."""
-
-    def __init__(self, configuration: Any, pool_size: int = 8):
-        import urllib3
-        from kubernetes.client.rest import RESTClientObject
-
-        configuration.connection_pool_maxsize = max(pool_size, 1)
-        configuration.retries = False  # the client retries, with backoff and a budget
-        self.configuration = configuration
-        self.host = configuration.host.rstrip("/")
-        self._pool = RESTClientObject(configuration).pool_manager
-        self._urllib3 = urllib3
-
-    def _timeout(self, timeout: float) -> Any:
-        return self._urllib3.Timeout(connect=min(10.0, timeout), read=timeout)
-
-    def send(self, method: str, target: str, body: bytes | None, headers: dict[str, str],
-             timeout: float) -> Response:
-        try:
-            response = self._pool.request(method, self.host + target, body=body, headers=headers,
-                                          timeout=self._timeout(timeout), retries=False, redirect=False,
-                                          preload_content=True)
-        except (self._urllib3.exceptions.HTTPError, OSError) as exc:
-            raise TransportError(type(exc).__name__) from exc
-        return Response(response.status, response.headers, response.data)
-
-    def open_stream(self, target: str, headers: dict[str, str], timeout: float) -> tuple[Response, Stream | None]:
-        try:
-            response = self._pool.request("GET", self.host + target, headers=headers, timeout=self._timeout(timeout),
-                                          retries=False, redirect=False, preload_content=False)
-        except (self._urllib3.exceptions.HTTPError, OSError) as exc:
-            raise TransportError(type(exc).__name__) from exc
-        if response.status != 200:
-            answer = Response(response.status, response.headers, response.data)
-            response.release_conn()
-            return answer, None
-        return Response(200, response.headers, b""), _PoolStream(response, self._urllib3)
-
-    def authorization(self) -> str | None:
-        return self.configuration.get_api_key_with_prefix("authorization")  # runs refresh hooks
-
-    def close(self) -> None:
-        self._pool.clear()
-
-
-class _PoolStream:
-    def __init__(self, response: Any, urllib3: Any):
-        self._response, self._urllib3 = response, urllib3
-
-    def __iter__(self) -> Iterator[bytes]:
-        pending = b""
-        try:
-            for chunk in self._response.stream(65536):
-                lines = (pending + chunk).split(b"\n")
-                pending = lines.pop()
-                yield from lines
-        except (self._urllib3.exceptions.HTTPError, OSError) as exc:
-            raise TransportError(type(exc).__name__) from exc
-        if pending:
-            yield pending
-
-    def abort(self) -> None:
-        shutdown = getattr(self._response, "shutdown", None)  # urllib3 >= 2.3
-        if shutdown is not None:
-            shutdown()
-        else:
-            _shutdown(getattr(getattr(self._response, "connection", None), "sock", None))
-
-    def close(self) -> None:
-        self._response.release_conn()
 
 
 def _shutdown(sock: Any) -> None:

@@ -6,6 +6,13 @@ heartbeats (Leases labelled by the agent) with their age. Namespaces labelled by
 map namespaces to tenants. A kind the cluster does not serve (a CRD not installed) gives
 None in the report, shown as n/a, and a list of what was unavailable; never a crash.
 
+Through an API server restart: status first waits (within the client's retry budget) until
+/readyz answers ok, because a restarting API server answers before it is ready and its
+discovery then lacks the CRD groups, which would show as a silent n/a. A LIST refused with
+403 or 404 while the server turns out not to be ready (it restarted meanwhile: RBAC and CRDs
+not loaded yet) is sent again once it is. A server that does not answer or does not get
+ready within the budget is an error that says so, with the server and the last reason.
+
 JSON shape (stable): {"apiVersion", "kind": "StatusReport", "clusters": [{"cluster",
 "context", "server", "note", "unavailable": [...], "errors": [...], "tenants": [{"tenant",
 "namespaces", "quota": [...]|null, "queue": {...}|{}|null, "datasets": [...]|null,
@@ -14,9 +21,11 @@ JSON shape (stable): {"apiVersion", "kind": "StatusReport", "clusters": [{"clust
 from __future__ import annotations
 
 import datetime
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from compiler.agent.retry import NO_RETRY, next_wait
 from compiler.kinds import (
     AGENT_MANAGED_BY_VALUE,
     JOB_LABEL,
@@ -29,10 +38,11 @@ from compiler.kinds import (
 from compiler.kube.client import KubeClient
 from compiler.kube.config import Target
 from compiler.kube.discovery import discover, kind_label
-from compiler.kube.errors import ApiError
+from compiler.kube.errors import ApiError, KubeError, Unreachable
 from compiler.live.read import OWNED_SELECTOR
 
 AGENT_SELECTOR = f"{MANAGED_BY_LABEL}={AGENT_MANAGED_BY_VALUE}"
+READYZ_TIMEOUT = 10.0  # per /readyz attempt: a restarting server answers in well under that
 
 # what status reads: name -> (group, kind, label selector or None for all)
 SOURCES = {
@@ -45,8 +55,14 @@ SOURCES = {
 }
 
 
+class NotReady(KubeError):
+    """The API server answered but did not become ready (/readyz) within the client's budget."""
+
+
 def cluster_status(client: KubeClient, target: Target, tenants: list[str] | None = None,
                    now: datetime.datetime | None = None, concurrency: int = 6) -> dict:
+    """The cluster's StatusReport entry; KubeError when the cluster cannot be read at all."""
+    wait_until_ready(client)
     now = now or datetime.datetime.now(datetime.UTC)
     report = failed_cluster(target, client.host, [])
     found = _read_sources(client, report, concurrency)
@@ -70,6 +86,37 @@ def failed_cluster(target: Target, server: str, errors: list[str]) -> dict[str, 
             "unavailable": [], "errors": errors, "tenants": []}
 
 
+def wait_until_ready(client: KubeClient) -> bool:
+    """Wait until /readyz answers ok, within the client's retry budget and with its backoff; True when
+    the server was not ready (or not answering) at first. A server that does not let this user
+    read /readyz (401, 403, 404) is taken as it is."""
+    probe = KubeClient(client.transport, retry=NO_RETRY, timeout=min(client.timeout, READYZ_TIMEOUT))
+    budget, started = client.retry.budget, time.monotonic()
+    backoff = client.retry.backoff()
+    waited = False
+    while True:
+        try:
+            if probe.get_text("/readyz").strip() == "ok":
+                return waited
+            last = "/readyz did not say ok"
+        except Unreachable as exc:
+            last = f"no answer: {str(exc).rsplit('attempt(s): ', 1)[-1]}"
+        except ApiError as exc:
+            if exc.status in (401, 403, 404):
+                return waited
+            if not exc.transient:
+                raise
+            failing = [line[3:].split(" ")[0] for line in exc.message.splitlines() if line.startswith("[-]")]
+            last = f"not ready (failing: {', '.join(failing[:4])})" if failing else f"HTTP {exc.status}"
+        waited = True
+        delay = next_wait(backoff, budget - (time.monotonic() - started))
+        if delay is None:
+            error = Unreachable if last.startswith("no answer") else NotReady
+            raise error(f"the API server at {client.host} was not ready within {budget:g}s ({last}); "
+                        "is it running? `--retry-for` waits longer")
+        time.sleep(delay)
+
+
 def _read_sources(client: KubeClient, report: dict[str, Any], concurrency: int) -> dict[str, list[dict] | None]:
     """One LIST per source, in parallel; None for a kind not served or not readable."""
     resources = discover(client)
@@ -80,11 +127,17 @@ def _read_sources(client: KubeClient, report: dict[str, Any], concurrency: int) 
         if resource is None:
             report["unavailable"].append(kind_label(group, kind))
             return None
-        try:
-            return client.list(resource.path(), selector)
-        except ApiError as exc:
-            report["errors"].append(f"cannot list {kind}: {exc.message}")
-            return None
+        for attempt in (1, 2):
+            try:
+                return client.list(resource.path(), selector)
+            except ApiError as exc:
+                # Refused, or not found although discovery listed it: the server may have restarted
+                # since and not be ready yet (RBAC, CRDs). Once it is, ask again.
+                if attempt == 1 and exc.status in (403, 404) and wait_until_ready(client):
+                    continue
+                report["errors"].append(f"cannot list {kind}: {exc.message}")
+                return None
+        return None
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         return dict(zip(SOURCES, pool.map(read, SOURCES), strict=True))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from compiler.errors import UserError
 from compiler.kube.client import KubeClient
 from compiler.kube.config import Kubeconfig, Target, connect, read_kubeconfig, select_targets
-from compiler.kube.errors import KubeError, Unreachable
+from compiler.kube.errors import ConfigError, KubeError, Unreachable
 from compiler.live.apply import ApplyReport, NoProgress, Progress, apply_cluster
 from compiler.live.changeset import APPLY, DIFF, ClusterChangeSet, cluster_change_set
 from compiler.live.desired import cluster_contexts, cluster_objects, load_desired, load_platform
@@ -109,7 +109,12 @@ def status(opts: StatusOptions, now: datetime.datetime | None = None) -> StatusR
     platform = load_platform(opts.root)
     result = StatusResult()
     for target, kubeconfig in _targets(cluster_contexts(platform), opts.selection):
-        client = connect(target, kubeconfig, retry_for=opts.retry_for)
+        try:
+            client = connect(target, kubeconfig, retry_for=opts.retry_for)
+        except ConfigError as exc:  # this context's credentials; the other clusters are still read
+            result.unreadable.append(target.cluster)
+            result.clusters.append(failed_cluster(target, "-", [str(exc)]))
+            continue
         try:
             result.clusters.append(cluster_status(client, target, list(opts.tenants) or None, now,
                                                   concurrency=opts.concurrency))

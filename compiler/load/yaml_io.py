@@ -68,8 +68,10 @@ class _Unsupported(Exception):
 
 
 # no '---'/'...' start (document markers), no indicator first, ':' only before another character
-_SIMPLE = re.compile(r"(?!---|\.\.\.)(?:[A-Za-z0-9_/.]|-(?=[A-Za-z0-9_./@=-]))[A-Za-z0-9_./@=-]*"
-                     r"(?::[A-Za-z0-9_./@=-]+)*\Z")
+# ',' may follow the first character: it is a flow indicator only, and tenantc writes block
+# style, where PyYAML and libyaml keep such scalars plain ("Prune=false,Delete=false").
+_SIMPLE = re.compile(r"(?!---|\.\.\.)(?:[A-Za-z0-9_/.]|-(?=[A-Za-z0-9_./@=-]))[A-Za-z0-9_./@=,-]*"
+                     r"(?::[A-Za-z0-9_./@=,-]+)*\Z")
 _MAX_SIMPLE_KEY = 128  # libyaml writes longer keys in the explicit '? key' form
 _STR_TAG = "tag:yaml.org,2002:str"
 _resolver = yaml.resolver.Resolver()

@@ -7,7 +7,14 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from compiler.fluid import MOUNT_SCHEMES, THIN_NEEDS_PROFILE, CacheMedium, RuntimeType, runtime_mount_error
+from compiler.fluid import (
+    MOUNT_SCHEMES,
+    THIN_CANNOT_PRELOAD,
+    THIN_NEEDS_PROFILE,
+    CacheMedium,
+    RuntimeType,
+    runtime_mount_error,
+)
 from compiler.model.common import CountField, DnsName, QuantityField, Spec
 
 # Longest dataset name: derived names such as "<dataset>-scale-<n>" (a CronJob, at most 52) must fit.
@@ -78,7 +85,8 @@ class CacheRuntime(Spec):
 
 
 class Preload(Spec):
-    """Warm the cache before jobs run; with a schedule, refresh it (Fluid DataLoad policy Cron)."""
+    """Warm the cache before jobs run (a Fluid DataLoad, policy Once, made with the dataset);
+    with a schedule, also refresh it then (a second DataLoad, policy Cron)."""
 
     paths: list[str] = Field(default_factory=lambda: ["/"])
     load_metadata: bool = True
@@ -113,6 +121,12 @@ class Dataset(Spec):
         error = runtime_mount_error(self.runtime.type, [m.uri.partition("://")[0] for m in self.mounts])
         if error:
             raise ValueError(error)
+        return self
+
+    @model_validator(mode="after")
+    def _thin_cannot_preload(self) -> Dataset:
+        if self.runtime.type == "thin" and self.preload is not None:
+            raise ValueError(THIN_CANNOT_PRELOAD)
         return self
 
 

@@ -7,9 +7,12 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from compiler.fluid import CacheMedium
+from compiler.guardrails.rules import RegistryError, registry_prefix
 from compiler.model.common import DnsName, QuantityField, Spec, duplicate_names
 from compiler.model.data import GlobalDataset, PlatformStorage
 from compiler.model.workloads import NotebookSettings, Template
+
+DEFAULT_GPU_RESOURCE = "nvidia.com/gpu"
 
 
 class Taint(Spec):
@@ -22,13 +25,25 @@ class NodePool(Spec):
     """A group of nodes; GPU pools name their GPU model, which tenants' GPU quota refers to."""
 
     name: DnsName
-    role: Literal["cpu", "gpu", "cache"] = "cpu"
+    role: Literal["cpu", "gpu"] = "cpu"
     labels: dict[str, str] = Field(default_factory=dict)
     taints: list[Taint] = Field(default_factory=list)
     gpu_model: str | None = None
-    gpu_resource: str = "nvidia.com/gpu"
+    gpu_resource: str = Field(
+        default=DEFAULT_GPU_RESOURCE,
+        description="the extended resource this pool's GPUs are advertised as; give each GPU model of a cluster "
+        "its own (e.g. nvidia.com/h100, renamed by the NVIDIA device plugin) so that quota counts each model apart")
     cache_capacity: dict[CacheMedium, QuantityField] = Field(
-        default_factory=dict, description="cache pools: total cache space per medium, for Fluid tiers")
+        default_factory=dict, description="total space per medium the pool's nodes give the Fluid caches placed on "
+        "it (dataset caches run on the pools of the pods that read them: the CPU pools, and a GPU model's pools)")
+
+    @field_validator("role", mode="before")
+    @classmethod
+    def _no_cache_pools(cls, role: object) -> object:
+        if role == "cache":
+            raise ValueError("there are no cache pools: dataset caches run next to the pods that read them, on cpu "
+                             "and gpu pools; declare cacheCapacity on those pools instead")
+        return role
 
     @model_validator(mode="after")
     def _gpu_model_for_gpu_pools(self) -> NodePool:
@@ -66,6 +81,17 @@ class Cluster(Spec):
         except ValueError as exc:
             raise ValueError(f"not a CIDR ({exc}); write e.g. 10.96.0.1/32") from None
 
+    @model_validator(mode="after")
+    def _one_resource_name_per_model(self) -> Cluster:
+        names: dict[str, str] = {}
+        for pool in self.pools("gpu"):
+            assert pool.gpu_model is not None
+            first = names.setdefault(pool.gpu_model, pool.gpu_resource)
+            if first != pool.gpu_resource:
+                raise ValueError(f"GPU model {pool.gpu_model} is advertised as {first} and as {pool.gpu_resource} "
+                                 f"(pool {pool.name}); give every pool of a model the same gpuResource")
+        return self
+
     @field_validator("overcommit")
     @classmethod
     def _positive_ratios(cls, ratios: dict[str, Decimal]) -> dict[str, Decimal]:
@@ -80,6 +106,14 @@ class Cluster(Spec):
     def gpu_models(self) -> dict[str, str]:
         """GPU model -> extended resource name, for the models this cluster's pools have."""
         return {p.gpu_model: p.gpu_resource for p in self.pools("gpu") if p.gpu_model}
+
+    def gpu_resources(self) -> list[str]:
+        """Every GPU resource name a pod could ask for here: those the GPU pools advertise, and
+        nvidia.com/gpu when the capacity declares it (sorted)."""
+        names = {p.gpu_resource for p in self.pools("gpu")}
+        if DEFAULT_GPU_RESOURCE in self.capacity:
+            names.add(DEFAULT_GPU_RESOURCE)
+        return sorted(names)
 
     def ratio(self, resource: str) -> Decimal:
         return self.overcommit.get(resource, Decimal(1))
@@ -119,6 +153,32 @@ class ArgoCd(Spec):
     cluster: str = Field(default="argocd", description="the cluster Argo CD runs on (label of the _argocd objects)")
 
 
+HostFeature = Literal["privileged", "hostPath", "hostNetwork", "hostPID"]
+
+
+def _every_host_feature() -> list[HostFeature]:
+    return ["privileged", "hostPath", "hostNetwork", "hostPID"]
+
+
+class Guardrails(Spec):
+    """Admission guardrails (docs/guardrails.md): ValidatingAdmissionPolicies per cluster and a
+    parameters ConfigMap per tenant, enforcing at admission what tenantc checks at compile time.
+    Registries, queues, storage classes and GPU pools come from the rest of the platform file."""
+
+    priority_classes: dict[str, list[str]] = Field(
+        default_factory=dict, description="priority class -> tenants or platform queues (every tenant under it) "
+        "that may use it; classes not listed here are open to every tenant")
+    ingress_classes: list[str] | None = Field(
+        default=None, description="ingress classes tenants may use (default: notebooks.ingressClass)")
+    ingress_hosts: list[str] | None = Field(
+        default=None, description="host patterns with {tenant}, an exact host or '*.' + host "
+        "(default: notebooks.ingressHost with {user} as '*')")
+    forbid: list[HostFeature] = Field(
+        default_factory=_every_host_feature,
+        description="host access denied even where the Pod Security level would allow it")
+    cpu_off_gpu_pools: bool = Field(default=True, description="pods without GPUs may not tolerate GPU pools' taints")
+
+
 class Platform(Spec):
     name: DnsName
     owners: list[str] = Field(min_length=1, description="who approves platform-wide changes")
@@ -139,6 +199,8 @@ class Platform(Spec):
     notebooks: NotebookSettings = Field(default_factory=NotebookSettings)
     templates: list[Template] = Field(default_factory=list, description="job templates every tenant may use")
     argocd: ArgoCd | None = None
+    guardrails: Guardrails | None = Field(default=None, description="enforce the platform's rules at admission "
+                                          "(Kubernetes 1.30+); see docs/guardrails.md")
 
     @model_validator(mode="after")
     def _unique_names(self) -> Platform:
@@ -160,5 +222,18 @@ class Platform(Spec):
     def cluster(self, name: str) -> Cluster | None:
         return next((c for c in self.clusters if c.name == name), None)
 
+    def registry_prefixes(self) -> list[str]:
+        """AllowedRegistries as prefixes that end at a '/' (entries that are not prefixes are
+        reported by compiler.plan.guardrails and left out here)."""
+        out = []
+        for entry in self.allowed_registries:
+            try:
+                out.append(registry_prefix(entry))
+            except RegistryError:
+                continue
+        return out
+
     def image_allowed(self, image: str) -> bool:
-        return not self.allowed_registries or any(image.startswith(r) for r in self.allowed_registries)
+        """The registries guardrail's own match: `registry.example.com` admits
+        `registry.example.com/x`, never `registry.example.com.evil/x`."""
+        return not self.allowed_registries or any(image.startswith(p) for p in self.registry_prefixes())

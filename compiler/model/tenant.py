@@ -97,8 +97,14 @@ class EgressRule(Spec):
 
 
 class NetworkSpec(Spec):
-    allow_from_tenants: list[str] = Field(default_factory=list)
-    allow_from_ingress: bool = True
+    """Who may reach the tenant and where it may go; everything else is denied."""
+
+    allow_from_tenants: list[str] = Field(
+        default_factory=list, description="tenants whose pods may connect to this tenant's pods (their egress to "
+        "this tenant is opened too)")
+    allow_from_ingress: bool = Field(
+        default=True, description="let the platform's ingress gateway reach this tenant's notebooks that ask for "
+        "an Ingress (their HTTP port only); nothing else of the tenant is reachable from the gateway")
     egress: list[EgressRule] = Field(default_factory=list)
 
 

@@ -45,7 +45,15 @@ class Template(Spec):
 
 
 class WaitForData(Spec):
+    """Start the job only once its datasets are cached this much. The wait runs before the
+    job takes any resources it would hold idle: a job that asks for GPUs runs as a JobFlow
+    whose first step, one small CPU pod, waits; a CPU-only job waits in an init container.
+    Every waited dataset must be one Fluid can report a cached percentage for (not a thin
+    runtime) and that a preload of the whole dataset warms."""
+
     min_cached_percent: int = Field(default=90, ge=1, le=100)
+    datasets: list[str] | None = Field(default=None, description="the datasets to wait for (default: every "
+                                       "dataset the job mounts)")
 
 
 class JobSpec(Spec):
@@ -86,11 +94,21 @@ class Step(Spec):
 
 
 class Pipeline(Spec):
+    """Steps run as a Volcano JobFlow, each when the steps it depends on have completed. With
+    a schedule, a CronJob starts a new run (a new JobFlow) at each scheduled time."""
+
     name: DnsName
     cluster: str
     gpu_model: str | None = None
     datasets: list[str] = Field(default_factory=list)
     steps: list[Step] = Field(min_length=1)
+    schedule: Cron | None = Field(default=None, description="start a run at these times (default: run once)")
+    time_zone: str | None = Field(default=None, description="of the schedule (default: the controller's)")
+    concurrency_policy: Literal["Allow", "Forbid", "Replace"] = Field(
+        default="Forbid", description="when the previous run has not finished: Forbid skips the new one, "
+        "Replace deletes the old one, Allow runs both")
+    successful_history: int = Field(default=3, ge=0, description="succeeded runs kept")
+    failed_history: int = Field(default=3, ge=0, description="failed runs kept")
 
 
 class Notebook(Spec):

@@ -18,20 +18,37 @@ from decimal import Decimal
 
 from compiler.errors import Problems
 from compiler.model import Specs, TenantSpec
-from compiler.plan.datasets import DatasetPlacement, DatasetUse
+from compiler.plan.datagate import DataWait
+from compiler.plan.datasets import CacheSite, DatasetPlacement, DatasetUse, caches_read
+from compiler.plan.guardrails import GuardrailPlan, plan_guardrails
 from compiler.plan.jobs import ResolvedJob, ResolvedRole, ResolvedSchedule
 from compiler.plan.notebooks import ResolvedNotebook
-from compiler.plan.pipelines import ResolvedPipeline, ResolvedStep
+from compiler.plan.pipelines import DataGate, FlowSchedule, ResolvedPipeline, ResolvedStep
 from compiler.plan.queues import check_queue_parents, queue_parents
-from compiler.plan.quota import Shares, check_capacity, guarantee_within_quota, resource_amounts, split_quota, usage_on
+from compiler.plan.quota import (
+    Shares,
+    check_capacity,
+    check_gpu_models_apart,
+    guarantee_within_quota,
+    quota_amounts,
+    resource_amounts,
+    split_quota,
+    usage_on,
+)
 from compiler.plan.storage import ResolvedClaim
-from compiler.plan.tenants import LimitRangeLimits, check_allowed_from, check_container_defaults, container_limits
+from compiler.plan.tenants import (
+    LimitRangeLimits,
+    check_allowed_from,
+    check_container_defaults,
+    container_limits,
+    tenants_letting_in,
+)
 from compiler.plan.workloads import UnitWorkloads, WorkloadPlan, plan_workloads
 
 __all__ = [
-    "Plan", "make_plan", "cluster_usage", "resource_amounts", "WorkloadPlan", "UnitWorkloads",
-    "DatasetPlacement", "DatasetUse", "ResolvedClaim", "ResolvedJob", "ResolvedRole", "ResolvedSchedule",
-    "ResolvedPipeline", "ResolvedStep", "ResolvedNotebook",
+    "Plan", "make_plan", "cluster_usage", "quota_amounts", "resource_amounts", "WorkloadPlan", "UnitWorkloads",
+    "CacheSite", "DatasetPlacement", "DatasetUse", "caches_read", "ResolvedClaim", "ResolvedJob", "ResolvedRole",
+    "ResolvedSchedule", "ResolvedPipeline", "ResolvedStep", "ResolvedNotebook", "DataWait", "DataGate", "FlowSchedule",
 ]
 
 
@@ -46,6 +63,8 @@ class Plan:
     queue_parents: dict[str, str] = field(default_factory=dict)  # tenant -> parent of its queue
     platform_queue_parents: dict[str, str] = field(default_factory=dict)  # platform queue -> parent
     workloads: WorkloadPlan = field(default_factory=WorkloadPlan)
+    guardrails: GuardrailPlan | None = None  # None: the platform has no guardrails section
+    letting_in: dict[str, list[str]] = field(default_factory=dict)  # tenant -> tenants whose allowFromTenants name it
 
     def clusters_of(self, tenant: str) -> list[str]:
         return list(self.quotas.get(tenant, {}))
@@ -55,9 +74,14 @@ class Plan:
 
     def tenants_read_by(self, tenant: str) -> list[str]:
         """The other tenants whose specs decided this tenant's units (the owners of the datasets
-        it imports, explicitly or as platform global datasets), as the plan recorded while
-        deciding them. The unit cache keys each unit on their specs too."""
-        return sorted(self.workloads.reads.get(tenant, set()) - {tenant})
+        it imports, explicitly or as platform global datasets, and the tenants that let it in over
+        the network), as the plan recorded while deciding them. The unit cache keys each unit on
+        their specs too."""
+        return sorted((self.workloads.reads.get(tenant, set()) | set(self.letting_in.get(tenant, ()))) - {tenant})
+
+    def egress_tenants(self, tenant: str, cluster: str) -> list[str]:
+        """The tenants on `cluster` that let `tenant` in: where its pods' egress must be open."""
+        return [t for t in self.letting_in.get(tenant, []) if cluster in self.quotas.get(t, {})]
 
 
 def make_plan(specs: Specs, problems: Problems) -> Plan:
@@ -76,10 +100,14 @@ def make_plan(specs: Specs, problems: Problems) -> Plan:
         check_container_defaults(spec, specs, problems)
         plan.limits[tenant.name] = container_limits(spec, specs)
     check_capacity(specs, plan.quotas, problems)
+    check_gpu_models_apart(specs, plan.quotas, problems)
     check_allowed_from(specs, problems)
+    plan.letting_in = tenants_letting_in(specs)
     check_queue_parents(specs, plan.quotas, problems)
     plan.queue_parents, plan.platform_queue_parents = queue_parents(specs)
     plan.workloads = plan_workloads(specs, plan.quotas, problems)
+    datasets = {key: unit.datasets for key, unit in plan.workloads.units.items()}
+    plan.guardrails = plan_guardrails(specs, plan.quotas, datasets, problems)
     return plan
 
 

@@ -13,6 +13,7 @@ from compiler.kinds import AGENT_RESOURCES
 from compiler.model.platform import Cluster
 from compiler.model.tenant import Quota
 from compiler.model.workloads import JobSpec, Schedule
+from compiler.plan.datagate import DataWait, resolve_wait
 from compiler.plan.datasets import DatasetUse, dataset_uses
 from compiler.plan.quota import DEFAULT_GPU_RESOURCE, placed_clusters
 from compiler.plan.scope import TenantScope
@@ -60,13 +61,14 @@ class ResolvedJob:
     gpu_model: str | None
     gpu_resource: str  # the extended resource of gpu_model on this cluster
     datasets: list[DatasetUse]
-    wait_percent: int | None  # wait until the datasets are cached this much before starting
+    wait: DataWait | None  # datasets to wait for before starting, and where the wait runs
     project_claim: str | None  # the project volume's claim, when the job mounts it
     source: str
 
     @property
-    def dataset_names(self) -> list[str]:
-        return [d.name for d in self.datasets]
+    def gated_by_flow(self) -> bool:
+        """Whether the job runs second in a JobFlow, after a CPU job that waits for its data."""
+        return self.wait is not None and self.wait.gate == "flow"
 
 
 @dataclass(frozen=True)
@@ -93,13 +95,14 @@ def resolve_job(scope: TenantScope, name: str, job: JobSpec, where: str,
     roles = _resolve_roles(scope, merged, job, framework, cluster, where)
     gpu_model = _gpu_model(scope, job.gpu_model, roles, cluster, at)
     _check_job_fields(scope, job, roles, at)
+    wait = resolve_wait(scope, job, any(r.gpu for r in roles), cluster, at)
     resolved = ResolvedJob(
         tenant=scope.tenant, name=name, cluster=job.cluster, framework=framework, roles=roles,
         min_available=job.min_available or sum(r.replicas for r in roles), max_retry=merged.get("max_retry"),
         ttl=merged.get("ttl_seconds_after_finished"), priority_class=job.priority_class, gpu_model=gpu_model,
         gpu_resource=cluster.gpu_models().get(gpu_model or "", DEFAULT_GPU_RESOURCE),
         datasets=dataset_uses(job.datasets, scope.datasets_on(job.cluster)),
-        wait_percent=job.wait_for_data.min_cached_percent if job.wait_for_data else None,
+        wait=wait,
         project_claim=PROJECT_CLAIM if "project" in job.volumes else None, source=scope.file)
     _check_fits(scope, resolved, cluster, where)
     return resolved

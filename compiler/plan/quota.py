@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from compiler.errors import Problems
 from compiler.model import Specs, TenantSpec
-from compiler.model.platform import Platform
+from compiler.model.platform import DEFAULT_GPU_RESOURCE, Cluster, Platform
 from compiler.model.tenant import ClusterShare, Quota, Tenant
 from compiler.plan.split import SplitError, split_resource
 from compiler.quantity import EXACT, Quantity, exact_sum
@@ -17,7 +17,6 @@ SCALARS = ("cpu", "memory", "pods", "pvcs", "storage")
 # Logical quota field -> Kubernetes resource name (capacity keys, queue capability keys).
 RESOURCE_NAMES = {"cpu": "cpu", "memory": "memory", "pods": "pods",
                   "pvcs": "persistentvolumeclaims", "storage": "storage"}
-DEFAULT_GPU_RESOURCE = "nvidia.com/gpu"
 
 Shares = dict[str, Quota]  # cluster -> share, in platform order
 
@@ -142,6 +141,17 @@ def resource_amounts(share: Quota, gpu_resources: dict[str, str]) -> dict[str, Q
     return out
 
 
+def quota_amounts(share: Quota, cluster: Cluster) -> dict[str, Quantity]:
+    """What a tenant's ResourceQuota and queue capability hold on a cluster: its share, and an
+    explicit 0 for every GPU resource of the cluster it has no quota for. A resource left out of
+    a ResourceQuota is not limited at all, and neither is one left out of a Volcano queue's
+    capability (volcano-sh/volcano#3204, PR #3219: unset dimensions keep the cluster total)."""
+    out = resource_amounts(share, cluster.gpu_models())
+    for name in cluster.gpu_resources():
+        out.setdefault(name, Quantity(Decimal(0)))
+    return dict(sorted(out.items()))
+
+
 def usage_on(quotas: dict[str, Shares], platform: Platform, cluster_name: str) -> dict[str, Decimal]:
     """Sum of tenant quota shares on a cluster per Kubernetes resource name."""
     models = _gpu_models(platform, cluster_name)
@@ -174,6 +184,48 @@ def check_capacity(specs: Specs, quotas: dict[str, Shares], problems: Problems) 
                              f"tenant quotas sum to {Quantity(used, capacity.fmt)} but capacity x overcommit is "
                              f"{Quantity(limit, capacity.fmt)} (tenants: {', '.join(sorted(tenants))})",
                              "lower a tenant's quota, move it to another cluster or raise capacity/overcommit")
+
+
+def check_gpu_models_apart(specs: Specs, quotas: dict[str, Shares], problems: Problems) -> None:
+    """GPU quota is per model, but Kubernetes (ResourceQuota) and Volcano (queue capability)
+    count resource names. Models advertised under one name on a cluster can only be capped
+    together: {A100: 56, H100: 8} would let the tenant take 64 of either. So a tenant may hold
+    GPUs of such a model there only when every model has a resource name of its own (the
+    platform's gpuResource per pool, as the NVIDIA device plugin advertises renamed resources:
+    its config's resources.gpus pattern -> name); otherwise the spec is refused."""
+    for spec in specs.tenants:
+        for cluster_name, share in quotas.get(spec.tenant.name, {}).items():
+            cluster = specs.platform.cluster(cluster_name)
+            if cluster is not None:
+                _check_models_apart(spec, cluster, share, specs.platform_source.path, problems)
+
+
+def _check_models_apart(spec: TenantSpec, cluster: Cluster, share: Quota, platform_file: str,
+                        problems: Problems) -> None:
+    by_resource: dict[str, list[str]] = {}
+    for model, resource in sorted(cluster.gpu_models().items()):
+        by_resource.setdefault(resource, []).append(model)
+    explicit = spec.tenant.placement[cluster.name].quota is not None
+    for resource, models in sorted(by_resource.items()):
+        held = [m for m in models if m in share.gpu and share.gpu[m].value > 0]
+        if len(models) < 2 or not held:
+            continue
+        where = f"placement.{cluster.name}.quota.gpu.{held[0]}" if explicit else f"quota.gpu.{held[0]}"
+        amounts = ", ".join(f"{m}: {share.gpu[m] if m in share.gpu else 0}" for m in models)
+        total = exact_sum(share.gpu[m].value for m in held)
+        pools = [p.name for p in cluster.pools("gpu") if p.gpu_model in models[1:]]
+        problems.add(spec.source.path, where,
+                     f"on {cluster.name}, GPU models {' and '.join(models)} are all advertised as {resource}, so "
+                     f"its ResourceQuota and queue can only cap their sum: this tenant's {{{amounts}}} there would "
+                     f"let it take {total} GPUs of any of them",
+                     f"give each model a resource name of its own in {platform_file} (gpuResource of "
+                     f"node pool {', '.join(pools)} on {cluster.name}, e.g. nvidia.com/{_resource_hint(models[-1])}, "
+                     f"as the device plugin's resource renaming advertises it), or keep this tenant's "
+                     f"{'/'.join(held)} GPUs off {cluster.name}")
+
+
+def _resource_hint(model: str) -> str:
+    return "".join(c for c in model.lower() if c.isalnum()) or "gpu-model"
 
 
 def guarantee_within_quota(spec: TenantSpec, problems: Problems) -> bool:

@@ -59,7 +59,8 @@ def check_storage(specs: Specs, quotas: dict, placements: Placements, problems: 
                    ("storage.project", storage.project, 1)]
         _check_classes(spec, specs.platform.storage, volumes, problems)
         for cluster, share in quotas.get(spec.tenant.name, {}).items():
-            datasets = len(placements.get((spec.tenant.name, cluster), []))
+            # Fluid makes a claim for every Dataset: each cache of a dataset is one (plan/datasets.py).
+            datasets = sum(len(p.sites) or 1 for p in placements.get((spec.tenant.name, cluster), []))
             _check_quota(spec, cluster, share, volumes, datasets, problems)
 
 

@@ -1,5 +1,5 @@
 """One tenant's settings against the platform and the other tenants: the tenants it lets in
-over the network exist; its container defaults stay within the platform's maxima and are
+over the network exist (and which tenants let it in); its container defaults stay within the platform's maxima and are
 merged over the platform's into the limits its LimitRange gets."""
 from __future__ import annotations
 
@@ -17,6 +17,18 @@ def check_allowed_from(specs: Specs, problems: Problems) -> None:
             if other not in names:
                 problems.add(spec.source.path, f"network.allowFromTenants[{i}]", f"unknown tenant '{other}'",
                              "name an existing tenant (its file stem)")
+
+
+def tenants_letting_in(specs: Specs) -> dict[str, list[str]]:
+    """Tenant -> the other tenants that list it in `network.allowFromTenants`, sorted. A
+    connection needs both ends open: their specs decide the tenant's egress to them, so they
+    are also among the specs its units read."""
+    out: dict[str, set[str]] = {}
+    for spec in specs.tenants:
+        for sender in spec.tenant.network.allow_from_tenants:
+            if sender != spec.tenant.name:
+                out.setdefault(sender, set()).add(spec.tenant.name)
+    return {sender: sorted(receivers) for sender, receivers in out.items()}
 
 
 def container_limits(spec: TenantSpec, specs: Specs) -> LimitRangeLimits:

@@ -11,10 +11,16 @@ from dataclasses import dataclass, field
 
 from compiler.errors import Problems
 from compiler.model import Specs
-from compiler.plan.datasets import DatasetPlacement, check_cache_capacity, place_datasets
+from compiler.plan.datasets import DatasetPlacement, Reader, check_cache_capacity, place_caches, place_datasets
 from compiler.plan.jobs import ResolvedJob, ResolvedSchedule, publish_template, resolve_job
 from compiler.plan.notebooks import ResolvedNotebook, resolve_notebooks
-from compiler.plan.pipelines import ResolvedPipeline, check_pipelines, resolve_pipeline
+from compiler.plan.pipelines import (
+    ResolvedPipeline,
+    check_pipelines,
+    check_template_names,
+    gated_flow,
+    resolve_pipeline,
+)
 from compiler.plan.scope import TenantScope
 from compiler.plan.storage import ResolvedClaim, check_storage, resolve_claims
 from compiler.plan.templates import check_extends
@@ -26,9 +32,10 @@ class UnitWorkloads:
 
     datasets: list[DatasetPlacement] = field(default_factory=list)
     claims: list[ResolvedClaim] = field(default_factory=list)
-    jobs: list[ResolvedJob] = field(default_factory=list)
-    schedules: list[ResolvedSchedule] = field(default_factory=list)
-    pipelines: list[ResolvedPipeline] = field(default_factory=list)
+    jobs: list[ResolvedJob] = field(default_factory=list)  # Volcano Jobs (a gated GPU job is a flow)
+    schedules: list[ResolvedSchedule] = field(default_factory=list)  # Volcano CronJobs
+    # JobFlows: pipelines and gated GPU jobs and schedules; with a schedule, started by a CronJob
+    flows: list[ResolvedPipeline] = field(default_factory=list)
     templates: list[ResolvedJob] = field(default_factory=list)  # published: a JobTemplate 'tpl-<name>' each
     notebooks: list[ResolvedNotebook] = field(default_factory=list)
 
@@ -60,14 +67,32 @@ def plan_workloads(specs: Specs, quotas: dict, problems: Problems) -> WorkloadPl
     plan = WorkloadPlan()
     placed = place_datasets(specs, quotas, problems)
     plan.reads = placed.reads
+    for spec in specs.tenants:
+        scope = TenantScope(spec, specs, quotas.get(spec.tenant.name, {}), placed.placements, problems)
+        _plan_tenant(plan, scope)
+    # Caches go next to the pods that read them, so they are placed once every pod is resolved.
+    place_caches(specs, placed, readers(plan), problems)
     for (tenant, cluster), datasets in placed.placements.items():
         plan.unit_for(tenant, cluster).datasets = datasets
     check_cache_capacity(specs, placed.placements, problems)
     check_storage(specs, quotas, placed.placements, problems)
-    for spec in specs.tenants:
-        scope = TenantScope(spec, specs, quotas.get(spec.tenant.name, {}), placed.placements, problems)
-        _plan_tenant(plan, scope)
     return plan
+
+
+def readers(plan: WorkloadPlan) -> list[Reader]:
+    """Every pod template that mounts a dataset, with the GPU model of its pool (None: CPU)."""
+    out = []
+    for (tenant, cluster), unit in sorted(plan.units.items()):
+        jobs = unit.jobs + [s.job for s in unit.schedules]
+        jobs += [step.job for flow in unit.flows for step in flow.steps if step.job is not None]  # gates read none
+        for job in jobs:
+            for role in job.roles:
+                model = job.gpu_model if role.pool == "gpu" else None
+                out += [Reader(tenant, cluster, use.name, model, use.writable) for use in job.datasets]
+        for nb in unit.notebooks:
+            model = nb.gpu_model if nb.pool == "gpu" else None
+            out += [Reader(tenant, cluster, use.name, model, use.writable) for use in nb.datasets]
+    return out
 
 
 def _plan_tenant(plan: WorkloadPlan, scope: TenantScope) -> None:
@@ -82,20 +107,36 @@ def _plan_tenant(plan: WorkloadPlan, scope: TenantScope) -> None:
     for i, job in enumerate(spec.tenant.jobs):
         resolved = resolve_job(scope, job.name, job, f"jobs[{i}]")
         if resolved is not None:
+            unit = plan.unit_for(tenant, resolved.cluster)
+            if resolved.gated_by_flow:
+                flow = gated_flow(scope, resolved, f"jobs[{i}]")
+                unit.flows.append(flow)
+                resolved = flow.job
+            else:
+                unit.jobs.append(resolved)
             plan.index("job", job.name, resolved)
-            plan.unit_for(tenant, resolved.cluster).jobs.append(resolved)
     for i, schedule in enumerate(spec.tenant.schedules):
         resolved = resolve_job(scope, schedule.name, schedule.job, f"schedules[{i}].job")
         if resolved is not None:
+            unit = plan.unit_for(tenant, resolved.cluster)
+            if resolved.gated_by_flow:
+                flow = gated_flow(scope, resolved, f"schedules[{i}]", schedule)
+                unit.flows.append(flow)
+                resolved = flow.job
+            else:
+                unit.schedules.append(ResolvedSchedule(schedule, resolved))
             plan.index("schedule", schedule.name, resolved)
-            plan.unit_for(tenant, resolved.cluster).schedules.append(ResolvedSchedule(schedule, resolved))
     for i, pipeline in enumerate(spec.tenant.pipelines):
         flow = resolve_pipeline(scope, i, pipeline)
         for step in flow.steps:
+            assert step.job is not None
             plan.index("step", f"{pipeline.name}/{step.step}", step.job)
-        plan.unit_for(tenant, flow.cluster).pipelines.append(flow)
+        plan.unit_for(tenant, flow.cluster).flows.append(flow)
     for i, template in enumerate(spec.tenant.templates):
         if template.publish:
             for resolved in publish_template(scope, template.name, f"templates[{i}]"):
                 plan.index("template", f"{template.name}@{resolved.cluster}", resolved)
                 plan.unit_for(tenant, resolved.cluster).templates.append(resolved)
+    for cluster in scope.shares:
+        unit = plan.unit(tenant, cluster)
+        check_template_names(scope, unit.flows, [t.name for t in unit.templates])

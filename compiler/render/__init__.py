@@ -20,7 +20,9 @@ from compiler.render import (
     agent,
     argocd,
     datasets,
+    guardrails,
     jobs,
+    member_roles,
     namespace,
     network,
     notebooks,
@@ -40,9 +42,12 @@ TENANT_RENDERERS: list[Callable[[TenantContext], list[dict]]] = [
     datasets.render,
     notebooks.render,
     jobs.render,
+    guardrails.render,
 ]
 PLATFORM_RENDERERS: list[Callable[[PlatformContext], list[dict]]] = [
     queue.render_platform,
+    guardrails.render_platform,
+    member_roles.render_platform,
 ]
 
 

@@ -1,15 +1,28 @@
-"""Volcano workloads: Jobs, CronJobs, JobFlow pipelines with their JobTemplates, and
-published templates. Every task's pod gets the agent sidecar and, when the job reads cached
-data, an init container that waits until the datasets are warm."""
+"""Volcano workloads: Jobs, CronJobs, JobFlows (pipelines, and jobs that wait for data before
+taking GPUs) with their JobTemplates, the CronJobs that start scheduled JobFlows, and
+published templates. Every task's pod gets the agent sidecar; a CPU-only job that waits for
+data waits in an init container, a GPU job behind the CPU-only first flow of its JobFlow
+(compiler.plan.datagate says why)."""
 from __future__ import annotations
 
 from compiler import delivery
-from compiler.agent.contract import STATUS_DIR
+from compiler.agent.contract import RUN_FLOW, STATUS_DIR
+from compiler.agent.permissions import rules_for
 from compiler.kinds import JOB_LABEL, PIPELINE_LABEL, TASK_LABEL
-from compiler.plan import ResolvedJob, ResolvedPipeline, ResolvedRole, ResolvedSchedule
+from compiler.plan import DataGate, ResolvedJob, ResolvedPipeline, ResolvedRole, ResolvedSchedule, caches_read
 from compiler.render.context import TenantContext
 from compiler.render.placement import pod_placement
-from compiler.render.pods import AGENT_SERVICE_ACCOUNT, STATUS_VOLUME, agent_sidecar, resources, wait_for_data
+from compiler.render.pods import (
+    AGENT_SERVICE_ACCOUNT,
+    FLOW_RUNNER_ACCOUNT,
+    GATE_TIMEOUT_SECONDS,
+    STATUS_VOLUME,
+    agent_sidecar,
+    flow_runner,
+    resources,
+    wait_for_data,
+)
+from compiler.render.rbac import account
 from compiler.render.volumes import PROJECT_PATH, PodVolumes
 
 VOLCANO_BATCH = "batch.volcano.sh/v1alpha1"
@@ -53,7 +66,8 @@ def job_spec(ctx: TenantContext, job: ResolvedJob, holder: tuple[str, str] = ("b
 
 
 def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
-    volumes = PodVolumes().empty_dir(STATUS_VOLUME, STATUS_DIR).datasets(job.datasets)
+    gpu_model = job.gpu_model if role.pool == "gpu" else None  # GPU pods read their model's caches
+    volumes = PodVolumes().empty_dir(STATUS_VOLUME, STATUS_DIR).datasets(job.datasets, gpu_model)
     volumes.claim("project", job.project_claim, PROJECT_PATH)
     main: dict = {"name": role.name, "image": role.image,
                   "resources": resources(role.cpu, role.memory, role.gpu, job.gpu_resource),
@@ -67,8 +81,9 @@ def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
     if role.ports:
         main["ports"] = [{"containerPort": p} for p in role.ports]
     init = [agent_sidecar(ctx.platform.agent_image, job.name, role.name)]
-    if job.wait_percent and job.datasets:
-        init.append(wait_for_data(ctx.platform.agent_image, job.dataset_names, ctx.namespace, job.wait_percent))
+    if job.wait is not None and job.wait.gate == "init":  # a CPU-only job: the home caches (plan.datasets)
+        waits = caches_read(job.datasets, job.wait.datasets, [gpu_model])
+        init.append(wait_for_data(ctx.platform.agent_image, waits, ctx.namespace, job.wait.percent))
     pod_spec = {
         "serviceAccountName": AGENT_SERVICE_ACCOUNT,
         "restartPolicy": "OnFailure",
@@ -86,13 +101,15 @@ def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
 
 
 def render(ctx: TenantContext) -> list[dict]:
-    """The unit's jobs, schedules, pipelines and published templates, as the plan resolved them."""
+    """The unit's jobs, schedules, flows and published templates, as the plan resolved them."""
     unit = ctx.workloads
     objects = [ctx.obj(VOLCANO_BATCH, "Job", job.name, labels={JOB_LABEL: job.name}, spec=job_spec(ctx, job))
                for job in unit.jobs]
     objects += [_cron_job(ctx, schedule) for schedule in unit.schedules]
-    for pipeline in unit.pipelines:
-        objects += _pipeline(ctx, pipeline)
+    for flow in unit.flows:
+        objects += _flow(ctx, flow)
+    if any(flow.schedule for flow in unit.flows):
+        objects += account(ctx, FLOW_RUNNER_ACCOUNT, rules_for(RUN_FLOW))
     objects += [ctx.obj(VOLCANO_FLOW, "JobTemplate", f"tpl-{job.name}", spec=job_spec(ctx, job, JOB_TEMPLATE))
                 for job in unit.templates]
     return objects
@@ -112,15 +129,68 @@ def _cron_job(ctx: TenantContext, schedule: ResolvedSchedule) -> dict:
     return ctx.obj(VOLCANO_BATCH, "CronJob", timing.name, spec=spec)
 
 
-def _pipeline(ctx: TenantContext, pipeline: ResolvedPipeline) -> list[dict]:
-    """A JobTemplate per step and the JobFlow running them in dependency order."""
-    objects, flows = [], []
-    for step in pipeline.steps:
-        objects.append(ctx.obj(VOLCANO_FLOW, "JobTemplate", step.name, labels={PIPELINE_LABEL: pipeline.name},
-                               spec=job_spec(ctx, step.job, JOB_TEMPLATE)))
-        flow: dict = {"name": step.name}
-        if step.depends_on:
-            flow["dependsOn"] = {"targets": list(step.depends_on)}
-        flows.append(flow)
-    objects.append(ctx.obj(VOLCANO_FLOW, "JobFlow", pipeline.name, spec={"jobRetainPolicy": "retain", "flows": flows}))
+def _flow(ctx: TenantContext, flow: ResolvedPipeline) -> list[dict]:
+    """A JobTemplate per flow, and the JobFlow running them in dependency order: rendered
+    itself (it runs once), or started at each scheduled time by a CronJob."""
+    labels = {PIPELINE_LABEL: flow.name} if flow.origin == "pipeline" else {JOB_LABEL: flow.name}
+    objects = []
+    for step in flow.steps:
+        spec = job_spec(ctx, step.job, JOB_TEMPLATE) if step.job is not None else _gate_spec(ctx, step.gate)
+        objects.append(ctx.obj(VOLCANO_FLOW, "JobTemplate", step.name, labels=labels, spec=spec))
+    if flow.schedule is None:
+        flows = []
+        for step in flow.steps:
+            entry: dict = {"name": step.name}
+            if step.depends_on:
+                entry["dependsOn"] = {"targets": list(step.depends_on)}
+            flows.append(entry)
+        objects.append(ctx.obj(VOLCANO_FLOW, "JobFlow", flow.name, labels=labels,
+                               spec={"jobRetainPolicy": "retain", "flows": flows}))
+    else:
+        objects.append(_flow_cron_job(ctx, flow, labels))
     return objects
+
+
+def _gate_spec(ctx: TenantContext, gate: DataGate | None) -> dict:
+    """The data gate: one CPU pod of `tenantc-agent wait-dataset`. Its Job completes when the
+    data is warm (its one pod succeeded, minAvailable 1) and fails if the wait times out or
+    cannot pass; either way no GPU was taken, and the JobFlow starts the job only after a
+    Completed gate."""
+    assert gate is not None
+    pod = {
+        "serviceAccountName": AGENT_SERVICE_ACCOUNT,
+        "restartPolicy": "Never",
+        "containers": [wait_for_data(ctx.platform.agent_image, gate.datasets, ctx.namespace, gate.percent,
+                                     GATE_TIMEOUT_SECONDS)],
+        **pod_placement(ctx.cluster, "cpu"),
+    }
+    spec: dict = {
+        "schedulerName": "volcano", "queue": ctx.tenant.name, "minAvailable": 1,
+        "tasks": [{"name": "gate", "replicas": 1,
+                   "template": {"metadata": {"labels": {JOB_LABEL: gate.job, TASK_LABEL: "gate"}}, "spec": pod}}],
+    }
+    if gate.priority_class:
+        spec["priorityClassName"] = gate.priority_class
+    return spec
+
+
+def _flow_cron_job(ctx: TenantContext, flow: ResolvedPipeline, labels: dict[str, str]) -> dict:
+    """The CronJob that starts a run of a scheduled flow. Its own Jobs take a second each, so
+    it keeps one of each and never overlaps itself; the flow's concurrency policy and history
+    apply to the runs, and the agent keeps them (compiler.agent.run_flow)."""
+    timing = flow.schedule
+    assert timing is not None
+    runner = flow_runner(ctx.platform.agent_image, flow.name, ctx.namespace,
+                         [(s.name, s.depends_on) for s in flow.steps], timing.concurrency_policy,
+                         timing.successful_history, timing.failed_history)
+    spec: dict = {
+        "schedule": timing.schedule, "concurrencyPolicy": "Forbid",
+        "successfulJobsHistoryLimit": 1, "failedJobsHistoryLimit": 1,
+        "jobTemplate": {"metadata": {"labels": dict(labels)}, "spec": {"backoffLimit": 3, "template": {
+            "metadata": {"labels": dict(labels)},
+            "spec": {"serviceAccountName": FLOW_RUNNER_ACCOUNT, "restartPolicy": "OnFailure",
+                     "containers": [runner], **pod_placement(ctx.cluster, "cpu")}}}},
+    }
+    if timing.time_zone:
+        spec["timeZone"] = timing.time_zone
+    return ctx.obj("batch/v1", "CronJob", flow.name, labels=labels, spec=spec)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from compiler.render.context import TenantContext
+from compiler.render.member_roles import MEMBER_ROLES, member_cluster_role
 from compiler.render.rbac import RBAC_GROUP, role_binding
 
 WORKLOAD_SERVICE_ACCOUNT = "workloads"
@@ -15,12 +16,13 @@ def render(ctx: TenantContext) -> list[dict]:
         ctx.obj("v1", "Namespace", ctx.namespace, namespaced=False, labels=pod_security),
         ctx.obj("v1", "ServiceAccount", WORKLOAD_SERVICE_ACCOUNT, automountServiceAccountToken=False),
     ]
-    for role in ("admin", "edit", "view"):
+    for role in MEMBER_ROLES:
         subjects = [
             {"kind": kind, "name": name, "apiGroup": RBAC_GROUP}
             for kind, name in sorted(m.subject for m in ctx.tenant.members if m.role == role)
         ]
         if subjects:
-            # Only the built-in namespaced roles: never cluster-admin, never our own wildcard rules.
-            objects.append(role_binding(ctx, f"members-{role}", "ClusterRole", role, subjects))
+            # The platform's member roles (compiler/render/member_roles.py), granted in this namespace
+            # only: never the built-in admin/edit (they may delete default-deny), never cluster-admin.
+            objects.append(role_binding(ctx, f"members-{role}", "ClusterRole", member_cluster_role(role), subjects))
     return objects

@@ -2,6 +2,14 @@
 
 Namespaces are matched by the `kubernetes.io/metadata.name` label the API server sets on
 every namespace, so no extra labelling of other namespaces is required.
+
+A connection between two tenants needs both ends: the receiver's ingress (its own
+`allowFromTenants`) and the sender's egress, which the sender's spec does not list. So each
+tenant also gets egress to every tenant on its cluster that lets it in, as the plan decided
+(`Plan.egress_tenants`; the unit cache keys the unit on those tenants' specs).
+
+The ingress gateway reaches only notebooks that ask for an Ingress, on their port (the
+notebook renderer's own policy), and only while the tenant keeps `allowFromIngress`.
 """
 from __future__ import annotations
 
@@ -11,7 +19,7 @@ from compiler.render.context import TenantContext
 NETWORKING = "networking.k8s.io/v1"
 
 
-def _from_namespace(name: str) -> dict:
+def _from_namespace(name: str) -> dict:  # a peer: every pod of one namespace, as source or destination
     return {"namespaceSelector": {"matchLabels": {NS_NAME: name}}}
 
 
@@ -37,15 +45,16 @@ def render(ctx: TenantContext) -> list[dict]:
             "ingress": [{"from": [_from_namespace(platform.monitoring_namespace)]}],
         }),
     ]
-    if network.allow_from_ingress:
-        policies.append(("allow-ingress-gateway", {
-            "podSelector": {}, "policyTypes": ["Ingress"],
-            "ingress": [{"from": [_from_namespace(platform.ingress_namespace)]}],
-        }))
     if network.allow_from_tenants:
         policies.append(("allow-from-tenants", {
             "podSelector": {}, "policyTypes": ["Ingress"],
             "ingress": [{"from": [_from_namespace(t) for t in sorted(set(network.allow_from_tenants))]}],
+        }))
+    receivers = ctx.plan.egress_tenants(ctx.tenant.name, ctx.cluster.name)
+    if receivers:
+        policies.append(("allow-to-tenants", {
+            "podSelector": {}, "policyTypes": ["Egress"],
+            "egress": [{"to": [_from_namespace(t) for t in receivers]}],
         }))
     if network.egress:
         rules = []

@@ -1,5 +1,6 @@
 """Personal notebooks: a StatefulSet with home, project and dataset volumes, a Service, an
-optional Ingress, and a NetworkPolicy letting the ingress namespace reach it."""
+optional Ingress, and with it (if the tenant allows the ingress gateway in) a NetworkPolicy
+letting the ingress namespace reach the notebook's port."""
 from __future__ import annotations
 
 from compiler.kinds import NAMESPACE_NAME_LABEL, NOTEBOOK_LABEL, USER_LABEL
@@ -22,7 +23,7 @@ def _notebook(ctx: TenantContext, nb: ResolvedNotebook) -> list[dict]:
     selector = {NOTEBOOK_LABEL: nb.handle}
     labels = {**selector, USER_LABEL: nb.handle}
     volumes = PodVolumes().claim("home", nb.home_claim, HOME_PATH).claim("project", nb.project_claim, PROJECT_PATH)
-    volumes.datasets(nb.datasets)
+    volumes.datasets(nb.datasets, nb.gpu_model if nb.pool == "gpu" else None)
     container = {
         "name": "notebook", "image": nb.image,
         "ports": [{"name": "http", "containerPort": PORT}],
@@ -45,9 +46,10 @@ def _notebook(ctx: TenantContext, nb: ResolvedNotebook) -> list[dict]:
         if nb.ingress_class:
             ingress_spec["ingressClassName"] = nb.ingress_class
         objects.append(ctx.obj("networking.k8s.io/v1", "Ingress", name, labels=labels, spec=ingress_spec))
-    objects.append(ctx.obj("networking.k8s.io/v1", "NetworkPolicy", f"{name}-from-ingress", spec={
-        "podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"],
-        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
-            NAMESPACE_NAME_LABEL: ctx.platform.ingress_namespace}}}],
-            "ports": [{"port": PORT, "protocol": "TCP"}]}]}))
+    if nb.ingress_host is not None and ctx.tenant.network.allow_from_ingress:  # the gateway comes in via the Ingress
+        objects.append(ctx.obj("networking.k8s.io/v1", "NetworkPolicy", f"{name}-from-ingress", spec={
+            "podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
+                NAMESPACE_NAME_LABEL: ctx.platform.ingress_namespace}}}],
+                "ports": [{"port": PORT, "protocol": "TCP"}]}]}))
     return objects

@@ -1,18 +1,28 @@
 """Pod-template pieces shared by jobs, notebooks and the cache-scaling CronJob: resources and
-the agent's containers (sidecar, wait-for-data, cache scaler). Placement is in
+the agent's containers (sidecar, wait-for-data, cache scaler, flow runner). Placement is in
 compiler.render.placement, volumes in compiler.render.volumes."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from decimal import Decimal
 
-from compiler.agent.contract import STATUS_DIR, sidecar_argv, wait_dataset_argv
+from compiler.agent.contract import (
+    RUN_ENV,
+    RUN_SOURCE_LABEL,
+    STATUS_DIR,
+    run_flow_argv,
+    sidecar_argv,
+    wait_dataset_argv,
+)
 from compiler.kinds import AGENT_RESOURCES
 from compiler.quantity import FORMAT_BINARY, FORMAT_DECIMAL, canonical
 
 AGENT_SERVICE_ACCOUNT = "tenantc-agent"
+FLOW_RUNNER_ACCOUNT = "tenantc-flow-runner"  # may only start (and clean up) JobFlow runs
 STATUS_VOLUME = "tenantc-status"
-WAIT_TIMEOUT_SECONDS = 3600
+WAIT_TIMEOUT_SECONDS = 3600  # an init container: the job's pods hold their CPU while it waits
+GATE_TIMEOUT_SECONDS = 6 * 3600  # the first flow of a JobFlow: one 10m-CPU pod, nothing else held
 
 
 def resources(cpu: Decimal | None, memory: Decimal | None, gpu: int, gpu_resource: str) -> dict:
@@ -50,6 +60,15 @@ def agent_sidecar(image: str, job: str, task: str) -> dict:
     }
 
 
-def wait_for_data(image: str, datasets: list[str], namespace: str, percent: int) -> dict:
-    return agent_container("wait-for-data", image,
-                           wait_dataset_argv(datasets, namespace, percent, WAIT_TIMEOUT_SECONDS))
+def wait_for_data(image: str, datasets: list[str], namespace: str, percent: int,
+                  timeout: int = WAIT_TIMEOUT_SECONDS) -> dict:
+    return agent_container("wait-for-data", image, wait_dataset_argv(datasets, namespace, percent, timeout))
+
+
+def flow_runner(image: str, name: str, namespace: str, flows: Sequence[tuple[str, Sequence[str]]],
+                concurrency_policy: str, keep_succeeded: int, keep_failed: int) -> dict:
+    """`tenantc-agent run-flow` in a CronJob's pod: the run is named after the pod's Job, which
+    the Job controller labels on the pod and the downward API passes in (contract.RUN_ENV)."""
+    argv = run_flow_argv(name, namespace, f"$({RUN_ENV})", flows, concurrency_policy, keep_succeeded, keep_failed)
+    run = {"fieldRef": {"fieldPath": f"metadata.labels['{RUN_SOURCE_LABEL}']"}}
+    return {**agent_container("run-flow", image, argv), "env": [{"name": RUN_ENV, "valueFrom": run}]}

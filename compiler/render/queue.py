@@ -1,8 +1,9 @@
-"""Volcano queues: one per tenant and cluster (capability = that cluster's share), plus the
+"""Volcano queues: one per tenant and cluster (capability = that cluster's share, 0 for the GPU
+resources it has no quota for, since Volcano leaves an unset dimension unlimited), plus the
 platform's own parent queues, rendered once per cluster under _platform/."""
 from __future__ import annotations
 
-from compiler.plan import resource_amounts
+from compiler.plan import quota_amounts, resource_amounts
 from compiler.render.context import PlatformContext, TenantContext
 
 QUEUE_API = "scheduling.volcano.sh/v1beta1"
@@ -19,7 +20,7 @@ def render(ctx: TenantContext) -> list[dict]:
     spec: dict = {
         "weight": ctx.tenant.queue.weight,
         "reclaimable": ctx.tenant.queue.reclaimable,
-        "capability": _scheduled(resource_amounts(ctx.share, gpus)),
+        "capability": _scheduled(quota_amounts(ctx.share, ctx.cluster)),
         "parent": ctx.plan.queue_parents[ctx.tenant.name],
     }
     if ctx.guarantee is not None:

@@ -1,7 +1,8 @@
-"""ResourceQuota with this cluster's share of the logical quota, and the LimitRange."""
+"""ResourceQuota with this cluster's share of the logical quota (an explicit 0 for the cluster's
+GPU resources the tenant has no quota for), and the LimitRange."""
 from __future__ import annotations
 
-from compiler.plan import resource_amounts
+from compiler.plan import quota_amounts
 from compiler.render.context import TenantContext
 
 COUNTED = {"pods", "persistentvolumeclaims"}
@@ -9,7 +10,7 @@ COUNTED = {"pods", "persistentvolumeclaims"}
 
 def render(ctx: TenantContext) -> list[dict]:
     hard = {}
-    for resource, amount in resource_amounts(ctx.share, ctx.cluster.gpu_models()).items():
+    for resource, amount in quota_amounts(ctx.share, ctx.cluster).items():
         if resource in COUNTED:
             key = resource
         elif resource == "storage":

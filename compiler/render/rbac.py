@@ -1,5 +1,6 @@
 """Namespaced RBAC: a ServiceAccount with its own Role and RoleBinding (the agent's account, a
-cache scaler's), and RoleBindings of tenant members to built-in roles."""
+cache scaler's), and RoleBindings of tenant members to the platform's member roles
+(compiler/render/member_roles.py)."""
 from __future__ import annotations
 
 from compiler.render.context import TenantContext

@@ -1,6 +1,6 @@
 """A pod's volumes and its main container's mounts, built together: an emptyDir, a claim
-(home, project) or the datasets it uses (their Fluid-made claims, read-only unless the plan
-made them writable)."""
+(home, project) or the datasets it uses (the Fluid-made claims of the caches on the pod's kind
+of pool, read-only unless the plan made them writable)."""
 from __future__ import annotations
 
 from compiler.plan import DatasetUse
@@ -36,10 +36,11 @@ class PodVolumes:
             self.volumes.append(claim_volume(name, claim))
         return self
 
-    def datasets(self, uses: list[DatasetUse]) -> PodVolumes:
-        """Each dataset's claim (named like the dataset) at /data/<name>."""
+    def datasets(self, uses: list[DatasetUse], gpu_model: str | None = None) -> PodVolumes:
+        """Each dataset at /data/<name>, from the claim of its cache on the pod's kind of pool
+        (a GPU pod: its model's cache; any other pod: the dataset's own claim)."""
         for ds in uses:
             read_only = {} if ds.writable else {"readOnly": True}
             self.mounts.append({"name": f"data-{ds.name}", "mountPath": f"{DATA_PATH}/{ds.name}", **read_only})
-            self.volumes.append(claim_volume(f"data-{ds.name}", ds.name, read_only=not ds.writable))
+            self.volumes.append(claim_volume(f"data-{ds.name}", ds.claim(gpu_model), read_only=not ds.writable))
         return self

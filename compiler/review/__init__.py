@@ -16,6 +16,7 @@ from compiler.pipeline import CACHE_DIR
 from compiler.review.approvals import Approval, required_approvals
 from compiler.review.capacity import CapacityRow, capacity_impact
 from compiler.review.compare import ObjectChange, compare_objects
+from compiler.review.datagraph import GraphChange, graph_change
 from compiler.review.live import LiveQuotaUsage
 from compiler.review.revision import Revision, changed_files, open_revision
 from compiler.review.risks import Risk, RiskContext, UsageReader, find_risks
@@ -37,6 +38,7 @@ class Review:
     warnings: list[str] = field(default_factory=list)
     cached: dict[str, bool] = field(default_factory=dict)  # role -> snapshot came from the cache
     timings: dict[str, float] = field(default_factory=dict)
+    data_graph: GraphChange = field(default_factory=lambda: GraphChange((), (), ()))
 
     @property
     def has_changes(self) -> bool:
@@ -93,9 +95,10 @@ def review(root: Path, base_ref: str, head_ref: str | None = None, *, crd_dirs: 
     approvals = required_approvals(changes, risks, old, new)
     capacity = capacity_impact(old, new)
     warnings = list(new.warnings) + (live.warnings if live else [])
+    data_graph = graph_change(old.data_edges, new.data_edges)
     lap("judge")
     return Review(base, head, changes, capacity, risks, approvals, changed_files(base, head), warnings,
-                  compiled.cached, timings)
+                  compiled.cached, timings, data_graph)
 
 
 __all__ = ["Review", "ReviewFailed", "review", "RevisionFailed"]

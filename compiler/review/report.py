@@ -16,6 +16,8 @@ from compiler.pipeline import RENDERED_DIR
 from compiler.quantity import FORMAT_BINARY, Quantity
 from compiler.review import Review, ReviewFailed
 from compiler.review.capacity import CapacityRow
+from compiler.review.charts import capacity_charts, data_flowchart
+from compiler.review.datagraph import EVERY_TENANT, EXPORT, GLOBAL
 from compiler.review.revision import Revision
 from compiler.review.risks import DANGER, RULES, WARNING
 
@@ -64,6 +66,7 @@ def to_json(r: Review) -> dict[str, Any]:
         "approvals": [{"who": a.who, "reasons": a.reasons} for a in r.approvals],
         "changedFiles": r.changed_files,
         "warnings": r.warnings,
+        "datasetGraph": {"changed": r.data_graph.changed, "edges": r.data_graph.rows()},
     }
 
 
@@ -156,6 +159,10 @@ def _text(d: dict) -> str:
         out += ["", "risks:"]
         out += [f"  {x['severity']}: {x['rule']}: {x['cluster']}/{x['tenant']} {_ref(x)}: {x['reason']}"
                 for x in d["risks"]]
+    graph = d["datasetGraph"]
+    if graph["changed"]:
+        out += ["", "datasets shared (who may read whose data):"]
+        out += [f"  {_SIGN[e['status']]} {_edge_text(e)}" for e in graph["edges"] if e["status"] != "kept"]
     if d["approvals"]:
         out += ["", "approvals needed:"]
         out += [f"  {a['who']}: {'; '.join(a['reasons'])}" for a in d["approvals"]]
@@ -163,7 +170,21 @@ def _text(d: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-_SIGN = {"added": "+", "removed": "-", "changed": "~"}
+def _edge_text(e: dict) -> str:
+    """A dataset edge in words: 'vision imports ml-platform/click-logs', 'ml-platform/click-logs
+    exported to vision (read-write)', 'ml-platform/imagenet given to every tenant (global, read-only)'."""
+    dataset = f"{e['tenant']}/{e['dataset']}"
+    write = " (read-write)" if e["write"] else ""
+    if e["kind"] == GLOBAL:
+        return f"{dataset} given to every tenant (global, read-only)"
+    to = "every tenant" if e["to"] == EVERY_TENANT else e["to"]
+    if e["kind"] == EXPORT:
+        return f"{dataset} exported to {to}{write}"
+    alias = f" as {e['as']}" if e["as"] else ""
+    return f"{to} imports {dataset}{alias}{write}"
+
+
+_SIGN = {"added": "+", "removed": "-", "changed": "~"}  # also a dataset edge's status
 
 
 def _field_line(f: dict) -> str:
@@ -213,28 +234,78 @@ def _markdown(d: dict) -> str:
     if not d["hasChanges"]:
         out += ["", "Nothing to review: the rendered objects are identical. ✅"]
         return "\n".join(out + _md_warnings(d)) + "\n"
-    risks_by = _count_by(d["risks"])
-    out += ["", "| tenant | cluster | added | removed | changed | risks |", "|---|---|--:|--:|--:|--:|"]
-    for (tenant, cluster), changes in _grouped(d["changes"], by_cluster_first=False):
-        n = {k: sum(c["change"] == k for c in changes) for k in ("added", "removed", "changed")}
-        out.append(f"| {tenant} | {cluster} | {n['added']} | {n['removed']} | {n['changed']} | "
-                   f"{risks_by.get((tenant, cluster), 0)} |")
-    if d["risks"]:
-        out += ["", "### Risks", "", "| | rule | where | object | reason |", "|---|---|---|---|---|"]
-        out += [f"| {'🛑' if x['severity'] == DANGER else '⚠️'} | `{x['rule']}` | {x['cluster']}/{x['tenant']} | "
-                f"`{_ref(x)}` | {_cell(x['reason'])} |" for x in d["risks"]]
-    capacity = [row for row in d["capacity"] if row["changed"]]
-    if capacity:
-        out += ["", "### Capacity", "",
-                "| cluster | resource | before | after | capacity × overcommit | headroom | used |",
-                "|---|---|--:|--:|--:|--:|--:|"]
-        out += ["| " + " | ".join(_capacity_cells(row)) + " |" for row in capacity]
+    # Mermaid pictures, by the position in `out` they go to; left out first when the comment would be too long.
+    pictures: dict[int, list[str]] = {}
+    out += _md_summary(d) + _md_risks(d)
+    out += _md_capacity(d, pictures, len(out))
+    out += _md_datasets(d, pictures, len(out))
     if d["approvals"]:
         out += ["", "### Approvals needed", ""]
         out += [f"- **{a['who']}**: {'; '.join(a['reasons'])}" for a in d["approvals"]]
     out += ["", "### Details", ""]
     tail = _md_warnings(d)
-    budget = MARKDOWN_BUDGET - sum(len(line) + 1 for line in out + tail) - 200  # room for the note below
+    _place_pictures(out, pictures, sum(len(line) + 1 for line in out + tail))
+    return "\n".join(out + _md_details(d, MARKDOWN_BUDGET - sum(len(line) + 1 for line in out + tail)) + tail) + "\n"
+
+
+def _md_summary(d: dict) -> list[str]:
+    risks_by = _count_by(d["risks"])
+    out = ["", "| tenant | cluster | added | removed | changed | risks |", "|---|---|--:|--:|--:|--:|"]
+    for (tenant, cluster), changes in _grouped(d["changes"], by_cluster_first=False):
+        n = {k: sum(c["change"] == k for c in changes) for k in ("added", "removed", "changed")}
+        out.append(f"| {tenant} | {cluster} | {n['added']} | {n['removed']} | {n['changed']} | "
+                   f"{risks_by.get((tenant, cluster), 0)} |")
+    return out
+
+
+def _md_risks(d: dict) -> list[str]:
+    if not d["risks"]:
+        return []
+    return ["", "### Risks", "", "| | rule | where | object | reason |", "|---|---|---|---|---|"] + [
+        f"| {'🛑' if x['severity'] == DANGER else '⚠️'} | `{x['rule']}` | {x['cluster']}/{x['tenant']} | "
+        f"`{_ref(x)}` | {_cell(x['reason'])} |" for x in d["risks"]]
+
+
+def _md_capacity(d: dict, pictures: dict[int, list[str]], at: int) -> list[str]:
+    """The capacity table; its charts go to `pictures`, to be placed after it if they fit."""
+    capacity = [row for row in d["capacity"] if row["changed"]]
+    if not capacity:
+        return []
+    out = ["", "### Capacity", "", "| cluster | resource | before | after | capacity × overcommit | headroom | used |",
+           "|---|---|--:|--:|--:|--:|--:|"]
+    out += ["| " + " | ".join(_capacity_cells(row)) + " |" for row in capacity]
+    pictures[at + len(out)] = [line for chart in capacity_charts(capacity) for line in ("", chart)]
+    return out
+
+
+def _md_datasets(d: dict, pictures: dict[int, list[str]], at: int) -> list[str]:
+    """The dataset edges a change adds or removes, in words; the flowchart goes to `pictures`."""
+    graph = d["datasetGraph"]
+    if not graph["changed"]:
+        return []
+    out = ["", "### Datasets shared"]
+    pictures[at + len(out)] = ["", "Who may read whose data after this change: dotted = exported to, thick = "
+                               "imported by; green = new, red dashed = removed.", "", data_flowchart(graph["edges"])]
+    return out + [""] + [f"- {'new' if e['status'] == 'added' else 'removed'}: {_edge_text(e)}"
+                         for e in graph["edges"] if e["status"] != "kept"]
+
+
+def _place_pictures(out: list[str], pictures: dict[int, list[str]], used: int) -> None:
+    """Put the pictures into `out` when they fit the comment with room to spare, else a note."""
+    if not pictures:
+        return
+    drawn = sum(len(line) + 1 for lines in pictures.values() for line in lines)
+    if used + drawn <= MARKDOWN_BUDGET - 400:  # room for the notes
+        for at in sorted(pictures, reverse=True):
+            out[at:at] = pictures[at]
+    else:
+        out[min(pictures):min(pictures)] = ["", "_Charts left out to fit a comment._"]
+
+
+def _md_details(d: dict, room: int) -> list[str]:
+    """Each tenant's details, collapsed, while they fit in `room` characters."""
+    out: list[str] = []
+    budget = room - 200  # room for the note below
     groups = _by_tenant(d["changes"])
     for i, (tenant, changes) in enumerate(groups):
         block = _md_tenant(tenant, changes, d)
@@ -244,7 +315,7 @@ def _markdown(d: dict) -> str:
             break
         out.append(block)
         budget -= len(block) + 1
-    return "\n".join(out + tail) + "\n"
+    return out
 
 
 def _md_tenant(tenant: str, changes: list[dict], d: dict) -> str:

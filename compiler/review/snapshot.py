@@ -25,6 +25,7 @@ from compiler.pipeline import CACHE_DIR, CompileResult, compile_repo
 from compiler.plan import cluster_usage
 from compiler.quantity import FORMAT_DECIMAL
 from compiler.render.unit_cache import code_fingerprint
+from compiler.review.datagraph import edges_of_specs
 from compiler.review.revision import Revision
 from compiler.validate.crds import CrdSet
 
@@ -57,6 +58,8 @@ class Snapshot:
     # cluster -> resource -> {"used": str, "limit": str | None, "fmt": str}
     usage: dict[str, dict[str, dict]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # who may read whose data: [owner, dataset, to, kind, write, alias] (compiler.review.datagraph)
+    data_edges: list[list] = field(default_factory=list)
 
     @classmethod
     def from_result(cls, result: CompileResult) -> Snapshot:
@@ -86,6 +89,7 @@ class Snapshot:
             pools={c.name: {p.name: dict(p.labels) for p in c.node_pools} for c in platform.clusters},
             usage=usage,
             warnings=list(result.warnings),
+            data_edges=edges_of_specs(specs),
         )
 
 

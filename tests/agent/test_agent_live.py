@@ -12,8 +12,11 @@ to equal the ones permissions.py declares.
 from __future__ import annotations
 
 import base64
+import datetime
 import json
+import os
 import re
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -40,8 +43,10 @@ SA = "agent"
 SA_USER = f"system:serviceaccount:{TENANT}:{SA}"
 FLUID = ("data.fluid.io", "v1alpha1")
 FLUID_CRDS = ("datasets", "jindoruntimes", "alluxioruntimes", "juicefsruntimes", "thinruntimes")
+FLOW = ("flow.volcano.sh", "v1alpha1")
 MINE = {"tenantc.io/test": "agent"}  # on what the tests create, so teardown finds it
-SHARED_FLUID_CRDS = Path(__file__).resolve().parents[3] / "shared" / "crds" / "fluid"
+SHARED_CRDS = Path(__file__).resolve().parents[3] / "shared" / "crds"
+SHARED_FLUID_CRDS = SHARED_CRDS / "fluid"
 
 
 def _uid() -> str:
@@ -94,6 +99,30 @@ class Live:
         for plural in missing:
             eventually(lambda plural=plural: self._crd_established(f"{plural}.{FLUID[0]}"), 60, 0.5,
                        f"CRD {plural} established")
+
+    def ensure_jobflow_crd(self) -> None:
+        """Volcano's JobFlow CRD, as run-flow needs it (the control plane installs ../shared/crds)."""
+        if self._crd_established(f"jobflows.{FLOW[0]}"):
+            return
+        path = SHARED_CRDS / "volcano" / f"{FLOW[0]}_jobflows.yaml"
+        if not path.is_file():
+            pytest.skip(f"Volcano's JobFlow CRD not installed and no {path.name} beside the checkout")
+        try:
+            self.ext.create_custom_resource_definition(yaml.safe_load(path.read_text()))
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        eventually(lambda: self._crd_established(f"jobflows.{FLOW[0]}"), 60, 0.5, "CRD jobflows established")
+
+    def jobflows(self, pipeline: str) -> dict[str, dict]:
+        found = self.custom.list_namespaced_custom_object(*FLOW, TENANT, "jobflows",
+                                                          label_selector=f"tenantc.io/pipeline={pipeline}")
+        return {item["metadata"]["name"]: item for item in found["items"]}
+
+    def set_jobflow_phase(self, name: str, phase: str) -> None:
+        """What Volcano's JobFlow controller writes when a run ends (status.state.phase)."""
+        self.custom.patch_namespaced_custom_object_status(*FLOW, TENANT, "jobflows", name,
+                                                          {"status": {"state": {"phase": phase}}})
 
     def _crd_established(self, name: str) -> bool:
         try:
@@ -160,6 +189,8 @@ class Live:
             lambda: self.coord.delete_collection_namespaced_lease(TENANT, label_selector=agent_made),
             lambda: self.core.delete_collection_namespaced_config_map(TENANT, label_selector=agent_made),
             lambda: self.core.delete_collection_namespaced_pod(TENANT, label_selector=test_made),
+            lambda: self.custom.delete_collection_namespaced_custom_object(*FLOW, TENANT, "jobflows",
+                                                                           label_selector=agent_made),
             *(lambda p=p: self.custom.delete_collection_namespaced_custom_object(*FLUID, TENANT, p,
                                                                                 label_selector=test_made)
               for p in FLUID_CRDS),
@@ -237,6 +268,7 @@ def live(control_plane, tmp_path_factory):
     for namespace in (TENANT, OTHER):
         env.ensure_namespace(namespace)
     env.ensure_fluid_crds()
+    env.ensure_jobflow_crd()
     env.grant_agent_role()
     env.token_file = env.issue_token()
     env.kubeconfig = env.agent_kubeconfig()
@@ -331,6 +363,38 @@ def test_sidecar_rides_out_an_api_server_restart(live, tmp_path):
                    "status written while the API was away reaches it")
         code, elapsed = agent.terminate()
     assert code == 0 and elapsed < 5, (code, elapsed, agent.output)
+
+
+def test_lease_renewal_resumes_within_one_interval_of_the_server_returning(live, tmp_path):
+    """The API server crashes (SIGKILL) under a sidecar with a 2 s interval and the default
+    --max-backoff (30 s), stays away long enough for an uncapped backoff to outgrow the interval,
+    and is restarted: the next renewTime follows its readiness (/readyz ok) within one interval."""
+    interval = 2.0
+    job = f"resume-{_uid()}"
+    pod = f"{job}-worker-0"
+    env = agent_env(POD_NAME=pod, POD_NAMESPACE=TENANT, TENANTC_JOB=job, TENANTC_TASK="worker")
+    with AgentProcess("sidecar", "--interval", str(interval), "--status-file", str(tmp_path / "status.json"),
+                      *live.agent_args, env=env) as agent:
+        first = eventually(lambda: renew_time(live, pod), 30, 0.2, "lease created")
+        before = wait_renewed_after(live, pod, first)
+        mark = len(agent.lines)
+        status = live.cp.status()["components"]["kube-apiserver"]
+        os.kill(status["pid"], signal.SIGKILL)
+        try:
+            agent.wait_for("retrying with backoff", timeout=30, start=mark)
+            # 0.5+1+2+4+8 s of backoff and more: uncapped, the wait the server returns into is 16-30 s.
+            time.sleep(16)
+            assert agent.proc.poll() is None, agent.output
+        finally:
+            live.cp.start_component("kube-apiserver")  # returns once /readyz answers ok
+        ready = datetime.datetime.now(datetime.UTC)
+        renewed = wait_renewed_after(live, pod, before, timeout=60)
+        agent.wait_for("working again", timeout=30, start=mark)
+        code, _ = agent.terminate()
+    late = (renewed - ready).total_seconds()
+    print(f"\nlease renewed {late:+.2f}s after the API server was ready again (interval {interval:g}s)")
+    assert late <= interval + 1.0, f"renewal resumed {late:.2f}s after the server was ready\n{agent.output}"
+    assert code == 0
 
 
 def test_the_same_token_is_forbidden_in_another_tenant(live, tmp_path):
@@ -440,6 +504,45 @@ def test_scale_runtime_missing_runtime_is_exit_2(live):
     assert result.returncode == 2 and "not found" in result.stderr, result.stderr
 
 
+# --------------------------------------------------------------------------- run-flow
+
+
+def _run_flow_args(live: Live, pipeline: str, run: str, *extra: str) -> list[str]:
+    return ["run-flow", pipeline, "-n", TENANT, "--run", run, "--flow", f"{pipeline}-prep",
+            "--flow", f"{pipeline}-train:{pipeline}-prep", *extra, *live.agent_args]
+
+
+def test_run_flow_starts_each_run_once_and_follows_its_policy(live):
+    pipeline = f"daily-{_uid()}"
+    first, second, third = (f"{pipeline}-2900000{i}" for i in range(3))
+    result = run_agent(*_run_flow_args(live, pipeline, first), env=agent_env())
+    assert result.returncode == 0, result.stderr
+    runs = live.jobflows(pipeline)
+    assert list(runs) == [first]
+    assert runs[first]["spec"]["flows"] == [{"name": f"{pipeline}-prep"}, {
+        "name": f"{pipeline}-train", "dependsOn": {"targets": [f"{pipeline}-prep"]}}]
+    assert runs[first]["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "tenantc-agent"
+
+    # The pod retried: the same run, not a second one.
+    again = run_agent(*_run_flow_args(live, pipeline, first), env=agent_env())
+    assert again.returncode == 0 and "exists already" in again.stderr, again.stderr
+    # Forbid (the default): the first run has not finished, so the next scheduled one is skipped.
+    skipped = run_agent(*_run_flow_args(live, pipeline, second), env=agent_env())
+    assert skipped.returncode == 0 and "skipped" in skipped.stderr, skipped.stderr
+    assert list(live.jobflows(pipeline)) == [first]
+    # Once Volcano marks it Succeed, the next run starts, and with --keep-succeeded 0 the old one goes.
+    live.set_jobflow_phase(first, "Succeed")
+    started = run_agent(*_run_flow_args(live, pipeline, third, "--keep-succeeded", "0"), env=agent_env())
+    assert started.returncode == 0, started.stderr
+    eventually(lambda: list(live.jobflows(pipeline)) == [third], 30, 0.3, "only the new run left")
+
+
+def test_run_flow_in_another_tenant_is_refused(live):
+    result = run_agent("run-flow", "x", "-n", OTHER, "--run", f"x-{_uid()}", "--flow", "x-a", *live.agent_args,
+                       env=agent_env())
+    assert result.returncode == 2 and "HTTP 403" in result.stderr and "Traceback" not in result.stderr
+
+
 # --------------------------------------------------------------------------- least privilege
 
 
@@ -503,6 +606,12 @@ def test_the_agent_uses_exactly_the_declared_permissions(live, tmp_path):
         result = run_agent("scale-runtime", f"{kind}/{name}", "-n", TENANT, "--replicas", "2", *live.agent_args,
                            env=agent_env())
         assert result.returncode == 0, result.stderr
+
+    pipeline = f"audit-{_uid()}"
+    assert run_agent(*_run_flow_args(live, pipeline, f"{pipeline}-1"), env=agent_env()).returncode == 0
+    live.set_jobflow_phase(f"{pipeline}-1", "Failed")
+    assert run_agent(*_run_flow_args(live, pipeline, f"{pipeline}-2", "--keep-failed", "0"),
+                     env=agent_env()).returncode == 0  # lists, creates run 2, deletes failed run 1
 
     declared = permission_set(rules_for(*AGENT_PERMISSIONS))
 

@@ -5,6 +5,7 @@ Nothing here talks to an API server; the live behaviour is in test_agent_live.py
 from __future__ import annotations
 
 import ast
+import io
 import json
 import math
 import os
@@ -348,7 +349,11 @@ def test_rules_for_returns_copies_and_covers_every_command():
     every = permissions.permission_set(permissions.rules_for())
     assert every == set().union(*(permissions.permission_set(permissions.rules_for(c))
                                   for c in permissions.AGENT_PERMISSIONS))
-    assert not any(verb in {"*", "list", "watch", "delete", "deletecollection"} for _, _, verb in every)
+    assert not any(verb in {"*", "watch", "deletecollection"} for _, _, verb in every)
+    # Only run-flow lists and deletes, and only JobFlows (its own runs: compiler/agent/run_flow.py).
+    broad = {(g, r, v) for g, r, v in every if v in ("list", "delete")}
+    assert broad == {("flow.volcano.sh", "jobflows", "list"), ("flow.volcano.sh", "jobflows", "delete")}
+    assert broad <= permissions.permission_set(permissions.rules_for("run-flow"))
 
 
 def test_agent_imports_nothing_of_the_compiler_nor_heavy_packages():
@@ -378,3 +383,131 @@ def test_a_broken_status_file_keeps_the_last_good_status(tmp_path):
     assert car.read_status()[:2] == (good, mtime) and "not valid JSON" in car.read_status()[2]
     path.unlink()
     assert car.read_status() == (good, mtime, None)
+
+
+def test_sidecar_never_waits_longer_than_one_interval_between_failed_rounds():
+    """Renewal resumes within one interval of the API server's return: retries back off, but the
+    wait is capped at the interval (and at --max-backoff when that is smaller)."""
+    from compiler.agent.sidecar import PodIdentity, Sidecar
+
+    ident = PodIdentity("p", "ns", "job", "task")
+    for interval, max_backoff, cap in ((2.0, 30.0, 2.0), (10.0, 3.0, 3.0), (0.2, 30.0, 0.2)):
+        sidecar = Sidecar(None, ident, interval=interval, status_path="/nonexistent", max_backoff=max_backoff)
+        sidecar.backoff.rng = lambda: 0.0
+        delays = [sidecar.backoff.next() for _ in range(12)]
+        assert max(delays) == cap and delays[0] == min(0.5, interval)
+
+
+# --------------------------------------------------------------------------- run-flow
+
+
+class _FakeFlows:
+    """The JobFlow collection of one namespace, as run-flow sees it through KubeClient."""
+
+    def __init__(self, runs: list[dict]):
+        self.runs = {r["metadata"]["name"]: r for r in runs}
+        self.calls: list[tuple[str, str]] = []
+
+    def list_items(self, path, label_selector=None, timeout=None):
+        self.calls.append(("list", label_selector))
+        wanted = dict(term.split("=") for term in label_selector.split(","))
+        return [r for r in self.runs.values()
+                if all(r["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())]
+
+    def create(self, path, obj, timeout=None):
+        self.calls.append(("create", obj["metadata"]["name"]))
+        if obj["metadata"]["name"] in self.runs:
+            raise ApiError(409, "POST", path, "already exists")
+        self.runs[obj["metadata"]["name"]] = obj
+        return obj
+
+    def delete(self, path, propagation="Background", timeout=None):
+        name = path.rsplit("/", 1)[1]
+        self.calls.append(("delete", name))
+        self.runs.pop(name)
+        return {}
+
+
+def _run(name: str, phase: str, minute: int, pipeline: str = "daily") -> dict:
+    return {"metadata": {"name": name, "creationTimestamp": f"2026-11-23T03:{minute:02d}:00Z",
+                         "labels": {"tenantc.io/pipeline": pipeline, "app.kubernetes.io/managed-by": "tenantc-agent"}},
+            "status": {"state": {"phase": phase}} if phase else {}}
+
+
+FLOWS = [("daily-prep", []), ("daily-train", ["daily-prep"])]
+
+
+def _start(fake, policy="Forbid", run="daily-29000100", keep=(3, 1)):
+    from compiler.agent.run_flow import run as run_flow
+
+    out = io.StringIO()
+    code = run_flow(fake, "vision", "daily", run, FLOWS, policy, keep[0], keep[1], timeout=5, out=out)
+    return code, out.getvalue()
+
+
+def test_run_flow_creates_the_run_as_a_jobflow_of_the_templates():
+    fake = _FakeFlows([_run("other-1", "", 1, pipeline="other")])
+    code, said = _start(fake)
+    assert code == 0 and "started run vision/daily-29000100" in said
+    made = fake.runs["daily-29000100"]
+    assert made["spec"] == {"jobRetainPolicy": "retain", "flows": [
+        {"name": "daily-prep"}, {"name": "daily-train", "dependsOn": {"targets": ["daily-prep"]}}]}
+    assert made["metadata"]["labels"] == {"tenantc.io/pipeline": "daily", "tenantc.io/tenant": "vision",
+                                          "app.kubernetes.io/managed-by": "tenantc-agent"}
+    assert fake.calls == [("list", "tenantc.io/pipeline=daily,app.kubernetes.io/managed-by=tenantc-agent"),
+                          ("create", "daily-29000100")]
+
+
+def test_run_flow_never_touches_a_jobflow_tenantc_rendered():
+    rendered = _run("daily", "Succeed", 0)
+    rendered["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "tenantc"
+    fake = _FakeFlows([rendered, _run("daily-28998660", "Running", 1)])
+    fake.runs["daily-28998660"]["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "tenantc"
+    code, _ = _start(fake, "Replace", keep=(0, 0))
+    assert code == 0 and {"daily", "daily-28998660", "daily-29000100"} == set(fake.runs)
+
+
+def test_run_flow_is_idempotent_for_a_retried_pod():
+    fake = _FakeFlows([_run("daily-29000100", "Running", 0)])
+    code, said = _start(fake)
+    assert code == 0 and "exists already" in said
+    assert ("create", "daily-29000100") not in fake.calls
+
+
+@pytest.mark.parametrize("phase", ["", "Pending", "Running"])
+def test_run_flow_forbid_skips_while_an_earlier_run_is_unfinished(phase):
+    fake = _FakeFlows([_run("daily-28998660", phase, 0)])
+    code, said = _start(fake, "Forbid")
+    assert code == 0 and "skipped" in said and "daily-28998660" in said
+    assert set(fake.runs) == {"daily-28998660"}
+
+
+def test_run_flow_replace_deletes_unfinished_runs_first_and_allow_keeps_them():
+    fake = _FakeFlows([_run("daily-28998660", "Running", 0), _run("daily-28997220", "Succeed", 1)])
+    assert _start(fake, "Replace")[0] == 0
+    assert fake.calls[1:] == [("delete", "daily-28998660"), ("create", "daily-29000100")]
+    fake = _FakeFlows([_run("daily-28998660", "Running", 0)])
+    assert _start(fake, "Allow")[0] == 0
+    assert set(fake.runs) == {"daily-28998660", "daily-29000100"}
+
+
+def test_run_flow_deletes_the_oldest_finished_runs_beyond_the_history():
+    runs = [_run(f"daily-s{i}", "Succeed", i) for i in range(5)] + [_run(f"daily-f{i}", "Failed", 10 + i)
+                                                                      for i in range(3)]
+    fake = _FakeFlows(runs)
+    code, _ = _start(fake, keep=(2, 1))
+    assert code == 0
+    assert set(fake.runs) == {"daily-s3", "daily-s4", "daily-f2", "daily-29000100"}
+
+
+@pytest.mark.parametrize("flows, complaint", [
+    ([("a", []), ("a", [])], "given twice"),
+    ([("a", ["b"])], "not a flow of this run"),
+    ([("a", ["b"]), ("b", ["a"])], "cycle: a -> b -> a"),
+    ([("x" * 60, [])], "longer than 63"),
+])
+def test_run_flow_refuses_flows_volcano_would_not_run(flows, complaint):
+    from compiler.agent.run_flow import FlowError, check_flows
+
+    with pytest.raises(FlowError, match=complaint):
+        check_flows("daily-29000100", flows)

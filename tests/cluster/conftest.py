@@ -5,10 +5,14 @@ random suffix and deletes them afterwards.
 """
 from __future__ import annotations
 
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/credential_helpers.py
 
 
 @pytest.fixture(scope="session")

@@ -78,7 +78,10 @@ def test_each_tenant_project_is_confined_to_its_namespace_kinds_and_objects(comp
                    for r in roles.values() for p in r["policies"])
     platform = projects["platform"]["spec"]
     assert platform["namespaceResourceBlacklist"] == [{"group": "*", "kind": "*"}]
-    assert {e["kind"] for e in platform["clusterResourceWhitelist"]} == {"Queue"}
+    # the platform's queues and the member roles tenants are bound to (compiler/render/member_roles.py)
+    assert {e["kind"] for e in platform["clusterResourceWhitelist"]} == {"Queue", "ClusterRole"}
+    assert {e["name"] for e in platform["clusterResourceWhitelist"] if e["kind"] == "ClusterRole"} == \
+        {"tenantc-member-admin", "tenantc-member-edit", "tenantc-member-view"}
 
 
 def test_application_set_lists_every_rendered_folder_and_syncs_server_side(compiled):

@@ -114,8 +114,10 @@ def test_prune_threshold_through_the_cli(repo, control_plane, capsys):
     assert code == 0
     pruned = report["clusters"][0]["pruned"]
     assert {p["tenant"] for p in pruned} == set(tenants)
+    # its allowFromTenants entry went with the tenant, and so did its egress to it (the removed
+    # tenant let it in)
     assert {(p["kind"], p["name"]) for p in pruned if p["tenant"] == tenants[0]} == {
-        ("NetworkPolicy", "allow-from-tenants")}  # its allowFromTenants entry went with the tenant
+        ("NetworkPolicy", "allow-from-tenants"), ("NetworkPolicy", "allow-to-tenants")}
     assert "Namespace" not in {p["kind"] for p in pruned}
     code, out, _ = run(capsys, "diff", root, control_plane, "-o", "json")
     remaining = json.loads(out)["clusters"][0]["tenants"]

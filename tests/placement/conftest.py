@@ -70,7 +70,7 @@ def pytest_terminal_summary(terminalreporter, config):
             where = o.node or ("REFUSED" if o.rejected else "UNSCHEDULABLE" if o.unschedulable else "PENDING")
             nodes[where] = nodes.get(where, 0) + 1
         model = f" {intent.gpu_model}" if intent.gpu_model else ""
-        write(f"{intent.id:<62} {intent.role + model:<9} {','.join(sorted(intent.pools)):<12} -> "
+        write(f"{intent.id:<62} {intent.role + model:<10} {','.join(sorted(intent.pools)):<12} -> "
               + ", ".join(f"{n} x{c}" for n, c in sorted(nodes.items())))
     for intent_id, probes in result.near_cache.items():
         for o in probes:
@@ -78,4 +78,7 @@ def pytest_terminal_summary(terminalreporter, config):
     admitted = [k for k, o in result.quota.items() if not o.rejected]
     write(f"beyond-quota pods: {len(result.quota)} sent, {len(result.quota) - len(admitted)} refused; "
           f"admitted: {', '.join(admitted) or 'none'}")
+    placed = [k for k, o in result.across_models.items() if o.node]
+    write(f"GPU of one model onto another model's pool: {len(result.across_models)} sent, "
+          f"{len(result.across_models) - len(placed)} refused or unschedulable; placed: {', '.join(placed) or 'none'}")
     write(f"timings (s since the run began): {result.timings}")

@@ -43,6 +43,8 @@ FLUID_STORAGE_CLASS = "fluid"
 FLUID_CSI_DRIVER = "fuse.csi.fluid.io"
 FLUID_DEFAULT_CLAIM = "100Pi"  # Fluid's claim size when the Dataset has no size annotation
 FLUID_CLAIM_SIZE_ANNOTATION = "pvc.fluid.io/resources.requests.storage"
+FLUID_DATASET_LABEL = "fluid.io/dataset"  # on every cache worker: <namespace>-<dataset>
+FLUID_PLACEMENT_LABEL = "fluid.io/dataset-placement"  # on every cache worker: the Dataset's placement
 
 
 def namespace_for(tenant: str, cluster: str) -> str:
@@ -141,9 +143,13 @@ def confine_statefulset(sts: dict, namespace: str, cluster: str, case: int) -> d
 
 
 def cache_worker_template(runtime: dict, dataset: dict) -> dict:
-    """The placement of a Fluid runtime's cache worker pods: the runtime's worker
-    nodeSelector, the Dataset's nodeAffinity ("where the data may be cached") and its
-    tolerations (fluid docs/en/samples/data_co_locality.md; Dataset API: tolerations)."""
+    """The placement of a Fluid runtime's cache worker pods as Fluid builds it (fluid
+    pkg/ctrl/affinity.go, BuildWorkersAffinity): the runtime's worker nodeSelector, the
+    Dataset's nodeAffinity ("where the data may be cached", docs/en/samples/data_co_locality.md)
+    as required node affinity, the Dataset's tolerations (docs/zh/samples/data_toleration.md);
+    one worker of a dataset per node (its workers conflict on host ports); and by the Dataset's
+    placement, Exclusive (the default): no other dataset's worker of the namespace on the node,
+    or Shared: not next to an Exclusive one."""
     spec: dict = {"containers": [{"name": "worker", "image": "registry.example.com/platform/fluid-worker"}]}
     selector = ((runtime.get("spec") or {}).get("worker") or {}).get("nodeSelector")
     if selector:
@@ -154,7 +160,19 @@ def cache_worker_template(runtime: dict, dataset: dict) -> dict:
     tolerations = (dataset.get("spec") or {}).get("tolerations")
     if tolerations:
         spec["tolerations"] = copy.deepcopy(tolerations)
-    return {"metadata": {"labels": {"role": "fluid-worker", "release": runtime["metadata"]["name"]}}, "spec": spec}
+    meta = dataset["metadata"]
+    dataset_id = f"{meta.get('namespace', '')}-{meta['name']}"
+    placement = (dataset.get("spec") or {}).get("placement") or "Exclusive"
+    def term(key: str, op: str, values: list[str] | None = None) -> dict:
+        expression: dict = {"key": key, "operator": op, **({"values": values} if values else {})}
+        return {"labelSelector": {"matchExpressions": [expression]}, "topologyKey": "kubernetes.io/hostname"}
+    anti = [term(FLUID_DATASET_LABEL, "In", [dataset_id])]
+    anti.append(term(FLUID_DATASET_LABEL, "Exists") if placement == "Exclusive"
+                else term(FLUID_PLACEMENT_LABEL, "In", ["Exclusive"]))
+    spec.setdefault("affinity", {})["podAntiAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": anti}
+    labels = {"role": "fluid-worker", "release": runtime["metadata"]["name"], FLUID_DATASET_LABEL: dataset_id,
+              FLUID_PLACEMENT_LABEL: placement}
+    return {"metadata": {"labels": labels}, "spec": spec}
 
 
 # -- volumes ----------------------------------------------------------------------------

@@ -11,21 +11,35 @@ document, and never from what tenantc rendered (that is what the real scheduler 
   GPU quota for on that cluster.
 - A notebook runs on its `cluster` (default: the tenant's first cluster), on the GPU pools
   when its size asks for GPUs, else on the CPU pools.
+- A job (or schedule) that waits for data (`waitForData`) and asks for GPUs runs its roles
+  as above, but only after a one-pod CPU data gate: the gate runs on the `cpu` pools, before
+  any GPU is taken ("data-gate"; the roles are "flow-job" / "flow-schedule").
+- A flow with a schedule (a pipeline with `schedule`, or such a schedule) is started at each
+  time by a small CPU pod on the `cpu` pools ("flow-runner").
 - A published template (`publish: true`) is offered on every cluster of the tenant that has
   what its roles need.
-- A dataset's cache workers run on its clusters' `cache` pools (every cache runtime but
-  `thin`, which keeps no cache), with the runtime's replicas; the scheduled cache scaler is
-  a small CPU pod.
-- Nothing else is meant for the cache pools, and CPU work is never meant for GPU pools.
+- A dataset's caches (every cache runtime but `thin`, which keeps no cache) run next to the
+  pods that read it, so that each reader can be placed next to a cache (README, "Datasets";
+  Fluid places a runtime's workers by its Dataset's nodeAffinity and tolerations): on each
+  cluster of the dataset a home cache on the CPU pools, named like the dataset, and for each
+  GPU model whose pods read it there (jobs, schedules, pipeline steps and notebooks of any
+  tenant, the owner's or an importer's) a cache on that model's pools, `<dataset>-<model>`
+  (the model in lower case); each with the runtime's replicas and, when the dataset scales on
+  a schedule, a small CPU pod per step. A pod reads a dataset from the cache on its own kind
+  of pool: a GPU pod from its model's, every other pod from the home cache.
+- Nothing is meant for a cache pool (role `cache`: the platform model refuses them now) but cache
+  workers, and CPU work is never meant for GPU pools.
 
 Quota: the per-cluster share never exceeds the cluster's explicit amount (placement by
 amounts) or, by weight, the weight's part of the total rounded up to a whole unit (GPUs: the
 tenant's whole total); a tenant has GPUs on a cluster only for the models it has quota for
-there and the cluster has pools for.
+there and the cluster has pools for. GPU quota is per model: each model's GPUs are those of
+the resource name its pools advertise (the platform's gpuResource), never another model's.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, Decimal
 from functools import cache
 from pathlib import Path
@@ -39,6 +53,7 @@ from compiler.model.tenant import Tenant
 from compiler.model.workloads import JobSpec, Role, Template
 
 REPO = Path(__file__).resolve().parents[2]
+JOB_KINDS = ("job", "schedule", "flow-job", "flow-schedule", "pipeline-step")  # job roles: they mount datasets
 
 
 @dataclass(frozen=True)
@@ -48,7 +63,8 @@ class Intent:
 
     cluster: str
     tenant: str
-    kind: str          # notebook | job | schedule | pipeline-step | template | cache-scaler | cache-worker
+    kind: str          # notebook | job | schedule | flow-job | flow-schedule | data-gate | flow-runner |
+    #                    pipeline-step | template | cache-scaler | cache-worker
     workload: str      # the spec's name for it (job, schedule, pipeline/step, template, user, dataset)
     task: str          # role name; "notebook", "worker", "scale" for the others
     role: str          # cpu | gpu | cache: which kind of pool
@@ -62,6 +78,19 @@ class Intent:
     def id(self) -> str:
         return f"{self.cluster}/{self.tenant}/{self.kind}/{self.workload}/{self.task}"
 
+    @property
+    def caches(self) -> tuple[tuple[str, str], ...]:
+        """(owner tenant, cache) of each cached dataset it mounts: the cache on its own kind of pool."""
+        model = self.gpu_model if self.role == "gpu" else None
+        return tuple((owner, cache_name(dataset, model)) for owner, dataset in self.datasets)
+
+
+def cache_name(dataset: str, gpu_model: str | None) -> str:
+    """The cache of `dataset` for pods of `gpu_model` (None: the home cache on the CPU pools)."""
+    if gpu_model is None:
+        return dataset
+    return f"{dataset}-{re.sub('[^a-z0-9]', '-', gpu_model.lower()).strip('-')}"
+
 
 @dataclass(frozen=True)
 class QuotaIntent:
@@ -71,8 +100,11 @@ class QuotaIntent:
     tenant: str
     cpu: Decimal | None
     memory: Decimal | None
-    gpus: int                       # GPUs of all models together; 0: none meant here
-    gpu_resources: tuple[str, ...]  # resource names of this cluster's GPU pools
+    gpus: dict[str, int]            # GPU model of the cluster -> most GPUs of it meant here (0: none)
+    gpu_resources: dict[str, str]   # GPU model -> the resource name its pools advertise (gpuResource)
+
+    def models_on(self, resource: str) -> list[str]:
+        return sorted(m for m, r in self.gpu_resources.items() if r == resource)
 
 
 @dataclass
@@ -96,6 +128,31 @@ def example_intents(root: Path = REPO) -> Intents:
             assert cluster is not None, f"{tenant.name}: unknown cluster {cluster_name}"
             out.pods += _tenant_pods(specs, tenant, cluster)
             out.quotas.append(_quota(tenant, cluster))
+    out.pods += _gpu_caches(specs, out.pods)
+    return out
+
+
+def _gpu_caches(specs: Specs, pods: list[Intent]) -> list[Intent]:
+    """A cache of a dataset on a GPU model's pools (and its scalers) where GPU pods of that
+    model read it, whichever tenant runs them."""
+    models: dict[tuple[str, str, str], set[str]] = {}  # (cluster, owner, dataset) -> GPU models
+    for pod in pods:
+        if pod.role == "gpu" and pod.gpu_model and pod.kind != "cache-worker":
+            for owner, dataset in pod.datasets:
+                models.setdefault((pod.cluster, owner, dataset), set()).add(pod.gpu_model)
+    out = []
+    for (cluster_name, owner, dataset_name), wanted in sorted(models.items()):
+        cluster = specs.platform.cluster(cluster_name)
+        owner_spec = specs.tenant(owner)
+        assert cluster is not None and owner_spec is not None
+        dataset = next(d for d in owner_spec.tenant.datasets if d.name == dataset_name)
+        for model in sorted(wanted):
+            name = cache_name(dataset_name, model)
+            for i, _step in enumerate(dataset.scaling):
+                out.append(Intent(cluster_name, owner, "cache-scaler", name, f"scale-{i}", "cpu",
+                                  pools(cluster, "cpu")))
+            out.append(Intent(cluster_name, owner, "cache-worker", name, "worker", "cache",
+                              pools(cluster, "gpu", {model}), model, replicas=dataset.runtime.replicas))
     return out
 
 
@@ -126,8 +183,8 @@ def _quota(tenant: Tenant, cluster: Cluster) -> QuotaIntent:
         part = Decimal(share.weight or 0) / weights
         cpu = _part(bound.cpu.value, part, _cpu_unit(bound.cpu.value)) if bound.cpu else None
         memory = _part(bound.memory.value, part, _byte_unit(bound.memory.value)) if bound.memory else None
-    gpus = sum(int(bound.gpu[m].value) for m in models if m in bound.gpu)
-    return QuotaIntent(cluster.name, tenant.name, cpu, memory, gpus, tuple(sorted(set(cluster.gpu_models().values()))))
+    gpus = {m: int(bound.gpu[m].value) if m in models and m in bound.gpu else 0 for m in cluster.gpu_models()}
+    return QuotaIntent(cluster.name, tenant.name, cpu, memory, gpus, dict(cluster.gpu_models()))
 
 
 def _part(total: Decimal, part: Decimal, unit: Decimal) -> Decimal:
@@ -156,22 +213,27 @@ def _tenant_pods(specs: Specs, tenant: Tenant, cluster: Cluster) -> list[Intent]
             continue
         size = sizes[nb.size]
         gpus = int(size.gpu.value) if size.gpu else 0
+        cached = tuple(_cached_datasets(specs, tenant, cluster, nb.datasets))
         if gpus:
             models = {size.gpu_model} if size.gpu_model else tenant_gpu_models(tenant, cluster)
             out.append(Intent(cluster.name, tenant.name, "notebook", user_handle(nb.user), "notebook", "gpu",
-                              pools(cluster, "gpu", models), _one(models), 1, gpus))
+                              pools(cluster, "gpu", models), _one(models), 1, gpus, cached))
         else:
             out.append(Intent(cluster.name, tenant.name, "notebook", user_handle(nb.user), "notebook", "cpu",
-                              pools(cluster, "cpu")))
+                              pools(cluster, "cpu"), datasets=cached))
     for job in tenant.jobs:
         if job.cluster == cluster.name:
-            out += _job(specs, tenant, cluster, "job", job.name, job)
+            out += _gated(cluster, tenant, "job", job.name, job, _job(specs, tenant, cluster, "job", job.name, job))
     for schedule in tenant.schedules:
         if schedule.job.cluster == cluster.name:
-            out += _job(specs, tenant, cluster, "schedule", schedule.name, schedule.job)
+            roles = _job(specs, tenant, cluster, "schedule", schedule.name, schedule.job)
+            out += _gated(cluster, tenant, "schedule", schedule.name, schedule.job, roles)
     for pipeline in tenant.pipelines:
         if pipeline.cluster != cluster.name:
             continue
+        if pipeline.schedule:
+            out.append(Intent(cluster.name, tenant.name, "flow-runner", pipeline.name, "run-flow", "cpu",
+                              pools(cluster, "cpu")))
         for step in pipeline.steps:
             as_job = JobSpec(template=step.template, cluster=pipeline.cluster, roles=step.roles,
                              gpu_model=pipeline.gpu_model, datasets=pipeline.datasets)
@@ -191,7 +253,19 @@ def _tenant_pods(specs: Specs, tenant: Tenant, cluster: Cluster) -> list[Intent]
                               pools(cluster, "cpu")))
         if dataset.runtime.type != "thin":
             out.append(Intent(cluster.name, tenant.name, "cache-worker", dataset.name, "worker", "cache",
-                              pools(cluster, "cache"), replicas=dataset.runtime.replicas))
+                              pools(cluster, "cpu"), replicas=dataset.runtime.replicas))
+    return out
+
+
+def _gated(cluster: Cluster, tenant: Tenant, kind: str, name: str, job: JobSpec, roles: list[Intent]) -> list[Intent]:
+    """A job that waits for data while asking for GPUs: its roles behind a CPU data gate (and,
+    for a schedule, the CPU pod that starts each run)."""
+    if job.wait_for_data is None or not any(r.gpus for r in roles):
+        return roles
+    out = [replace(r, kind=f"flow-{kind}") for r in roles]
+    out.append(Intent(cluster.name, tenant.name, "data-gate", name, "gate", "cpu", pools(cluster, "cpu")))
+    if kind == "schedule":
+        out.append(Intent(cluster.name, tenant.name, "flow-runner", name, "run-flow", "cpu", pools(cluster, "cpu")))
     return out
 
 

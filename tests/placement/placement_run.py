@@ -11,10 +11,15 @@ Phases (each waits with a deadline, polling the API server a few times a second)
    the statefulset controller, the cache scaler's CronJob template, Fluid cache workers.
    Wait until each is bound (and Running, by kwok) or marked Unschedulable.
 4. Near the cache: label the nodes that run a dataset's cache workers as Fluid does, then
-   submit each job task that mounts cached data once more with the affinity Fluid's webhook
-   injects for `fluid.io/dataset.<name>.sched: required`.
-5. Beyond the quota: one pod per tenant, cluster and resource that asks for more than the
-   spec allows there; the API server must refuse it.
+   submit each job task and notebook that mounts cached data once more with the affinity
+   Fluid's webhook injects for `fluid.io/dataset.<name>.sched: required`, to the cache on its
+   own kind of pool (and record which caches its claims are).
+5. Beyond the quota: one pod per tenant, cluster and resource (each GPU model apart) that asks
+   for more than the spec allows there; the API server must refuse it.
+6. Across GPU models: for each GPU model a tenant has quota for on a cluster, a pod asking for
+   one GPU of that model's resource but required onto another model's pool (tolerating its
+   taints): refused, or placed nowhere, since that pool advertises another resource. So one
+   model's quota can never be spent on another model's GPUs.
 """
 from __future__ import annotations
 
@@ -42,7 +47,7 @@ from placement_harness import (
     pod_from_template,
     volume_objects,
 )
-from placement_intent import Intent, Intents, QuotaIntent, example_intents
+from placement_intent import JOB_KINDS, Intent, Intents, QuotaIntent, example_intents
 
 from compiler.kube.errors import ApiError
 from compiler.pipeline import compile_repo
@@ -58,6 +63,7 @@ POD_TEMPLATE_KINDS = {("apps", "StatefulSet"), ("apps", "Deployment"), ("apps", 
 CACHE_RUNTIMES = {"AlluxioRuntime", "JindoRuntime", "JuiceFSRuntime", "GooseFSRuntime", "EFCRuntime",
                   "VineyardRuntime"}  # ThinRuntime keeps no cache
 TENANCY_KINDS = ("LimitRange", "ResourceQuota", "ServiceAccount")
+NEAR_CACHE_KINDS = (*JOB_KINDS, "notebook")  # pod templates that mount datasets
 
 
 def group_of(api_version: str) -> str:
@@ -73,8 +79,10 @@ class Result:
     pods: dict[str, list[Outcome]] = field(default_factory=dict)       # intent id -> its pods
     missing: dict[str, str] = field(default_factory=dict)              # intent id -> what was not rendered
     near_cache: dict[str, list[Outcome]] = field(default_factory=dict)  # intent id -> probes
+    mounted: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # intent id -> (owner, Dataset) it mounts
     cache_nodes: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)  # (cluster, owner, ds)
     quota: dict[str, Outcome] = field(default_factory=dict)            # cluster/tenant/resource -> probe
+    across_models: dict[str, Outcome] = field(default_factory=dict)    # cluster/tenant/model-on-model -> probe
     uncovered: list[str] = field(default_factory=list)                 # rendered pod templates nobody meant
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -133,6 +141,8 @@ class Run:
         self.lap("near-cache probes placed")
         self.beyond_quota()
         self.lap("quota probes answered")
+        self.across_models()
+        self.lap("cross-model probes answered")
         self.result.uncovered = self.uncovered()
         return self.result
 
@@ -262,6 +272,12 @@ class Run:
             if cron is None or group_of(cron["apiVersion"]) != "batch":
                 return self.missing(intent, f"batch/v1 CronJob {name}")
             return [pod_from_template(cron["spec"]["jobTemplate"]["spec"]["template"], f"{name}-0", ns, c, case)]
+        if intent.kind == "flow-runner":
+            cron = self.obj(c, t, "CronJob", intent.workload)
+            if cron is None or group_of(cron["apiVersion"]) != "batch":
+                return self.missing(intent, f"batch/v1 CronJob {intent.workload}")
+            template = cron["spec"]["jobTemplate"]["spec"]["template"]
+            return [pod_from_template(template, f"{intent.workload}-{intent.task}{name_suffix or '-0'}", ns, c, case)]
         if intent.kind == "cache-worker":
             dataset = self.obj(c, t, "Dataset", intent.workload)
             runtime = next((o for (oc, ot, k, n), o in self.index.items()
@@ -275,6 +291,9 @@ class Run:
         kind, name = {
             "job": ("Job", intent.workload),
             "schedule": ("CronJob", intent.workload),
+            "flow-job": ("JobTemplate", intent.workload),
+            "flow-schedule": ("JobTemplate", intent.workload),
+            "data-gate": ("JobTemplate", f"{intent.workload}-data"),
             "pipeline-step": ("JobTemplate", intent.workload.replace("/", "-")),
             "template": ("JobTemplate", f"tpl-{intent.workload}"),
         }[intent.kind]
@@ -296,8 +315,10 @@ class Run:
         return None
 
     def near_cache(self) -> None:
-        """Label cache nodes as Fluid does, then place each task that mounts cached data with
-        Fluid's required cache affinity (fluid docs/en/operation/pod_schedule_optimization.md)."""
+        """Label cache nodes as Fluid does, then place each pod template that mounts cached data
+        with Fluid's required cache affinity (fluid docs/en/operation/pod_schedule_optimization.md)
+        to the cache on its own kind of pool, after checking that the claims it mounts are that
+        cache's (Fluid's webhook follows the claims a pod mounts to their Datasets)."""
         labels: dict[str, dict[str, str]] = {}
         for intent in self.intents.pods:
             if intent.kind != "cache-worker":
@@ -311,20 +332,39 @@ class Run:
             self.api.merge_patch("Node", node, {"metadata": {"labels": node_labels}})
         expected: dict[str, list[tuple[str, str]]] = {}
         for intent in self.intents.pods:
-            if not intent.datasets or intent.kind not in ("job", "schedule", "pipeline-step"):
+            if not intent.datasets or intent.kind not in NEAR_CACHE_KINDS:
                 continue
             ns = namespace_for(intent.tenant, intent.cluster)
             pods = self.pods_for(intent, ns, name_suffix="-near-cache")
             if not pods:
                 continue
             pod = pods[0]
-            for owner, dataset in intent.datasets:
+            mounted = self.mounted_caches(intent.cluster, intent.tenant, pod)
+            self.result.mounted[intent.id] = mounted
+            for owner, cache in intent.caches:
                 add_required_node_expression(pod["spec"], {
-                    "key": fluid_cache_label(namespace_for(owner, intent.cluster), dataset),
+                    "key": fluid_cache_label(namespace_for(owner, intent.cluster), cache),
                     "operator": "In", "values": ["true"]})
             expected[intent.id] = [(ns, pod["metadata"]["name"])]
             self.submit(pod)
         self.result.near_cache = self.wait_placed(expected)
+
+    def mounted_caches(self, cluster: str, tenant: str, pod: dict) -> set[tuple[str, str]]:
+        """(owner, Dataset) behind each claim the pod mounts, as Fluid resolves them: the
+        tenant's own Dataset of the claim's name, or the one a dataset:// mount refers to."""
+        out = set()
+        for volume in pod["spec"].get("volumes") or []:
+            claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            dataset = self.index.get((cluster, tenant, "Dataset", claim)) if claim else None
+            if dataset is None:
+                continue
+            points = [m["mountPoint"] for m in dataset["spec"]["mounts"]]
+            if len(points) == 1 and points[0].startswith("dataset://"):
+                owner, _, name = points[0].removeprefix("dataset://").partition("/")
+                out.add((owner, name))
+            else:
+                out.add((tenant, claim))
+        return out
 
     def beyond_quota(self) -> None:
         limits = self.intents.specs.platform.defaults.limit_range.max
@@ -345,6 +385,27 @@ class Run:
                                                  note=f"it asked for {asked}; ResourceQuota hard: {hard}")
                 self.api.delete("Pod", pod["metadata"]["name"], ns)
 
+    def across_models(self) -> None:
+        """One GPU of a model's resource, required onto another model's pool: never placed."""
+        platform = self.intents.specs.platform
+        expected: dict[str, list[tuple[str, str]]] = {}
+        for quota in self.intents.quotas:
+            ns = namespace_for(quota.tenant, quota.cluster)
+            cluster = platform.cluster(quota.cluster)
+            assert cluster is not None
+            for model, count in sorted(quota.gpus.items()):
+                for other in sorted(set(quota.gpus) - {model}):
+                    if count < 1:
+                        continue
+                    key = f"{quota.cluster}/{quota.tenant}/{model}-on-{other}"
+                    pools = [p for p in cluster.pools("gpu") if p.gpu_model == other]
+                    name = f"gpu-{model}-on-{other}".lower()
+                    pod = pod_from_template(_other_model_template(quota.gpu_resources[model], pools), name, ns,
+                                            quota.cluster, self.case("across-models", key))
+                    expected[key] = [(ns, name)]
+                    self.submit(pod)
+        self.result.across_models = {k: v[0] for k, v in self.wait_placed(expected).items()}
+
     def uncovered(self) -> list[str]:
         out = []
         for (c, t, kind, name), obj in sorted(self.index.items()):
@@ -363,8 +424,22 @@ def _quota_probes(quota: QuotaIntent, ns: str, max_cpu: Decimal | None,
         yield "cpu", _probe(ns, "cpu", _split(quota.cpu + 1, max_cpu), lambda v: f"{int(v * 1000)}m")
     if quota.memory is not None:
         yield "memory", _probe(ns, "memory", _split(quota.memory + 2**20, max_memory), lambda v: str(int(v)))
-    for resource in quota.gpu_resources:
-        yield "gpu", _probe(ns, resource, [Decimal(quota.gpus + 1)], lambda v: str(int(v)))
+    for model, count in sorted(quota.gpus.items()):
+        yield f"gpu-{model}", _probe(ns, quota.gpu_resources[model], [Decimal(count + 1)], lambda v: str(int(v)))
+
+
+def _other_model_template(resource: str, pools: list) -> dict:
+    """A pod asking for one GPU under `resource`, required onto `pools` and tolerating their taints."""
+    request = {"cpu": "10m", "memory": "32Mi", resource: "1"}
+    terms = [{"matchExpressions": [{"key": k, "operator": "In", "values": [v]} for k, v in sorted(p.labels.items())]}
+             for p in pools]
+    tolerations = [{"key": t.key, "operator": "Equal", "value": t.value, "effect": t.effect}
+                   for p in pools for t in p.taints]
+    return {"spec": {"containers": [{"name": "probe", "image": "registry.example.com/ml/probe:1",
+                                     "resources": {"requests": dict(request), "limits": dict(request)}}],
+                     "restartPolicy": "Never", "tolerations": tolerations,
+                     "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                         "nodeSelectorTerms": terms}}}}}
 
 
 def _split(total: Decimal, most: Decimal | None) -> list[Decimal]:
@@ -383,7 +458,8 @@ def _probe(ns: str, resource: str, amounts: list[Decimal], fmt) -> dict:
         containers.append({"name": f"c{i}", "image": "registry.example.com/ml/probe:1",
                            "resources": {"requests": dict(resources), "limits": dict(resources)}})
     return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": f"beyond-quota-{resource.replace('/', '-').replace('.', '-')}", "namespace": ns},
+            "metadata": {"name": f"beyond-quota-{resource.replace('/', '-').replace('.', '-')}".lower(),
+                         "namespace": ns},
             "spec": {"containers": containers, "restartPolicy": "Never",
                      "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
                          "nodeSelectorTerms": [{"matchExpressions": [

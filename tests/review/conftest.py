@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from review_helpers import SHARED_CRDS, SpecRepo
+from review_helpers import SHARED_CRDS, SpecRepo, make_mixed_change
 
 from compiler.review import review
 
@@ -29,3 +29,12 @@ def run_review(spec_repo, crds):
         return review(spec_repo.root, base, head, crds=crds, **options)
 
     return run
+
+
+@pytest.fixture
+def mixed(spec_repo, run_review):
+    """The review of one pull request that touches every part of a review (make_mixed_change)."""
+    make_mixed_change(spec_repo)
+    result = run_review()
+    result.warnings = []  # depend on whether the CRDs are beside the checkout; tested in the CLI tests
+    return result

@@ -97,3 +97,14 @@ def risks_of(result, rule: str) -> list:
 
 def approvers(result) -> list[str]:
     return [a.who for a in result.approvals]
+
+
+def make_mixed_change(repo: SpecRepo) -> None:
+    """Quota lowered, a member made admin, an egress CIDR widened, a dataset shared, a tenant removed."""
+    repo.replace("tenants/vision.yaml", 'cpu: "512"', 'cpu: "256"')
+    repo.replace("tenants/vision.yaml", "{group: vision-eng, role: edit}", "{group: vision-eng, role: admin}")
+    repo.replace("tenants/ads-ranking.yaml", "cidr: 10.60.8.0/24", "cidr: 10.60.0.0/16")
+    repo.replace("tenants/ml-platform.yaml", "exportTo: [{tenant: recsys}, {tenant: ads-ranking}]",
+                 "exportTo: [{tenant: recsys}, {tenant: ads-ranking}, {tenant: vision}]")
+    repo.append("tenants/vision.yaml", "imports:\n  - {tenant: ml-platform, dataset: click-logs}\n")
+    repo.path("tenants/sandbox-interns.jsonnet").unlink()

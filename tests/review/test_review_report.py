@@ -1,7 +1,8 @@
 """Golden outputs (markdown, JSON, text, GitHub annotations) of one pull request that touches
 every part of a review, and the output rules that goldens cannot show.
 
-Regenerate with TENANTC_UPDATE_GOLDEN=1 and read the diff before committing it.
+Regenerate with TENANTC_UPDATE_GOLDEN=1 and read the diff before committing it. The `mixed`
+review is a fixture of conftest.py (the charts' tests read it too).
 """
 from __future__ import annotations
 
@@ -16,17 +17,6 @@ from compiler.review import report as report_module
 from compiler.review.report import failure_json, render, render_failure, to_json
 
 UPDATE = os.environ.get("TENANTC_UPDATE_GOLDEN") == "1"
-
-
-def make_mixed_change(repo) -> None:
-    """Quota lowered, a member made admin, an egress CIDR widened, a dataset shared, a tenant removed."""
-    repo.replace("tenants/vision.yaml", 'cpu: "512"', 'cpu: "256"')
-    repo.replace("tenants/vision.yaml", "{group: vision-eng, role: edit}", "{group: vision-eng, role: admin}")
-    repo.replace("tenants/ads-ranking.yaml", "cidr: 10.60.8.0/24", "cidr: 10.60.0.0/16")
-    repo.replace("tenants/ml-platform.yaml", "exportTo: [{tenant: recsys}, {tenant: ads-ranking}]",
-                 "exportTo: [{tenant: recsys}, {tenant: ads-ranking}, {tenant: vision}]")
-    repo.append("tenants/vision.yaml", "imports:\n  - {tenant: ml-platform, dataset: click-logs}\n")
-    repo.path("tenants/sandbox-interns.jsonnet").unlink()
 
 
 def normalised(text: str, *revisions) -> str:
@@ -46,14 +36,6 @@ def check_golden(name: str, text: str) -> None:
     assert text == path.read_text(), f"{path.name} differs: run with TENANTC_UPDATE_GOLDEN=1 and review the diff"
 
 
-@pytest.fixture
-def mixed(spec_repo, run_review):
-    make_mixed_change(spec_repo)
-    result = run_review()
-    result.warnings = []  # depend on whether the CRDs are beside the checkout; tested in the CLI tests
-    return result
-
-
 @pytest.mark.parametrize("fmt,name", [("markdown", "mixed.md"), ("json", "mixed.json"),
                                       ("text", "mixed.txt"), ("github", "mixed.github.txt")])
 def test_golden_outputs(mixed, fmt, name):
@@ -71,7 +53,9 @@ def test_golden_head_compile_error(spec_repo, run_review):
 def test_json_schema_is_stable(mixed):
     data = to_json(mixed)
     assert set(data) == {"schemaVersion", "valid", "base", "head", "hasChanges", "summary", "changes", "capacity",
-                         "risks", "approvals", "changedFiles", "warnings"}
+                         "risks", "approvals", "changedFiles", "warnings", "datasetGraph"}
+    assert set(data["datasetGraph"]) == {"changed", "edges"}
+    assert set(data["datasetGraph"]["edges"][0]) == {"kind", "tenant", "dataset", "to", "write", "as", "status"}
     assert data["schemaVersion"] == 1 and data["valid"] is True
     assert set(data["changes"][0]) == {"cluster", "tenant", "apiVersion", "kind", "namespace", "name", "change",
                                        "path", "source", "fields"}
@@ -80,7 +64,7 @@ def test_json_schema_is_stable(mixed):
     assert set(data["capacity"][0]) == {"cluster", "resource", "before", "after", "limitBefore", "limitAfter",
                                         "headroom", "percentAfter", "changed", "format"}
     assert {x["rule"] for x in data["risks"]} == {"quota-lowered", "rbac-widened", "network-opened",
-                                                  "dataset-shared", "data-removed"}
+                                                  "dataset-shared", "data-removed", "guardrail-loosened"}
     assert data["summary"]["risks"]["danger"] == len([x for x in data["risks"] if x["severity"] == "danger"]) > 0
     json.dumps(data)  # plain JSON all the way down
 
@@ -97,6 +81,8 @@ def test_markdown_stays_under_the_comment_limit(mixed, monkeypatch):
     text = render(mixed, "markdown")
     assert "more tenant(s) left out to fit a comment" in text
     assert text.count("<details>") == text.count("</details>") < 4
+    assert "_Charts left out to fit a comment._" in text and "```mermaid" not in text  # pictures go first
+    assert "- new: vision imports ml-platform/click-logs" in text  # the graph's changes stay, in words
     assert len(text) < 3000
 
 

@@ -46,8 +46,10 @@ def risks(base: dict, head: dict, snapshot: Snapshot | None = None, tenants: set
 
 
 def test_volcano_job_moved_to_another_pool(example):
-    path, job = pick(example, "Job", tenant="vision")  # every task on the A100 pool
-    assert job["apiVersion"].startswith("batch.volcano.sh/")
+    # A Volcano job spec with every task on the A100 pool (resnet50-ddp waits for its data, so it
+    # is the JobTemplate its JobFlow starts after the data gate).
+    path, job = pick(example, "JobTemplate", tenant="vision", name="resnet50-ddp")
+    assert job["apiVersion"].startswith("flow.volcano.sh/") and job["spec"]["tasks"]
     moved = copy.deepcopy(job)
     for task in moved["spec"]["tasks"]:
         pod = task["template"]["spec"]

@@ -33,10 +33,17 @@ def test_every_rendered_agent_container_parses_with_the_agents_own_parser(exampl
                 continue
             args = contract.parse(container["args"])  # argparse exits 2 on anything it refuses
             commands.append(args.command)
-            if args.command == contract.WAIT_DATASET:
+            if args.command in (contract.WAIT_DATASET, contract.RUN_FLOW):
                 assert args.namespace == obj["metadata"]["namespace"], path
-    # the examples use all three agent commands, so a renamed flag cannot go unnoticed
-    assert set(commands) == {contract.SIDECAR, contract.WAIT_DATASET, contract.SCALE_RUNTIME}
+            if args.command == contract.RUN_FLOW:
+                # '--run $(TENANTC_RUN)': the kubelet expands it from the container's env, which the
+                # downward API fills from the label the Job controller puts on the pod
+                assert args.run == f"$({contract.RUN_ENV})", path
+                env = {e["name"]: e for e in container["env"]}
+                assert env[contract.RUN_ENV]["valueFrom"]["fieldRef"]["fieldPath"] == \
+                    f"metadata.labels['{contract.RUN_SOURCE_LABEL}']", path
+    # the examples use all four agent commands, so a renamed flag cannot go unnoticed
+    assert set(commands) == {contract.SIDECAR, contract.WAIT_DATASET, contract.SCALE_RUNTIME, contract.RUN_FLOW}
 
 
 def test_agent_argv_builders_round_trip():
@@ -45,6 +52,19 @@ def test_agent_argv_builders_round_trip():
     args = contract.parse(contract.scale_runtime_argv("JindoRuntime", "imgs", "ns", 3))
     assert (args.target, args.replicas) == ("jindoruntime/imgs", 3)
     assert contract.parse(contract.sidecar_argv()).status_file == contract.DEFAULT_STATUS_FILE
+    args = contract.parse(contract.run_flow_argv("daily", "ns", "daily-29000000",
+                                                 [("daily-a", []), ("daily-b", ["daily-a"]),
+                                                  ("daily-c", ["daily-a", "daily-b"])], "Replace", 7, 2))
+    assert (args.pipeline, args.namespace, args.run, args.concurrency_policy, args.keep_succeeded,
+            args.keep_failed) == ("daily", "ns", "daily-29000000", "Replace", 7, 2)
+    assert args.flows == [("daily-a", []), ("daily-b", ["daily-a"]), ("daily-c", ["daily-a", "daily-b"])]
+
+
+@pytest.mark.parametrize("flow", ["Bad_Name", "a:B", "a:b,,", ":a", "a:b:c"])
+def test_run_flow_refuses_flows_that_are_not_template_names(flow):
+    with pytest.raises(SystemExit) as exit_:
+        contract.parse(["run-flow", "p", "-n", "ns", "--run", "r", "--flow", flow])
+    assert exit_.value.code == 2
 
 
 def test_object_ref_ignores_version_and_reads_missing_namespace_as_empty():

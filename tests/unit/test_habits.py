@@ -13,11 +13,15 @@ PACKAGE = Path(__file__).resolve().parents[2] / "compiler"
 
 
 def _explained(lines: list[str], lineno: int) -> bool:
-    """A `# complexity: why` comment right above the def (or its decorators)."""
+    """A comment block right above the def (or its decorators) that starts `# complexity: why`."""
     i = lineno - 2
     while i >= 0 and lines[i].lstrip().startswith("@"):
         i -= 1
-    return i >= 0 and lines[i].strip().startswith("# complexity:")
+    while i >= 0 and lines[i].lstrip().startswith("#"):
+        if lines[i].strip().startswith("# complexity:"):
+            return True
+        i -= 1
+    return False
 
 
 def unexplained_complex_functions(root: Path) -> list[str]:

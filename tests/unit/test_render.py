@@ -14,6 +14,7 @@ from compiler.kinds import (
     SOURCE_ANNOTATION,
     TENANT_LABEL,
 )
+from compiler.model.common import user_handle
 
 RBAC = "rbac.authorization.k8s.io/v1"
 MEMBER_ROLES = {"admin", "edit", "view"}
@@ -61,19 +62,46 @@ def test_namespaced_objects_live_in_their_tenants_namespace(example):
             assert namespace in (None, tenant.name), (cluster, tenant.name, kind, name)
 
 
-def test_no_cluster_wide_rbac_and_no_wildcards(example):
-    """Tenants get namespaced roles only: no ClusterRole(Binding), no '*' in any rule."""
+def test_no_cluster_wide_grants_and_no_wildcards(example):
+    """Tenants get namespaced grants only: ClusterRoles exist only as the platform's member roles
+    (under _platform/, bound per namespace), no ClusterRoleBinding at all, no '*' in any rule."""
     assert any(obj["kind"] == "Role" and obj["rules"] for obj in example.objects.values())
+    cluster_roles = set()
     for path, obj in example.objects.items():
-        assert obj["kind"] not in ("ClusterRole", "ClusterRoleBinding"), path
+        assert obj["kind"] != "ClusterRoleBinding", path
+        if obj["kind"] == "ClusterRole":
+            assert path.split("/")[1] == PLATFORM_DIR, path
+            cluster_roles.add((path.split("/")[0], obj["metadata"]["name"]))
         for rule in obj.get("rules", []) if isinstance(obj.get("rules"), list) else []:
             for key in ("verbs", "resources", "apiGroups", "resourceNames"):
                 assert "*" not in rule.get(key, []), (path, rule)
                 assert not any("*" in value for value in rule.get(key, [])), (path, rule)
+    clusters = {c.name for c in example.specs.platform.clusters}
+    assert cluster_roles == {(c, f"tenantc-member-{role}") for c in clusters for role in MEMBER_ROLES}
+
+
+def test_member_roles_never_write_the_guard_rails(example):
+    """No member role may write quotas, limits, NetworkPolicies, Leases or anything RBAC-escalating;
+    each role holds the one below it. (What they allow on a real API server: tests/oracles.)"""
+    roles = {o["metadata"]["name"]: o["rules"] for p, o in example.objects.items()
+             if o["kind"] == "ClusterRole" and p.startswith("gpu-east/")}
+
+    def grants(rules):
+        return {(group, resource, verb) for rule in rules for group in rule["apiGroups"]
+                for resource in rule["resources"] for verb in rule["verbs"]}
+
+    view, edit, admin = (grants(roles[f"tenantc-member-{r}"]) for r in ("view", "edit", "admin"))
+    assert view < edit < admin
+    assert all(v in ("get", "list", "watch") for _, _, v in view)
+    guarded = {("", "resourcequotas"), ("", "limitranges"), ("networking.k8s.io", "networkpolicies"),
+               ("coordination.k8s.io", "leases"), ("scheduling.volcano.sh", "podgroups")}
+    assert not [g for g in admin if (g[0], g[1]) in guarded and g[2] not in ("get", "list", "watch")]
+    assert not [g for g in admin if g[2] in ("escalate", "bind", "impersonate")]
 
 
 def test_role_bindings_only_to_member_roles_or_own_roles(example):
-    """Bindings reference admin/edit/view, never cluster-admin, or a Role rendered beside them."""
+    """Bindings reference the platform's member roles, never cluster-admin or the built-in
+    admin/edit/view, or a Role rendered beside them."""
     bindings = 0
     for cluster, tenant, objects in tenant_units(example):
         for (kind, name), obj in objects.items():
@@ -81,9 +109,8 @@ def test_role_bindings_only_to_member_roles_or_own_roles(example):
                 continue
             bindings += 1
             ref = obj["roleRef"]
-            assert ref["name"] != "cluster-admin"
             if ref["kind"] == "ClusterRole":
-                assert ref["name"] in MEMBER_ROLES, (cluster, tenant.name, name)
+                assert ref["name"] in {f"tenantc-member-{r}" for r in MEMBER_ROLES}, (cluster, tenant.name, name)
             else:
                 assert ref["kind"] == "Role" and ("Role", ref["name"]) in objects, (cluster, tenant.name, name)
     assert bindings
@@ -99,7 +126,7 @@ def test_member_bindings_match_the_members(example):
             assert got == expected, (cluster, tenant.name, role)
             if binding:
                 assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                                              "name": role}
+                                              "name": f"tenantc-member-{role}"}
 
 
 def _peers(rule_list: list[dict]) -> set[str]:
@@ -109,8 +136,9 @@ def _peers(rule_list: list[dict]) -> set[str]:
 
 
 def test_network_policies_deny_by_default_and_open_what_the_spec_says(example):
-    """Default deny, then DNS, monitoring, the ingress gateway (if wanted), allowed tenants and
-    egress CIDRs, each exactly as the spec says."""
+    """Default deny, then DNS, monitoring, the ingress gateway (to notebooks with an Ingress, if
+    wanted), allowed tenants both ways and egress CIDRs, each exactly as the spec says. (What
+    these policies let through is proven by the network oracle, tests/oracles.)"""
     platform = example.specs.platform
     for cluster, tenant, objects in tenant_units(example):
         policies = {name: obj["spec"] for (kind, name), obj in objects.items() if kind == "NetworkPolicy"}
@@ -126,12 +154,24 @@ def test_network_policies_deny_by_default_and_open_what_the_spec_says(example):
         assert _peers(policies["allow-monitoring"]["ingress"]) == {platform.monitoring_namespace}, where
 
         network = tenant.network
-        assert ("allow-ingress-gateway" in policies) == network.allow_from_ingress, where
-        if network.allow_from_ingress:
-            assert _peers(policies["allow-ingress-gateway"]["ingress"]) == {platform.ingress_namespace}, where
+        # The gateway never gets the whole namespace: only notebooks asking for an Ingress, on their port.
+        from_gateway = {name for name, spec in policies.items()
+                        if platform.ingress_namespace in _peers(spec.get("ingress", []))}
+        wanted = {f"nb-{user_handle(nb.user)}-from-ingress" for nb in tenant.notebooks
+                  if nb.ingress and network.allow_from_ingress and f"nb-{user_handle(nb.user)}" in
+                  {name for kind, name in objects if kind == "StatefulSet"}}
+        assert from_gateway == wanted, where
+        for name in from_gateway:
+            assert policies[name]["podSelector"] != {}, where
+            assert [p["port"] for rule in policies[name]["ingress"] for p in rule["ports"]] == [8888], where
 
         allowed = policies.get("allow-from-tenants", {}).get("ingress", [])
         assert _peers(allowed) == set(network.allow_from_tenants), where
+        # Egress to every tenant on this cluster that lets this one in (the other end of their allow).
+        letting_in = {t.tenant.name for t in example.specs.tenants
+                      if t.tenant.name != tenant.name and tenant.name in t.tenant.network.allow_from_tenants
+                      and cluster in example.plan.quotas[t.tenant.name]}
+        assert _peers(policies.get("allow-to-tenants", {}).get("egress", [])) == letting_in, where
 
         egress = policies.get("allow-egress-cidrs", {}).get("egress", [])
         got = [(peer["ipBlock"]["cidr"], sorted((p["port"], p["protocol"]) for p in rule.get("ports", [])))
@@ -147,6 +187,9 @@ def test_examples_exercise_every_network_branch(example):
     assert any(t.network.allow_from_tenants for t in tenants)
     assert any(not t.network.allow_from_ingress for t in tenants)
     assert any(t.network.allow_from_ingress for t in tenants)
+    assert any(nb.ingress for t in tenants for nb in t.notebooks)
+    placed = example.plan.quotas
+    assert any(set(placed[t.name]) & set(placed[other]) for t in tenants for other in t.network.allow_from_tenants)
 
 
 def test_resource_quota_holds_the_clusters_share(example):
@@ -166,3 +209,22 @@ def test_a_tenant_appears_only_on_its_clusters(example):
     placed = {(c, t.tenant.name) for t in example.specs.tenants for c in example.plan.quotas[t.tenant.name]}
     rendered = {(c, t) for (c, t) in by_unit(example.objects) if t != PLATFORM_DIR}
     assert rendered == placed
+
+
+def test_every_gpu_resource_of_the_cluster_is_capped_even_at_zero(example):
+    """Issue 12: a ResourceQuota (and a Volcano queue capability) without a line for a resource
+    does not limit it, so a tenant without GPUs of a model on a cluster gets an explicit 0 for
+    that model's resource; one with GPUs gets exactly its share of each model."""
+    checked_zero = 0
+    for cluster_name, tenant, objects in tenant_units(example):
+        cluster = example.specs.platform.cluster(cluster_name)
+        share = example.plan.quotas[tenant.name][cluster_name]
+        hard = objects[("ResourceQuota", "tenant-quota")]["spec"]["hard"]
+        capability = objects[("Queue", tenant.name)]["spec"]["capability"]
+        for resource in sorted({p.gpu_resource for p in cluster.pools("gpu")}):
+            models = [m for m, r in cluster.gpu_models().items() if r == resource and m in share.gpu]
+            want = sum((share.gpu[m].value for m in models), start=0)
+            assert hard.get(f"requests.{resource}") == str(want), (cluster_name, tenant.name, resource, hard)
+            assert capability.get(resource) == str(want), (cluster_name, tenant.name, resource, capability)
+            checked_zero += want == 0
+    assert checked_zero, "the examples must have a tenant without GPUs on a cluster with GPUs"

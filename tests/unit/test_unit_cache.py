@@ -39,10 +39,22 @@ def test_second_compile_renders_nothing_and_equals_an_uncached_compile(repo):
 
 
 def test_a_one_tenant_change_renders_only_that_tenants_units(repo):
+    """ads-ranking imports data but no other tenant's units depend on its spec."""
     _compile(repo)
+    replace_once(repo / "tenants/ads-ranking.yaml", 'quota: {cpu: "400"', 'quota: {cpu: "399"')
+    replace_once(repo / "tenants/ads-ranking.yaml", 'cpu: "700"', 'cpu: "699"')
+    result = _compile(repo)
+    assert result.units_rendered == len(_units_of("ads-ranking", result)) == 2
+    assert b"requests.cpu: '399'" in result.files["cpu-west/ads-ranking/resourcequota-tenant-quota.yaml"]
+
+
+def test_a_readers_change_rerenders_the_owner_of_the_data_it_reads(repo):
+    """The A100 pods of vision read ml-platform's imagenet, which therefore has a cache on the A100
+    pools: ml-platform's units depend on vision's spec (and only they, besides vision's)."""
+    first = _compile(repo)
     replace_once(repo / "tenants/vision.yaml", 'cpu: "512"', 'cpu: "500"')
     result = _compile(repo)
-    assert result.units_rendered == len(_units_of("vision", result)) == 1
+    assert result.units_rendered == len(_units_of("vision", first) | _units_of("ml-platform", first)) == 3
     assert 'requests.cpu: "500"'.replace('"', "'").encode() in \
         result.files["gpu-east/vision/resourcequota-tenant-quota.yaml"]
 
@@ -57,12 +69,14 @@ def test_importers_rerender_when_the_dataset_owner_changes(repo):
 
 
 def test_an_exporters_change_rerenders_its_importers_only(repo):
-    """quant-research exports market-data to recsys alone: a change to quant-research renders
-    its own units and recsys's, nobody else's."""
+    """quant-research exports market-data to recsys alone and lets ml-platform in: a change to
+    quant-research renders its own units, recsys's and ml-platform's (whose egress to it depends
+    on its allowFromTenants), nobody else's."""
     first = _compile(repo)
     replace_once(repo / "tenants/quant-research.yaml", 'schedule: "30 6 * * 1-5"', 'schedule: "30 7 * * 1-5"')
     result = _compile(repo)
-    assert result.units_rendered == len(_units_of("quant-research", first) | _units_of("recsys", first))
+    readers = _units_of("quant-research", first) | _units_of("recsys", first) | _units_of("ml-platform", first)
+    assert result.units_rendered == len(readers)
 
 
 def test_a_jsonnet_library_change_reaches_the_tenants_that_import_it(repo):

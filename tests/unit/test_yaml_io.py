@@ -1,6 +1,7 @@
 """YAML output: the fast path of yaml_io.dump writes exactly what PyYAML writes."""
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +22,13 @@ def test_rendered_examples_match_pyyaml(example):
     """Every rendered example file is byte-identical through either path."""
     for path, obj in example.objects.items():
         assert yaml_io.dump(obj) == yaml_io.dump_pyyaml(obj), path
+
+
+@pytest.mark.parametrize("text", ["Prune=false,Delete=false", "a,b", "a,", "a,,b", "1,2", "0x1,f", "a:b,c",
+                                  "-a,b", "yes,no", "1.5,2", "a,b:c", "on,", "null,"])
+def test_commas_are_written_as_pyyaml_writes_them(text):
+    for document in ({"k": text}, {text: 1}, [text]):
+        assert yaml_io.dump(document) == yaml_io.dump_pyyaml(document), text
 
 
 def test_most_rendered_objects_take_the_fast_path(example):

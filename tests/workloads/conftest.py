@@ -10,16 +10,14 @@
 """
 from __future__ import annotations
 
-import copy
 import os
-import re
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from compiler.errors import CompileError, Problem
 from compiler.load import yaml_io
@@ -34,6 +32,9 @@ from compiler.plan import ResolvedJob
 from compiler.validate.crds import CrdSet, load_crds
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))  # tests/spec_edits.py
+from spec_edits import apply_edit, edit_yaml  # noqa: E402
+
 SHARED_CRDS = REPO.parent / "shared" / "crds"  # upstream CRDs beside the checkout
 
 
@@ -60,6 +61,8 @@ class Rendered:
         """Where a resolved job of the plan is rendered."""
         tenant, kind, name = key
         base = f"{job.cluster}/{tenant}/"
+        if kind in ("job", "schedule") and job.gated_by_flow:  # second flow of a JobFlow, after its data gate
+            return base + f"jobtemplate.flow.volcano.sh-{name}.yaml"
         if kind == "job":
             return base + f"job.batch.volcano.sh-{name}.yaml"
         if kind == "schedule":
@@ -117,21 +120,6 @@ class Rendered:
 
 # -- temporary repositories ---------------------------------------------------------------------
 
-_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-
-
-def _steps(path: str) -> list[str | int]:
-    """'jobs[0].roles[1].image' -> ['jobs', 0, 'roles', 1, 'image']."""
-    return [int(index) if index else key for key, index in _STEP.findall(path)]
-
-
-def _walk(data: Any, path: str) -> tuple[Any, str | int]:
-    *parents, last = _steps(path)
-    for step in parents:
-        data = data[step]
-    return data, last
-
-
 class TempRepo:
     """tenants/ copied into a temporary root, edited as parsed YAML; rendered/ is copied
     too before a compile that must fail, to show it stays untouched."""
@@ -142,29 +130,20 @@ class TempRepo:
 
     def edit(self, file: str, change: Callable[[dict], Any]) -> TempRepo:
         """Apply `change` to the parsed tenants/<file> and write it back."""
-        path = self.root / "tenants" / file
-        data = yaml.safe_load(path.read_text())
-        change(data)
-        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        edit_yaml(self.root, file, change)
         return self
 
     def set(self, file: str, path: str, value: Any) -> TempRepo:
-        def change(data: dict) -> None:
-            parent, key = _walk(data, path)
-            parent[key] = copy.deepcopy(value)
-        return self.edit(file, change)
+        apply_edit(self.root, ("set", file, path, value))
+        return self
 
     def delete(self, file: str, path: str) -> TempRepo:
-        def change(data: dict) -> None:
-            parent, key = _walk(data, path)
-            del parent[key]
-        return self.edit(file, change)
+        apply_edit(self.root, ("delete", file, path))
+        return self
 
     def append(self, file: str, path: str, value: Any) -> TempRepo:
-        def change(data: dict) -> None:
-            parent, key = _walk(data, path)
-            parent.setdefault(key, []).append(copy.deepcopy(value))
-        return self.edit(file, change)
+        apply_edit(self.root, ("append", file, path, value))
+        return self
 
     def compile(self) -> Rendered:
         return Rendered(compile_repo(self.root))

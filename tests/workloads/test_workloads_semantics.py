@@ -21,16 +21,16 @@ GPU_TAINT = ("nvidia.com/gpu", "present", "NoSchedule")
 def test_gang_is_every_replica_by_default(examples):
     """MinAvailable is the sum of all task replicas when the job does not set it."""
     specs = list(examples.job_specs())
-    assert len(specs) == 8  # 3 jobs, 1 schedule, 3 pipeline steps, 1 published template
+    assert len(specs) == 9  # 4 jobs, 1 schedule, 3 pipeline steps, 1 published template
     for _job, path, spec in specs:
         assert spec["minAvailable"] == sum(t["replicas"] for t in spec["tasks"]), path
-    assert examples["gpu-east/vision/job.batch.volcano.sh-resnet50-ddp.yaml"]["spec"]["minAvailable"] == 8
+    assert examples["gpu-east/vision/jobtemplate.flow.volcano.sh-resnet50-ddp.yaml"]["spec"]["minAvailable"] == 8
 
 
 def test_gang_may_be_set_lower(temp_repo):
     """A lower minAvailable is kept as given; replicas do not change."""
     out = temp_repo.set("vision.yaml", "jobs[0].minAvailable", 4).compile()
-    spec = out["gpu-east/vision/job.batch.volcano.sh-resnet50-ddp.yaml"]["spec"]
+    spec = out["gpu-east/vision/jobtemplate.flow.volcano.sh-resnet50-ddp.yaml"]["spec"]
     assert spec["minAvailable"] == 4
     assert sum(t["replicas"] for t in spec["tasks"]) == 8
 
@@ -68,8 +68,8 @@ def test_tasks_land_on_their_pool(examples):
 
 
 @pytest.mark.parametrize("path, task, pool, tolerates_gpu", [
-    ("cpu-west/recsys/job.batch.volcano.sh-wide-deep-train.yaml", "ps", "cpu-general", False),
-    ("cpu-west/recsys/job.batch.volcano.sh-wide-deep-train.yaml", "worker", "gpu-a10", True),
+    ("cpu-west/recsys/jobtemplate.flow.volcano.sh-wide-deep-train.yaml", "ps", "cpu-general", False),
+    ("cpu-west/recsys/jobtemplate.flow.volcano.sh-wide-deep-train.yaml", "worker", "gpu-a10", True),
     ("gpu-east/ads-ranking/job.batch.volcano.sh-ctr-horovod.yaml", "launcher", "cpu-general", False),
     ("gpu-east/ads-ranking/job.batch.volcano.sh-ctr-horovod.yaml", "worker", "gpu-a100", True),
 ])
@@ -81,19 +81,19 @@ def test_placement_of_known_roles(examples, path, task, pool, tolerates_gpu):
 
 
 def test_gpu_tasks_follow_the_jobs_gpu_model(temp_repo):
-    """With two GPU models on a cluster, GPU tasks go to the job's model's pool only."""
-    h100 = {"name": "gpu-h100", "role": "gpu", "gpuModel": "H100",
-            "labels": {"node.example.com/pool": "gpu-h100"},
-            "taints": [{"key": "example.com/h100", "value": "true", "effect": "NoSchedule"}]}
-    out = (temp_repo.append("platform.yaml", "clusters[0].nodePools", h100)
-           .set("ads-ranking.yaml", "quota.gpu.H100", 8)
-           .set("ads-ranking.yaml", "placement.gpu-east.quota.gpu.H100", 8)
+    """With two GPU models on a cluster (gpu-east: A100 and H100, each under its own resource
+    name), GPU tasks go to the job's model's pool only and ask for that model's resource."""
+    out = (temp_repo.set("platform.yaml", "clusters[0].nodePools[2].taints",
+                         [{"key": "example.com/h100", "value": "true", "effect": "NoSchedule"}])
            .set("ads-ranking.yaml", "jobs[0].gpuModel", "H100")
            .compile())
     tasks = {t["name"]: t["template"]["spec"]
              for t in out["gpu-east/ads-ranking/job.batch.volcano.sh-ctr-horovod.yaml"]["spec"]["tasks"]}
-    assert out.affinity_terms(tasks["worker"]) == [{"node.example.com/pool": ["gpu-h100"]}]
+    assert out.affinity_terms(tasks["worker"]) == [{"node.example.com/pool": ["gpu-h100"],
+                                                    "nvidia.com/gpu.product": ["H100-SXM5-80GB"]}]
     assert out.toleration_keys(tasks["worker"]) == {("example.com/h100", "true", "NoSchedule")}
+    assert out.container(tasks["worker"], "worker")["resources"]["limits"]["nvidia.com/h100"] == "2"
+    assert "nvidia.com/gpu" not in out.container(tasks["worker"], "worker")["resources"]["limits"]
     assert out.affinity_terms(tasks["launcher"]) == [{"node.example.com/pool": ["cpu-general"]}]
     assert out.toleration_keys(tasks["launcher"]) == set()
 
@@ -117,9 +117,9 @@ def test_framework_plugins(examples):
     def plugins(path):
         return examples[path]["spec"]["plugins"]
 
-    assert plugins("gpu-east/vision/job.batch.volcano.sh-resnet50-ddp.yaml") == {
+    assert plugins("gpu-east/vision/jobtemplate.flow.volcano.sh-resnet50-ddp.yaml") == {
         "pytorch": ["--master=master", "--worker=worker", "--port=23456"], "svc": []}
-    assert plugins("cpu-west/recsys/job.batch.volcano.sh-wide-deep-train.yaml") == {
+    assert plugins("cpu-west/recsys/jobtemplate.flow.volcano.sh-wide-deep-train.yaml") == {
         "tensorflow": ["--ps=ps", "--worker=worker", "--chief=chief", "--port=2222"], "svc": []}
     assert plugins("gpu-east/ads-ranking/job.batch.volcano.sh-ctr-horovod.yaml") == {
         "mpi": ["--master=launcher", "--worker=worker", "--port=22"], "ssh": [], "svc": []}
@@ -156,24 +156,33 @@ def test_every_task_has_the_agent_sidecar(examples):
         status = {m["mountPath"] for m in examples.container(pod, task["name"])["volumeMounts"]}
         assert "/var/run/tenantc" in status  # the main container writes the status file there
         count += 1
-    assert count == 14  # tasks of the 8 Volcano jobs, schedules, steps and templates
+    assert count == 16  # tasks of the 9 Volcano jobs, schedules, steps and templates
 
 
 def test_wait_for_data_iff_the_job_waits(examples):
-    """The wait-dataset init container is there exactly when the job waits for its datasets."""
-    waiting = set()
+    """A CPU-only job that waits has the wait-dataset init container in every pod, for the
+    datasets it waits for; a GPU job that waits has none (its JobFlow's first flow waits,
+    before any GPU pod exists); no other job has one."""
+    waiting, gated = set(), set()
     for job, path, task in examples.tasks():
         init = {c["name"]: c for c in task["template"]["spec"]["initContainers"]}
-        if job.wait_percent and job.datasets:
+        if job.wait is not None and job.wait.gate == "init":
             waiting.add(job.name)
             args = init["wait-for-data"]["args"]
-            assert args[:1 + len(job.datasets)] == ["wait-dataset", *job.dataset_names]
+            assert args[:1 + len(job.wait.datasets)] == ["wait-dataset", *job.wait.datasets]
+            mounted = {v["persistentVolumeClaim"]["claimName"] for v in task["template"]["spec"]["volumes"]
+                       if "persistentVolumeClaim" in v}
+            assert set(job.wait.datasets) <= mounted, path  # a CPU pod reads (and waits for) the home caches
             assert args[args.index("--namespace") + 1] == job.tenant
-            assert args[args.index("--min-cached-percent") + 1] == str(job.wait_percent)
+            assert args[args.index("--min-cached-percent") + 1] == str(job.wait.percent)
             assert list(init) == ["tenantc-agent", "wait-for-data"]  # after the sidecar starts
         else:
             assert list(init) == ["tenantc-agent"], path
-    assert waiting == {"nightly-backtest", "resnet50-ddp", "wide-deep-train"}
+            if job.wait is not None:
+                gated.add(job.name)
+                assert job.gated_by_flow and any(r.gpu for r in job.roles), path
+    assert waiting == {"nightly-backtest"}
+    assert gated == {"resnet50-ddp", "wide-deep-train"}
 
 
 # -- templates ----------------------------------------------------------------------------------
@@ -200,13 +209,19 @@ def test_extends_chain_and_job_overrides(examples):
     assert master.command == ["torchrun", "train.py"] and master.ports == [23456]
     assert (master.cpu, master.gpu, master.replicas) == (8, 1, 1)
     assert worker.replicas == 7  # the job's override beats the template's 3
-    assert (job.framework, job.max_retry, job.ttl) == ("pytorch", 3, 86400)
+    assert (job.framework, job.max_retry) == ("pytorch", 3)
+    # pytorch-ddp's TTL reaches what is submitted on its own (the published template), but not a
+    # job run by a JobFlow, which re-creates a flow's Job that Volcano deleted after its TTL.
+    assert job.gated_by_flow and job.ttl is None
+    published = examples.result.plan.workloads.resolved[("vision", "template", "resnet@gpu-east")]
+    assert published.ttl == 86400
 
 
 def test_job_override_merges_into_role_resources(temp_repo):
     """A job overriding one resource keeps the template's others."""
     out = temp_repo.set("vision.yaml", "jobs[0].roles[0].resources", {"cpu": "4"}).compile()
-    tasks = {t["name"]: t for t in out["gpu-east/vision/job.batch.volcano.sh-resnet50-ddp.yaml"]["spec"]["tasks"]}
+    spec = out["gpu-east/vision/jobtemplate.flow.volcano.sh-resnet50-ddp.yaml"]["spec"]
+    tasks = {t["name"]: t for t in spec["tasks"]}
     limits = out.container(tasks["worker"]["template"]["spec"], "worker")["resources"]["limits"]
     assert limits == {"cpu": "4", "memory": "64Gi", "nvidia.com/gpu": "1"}
     assert out.container(tasks["master"]["template"]["spec"], "master")["resources"]["limits"]["cpu"] == "8"
@@ -277,6 +292,106 @@ def test_a_global_dataset_name_cannot_be_reused(temp_repo):
     temp_repo.expect_problem("tenants/vision.yaml", "datasets[0].name", "global dataset ml-platform/imagenet")
 
 
+# -- caches next to their readers -----------------------------------------------------------------
+
+def _pod_templates(examples):
+    """(cluster, namespace, path, pod spec) of every task and notebook the examples render."""
+    for _job, path, task in examples.tasks():
+        yield path.split("/")[0], examples[path]["metadata"]["namespace"], path, task["template"]["spec"]
+    for path, sts in examples.of_kind("StatefulSet").items():
+        yield path.split("/")[0], sts["metadata"]["namespace"], path, sts["spec"]["template"]["spec"]
+
+
+def _pools_of(examples, cluster: str, pod_or_dataset_affinity: list[dict[str, list[str]]]) -> set[str]:
+    """The pools of `cluster` whose labels satisfy one of the required node-selector terms."""
+    return {p.name for p in examples.platform.cluster(cluster).node_pools
+            if any(all(p.labels.get(k) in v for k, v in term.items()) for term in pod_or_dataset_affinity)}
+
+
+def test_every_reader_mounts_a_cache_on_its_own_pools(examples):
+    """Issue 12: Fluid places a runtime's workers by its Dataset's nodeAffinity (fluid
+    pkg/ctrl/affinity.go) and its webhook puts a reader next to the workers of the Dataset behind
+    the claim it mounts (docs/en/operation/pod_schedule_optimization.md). So every claim of a
+    cached dataset a pod mounts must be a Dataset whose caches may run on every pool the pod may
+    run on, tolerating their taints; a reference (dataset://) counts as the owner's Dataset."""
+    datasets = {(o["metadata"]["namespace"], o["metadata"]["name"], p.split("/")[0]): o
+                for p, o in examples.of_kind("Dataset").items()}
+    cached = {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in examples.objects.values()
+              if o["kind"] in RUNTIME_KINDS.values() and o["kind"] != "ThinRuntime"}
+    checked = set()
+    for cluster, namespace, path, pod in _pod_templates(examples):
+        pod_pools = _pools_of(examples, cluster, examples.affinity_terms(pod))
+        for volume in pod.get("volumes", []):
+            claim = volume.get("persistentVolumeClaim", {}).get("claimName")
+            ds = datasets.get((namespace, claim, cluster))
+            if ds is None:
+                continue
+            point = ds["spec"]["mounts"][0]["mountPoint"]
+            if point.startswith("dataset://"):
+                namespace_, _, name = point.removeprefix("dataset://").partition("/")
+                ds = datasets[(namespace_, name, cluster)]
+            owner = (ds["metadata"]["namespace"], ds["metadata"]["name"])
+            if owner not in cached:
+                continue
+            cache_terms = [{e["key"]: e["values"] for e in t["matchExpressions"]}
+                           for t in ds["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]]
+            assert pod_pools <= _pools_of(examples, cluster, cache_terms), (path, claim, owner)
+            pool_taints = {(t.key, t.value, t.effect) for p in examples.platform.cluster(cluster).node_pools
+                           if p.name in pod_pools for t in p.taints}
+            assert pool_taints <= examples.toleration_keys(ds["spec"]), (path, owner)
+            assert ds["spec"]["placement"] == "Shared", owner
+            checked.add((path, owner))
+    assert {o for _, o in checked} >= {("ml-platform", "imagenet"), ("ml-platform", "imagenet-a100"),
+                                       ("ml-platform", "click-logs"), ("ml-platform", "click-logs-a10"),
+                                       ("quant-research", "market-data")}
+
+
+def test_a_gpu_models_cache_is_the_datasets_on_that_models_pools(examples):
+    """imagenet-a100 is imagenet (same mounts, runtime, tiers, preload) on the A100 pools."""
+    home = examples["gpu-east/ml-platform/dataset.data.fluid.io-imagenet.yaml"]["spec"]
+    a100 = examples["gpu-east/ml-platform/dataset.data.fluid.io-imagenet-a100.yaml"]["spec"]
+    assert home["mounts"] == a100["mounts"]
+    assert _pools_of(examples, "gpu-east", [{e["key"]: e["values"] for e in t["matchExpressions"]}
+                                            for t in a100["nodeAffinity"]["required"]["nodeSelectorTerms"]]) == {
+        "gpu-a100"}
+    runtimes = [examples[f"gpu-east/ml-platform/alluxioruntime.data.fluid.io-{n}.yaml"]["spec"]
+                for n in ("imagenet", "imagenet-a100")]
+    assert runtimes[0] == runtimes[1]
+    load = examples["gpu-east/ml-platform/dataload.data.fluid.io-imagenet-a100-preload.yaml"]["spec"]
+    assert load["dataset"]["name"] == "imagenet-a100"
+    # cpu-west has no GPU reader of imagenet: only its home cache.
+    assert "cpu-west/ml-platform/dataset.data.fluid.io-imagenet-a10.yaml" not in examples.objects
+
+
+def test_a_juicefs_dataset_read_by_gpu_and_cpu_pods_gets_a_cache_for_each(temp_repo):
+    """feature-snapshots is read-write on JuiceFS, whose caches stay consistent (every client goes
+    through the volume's metadata engine; alluxio or jindo ones written through one cache and
+    read through another are refused, see test_workloads_infeasible): a GPU job of its owner
+    writing it gets an H100 cache."""
+    out = temp_repo.set("ads-ranking.yaml", "jobs[1].datasets", ["feature-snapshots"]).compile()
+    spec = out["gpu-east/ads-ranking/dataset.data.fluid.io-feature-snapshots-h100.yaml"]["spec"]
+    assert spec["accessModes"] == ["ReadWriteMany"]
+    tasks = out["gpu-east/ads-ranking/job.batch.volcano.sh-ctr-distill.yaml"]["spec"]["tasks"]
+    claims = {v["persistentVolumeClaim"]["claimName"] for t in tasks for v in t["template"]["spec"]["volumes"]
+              if "persistentVolumeClaim" in v}
+    assert claims == {"feature-snapshots-h100"}
+
+
+def test_a_gpu_cache_name_must_be_free(temp_repo):
+    """`<dataset>-<model>` must not be another dataset's name in the namespace."""
+    clash = {"name": "imagenet-a100", "mounts": [{"uri": "pvc://shared/"}],
+             "runtime": {"type": "thin", "profile": "nas-profile"}}
+    temp_repo.set("vision.yaml", "datasets", [clash])
+    temp_repo.expect_problem("tenants/vision.yaml", "datasets[0].name", "'imagenet-a100' is the name of imagenet's")
+
+
+def test_a_gpu_cache_name_must_be_short(temp_repo):
+    """`<dataset>-<model>` names the cache's scaler CronJobs too: it is held to a dataset's length."""
+    longer = "click-logs-for-the-wide-and-deep-jobs"  # 37 characters: its A10 cache's would be 41
+    temp_repo.set("recsys.yaml", "imports[1].name", longer).set("recsys.yaml", "jobs[0].datasets", [longer])
+    temp_repo.expect_problem("tenants/recsys.yaml", "imports[1].name", "is longer than 40 characters")
+
+
 # -- credentials --------------------------------------------------------------------------------
 
 CREDENTIAL_KEY = re.compile(r"(secret|password|token|access.?key)", re.IGNORECASE)
@@ -296,7 +411,8 @@ def test_encrypt_options_reference_secrets_by_name(examples):
             for key, value in mount.get("options", {}).items():
                 assert not CREDENTIAL_KEY.search(key), f"{path}: option {key}"
                 assert not CREDENTIAL_VALUE.match(value), f"{path}: option {key} looks like a credential"
-    assert refs == 7  # market-data and imagenet (on two clusters), two keys each; feature-snapshots' metaurl
+    # market-data, imagenet on two clusters and its A100 cache on gpu-east, two keys each; feature-snapshots' metaurl
+    assert refs == 9
 
 
 def test_credential_looking_option_is_rejected(temp_repo):
@@ -357,10 +473,13 @@ def test_scaler_may_patch_only_its_runtime(examples):
 
 
 def test_no_wildcards_and_no_cluster_wide_rbac(examples):
-    """Nothing in rendered/ grants '*' or is a ClusterRole/ClusterRoleBinding."""
+    """Nothing in rendered/ grants '*' or is a ClusterRoleBinding; the only ClusterRoles are the
+    platform's member roles (bound per namespace)."""
     docs = examples.yaml_docs()
-    assert not [d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
-    rules = [rule for d in docs if d["kind"] == "Role" for rule in d["rules"]]
+    assert not [d for d in docs if d["kind"] == "ClusterRoleBinding"]
+    assert {d["metadata"]["name"] for d in docs if d["kind"] == "ClusterRole"} == \
+        {"tenantc-member-admin", "tenantc-member-edit", "tenantc-member-view"}
+    rules = [rule for d in docs if d["kind"] in ("Role", "ClusterRole") for rule in d["rules"]]
     assert rules
     for rule in rules:
         for field in ("apiGroups", "resources", "verbs", "resourceNames"):

@@ -29,8 +29,8 @@ def _set(obj: dict, path: str, value) -> None:
 
 # (rendered file, dotted field, bad value, text the reported path must contain)
 BROKEN = {
-    "Volcano Job minAvailable not an integer": (
-        "gpu-east/vision/job.batch.volcano.sh-resnet50-ddp.yaml", "spec.minAvailable", "x", "spec.minAvailable"),
+    "Volcano JobTemplate minAvailable not an integer": (
+        "gpu-east/vision/jobtemplate.flow.volcano.sh-resnet50-ddp.yaml", "spec.minAvailable", "x", "spec.minAvailable"),
     "Dataset with an unknown field": (
         "cpu-west/quant-research/dataset.data.fluid.io-market-data.yaml", "spec.mountz", [], "spec"),
     "DataLoad policy outside the enum": (
@@ -40,7 +40,7 @@ BROKEN = {
         "cpu-west/quant-research/jindoruntime.data.fluid.io-market-data.yaml", "spec.tieredstore.levels.0.mediumtype",
         "NVME", "spec.tieredstore.levels[0].mediumtype"),
     "JobFlow retain policy outside the enum": (
-        "gpu-east/vision/jobflow.flow.volcano.sh-detector-daily.yaml", "spec.jobRetainPolicy", "keep",
+        "gpu-east/vision/jobflow.flow.volcano.sh-resnet50-ddp.yaml", "spec.jobRetainPolicy", "keep",
         "spec.jobRetainPolicy"),
     "Volcano CronJob concurrency policy outside the enum": (
         "cpu-west/quant-research/cronjob.batch.volcano.sh-nightly-backtest.yaml", "spec.concurrencyPolicy", "Never",

@@ -2,7 +2,8 @@
 
 Rules read rendered objects only (not tenantc's own spec fields), so they hold for any
 renderer that produces the kind: Namespaces, PVCs, RoleBindings, NetworkPolicies, pod
-templates (StatefulSet, batch and Volcano Jobs, CronJobs) and Fluid Datasets. Widening is
+templates (StatefulSet, batch and Volcano Jobs, CronJobs), Fluid Datasets and the guardrails
+(ValidatingAdmissionPolicies, their bindings and each tenant's parameters ConfigMap). Widening is
 judged per namespace, not per object, so moving a rule from one policy or binding to
 another is not an opening, and a subject going from edit to admin is.
 
@@ -13,12 +14,12 @@ docs/review.md's table (a test holds the two together).
 from __future__ import annotations
 
 from compiler.review.compare import ObjectChange
-from compiler.review.risks import access, data, datasets, network, quota, workloads
+from compiler.review.risks import access, data, datasets, guardrails, network, quota, workloads
 from compiler.review.risks.common import DANGER, WARNING, Family, Risk, RiskContext, UsageReader
 from compiler.review.risks.workloads import placement, pod_specs
 
 FAMILIES: tuple[Family, ...] = (data.FAMILY, quota.FAMILY, network.FAMILY, access.FAMILY, workloads.FAMILY,
-                                datasets.FAMILY)
+                                datasets.FAMILY, guardrails.FAMILY)
 
 # rule -> what it means; docs/review.md, the annotations and the JSON output use these ids.
 RULES: dict[str, str] = {rule: meaning for family in FAMILIES for rule, meaning in family.rules.items()}

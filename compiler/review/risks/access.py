@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from compiler.kinds import MEMBER_ROLE_PREFIX
 from compiler.review.compare import ObjectChange
 from compiler.review.risks.common import WARNING, Family, Found, Risk, RiskContext, by_scope, risk_on
 
@@ -44,7 +45,7 @@ def grants(bindings: list[Found]) -> dict[str, Grant]:
     """Subject -> (highest rank, role, binding granting it) across a namespace's bindings."""
     out: dict[str, Grant] = {}
     for binding in sorted(bindings, key=lambda b: b.key):
-        role = (binding.obj.get("roleRef") or {}).get("name", "")
+        role = (binding.obj.get("roleRef") or {}).get("name", "").removeprefix(MEMBER_ROLE_PREFIX)  # members' roles
         rank = ROLE_RANK.get(role, 0)
         for s in binding.obj.get("subjects") or []:
             subject = f"{s.get('kind')} {s.get('name')}" + (f" ({s['namespace']})" if s.get("namespace") else "")

@@ -1,0 +1,91 @@
+"""Edits of a copied example repository, as data: what every bad-input case and every
+`TempRepo` in the workload tests apply before compiling.
+
+An edit is a tuple whose first item names the operation:
+  ("text", file, old, new)     replace text that occurs exactly once in tenants/<file>
+  ("set", file, path, value)   set a field of the parsed YAML ('jobs[0].roles[1].image')
+  ("delete", file, path)       delete a field
+  ("append", file, path, value) append to a list (created when missing)
+  ("call", function)           anything else: function(root)
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def steps(path: str) -> list[str | int]:
+    """'jobs[0].roles[1].image' -> ['jobs', 0, 'roles', 1, 'image']."""
+    return [int(index) if index else key for key, index in _STEP.findall(path)]
+
+
+def walk(data: Any, path: str) -> tuple[Any, str | int]:
+    """The container holding the last step of `path`, and that step."""
+    *parents, last = steps(path)
+    for step in parents:
+        data = data[step]
+    return data, last
+
+
+def edit_yaml(root: Path, file: str, change: Callable[[Any], Any]) -> None:
+    """Apply `change` to the parsed tenants/<file> and write it back."""
+    path = root / "tenants" / file
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    """Edit a file in place; the text to replace must be there exactly once (so a changed
+    example file fails loudly here instead of silently testing nothing)."""
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {path.name}"
+    path.write_text(text.replace(old, new))
+
+
+def _set(data: Any, path: str, value: Any) -> None:
+    parent, key = walk(data, path)
+    parent[key] = copy.deepcopy(value)
+
+
+def _delete(data: Any, path: str) -> None:
+    parent, key = walk(data, path)
+    del parent[key]
+
+
+def _append(data: Any, path: str, value: Any) -> None:
+    parent, key = walk(data, path)
+    parent.setdefault(key, []).append(copy.deepcopy(value))
+
+
+def apply_edit(root: Path, edit: tuple) -> None:
+    op, *args = edit
+    if op == "text":
+        file, old, new = args
+        replace_once(root / "tenants" / file, old, new)
+    elif op == "set":
+        file, path, value = args
+        edit_yaml(root, file, lambda data: _set(data, path, value))
+    elif op == "delete":
+        file, path = args
+        edit_yaml(root, file, lambda data: _delete(data, path))
+    elif op == "append":
+        file, path, value = args
+        edit_yaml(root, file, lambda data: _append(data, path, value))
+    elif op == "call":
+        args[0](root)
+    else:
+        raise ValueError(f"unknown edit {op!r}")
+
+
+def apply_edits(root: Path, edits: Iterable[tuple]) -> None:
+    for edit in edits:
+        apply_edit(root, edit)
