@@ -9,6 +9,7 @@ from compiler.commands.output import JSON, TEXT, add_output_flag, progress_for
 from compiler.kinds import CLUSTER_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, REPORT_API_VERSION, TENANT_LABEL
 from compiler.live import workflow
 from compiler.live.options import ApplyOptions
+from compiler.live.prune_guard import PVCS_IN_USE_FLAG, UNOWNED_CONTENTS_FLAG
 from compiler.live.report import print_apply
 
 HELP = f"""\
@@ -24,6 +25,9 @@ step is safe to repeat, so after any failure run apply again.
 {TENANT_LABEL} and this cluster's {CLUSTER_LABEL}) that rendered/ no longer has; never
 Namespaces or PersistentVolumeClaims without --prune-namespaces / --prune-pvcs, and nothing
 at all when that would be more than --prune-threshold percent of what tenantc owns there.
+Nothing either when a Namespace to prune holds anything tenantc does not own (it is listed;
+{UNOWNED_CONTENTS_FLAG} deletes it with the namespace) or a PersistentVolumeClaim to
+prune is mounted by a pod that stays ({PVCS_IN_USE_FLAG} prunes it anyway).
 
 exit codes: 0 applied (or nothing to do), 2 error: invalid or stale input, conflicts,
 immutable fields, prune refused, --wait timed out.
@@ -31,6 +35,7 @@ immutable fields, prune refused, --wait timed out.
 examples:
   tenantc apply --crd-dir ../shared/crds --dry-run
   tenantc apply --cluster gpu-east --prune
+  tenantc apply --prune --prune-namespaces --dry-run    # what a removed tenant's namespace still holds
   tenantc apply --wait --timeout 600
 """
 

@@ -12,6 +12,7 @@ from compiler.commands.common import add_repo_flags, crd_dirs
 from compiler.kube.config import DEFAULT_KUBECONFIG
 from compiler.live.options import ClusterSelection
 from compiler.live.prune import DEFAULT_THRESHOLD, PruneFlags
+from compiler.live.prune_guard import PVCS_IN_USE_FLAG, UNOWNED_CONTENTS_FLAG
 
 
 def add_access_flags(parser: argparse.ArgumentParser) -> None:
@@ -42,13 +43,23 @@ def add_change_set_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--prune-threshold", type=float, default=DEFAULT_THRESHOLD, metavar="PCT",
                        help=f"refuse to prune more than PCT percent of the objects tenantc owns on a "
                             f"cluster (default {DEFAULT_THRESHOLD:g})")
+    group.add_argument(UNOWNED_CONTENTS_FLAG, action="store_true",
+                       help="with --prune-namespaces: delete a Namespace even when it holds objects tenantc "
+                            "does not own (they are deleted with it); without it such a prune is refused "
+                            "and what the namespace holds is listed")
+    group.add_argument(PVCS_IN_USE_FLAG, action="store_true",
+                       help="with --prune-pvcs: delete a PersistentVolumeClaim even when a pod that stays "
+                            "mounts it (Kubernetes removes it once the pod is gone); without it such a prune "
+                            "is refused")
 
 
 def change_set_fields(args: argparse.Namespace) -> dict[str, Any]:
     """The flags of add_change_set_flags as the fields of DiffOptions (which ApplyOptions extends)."""
     return {"root": args.root, "crd_dirs": tuple(crd_dirs(args)), "selection": selection(args),
             "concurrency": args.concurrency,
-            "prune_flags": PruneFlags(args.prune_namespaces, args.prune_pvcs, args.prune_threshold)}
+            "prune_flags": PruneFlags(args.prune_namespaces, args.prune_pvcs, args.prune_threshold,
+                                      unowned_contents=args.dangerous_prune_unowned_contents,
+                                      pvcs_in_use=args.dangerous_prune_pvcs_in_use)}
 
 
 def _positive_int(text: str) -> int:

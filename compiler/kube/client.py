@@ -6,7 +6,15 @@ compiler.agent.retry, the policy the agent shares: no answer, 408, 429 and 5xx a
 with capped, jittered exponential backoff (at least the server's Retry-After) until the
 client's budget is spent. Every verb tenantc sends is safe to repeat: server-side apply is
 idempotent and deletes carry uid and resourceVersion preconditions. Counts of reads, writes
-and dry-runs let tests and reports prove what was sent.
+and dry-runs let tests and reports prove what was sent, with the retries by cause and the
+seconds spent waiting before them.
+
+429 also lowers how many requests the client keeps in flight (`Throttle`): API Priority and
+Fairness answers 429 when the concurrency of the user's priority level is used up (with
+`limitResponse: Reject`), and callers run up to --concurrency requests at once. Retrying
+each one after its Retry-After alone keeps them colliding on the few seats the level has;
+halving the requests in flight on a 429 and adding one back per round of successes (AIMD,
+as TCP does) settles near what the server grants.
 """
 from __future__ import annotations
 
@@ -50,6 +58,9 @@ class RequestCounts:
     writes: int = 0  # mutating requests that were not dry-runs
     dry_runs: int = 0
     by_verb: Counter = field(default_factory=Counter)
+    retried: Counter = field(default_factory=Counter)  # retries by cause: "429", "503", ..., "no answer"
+    waited: float = 0.0  # seconds slept before those retries
+    lowest_concurrency: int | None = None  # the lowest in-flight limit 429s drove the client to
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record(self, method: str, dry_run: bool) -> None:
@@ -62,10 +73,74 @@ class RequestCounts:
             else:
                 self.writes += 1
 
+    def record_retry(self, cause: str, delay: float) -> None:
+        with self._lock:
+            self.retried[cause] += 1
+            self.waited += delay
+
+    def record_limit(self, limit: int) -> None:
+        with self._lock:
+            if self.lowest_concurrency is None or limit < self.lowest_concurrency:
+                self.lowest_concurrency = limit
+
     def snapshot(self) -> dict:
         with self._lock:
-            return {"reads": self.reads, "writes": self.writes, "dryRuns": self.dry_runs,
-                    "byVerb": dict(sorted(self.by_verb.items()))}
+            out = {"reads": self.reads, "writes": self.writes, "dryRuns": self.dry_runs,
+                   "byVerb": dict(sorted(self.by_verb.items()))}
+            if self.retried:
+                out.update(retried=dict(sorted(self.retried.items())), waitedSeconds=round(self.waited, 3))
+            if self.lowest_concurrency is not None:
+                out["lowestConcurrency"] = self.lowest_concurrency
+            return out
+
+
+class Throttle:
+    """How many requests may be in flight: unlimited until a 429, then AIMD.
+
+    A 429 to an attempt sent after the last decrease halves the limit (from the requests in
+    flight at the first one), at least 1: attempts already in flight when the limit dropped
+    answer from the same overload and do not count again. `limit` successes in a row add one,
+    at most once per `step` seconds (the API server's Retry-After is a second or two: probing
+    faster only collects 429s); past `ceiling` the limit is lifted."""
+
+    def __init__(self, ceiling: int = 64, step: float = 1.0):
+        self.ceiling, self.step = ceiling, step
+        self.limit: int | None = None
+        self._in_flight = 0
+        self._successes = 0
+        self._lowered_at = float("-inf")
+        self._changed_at = float("-inf")
+        self._cond = threading.Condition()
+
+    def acquire(self) -> float:
+        """Wait for a free slot; returns when the attempt started (for release)."""
+        with self._cond:
+            while self.limit is not None and self._in_flight >= self.limit:
+                self._cond.wait()
+            self._in_flight += 1
+            return time.monotonic()
+
+    def release(self, started: float, throttled: bool) -> int | None:
+        """The attempt begun at `started` ended (429 or not); returns a new, lower limit, if any."""
+        with self._cond:
+            lowered = None
+            now = time.monotonic()
+            if throttled and started > self._lowered_at:
+                base = self.limit if self.limit is not None else self._in_flight
+                self.limit = lowered = max(1, base // 2)
+                self._lowered_at = self._changed_at = now
+                self._successes = 0
+            elif throttled:
+                self._successes = 0
+            elif self.limit is not None:
+                self._successes += 1
+                if self._successes >= self.limit and now - self._changed_at >= self.step:
+                    self._successes = 0
+                    self._changed_at = now
+                    self.limit = None if self.limit >= self.ceiling else self.limit + 1
+            self._in_flight -= 1
+            self._cond.notify_all()
+            return lowered
 
 
 class KubeClient:
@@ -82,6 +157,7 @@ class KubeClient:
         self.timeout = timeout
         self.observer = observer
         self.counts = RequestCounts()
+        self.throttle = Throttle()
 
     @classmethod
     def for_endpoint(cls, endpoint: Endpoint, *, timeout: float = 10.0, retry: RetryPolicy = NO_RETRY) -> KubeClient:
@@ -160,6 +236,8 @@ class KubeClient:
             if self.observer:
                 self.observer(method, path)
             self.counts.record(method, dry_run)
+            sent = self.throttle.acquire()
+            response = None
             try:
                 response = self.transport.send(method, target, body, headers, self.timeout)
             except TransportError as exc:
@@ -167,17 +245,25 @@ class KubeClient:
                 if delay is None:
                     raise Unreachable(f"{method} {path}: no answer from {self.host} "
                                       f"after {attempt} attempt(s): {exc}") from None
-                time.sleep(delay)
+                self._wait("no answer", delay)
                 continue
+            finally:
+                lowered = self.throttle.release(sent, response is not None and response.status == 429)
+                if lowered is not None:
+                    self.counts.record_limit(lowered)
             if response.status < 400:
                 return response
             if is_transient_status(response.status):
                 remaining = self.retry.budget - (time.monotonic() - started)
                 delay = next_wait(backoff, remaining, parse_retry_after(response.headers.get("Retry-After")))
                 if delay is not None:
-                    time.sleep(delay)
+                    self._wait(str(response.status), delay)
                     continue
             raise ApiError.from_response(response.status, method, path, response.data)
+
+    def _wait(self, cause: str, delay: float) -> None:
+        self.counts.record_retry(cause, delay)
+        time.sleep(delay)
 
     def _headers(self, content_type: str | None, accept: str) -> dict[str, str]:
         headers = {"Accept": accept, "User-Agent": "tenantc"}

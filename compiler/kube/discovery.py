@@ -65,6 +65,10 @@ class ResourceMap:
         api_version = obj["apiVersion"]
         return self.find(group_of(api_version), obj["kind"], api_version.rsplit("/", 1)[-1])
 
+    def preferred(self) -> list[Resource]:
+        """Every served kind once, at the server's preferred version."""
+        return [versions[0] for versions in self._by_kind.values()]
+
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_kind.values())
 

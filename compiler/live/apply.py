@@ -24,6 +24,7 @@ from compiler.kube.errors import ApiError, KubeError
 from compiler.live.changeset import ADD, Change, ClusterChangeSet, object_label
 from compiler.live.options import ApplyOptions
 from compiler.live.prune import tenant_of
+from compiler.live.prune_guard import guard_prune
 from compiler.live.wait import WaitResult, wait_ready
 
 CREATED, CONFIGURED, WOULD_APPLY = "created", "configured", "would apply"
@@ -106,7 +107,7 @@ def apply_cluster(client: KubeClient, change_set: ClusterChangeSet, desired: dic
     with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
         _apply_stages(client, report, options, pool, progress)
         if options.prune:
-            prune_cluster(client, report, options.dry_run, pool, progress)
+            prune_cluster(client, report, options, {ObjectRef.of(o) for o in desired.values()}, pool, progress)
     if options.wait and not options.dry_run and report.ok:
         objects = [(r, o) for o in desired.values() if (r := change_set.resources.for_object(o)) is not None]
         report.waited = wait_ready(client, objects, options.timeout, concurrency=options.concurrency,
@@ -172,9 +173,10 @@ def _failure(outcome: Outcome, exc: ApiError) -> Outcome:
     return outcome
 
 
-def prune_cluster(client: KubeClient, report: ApplyReport, dry_run: bool, pool: Executor,
-                  progress: Progress) -> None:
-    """Delete what the change set's prune decision allows, unless the decision refused or an apply failed."""
+def prune_cluster(client: KubeClient, report: ApplyReport, options: ApplyOptions, desired: set[ObjectRef],
+                  pool: Executor, progress: Progress) -> None:
+    """Delete what the change set's prune decision allows, unless the decision refused, an apply
+    failed, or a Namespace or PVC would take what is not tenantc's with it (prune_guard, asked now)."""
     decision = report.change_set.prune
     if decision.refused:
         report.prune_refused = decision.refused
@@ -186,8 +188,16 @@ def prune_cluster(client: KubeClient, report: ApplyReport, dry_run: bool, pool: 
     doomed = decision.allowed
     if not doomed:
         return
-    progress.stage("prune", len(doomed))
     resources = report.change_set.resources
+    try:
+        report.prune_refused = guard_prune(client, resources, decision, desired, report.change_set.target.cluster,
+                                           options.prune_flags, options.concurrency)
+    except KubeError as exc:
+        report.prune_refused = f"prune skipped: cannot read what pruned namespaces and claims hold: {exc}"
+    if report.prune_refused:
+        return
+    dry_run = options.dry_run
+    progress.stage("prune", len(doomed))
     for _, group in groupby(doomed, key=stage_of):  # reverse stage order: jobs first, namespaces last
         objs = list(group)
         for outcome in pool.map(lambda o: _delete_one(client, resources, o, dry_run), objs):

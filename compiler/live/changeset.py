@@ -6,6 +6,13 @@ stage, compiler/plan). After the LISTs (read.py), objects that pass the local te
 dry-run apply, whose result is what the diff shows: the server's defaulting, admission and
 field ownership have the last word, not our model of them.
 
+Run-time fields (compiler.delivery, the rules Argo CD follows too): fields of rendered
+objects that something tenantc renders changes at run time, today the replicas of a Fluid
+runtime the scheduled cache scaler resizes. They are found once per cluster in its desired
+objects; the comparison leaves them out on both sides (values, tenantc's field ownership,
+drift), and what is sent (dry-run and apply) carries their live value, so tenantc neither
+reverts the scaler nor conflicts with it. An object not yet live gets the rendered value.
+
 Modes differ in two places only:
   diff   desired objects missing from the LISTs are looked up (GET), so the report can
          tell added from changed; dry-runs force conflicts, so the whole would-be result
@@ -14,12 +21,16 @@ Modes differ in two places only:
          on them live), so they are not looked up or dry-run: the apply itself is the
          one request. Dry-runs honour --force-conflicts, so a conflict is found before
          anything is written.
+Diff also asks what a pruned Namespace or PVC would take with it (prune_guard); apply asks
+that right before it deletes, on fresh reads.
 """
 from __future__ import annotations
 
+import copy
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from compiler import delivery
 from compiler.identity import ObjectRef
 from compiler.kinds import stage_of
 from compiler.kube.client import KubeClient
@@ -28,6 +39,7 @@ from compiler.kube.discovery import Resource, ResourceMap, discover
 from compiler.kube.errors import ApiError
 from compiler.live import normalize
 from compiler.live.prune import DEFAULT_FLAGS, PruneDecision, PruneFlags, decide_prune, tenant_of
+from compiler.live.prune_guard import guard_prune
 from compiler.live.read import LiveState, crd_schemas, fetch_missing, read_owned, resources_to_read
 from compiler.redact import mask_pair
 
@@ -114,18 +126,23 @@ def cluster_change_set(client: KubeClient, target: Target, desired: dict[str, di
         missing = [obj for obj in served.values() if ObjectRef.of(obj) not in state.objects]
         fetch_missing(client, resources, missing, state, concurrency)
 
-    to_confirm = _decide_locally(change_set, served, state, schemas, mode)
+    run_time = delivery.run_time_fields(desired.values())
+    to_confirm = _decide_locally(change_set, served, state, schemas, mode, run_time)
     force = True if mode == DIFF else force_conflicts
-    _confirm(client, change_set, to_confirm, force, concurrency)
+    _confirm(client, change_set, to_confirm, force, concurrency, run_time)
     change_set.changes.sort(key=lambda c: (c.stage, c.path))
-    change_set.prune = decide_prune(state.listed, {ObjectRef.of(o) for o in desired.values()}, target.cluster,
-                                    prune_flags)
+    desired_refs = {ObjectRef.of(o) for o in desired.values()}
+    change_set.prune = decide_prune(state.listed, desired_refs, target.cluster, prune_flags)
+    if mode == DIFF and not change_set.prune.refused:  # apply asks right before deleting (apply.prune_cluster)
+        change_set.prune.refused = guard_prune(client, resources, change_set.prune, desired_refs, target.cluster,
+                                               prune_flags, concurrency)
     change_set.requests = client.counts.snapshot()
     return change_set
 
 
 def _decide_locally(change_set: ClusterChangeSet, served: dict[str, dict], state: LiveState,
-                    schemas: dict[Resource, dict], mode: str) -> list[_Pending]:
+                    schemas: dict[Resource, dict], mode: str,
+                    run_time: list[delivery.RunTimeField]) -> list[_Pending]:
     """Count what is certainly unchanged, add what is certainly new (apply mode); return the rest."""
     resources = change_set.resources
     to_confirm: list[_Pending] = []
@@ -133,7 +150,7 @@ def _decide_locally(change_set: ClusterChangeSet, served: dict[str, dict], state
         resource = resources.for_object(obj)
         assert resource is not None
         live = state.objects.get(ObjectRef.of(obj))
-        if live is not None and normalize.unchanged(obj, live, schemas.get(resource)):
+        if live is not None and _unchanged(obj, live, schemas.get(resource), run_time):
             change_set.unchanged += 1
         elif live is None and mode == APPLY:
             change_set.changes.append(Change(ADD, path, obj, resource, None, _view(obj),
@@ -143,14 +160,27 @@ def _decide_locally(change_set: ClusterChangeSet, served: dict[str, dict], state
     return to_confirm
 
 
+def _unchanged(obj: dict, live: dict, schema: dict | None, run_time: list[delivery.RunTimeField]) -> bool:
+    """normalize.unchanged, comparing without the object's run-time fields (on both sides)."""
+    own = delivery.fields_of(obj, run_time)
+    if not own:
+        return normalize.unchanged(obj, live, schema)
+    return normalize.unchanged(delivery.without_run_time_fields(obj, own), delivery.without_run_time_fields(live, own),
+                               schema, ignored=[f.path for f in own])
+
+
 def _confirm(client: KubeClient, change_set: ClusterChangeSet, to_confirm: list[_Pending], force: bool,
-             concurrency: int) -> None:
-    """Dry-run apply each pending object; what the server says would change is a change."""
+             concurrency: int, run_time: list[delivery.RunTimeField]) -> None:
+    """Dry-run apply each pending object (run-time fields at their live values); what the
+    server says would change is a change."""
     adding = {ObjectRef.of(o) for _, o, _, live in to_confirm if live is None}
+    to_send = [(path, delivery.with_live_values(obj, live, run_time), resource, live)
+               for path, obj, resource, live in to_confirm]
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        outcomes = list(pool.map(lambda item: _dry_run(client, item[2], item[1], force), to_confirm))
-    for (path, obj, resource, live), (result, error) in zip(to_confirm, outcomes, strict=True):
-        change = _confirmed(path, obj, resource, live, result, error, adding)
+        outcomes = list(pool.map(lambda item: _dry_run(client, item[2], item[1], force), to_send))
+    for (path, obj, resource, live), (result, error) in zip(to_send, outcomes, strict=True):
+        change = _confirmed(path, obj, resource, live, result, error, adding,
+                            [f.path for f in delivery.fields_of(obj, run_time)])
         if change is None:
             change_set.unchanged += 1
             continue
@@ -167,8 +197,9 @@ def _dry_run(client: KubeClient, resource: Resource, obj: dict, force: bool) -> 
 
 
 def _confirmed(path: str, obj: dict, resource: Resource, live: dict | None, result: dict | None,
-               error: ApiError | None, adding: set[ObjectRef]) -> Change | None:
-    """The change the server confirmed, or None when the dry-run shows nothing would change."""
+               error: ApiError | None, adding: set[ObjectRef], ignored: list[tuple[str, ...]]) -> Change | None:
+    """The change the server confirmed, or None when the dry-run shows nothing would change.
+    `ignored`: the object's run-time field paths, left out of the comparison, ownership and drift."""
     action = ADD if live is None else CHANGE
     before = normalize.clean(live) if live is not None else None
     if error is not None:
@@ -179,20 +210,36 @@ def _confirmed(path: str, obj: dict, resource: Resource, live: dict | None, resu
         return Change(action, path, obj, resource, view_before, _view(obj), error=error)
     assert result is not None
     after = normalize.clean(result)
-    if live is not None and before == after:
-        if normalize.owned_leaves(result) == normalize.owned_leaves(live):
+    compared_before, compared_after = _without(before, ignored), _without(after, ignored)
+    if live is not None and compared_before == compared_after:
+        if _owned(result, ignored) == _owned(live, ignored):
             return None
         view_before, view_after = mask_pair(before, after)
         return Change(CHANGE, path, obj, resource, view_before, view_after, ownership_only=True,
                       note="same content; tenantc's field ownership changes")
     drift = []
     if live is not None:
-        for changed in normalize.changed_paths(before, after):
+        for changed in normalize.changed_paths(compared_before, compared_after):
             owners = normalize.other_owners(live, changed)
             if owners:
                 drift.append(Drift(normalize.dotted(changed), tuple(owners)))
     view_before, view_after = mask_pair(before, after)
     return Change(action, path, obj, resource, view_before, view_after, drift)
+
+
+def _without(obj: dict | None, paths: list[tuple[str, ...]]) -> dict | None:
+    if obj is None or not paths:
+        return obj
+    out = copy.deepcopy(obj)
+    for field_path in paths:
+        normalize.pop_path(out, field_path)
+    return out
+
+
+def _owned(obj: dict, ignored: list[tuple[str, ...]]) -> set[tuple[str, ...]] | None:
+    """The leaves tenantc owns through Apply, except run-time fields (None: it applied nothing)."""
+    owned = normalize.owned_leaves(obj)
+    return None if owned is None else normalize.without_paths(owned, ignored)
 
 
 def _view(obj: dict) -> dict | None:

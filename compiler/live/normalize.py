@@ -18,6 +18,7 @@ is already compared by rule 1.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from typing import Any
 
 from compiler.kinds import FIELD_MANAGER
@@ -177,19 +178,45 @@ def _all_related(paths: set[Path], other: set[Path]) -> bool:
     return all(p in prefixes or any(p[:i] in other for i in range(1, len(p))) for p in paths)
 
 
-def unchanged(desired: dict, live: dict, schema: dict | None = None) -> bool:
+def unchanged(desired: dict, live: dict, schema: dict | None = None, ignored: Iterable[Path] = ()) -> bool:
     """True when applying `desired` over `live` cannot change the object (rules 1 and 2).
 
     `schema` is the cluster's CRD schema for a custom kind: its defaults are what the
-    server adds, so values are compared with them in place (ownership without them)."""
+    server adds, so values are compared with them in place (ownership without them).
+    `ignored` paths (run-time fields, compiler.delivery) are left out of both rules, on
+    both sides: their values and who owns them are not tenantc's to decide."""
+    ignored = tuple(ignored)
     owned = owned_leaves(live)
-    if owned is None or not same_fields(desired_leaves(desired), owned):
+    if owned is None:
         return False
-    body = _body(desired)
-    if schema is not None:
+    owned = without_paths(owned, ignored)
+    if not same_fields(without_paths(desired_leaves(desired), ignored), owned):
+        return False
+    body, live_body = _body(desired), _body(live)
+    if schema is not None or ignored:
         body = copy.deepcopy(body)
+    if schema is not None:
         apply_defaults(body, schema)
-    return covers(body, _body(live), (), owned)
+    if ignored:  # after defaulting: a default must not stand in for a run-time value
+        live_body = copy.deepcopy(live_body)
+        for path in ignored:
+            pop_path(body, path)
+            pop_path(live_body, path)
+    return covers(body, live_body, (), owned)
+
+
+def without_paths(leaves: set[Path], ignored: Iterable[Path]) -> set[Path]:
+    """`leaves` except those at or under an `ignored` path."""
+    ignored = tuple(ignored)
+    return {leaf for leaf in leaves if not any(leaf[:len(p)] == p for p in ignored)}
+
+
+def pop_path(obj: Any, path: Path) -> None:
+    """Remove the field at `path` (a tuple of keys) from nested dicts, if it is there."""
+    for key in path[:-1]:
+        obj = obj.get(key) if isinstance(obj, dict) else None
+    if isinstance(obj, dict) and path:
+        obj.pop(path[-1], None)
 
 
 def apply_defaults(value: Any, schema: dict | None) -> None:

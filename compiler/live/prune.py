@@ -4,16 +4,20 @@ Kept pure so property tests can throw random live sets at it. The rules, in orde
   - only objects carrying tenantc's managed-by label AND a tenant label AND this
     cluster's cluster label are tenantc's; everything else is never touched;
   - an owned object that rendered/ still has is kept (it is applied, not pruned);
-  - Namespaces go only with --prune-namespaces, PersistentVolumeClaims only with
-    --prune-pvcs (both take data with them);
+  - the kinds compiler.delivery keeps (Namespaces, PersistentVolumeClaims: both take data
+    with them) go only with the flag `delivery.prune_flag` names for them
+    (--prune-namespaces, --prune-pvcs), the rule Argo CD's output follows too;
   - objects already being deleted are left to finish;
   - if what remains exceeds --prune-threshold percent of the owned objects, nothing is
     deleted: a wrong context or a half-compiled tree looks exactly like that.
+What a Namespace or PVC would take with it (objects tenantc does not own, pods using the
+claim) needs the live cluster: compiler.live.prune_guard, run on top of this decision.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from compiler import delivery
 from compiler.identity import ObjectRef
 from compiler.kinds import (
     CLUSTER_LABEL,
@@ -33,6 +37,15 @@ class PruneFlags:
     namespaces: bool = False
     pvcs: bool = False
     threshold: float = DEFAULT_THRESHOLD  # percent of owned objects
+    # compiler.live.prune_guard: a pruned Namespace may take objects tenantc does not own with
+    # it (--dangerous-prune-unowned-contents); a pruned PVC may be one a pod that stays mounts
+    # (--dangerous-prune-pvcs-in-use)
+    unowned_contents: bool = False
+    pvcs_in_use: bool = False
+
+    def allows(self, flag: str) -> bool:
+        """Was the command-line flag `flag` (a `delivery.prune_flag`) given? Unknown flags: no."""
+        return {"--prune-namespaces": self.namespaces, "--prune-pvcs": self.pvcs}.get(flag, False)
 
 
 DEFAULT_FLAGS = PruneFlags()
@@ -89,11 +102,9 @@ def decide_prune(live: list[dict], desired: set[ObjectRef], cluster: str,
 
 
 def _keep_reason(obj: dict, flags: PruneFlags) -> str:
-    ref = ObjectRef.of(obj)
     if (obj.get("metadata") or {}).get("deletionTimestamp"):
         return "already being deleted"
-    if (ref.group, ref.kind) == ("", "Namespace") and not flags.namespaces:
-        return "a Namespace (pass --prune-namespaces)"
-    if (ref.group, ref.kind) == ("", "PersistentVolumeClaim") and not flags.pvcs:
-        return "a PersistentVolumeClaim (pass --prune-pvcs)"
+    flag = delivery.prune_flag(obj)
+    if flag is not None and not flags.allows(flag):
+        return f"a {obj.get('kind', '?')} (pass {flag})"
     return ""

@@ -158,7 +158,21 @@ def _diff_text(change_sets: list[ClusterChangeSet], out: TextIO, color: bool) ->
             _tenant_text(tenant, groups, out, color)
         if change_set.prune.refused:
             out.write(warn(f"  prune: {change_set.prune.refused}") + "\n")
+        if retries := retries_text(change_set.requests):
+            out.write(f"  {retries}\n")
     out.write(_summary_line(diff_summary(change_sets), len(change_sets)) + "\n")
+
+
+def retries_text(requests: dict) -> str:
+    """'retries: 9 after HTTP 429, waited 10.0 s; requests in flight lowered to 1', or ''."""
+    retried = requests.get("retried") or {}
+    if not retried:
+        return ""
+    causes = ", ".join(f"{n} after {'HTTP ' + c if c.isdigit() else c}" for c, n in sorted(retried.items()))
+    text = f"retries: {causes}, waited {requests.get('waitedSeconds', 0):.1f} s"
+    if requests.get("lowestConcurrency") is not None:
+        text += f"; requests in flight lowered to {requests['lowestConcurrency']} (the server throttles)"
+    return text
 
 
 def _tenant_text(tenant: str, groups: dict[str, list], out: TextIO, color: bool) -> None:
@@ -295,6 +309,8 @@ def print_apply(reports: list[ApplyReport], fmt: str, out: TextIO, dry_run: bool
                 out.write(f"  {outcome.result}: {outcome.label}: {outcome.message}\n")
         if report.prune_refused:
             out.write(f"  prune: {report.prune_refused}\n")
+        if retries := retries_text(report.requests):
+            out.write(f"  {retries}\n")
         if report.waited is not None:
             _wait_text(report.waited, out)
 

@@ -97,8 +97,10 @@ def write_tree(objects: dict[str, dict], folder: Path) -> Path:
 
 
 # -- synthetic repositories -----------------------------------------------------------------
-def write_repo(root: Path, cluster: str, context: str, tenants: list[str], queue: str) -> Path:
-    """tenants/ with one cluster and a few tenants using the tenancy features."""
+def write_repo(root: Path, cluster: str, context: str, tenants: list[str], queue: str,
+               extra: dict[str, dict] | None = None) -> Path:
+    """tenants/ with one cluster and a few tenants using the tenancy features; `extra` adds
+    fields to the tenants it names (e.g. datasets)."""
     folder = root / "tenants"
     folder.mkdir(parents=True, exist_ok=True)
     platform = {
@@ -118,6 +120,7 @@ def write_repo(root: Path, cluster: str, context: str, tenants: list[str], queue
             "queue": {"weight": 1 + i, "parent": queue},
             "network": {"egress": [{"cidr": f"10.{i}.0.0/16", "ports": [{"port": 443}]}],
                         "allowFromTenants": [tenants[(i + 1) % len(tenants)]] if len(tenants) > 1 else []},
+            **(extra or {}).get(name, {}),
         }
         (folder / f"{name}.yaml").write_text(yaml_io.dump(spec))
     return root
@@ -162,3 +165,37 @@ def live_get(client: KubeClient, obj: dict) -> dict | None:
         if exc.not_found:
             return None
         raise
+
+
+# -- another user than the admin (whose group system:masters API Priority and Fairness exempts) --------
+def user_kubeconfig(plane, user: str, folder: Path, groups: tuple[str, ...] = ()) -> Path:
+    """A kubeconfig for `plane` as `user` (a client certificate signed by the plane's CA),
+    with the plane's context name; grant it rights separately (RBAC)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    from compiler.cluster.kubeconfig import build_kubeconfig, cert_user, write_kubeconfig
+
+    ca_cert = x509.load_pem_x509_certificate(plane.pki.ca.read_bytes())
+    ca_key = serialization.load_pem_private_key(plane.pki.key("ca").read_bytes(), password=None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, user),
+                         *(x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_cert.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    folder.mkdir(parents=True, exist_ok=True)
+    cert_file, key_file = folder / f"{user}.crt", folder / f"{user}.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    config = build_kubeconfig(plane.name, plane.server, plane.pki.ca, cert_user(cert_file, key_file), user)
+    return write_kubeconfig(folder / f"{user}.kubeconfig", config)

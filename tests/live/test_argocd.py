@@ -4,6 +4,8 @@ delivery rules (compiler.delivery) as Argo CD objects here; what Argo CD then do
 is tests/delivery (the documented-behaviour oracle)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from live_support import SHARED_CRDS, client_for, fresh, write_repo
 
@@ -200,3 +202,89 @@ def test_the_scaler_owns_replicas_on_the_real_api_server_and_live_values_apply_w
     assert conflict.value.status == 409
     applied = client.apply(path, delivery.with_live_values(rendered, live, [field]), "tenantc", force=False)
     assert applied["spec"]["replicas"] == 5
+
+
+def _cli(capsys, command: str, root, plane, *extra: str) -> tuple[int, str]:
+    from compiler.cli import main
+
+    capsys.readouterr()
+    code = main([command, "--root", str(root), "--crd-dir", str(SHARED_CRDS), "--kubeconfig", plane.kubeconfig_path,
+                 *extra])
+    return code, capsys.readouterr().out
+
+
+@pytest.mark.cluster
+def test_tenantc_apply_and_diff_leave_what_the_cache_scaler_set(tmp_path, control_plane, capsys):
+    """Issue 12, point 5 ("tenantc apply leaves them alone too: no conflict, no revert"), end to
+    end through the CLI on the real API server: a tenant's scaled cache is compiled and applied,
+    the agent runs the rendered scale command (so spec.replicas belongs to tenantc-agent,
+    operation Update); `tenantc apply` then neither conflicts nor reverts it, `tenantc diff`
+    shows nothing, and a later change to the same runtime is applied around the scaled value
+    (compiler.delivery: compare without run-time fields, send their live values)."""
+    from compiler.agent.main import main as agent_main
+    from compiler.load import yaml_io
+
+    cluster = fresh("scaled")
+    tenant = f"{cluster}-t"
+    dataset = {"name": "ticks", "mounts": [{"uri": "oss://quant-ticks/"}],
+               "runtime": {"type": "jindo", "replicas": 2, "tiers": [{"medium": "MEM", "path": "/dev/shm",
+                                                                       "quota": "8Gi"}]},
+               "scaling": [{"schedule": "0 8 * * 1-5", "replicas": 6}, {"schedule": "0 19 * * 1-5", "replicas": 2}]}
+    root = write_repo(tmp_path / "repo", cluster, control_plane.name, [tenant], f"{cluster}-q",
+                      extra={tenant: {"datasets": [dataset]}})
+    platform_file = root / "tenants" / "platform.yaml"
+    platform = yaml_io.load(platform_file.read_text())
+    platform["clusters"][0].update(context=control_plane.name, nodePools=[
+        {"name": "cpu", "role": "cpu", "labels": {"pool": "cpu"}},
+        {"name": "cache", "role": "cache", "labels": {"pool": "cache"}, "cacheCapacity": {"MEM": "1Ti"}}])
+    platform_file.write_text(yaml_io.dump(platform))
+    compile_args = ["compile", "--root", str(root), "--crd-dir", str(SHARED_CRDS)]
+    from compiler.cli import main
+
+    assert main(compile_args) == 0
+    folder = root / "rendered" / cluster / tenant
+    runtime = yaml_io.load((folder / "jindoruntime.data.fluid.io-ticks.yaml").read_text())
+    scale_up = yaml_io.load((folder / "cronjob-ticks-scale-0.yaml").read_text())
+    [container] = scale_up["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"][:2] == ["scale-runtime", "jindoruntime/ticks"] and container["args"][-1] == "6"
+
+    code, out = _cli(capsys, "apply", root, control_plane)
+    assert code == 0, out
+    client = client_for(control_plane)
+    path = discover(client).for_object(runtime).object_path(runtime)
+    assert client.get(path)["spec"]["replicas"] == 2  # the rendered value is the initial one
+
+    # the CronJob's run, as its pod would do it (its args, the agent's own client and User-Agent)
+    assert agent_main([*container["args"], "--kubeconfig", control_plane.kubeconfig_path]) == 0
+    live = client.get(path)
+    assert live["spec"]["replicas"] == 6
+    assert {(m["manager"], m["operation"]) for m in live["metadata"]["managedFields"]
+            if "f:replicas" in (m.get("fieldsV1") or {}).get("f:spec", {})} == {
+        (delivery.SCALER_FIELD_MANAGER, delivery.UPDATE)}
+
+    code, out = _cli(capsys, "apply", root, control_plane, "-o", "json")
+    assert code == 0, out  # before compiler.delivery was followed: exit 2, conflict on .spec.replicas
+    report = json.loads(out)
+    assert report["summary"]["failed"] == 0 and report["summary"]["writes"] == 0
+    assert client.get(path)["spec"]["replicas"] == 6
+    code, out = _cli(capsys, "diff", root, control_plane)
+    assert code == 0 and "no differences" in out, out  # before: exit 1, drift spec.replicas by tenantc-agent
+
+    # a later change of the same runtime (a bigger memory tier) is applied around the scaled value
+    spec_file = root / "tenants" / f"{tenant}.yaml"
+    spec_file.write_text(spec_file.read_text().replace("quota: 8Gi", "quota: 16Gi"))
+    assert main(compile_args) == 0
+    code, out = _cli(capsys, "diff", root, control_plane, "-o", "json")
+    assert code == 1, out
+    [changed] = [c for t in json.loads(out)["clusters"][0]["tenants"] for c in t["changed"]]
+    assert (changed["kind"], changed["name"]) == ("JindoRuntime", "ticks")
+    assert changed["drift"] == [] and "replicas" not in changed["diff"] and "16Gi" in changed["diff"]
+    code, out = _cli(capsys, "apply", root, control_plane, "-o", "json")
+    assert code == 0, out
+    assert [(o["kind"], o["result"]) for o in json.loads(out)["clusters"][0]["objects"]] == [
+        ("JindoRuntime", "configured")]
+    live = client.get(path)
+    assert live["spec"]["replicas"] == 6 and live["spec"]["tieredstore"]["levels"][0]["quota"] == "16Gi"
+    code, out = _cli(capsys, "diff", root, control_plane)
+    assert code == 0, out
+    client.close()

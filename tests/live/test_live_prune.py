@@ -1,8 +1,11 @@
 """--prune against the real API server: only what tenantc owns and rendered/ dropped goes."""
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
-from live_support import apply, find, live_get, target, tenant_objects, unique
+from live_support import SHARED_CRDS, apply, find, fresh, live_get, target, tenant_objects, unique, write_repo
 
 from compiler.kinds import (
     CLUSTER_LABEL,
@@ -10,11 +13,20 @@ from compiler.kinds import (
     MANAGED_BY_VALUE,
     TENANT_LABEL,
 )
+from compiler.kube.discovery import discover
 from compiler.live.apply import DELETED, WOULD_DELETE
 from compiler.live.prune import PruneFlags
 from compiler.render.context import make_object
 
 pytestmark = pytest.mark.cluster
+
+
+def wait_for(check, what: str, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"no {what} after {timeout:.0f}s"
+        time.sleep(0.25)
+    return result
 
 
 def without(desired: dict, *objs: dict) -> dict:
@@ -107,3 +119,130 @@ def test_threshold_refusal_and_dry_run(control_plane, kube):
     assert {o.result for o in report.pruned} == {WOULD_DELETE}
     assert client.counts.writes == 0
     assert all(live_get(kube(), o) is not None for o in doomed)
+
+
+def _cli(capsys, command: str, root, plane, *extra: str) -> tuple[int, str]:
+    from compiler.cli import main
+
+    capsys.readouterr()
+    code = main([command, "--root", str(root), "--crd-dir", str(SHARED_CRDS), "--kubeconfig", plane.kubeconfig_path,
+                 *extra])
+    return code, capsys.readouterr().out
+
+
+def test_a_namespace_holding_what_tenantc_does_not_own_is_not_pruned_without_the_dangerous_flag(
+        tmp_path, control_plane, kube, capsys):
+    """Issue 15, "Namespace prune": deleting a Namespace deletes everything in it, so a removed
+    tenant's namespace that also holds someone else's ConfigMaps and Deployment stops the prune
+    (exit 2, what it holds listed, capped), in diff, in a dry run and in apply; the agent's
+    objects and what Kubernetes puts in every namespace do not count;
+    --dangerous-prune-unowned-contents proceeds."""
+    from compiler.cli import main
+
+    cluster = fresh("nsguard")
+    kept, gone = f"{cluster}-a", f"{cluster}-b"
+    root = write_repo(tmp_path / "repo", cluster, control_plane.name, [kept, gone], f"{cluster}-q")
+    compile_args = ["compile", "--root", str(root), "--crd-dir", str(SHARED_CRDS)]
+    assert main(compile_args) == 0
+    assert _cli(capsys, "apply", root, control_plane)[0] == 0
+    client = kube()
+    theirs = [configmap(f"manual-{i}", gone, {"team": "ops"}) for i in range(11)]
+    theirs.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": gone},
+                   "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": {
+                       "metadata": {"labels": {"app": "web"}},
+                       "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}})
+    heartbeat = configmap("agent-status", gone, {MANAGED_BY_LABEL: "tenantc-agent", TENANT_LABEL: gone})
+    resources = discover(client)
+    for obj in [*theirs, heartbeat]:
+        client.apply(resources.for_object(obj).object_path(obj), obj, field_manager="ops-bob")
+    (root / "tenants" / f"{gone}.yaml").unlink()
+    write_repo(root, cluster, control_plane.name, [kept], f"{cluster}-q")  # rewrites kept without the allow
+    assert main(compile_args) == 0
+    prune = ("--prune", "--prune-namespaces", "--prune-threshold", "100")
+
+    code, out = _cli(capsys, "diff", root, control_plane, "--prune-namespaces", "--prune-threshold", "100")
+    assert code == 1 and f"refusing to prune: Namespace {gone}: it holds 12 object(s) tenantc does not own" in out
+    for flags in ((*prune, "--dry-run"), prune):
+        code, out = _cli(capsys, "apply", root, control_plane, *flags)
+        assert code == 2, out
+        assert f"Namespace {gone}: it holds 12 object(s) tenantc does not own, which would be deleted with it" in out
+        listing = out.split("which would be deleted with it: ")[1].split(" and 2 more (")[0].split(", ")
+        assert len(listing) == 10 and set(listing) < {f"configmap/manual-{i}" for i in range(11)} | {
+            "deployment.apps/web"}
+        assert " and 2 more (configmap 11, deployment.apps 1)" in out
+        assert "agent-status" not in out and "kube-root-ca.crt" not in out and "serviceaccount/default" not in out
+        assert "--dangerous-prune-unowned-contents" in out
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": gone}}
+    assert live_get(kube(), namespace)["metadata"].get("deletionTimestamp") is None
+    quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "tenant-quota", "namespace": gone}}
+    assert live_get(kube(), quota) is not None  # the refusal stops the whole prune, not just the namespace
+
+    code, out = _cli(capsys, "apply", root, control_plane, *prune, "--dangerous-prune-unowned-contents", "-o", "json")
+    assert code == 0, out
+    pruned = {(p["kind"], p["name"]) for p in json.loads(out)["clusters"][0]["pruned"]}
+    assert ("Namespace", gone) in pruned and ("ResourceQuota", "tenant-quota") in pruned
+    live = live_get(kube(), namespace)
+    assert live is None or live["metadata"].get("deletionTimestamp")
+
+
+def test_a_pvc_a_pod_mounts_is_kept_unless_the_pod_goes_with_the_prune(control_plane, kube):
+    """Issue 15: a PersistentVolumeClaim in use by a pod is not pruned (Kubernetes would only
+    defer its removal until the pod is gone, then the data goes), unless
+    --dangerous-prune-pvcs-in-use; a pod this very prune removes (its owner is pruned: the
+    garbage collector deletes it) does not count."""
+    from compiler.live.prune_guard import PVCS_IN_USE_FLAG
+
+    cluster, namespace = unique("pvcguard"), unique("pvcguard")
+    tgt = target(cluster, control_plane)
+    desired = tenant_objects(namespace, cluster)
+
+    def claim(name: str) -> dict:
+        return make_object("v1", "PersistentVolumeClaim", name, namespace, namespace, cluster, "tenants/test.yaml",
+                           None, {"spec": {"accessModes": ["ReadWriteOnce"],
+                                           "resources": {"requests": {"storage": "1Gi"}}}})
+
+    home, scratch = claim("home"), claim("scratch")
+    notebook = make_object("apps/v1", "StatefulSet", "nb", namespace, namespace, cluster, "tenants/test.yaml", None,
+                           {"spec": {"replicas": 1, "serviceName": "nb", "selector": {"matchLabels": {"app": "nb"}},
+                                     "template": {"metadata": {"labels": {"app": "nb"}}, "spec": {
+                                         "containers": [{"name": "nb", "image": "jupyter:1"}]}}}})
+    extra = {f"{cluster}/{namespace}/persistentvolumeclaim-home.yaml": home,
+             f"{cluster}/{namespace}/persistentvolumeclaim-scratch.yaml": scratch,
+             f"{cluster}/{namespace}/statefulset-nb.yaml": notebook}
+    assert apply(kube(), tgt, {**desired, **extra}).ok
+    client = kube()
+    wait_for(lambda: client.list(f"/api/v1/namespaces/{namespace}/serviceaccounts"), "the default ServiceAccount")
+    owner = live_get(client, notebook)
+
+    def pod(name: str, claim_name: str, owned: bool) -> dict:
+        meta = {"name": name, "namespace": namespace}
+        if owned:  # as the StatefulSet controller makes it
+            meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "nb",
+                                        "uid": owner["metadata"]["uid"], "controller": True}]
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": {
+            "containers": [{"name": "c", "image": "busybox:1.36", "volumeMounts": [{"name": "v", "mountPath": "/v"}]}],
+            "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": claim_name}}]}}
+
+    client.request("POST", f"/api/v1/namespaces/{namespace}/pods", None,
+                   json.dumps(pod("debug", "home", owned=False)).encode(), "application/json")
+    client.request("POST", f"/api/v1/namespaces/{namespace}/pods", None,
+                   json.dumps(pod("nb-0", "scratch", owned=True)).encode(), "application/json")
+
+    flags = PruneFlags(pvcs=True, threshold=100)
+    report = apply(kube(), tgt, desired, prune=True, prune_flags=flags)
+    assert not report.ok and report.pruned == []
+    assert report.prune_refused == (f"refusing to prune: PersistentVolumeClaim {namespace}/home is in use by "
+                                    f"pod/debug, which this prune does not remove (stop them first, or pass "
+                                    f"{PVCS_IN_USE_FLAG})")  # scratch's pod goes with the StatefulSet
+    for obj in (home, scratch, notebook):
+        assert live_get(kube(), obj)["metadata"].get("deletionTimestamp") is None
+
+    report = apply(kube(), tgt, desired, prune=True, prune_flags=PruneFlags(pvcs=True, threshold=100,
+                                                                              pvcs_in_use=True))
+    assert report.ok, report.prune_refused
+    assert sorted((o.obj["kind"], o.obj["metadata"]["name"], o.result) for o in report.pruned) == [
+        ("PersistentVolumeClaim", "home", DELETED), ("PersistentVolumeClaim", "scratch", DELETED),
+        ("StatefulSet", "nb", DELETED)]
+    for obj in (home, scratch):  # the pvc-protection finalizer keeps them while pods exist: being deleted is enough
+        live = live_get(kube(), obj)
+        assert live is None or live["metadata"].get("deletionTimestamp")

@@ -1,6 +1,8 @@
 """The one retry policy (compiler/agent/retry.py) and the CLI client that follows it, against a fake transport."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from compiler.agent import kubeapi
@@ -115,6 +117,64 @@ def test_408_429_and_5xx_are_retried_then_the_answer_is_returned(clock):
     assert client.get("/api/v1/namespaces/a/configmaps/x") == {"kind": "ConfigMap"}
     assert clock == [0.2, 2.0, 0.8]  # the curve, with Retry-After as a floor
     assert client.counts.reads == 4  # every attempt counts
+
+
+def test_retries_and_their_waits_are_counted_by_cause(clock):
+    transport = FakeTransport(Response(429, {"Retry-After": "1"}, b""), TransportError("reset"),
+                              Response(503, {}, b""), ok())
+    client = KubeClient(transport, retry=RetryPolicy(base=0.2, cap=5, jitter=0.0))
+    client.get("/api")
+    snapshot = client.counts.snapshot()
+    assert snapshot["retried"] == {"429": 1, "503": 1, "no answer": 1}
+    assert snapshot["waitedSeconds"] == pytest.approx(1.0 + 0.4 + 0.8)
+    assert snapshot["lowestConcurrency"] == 1  # the 429 came with one request in flight
+
+
+def test_the_throttle_halves_requests_in_flight_on_429_and_adds_one_back_per_round(clock):
+    """AIMD: a 429 halves the limit (once per round: answers to requests sent before the last
+    decrease do not count again); `limit` successes in a row, at least `step` apart, add one."""
+    throttle = client_module.Throttle(ceiling=4, step=1.0)
+    started = [throttle.acquire() for _ in range(8)]  # no limit before the first 429
+    assert throttle.limit is None
+    assert throttle.release(started[0], throttled=True) == 4  # 8 in flight -> 4
+    assert throttle.release(started[1], throttled=True) is None  # sent before the decrease: same overload
+    for sent in started[2:]:
+        throttle.release(sent, throttled=False)
+    assert throttle.limit == 4  # no second elapsed since the decrease
+    client_module.time.sleep(1.0)
+    again = throttle.acquire()
+    assert throttle.release(again, throttled=True) == 2  # a 429 to a request sent after the decrease
+    client_module.time.sleep(1.0)
+    for _ in range(2):
+        throttle.release(throttle.acquire(), throttled=False)
+    assert throttle.limit == 3
+    client_module.time.sleep(1.0)
+    for _ in range(3):
+        throttle.release(throttle.acquire(), throttled=False)
+    assert throttle.limit == 4
+    client_module.time.sleep(1.0)
+    for _ in range(4):
+        throttle.release(throttle.acquire(), throttled=False)
+    assert throttle.limit is None  # past the ceiling: unlimited again
+
+
+def test_the_throttle_makes_a_waiting_request_wait_for_a_free_slot():
+    throttle = client_module.Throttle()
+    first, second = throttle.acquire(), throttle.acquire()
+    throttle.release(first, throttled=True)
+    assert throttle.limit == 1  # two were in flight
+    entered = threading.Event()
+
+    def third():
+        throttle.acquire()
+        entered.set()
+
+    waiter = threading.Thread(target=third)
+    waiter.start()
+    assert not entered.wait(0.2)  # the second is still in flight
+    throttle.release(second, throttled=False)
+    assert entered.wait(5)
+    waiter.join()
 
 
 def test_dropped_connections_are_retried_until_the_budget_then_unreachable(clock):

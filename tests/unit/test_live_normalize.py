@@ -111,6 +111,23 @@ def test_crd_defaults_are_applied_before_comparing_values():
     assert not normalize.unchanged(runtime, live, schema)
 
 
+def test_ignored_run_time_fields_count_neither_as_values_nor_as_ownership():
+    """compiler.delivery's run-time fields: after the scaler's Update, tenantc no longer owns
+    spec.replicas and live holds another value; neither makes the object changed."""
+    schema = {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "replicas": {"type": "integer", "default": 1}}}}}
+    runtime = {"apiVersion": "data.fluid.io/v1alpha1", "kind": "JindoRuntime", "metadata": {"name": "r"},
+               "spec": {"replicas": 2, "master": {"replicas": 1}}}
+    scaled = live_of(runtime, {"f:spec": {"f:master": {"f:replicas": {}}}}, replicas=6)
+    assert not normalize.unchanged(runtime, scaled)
+    assert normalize.unchanged(runtime, scaled, ignored=[("spec", "replicas")])
+    assert normalize.unchanged(runtime, scaled, schema, ignored=[("spec", "replicas")])  # no default stands in
+    scaled["spec"]["master"]["replicas"] = 3  # anything else still counts
+    assert not normalize.unchanged(runtime, scaled, ignored=[("spec", "replicas")])
+    assert normalize.without_paths({("spec", "replicas"), ("spec", "master", "replicas")},
+                                   [("spec", "replicas")]) == {("spec", "master", "replicas")}
+
+
 def test_clean_drops_bookkeeping_and_status():
     live = live_of(QUOTA, QUOTA_FIELDS)
     live["status"] = {"used": {}}
