@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from spec_edits import replace_once
@@ -73,3 +74,20 @@ def compile_example(workdir: Path, crds=None):
     if crds is None and crd_dirs():
         crds = load_crds(crd_dirs(), workdir / "crd-cache")
     return compile_repo(root, crds=crds)
+
+
+def eventually(check, timeout: float = 60.0, interval: float = 0.25, what: str = "condition"):
+    """Retry `check` until it returns a truthy value (returned) or raises no AssertionError:
+    for state that controllers and informers converge to asynchronously."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+            problem = f"{what} still false"
+        except AssertionError as exc:
+            problem = str(exc)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"after {timeout:.0f}s: {problem}")
+        time.sleep(interval)

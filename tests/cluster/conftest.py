@@ -6,13 +6,13 @@ random suffix and deletes them afterwards.
 from __future__ import annotations
 
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/credential_helpers.py
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/credential_helpers.py, helpers.py
+from helpers import eventually as poll  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -25,26 +25,10 @@ def api(control_plane):
     client.close()
 
 
-def _eventually(check, timeout: float = 60.0, interval: float = 0.25, what: str = "condition"):
-    """Retry `check` until it returns a truthy value (returned) or raises no AssertionError."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = check()
-            if result:
-                return result
-            problem = f"{what} still false"
-        except AssertionError as exc:
-            problem = str(exc)
-        if time.monotonic() > deadline:
-            raise AssertionError(f"after {timeout:.0f}s: {problem}")
-        time.sleep(interval)
-
-
 @pytest.fixture
 def eventually():
     """Poll for state that controllers converge to asynchronously (quota status, deletion)."""
-    return _eventually
+    return poll
 
 
 @pytest.fixture
@@ -60,7 +44,7 @@ def make_namespace(api):
         core.create_namespace({"metadata": {"name": name}})
         created.append(name)
         if wait_for_default_sa:  # the ServiceAccount admission plugin rejects pods until it exists
-            _eventually(lambda: core.list_namespaced_service_account(
+            poll(lambda: core.list_namespaced_service_account(
                 name, field_selector="metadata.name=default").items, what=f"{name}/default SA")
         return name
 

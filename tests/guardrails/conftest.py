@@ -17,6 +17,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/helpers.py
 
 from helpers import copy_repo, crd_dirs  # noqa: E402
+from helpers import eventually as poll  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # guardrail_cases.py
 from guardrail_cases import POD_GROUP_WRITER  # noqa: E402
@@ -126,18 +127,4 @@ def guarded(kubectl):
 @pytest.fixture
 def eventually():
     """`eventually(check, timeout, what)`: retry until `check` returns a truthy value (returned)."""
-    def wait(check, timeout: float = 60.0, what: str = "condition"):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                result = check()
-                if result:
-                    return result
-                problem = f"{what} still false"
-            except AssertionError as exc:
-                problem = str(exc)
-            if time.monotonic() > deadline:
-                raise AssertionError(f"after {timeout:.0f}s: {problem}")
-            time.sleep(0.25)
-
-    return wait
+    return lambda check, timeout=60.0, what="condition": poll(check, timeout, what=what)
