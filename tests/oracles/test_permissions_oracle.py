@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
+from helpers import eventually
 from permissions_intent import Check, Subject, matrix, member_subjects
 from tenant_gen import write_repo
 
@@ -46,11 +47,7 @@ def _headlines(subject: Subject) -> list[Check]:
 
 
 def _eventually(check, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, f"after {timeout:.0f} s: {what} still false"
-        time.sleep(0.5)
-    return result
+    return eventually(check, timeout, interval=0.5, what=what)
 
 
 def _apply(kubectl, kubeconfig: str, objects: list[dict], workdir) -> None:
