@@ -235,8 +235,7 @@ def test_tenantc_apply_and_diff_leave_what_the_cache_scaler_set(tmp_path, contro
     platform_file = root / "tenants" / "platform.yaml"
     platform = yaml_io.load(platform_file.read_text())
     platform["clusters"][0].update(context=control_plane.name, nodePools=[
-        {"name": "cpu", "role": "cpu", "labels": {"pool": "cpu"}},
-        {"name": "cache", "role": "cache", "labels": {"pool": "cache"}, "cacheCapacity": {"MEM": "1Ti"}}])
+        {"name": "cpu", "role": "cpu", "labels": {"pool": "cpu"}, "cacheCapacity": {"MEM": "1Ti"}}])
     platform_file.write_text(yaml_io.dump(platform))
     compile_args = ["compile", "--root", str(root), "--crd-dir", str(SHARED_CRDS)]
     from compiler.cli import main
