@@ -7,20 +7,19 @@ versions kubernetes-validate has schemas for. Everything here is computed only w
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
+from compiler.agent.about import AgentVersionAction
 
-class VersionAction(argparse.Action):
-    """`--version`: print `version_text()` and exit 0 (argparse's own action needs the text up front)."""
 
-    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
-                 help="show tenantc's version and the engines in use, then exit"):
-        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+class VersionAction(AgentVersionAction):
+    """`--version` of tenantc: the agent's lazy action with tenantc's text."""
 
-    def __call__(self, parser, namespace, values, option_string=None):
-        sys.stdout.write(version_text())
-        parser.exit()
+    HELP = "show tenantc's version and the engines in use, then exit"
+
+    @staticmethod
+    def text() -> str:
+        return version_text()
 
 
 def version_text() -> str:

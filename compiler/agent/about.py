@@ -13,14 +13,21 @@ import sys
 
 
 class AgentVersionAction(argparse.Action):
-    """`--version`: print `version_text()` and exit 0."""
+    """`--version`: print `self.text()` and exit 0 (computed only when asked; argparse's own
+    action needs the text up front). tenantc's `--version` is the same action with its own text."""
+
+    HELP = "show the agent's version and what it uses, then exit"
+
+    @staticmethod
+    def text() -> str:
+        return version_text()
 
     def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
-                 help="show the agent's version and what it uses, then exit"):
-        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+                 help=None):
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help or self.HELP)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        sys.stdout.write(version_text())
+        sys.stdout.write(self.text())
         parser.exit()
 
 
