@@ -30,6 +30,7 @@ COMMANDS = {
     "diff": "show what apply would change on live clusters",
     "apply": "server-side apply rendered/ to live clusters (and prune)",
     "status": "quota, queues, datasets, jobs and agent heartbeats per tenant",
+    "crds": "copy each cluster's CRDs into the repository (crds pull)",
     "cluster": "run a local control plane (etcd, kube-apiserver, kube-controller-manager)",
 }
 COMMAND_MODULES = list(COMMANDS)

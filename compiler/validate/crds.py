@@ -174,7 +174,7 @@ def load_crds(dirs: list[Path], cache_dir: Path | None = None, kinds: set[str] |
 def _parse_crds(raw: bytes) -> list[dict]:
     """apiVersion, kind and strict schema of every served version of the CRDs in one file."""
     entries = []
-    for doc in _documents(raw):
+    for doc in crd_documents(raw):
         if doc.get("kind") != "CustomResourceDefinition":
             continue
         spec = doc.get("spec", {})
@@ -186,7 +186,7 @@ def _parse_crds(raw: bytes) -> list[dict]:
     return entries
 
 
-def _documents(raw: bytes) -> list[dict]:
+def crd_documents(raw: bytes) -> list[dict]:
     import yaml
 
     from compiler.load.yaml_io import _Loader  # the libyaml loader when available
