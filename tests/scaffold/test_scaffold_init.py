@@ -49,7 +49,8 @@ def test_a_new_repository_says_how_to_pull_its_clusters_crds(tmp_path):
     clusters' folders into one set)."""
     init_repository(tmp_path / "r")
     result = compile_repo(tmp_path / "r")
-    assert result.warnings[0].startswith("cluster main: no CRD folder crds/main/; run `tenantc crds pull --cluster main`")
+    assert result.warnings[0].startswith(
+        "cluster main: no CRD folder crds/main/; run `tenantc crds pull --cluster main`")
     readme = (tmp_path / "r/README.md").read_text()
     assert "tenantc crds pull" in readme and "crds/<cluster>/" in readme
     assert "tenantc crds pull --cluster main" in (tmp_path / "r/tenants/platform.yaml").read_text()
