@@ -2,8 +2,9 @@
 on the same state folder brings the cluster back, also when another process sits on a port the
 cluster had recorded (the failure seen twice in eleven trials when ports came from the
 ephemeral range), and also when kube-controller-manager dies while starting (it exits when the
-API server restarts while it builds its controllers: `up` starts it again). Every cycle checks that the kubeconfig reaches the server, as the same
-user, with the data of the first cycle, and that every port is outside the ephemeral range.
+API server restarts while it builds its controllers: `up` starts it again). Every cycle checks
+that the kubeconfig reaches the server, as the same user, with the data of the first cycle, and
+that every port is outside the ephemeral range.
 """
 from __future__ import annotations
 

@@ -287,7 +287,8 @@ CASES: list[Case] = [
                                        "write (readOnly: true, "
                                        "accessModes [ReadOnlyMany]); got dataset://ml-platform/click-logs")),
     Case("datasets-import-allowed", "datasets", "ads-ranking",
-         dataset("ads-ranking", "click-logs", "dataset://ml-platform/click-logs", modes=["ReadOnlyMany"]), None),
+         # a name of its own: the rendered Dataset click-logs may exist (the permissions oracle applies it)
+         dataset("ads-ranking", "click-logs-case", "dataset://ml-platform/click-logs", modes=["ReadOnlyMany"]), None),
     Case("datasets-pod-nfs", "datasets", "vision",
          pod("vision", "nfs", volumes=[{"name": "data", "nfs": {"server": "nas.example.com", "path": "/exports/ads"}}]),
          _m("datasets", "vision", VOLUME_WORDS + "data")),

@@ -19,8 +19,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 WORDS = ["atlas", "beacon", "cobalt", "dune", "echo", "flint", "garnet", "helix", "iris", "jade", "krill", "lotus"]
 RUNTIMES = ["alluxio", "jindo", "juicefs"]
-TEMPLATES = ["pytorch-ddp", "tf-parameter-server", "mpi-horovod", "cpu-batch"]
-GPUS_NEEDED = {"pytorch-ddp": 4, "tf-parameter-server": 5, "mpi-horovod": 8, "cpu-batch": 0}  # platform.yaml
+TEMPLATES = ["pytorch-ddp", "tf-parameter-server", "mpi-horovod"]  # with GPUs; "cpu-batch" without
 MAX_TENANTS = 4
 
 
@@ -34,6 +33,14 @@ def _models(platform: dict) -> dict[str, list[str]]:
     """Cluster -> the GPU models of its pools."""
     return {c["name"]: sorted({p["gpuModel"] for p in c["nodePools"] if p.get("role") == "gpu"})
             for c in platform["clusters"]}
+
+
+def _gpu_cost(platform: dict, template: str) -> int:
+    """GPUs a job of `template` holds while the oracle places it: every replica, plus one more
+    pod per GPU role for the near-cache probe (placed while the job's pods still run)."""
+    roles = next(t for t in platform["templates"] if t["name"] == template)["roles"]
+    gpus = [(r.get("replicas", 1), int(r.get("resources", {}).get("gpu", 0))) for r in roles]
+    return sum(n * g for n, g in gpus) + sum(g for _, g in gpus)
 
 
 def _model_share(platform: dict) -> dict[str, int]:
@@ -57,7 +64,7 @@ def _dataset(rng: random.Random, name: str) -> dict:
                                  "tiers": [{"medium": "SSD", "path": f"/mnt/cache/{name}", "quota": "100Gi"}]}}
     if runtime == "juicefs":
         dataset["mounts"] = [{"uri": f"juicefs://{name}"}]
-    if rng.random() < 0.6:
+    if rng.random() < 0.8:
         dataset["preload"] = {"paths": ["/"]}
     if rng.random() < 0.3:
         dataset["scaling"] = [{"schedule": "0 8 * * 1-5", "replicas": 3}, {"schedule": "0 20 * * 1-5", "replicas": 1}]
@@ -73,41 +80,46 @@ def _tenant(rng: random.Random, name: str, platform: dict) -> dict:
         available = sorted({m for c in placed for m in models[c]})
         for model in rng.sample(available, rng.randint(1, len(available))):
             gpus[model] = min(8, _model_share(platform)[model])
-    quota: dict = {"cpu": "256", "memory": "2048Gi", "pods": 400, "pvcs": 40, "storage": "20Ti"}
+    quota: dict = {"cpu": "512", "memory": "4096Gi", "pods": 400, "pvcs": 40, "storage": "20Ti"}
     if gpus:
         quota["gpu"] = gpus
     spec: dict = {"name": name, "displayName": name.title(), "owner": owner,
                   "members": [{"user": owner, "role": "admin"}, {"group": f"{name}-eng", "role": "edit"}],
                   "quota": quota, "placement": {c: {"weight": 1} for c in placed},
                   "queue": {"weight": 1, "parent": rng.choice(["research", "production"])}}
-    datasets = [_dataset(rng, f"d{i}-{name}") for i in range(rng.randint(0, 2))]
+    datasets = [_dataset(rng, f"d{i}-{name}") for i in range(rng.choice([0, 1, 1, 2]))]
     if datasets:
         spec["datasets"] = datasets
     readable = [d["name"] for d in datasets]
     gpu_clusters = [c for c in placed if any(m in gpus for m in models[c])]
     jobs = []
-    for i in range(rng.randint(1, 4)):
+    left = dict(gpus)  # GPUs of each model not yet held by a drawn job or notebook (each model on one cluster)
+    for i in range(rng.randint(1, 3)):
         cluster = rng.choice(gpu_clusters) if gpu_clusters and rng.random() < 0.75 else rng.choice(placed)
         model = rng.choice([m for m in models[cluster] if m in gpus]) if cluster in gpu_clusters else None
-        fits = [t for t in TEMPLATES if GPUS_NEEDED[t] <= (gpus[model] if model else 0)]
-        template = rng.choice(fits)
+        fits = [t for t in TEMPLATES if 0 < _gpu_cost(platform, t) <= left.get(model or "", 0)]
+        template = rng.choice(fits) if fits else "cpu-batch"
         job: dict = {"name": f"job{i}", "template": template, "cluster": cluster,
                      "roles": [{"name": r, "image": "registry.example.com/ml/train:1"} for r in _roles(template)]}
-        if GPUS_NEEDED[template]:
+        if template != "cpu-batch":
             job["gpuModel"] = model
+            left[model] -= _gpu_cost(platform, template)
         if readable and rng.random() < 0.7:
             job["datasets"] = rng.sample(readable, rng.randint(1, len(readable)))
             preloaded = [d for d in datasets if d["name"] in job["datasets"] and "preload" in d]
-            if preloaded and len(preloaded) == len(job["datasets"]) and rng.random() < 0.5:
+            if preloaded and len(preloaded) == len(job["datasets"]) and rng.random() < 0.7:
                 job["waitForData"] = {"minCachedPercent": rng.choice([50, 90])}
         jobs.append(job)
     spec["jobs"] = jobs
     notebooks = []
-    for user in [owner, f"{name}.dev@example.com"][:rng.randint(0, 2)]:
+    for user in [owner, f"{name}.dev@example.com"][:rng.randint(1, 2)]:
         if user not in {m.get("user") for m in spec["members"]}:
             spec["members"].append({"user": user, "role": "edit"})
         cluster = rng.choice(placed)
-        size = "gpu" if cluster in gpu_clusters and rng.random() < 0.5 else rng.choice(["small", "large"])
+        gpu_model = next((m for m in models[cluster] if left.get(m, 0) >= 2), None)  # the notebook and its probe
+        size = "gpu" if gpu_model and rng.random() < 0.5 else rng.choice(["small", "large"])
+        if size == "gpu":
+            left[gpu_model] -= 2
         notebook: dict = {"user": user, "image": "jupyter-torch", "size": size, "cluster": cluster}
         if readable and rng.random() < 0.5:
             notebook["datasets"] = [rng.choice(readable)]
