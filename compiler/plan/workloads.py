@@ -22,6 +22,7 @@ from compiler.plan.pipelines import (
     resolve_pipeline,
 )
 from compiler.plan.scope import TenantScope
+from compiler.plan.serving import ResolvedServing, resolve_servings
 from compiler.plan.storage import ResolvedClaim, check_storage, resolve_claims
 from compiler.plan.templates import check_extends
 
@@ -38,6 +39,7 @@ class UnitWorkloads:
     flows: list[ResolvedPipeline] = field(default_factory=list)
     templates: list[ResolvedJob] = field(default_factory=list)  # published: a JobTemplate 'tpl-<name>' each
     notebooks: list[ResolvedNotebook] = field(default_factory=list)
+    servings: list[ResolvedServing] = field(default_factory=list)  # Deployments scaled by an HPA
 
 
 @dataclass
@@ -89,9 +91,9 @@ def readers(plan: WorkloadPlan) -> list[Reader]:
             for role in job.roles:
                 model = job.gpu_model if role.pool == "gpu" else None
                 out += [Reader(tenant, cluster, use.name, model, use.writable) for use in job.datasets]
-        for nb in unit.notebooks:
-            model = nb.gpu_model if nb.pool == "gpu" else None
-            out += [Reader(tenant, cluster, use.name, model, use.writable) for use in nb.datasets]
+        for pod in [*unit.notebooks, *unit.servings]:
+            model = pod.gpu_model if pod.pool == "gpu" else None
+            out += [Reader(tenant, cluster, use.name, model, use.writable) for use in pod.datasets]
     return out
 
 
@@ -102,6 +104,8 @@ def _plan_tenant(plan: WorkloadPlan, scope: TenantScope) -> None:
         plan.unit_for(tenant, cluster).claims = claims
     for notebook in resolve_notebooks(scope):
         plan.unit_for(tenant, notebook.cluster).notebooks.append(notebook)
+    for serving in resolve_servings(scope):
+        plan.unit_for(tenant, serving.cluster).servings.append(serving)
     check_pipelines(spec, scope.problems)
     check_extends(spec, scope.specs, scope.problems)
     for i, job in enumerate(spec.tenant.jobs):
