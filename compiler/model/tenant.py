@@ -127,7 +127,8 @@ class Tenant(Spec):
     jobs: list[Job] = Field(default_factory=list)
     schedules: list[Schedule] = Field(default_factory=list)
     pipelines: list[Pipeline] = Field(default_factory=list)
-    servings: list[Serving] = Field(default_factory=list, description="models served online (compiler/model/serving.py)")
+    servings: list[Serving] = Field(default_factory=list,
+                                    description="models served online (compiler/model/serving.py)")
 
     @field_validator("name")
     @classmethod

@@ -26,6 +26,8 @@ class ResolvedContainer:
 
 @dataclass(frozen=True)
 class PodExtras:
+    """What a job adds to each of its pods, decided."""
+
     env_refs: list[EnvRef] = field(default_factory=list)
     extra_volumes: list[VolumeRef] = field(default_factory=list)
     shm_size: Decimal | None = None
@@ -35,7 +37,7 @@ class PodExtras:
     preemptable: bool | None = None
 
     def per_pod(self) -> dict[str, Decimal]:
-        """cpu and memory every pod asks for on top of its main container: the sidecars'
+        """The cpu and memory every pod asks for on top of its main container: the sidecars'
         (running beside it) and init containers' (counted as if they did too: an upper bound)."""
         return {"cpu": sum((c.cpu for c in self.containers), Decimal(0)),
                 "memory": sum((c.memory for c in self.containers), Decimal(0))}

@@ -28,6 +28,8 @@ from compiler.quantity import Quantity
 
 @dataclass(frozen=True)
 class ResolvedProbe:
+    """An HTTP GET probe with the model's name in its path."""
+
     path: str
     initial_delay_seconds: int
     period_seconds: int
@@ -118,7 +120,8 @@ def _volumes(scope: TenantScope, serving: Serving, where: str) -> tuple[list[Dat
             scope.problems.add(scope.file, f"{where}.datasets[{j}]", f"no dataset '{ds}' in this tenant on "
                                f"{serving.cluster}", "declare or import it, or serve on a cluster that has it")
     if "project" in serving.volumes and scope.spec.tenant.storage.project is None:
-        scope.problems.add(scope.file, f"{where}.volumes", "the tenant has no project volume", "declare storage.project")
+        scope.problems.add(scope.file, f"{where}.volumes", "the tenant has no project volume",
+                           "declare storage.project")
     uses = [replace(u, writable=False) for u in dataset_uses(serving.datasets, placed)]
     return uses, PROJECT_CLAIM if "project" in serving.volumes else None
 

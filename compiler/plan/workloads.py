@@ -91,7 +91,8 @@ def readers(plan: WorkloadPlan) -> list[Reader]:
             for role in job.roles:
                 model = job.gpu_model if role.pool == "gpu" else None
                 out += [Reader(tenant, cluster, use.name, model, use.writable) for use in job.datasets]
-        for pod in [*unit.notebooks, *unit.servings]:
+        pods: list[ResolvedNotebook | ResolvedServing] = [*unit.notebooks, *unit.servings]
+        for pod in pods:
             model = pod.gpu_model if pod.pool == "gpu" else None
             out += [Reader(tenant, cluster, use.name, model, use.writable) for use in pod.datasets]
     return out

@@ -76,7 +76,7 @@ class PodVolumes:
         return self
 
     def shared(self, dirs: list[SharedDir]) -> PodVolumes:
-        """emptyDirs a platform pod template shares with the main container (e.g. a ticket cache)."""
+        """The emptyDirs a platform pod template shares with the main container (e.g. a ticket cache)."""
         for d in dirs:
             if not any(v["name"] == d.name for v in self.volumes):
                 self.mounts.append({"name": d.name, "mountPath": d.mount_path})

@@ -41,7 +41,7 @@ def test_examples_serve_models(example):
 def test_every_serving_is_a_deployment_the_hpa_scales_behind_a_service(example):
     platform = example.specs.platform
     templates = {t.name: t for t in platform.serving.templates}
-    for spec, serving, unit in _servings(example):
+    for _, serving, unit in _servings(example):
         deployment = unit[("Deployment", serving.name)]
         assert "replicas" not in deployment["spec"], "the HPA owns spec.replicas"
         pod = deployment["spec"]["template"]
@@ -73,7 +73,7 @@ def test_every_serving_is_a_deployment_the_hpa_scales_behind_a_service(example):
 
 
 def test_serving_pods_run_on_the_pool_their_size_asks_for(example):
-    for spec, serving, unit in _servings(example):
+    for _, serving, unit in _servings(example):
         cluster = example.specs.platform.cluster(serving.cluster)
         pod = unit[("Deployment", serving.name)]["spec"]["template"]["spec"]
         gpus = (serving.resources.gpu if serving.resources and serving.resources.gpu else Quantity.parse(0)).value
@@ -112,7 +112,8 @@ def test_ingress_and_gateway_policy_lead_to_the_serving_port(example):
         service = unit[("Service", backend["name"])]
         assert backend["port"]["number"] in [p["port"] for p in service["spec"]["ports"]]
         policy = unit[("NetworkPolicy", f"{serving.name}-from-ingress")]
-        assert policy["spec"]["ingress"][0]["ports"] == [{"port": service["spec"]["ports"][0]["port"], "protocol": "TCP"}]
+        port = service["spec"]["ports"][0]["port"]
+        assert policy["spec"]["ingress"][0]["ports"] == [{"port": port, "protocol": "TCP"}]
         assert policy["spec"]["podSelector"]["matchLabels"] == service["spec"]["selector"]
     assert exposed
 
