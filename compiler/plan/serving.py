@@ -174,25 +174,34 @@ def _check_quota(scope: TenantScope, servings: list[ResolvedServing]) -> None:
     for s in servings:
         by_cluster.setdefault(s.cluster, []).append(s)
     for cluster, group in by_cluster.items():
-        share = scope.shares.get(cluster)
-        totals: dict[tuple[str, str], Decimal] = {}
-        for s in group:
-            for resource, amount in peak(s).items():
-                key = (resource, s.gpu_model or "") if resource == "gpu" else (resource, "")
-                if amount:
-                    totals[key] = totals.get(key, Decimal(0)) + amount
-        for (resource, model), need in sorted(totals.items()):
-            have = (share.gpu.get(model) if resource == "gpu" else getattr(share, resource)) if share else None
-            if (have is not None and need <= have.value) or (resource == "pods" and have is None):
-                continue  # within quota, or no pods quota (as for jobs)
-            if resource == "gpu" and not model:
-                continue  # no GPU model: reported at gpuModel
-            label = f"gpu.{model}" if resource == "gpu" else resource
-            first = next(i for i, sv in enumerate(scope.spec.tenant.servings) if sv.name == group[0].name)
-            scope.problems.add(
-                scope.file, f"servings[{first}]" if len(group) == 1 else "servings",
-                f"at maxReplicas the servings on {cluster} ({', '.join(s.name for s in group)}) request {label} "
-                f"{format(need.normalize(), 'f')} but the tenant's {label} quota there is "
-                f"{have if have is not None else 0}",
-                "lower replicas.max or resources, or raise the quota (the autoscaler may run them all at their "
-                "maximum, and the ResourceQuota would refuse the extra pods)")
+        for (resource, model), need in sorted(_totals(group).items()):
+            _check_total(scope, cluster, group, resource, model, need)
+
+
+def _totals(group: list[ResolvedServing]) -> dict[tuple[str, str], Decimal]:
+    """(resource, GPU model or '') -> what the servings hold together at their maximum."""
+    totals: dict[tuple[str, str], Decimal] = {}
+    for s in group:
+        for resource, amount in peak(s).items():
+            key = (resource, s.gpu_model or "") if resource == "gpu" else (resource, "")
+            if amount:
+                totals[key] = totals.get(key, Decimal(0)) + amount
+    return totals
+
+
+def _check_total(scope: TenantScope, cluster: str, group: list[ResolvedServing], resource: str, model: str,
+                 need: Decimal) -> None:
+    share = scope.shares.get(cluster)
+    have = (share.gpu.get(model) if resource == "gpu" else getattr(share, resource)) if share else None
+    if (have is not None and need <= have.value) or (resource == "pods" and have is None):
+        return  # within quota, or no pods quota (as for jobs)
+    if resource == "gpu" and not model:
+        return  # no GPU model: reported at gpuModel
+    label = f"gpu.{model}" if resource == "gpu" else resource
+    first = next(i for i, sv in enumerate(scope.spec.tenant.servings) if sv.name == group[0].name)
+    scope.problems.add(
+        scope.file, f"servings[{first}]" if len(group) == 1 else "servings",
+        f"at maxReplicas the servings on {cluster} ({', '.join(s.name for s in group)}) request {label} "
+        f"{format(need.normalize(), 'f')} but the tenant's {label} quota there is {have if have is not None else 0}",
+        "lower replicas.max or resources, or raise the quota (the autoscaler may run them all at their maximum, "
+        "and the ResourceQuota would refuse the extra pods)")
