@@ -71,7 +71,7 @@ def test_pod_lands_on_its_intended_pool(placement, intent: Intent):
         assert outcome.phase == "Running", f"{where} on {facts} is {outcome.phase}, kwok should run it"
 
 
-NEAR_CACHE = [i for i in INTENTS.pods if i.datasets and i.kind in (*JOB_KINDS, "notebook")]
+NEAR_CACHE = [i for i in INTENTS.pods if i.datasets and i.kind in (*JOB_KINDS, "notebook", "serving")]
 
 
 @pytest.mark.parametrize("intent", NEAR_CACHE, ids=lambda i: i.id)
