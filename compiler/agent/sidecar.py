@@ -119,7 +119,7 @@ class Owners:
     """What the sidecar's objects are owned by: its pod (the Lease) and the pod's controller,
     the Volcano Job run (the status ConfigMap), None when the pod has none."""
 
-    pod: dict
+    pod: dict | None  # None: the Pod object is not there (so nothing to own the Lease)
     run: dict | None
 
     @classmethod
@@ -260,7 +260,12 @@ class Sidecar:
     def owners(self, client: KubeClient | None = None, timeout: float | None = None) -> Owners:
         """Our pod's uid and controller, read once (an API failure is retried by the caller)."""
         if self._owners is None:
-            self._owners = Owners.of((client or self.client).get(self.pod_path, timeout=timeout))
+            try:
+                self._owners = Owners.of((client or self.client).get(self.pod_path, timeout=timeout))
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                self._owners = Owners(None, None)  # no Pod object (a pod made by hand and deleted, a test)
         return self._owners
 
     def configmap_path(self, owners: Owners) -> str:
