@@ -41,6 +41,7 @@ from compiler.agent.contract import (
     AGENT_MANAGED_BY_VALUE,
     JOB_LABEL,
     MANAGED_BY_LABEL,
+    STATUS_CONFIGMAP_PREFIX,
     TASK_LABEL,
     TENANT_LABEL,
 )
@@ -56,7 +57,6 @@ from compiler.agent.kubeapi import (
 )
 from compiler.agent.status_file import StatusFileError, read_status_file
 
-STATUS_CONFIGMAP_PREFIX = "tenantc-status-"
 FIELD_MANAGER_PREFIX = "tenantc-agent-"
 MAX_FIELD_MANAGER = 128  # the API server's limit
 LEASE_DURATION_FACTOR = 3  # a holder that missed three renewals is gone
