@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from compiler.errors import Problems
+from compiler.model import Specs
 from compiler.model.pods import SECRET_LIKE_NAME, EnvRef, PodTemplate, VolumeRef
 from compiler.model.workloads import JobSpec
 from compiler.plan.scope import TenantScope
@@ -41,6 +43,19 @@ class PodExtras:
         (running beside it) and init containers' (counted as if they did too: an upper bound)."""
         return {"cpu": sum((c.cpu for c in self.containers), Decimal(0)),
                 "memory": sum((c.memory for c in self.containers), Decimal(0))}
+
+
+def check_pod_templates(specs: Specs, problems: Problems) -> None:
+    """The platform's pod templates use allowed registries (the guardrail would refuse them)."""
+    platform = specs.platform
+    for i, template in enumerate(platform.pod_templates):
+        if not platform.image_allowed(template.image):
+            problems.add(specs.platform_source.path, f"podTemplates[{i}].image", f"image '{template.image}' is not "
+                         "from an allowed registry", f"use one of: {', '.join(platform.allowed_registries)}")
+    for i, serving in enumerate(platform.serving.templates):
+        if serving.image and not platform.image_allowed(serving.image):
+            problems.add(specs.platform_source.path, f"serving.templates[{i}].image", f"image '{serving.image}' is "
+                         "not from an allowed registry", f"use one of: {', '.join(platform.allowed_registries)}")
 
 
 def check_plain_env(scope: TenantScope, env: dict[str, str], where: str) -> None:

@@ -21,6 +21,7 @@ from compiler.plan.pipelines import (
     gated_flow,
     resolve_pipeline,
 )
+from compiler.plan.pod_extras import check_pod_templates
 from compiler.plan.scope import TenantScope
 from compiler.plan.serving import ResolvedServing, resolve_servings
 from compiler.plan.storage import ResolvedClaim, check_storage, resolve_claims
@@ -67,6 +68,7 @@ class WorkloadPlan:
 
 def plan_workloads(specs: Specs, quotas: dict, problems: Problems) -> WorkloadPlan:
     plan = WorkloadPlan()
+    check_pod_templates(specs, problems)
     placed = place_datasets(specs, quotas, problems)
     plan.reads = placed.reads
     for spec in specs.tenants:

@@ -526,6 +526,10 @@ CASES = {
         [("set", QUANT, "schedules[0].job.policies[0].action", "Reboot")],
         [("tenants/" + QUANT, "schedules[0].job.policies[0].action", "'RestartTask'")], only=True,
     ),
+    "pod template image from a disallowed registry": Case(
+        [("set", "platform.yaml", "podTemplates[0].image", "docker.io/krb5/renewer:1")],
+        [("tenants/platform.yaml", "podTemplates[0].image", "not from an allowed registry")],
+    ),
     "unknown pod template": Case(
         [("set", QUANT, "schedules[0].job.containers", ["krb5"])],
         [("tenants/" + QUANT, "schedules[0].job.containers[0]", "unknown pod template 'krb5'")], only=True,
