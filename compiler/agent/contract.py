@@ -23,6 +23,8 @@ TASK_LABEL = "tenantc.io/task"
 PIPELINE_LABEL = "tenantc.io/pipeline"  # on every run (JobFlow) `run-flow` starts
 # Not "tenantc": `tenantc apply --prune` deletes what carries managed-by=tenantc.
 AGENT_MANAGED_BY_VALUE = "tenantc-agent"
+# The sidecar's status ConfigMap of a Volcano Job run: '<prefix><run>', one key '<pod>.json' per pod.
+STATUS_CONFIGMAP_PREFIX = "tenantc-status-"
 
 SIDECAR = "sidecar"
 WAIT_DATASET = "wait-dataset"

@@ -10,6 +10,8 @@ from compiler.fluid import CacheMedium
 from compiler.guardrails.rules import RegistryError, registry_prefix
 from compiler.model.common import DnsName, QuantityField, Spec, duplicate_names
 from compiler.model.data import GlobalDataset, PlatformStorage
+from compiler.model.pods import PodTemplate
+from compiler.model.serving import ServingSettings
 from compiler.model.workloads import NotebookSettings, Template
 
 DEFAULT_GPU_RESOURCE = "nvidia.com/gpu"
@@ -218,6 +220,10 @@ class Platform(Spec):
                                                  description="datasets every tenant imports read-only")
     notebooks: NotebookSettings = Field(default_factory=NotebookSettings)
     templates: list[Template] = Field(default_factory=list, description="job templates every tenant may use")
+    serving: ServingSettings = Field(default_factory=ServingSettings,
+                                     description="model serving templates and ingress (compiler/model/serving.py)")
+    pod_templates: list[PodTemplate] = Field(default_factory=list, description="sidecars and init containers "
+                                             "jobs add by name (containers: [...])")
     argocd: ArgoCd | None = None
     guardrails: Guardrails | None = Field(default=None, description="enforce the platform's rules at admission "
                                           "(Kubernetes 1.30+); see docs/guardrails.md")
@@ -225,7 +231,9 @@ class Platform(Spec):
     @model_validator(mode="after")
     def _unique_names(self) -> Platform:
         for label, names in (("clusters", [c.name for c in self.clusters]), ("queues", [q.name for q in self.queues]),
-                             ("templates", [t.name for t in self.templates])):
+                             ("templates", [t.name for t in self.templates]),
+                             ("serving templates", [t.name for t in self.serving.templates]),
+                             ("pod templates", [t.name for t in self.pod_templates])):
             dupes = duplicate_names(names)
             if dupes:
                 raise ValueError(f"duplicate {label}: {', '.join(dupes)}")

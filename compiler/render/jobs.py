@@ -19,12 +19,15 @@ from compiler.render.pods import (
     STATUS_VOLUME,
     agent_sidecar,
     api_client_labels,
+    env_refs,
     flow_runner,
+    platform_container,
     resources,
     wait_for_data,
 )
 from compiler.render.rbac import account
 from compiler.render.volumes import PROJECT_PATH, PodVolumes
+from compiler.volcano import DEFAULT_POLICIES, PREEMPTABLE_ANNOTATION
 
 VOLCANO_BATCH = "batch.volcano.sh/v1alpha1"
 VOLCANO_FLOW = "flow.volcano.sh/v1alpha1"
@@ -53,8 +56,8 @@ def job_spec(ctx: TenantContext, job: ResolvedJob, holder: tuple[str, str] = ("b
         "queue": ctx.tenant.name,
         "minAvailable": job.min_available,
         "plugins": plugins(job),
-        # A preempted or evicted pod restarts the whole gang: a half-gang makes no progress.
-        "policies": [{"event": "PodEvicted", "action": "RestartJob"}],
+        # Default: a preempted or evicted pod restarts the whole gang (a half-gang makes no progress).
+        "policies": [dict(p) for p in (job.pod.policies if job.pod.policies is not None else DEFAULT_POLICIES)],
         "tasks": [_task(ctx, job, role) for role in job.roles],
     }
     if job.max_retry is not None:
@@ -69,7 +72,8 @@ def job_spec(ctx: TenantContext, job: ResolvedJob, holder: tuple[str, str] = ("b
 def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
     gpu_model = job.gpu_model if role.pool == "gpu" else None  # GPU pods read their model's caches
     volumes = PodVolumes().empty_dir(STATUS_VOLUME, STATUS_DIR).datasets(job.datasets, gpu_model)
-    volumes.claim("project", job.project_claim, PROJECT_PATH)
+    volumes.claim("project", job.project_claim, PROJECT_PATH).references(job.pod.extra_volumes)
+    volumes.shm(job.pod.shm_size).shared([d for c in job.pod.containers for d in c.template.shared])
     main: dict = {"name": role.name, "image": role.image,
                   "resources": resources(role.cpu, role.memory, role.gpu, job.gpu_resource),
                   "volumeMounts": volumes.mounts}
@@ -77,11 +81,13 @@ def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
         main["command"] = list(role.command)
     if role.args:
         main["args"] = list(role.args)
-    if role.env:
-        main["env"] = [{"name": k, "value": v} for k, v in sorted(role.env.items())]
+    env = [{"name": k, "value": v} for k, v in sorted(role.env.items())] + env_refs(job.pod.env_refs)
+    if env:
+        main["env"] = env
     if role.ports:
         main["ports"] = [{"containerPort": p} for p in role.ports]
     init = [agent_sidecar(ctx.platform.agent_image, job.name, role.name)]
+    init += [platform_container(c, volumes) for c in job.pod.containers]
     if job.wait is not None and job.wait.gate == "init":  # a CPU-only job: the home caches (plan.datasets)
         waits = caches_read(job.datasets, job.wait.datasets, [gpu_model])
         init.append(wait_for_data(ctx.platform.agent_image, waits, ctx.namespace, job.wait.percent))
@@ -93,10 +99,12 @@ def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
         "volumes": volumes.volumes,
         **pod_placement(ctx.cluster, role.pool, job.gpu_model if role.pool == "gpu" else None),
     }
-    task: dict = {"name": role.name, "replicas": role.replicas,
-                  "template": {"metadata": {"labels": {JOB_LABEL: job.name, TASK_LABEL: role.name,
-                                                       **api_client_labels()}},
-                               "spec": pod_spec}}
+    if job.pod.image_pull_secrets:
+        pod_spec["imagePullSecrets"] = [{"name": n} for n in job.pod.image_pull_secrets]
+    metadata: dict = {"labels": {JOB_LABEL: job.name, TASK_LABEL: role.name, **api_client_labels()}}
+    if job.pod.preemptable is not None:
+        metadata["annotations"] = {PREEMPTABLE_ANNOTATION: str(job.pod.preemptable).lower()}
+    task: dict = {"name": role.name, "replicas": role.replicas, "template": {"metadata": metadata, "spec": pod_spec}}
     if job.framework == "mpi" and role.name == "launcher":
         task["policies"] = [{"event": "TaskCompleted", "action": "CompleteJob"}]
     return task

@@ -225,16 +225,19 @@ CASES: list[Case] = [
          _m("ingress", "vision", "ingressClassName must be nginx; got traefik")),
     Case("ingress-other-tenant-host", "ingress", "vision",
          ingress("vision", "web", "x.ads-ranking.notebooks.example.com"),
-         _m("ingress", "vision", "hosts must match *.vision.notebooks.example.com; "
+         _m("ingress", "vision", "hosts must match one of *.vision.notebooks.example.com, *.vision.models.example.com; "
                                  "got x.ads-ranking.notebooks.example.com")),
     Case("ingress-two-labels", "ingress", "vision", ingress("vision", "web", "a.b.vision.notebooks.example.com"),
-         _m("ingress", "vision", "hosts must match *.vision.notebooks.example.com; got "
-                                 "a.b.vision.notebooks.example.com")),
+         _m("ingress", "vision", "hosts must match one of *.vision.notebooks.example.com, *.vision.models.example.com; "
+                                 "got a.b.vision.notebooks.example.com")),
     Case("ingress-catch-all", "ingress", "vision",
          ingress("vision", "web", None, defaultBackend={"service": {"name": "web", "port": {"number": 80}}}),
          _m("ingress", "vision", "an Ingress must not set defaultBackend (it would take unmatched "
                                  "traffic of every host)")),
     Case("ingress-allowed", "ingress", "vision", ingress("vision", "web", "mei.vision.notebooks.example.com"), None),
+    # a serving's host (platform serving.ingressHost, issue 16)
+    Case("ingress-serving-allowed", "ingress", "vision",
+         ingress("vision", "web", "detector.vision.models.example.com"), None),
     # GPU pools
     Case("gpu-without-affinity", "gpu-pools", "vision", pod("vision", "gpu", [container(gpu=1)]),
          _m("gpu-pools", "vision", f"pods that request GPUs must require node affinity (or a "

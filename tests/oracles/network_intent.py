@@ -13,9 +13,10 @@ The intent below is written from the specs alone (never from tenantc's rendered 
   on its `apiServerPort`/TCP; a notebook, a member's own pod or a cache worker does not
   (NetworkPolicies cannot tell a sidecar from its pod, so the whole pod of a job gets it);
 * the monitoring namespace reaches every pod of every tenant (scrapes; no port is specified);
-* the ingress gateway namespace reaches a notebook's pod on Jupyter's port (8888/TCP) when
-  the notebook asks for an Ingress and the tenant keeps `allowFromIngress` (the default);
-  nothing else of the tenant;
+* the ingress gateway namespace reaches a notebook's pod on Jupyter's port (8888/TCP), and a
+  serving's pods on its serving template's port (the platform file's `serving.templates`), when
+  the notebook or serving asks for an Ingress and the tenant keeps `allowFromIngress` (the
+  default); nothing else of the tenant;
 * tenant A reaches every pod of tenant B when B lists A in `network.allowFromTenants`: B's
   ingress and A's egress must both allow it, or the traffic does not flow;
 * everything else to or from a tenant pod is closed (other tenants, other pods of the DNS,
@@ -24,7 +25,7 @@ The intent below is written from the specs alone (never from tenantc's rendered 
 Traffic between two non-tenant endpoints is not tenantc's business and is not judged.
 
 Representative pods per tenant namespace: one pod per distinct label set among the pod
-templates the tenant's rendered objects carry (StatefulSets, Volcano Job/CronJob tasks, flow
+templates the tenant's rendered objects carry (StatefulSets, Deployments, Volcano Job/CronJob tasks, flow
 JobTemplates, CronJobs: what their controllers create), plus one bare pod standing for anything
 else (a member's own pod, Fluid's cache workers).
 """
@@ -76,7 +77,7 @@ class ClusterWorld:
     policies: list[dict]
     pods: list[Pod] = field(default_factory=list)
     addresses: list[ipaddress.IPv4Address] = field(default_factory=list)
-    notebook_targets: set[str] = field(default_factory=set)  # pod keys the gateway must reach
+    gateway_targets: dict[str, int] = field(default_factory=dict)  # pod key -> the port the gateway must reach
 
     @property
     def spec_cluster(self):
@@ -98,6 +99,7 @@ class ClusterWorld:
     def probes(self) -> list[tuple[str, int]]:
         extra = {(p.protocol, p.port) for t in self.tenants.values() for r in t.network.egress for p in r.ports}
         extra.add(("TCP", self.spec_cluster.api_server_port))
+        extra |= {("TCP", port) for port in self.gateway_targets.values()}
         return sorted(set(BASE_PROBES) | extra)
 
 
@@ -116,11 +118,11 @@ def _pod_templates(value, path: str = "") -> Iterator[dict]:
 
 
 def build_world(cluster: str, platform, tenant_specs: list, objects: dict,
-                notebook_pods: dict[str, str]) -> ClusterWorld:
+                gateway_pods: dict[str, int]) -> ClusterWorld:
     """The world of one cluster from the specs (who is where, what is wanted) and the rendered
     objects of that cluster (the NetworkPolicies under test, and the pod templates whose pods
-    will exist). `notebook_pods` maps 'tenant/StatefulSet name' of each notebook whose spec
-    asks for the gateway to the tenant."""
+    will exist). `gateway_pods` maps 'tenant/Kind/name' of each notebook StatefulSet and
+    serving Deployment whose spec asks for the gateway to the port it must reach."""
     placed = {t.name: t for t in tenant_specs if cluster in t.placement}
     world = ClusterWorld(cluster, platform, placed, {t.name: t for t in tenant_specs}, policies=[])
     by_tenant: dict[str, dict[tuple, list[str]]] = {name: {} for name in placed}  # (labels, agent) -> sources
@@ -140,8 +142,9 @@ def build_world(cluster: str, platform, tenant_specs: list, objects: dict,
         for i, ((labels, agent), sources) in enumerate(sorted(groups.items())):
             pod = Pod(tenant, f"pod-{i}", labels, tenant, tuple(sources), runs_agent=agent)
             world.pods.append(pod)
-            if any(f"{tenant}/{s.split('/', 1)[1]}" in notebook_pods and s.startswith("StatefulSet/") for s in sources):
-                world.notebook_targets.add(pod.key)
+            for source in sources:
+                if f"{tenant}/{source}" in gateway_pods:
+                    world.gateway_targets[pod.key] = gateway_pods[f"{tenant}/{source}"]
     p = platform
     world.pods += [
         Pod(p.dns_namespace, "kube-dns", tuple(DNS_LABELS.items())),
@@ -207,8 +210,8 @@ def intended(world: ClusterWorld, src: Pod | ipaddress.IPv4Address, dst: Pod | i
     if src.namespace == p.monitoring_namespace:
         return True
     if src.namespace == p.ingress_namespace:
-        return (dst.key in world.notebook_targets and world.tenants[dst_tenant].network.allow_from_ingress
-                and (protocol, port) == ("TCP", JUPYTER_PORT))
+        return (dst.key in world.gateway_targets and world.tenants[dst_tenant].network.allow_from_ingress
+                and (protocol, port) == ("TCP", world.gateway_targets[dst.key]))
     return False
 
 
@@ -262,7 +265,11 @@ def worlds_of(result) -> list[ClusterWorld]:
     from compiler.model.common import user_handle  # how a notebook's objects are named after its user
 
     tenants = [t.tenant for t in result.specs.tenants]
-    notebooks = {f"{t.name}/nb-{user_handle(nb.user)}": t.name for t in tenants for nb in t.notebooks if nb.ingress}
+    ports = {t.name: t.port for t in result.specs.platform.serving.templates}
+    gateway = {f"{t.name}/StatefulSet/nb-{user_handle(nb.user)}": JUPYTER_PORT
+               for t in tenants for nb in t.notebooks if nb.ingress}
+    gateway |= {f"{t.name}/Deployment/{sv.name}": ports[sv.template]
+                for t in tenants for sv in t.servings if sv.ingress}
     objects = dict(result.objects.items())
-    return [build_world(c.name, result.specs.platform, tenants, objects, notebooks)
+    return [build_world(c.name, result.specs.platform, tenants, objects, gateway)
             for c in result.specs.platform.clusters]

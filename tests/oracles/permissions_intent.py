@@ -45,6 +45,9 @@ KINDS = [
     ("", "events", READ_ONLY), ("", "resourcequotas", GUARD), ("", "limitranges", GUARD),
     ("networking.k8s.io", "networkpolicies", GUARD), ("networking.k8s.io", "ingresses", EDITABLE),
     ("apps", "statefulsets", EDITABLE), ("batch", "cronjobs", EDITABLE), ("batch", "jobs", EDITABLE),
+    # a serving's kinds (issue 16)
+    ("apps", "deployments", EDITABLE), ("autoscaling", "horizontalpodautoscalers", EDITABLE),
+    ("policy", "poddisruptionbudgets", EDITABLE),
     ("coordination.k8s.io", "leases", READ_ONLY),
     ("rbac.authorization.k8s.io", "roles", ADMIN_ONLY), ("rbac.authorization.k8s.io", "rolebindings", ADMIN_ONLY),
     ("batch.volcano.sh", "jobs", EDITABLE), ("batch.volcano.sh", "cronjobs", EDITABLE),

@@ -3,7 +3,7 @@ right), so the examples' parametrized tests and the generated repositories' swee
 the real scheduler's answers to one set of rules."""
 from __future__ import annotations
 
-from placement_intent import JOB_KINDS, Intent, Intents, QuotaIntent
+from placement_intent import NEAR_CACHE_KINDS, Intent, Intents, QuotaIntent
 
 
 def node_facts(placement, node: str | None) -> str:
@@ -43,7 +43,7 @@ def landing_problems(placement, intent: Intent) -> list[str]:
 
 
 def near_cache_intents(intents: Intents) -> list[Intent]:
-    return [i for i in intents.pods if i.datasets and i.kind in (*JOB_KINDS, "notebook")]
+    return [i for i in intents.pods if i.datasets and i.kind in NEAR_CACHE_KINDS]
 
 
 def near_cache_problems(placement, intent: Intent) -> list[str]:

@@ -47,7 +47,7 @@ from placement_harness import (
     pod_from_template,
     volume_objects,
 )
-from placement_intent import JOB_KINDS, Intent, Intents, QuotaIntent, example_intents
+from placement_intent import NEAR_CACHE_KINDS, Intent, Intents, QuotaIntent, example_intents
 
 from compiler.kube.errors import ApiError
 from compiler.pipeline import compile_repo
@@ -63,7 +63,6 @@ POD_TEMPLATE_KINDS = {("apps", "StatefulSet"), ("apps", "Deployment"), ("apps", 
 CACHE_RUNTIMES = {"AlluxioRuntime", "JindoRuntime", "JuiceFSRuntime", "GooseFSRuntime", "EFCRuntime",
                   "VineyardRuntime"}  # ThinRuntime keeps no cache
 TENANCY_KINDS = ("LimitRange", "ResourceQuota", "ServiceAccount")
-NEAR_CACHE_KINDS = (*JOB_KINDS, "notebook")  # pod templates that mount datasets
 
 
 def group_of(api_version: str) -> str:
@@ -270,6 +269,15 @@ class Run:
                 return [pod_from_template(sts["spec"]["template"], f"{sts['metadata']['name']}{name_suffix}",
                                           ns, confine, case)]
             return [confine_statefulset(sts, ns, confine, case)]
+        if intent.kind == "serving":  # the Deployment's pod template, at the HPA's maxReplicas
+            deployment = self.obj(c, t, "Deployment", intent.workload)
+            if deployment is None:
+                return self.missing(intent, f"Deployment {intent.workload}")
+            template = deployment["spec"]["template"]
+            if name_suffix:
+                return [pod_from_template(template, f"{intent.workload}{name_suffix}", ns, confine, case)]
+            return [pod_from_template(template, f"{intent.workload}-{i}", ns, confine, case)
+                    for i in range(intent.replicas)]
         if intent.kind == "cache-scaler":
             name = f"{intent.workload}-{intent.task}"
             cron = self.obj(c, t, "CronJob", name)

@@ -169,16 +169,20 @@ def test_network_policies_deny_by_default_and_open_what_the_spec_says(example):
         assert _peers(policies["allow-monitoring"]["ingress"]) == {platform.monitoring_namespace}, where
 
         network = tenant.network
-        # The gateway never gets the whole namespace: only notebooks asking for an Ingress, on their port.
+        # The gateway never gets the whole namespace: only notebooks and servings asking for an
+        # Ingress, on their port (Jupyter's 8888, the serving template's port).
         from_gateway = {name for name, spec in policies.items()
                         if platform.ingress_namespace in _peers(spec.get("ingress", []))}
-        wanted = {f"nb-{user_handle(nb.user)}-from-ingress" for nb in tenant.notebooks
-                  if nb.ingress and network.allow_from_ingress and f"nb-{user_handle(nb.user)}" in
-                  {name for kind, name in objects if kind == "StatefulSet"}}
-        assert from_gateway == wanted, where
+        ports = {f"nb-{user_handle(nb.user)}-from-ingress": 8888 for nb in tenant.notebooks
+                 if nb.ingress and network.allow_from_ingress and f"nb-{user_handle(nb.user)}" in
+                 {name for kind, name in objects if kind == "StatefulSet"}}
+        templates = {t.name: t for t in platform.serving.templates}
+        ports.update({f"{sv.name}-from-ingress": templates[sv.template].port for sv in tenant.servings
+                      if sv.ingress and network.allow_from_ingress and sv.cluster == cluster})
+        assert from_gateway == set(ports), where
         for name in from_gateway:
             assert policies[name]["podSelector"] != {}, where
-            assert [p["port"] for rule in policies[name]["ingress"] for p in rule["ports"]] == [8888], where
+            assert [p["port"] for rule in policies[name]["ingress"] for p in rule["ports"]] == [ports[name]], where
 
         allowed = policies.get("allow-from-tenants", {}).get("ingress", [])
         assert _peers(allowed) == set(network.allow_from_tenants), where

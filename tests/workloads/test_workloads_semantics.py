@@ -166,6 +166,7 @@ def test_wait_for_data_iff_the_job_waits(examples):
     waiting, gated = set(), set()
     for job, path, task in examples.tasks():
         init = {c["name"]: c for c in task["template"]["spec"]["initContainers"]}
+        added = [c.template.name for c in job.pod.containers]  # the platform's sidecars the job adds
         if job.wait is not None and job.wait.gate == "init":
             waiting.add(job.name)
             args = init["wait-for-data"]["args"]
@@ -175,9 +176,9 @@ def test_wait_for_data_iff_the_job_waits(examples):
             assert set(job.wait.datasets) <= mounted, path  # a CPU pod reads (and waits for) the home caches
             assert args[args.index("--namespace") + 1] == job.tenant
             assert args[args.index("--min-cached-percent") + 1] == str(job.wait.percent)
-            assert list(init) == ["tenantc-agent", "wait-for-data"]  # after the sidecar starts
+            assert list(init) == ["tenantc-agent", *added, "wait-for-data"]  # after the sidecars start
         else:
-            assert list(init) == ["tenantc-agent"], path
+            assert list(init) == ["tenantc-agent", *added], path
             if job.wait is not None:
                 gated.add(job.name)
                 assert job.gated_by_flow and any(r.gpu for r in job.roles), path
