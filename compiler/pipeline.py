@@ -28,7 +28,7 @@ from compiler.validate import ValidationReport, unchecked_warnings, validate_obj
 from compiler.validate.crds import CrdSet, crd_digest, load_crds
 from compiler.validate.engine import default_engine
 from compiler.write import serialize_all
-from compiler.write.tree import Staleness, TreeWriter, WriteResult, digest
+from compiler.write.tree import Staleness, TreeWriter, WriteResult, digest, folder_problems
 
 RENDERED_DIR = "rendered"
 CACHE_DIR = ".tenantc-cache"
@@ -70,6 +70,7 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: CrdSet | 
     Both flags only choose what is skipped: there is one path through the stages."""
     with collector_paused():
         clock, problems = _Clock(), Problems()
+        problems.extend(folder_problems(root, (RENDERED_DIR, CACHE_DIR) if serialize else ()))
         specs, plan = _plan(root, problems, clock)
         crd_dirs = list(crd_dirs or [])
         # Keys only matter for what is cached or written: without YAML there is neither.
