@@ -21,8 +21,8 @@ def _escape_char(match: re.Match[str]) -> str:
 
 
 def safe_text(text: str, limit: int = MAX_SHOWN) -> str:
-    """`text` for a terminal or a log: control and bidi characters escaped, newlines as \\n,
-    cut to `limit` characters (saying how many more there were)."""
+    """`text` for a terminal or a log: control and bidi characters escaped (a newline shows as
+    a backslash and n), cut to `limit` characters (saying how many more there were)."""
     text = str(text)
     cut = ""
     if len(text) > limit:

@@ -35,6 +35,7 @@ from compiler.guardrails.rules import (
     registry_prefix,
 )
 from compiler.model import Specs, TenantSpec
+from compiler.model.checks import expand_host
 from compiler.model.common import user_handle
 from compiler.model.platform import Cluster, Guardrails
 from compiler.model.tenant import Quota
@@ -247,7 +248,7 @@ def _check_tenant(specs: Specs, spec: TenantSpec, priority: list[str], hosts: li
             problems.add(file, f"notebooks[{i}].ingress", f"the guardrails do not allow ingress class "
                          f"'{settings.ingress_class}' ({', '.join(classes) or 'none'})",
                          "add it to guardrails.ingressClasses")
-        host = settings.ingress_host.format(user=user_handle(nb.user), tenant=tenant.name)
+        host = expand_host(settings.ingress_host, user_handle(nb.user), tenant.name)
         if not host_allowed(host, patterns):
             problems.add(file, f"notebooks[{i}].ingress", f"host {host} does not match the guardrails' ingress "
                          f"hosts ({', '.join(patterns) or 'none'})", "change guardrails.ingressHosts or "
