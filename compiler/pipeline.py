@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from compiler.errors import Problems
+from compiler.errors import CompileError, Problem, Problems
 from compiler.gc_pause import collector_paused
 from compiler.identity import RenderedPath, unit_folder
 from compiler.kinds import BUILTIN_GROUPS, PLATFORM_DIR, group_of
@@ -195,7 +195,9 @@ def _render(plan: Plan, jobs: list[_UnitJob], cache: UnitCache, problems: Proble
 def _loader(cache: UnitCache, key: str) -> Loader:
     def load() -> tuple[dict[str, dict], dict[str, bytes]]:
         payload = cache.payload(key)
-        assert payload is not None, f"unit {key} left the cache"
+        if payload is None:  # changed or damaged since its metadata was read: refused, never guessed
+            raise CompileError([Problem(f"{CACHE_DIR}/units.sqlite", "", "a cached unit is damaged or was changed "
+                                        "during the compile", f"delete {CACHE_DIR}/ and compile again")])
         return payload
     return load
 
