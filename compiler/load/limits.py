@@ -14,8 +14,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-MAX_FILE_BYTES = 1 << 20  # 1 MiB: the largest example tenant is a few KiB
-MAX_VALUES = 100_000  # mappings, lists and scalars, counted after alias expansion
+MAX_FILE_BYTES = 512 << 10  # 512 KiB: the largest example tenant is a few KiB
+MAX_VALUES = 50_000  # mappings, lists and scalars, counted after alias expansion
+# Files larger than this are first counted (YAML events) before their objects are built: a
+# smaller file cannot hold more than MAX_VALUES values (each takes at least two bytes).
+COUNT_FIRST_BYTES = 2 * MAX_VALUES
 MAX_DEPTH = 50  # nesting of mappings and lists
 MAX_STRING = 16_384  # characters of one string (names, images, commands)
 MAX_TEXT = 4 << 20  # characters of all strings together, counted per use (an aliased string counts each time)

@@ -147,6 +147,9 @@ class ParsedYamlCache:
         if digest in self.entries:
             data = self.entries[digest]
             return data, limits.check_data(data)
+        if len(raw) > limits.COUNT_FIRST_BYTES and yaml_io.more_nodes_than(raw, limits.MAX_VALUES):
+            return None, [limits.LimitProblem("", f"holds more than {limits.MAX_VALUES} values (the cap)",
+                                              "keep spec files small; tenant files are a few hundred lines")]
         data = yaml_io.load(raw)
         broken = limits.check_data(data)
         if not broken and _json_exact(data):
