@@ -71,6 +71,7 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: CrdSet | 
     with collector_paused():
         clock, problems = _Clock(), Problems()
         problems.extend(folder_problems(root, (RENDERED_DIR, CACHE_DIR) if serialize else ()))
+        problems.raise_if_any()  # before the caches under CACHE_DIR are read or written
         specs, plan = _plan(root, problems, clock)
         crd_dirs = list(crd_dirs or [])
         # Keys only matter for what is cached or written: without YAML there is neither.

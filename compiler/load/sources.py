@@ -199,7 +199,7 @@ def read_sources(root: Path, problems: Problems, paths: list[str] | None = None,
         else:
             tenants.append(source)
     cache.save()
-    if platform is None and not any(p.file.endswith(PLATFORM_FILE) for p in problems.items):
+    if platform is None and not any(p.file.endswith(PLATFORM_FILE) or p.file == "tenants/" for p in problems.items):
         problems.add("tenants/platform.yaml", "", "the platform file is missing",
                      "create it with the clusters, defaults and shared settings (see README)")
     if not tenants and not [p for p in problems.items if p.file != "tenants/platform.yaml"]:
