@@ -28,7 +28,7 @@ SAFETY_AS = 4 << 30  # address space a child may reserve at all: a broken cap mu
 # 'error: <file>: [<field path>: ]<message>'; the file is relative (tenants/..., rendered,
 # .tenantc-cache/...) or an environment variable's setting
 LINE = re.compile(r"^error: (?P<file>[^\s/][^:]*): (?P<rest>.+)$")
-SUMMARY = re.compile(r"^(\d+) error\(s\); nothing was written$")
+SUMMARY = re.compile(r"^(\d+) error\(s\)(; nothing was written)?$")
 RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 

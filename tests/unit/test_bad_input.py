@@ -13,6 +13,7 @@ run the CLI as a child process whose peak RSS must stay within MEMORY_CAP.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -820,7 +821,11 @@ HOSTILE.update({
     "blank allowed-registry prefix": _case("policy", [("append", "platform.yaml", "allowedRegistries", "   ")], P,
                                            "allowedRegistries[2]", "empty prefix"),
 })
-
+# The contract holds for every command that reads the specs: `check` on a few of them.
+HOSTILE.update({f"check: {name}": dataclasses.replace(HOSTILE[name], command="check") for name in [
+    "integer of 5,000 digits", "anchor inside its own mapping", "FIFO (never opened)",
+    "tenant file symlinked out of the repository", "host pattern '{user.__class__}.nb.example.com' (format-string "
+    "injection)", "ESC (terminal escape) in a display name", "egress to 0.0.0.0/0"]})
 CASES.update(HOSTILE)
 
 
