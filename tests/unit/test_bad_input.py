@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from bad_input_harness import MEMORY_CAP, TIME_CAP, Run, check_output, run_case, tree_bytes
+from bad_input_harness import MEMORY_CAP, TIME_CAP, Run, check_output, copy_repo_fast, run_case, tree_bytes
 from spec_edits import apply_edits, replace_once
 
 
@@ -838,9 +837,7 @@ def runs(compiled_template, tmp_path_factory):
     for name, case in CASES.items():
         base = tmp_path_factory.mktemp("case")
         root = base / "repo"
-        shutil.copytree(compiled_template, root, symlinks=True, ignore=shutil.ignore_patterns("rendered"))
-        # rendered/ is only ever replaced by renames, never written in place: hard links are a safe copy
-        shutil.copytree(compiled_template / "rendered", root / "rendered", copy_function=os.link)
+        copy_repo_fast(compiled_template, root)
         (base / "outside").mkdir()
         (base / "outside" / "victim").mkdir()
         (base / "outside" / "victim" / "keep.yaml").write_text("name: outside\n")
