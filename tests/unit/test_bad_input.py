@@ -887,3 +887,26 @@ def _matches(line: str, file: str, path: str | None, fragment: str) -> bool:
 
 
 __all__ = ["Case", "CASES", "Run"]
+
+
+def test_policy_opt_ins_let_what_they_name_through(compiled_template, tmp_path):
+    """What the policy cases refuse compiles once the platform opts in (and only that)."""
+    root = tmp_path / "repo"
+    copy_repo_fast(compiled_template, root)
+    apply_edits(root, [
+        ("set", "platform.yaml", "policy", {"allowEgressEverywhere": True, "allowSystemSubjects": True,
+                                            "allowAnyRegistry": True}),
+        ("append", "platform.yaml", "allowedRegistries", ""),
+        ("set", "vision.yaml", "network", {"egress": [{"cidr": "0.0.0.0/1"}, {"cidr": "128.0.0.0/1"}]}),
+        ("append", "vision.yaml", "members", {"group": "system:authenticated", "role": "view"})])
+    run = run_case(root, "compile", {}, child=False)
+    assert run.returncode == 0, run.stderr
+
+
+def test_problem_lines_escape_what_the_input_holds():
+    """ESC, OSC, bidi overrides and newlines are shown escaped; long values are cut with a count."""
+    from compiler.errors import Problem
+
+    line = str(Problem("tenants/a.yaml", "displayName", "'x\x1b]0;t\x07\u202e\nz" + "y" * 3000 + "'", "fix"))
+    assert "\x1b" not in line and "\u202e" not in line and "\n" not in line
+    assert "\\x1b]0;t\\x07\\u202e\\nz" in line and "more characters" in line
