@@ -187,8 +187,8 @@ class Policy(Spec):
                                           "(0.0.0.0/0, ::/0 or CIDRs that together cover one of them)")
     allow_system_subjects: bool = Field(default=False, description="let tenants name Kubernetes' system: users and "
                                         "groups (system:authenticated, system:anonymous, ...) as members")
-    allow_any_registry: bool = Field(default=False, description="accept an empty allowedRegistries prefix, which "
-                                     "admits images from every registry")
+    allow_any_registry: bool = Field(default=False, description="accept an empty allowedRegistries (or an empty "
+                                     "prefix in it), which admits images from every registry")
 
 
 class Platform(Spec):

@@ -59,7 +59,13 @@ def _egress_everywhere(tenant: Tenant, file: str, problems: Problems) -> None:
 
 
 def check_platform(platform: Platform, file: str, problems: Problems) -> None:
-    if not platform.policy.allow_any_registry:
+    if platform.policy.allow_any_registry:
+        return
+    if not platform.allowed_registries:
+        problems.add(file, "allowedRegistries", "is empty, so images from every registry would be admitted",
+                     "list the registries images may come from, e.g. [registry.example.com/ml/]; a platform may "
+                     "opt in with policy.allowAnyRegistry: true")
+    else:
         for index, entry in enumerate(platform.allowed_registries):
             if not entry.strip():
                 problems.add(file, f"allowedRegistries[{index}]", "an empty prefix admits images from every registry",

@@ -817,6 +817,10 @@ HOSTILE.update({
                           ("user", "system:admin@example.com")]},
     "empty allowed-registry prefix": _case("policy", [("append", "platform.yaml", "allowedRegistries", "")], P,
                                            "allowedRegistries[2]", "empty prefix"),
+    "no allowed registries (every registry admitted)": _case(
+        "policy", [("delete", "platform.yaml", "allowedRegistries")], P, "allowedRegistries", "every registry"),
+    "empty list of allowed registries": _case(
+        "policy", [("set", "platform.yaml", "allowedRegistries", [])], P, "allowedRegistries", "every registry"),
     "blank allowed-registry prefix": _case("policy", [("append", "platform.yaml", "allowedRegistries", "   ")], P,
                                            "allowedRegistries[2]", "empty prefix"),
 })
@@ -896,8 +900,7 @@ def test_policy_opt_ins_let_what_they_name_through(compiled_template, tmp_path):
     apply_edits(root, [
         ("set", "platform.yaml", "policy", {"allowEgressEverywhere": True, "allowSystemSubjects": True,
                                             "allowAnyRegistry": True}),
-        ("append", "platform.yaml", "allowedRegistries", ""),
-        ("delete", "platform.yaml", "guardrails"),  # the registries guardrail refuses '' on its own
+        ("delete", "platform.yaml", "allowedRegistries"),
         ("set", "vision.yaml", "network", {"egress": [{"cidr": "0.0.0.0/1"}, {"cidr": "128.0.0.0/1"}]}),
         ("append", "vision.yaml", "members", {"group": "system:authenticated", "role": "view"})])
     run = run_case(root, "compile", {}, child=False)
