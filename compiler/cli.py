@@ -111,6 +111,8 @@ def _run(argv: list[str]) -> int:
             raise
         print(f"error: {safe_text(str(exc), 2000)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader of stdout went away: main() ends quietly
+        raise
     except OSError as exc:  # the repository's folders themselves: a file where a folder belongs, no permission
         if os.environ.get("TENANTC_DEBUG"):
             raise

@@ -20,14 +20,16 @@ def _escape_char(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def safe_text(text: str, limit: int = MAX_SHOWN) -> str:
+def safe_text(text: str, limit: int = MAX_SHOWN, newlines: bool = False) -> str:
     """`text` for a terminal or a log: control and bidi characters escaped (a newline shows as
-    a backslash and n), cut to `limit` characters (saying how many more there were)."""
+    a backslash and n, unless `newlines` keeps them for a format that encodes them), cut to
+    `limit` characters (saying how many more there were)."""
     text = str(text)
     cut = ""
     if len(text) > limit:
         cut, text = f"... ({len(text) - limit} more characters)", text[:limit]
-    return _UNSAFE.sub(_escape_char, text).replace("\n", "\\n").replace("\t", "\\t") + cut
+    text = _UNSAFE.sub(_escape_char, text)
+    return (text if newlines else text.replace("\n", "\\n").replace("\t", "\\t")) + cut
 
 
 @dataclass(frozen=True, order=True)

@@ -61,7 +61,7 @@ def emit_problems(problems: list[Problem], fmt: str) -> None:
             {"file": p.file, "path": p.path, "message": p.message, "hint": p.hint} for p in problems]})
     elif fmt == GITHUB:  # text from input, printed: control characters escaped (JSON escapes its own)
         for p in problems:
-            print(annotation("error", safe_text(p.message + (" — " + p.hint if p.hint else ""), 2000),
+            print(annotation("error", safe_text(p.message + (" — " + p.hint if p.hint else ""), 2000, newlines=True),
                              file=safe_text(p.file), title=safe_text(p.path) or "spec"))
     elif fmt == MARKDOWN:
         print(f"### tenantc check: {len(problems)} problem(s)\n")
