@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -914,3 +915,45 @@ def test_problem_lines_escape_what_the_input_holds():
     line = str(Problem("tenants/a.yaml", "displayName", "'x\x1b]0;t\x07\u202e\nz" + "y" * 3000 + "'", "fix"))
     assert "\x1b" not in line and "\u202e" not in line and "\n" not in line
     assert "\\x1b]0;t\\x07\\u202e\\nz" in line and "more characters" in line
+
+
+def _changed_spec(compiled_template: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    copy_repo_fast(compiled_template, root)
+    apply_edits(root, [("set", "vision.yaml", "displayName", "Vision 2")])  # one unit to write
+    return root
+
+
+def test_unreadable_tenants_folder_is_exit_2(compiled_template, tmp_path, monkeypatch):
+    """Tests run as root, where chmod cannot make a folder unreadable: the refusal is injected."""
+    import compiler.load.sources as sources
+
+    root = _changed_spec(compiled_template, tmp_path)
+    real = os.scandir
+
+    def scandir(path):
+        if str(path).endswith("tenants"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(sources.os, "scandir", scandir)
+    before = tree_bytes(root / "rendered")
+    run = run_case(root, "compile", {}, child=False)
+    assert any(line.startswith("error: tenants/: cannot be read: Permission denied") for line in check_output(run))
+    assert tree_bytes(root / "rendered") == before
+
+
+def test_read_only_rendered_is_exit_2(compiled_template, tmp_path, monkeypatch):
+    import compiler.write.tree as tree
+
+    root = _changed_spec(compiled_template, tmp_path)
+
+    def refuse(path, content):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(tree, "_write_new", refuse)
+    before = tree_bytes(root / "rendered")
+    run = run_case(root, "compile", {}, child=False)
+    lines = check_output(run)
+    assert any(line.startswith("error: .tenantc-cache/txn-") and "Permission denied" in line for line in lines), lines
+    assert tree_bytes(root / "rendered") == before
