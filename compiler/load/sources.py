@@ -17,6 +17,7 @@ import json
 import math
 import os
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -264,7 +265,10 @@ def _evaluate(rel: str, root: Path, raw: bytes, digest: str, problems: Problems,
                          "fix the YAML syntax")
             return _NOT_READ
         except (ValueError, RecursionError, OverflowError) as exc:  # e.g. an integer of 5,000 digits
-            problems.add(rel, "", f"YAML value cannot be read: {exc}", "write plain, reasonably sized values")
+            text = str(exc)
+            if "integer string conversion" in text:  # Python's own cap, not one the user can raise
+                text = f"an integer of more than {sys.get_int_max_str_digits()} digits (numbers are 64-bit)"
+            problems.add(rel, "", f"YAML value cannot be read: {text}", "write plain, reasonably sized values")
             return _NOT_READ
     for problem in broken:
         problems.add(rel, problem.path, problem.message, problem.hint)

@@ -559,7 +559,7 @@ J = ".tenantc-cache/txn-evil/journal.json"
 HOSTILE: dict[str, Case] = {
     # crash: each of these was a traceback (exit 1)
     "integer of 5,000 digits": _case("crash", [("text", "vision.yaml", "  weight: 4\n", f"  weight: {HUGE_DIGITS}\n")],
-                                     V, None, "4300 digits"),
+                                     V, None, "an integer of more than 4300 digits (numbers are 64-bit)"),
     "integer beyond 64 bits": _case("crash", [("set", "vision.yaml", "queue.weight", 10**30)], V, "queue.weight",
                                     "64-bit range"),
     "negative integer beyond 64 bits": _case("crash", [("set", "vision.yaml", "quota.pods", -10**40)], V,
