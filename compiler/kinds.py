@@ -32,6 +32,12 @@ IMPORTED_FROM_LABEL = "tenantc.io/imported-from"
 
 # The ClusterRoles tenant members are bound to: '<prefix>admin|edit|view' (compiler/render/member_roles.py).
 MEMBER_ROLE_PREFIX = "tenantc-member-"
+# The ClusterRole and ClusterRoleBinding that let a tenant's members read their own Queue:
+# '<prefix><tenant>' (compiler/render/queue.py).
+QUEUE_READER_PREFIX = "tenantc-queue-reader-"
+# On the pod templates that run tenantc-agent (job tasks, data gates, cache scalers, pipeline
+# runners): the only pods the `allow-apiserver-egress` NetworkPolicy lets reach the API server.
+API_CLIENT_LABEL = "tenantc.io/api-client"
 
 # Other systems' keys tenantc sets.
 SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"

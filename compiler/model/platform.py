@@ -14,6 +14,7 @@ from compiler.model.data import GlobalDataset, PlatformStorage
 from compiler.model.workloads import NotebookSettings, Template
 
 DEFAULT_GPU_RESOURCE = "nvidia.com/gpu"
+CRDS_DIR = "crds"  # each cluster's CRDs: crds/<cluster>/<group>/<name>.yaml (`tenantc crds pull`)
 
 
 class Taint(Spec):
@@ -71,6 +72,10 @@ class Cluster(Spec):
         default_factory=list, description="where the API server is reachable from pods; with default-deny egress, "
         "the agent sidecar needs this to report heartbeats (rendered as an egress NetworkPolicy)")
     api_server_port: int = Field(default=443, ge=1, le=65535)
+    crds: str | None = Field(
+        default=None, description="folder of this cluster's CustomResourceDefinitions, relative to the repository "
+        "root, that compile, check and review validate its custom kinds against (default crds/<name>; "
+        "`tenantc crds pull` fills it from the live cluster; --crd-dir overrides it for every cluster)")
 
     @field_validator("api_server_cidrs")
     @classmethod
@@ -81,6 +86,21 @@ class Cluster(Spec):
             return [str(ipaddress.ip_network(v, strict=True)) for v in values]
         except ValueError as exc:
             raise ValueError(f"not a CIDR ({exc}); write e.g. 10.96.0.1/32") from None
+
+    @field_validator("crds")
+    @classmethod
+    def _inside_repository(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = value.replace("\\", "/").split("/")
+        if value.startswith(("/", "~")) or ":" in parts[0] or ".." in parts or not value.strip("./"):
+            raise ValueError(f"{value!r} must be a folder inside the repository, relative to its root "
+                             "(e.g. crds/gpu-east)")
+        return value
+
+    def crd_folder(self) -> str:
+        """Where this cluster's CRDs are, relative to the repository root."""
+        return self.crds or f"{CRDS_DIR}/{self.name}"
 
     @model_validator(mode="after")
     def _one_resource_name_per_model(self) -> Cluster:

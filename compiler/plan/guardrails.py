@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from compiler import fluid
 from compiler.errors import Problems
 from compiler.guardrails.rules import (
     FORBIDDEN_BY_LEVEL,
@@ -120,6 +121,7 @@ def _tenant_values(specs: Specs, spec, facts: ClusterFacts, cluster_name: str, s
     if "gpu-pools" in facts.rules and placed_on is not None:
         models = {m for m, n in share.gpu.items() if n.value > 0}
         values["gpuPools"] = tuple(p.name for p in placed_on.pools("gpu") if p.gpu_model in models)
+        values["gpuCaches"] = _gpu_caches(tenant, placed)
     values["datasetMounts"], values["writableDatasets"] = _dataset_mounts(spec, placed, problems)
     return values
 
@@ -253,6 +255,13 @@ def _check_tenant(specs: Specs, spec: TenantSpec, priority: list[str], hosts: li
             problems.add(file, f"notebooks[{i}].ingress", f"host {host} does not match the guardrails' ingress "
                          f"hosts ({', '.join(patterns) or 'none'})", "change guardrails.ingressHosts or "
                          "notebooks.ingressHost so they agree")
+
+
+def _gpu_caches(namespace: str, placed: list[DatasetPlacement]) -> tuple[str, ...]:
+    """Fluid's `fluid.io/dataset` label of the tenant's caches on GPU pools: their workers may
+    tolerate the GPU taint without requesting a GPU."""
+    return tuple(sorted({fluid.worker_dataset_label(namespace, site.name) for p in placed if p.own is not None
+                         for site in p.sites if any(pool.role == "gpu" for pool in site.pools)}))
 
 
 def _dataset_mounts(spec: TenantSpec, placed: list[DatasetPlacement],

@@ -18,6 +18,7 @@ from compiler.render.pods import (
     GATE_TIMEOUT_SECONDS,
     STATUS_VOLUME,
     agent_sidecar,
+    api_client_labels,
     flow_runner,
     resources,
     wait_for_data,
@@ -93,7 +94,8 @@ def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
         **pod_placement(ctx.cluster, role.pool, job.gpu_model if role.pool == "gpu" else None),
     }
     task: dict = {"name": role.name, "replicas": role.replicas,
-                  "template": {"metadata": {"labels": {JOB_LABEL: job.name, TASK_LABEL: role.name}},
+                  "template": {"metadata": {"labels": {JOB_LABEL: job.name, TASK_LABEL: role.name,
+                                                       **api_client_labels()}},
                                "spec": pod_spec}}
     if job.framework == "mpi" and role.name == "launcher":
         task["policies"] = [{"event": "TaskCompleted", "action": "CompleteJob"}]
@@ -167,7 +169,8 @@ def _gate_spec(ctx: TenantContext, gate: DataGate | None) -> dict:
     spec: dict = {
         "schedulerName": "volcano", "queue": ctx.tenant.name, "minAvailable": 1,
         "tasks": [{"name": "gate", "replicas": 1,
-                   "template": {"metadata": {"labels": {JOB_LABEL: gate.job, TASK_LABEL: "gate"}}, "spec": pod}}],
+                   "template": {"metadata": {"labels": {JOB_LABEL: gate.job, TASK_LABEL: "gate",
+                                                        **api_client_labels()}}, "spec": pod}}],
     }
     if gate.priority_class:
         spec["priorityClassName"] = gate.priority_class
@@ -187,7 +190,7 @@ def _flow_cron_job(ctx: TenantContext, flow: ResolvedPipeline, labels: dict[str,
         "schedule": timing.schedule, "concurrencyPolicy": "Forbid",
         "successfulJobsHistoryLimit": 1, "failedJobsHistoryLimit": 1,
         "jobTemplate": {"metadata": {"labels": dict(labels)}, "spec": {"backoffLimit": 3, "template": {
-            "metadata": {"labels": dict(labels)},
+            "metadata": {"labels": {**labels, **api_client_labels()}},
             "spec": {"serviceAccountName": FLOW_RUNNER_ACCOUNT, "restartPolicy": "OnFailure",
                      "containers": [runner], **pod_placement(ctx.cluster, "cpu")}}}},
     }

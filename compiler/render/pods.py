@@ -15,7 +15,7 @@ from compiler.agent.contract import (
     sidecar_argv,
     wait_dataset_argv,
 )
-from compiler.kinds import AGENT_RESOURCES
+from compiler.kinds import AGENT_RESOURCES, API_CLIENT_LABEL
 from compiler.quantity import FORMAT_BINARY, FORMAT_DECIMAL, canonical
 
 AGENT_SERVICE_ACCOUNT = "tenantc-agent"
@@ -35,6 +35,11 @@ def resources(cpu: Decimal | None, memory: Decimal | None, gpu: int, gpu_resourc
     if gpu:
         amounts[gpu_resource] = str(gpu)
     return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
+
+
+def api_client_labels() -> dict[str, str]:
+    """Labels of a pod that runs tenantc-agent: NetworkPolicy lets only these reach the API server."""
+    return {API_CLIENT_LABEL: "true"}
 
 
 def agent_container(name: str, image: str, args: list[str]) -> dict:

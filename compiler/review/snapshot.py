@@ -27,7 +27,7 @@ from compiler.quantity import FORMAT_DECIMAL
 from compiler.render.unit_cache import code_fingerprint
 from compiler.review.datagraph import edges_of_specs
 from compiler.review.revision import Revision
-from compiler.validate.crds import CrdSet
+from compiler.validate.crds import Crds
 
 CACHE_SUBDIR = "review"
 CACHE_KEEP = 16  # snapshots kept; older ones are deleted
@@ -93,7 +93,7 @@ class Snapshot:
         )
 
 
-def compile_snapshot(revision: Revision, crds: CrdSet | None) -> Snapshot:
+def compile_snapshot(revision: Revision, crds: Crds | None) -> Snapshot:
     """Compile one revision in this process; RevisionFailed names it when it does not compile."""
     with revision.materialise() as root:
         try:
@@ -115,7 +115,7 @@ class Compiled:
     failures: list[RevisionFailed] = field(default_factory=list)
 
 
-def compile_revisions(revisions: list[Revision], crds: CrdSet | None, cache: SnapshotCache | None,
+def compile_revisions(revisions: list[Revision], crds: Crds | None, cache: SnapshotCache | None,
                       parallel: bool = True) -> Compiled:
     """Snapshots of every revision: from the cache, else compiled. When two must be compiled,
     the first compiles in a forked child while this process compiles the other (two cores,
@@ -149,7 +149,7 @@ def _from_cache(out: Compiled, revisions: list[Revision], cache: SnapshotCache |
     return todo
 
 
-def _compile_once(out: Compiled, same: list[Revision], crds: CrdSet | None) -> None:
+def _compile_once(out: Compiled, same: list[Revision], crds: Crds | None) -> None:
     """Two revisions with the same spec tree: compile the second, and give the first its result."""
     first, second = same
     _compile_into(out, second, lambda: compile_snapshot(second, crds))
@@ -159,7 +159,7 @@ def _compile_once(out: Compiled, same: list[Revision], crds: CrdSet | None) -> N
         out.failures.append(RevisionFailed(first, out.failures[-1].problems))
 
 
-def _compile_each(out: Compiled, todo: list[Revision], crds: CrdSet | None, parallel: bool) -> None:
+def _compile_each(out: Compiled, todo: list[Revision], crds: Crds | None, parallel: bool) -> None:
     """Compile every revision of `todo`; with two and `parallel`, the first in a forked child."""
     child = _Forked(todo[0], crds) if parallel and len(todo) > 1 and hasattr(os, "fork") else None
     try:
@@ -186,7 +186,7 @@ class _Forked:
     """A revision compiled in a forked child; the result comes back as a pickle in a private
     temporary folder (our own process wrote it, so unpickling it is safe)."""
 
-    def __init__(self, revision: Revision, crds: CrdSet | None):
+    def __init__(self, revision: Revision, crds: Crds | None):
         self.revision = revision
         self.folder = Path(tempfile.mkdtemp(prefix="tenantc-review-"))
         sys.stdout.flush()
@@ -242,7 +242,7 @@ class SnapshotCache:
     def for_root(cls, root: Path) -> SnapshotCache:
         return cls(root / CACHE_DIR / CACHE_SUBDIR)
 
-    def key(self, revision: Revision, crds: CrdSet | None) -> str:
+    def key(self, revision: Revision, crds: Crds | None) -> str:
         hasher = hashlib.sha256()
         for part in (revision.key, crds.digest if crds else "no-crds", code_fingerprint(),
                      os.environ.get("TENANTC_SCHEMA_ENGINE", "")):

@@ -7,9 +7,11 @@ The intent below is written from the specs alone (never from tenantc's rendered 
 * a tenant's pods reach the cluster DNS (pods labelled `k8s-app: kube-dns` in the platform's
   DNS namespace) on 53/UDP and 53/TCP, and nothing else there;
 * a tenant's pods reach each `network.egress` CIDR on its listed ports (every port when none
-  is listed), and the cluster's `apiServerCidrs` on its `apiServerPort`/TCP (the agent sidecar
-  and the cache scaler run inside the tenant's pods; NetworkPolicies cannot tell a sidecar from
-  its pod, so every pod of the tenant gets the API server);
+  is listed);
+* only the pods that run tenantc-agent (a container with the platform's `agentImage`: job
+  sidecars, data gates, cache scalers, pipeline runners) reach the cluster's `apiServerCidrs`
+  on its `apiServerPort`/TCP; a notebook, a member's own pod or a cache worker does not
+  (NetworkPolicies cannot tell a sidecar from its pod, so the whole pod of a job gets it);
 * the monitoring namespace reaches every pod of every tenant (scrapes; no port is specified);
 * the ingress gateway namespace reaches a notebook's pod on Jupyter's port (8888/TCP) when
   the notebook asks for an Ingress and the tenant keeps `allowFromIngress` (the default);
@@ -51,6 +53,7 @@ class Pod:
     labels: tuple[tuple[str, str], ...]
     tenant: str | None = None  # tenant namespace it lives in
     stands_for: tuple[str, ...] = ()  # 'Kind/name' of the rendered objects whose pods it represents
+    runs_agent: bool = False  # one of its containers runs the platform's agent image
 
     @property
     def key(self) -> str:
@@ -120,7 +123,7 @@ def build_world(cluster: str, platform, tenant_specs: list, objects: dict,
     asks for the gateway to the tenant."""
     placed = {t.name: t for t in tenant_specs if cluster in t.placement}
     world = ClusterWorld(cluster, platform, placed, {t.name: t for t in tenant_specs}, policies=[])
-    by_tenant: dict[str, dict[tuple, list[str]]] = {name: {} for name in placed}
+    by_tenant: dict[str, dict[tuple, list[str]]] = {name: {} for name in placed}  # (labels, agent) -> sources
     for path, obj in sorted(objects.items()):
         parts = path.split("/")
         if len(parts) != 3 or parts[0] != cluster or parts[1] not in placed:
@@ -129,12 +132,13 @@ def build_world(cluster: str, platform, tenant_specs: list, objects: dict,
             world.policies.append(obj)
         for template in _pod_templates(obj.get("spec", {})):
             labels = tuple(sorted((template.get("metadata") or {}).get("labels", {}).items()))
-            by_tenant[parts[1]].setdefault(labels, []).append(f"{obj['kind']}/{obj['metadata']['name']}")
+            key = (labels, _runs_agent(template["spec"], platform.agent_image))
+            by_tenant[parts[1]].setdefault(key, []).append(f"{obj['kind']}/{obj['metadata']['name']}")
     for tenant, groups in by_tenant.items():
-        bare = ("a pod without labels", *groups.pop((), []))
+        bare = ("a pod without labels", *groups.pop(((), False), []))
         world.pods.append(Pod(tenant, "bare", (), tenant, bare))
-        for i, (labels, sources) in enumerate(sorted(groups.items())):
-            pod = Pod(tenant, f"pod-{i}", labels, tenant, tuple(sources))
+        for i, ((labels, agent), sources) in enumerate(sorted(groups.items())):
+            pod = Pod(tenant, f"pod-{i}", labels, tenant, tuple(sources), runs_agent=agent)
             world.pods.append(pod)
             if any(f"{tenant}/{s.split('/', 1)[1]}" in notebook_pods and s.startswith("StatefulSet/") for s in sources):
                 world.notebook_targets.add(pod.key)
@@ -148,6 +152,11 @@ def build_world(cluster: str, platform, tenant_specs: list, objects: dict,
     ]
     world.addresses = _addresses(world)
     return world
+
+
+def _runs_agent(pod_spec: dict, agent_image: str) -> bool:
+    containers = [*pod_spec.get("initContainers", []), *pod_spec.get("containers", [])]
+    return any(c.get("image") == agent_image for c in containers)
 
 
 def _addresses(world: ClusterWorld) -> list[ipaddress.IPv4Address]:
@@ -190,7 +199,7 @@ def intended(world: ClusterWorld, src: Pod | ipaddress.IPv4Address, dst: Pod | i
                     not rule.ports or any((x.protocol, x.port) == (protocol, port) for x in rule.ports)):
                 return True
         in_api = any(dst in ipaddress.ip_network(c) for c in cluster.api_server_cidrs)
-        return in_api and protocol == "TCP" and port == cluster.api_server_port
+        return src.runs_agent and in_api and protocol == "TCP" and port == cluster.api_server_port
     # into a tenant from the platform, an outsider or an address
     assert isinstance(dst, Pod) and dst_tenant
     if not isinstance(src, Pod):

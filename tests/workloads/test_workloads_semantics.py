@@ -9,7 +9,7 @@ import pytest
 from compiler.agent.permissions import permission_set, rules_for
 from compiler.fluid import RUNTIME_KINDS, runtime_resource
 from compiler.identity import RenderedPath
-from compiler.kinds import DATASET_CLAIM_ANNOTATION
+from compiler.kinds import DATASET_CLAIM_ANNOTATION, QUEUE_READER_PREFIX
 from compiler.plan.templates import merge
 from compiler.quantity import Quantity
 
@@ -473,12 +473,13 @@ def test_scaler_may_patch_only_its_runtime(examples):
 
 
 def test_no_wildcards_and_no_cluster_wide_rbac(examples):
-    """Nothing in rendered/ grants '*' or is a ClusterRoleBinding; the only ClusterRoles are the
-    platform's member roles (bound per namespace)."""
+    """Nothing in rendered/ grants '*'; the only ClusterRoles are the platform's member roles (bound
+    per namespace) and each tenant's queue reader, the only ClusterRoleBindings bind those readers."""
     docs = examples.yaml_docs()
-    assert not [d for d in docs if d["kind"] == "ClusterRoleBinding"]
+    readers = {d["metadata"]["name"] for d in docs if d["kind"] == "ClusterRoleBinding"}
+    assert readers and all(name.startswith(QUEUE_READER_PREFIX) for name in readers)
     assert {d["metadata"]["name"] for d in docs if d["kind"] == "ClusterRole"} == \
-        {"tenantc-member-admin", "tenantc-member-edit", "tenantc-member-view"}
+        {"tenantc-member-admin", "tenantc-member-edit", "tenantc-member-view"} | readers
     rules = [rule for d in docs if d["kind"] in ("Role", "ClusterRole") for rule in d["rules"]]
     assert rules
     for rule in rules:
