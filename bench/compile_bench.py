@@ -83,6 +83,7 @@ def platform_spec(tenants: int, workloads: bool = False) -> dict:
         }
     return {**(WORKLOAD_PLATFORM if workloads else {}),
         "name": "bench", "owners": ["platform@example.com"],
+        "allowedRegistries": ["registry.example.com/"],  # none would admit every registry (refused, issue 14)
         "clusters": [cluster("gpu-east", "1.37", "A100"), cluster("cpu-west", "1.36", "A10")],
         "defaults": {"limitRange": {"default": {"cpu": "2", "memory": "8Gi"},
                                     "defaultRequest": {"cpu": "500m", "memory": "2Gi"},

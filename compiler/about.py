@@ -66,13 +66,14 @@ def _jsonnet() -> str:
 def _json_schema() -> str:
     from importlib.util import find_spec
 
+    from compiler.errors import UserError
     from compiler.validate.engine import ENGINES, default_engine
 
     modules = {"jsonschema-rs": "jsonschema_rs", "jsonschema": "jsonschema"}
     installed = [name for name in ENGINES if find_spec(modules.get(name, name)) is not None]
     try:
         chosen = default_engine()
-    except ValueError as exc:
+    except UserError as exc:
         return f"none usable: {exc}"
     return _engine_line(chosen, installed, "TENANTC_SCHEMA_ENGINE")
 

@@ -16,7 +16,7 @@ import sys
 
 from compiler.about import VersionAction
 from compiler.agent.contract import place_global_flags
-from compiler.errors import CompileError, UserError
+from compiler.errors import CompileError, UserError, safe_text
 
 # Order is the order shown in --help. Only the module of the command being run is imported
 # (the compiler's and the live commands' imports cost a noticeable part of a second); the
@@ -131,8 +131,26 @@ def _run(argv: list[str]) -> int:
     except UserError as exc:
         if os.environ.get("TENANTC_DEBUG") or getattr(args, "v", 0) >= 1:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {safe_text(str(exc), 2000)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader of stdout went away: main() ends quietly
+        raise
+    except OSError as exc:  # the repository's folders themselves: a file where a folder belongs, no permission
+        if os.environ.get("TENANTC_DEBUG") or getattr(args, "v", 0) >= 1:
+            raise
+        print(f"error: {_os_error(exc, getattr(args, 'root', None))}", file=sys.stderr)
+        return 2
+
+
+def _os_error(exc: OSError, root: object) -> str:
+    """'rendered: Permission denied (check ...)' with the path relative to the repository root."""
+    where = str(exc.filename or "")
+    if where and root is not None:
+        base = os.path.abspath(str(root))
+        full = os.path.abspath(where)
+        where = os.path.relpath(full, base) if full == base or full.startswith(base + os.sep) else where
+    text = f"{where}: {exc.strerror or exc}" if where else str(exc.strerror or exc)
+    return safe_text(text, 2000) + " (check that the repository's folders are folders you may write, and try again)"
 
 
 if __name__ == "__main__":

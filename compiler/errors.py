@@ -5,7 +5,31 @@ Nothing here raises tracebacks at users.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+# Printed text comes from input: control characters (ESC starts terminal escape sequences, CR
+# overwrites a line) and the bidirectional overrides and isolates (which reorder what a reader
+# sees, "Trojan Source", CVE-2021-42574) are shown escaped, never emitted.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]")
+MAX_SHOWN = 500  # characters of one field of a problem line; longer input is cut (it was in the input)
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe_text(text: str, limit: int = MAX_SHOWN, newlines: bool = False) -> str:
+    """`text` for a terminal or a log: control and bidi characters escaped (a newline shows as
+    a backslash and n, unless `newlines` keeps them for a format that encodes them), cut to
+    `limit` characters (saying how many more there were)."""
+    text = str(text)
+    cut = ""
+    if len(text) > limit:
+        cut, text = f"... ({len(text) - limit} more characters)", text[:limit]
+    text = _UNSAFE.sub(_escape_char, text)
+    return (text if newlines else text.replace("\n", "\\n").replace("\t", "\\t")) + cut
 
 
 @dataclass(frozen=True, order=True)
@@ -18,8 +42,9 @@ class Problem:
     hint: str = ""
 
     def __str__(self) -> str:
-        where = f"{self.file}: {self.path}: " if self.path else f"{self.file}: "
-        return where + self.message + (f" ({self.hint})" if self.hint else "")
+        file, path = safe_text(self.file, 200), safe_text(self.path, 200)
+        where = f"{file}: {path}: " if path else f"{file}: "
+        return where + safe_text(self.message, 2000) + (f" ({safe_text(self.hint)})" if self.hint else "")
 
 
 class CompileError(Exception):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from compiler.errors import Problems
+from compiler.errors import CompileError, Problem, Problems
 from compiler.gc_pause import collector_paused
 from compiler.identity import RenderedPath, unit_folder
 from compiler.kinds import BUILTIN_GROUPS, PLATFORM_DIR, group_of
@@ -37,7 +37,7 @@ from compiler.validate.crds import (
 )
 from compiler.validate.engine import default_engine
 from compiler.write import serialize_all
-from compiler.write.tree import Staleness, TreeWriter, WriteResult, digest
+from compiler.write.tree import Staleness, TreeWriter, WriteResult, digest, folder_problems
 
 RENDERED_DIR = "rendered"
 CACHE_DIR = ".tenantc-cache"
@@ -82,6 +82,8 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | No
     cluster, else each cluster's own CRD folder named by the platform file."""
     with collector_paused():
         clock, problems = _Clock(), Problems()
+        problems.extend(folder_problems(root, (RENDERED_DIR, CACHE_DIR) if serialize else ()))
+        problems.raise_if_any()  # before the caches under CACHE_DIR are read or written
         specs, plan = _plan(root, problems, clock)
         crd_dirs = list(crd_dirs or [])
         own_dirs = platform_crd_dirs(root, specs.platform) if crds is None and not crd_dirs else {}
@@ -216,7 +218,9 @@ def _render(plan: Plan, jobs: list[_UnitJob], cache: UnitCache, problems: Proble
 def _loader(cache: UnitCache, key: str) -> Loader:
     def load() -> tuple[dict[str, dict], dict[str, bytes]]:
         payload = cache.payload(key)
-        assert payload is not None, f"unit {key} left the cache"
+        if payload is None:  # changed or damaged since its metadata was read: refused, never guessed
+            raise CompileError([Problem(f"{CACHE_DIR}/units.sqlite", "", "a cached unit is damaged or was changed "
+                                        "during the compile", f"delete {CACHE_DIR}/ and compile again")])
         return payload
     return load
 

@@ -7,12 +7,20 @@ An edit is a tuple whose first item names the operation:
   ("delete", file, path)       delete a field
   ("append", file, path, value) append to a list (created when missing)
   ("call", function)           anything else: function(root)
+and, for hostile input, on paths relative to the repository root ('{outside}' in a path or a
+link target is the folder beside the repository that no command may touch):
+  ("write", path, text|bytes)  create or replace a file
+  ("append-text", file, text)  append text to tenants/<file>
+  ("symlink", path, target)    a symlink at path pointing at target
+  ("mkdir", path) / ("fifo", path) / ("remove", path)
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import re
+import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -66,9 +74,44 @@ def _append(data: Any, path: str, value: Any) -> None:
     parent.setdefault(key, []).append(copy.deepcopy(value))
 
 
+def _at(root: Path, path: str) -> Path:
+    return Path(path.replace("{outside}", str(root.parent / "outside"))) if "{outside}" in path else root / path
+
+
+def _write(root: Path, path: str, content: str | bytes) -> None:
+    target = _at(root, path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        target.write_bytes(content)
+    else:
+        target.write_text(content)
+
+
+def _remove(root: Path, path: str) -> None:
+    target = _at(root, path)
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    else:
+        target.unlink()
+
+
+_FILE_OPS = {
+    "write": _write,
+    "append-text": lambda root, file, text: _write(root, f"tenants/{file}",
+                                                   (root / "tenants" / file).read_text() + text),
+    "symlink": lambda root, path, target: _at(root, path).symlink_to(
+        target.replace("{outside}", str(root.parent / "outside"))),
+    "mkdir": lambda root, path: _at(root, path).mkdir(parents=True),
+    "fifo": lambda root, path: os.mkfifo(_at(root, path)),
+    "remove": _remove,
+}
+
+
 def apply_edit(root: Path, edit: tuple) -> None:
     op, *args = edit
-    if op == "text":
+    if op in _FILE_OPS:
+        _FILE_OPS[op](root, *args)
+    elif op == "text":
         file, old, new = args
         replace_once(root / "tenants" / file, old, new)
     elif op == "set":

@@ -6,7 +6,7 @@ import sys
 
 from compiler.commands.common import add_repo_flags, crd_dirs
 from compiler.commands.output import GITHUB, JSON, MARKDOWN, TEXT, add_output_flag, write_json
-from compiler.errors import CompileError, Problem
+from compiler.errors import CompileError, Problem, safe_text
 from compiler.output.github import annotation
 from compiler.pipeline import RENDERED_DIR, check_rendered, compile_repo
 from compiler.schema_export import stale_schema_files
@@ -59,15 +59,16 @@ def emit_problems(problems: list[Problem], fmt: str) -> None:
     if fmt == JSON:
         write_json({"valid": False, "problems": [
             {"file": p.file, "path": p.path, "message": p.message, "hint": p.hint} for p in problems]})
-    elif fmt == GITHUB:
+    elif fmt == GITHUB:  # text from input, printed: control characters escaped (JSON escapes its own)
         for p in problems:
-            print(annotation("error", p.message + (" — " + p.hint if p.hint else ""), file=p.file,
-                             title=p.path or "spec"))
+            print(annotation("error", safe_text(p.message + (" — " + p.hint if p.hint else ""), 2000, newlines=True),
+                             file=safe_text(p.file), title=safe_text(p.path) or "spec"))
     elif fmt == MARKDOWN:
         print(f"### tenantc check: {len(problems)} problem(s)\n")
         print("| file | field | problem |\n|---|---|---|")
         for p in problems:
-            print(f"| `{p.file}` | `{p.path}` | {p.message}{' — ' + p.hint if p.hint else ''} |")
+            print(f"| `{safe_text(p.file)}` | `{safe_text(p.path)}` | "
+                  f"{safe_text(p.message + (' — ' + p.hint if p.hint else ''), 2000)} |")
     else:
         for p in problems:
             print(f"error: {p}", file=sys.stderr)

@@ -3,6 +3,12 @@
 A tenant file is any `tenants/<name>.yaml|.yml|.jsonnet` other than platform.yaml; files in
 sub-folders (Jsonnet libraries, for instance) are never tenants. The file stem is the tenant's
 name. Reading never stops at the first bad file: every problem is collected.
+
+Every entry of tenants/ is compiled or reported, never skipped without a word: a spec file
+with a suffix tenantc does not read (`x.YAML`, `x.json`), a folder named like a spec file,
+a FIFO or device (never opened: reading a FIFO would wait forever), a symlink to nothing or
+out of the repository. Hidden entries, sub-folders (libraries) and `.libsonnet` libraries
+are left alone. Each file is read within the caps of compiler.load.limits.
 """
 from __future__ import annotations
 
@@ -10,15 +16,18 @@ import hashlib
 import json
 import math
 import os
+import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from compiler.errors import Problems
-from compiler.load import jsonnet_engine, yaml_io
+from compiler.load import jsonnet_engine, limits, yaml_io
 
 PLATFORM_FILE = "platform.yaml"
 TENANT_SUFFIXES = (".yaml", ".yml", ".jsonnet")
+LIBRARY_SUFFIXES = (".libsonnet",)  # imported by Jsonnet tenants, never compiled on their own
 
 
 @dataclass(frozen=True)
@@ -42,14 +51,70 @@ class Sources:
     tenants: list[Source]
 
 
-def discover(root: Path, tenants_dir: str = "tenants") -> list[str]:
-    """Repo-relative paths of the platform file and tenant files, sorted."""
+def discover(root: Path, tenants_dir: str = "tenants", problems: Problems | None = None) -> list[str]:
+    """Repo-relative paths of the platform file and tenant files, sorted; every other entry
+    that looks like it was meant to be compiled is reported to `problems`."""
+    problems = problems if problems is not None else Problems()
     folder = root / tenants_dir
-    if not folder.is_dir():
+    if folder.is_symlink() and not _inside(folder, root):
+        problems.add(f"{tenants_dir}/", "", "is a symlink leading out of the repository",
+                     "keep the specs in the repository")
         return []
-    return sorted(
-        f"{tenants_dir}/{p.name}" for p in folder.iterdir() if p.is_file() and p.suffix in TENANT_SUFFIXES
-    )
+    if not folder.exists():
+        return []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        problems.add(f"{tenants_dir}/", "", f"cannot be read: {exc.strerror or exc}",
+                     "make it a folder tenantc may read")
+        return []
+    found = []
+    for entry in entries:
+        rel = f"{tenants_dir}/{entry.name}"
+        problem = _entry_problem(entry, root)
+        if problem == "spec":
+            found.append(rel)
+        elif problem:
+            problems.add(rel, "", *problem)
+    return found
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def _entry_problem(entry: os.DirEntry, root: Path) -> tuple[str, str] | str | None:
+    """'spec' for a file to compile, None for an entry left alone, else (message, hint)."""
+    name = entry.name
+    if name.startswith("."):
+        return None
+    suffix = os.path.splitext(name)[1]
+    if entry.is_symlink():
+        if not os.path.exists(entry.path):
+            return "is a symlink to nothing", "remove it or point it at a file in the repository"
+        if not _inside(Path(entry.path), root):
+            return ("is a symlink leading out of the repository; tenantc reads nothing outside it",
+                    "copy the file into the repository instead")
+    try:
+        mode = os.stat(entry.path).st_mode
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}", "fix its permissions or remove it"
+    if stat.S_ISDIR(mode):
+        return ("is a folder named like a spec file", "rename it; folders in tenants/ hold libraries only") \
+            if suffix in TENANT_SUFFIXES else None
+    if not stat.S_ISREG(mode):
+        return "is not a regular file (a FIFO, socket or device); it was not opened", "remove it"
+    if suffix in TENANT_SUFFIXES:
+        return "spec"
+    if suffix in LIBRARY_SUFFIXES:
+        return None
+    if suffix.lower() in TENANT_SUFFIXES:
+        return (f"the suffix '{suffix}' is not read (suffixes are lower case)",
+                f"rename it to {name[:-len(suffix)]}{suffix.lower()}")
+    if suffix.lower() == ".json":
+        return ("JSON files are not read", f"rename it to {name[:-len(suffix)]}.yaml (JSON is YAML) or .jsonnet")
+    return ("is not a spec file (.yaml, .yml, .jsonnet) or a Jsonnet library (.libsonnet)",
+            "move it out of tenants/ or rename it")
 
 
 class ParsedYamlCache:
@@ -76,16 +141,23 @@ class ParsedYamlCache:
             except (ValueError, KeyError, AttributeError, OSError):
                 self.entries = {}
 
-    def load(self, raw: bytes, digest: str) -> Any:
-        """The parsed data of `raw` (raises yaml_io.YAMLError like yaml_io.load)."""
+    def load(self, raw: bytes, digest: str) -> tuple[Any, list[limits.LimitProblem]]:
+        """The parsed data of `raw` and the caps it breaks (raises yaml_io.YAMLError like
+        yaml_io.load). Only data within the caps is stored, so a hit is not walked again (that
+        walk was most of a one-tenant change's load stage); the entry is found by the digest of
+        the file's bytes, and whoever can rewrite the cache folder can rewrite units.sqlite too."""
         self.used.add(digest)
         if digest in self.entries:
-            return self.entries[digest]
+            return self.entries[digest], []
+        if len(raw) > limits.COUNT_FIRST_BYTES and yaml_io.more_nodes_than(raw, limits.MAX_VALUES):
+            return None, [limits.LimitProblem("", f"holds more than {limits.MAX_VALUES} values (the cap)",
+                                              "keep spec files small; tenant files are a few hundred lines")]
         data = yaml_io.load(raw)
-        if _json_exact(data):
+        broken = limits.check_data(data)
+        if not broken and _json_exact(data):
             self.entries[digest] = data
             self.dirty = True
-        return data
+        return data, broken
 
     def save(self) -> None:
         """Keep the entries of the files read this time; write only when something changed."""
@@ -116,7 +188,7 @@ def read_sources(root: Path, problems: Problems, paths: list[str] | None = None,
                  cache_dir: Path | None = None) -> Sources:
     """Evaluate every spec file under `root` into plain data; problems are collected, not raised.
     With `cache_dir`, parsed YAML is cached there by content digest."""
-    paths = discover(root) if paths is None else paths
+    paths = discover(root, problems=problems) if paths is None else paths
     platform: Source | None = None
     tenants: list[Source] = []
     cache = ParsedYamlCache(cache_dir)
@@ -129,7 +201,7 @@ def read_sources(root: Path, problems: Problems, paths: list[str] | None = None,
         else:
             tenants.append(source)
     cache.save()
-    if platform is None and not any(p.file.endswith(PLATFORM_FILE) for p in problems.items):
+    if platform is None and not any(p.file.endswith(PLATFORM_FILE) or p.file == "tenants/" for p in problems.items):
         problems.add("tenants/platform.yaml", "", "the platform file is missing",
                      "create it with the clusters, defaults and shared settings (see README)")
     if not tenants and not [p for p in problems.items if p.file != "tenants/platform.yaml"]:
@@ -138,30 +210,66 @@ def read_sources(root: Path, problems: Problems, paths: list[str] | None = None,
     return Sources(platform, tenants)
 
 
+def read_capped(path: Path, root: Path) -> bytes:
+    """A spec file's bytes: a regular file inside the repository, at most MAX_FILE_BYTES
+    (raises OSError with what is wrong; a FIFO is never waited on)."""
+    if path.is_symlink() and not _inside(path, root):  # discover() saw the folder; a file may be a link
+        raise OSError("it leads out of the repository (a symlink); tenantc reads nothing outside it")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError("it is not a regular file")
+        raw = handle.read(limits.MAX_FILE_BYTES + 1)
+    if len(raw) > limits.MAX_FILE_BYTES:
+        raise OSError(f"it is larger than {limits.MAX_FILE_BYTES} bytes (the cap of a spec file)")
+    return raw
+
+
 def _read_one(rel: str, root: Path, problems: Problems, cache: ParsedYamlCache) -> Source | None:
     try:
-        raw = (root / rel).read_bytes()
+        raw = read_capped(root / rel, root)
     except OSError as exc:
-        problems.add(rel, "", f"cannot read: {exc.strerror or exc}")
+        problems.add(rel, "", f"cannot read: {exc.strerror or exc}",
+                     "keep spec files small, plain and in the repository")
         return None
     digest = hashlib.sha256(raw).hexdigest()
-    if rel.endswith(".jsonnet"):
-        try:
-            data = jsonnet_engine.evaluate_file(root / rel, root)
-        except jsonnet_engine.JsonnetError as exc:
-            problems.add(rel, "", f"Jsonnet error: {exc}", "fix the Jsonnet; imports must stay inside the repository")
-            return None
-    else:
-        try:
-            data = cache.load(raw, digest)
-        except yaml_io.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-            problems.add(rel, "", f"YAML syntax error: {where}{getattr(exc, 'problem', None) or exc}",
-                         "fix the YAML syntax")
-            return None
+    data = _evaluate(rel, root, raw, digest, problems, cache)
+    if data is _NOT_READ:
+        return None
     if not isinstance(data, dict):
         problems.add(rel, "", f"expected a mapping at the top level, got {type(data).__name__}",
                      "a spec file holds one object with fields such as name, owner, quota")
         return None
     return Source(rel, data, digest)
+
+
+_NOT_READ = object()  # evaluated data can be None (an empty YAML file): this marks "reported"
+
+
+def _evaluate(rel: str, root: Path, raw: bytes, digest: str, problems: Problems, cache: ParsedYamlCache) -> Any:
+    """The file's data, or _NOT_READ after reporting why there is none."""
+    if rel.endswith(".jsonnet"):
+        try:
+            data = jsonnet_engine.evaluate_file(root / rel, root)
+        except jsonnet_engine.JsonnetError as exc:
+            problems.add(rel, "", f"Jsonnet error: {exc}", "fix the Jsonnet; imports must stay inside the repository")
+            return _NOT_READ
+        broken = limits.check_data(data)
+    else:
+        try:
+            data, broken = cache.load(raw, digest)
+        except yaml_io.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+            problems.add(rel, "", f"YAML syntax error: {where}{getattr(exc, 'problem', None) or exc}",
+                         "fix the YAML syntax")
+            return _NOT_READ
+        except (ValueError, RecursionError, OverflowError) as exc:  # e.g. an integer of 5,000 digits
+            text = str(exc)
+            if "integer string conversion" in text:  # Python's own cap, not one the user can raise
+                text = f"an integer of more than {sys.get_int_max_str_digits()} digits (numbers are 64-bit)"
+            problems.add(rel, "", f"YAML value cannot be read: {text}", "write plain, reasonably sized values")
+            return _NOT_READ
+    for problem in broken:
+        problems.add(rel, problem.path, problem.message, problem.hint)
+    return _NOT_READ if broken else data

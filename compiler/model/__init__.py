@@ -11,6 +11,7 @@ from pydantic_core import ErrorDetails
 from compiler.errors import Problems
 from compiler.load.sources import Source, Sources
 from compiler.model.platform import Platform
+from compiler.model.policy import check_platform, check_tenant
 from compiler.model.tenant import Tenant
 
 M = TypeVar("M", bound=BaseModel)
@@ -99,4 +100,7 @@ def build_specs(sources: Sources, problems: Problems) -> Specs | None:
         tenants.append(TenantSpec(tenant, source))
     if platform is None or sources.platform is None:
         return None
+    check_platform(platform, sources.platform.path, problems)
+    for spec in tenants:
+        check_tenant(platform, spec.tenant, spec.source.path, problems)
     return Specs(platform, sources.platform, tenants)

@@ -15,6 +15,7 @@ from compiler.fluid import (
     RuntimeType,
     runtime_mount_error,
 )
+from compiler.model.checks import check_cron
 from compiler.model.common import CountField, DnsName, QuantityField, Spec
 
 # Longest dataset name: derived names such as "<dataset>-scale-<n>" (a CronJob, at most 52) must fit.
@@ -26,7 +27,7 @@ CRON_RE = re.compile(r"^(@(hourly|daily|weekly|monthly|yearly)|(\S+\s+){4}\S+)$"
 def _check_cron(value: str) -> str:
     if not CRON_RE.match(value):
         raise ValueError(f"'{value}' is not a cron schedule (five fields, e.g. '0 6 * * 1-5')")
-    return value
+    return check_cron(value)
 
 
 Cron = Annotated[str, AfterValidator(_check_cron)]

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from compiler.fluid import CacheMedium
 from compiler.guardrails.rules import RegistryError, registry_prefix
+from compiler.model.checks import Email, ImageRef
 from compiler.model.common import DnsName, QuantityField, Spec, duplicate_names
 from compiler.model.data import GlobalDataset, PlatformStorage
 from compiler.model.pods import PodTemplate
@@ -201,9 +202,20 @@ class Guardrails(Spec):
     cpu_off_gpu_pools: bool = Field(default=True, description="pods without GPUs may not tolerate GPU pools' taints")
 
 
+class Policy(Spec):
+    """What tenantc refuses unless the platform opts in here, explicitly."""
+
+    allow_egress_everywhere: bool = Field(default=False, description="let tenants open egress to every address "
+                                          "(0.0.0.0/0, ::/0 or CIDRs that together cover one of them)")
+    allow_system_subjects: bool = Field(default=False, description="let tenants name Kubernetes' system: users and "
+                                        "groups (system:authenticated, system:anonymous, ...) as members")
+    allow_any_registry: bool = Field(default=False, description="accept an empty allowedRegistries (or an empty "
+                                     "prefix in it), which admits images from every registry")
+
+
 class Platform(Spec):
     name: DnsName
-    owners: list[str] = Field(min_length=1, description="who approves platform-wide changes")
+    owners: list[Email] = Field(min_length=1, description="who approves platform-wide changes")
     clusters: list[Cluster] = Field(min_length=1)
     defaults: PlatformDefaults = Field(default_factory=PlatformDefaults)
     ingress_namespace: DnsName = "ingress-nginx"
@@ -212,7 +224,7 @@ class Platform(Spec):
     allowed_registries: list[str] = Field(default_factory=list)
     root_queue: DnsName = "root"
     queues: list[PlatformQueue] = Field(default_factory=list, description="platform-owned parent queues")
-    agent_image: str = Field(default="registry.example.com/platform/tenantc-agent:0.1.0",
+    agent_image: ImageRef = Field(default="registry.example.com/platform/tenantc-agent:0.1.0",
                              description="image of tenantc-agent, the sidecar in every job pod")
     priority_classes: list[str] = Field(default_factory=list, description="PriorityClasses jobs may use")
     storage: PlatformStorage | None = None
@@ -227,6 +239,8 @@ class Platform(Spec):
     argocd: ArgoCd | None = None
     guardrails: Guardrails | None = Field(default=None, description="enforce the platform's rules at admission "
                                           "(Kubernetes 1.30+); see docs/guardrails.md")
+    policy: Policy = Field(default_factory=lambda: Policy(), description="explicit opt-ins to what tenantc refuses "
+                           "by default")
 
     @model_validator(mode="after")
     def _unique_names(self) -> Platform:

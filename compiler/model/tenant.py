@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from compiler.model.checks import Email, check_email
 from compiler.model.common import (
     MAX_TENANT_NAME,
     CountField,
@@ -35,6 +36,17 @@ class Member(Spec):
         if bool(self.user) == bool(self.group):
             raise ValueError("set exactly one of user or group")
         return self
+
+    @field_validator("user", "group")
+    @classmethod
+    def _plain_subject(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if any(c.isspace() for c in value) or len(value) > 253:
+            raise ValueError(f"'{value}' is not a user or group name (no spaces, at most 253 characters)")
+        if "@" in value and not value.startswith("system:"):
+            check_email(value)
+        return value
 
     @property
     def subject(self) -> tuple[str, str]:
@@ -112,7 +124,7 @@ class NetworkSpec(Spec):
 class Tenant(Spec):
     name: str
     display_name: str
-    owner: str
+    owner: Email
     members: list[Member] = Field(default_factory=list)
     quota: Quota
     placement: dict[str, ClusterShare] = Field(min_length=1, description="cluster name -> share")
@@ -170,6 +182,24 @@ class Tenant(Spec):
                 raise ValueError(f"members '{seen[handle]}' and '{user}' both map to the name '{handle}' used for "
                                  "their home volume and notebook; rename one")
             seen[handle] = user
+        return self
+
+    @model_validator(mode="after")
+    def _one_role_per_member(self) -> Tenant:
+        seen: dict[tuple[str, str], str] = {}
+        for member in self.members:
+            first = seen.setdefault(member.subject, member.role)
+            if first != member.role:
+                kind, name = member.subject
+                raise ValueError(f"members: {kind.lower()} '{name}' is listed as {first} and as {member.role}; "
+                                 "list each user or group once, with one role")
+        return self
+
+    @model_validator(mode="after")
+    def _owner_is_a_member(self) -> Tenant:
+        if self.owner not in self.user_members():
+            raise ValueError(f"owner '{self.owner}' is not a member user; add {{user: {self.owner}, role: admin}} "
+                             "to members")
         return self
 
     def user_members(self) -> list[str]:

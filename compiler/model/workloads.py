@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from compiler.model.checks import HostPattern, ImageRef, TimeZone
 from compiler.model.common import CountField, DnsName, QuantityField, Spec
 from compiler.model.data import Cron
 from compiler.model.pods import PodExtras, Policy
@@ -26,7 +27,7 @@ class Resources(Spec):
 class Role(Spec):
     name: Literal["master", "worker", "ps", "chief", "launcher", "evaluator"]
     replicas: int | None = Field(default=None, ge=1)
-    image: str | None = None
+    image: ImageRef | None = None
     command: list[str] | None = None
     args: list[str] | None = None
     env: dict[str, str] | None = Field(default=None, description="plain values only; no secrets")
@@ -85,7 +86,7 @@ class Job(JobSpec):
 class Schedule(Spec):
     name: DnsName
     schedule: Cron
-    time_zone: str | None = None
+    time_zone: TimeZone | None = None
     concurrency_policy: Literal["Allow", "Forbid", "Replace"] = "Forbid"
     successful_history: int = Field(default=3, ge=0)
     failed_history: int = Field(default=3, ge=0)
@@ -109,7 +110,7 @@ class Pipeline(Spec):
     datasets: list[str] = Field(default_factory=list)
     steps: list[Step] = Field(min_length=1)
     schedule: Cron | None = Field(default=None, description="start a run at these times (default: run once)")
-    time_zone: str | None = Field(default=None, description="of the schedule (default: the controller's)")
+    time_zone: TimeZone | None = Field(default=None, description="of the schedule (default: the controller's)")
     concurrency_policy: Literal["Allow", "Forbid", "Replace"] = Field(
         default="Forbid", description="when the previous run has not finished: Forbid skips the new one, "
         "Replace deletes the old one, Allow runs both")
@@ -134,9 +135,9 @@ class NotebookSize(Spec):
 
 
 class NotebookSettings(Spec):
-    images: dict[str, str] = Field(default_factory=dict, description="choice -> image reference")
+    images: dict[str, ImageRef] = Field(default_factory=dict, description="choice -> image reference")
     sizes: dict[str, NotebookSize] = Field(default_factory=dict)
-    ingress_host: str = Field(default="{user}.{tenant}.notebooks.example.com",
+    ingress_host: HostPattern = Field(default="{user}.{tenant}.notebooks.example.com",
                               description="host pattern with {user} and {tenant}")
     ingress_class: str | None = None
 

@@ -36,6 +36,7 @@ from compiler.guardrails.rules import (
     registry_prefix,
 )
 from compiler.model import Specs, TenantSpec
+from compiler.model.checks import expand_host
 from compiler.model.common import user_handle
 from compiler.model.platform import Cluster, Guardrails
 from compiler.model.tenant import Quota
@@ -258,7 +259,7 @@ def _check_tenant(specs: Specs, spec: TenantSpec, priority: list[str], hosts: li
             problems.add(file, f"notebooks[{i}].ingress", f"the guardrails do not allow ingress class "
                          f"'{settings.ingress_class}' ({', '.join(classes) or 'none'})",
                          "add it to guardrails.ingressClasses")
-        host = settings.ingress_host.format(user=user_handle(nb.user), tenant=tenant.name)
+        host = expand_host(settings.ingress_host, user_handle(nb.user), tenant.name)
         _check_host(file, f"notebooks[{i}].ingress", host, patterns, "notebooks.ingressHost", problems)
     serving = specs.platform.serving
     for i, sv in enumerate(tenant.servings):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from compiler.model.checks import expand_host
 from compiler.model.common import user_handle
 from compiler.model.workloads import Notebook, NotebookSize
 from compiler.plan.datasets import DatasetUse, dataset_uses
@@ -125,5 +126,5 @@ def _resolved(scope: TenantScope, nb: Notebook, cluster: str, image: str, size: 
         home_claim=home_claim(nb.user) if storage.home is not None and has_storage else None,
         project_claim=PROJECT_CLAIM if storage.project is not None and has_storage else None,
         datasets=dataset_uses(nb.datasets, scope.datasets_on(cluster)),
-        ingress_host=settings.ingress_host.format(user=handle, tenant=scope.tenant) if nb.ingress else None,
+        ingress_host=expand_host(settings.ingress_host, handle, scope.tenant) if nb.ingress else None,
         ingress_class=settings.ingress_class, source=scope.file)

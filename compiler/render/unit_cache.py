@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import marshal
+import re
 import sqlite3
 import sys
 from dataclasses import dataclass, field
@@ -54,6 +55,9 @@ def unit_key(*parts: str) -> str:
     return hasher.hexdigest()
 
 
+SAFE_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,250}\.yaml$")  # what renderers name files
+
+
 @dataclass
 class UnitMeta:
     """What is known of a unit without reading its content."""
@@ -68,8 +72,14 @@ class UnitMeta:
 
     @classmethod
     def from_json(cls, text: str) -> UnitMeta:
+        """The stored metadata; the cache is untrusted, so anything but plain file names and the
+        shapes this class writes raises ValueError (and the cache is treated as empty)."""
         data = json.loads(text)
-        return cls(data["names"], data["summary"], data.get("unchecked", []))
+        names, summary, unchecked = data["names"], data["summary"], data.get("unchecked", [])
+        if not (isinstance(names, list) and all(isinstance(n, str) and SAFE_FILE_NAME.match(n) for n in names)
+                and isinstance(summary, dict) and isinstance(unchecked, list)):
+            raise ValueError("a cached unit with file names or data tenantc does not write")
+        return cls(names, summary, unchecked)
 
 
 class UnitCache:
@@ -108,14 +118,22 @@ class UnitCache:
         return found
 
     def payload(self, key: str) -> tuple[dict[str, dict], dict[str, bytes]] | None:
-        """(file name -> object, file name -> YAML bytes) of a stored unit."""
+        """(file name -> object, file name -> YAML bytes) of a stored unit; None when it is
+        gone or is not what `put` stores (the cache is untrusted)."""
         db = self._connect()
         if db is None:
             return None
-        row = db.execute("SELECT payload FROM units WHERE key = ?", (key,)).fetchone()
-        if row is None:
+        try:
+            row = db.execute("SELECT payload FROM units WHERE key = ?", (key,)).fetchone()
+            payload = marshal.loads(row[0]) if row is not None and isinstance(row[0], bytes) else None
+        except (sqlite3.Error, ValueError, EOFError, TypeError):
             return None
-        return marshal.loads(row[0])
+        if not (isinstance(payload, tuple) and len(payload) == 2 and isinstance(payload[0], dict)
+                and isinstance(payload[1], dict) and set(payload[0]) == set(payload[1])
+                and all(isinstance(n, str) and SAFE_FILE_NAME.match(n) and isinstance(b, bytes)
+                        for n, b in payload[1].items())):
+            return None
+        return payload
 
     def put(self, key: str, meta: UnitMeta, objects: dict[str, dict], files: dict[str, bytes]) -> None:
         """Queued; `flush` stores every queued unit in one transaction. A cache without a

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from compiler.errors import UserError
+
 ENGINES = ("jsonschema-rs", "jsonschema")
 
 
@@ -64,7 +66,8 @@ def default_engine() -> str:
     wanted = os.environ.get("TENANTC_SCHEMA_ENGINE")
     if wanted:
         if wanted not in ENGINES:
-            raise ValueError(f"TENANTC_SCHEMA_ENGINE must be one of {', '.join(ENGINES)}")
+            raise UserError(f"TENANTC_SCHEMA_ENGINE={wanted}: not an engine; unset it or choose one of "
+                            f"{', '.join(ENGINES)}")
         return wanted
     try:
         import jsonschema_rs  # noqa: F401

@@ -24,9 +24,58 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from compiler.errors import CompileError, Problem
 from compiler.identity import RenderedPath, unit_folder
 
 JOURNAL = "journal.json"
+MAX_JOURNAL_BYTES = 64 << 20  # a journal lists two paths per unit: far below this for any real tree
+
+
+def _journal_error(path: Path, what: str) -> CompileError:
+    shown = f"{path.parent.parent.name}/{path.parent.name}/{path.name}" if path.name == JOURNAL else \
+        f"{path.parent.name}/{path.name}"
+    return CompileError([Problem(shown, "", f"{what}; nothing was rolled back or moved",
+                                 "check rendered/ (git status), then delete this folder and compile again")])
+
+
+def folder_problems(root: Path, names: tuple[str, ...]) -> list[Problem]:
+    """The repository's own folders (rendered/, the cache) as tenantc needs them: a folder or
+    nothing yet, never a file or a symlink leading out of the repository."""
+    problems = []
+    base = root.resolve()
+    for name in names:
+        path = root / name
+        if path.is_symlink() and not path.resolve().is_relative_to(base):
+            problems.append(Problem(f"{name}/", "", "is a symlink leading out of the repository",
+                                    "replace it with a folder (tenantc writes only inside the repository)"))
+        elif path.exists() and not path.is_dir():
+            problems.append(Problem(name, "", "is a file where tenantc keeps a folder",
+                                    f"move or delete the file {name}, then compile again"))
+    return problems
+
+
+def _unit_under(path: str, base: str) -> str | None:
+    """The unit folder ('cluster/tenant' or '_x') `path` names under `base`, or None."""
+    if not path.startswith(base + os.sep):
+        return None
+    parts = path[len(base) + 1:].split(os.sep)
+    ok = all(p and p not in (".", "..") for p in parts) and (
+        len(parts) == 2 and not parts[0].startswith("_") or len(parts) == 1 and parts[0].startswith("_"))
+    return "/".join(parts) if ok else None
+
+
+def _symlink_on_the_way(path: str, stops: tuple[str, ...]) -> bool:
+    """A symlink at `path` or a folder above it, up to one of `stops` (a renamed symlink would
+    carry its target along)."""
+    current = path
+    while current not in stops:
+        if os.path.islink(current):
+            return True
+        parent = os.path.dirname(current)
+        if parent == current:
+            return False
+        current = parent
+    return os.path.islink(current)
 
 
 @dataclass
@@ -184,29 +233,66 @@ class TreeWriter:
         return result
 
     def recover(self) -> bool:
-        """Roll back a swap that a killed process left half done. True when it did."""
+        """Roll back a swap that a killed process left half done. True when it did.
+
+        The journal lies in the repository and is untrusted: it is acted on only when every
+        step is one this writer makes (a unit folder of the tree to or from the transaction's
+        own folder, no symlinks on the way); anything else is refused before a single rename."""
         recovered = False
         if not self.state_dir.is_dir():
             return False
         for txn in sorted(self.state_dir.glob("txn-*")):
+            if txn.is_symlink() or not txn.is_dir():
+                raise _journal_error(txn, "is not a folder tenantc made")
             journal = txn / JOURNAL
-            if journal.is_file():
-                self._rollback(json.loads(journal.read_text()))
+            if journal.is_file() or journal.is_symlink():
+                self._rollback(self._trusted_steps(txn, journal))
                 recovered = True
             shutil.rmtree(txn, ignore_errors=True)
         if recovered:
             self.manifest_path.unlink(missing_ok=True)
         return recovered
 
+    def _trusted_steps(self, txn: Path, journal: Path) -> list[list[str]]:
+        if journal.is_symlink() or journal.stat().st_size > MAX_JOURNAL_BYTES:
+            raise _journal_error(journal, f"is a symlink or larger than {MAX_JOURNAL_BYTES} bytes")
+        try:
+            steps = json.loads(journal.read_text())
+        except (ValueError, UnicodeDecodeError):
+            raise _journal_error(journal, "is damaged (not the JSON tenantc writes)") from None
+        if not isinstance(steps, list):
+            raise _journal_error(journal, "is damaged (not a list of renames)")
+        for index, step in enumerate(steps):
+            problem = self._step_problem(txn, step)
+            if problem:
+                raise _journal_error(journal, f"step {index}: {problem}")
+        return steps
+
+    def _step_problem(self, txn: Path, step: object) -> str:
+        """Why a journal step is not one this writer would make ('' when it is)."""
+        if not (isinstance(step, list) and len(step) == 2 and all(isinstance(p, str) for p in step)):
+            return "not a [from, to] pair of paths"
+        out, txn_dir = os.path.abspath(self.out), os.path.abspath(txn)
+        src, dst = (os.path.abspath(p) for p in step)
+        sides = sorted([_unit_under(src, out) is not None, _unit_under(dst, out) is not None])
+        units = {_unit_under(p, out) or _unit_under(p, os.path.join(txn_dir, "old"))
+                 or _unit_under(p, os.path.join(txn_dir, "new")) for p in (src, dst)}
+        if sides != [False, True] or None in units or len(units) != 1:
+            return f"renames {step[0]!r} to {step[1]!r}, not a unit folder of rendered/ to or from {txn.name}"
+        if any(_symlink_on_the_way(p, (out, txn_dir)) for p in (src, dst)):
+            return "a folder on its way is a symlink"
+        return ""
+
     # -- swapping -------------------------------------------------------------------------
     def _commit(self, txn: Path, changed: list[str], removed: list[str], fail_after: int | None) -> None:
-        steps: list[list[str]] = []  # [src, dst] renames, in order
+        steps: list[list[str]] = []  # [src, dst] renames, in order, absolute (recovery may run elsewhere)
+        out, txn = Path(os.path.abspath(self.out)), Path(os.path.abspath(txn))
         for unit in changed:
-            if (self.out / unit).exists():
-                steps.append([str(self.out / unit), str(txn / "old" / unit)])
-            steps.append([str(txn / "new" / unit), str(self.out / unit)])
+            if (out / unit).exists():
+                steps.append([str(out / unit), str(txn / "old" / unit)])
+            steps.append([str(txn / "new" / unit), str(out / unit)])
         for unit in removed:
-            steps.append([str(self.out / unit), str(txn / "old" / unit)])
+            steps.append([str(out / unit), str(txn / "old" / unit)])
         journal = txn / JOURNAL
         # The whole plan is journalled once, before the first rename (one write, not one per
         # step: on a slow disk that is seconds for a thousand tenants). Rollback undoes only the

@@ -30,6 +30,9 @@ def _platform(rng: random.Random) -> dict:
         ("dns", "gateway", "observability"),
         ("kube-system", "istio-ingress", "prometheus")])
     platform.update(dnsNamespace=dns, ingressNamespace=ingress, monitoringNamespace=monitoring)
+    # Generated egress includes 0.0.0.0/0 (prefix 0 below), which tenantc refuses without this
+    # explicit opt-in (issue 14); the network oracle keeps checking what such a policy opens.
+    platform["policy"] = {"allowEgressEverywhere": True}
     for cluster in platform["clusters"]:
         cluster["apiServerCidrs"] = sorted({_cidr(rng, rng.choice([32, 32, 30, 24])) for _ in range(rng.randint(0, 2))})
         cluster["apiServerPort"] = rng.choice([443, 6443])
@@ -66,7 +69,9 @@ def _tenant(rng: random.Random, name: str, names: list[str], clusters: list[str]
     if rng.random() < 0.4:
         members.append({"group": f"{name}-readers", "role": "view"})
     if rng.random() < 0.3:
-        members.append({"user": users[0], "role": rng.choice(["edit", "view"])})  # listed twice: the higher role holds
+        # Once a user listed twice with another role; refused since issue 14 (one role per member).
+        # The draws stay, so every seed generates the same repository otherwise.
+        rng.choice(["edit", "view"])
     others = [n for n in names if n != name]
     allowed = rng.sample(others, rng.randint(0, min(3, len(others)))) if rng.random() < 0.7 else []
     if allowed and rng.random() < 0.15:

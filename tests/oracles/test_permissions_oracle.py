@@ -32,7 +32,7 @@ pytestmark = pytest.mark.cluster
 # (tenant_gen.py, seed GENERATED_SEED) beside the examples on the first cluster.
 PLANES = [("examples", "gpu-east", "control_plane"), ("examples", "cpu-west", "second_control_plane"),
           ("generated", "gpu-east", "control_plane")]
-GENERATED_SEED = 1004  # 3 tenants on gpu-east, a view group, users listed under two roles
+GENERATED_SEED = 1004  # 3 tenants on gpu-east, a view group (a user under two roles is refused since issue 14)
 
 
 def _headlines(subject: Subject) -> list[Check]:

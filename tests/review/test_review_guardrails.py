@@ -46,7 +46,8 @@ def test_guardrails_switched_off_are_a_danger(spec_repo, run_review):
 
 
 def test_a_rule_dropped_from_a_policy_is_a_danger(spec_repo, run_review):
-    spec_repo.replace("tenants/platform.yaml", REGISTRIES, "allowedRegistries: []")
+    # no registries admits every image: refused unless the platform opts in (issue 14)
+    spec_repo.replace("tenants/platform.yaml", REGISTRIES, "allowedRegistries: []\npolicy: {allowAnyRegistry: true}")
     r = run_review()
     reasons = {x.reason for x in risks_of(r, "guardrail-removed")}
     assert "rule registries is no longer enforced by tenantc-pods" in reasons

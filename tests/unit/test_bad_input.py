@@ -3,18 +3,28 @@ the real CLI, which must exit 2 with one line per problem naming the file and (w
 one) the field path, no traceback, and leave rendered/ byte for byte as it was.
 
 Cases are data (tests/spec_edits.py says what an edit is): spec syntax and types,
-cross-file rules, feasibility of jobs, datasets, notebooks and storage, and data gates.
+cross-file rules, feasibility of jobs, datasets, notebooks and storage, and data gates; and
+hostile input (issue 14, the cases after HOSTILE below): tracebacks, escapes from the
+repository, unbounded cost, names the platform uses, files tenants/ would skip, unchecked
+values and policy. Every case also keeps a folder beside the repository ('{outside}' in
+edits) byte for byte, prints no control characters, and ends within TIME_CAP; the cost cases
+run the CLI as a child process whose peak RSS must stay within MEMORY_CAP.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from helpers import PROBLEM_LINE, compile_cli, snapshot
+import yaml
+from bad_input_harness import MEMORY_CAP, TIME_CAP, Run, check_output, copy_repo_fast, run_case, tree_bytes
 from spec_edits import apply_edits, replace_once
 
 
@@ -24,6 +34,10 @@ class Case:
     expect: list[tuple[str, str | None, str]]  # (file, field path or None, message part)
     only: bool = False  # the expected problem is the only one
     tags: tuple[str, ...] = field(default=())
+    kind: str = "spec"  # class of the case (counted in test_corpus)
+    child: bool = False  # run the CLI as a child process, its time and peak memory measured
+    env: tuple[tuple[str, str], ...] = ()
+    command: str = "compile"
 
 
 VISION, QUANT, RECSYS, ADS = "vision.yaml", "quant-research.yaml", "recsys.yaml", "ads-ranking.yaml"
@@ -49,7 +63,8 @@ def _outside_import(root: Path) -> None:
 
 def _duplicate(root: Path) -> None:
     (root / "tenants/vision.jsonnet").write_text(
-        "{name: 'vision', displayName: 'V', owner: 'a@example.com', quota: {cpu: '1'},"
+        "{name: 'vision', displayName: 'V', owner: 'a@example.com', members: [{user: 'a@example.com', role: 'admin'}],"
+        " quota: {cpu: '1'},"
         " placement: {'gpu-east': {weight: 1}}}\n"
     )
 
@@ -537,41 +552,455 @@ CASES = {
 }
 
 
+# -- HOSTILE: issue 14 --------------------------------------------------------------------
+# Classes: crash (once a traceback), escape (reaching outside the repository), cost (bounded
+# time and memory, run as child processes), names (the platform's own), files (every entry
+# of tenants/ compiled or reported), values, policy (refused unless the platform opts in).
+V, P, Q, SI = "tenants/vision.yaml", "tenants/platform.yaml", "tenants/quant-research.yaml", \
+    "tenants/sandbox-interns.jsonnet"
+HUGE_DIGITS = "9" * 5000
+
+
+def _minimal_tenant(name: str, **extra: object) -> str:
+    data = {"name": name, "displayName": "T", "owner": "ann@example.com",
+            "members": [{"user": "ann@example.com", "role": "admin"}],
+            "quota": {"cpu": "1"}, "placement": {"cpu-west": {"weight": 1}}, **extra}
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def _bomb(levels: int = 9) -> str:
+    lines = ["lol0: &l0 [x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, levels + 1):
+        lines.append(f"lol{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def _journal(steps: Callable[[Path], list], txn: str = "txn-evil") -> tuple:
+    """A journal in the cache whose renames are `steps(root)`."""
+    def write(root: Path) -> None:
+        folder = root / ".tenantc-cache" / txn
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "journal.json").write_text(json.dumps(steps(root)))
+    return ("call", write)
+
+
+def _outside(root: Path, *parts: str) -> str:
+    return str(root.parent.joinpath("outside", *parts))
+
+
+def _jsonnet(code: str) -> tuple:
+    return ("write", SI, code)
+
+
+def _damage_payloads(root: Path) -> None:
+    with sqlite3.connect(root / ".tenantc-cache" / "units.sqlite") as db:
+        db.execute("UPDATE units SET payload = ?", (b"\xe3garbage",))
+
+
+def _case(kind: str, edits: list, file: str, path: str | None, fragment: str, only: bool = True,
+          **more: object) -> Case:
+    return Case(edits, [(file, path, fragment)], only=only, kind=kind, **more)  # type: ignore[arg-type]
+
+
+J = ".tenantc-cache/txn-evil/journal.json"
+HOSTILE: dict[str, Case] = {
+    # crash: each of these was a traceback (exit 1)
+    "integer of 5,000 digits": _case("crash", [("text", "vision.yaml", "  weight: 4\n", f"  weight: {HUGE_DIGITS}\n")],
+                                     V, None, "an integer of more than 4300 digits (numbers are 64-bit)"),
+    "integer beyond 64 bits": _case("crash", [("set", "vision.yaml", "queue.weight", 10**30)], V, "queue.weight",
+                                    "64-bit range"),
+    "negative integer beyond 64 bits": _case("crash", [("set", "vision.yaml", "quota.pods", -10**40)], V,
+                                             "quota.pods", "64-bit range"),
+    "integer beyond 64 bits in the platform": _case("crash", [("set", "platform.yaml", "clusters[0].capacity.pods",
+                                                               10**25)], P, "clusters[0].capacity.pods", "64-bit"),
+    "anchor inside its own list": _case("crash", [("append-text", "vision.yaml", "x: &s [*s]\n")], V, "x[0]",
+                                        "refers to itself"),
+    "anchor inside its own mapping": _case("crash", [("append-text", "vision.yaml", "x: &m {a: {b: *m}}\n")], V,
+                                           "x.a.b", "refers to itself"),
+    "anchor inside itself in the platform": _case("crash", [("append-text", "platform.yaml", "x: &s [1, [*s]]\n")],
+                                                  P, "x[1][0]", "refers to itself"),
+    "YAML infinity": _case("crash", [("text", "vision.yaml", "  weight: 4\n", "  weight: .inf\n")], V,
+                           "queue.weight", "not a finite number"),
+    "YAML not-a-number": _case("crash", [("text", "vision.yaml", "  weight: 4\n", "  weight: .nan\n")], V,
+                               "queue.weight", "not a finite number"),
+    "Jsonnet that overflows to infinity": _case("crash", [_jsonnet("{name: 'sandbox-interns', x: 1e308 * 10}")],
+                                                SI, None, "Jsonnet error"),
+    "rendered/ is a file": _case("crash", [("remove", "rendered"), ("write", "rendered", "x")], "rendered", None,
+                                 "is a file"),
+    ".tenantc-cache is a file": _case("crash", [("remove", ".tenantc-cache"), ("write", ".tenantc-cache", "x")],
+                                      ".tenantc-cache", None, "is a file"),
+    "tenants/ is a file": _case("crash", [("remove", "tenants"), ("write", "tenants", "x")], "tenants/", None,
+                                "cannot be read"),
+    "truncated journal": _case("crash", [("write", J, '[["a')], J, None, "damaged"),
+    "journal that is not a list": _case("crash", [("write", J, '{"a": 1}')], J, None, "damaged"),
+    "journal step that is not a pair": _case("crash", [("write", J, '[["a"]]')], J, None, "step 0"),
+    "journal step of numbers": _case("crash", [("write", J, "[[1, 2]]")], J, None, "step 0"),
+    "journal of invalid UTF-8": _case("crash", [("write", J, b"\xff\xfe[")], J, None, "damaged"),
+    "unit cache whose payloads are damaged": _case(
+        "crash", [("call", _damage_payloads), ("remove", "rendered/gpu-east/vision")],
+        ".tenantc-cache/units.sqlite", None, "damaged"),
+    "unknown Jsonnet engine in the environment": _case(
+        "crash", [], SI, None, "TENANTC_JSONNET_ENGINE=nope", only=False, env=(("TENANTC_JSONNET_ENGINE", "nope"),)),
+    "unknown schema engine in the environment": _case(
+        "crash", [], "TENANTC_SCHEMA_ENGINE=nope", None, "not an engine", env=(("TENANTC_SCHEMA_ENGINE", "nope"),)),
+    "empty spec file": _case("crash", [("write", "tenants/empty.yaml", "")], "tenants/empty.yaml", None,
+                             "expected a mapping"),
+    "spec file of invalid UTF-8": _case("crash", [("write", "tenants/binary.yaml", b"name: \xff\xfe\x00")],
+                                        "tenants/binary.yaml", None, "YAML"),
+    # escape: nothing outside the repository is read, written, moved or deleted
+    "journal moving a folder from outside into rendered/": _case("escape", [_journal(lambda r: [
+        [_outside(r, "victim"), str(r / "rendered/gpu-east/zz")]])], J, None, "not a unit folder"),
+    "journal moving a unit out of the repository": _case("escape", [_journal(lambda r: [
+        [_outside(r, "gone"), str(r / "rendered/gpu-east/vision")]])], J, None, "not a unit folder"),
+    "journal with '..' in a path": _case("escape", [_journal(lambda r: [
+        [str(r / "rendered/gpu-east/../../../outside/victim"), str(r / ".tenantc-cache/txn-evil/old/gpu-east/x")]])],
+        J, None, "step 0"),
+    "journal renaming between two units": _case("escape", [_journal(lambda r: [
+        [str(r / "rendered/gpu-east/vision"), str(r / ".tenantc-cache/txn-evil/old/gpu-east/recsys")]])],
+        J, None, "step 0"),
+    "journal into another transaction": _case("escape", [_journal(lambda r: [
+        [str(r / "rendered/gpu-east/vision"), str(r / ".tenantc-cache/txn-other/old/gpu-east/vision")]])],
+        J, None, "step 0"),
+    "journal through a symlinked transaction folder": _case("escape", [
+        ("mkdir", ".tenantc-cache/txn-evil/old"), ("symlink", ".tenantc-cache/txn-evil/old/gpu-east", "{outside}"),
+        _journal(lambda r: [[str(r / "rendered/gpu-east/victim"),
+                             str(r / ".tenantc-cache/txn-evil/old/gpu-east/victim")]])],
+        J, None, "symlink"),
+    "transaction folder that is a symlink out": _case("escape", [
+        ("symlink", ".tenantc-cache/txn-evil", "{outside}"), ("write", "{outside}/journal.json", "[]")],
+        ".tenantc-cache/txn-evil", None, "not a folder tenantc made"),
+    "tenant file symlinked out of the repository": _case("escape", [
+        ("write", "{outside}/evil.yaml", _minimal_tenant("evil")), ("symlink", "tenants/evil.yaml",
+                                                                     "{outside}/evil.yaml")],
+        "tenants/evil.yaml", None, "leading out of the repository"),
+    "platform file symlinked out of the repository": _case("escape", [
+        ("call", lambda r: shutil.copy(r / "tenants/platform.yaml", r.parent / "outside/platform.yaml")),
+        ("remove", "tenants/platform.yaml"), ("symlink", "tenants/platform.yaml", "{outside}/platform.yaml")],
+        P, None, "leading out of the repository"),
+    "tenant file symlinked to a system file": _case("escape", [("symlink", "tenants/passwd.yaml", "/etc/passwd")],
+                                                    "tenants/passwd.yaml", None, "leading out of the repository"),
+    "tenants/ symlinked out of the repository": _case("escape", [
+        ("call", lambda r: shutil.copytree(r / "tenants", r.parent / "outside/tenants")), ("remove", "tenants"),
+        ("symlink", "tenants", "{outside}/tenants")], "tenants/", None, "leading out of the repository"),
+    "rendered/ symlinked out of the repository": _case("escape", [
+        ("remove", "rendered"), ("symlink", "rendered", "{outside}/victim")], "rendered/", None,
+        "leading out of the repository"),
+    ".tenantc-cache symlinked out of the repository": _case("escape", [
+        ("remove", ".tenantc-cache"), ("symlink", ".tenantc-cache", "{outside}/victim")], ".tenantc-cache/", None,
+        "leading out of the repository"),
+    "Jsonnet import of an absolute path": _case("escape", [_jsonnet("import '/etc/hostname'")], SI, None,
+                                                "leaves the repository"),
+    "Jsonnet importstr out of the repository": _case("escape", [
+        ("write", "{outside}/secret.txt", "s3cret"), _jsonnet("{name: importstr '../../outside/secret.txt'}")],
+        SI, None, "leaves the repository"),
+    "Jsonnet import through a symlink pointing out": _case("escape", [
+        ("write", "{outside}/lib.libsonnet", "{}"),
+        ("symlink", "tenants/lib/evil.libsonnet", "{outside}/lib.libsonnet"),
+        _jsonnet("import 'lib/evil.libsonnet'")], SI, None, "leaves the repository"),
+    **{f"host pattern {pattern!r} (format-string injection)": _case(
+        "escape", [("set", "platform.yaml", "notebooks.ingressHost", pattern)], P, "notebooks.ingressHost",
+        "placeholder other than {user} and {tenant}")
+       for pattern in ["{user.__class__}.nb.example.com", "{tenant.__init__.__globals__}.example.com",
+                       "{user!r}.{tenant}.example.com", "{user:>999999999}.example.com", "{0}.{tenant}.example.com",
+                       "{user[0]}.{tenant}.example.com", "{who}.{tenant}.example.com", "{}.example.com",
+                       "{user.{tenant}.example.com"]},
+}
+
+LONG = "x" * 15000  # under the string cap; many aliased copies make a large object
+
+
+def _long_command(root: Path) -> None:
+    """Give vision's job a command of 110 aliased 15,000-character strings (1.6 MB rendered)."""
+    path = root / "tenants/vision.yaml"
+    path.write_text(path.read_text().replace("      - {name: worker, replicas: 7}",
+                                             "      - {name: worker, replicas: 7, command: [&b " + LONG + ", " +
+                                             ", ".join(["*b"] * 110) + "]}"))
+
+
+HOSTILE.update({
+    # cost: refused within the caps, measured in a child process
+    "YAML alias bomb in a tenant (9^9 values)": _case("cost", [("append-text", "vision.yaml", _bomb())], V, None,
+                                                      "expands to more than", child=True),
+    "YAML alias bomb in the platform": _case("cost", [("append-text", "platform.yaml", _bomb())], P, None,
+                                             "expands to more than", child=True),
+    "YAML aliases of one long string": _case("cost", [("append-text", "vision.yaml", f"big: &b {LONG}\nmany: [" +
+                                                       ", ".join(["*b"] * 400) + "]\n")],
+                                             V, None, "characters of text", child=True),
+    "object over the API server's 1.5 MiB": _case("cost", [("call", _long_command)],
+                                                  V, None, "the API server can store", only=False, child=True),
+    "YAML nested 10,000 levels": _case("cost", [("write", "tenants/deep.yaml", "a: " + "[" * 10000)],
+                                       "tenants/deep.yaml", None, "YAML syntax error", child=True),
+    "YAML nested past the depth cap": _case("cost", [("write", "tenants/deep.yaml", "a: " + "[" * 60 + "]" * 60)],
+                                            "tenants/deep.yaml", None, "deeper than", child=True),
+    "spec file over 512 KiB": _case("cost", [("append-text", "vision.yaml", "# padding\n" * 120000)], V, None,
+                                  "larger than", child=True),
+    "string over the cap": _case("cost", [("set", "vision.yaml", "displayName", "x" * 100000)], V, "displayName",
+                                 "the cap is", child=True),
+    "list of 150,000 values": _case("cost", [("append-text", "vision.yaml", "x: [" + "1," * 150000 + "1]\n")], V, None,
+                                    "more than 50000 values", child=True),
+    "list of 40,000 aliases of a 40-item list": _case("cost", [("append-text", "vision.yaml", "a: &a [" + "1," * 40 +
+                                                                "1]\nx: [" + "*a," * 40000 + "*a]\n")],
+                                                      V, None, "more than 50000 values", child=True),
+    "Jsonnet string of 2^31 characters": _case("cost", [_jsonnet(
+        "local s(n) = if n == 0 then 'x' else s(n - 1) + s(n - 1); {name: s(31)}")], SI, None, "cap", child=True),
+    "Jsonnet array of 50 million items": _case("cost", [_jsonnet("{name: std.makeArray(50000000, function(i) i)}")],
+                                               SI, None, "cap", child=True),
+    "Jsonnet object of 20 million fields": _case("cost", [_jsonnet(
+        "{['k' + i]: i for i in std.range(0, 20000000)}")], SI, None, "cap", child=True),
+    "Jsonnet endless recursion": _case("cost", [_jsonnet("local f(n) = f(n + 1) + 1; {name: f(0)}")], SI, None,
+                                       "Jsonnet error", child=True),
+    "Jsonnet busy loop": _case("cost", [_jsonnet(
+        "{name: std.foldl(function(a, b) a + b, std.range(0, 1000000000), 0)}")], SI, None, "cap", child=True),
+    "Jsonnet JSON over the output cap": _case("cost", [_jsonnet(
+        "{name: std.makeArray(1500000, function(i) 'xxxxxxxxxx')}")], SI, None, "cap", child=True),
+    "Jsonnet string of 2 million characters": _case("cost", [_jsonnet(
+        "{name: std.join('', std.makeArray(2000000, function(i) 'x'))}")], SI, "name", "the cap is", only=False,
+        child=True),
+    # names: a tenant may not take a namespace or queue of the platform
+    **{f"tenant named {name!r} ({what})": _case(
+        "names", [("write", f"tenants/{name}.yaml", _minimal_tenant(name))], f"tenants/{name}.yaml", "name", what)
+       for name, what in [("ingress-nginx", "the ingress namespace"), ("monitoring", "the monitoring namespace"),
+                          ("argocd", "Argo CD's namespace"), ("root", "the root queue"),
+                          ("research", "a platform queue"), ("production", "a platform queue"),
+                          ("kube-system", "reserved"), ("kube-public", "reserved"),
+                          ("kube-flannel", "kube-*"), ("default", "reserved"), ("kube-node-lease", "reserved")]},
+    "tenant named like the DNS namespace the platform sets": _case("names", [
+        ("set", "platform.yaml", "dnsNamespace", "coredns"), ("write", "tenants/coredns.yaml",
+                                                              _minimal_tenant("coredns"))],
+        "tenants/coredns.yaml", "name", "the DNS namespace"),
+    "tenant named like a queue the platform adds": _case("names", [
+        ("append", "platform.yaml", "queues", {"name": "batch", "weight": 1}),
+        ("write", "tenants/batch.yaml", _minimal_tenant("batch"))], "tenants/batch.yaml", "name", "a platform queue"),
+    # files: every entry of tenants/ is compiled or reported
+    "folder named like a spec file": _case("files", [("mkdir", "tenants/d.yaml")], "tenants/d.yaml", None, "folder"),
+    "platform file that is a folder": _case("files", [("remove", "tenants/platform.yaml"),
+                                                      ("mkdir", "tenants/platform.yaml")], P, None, "folder",
+                                            only=False),
+    "FIFO (never opened)": _case("files", [("fifo", "tenants/pipe.yaml")], "tenants/pipe.yaml", None,
+                                 "not a regular file"),
+    "dangling symlink": _case("files", [("symlink", "tenants/gone.yaml", "nowhere.yaml")], "tenants/gone.yaml",
+                              None, "symlink to nothing"),
+    "symlink loop": _case("files", [("symlink", "tenants/a.yaml", "b.yaml"), ("symlink", "tenants/b.yaml", "a.yaml")],
+                          "tenants/a.yaml", None, "symlink to nothing", only=False),
+    **{f"spec named {name}": _case("files", [("write", f"tenants/{name}", _minimal_tenant("x"))],
+                                   f"tenants/{name}", None, fragment)
+       for name, fragment in [("x.YAML", "rename it to x.yaml"), ("x.Yml", "rename it to x.yml"),
+                              ("x.JSONNET", "rename it to x.jsonnet"), ("x.json", "JSON files are not read"),
+                              ("x.yaml.bak", "not a spec file"), ("notes.txt", "not a spec file"),
+                              ("x", "not a spec file")]},
+})
+
+
+def _values(field: str, file: str, path: str, fragment: str, values: list, where: str | None = None) -> dict:
+    """One case per value: tenants/<file> gets `path` set to it; the problem is at `where`
+    (default `path`)."""
+    return {f"{field} {value!r}": _case("values", [("set", file, path, value)], f"tenants/{file}", where or path,
+                                        fragment) for value in values}
+
+
+ESCAPES = {"ESC (terminal escape)": "Vision \x1b[2J\x1b]0;owned\x07",
+           "right-to-left override": "Vision \u202etxt.exe",
+           "left-to-right isolate": "a\u2066b", "NUL": "a\x00b", "carriage return": "ok\rFAKE", "DEL": "a\x7fb",
+           "C1 CSI": "a\x9b31mb", "byte-order mark inside": "a\ufeffb", "line separator": "a\u2028b"}
+HOSTILE.update({
+    **_values("owner", "vision.yaml", "owner", "not an e-mail address",
+              ["mei", "mei@", "@example.com", "mei@@example.com", "mei@example", "mei example@example.com",
+               "mei@exa mple.com", "mei..x@example.com", "mei@-example.com", "<mei@example.com>"]),
+    **_values("member user", "vision.yaml", "members[0].user", "not an e-mail address",
+              ["mei@", "mei@example", "a,b@example.com"]),
+    **_values("member user with spaces", "vision.yaml", "members[0].user", "not a user or group name",
+              ["mei @example.com", "two words"]),
+    **_values("platform owner", "platform.yaml", "owners[0]", "not an e-mail address", ["oncall", "oncall@"]),
+    "owner who is not a member": _case("values", [("set", "vision.yaml", "owner", "eve@example.com")], V, None,
+                                       "is not a member user"),
+    "member listed with two roles": _case("values", [("append", "vision.yaml", "members",
+                                                      {"user": "mei@example.com", "role": "view"})],
+                                          V, None, "listed as admin and as view"),
+    "group listed with two roles": _case("values", [("append", "vision.yaml", "members",
+                                                     {"group": "vision-eng", "role": "admin"})],
+                                         V, None, "listed as edit and as admin"),
+    **_values("job image", "vision.yaml", "templates[0].roles[0].image", "not an image reference",
+              ["registry.example.com/ml/../platform/x:1", "registry.example.com/ml/x:1\nevil",
+               "registry.example.com/ml/x y",
+               "registry.example.com/ML/x:1", "registry.example.com//x", "-registry.example.com/x",
+               "registry.example.com/ml/x:" + "t" * 200, "registry.example.com/ml/x:1\tb", ""]),
+    **_values("notebook image", "platform.yaml", "notebooks.images.jupyter-torch", "not an image reference",
+              ["registry.example.com/platform/../../x:1", "registry.example.com/platform/j\nx:1"]),
+    **_values("agent image", "platform.yaml", "agentImage", "not an image reference",
+              ["registry.example.com/platform/../agent:1", "registry.example.com/platform/agent:1 --privileged"]),
+    **_values("schedule", "quant-research.yaml", "schedules[0].schedule", "never fires",
+              ["0 0 30 2 *", "0 0 31 4 *", "0 0 31 2,4,6,9,11 *", "0 0 30,31 feb *"]),
+    **_values("schedule", "quant-research.yaml", "schedules[0].schedule", "not a cron schedule",
+              ["61 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *", "* * * * 8", "*/0 * * * *", "1-70 * * * *",
+               "5-1 * * * *", "0 0 * *", "0 0 * * * *", "@every 1h", "0 0 * * funday"]),
+    **_values("pipeline schedule", "vision.yaml", "pipelines[0].schedule", "never fires", ["0 3 31 11 *"]),
+    **_values("cache scaling schedule", "quant-research.yaml", "datasets[0].scaling[0].schedule", "not a cron",
+              ["0 8 * * 1-9"]),
+    **_values("time zone", "quant-research.yaml", "schedules[0].timeZone", "unknown time zone",
+              ["Mars/Olympus_Mons", "../../../etc/passwd", "UTC+99", "asia/shanghai", "/etc/localtime"]),
+    **_values("pipeline time zone", "vision.yaml", "pipelines[0].timeZone", "unknown time zone", ["Europe/Berlinn"]),
+    **{f"{what} in a display name": _case("values", [("set", "vision.yaml", "displayName", text)], V, "displayName",
+                                          "control or bidirectional character")
+       for what, text in ESCAPES.items()},
+    "ESC in a group name": _case("values", [("set", "vision.yaml", "members[1].group", "eng\x1b[31m")], V,
+                                 "members[1].group", "control or bidirectional"),
+    "right-to-left override in a field name": _case("values", [("set", "vision.yaml", "quota.cpu\u202e", "1")], V,
+                                                    "quota.cpu\\u202e", "field name contains"),
+    "ESC in a Jsonnet tenant's name": _case("values", [_jsonnet("{name: 'sandbox-interns\\u001b[2J'}")], SI, "name",
+                                            "control or bidirectional", only=False),
+    # policy: refused unless the platform opts in (platform file, policy:)
+    **{f"egress to {' + '.join(cidrs)}": _case("policy", [("set", "vision.yaml", "network",
+                                                           {"egress": [{"cidr": c} for c in cidrs]})],
+                                               V, "network.egress", "open every address")
+       for cidrs in [["0.0.0.0/0"], ["::/0"], ["0.0.0.0/1", "128.0.0.0/1"], ["::/1", "8000::/1"],
+                     ["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/2", "192.0.0.0/2"],
+                     ["0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/2", "10.0.0.0/8"]]},
+    "egress to 0.0.0.0/0 on one port": _case("policy", [("set", "vision.yaml", "network", {"egress": [
+        {"cidr": "0.0.0.0/0", "ports": [{"port": 443}]}]})], V, "network.egress", "open every address"),
+    **{f"member {kind} {name}": _case("policy", [("append", "vision.yaml", "members", {kind: name, "role": "view"})],
+                                      V, f"members[2].{kind}", "Kubernetes system subject")
+       for kind, name in [("group", "system:authenticated"), ("group", "system:unauthenticated"),
+                          ("user", "system:anonymous"), ("group", "system:serviceaccounts"),
+                          ("group", "system:masters"), ("user", "system:serviceaccount:kube-system:default"),
+                          ("user", "system:admin@example.com")]},
+    "empty allowed-registry prefix": _case("policy", [("append", "platform.yaml", "allowedRegistries", "")], P,
+                                           "allowedRegistries[2]", "empty prefix"),
+    "no allowed registries (every registry admitted)": _case(
+        "policy", [("delete", "platform.yaml", "allowedRegistries")], P, "allowedRegistries", "every registry"),
+    "empty list of allowed registries": _case(
+        "policy", [("set", "platform.yaml", "allowedRegistries", [])], P, "allowedRegistries", "every registry"),
+    "blank allowed-registry prefix": _case("policy", [("append", "platform.yaml", "allowedRegistries", "   ")], P,
+                                           "allowedRegistries[2]", "empty prefix"),
+})
+# The contract holds for every command that reads the specs: `check` on a few of them.
+HOSTILE.update({f"check: {name}": dataclasses.replace(HOSTILE[name], command="check") for name in [
+    "integer of 5,000 digits", "anchor inside its own mapping", "FIFO (never opened)",
+    "tenant file symlinked out of the repository", "host pattern '{user.__class__}.nb.example.com' (format-string "
+    "injection)", "ESC (terminal escape) in a display name", "egress to 0.0.0.0/0"]})
+CASES.update(HOSTILE)
+
+
+@pytest.fixture(scope="module")
+def runs(compiled_template, tmp_path_factory):
+    """Case -> (run, trees before, trees after). Each case gets its own copy of the compiled
+    example repository and a folder beside it that nothing may touch; cases run one at a time
+    (in process, or as a child process for the cost cases) so their times are their own."""
+    out = {}
+    for name, case in CASES.items():
+        base = tmp_path_factory.mktemp("case")
+        root = base / "repo"
+        copy_repo_fast(compiled_template, root)
+        (base / "outside").mkdir()
+        (base / "outside" / "victim").mkdir()
+        (base / "outside" / "victim" / "keep.yaml").write_text("name: outside\n")
+        apply_edits(root, case.edits)
+        before = (tree_bytes(root / "rendered"), tree_bytes(base / "outside"))
+        run = run_case(root, case.command, dict(case.env), case.child)
+        out[name] = (run, before, (tree_bytes(root / "rendered"), tree_bytes(base / "outside")))
+    return out
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_reported_and_nothing_is_written(runs, case):
+    """Exit 2, each problem on its own line with file and field path, nothing written inside
+    or outside the repository, within the caps."""
+    run, before, after = runs[case]
+    spec = CASES[case]
+    problem_lines = check_output(run)
+    for file, path, fragment in spec.expect:
+        assert any(_matches(line, file, path, fragment) for line in problem_lines), (file, path, fragment,
+                                                                                     run.stderr)
+    if spec.only:
+        assert len(problem_lines) == 1, "expected one problem, got:\n" + "\n".join(problem_lines)
+    assert after == before
+    assert run.seconds < TIME_CAP, f"{run.seconds:.1f}s"
+    if spec.child:
+        assert run.peak_rss is not None and run.peak_rss < MEMORY_CAP, run.peak_rss
+
+
+def test_corpus(runs):
+    """At least 200 cases; prints the count per class and the slowest and largest case."""
+    kinds: dict[str, int] = {}
+    for spec in CASES.values():
+        kinds[spec.kind] = kinds.get(spec.kind, 0) + 1
+    slowest = max(runs, key=lambda c: runs[c][0].seconds)
+    measured = [c for c in runs if runs[c][0].peak_rss is not None]
+    largest = max(measured, key=lambda c: runs[c][0].peak_rss or 0)
+    print(f"\n{len(CASES)} cases: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
+    print(f"slowest: {slowest} {runs[slowest][0].seconds:.2f}s; largest (child processes): {largest} "
+          f"{(runs[largest][0].peak_rss or 0) / 2**20:.0f} MiB in {runs[largest][0].seconds:.2f}s")
+    assert len(CASES) >= 200
+    assert {"crash", "escape", "cost", "names", "files", "values", "policy"} <= set(kinds)
+
+
 def _matches(line: str, file: str, path: str | None, fragment: str) -> bool:
     prefix = f"error: {file}: " + (f"{path}: " if path else "")
     return line.startswith(prefix) and fragment in line
 
 
-@pytest.fixture(scope="module")
-def runs(compiled_template, tmp_path_factory):
-    """Case -> (CLI result, rendered/ before, rendered/ after). Every case gets its own copy of
-    the compiled example repository; the CLI processes run a few at a time (each is a second
-    of interpreter start and compile, and the cases are independent)."""
-    prepared = {}
-    for case, spec in CASES.items():
-        root = tmp_path_factory.mktemp("case") / "repo"
-        shutil.copytree(compiled_template, root, symlinks=True)
-        prepared[case] = (root, snapshot(root / "rendered"))
-        apply_edits(root, spec.edits)
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results = dict(zip(prepared, pool.map(compile_cli, [root for root, _ in prepared.values()]), strict=True))
-    return {case: (results[case], before, snapshot(root / "rendered")) for case, (root, before) in prepared.items()}
+__all__ = ["Case", "CASES", "Run"]
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_bad_input_is_reported_and_nothing_is_written(runs, case):
-    """Exit 2, each problem on its own line with file and field path, rendered/ untouched."""
-    result, before, after = runs[case]
-    assert before, "the good repository compiles to files first"
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
-    lines = result.stderr.strip().splitlines()
-    problem_lines, summary = lines[:-1], lines[-1]
-    assert summary == f"{len(problem_lines)} error(s); nothing was written"
-    for line in problem_lines:
-        assert PROBLEM_LINE.match(line), line
-    for file, path, fragment in CASES[case].expect:
-        assert any(_matches(line, file, path, fragment) for line in problem_lines), (file, path, fragment, lines)
-    if CASES[case].only:
-        assert len(problem_lines) == 1, "expected one problem, got:\n" + "\n".join(problem_lines)
-    assert after == before
+def test_policy_opt_ins_let_what_they_name_through(compiled_template, tmp_path):
+    """What the policy cases refuse compiles once the platform opts in (and only that)."""
+    root = tmp_path / "repo"
+    copy_repo_fast(compiled_template, root)
+    apply_edits(root, [
+        ("set", "platform.yaml", "policy", {"allowEgressEverywhere": True, "allowSystemSubjects": True,
+                                            "allowAnyRegistry": True}),
+        ("delete", "platform.yaml", "allowedRegistries"),
+        ("set", "vision.yaml", "network", {"egress": [{"cidr": "0.0.0.0/1"}, {"cidr": "128.0.0.0/1"}]}),
+        ("append", "vision.yaml", "members", {"group": "system:authenticated", "role": "view"})])
+    run = run_case(root, "compile", {}, child=False)
+    assert run.returncode == 0, run.stderr
+
+
+def test_problem_lines_escape_what_the_input_holds():
+    """ESC, OSC, bidi overrides and newlines are shown escaped; long values are cut with a count."""
+    from compiler.errors import Problem
+
+    line = str(Problem("tenants/a.yaml", "displayName", "'x\x1b]0;t\x07\u202e\nz" + "y" * 3000 + "'", "fix"))
+    assert "\x1b" not in line and "\u202e" not in line and "\n" not in line
+    assert "\\x1b]0;t\\x07\\u202e\\nz" in line and "more characters" in line
+
+
+def _changed_spec(compiled_template: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    copy_repo_fast(compiled_template, root)
+    apply_edits(root, [("set", "vision.yaml", "displayName", "Vision 2")])  # one unit to write
+    return root
+
+
+def test_unreadable_tenants_folder_is_exit_2(compiled_template, tmp_path, monkeypatch):
+    """Tests run as root, where chmod cannot make a folder unreadable: the refusal is injected."""
+    import compiler.load.sources as sources
+
+    root = _changed_spec(compiled_template, tmp_path)
+    real = os.scandir
+
+    def scandir(path):
+        if str(path).endswith("tenants"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(sources.os, "scandir", scandir)
+    before = tree_bytes(root / "rendered")
+    run = run_case(root, "compile", {}, child=False)
+    assert any(line.startswith("error: tenants/: cannot be read: Permission denied") for line in check_output(run))
+    assert tree_bytes(root / "rendered") == before
+
+
+def test_read_only_rendered_is_exit_2(compiled_template, tmp_path, monkeypatch):
+    import compiler.write.tree as tree
+
+    root = _changed_spec(compiled_template, tmp_path)
+
+    def refuse(path, content):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(tree, "_write_new", refuse)
+    before = tree_bytes(root / "rendered")
+    run = run_case(root, "compile", {}, child=False)
+    lines = check_output(run)
+    assert any(line.startswith("error: .tenantc-cache/txn-") and "Permission denied" in line for line in lines), lines
+    assert tree_bytes(root / "rendered") == before

@@ -37,9 +37,9 @@ def test_edited_file_is_parsed_again(repo):
 def test_data_json_cannot_round_trip_is_not_cached(tmp_path):
     """A YAML date or an integer key would come back from JSON as another type."""
     cache = ParsedYamlCache(tmp_path)
-    assert cache.load(b"when: 2026-01-01\n", "a") == {"when": datetime.date(2026, 1, 1)}
-    assert cache.load(b"gpu: {100: 1}\n", "b") == {"gpu": {100: 1}}
-    assert cache.load(b"cpu: '4'\n", "c") == {"cpu": "4"}
+    assert cache.load(b"when: 2026-01-01\n", "a")[0] == {"when": datetime.date(2026, 1, 1)}
+    assert cache.load(b"gpu: {100: 1}\n", "b")[0] == {"gpu": {100: 1}}
+    assert cache.load(b"cpu: '4'\n", "c")[0] == {"cpu": "4"}
     cache.save()
     stored = json.loads((tmp_path / "parsed-yaml.json").read_text())["entries"]
     assert set(stored) == {"c"}
@@ -48,13 +48,13 @@ def test_data_json_cannot_round_trip_is_not_cached(tmp_path):
 def test_cache_of_another_parser_version_is_ignored(tmp_path):
     """Data parsed by another PyYAML build is not trusted."""
     (tmp_path / "parsed-yaml.json").write_text(json.dumps({"version": "0/old", "entries": {"d": {"x": 1}}}))
-    assert ParsedYamlCache(tmp_path).load(b"x: 2\n", "d") == {"x": 2}
+    assert ParsedYamlCache(tmp_path).load(b"x: 2\n", "d")[0] == {"x": 2}
 
 
 def test_corrupt_cache_is_only_slower(tmp_path):
     """A damaged cache file is ignored, not an error."""
     (tmp_path / "parsed-yaml.json").write_text("{not json")
-    assert ParsedYamlCache(tmp_path).load(b"x: 2\n", "d") == {"x": 2}
+    assert ParsedYamlCache(tmp_path).load(b"x: 2\n", "d")[0] == {"x": 2}
 
 
 @pytest.mark.skipif(not CRD_DIR.is_dir(), reason="the upstream CRDs are not beside the checkout")

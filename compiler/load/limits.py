@@ -1,0 +1,126 @@
+"""Caps on what one spec file may cost: its size, the values it expands to, how deep they
+nest, how long a string or a number may be, and which characters text may hold.
+
+Spec files come from pull requests; some are wrong on purpose. Every cap is named in the
+message that reports it, so a user who really needs more knows what they ran into. The data
+is walked once, right after YAML or Jsonnet gives it, and the walk stops at the first cap it
+reaches: a YAML alias that expands a billion times is refused after MAX_VALUES steps, and an
+anchor that contains itself is found without ever recursing.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+MAX_FILE_BYTES = 512 << 10  # 512 KiB: the largest example tenant is a few KiB
+MAX_VALUES = 50_000  # mappings, lists and scalars, counted after alias expansion
+# Files larger than this are first counted (YAML events) before their objects are built: a
+# smaller file cannot hold more than MAX_VALUES values (each takes at least two bytes).
+COUNT_FIRST_BYTES = 2 * MAX_VALUES
+MAX_DEPTH = 50  # nesting of mappings and lists
+MAX_STRING = 16_384  # characters of one string (names, images, commands)
+MAX_TEXT = 4 << 20  # characters of all strings together, counted per use (an aliased string counts each time)
+MAX_INT = (1 << 63) - 1  # Kubernetes' int64: larger numbers cannot be written to any object
+
+# Text with these would print terminal escape sequences or reorder what a reviewer reads
+# (bidirectional overrides, "Trojan Source"): C0 controls but tab and newline, DEL, C1
+# controls, the bidi embeddings/overrides/isolates and marks, line/paragraph separators, BOM.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]")
+
+
+@dataclass(frozen=True)
+class LimitProblem:
+    """One cap broken: where in the file, what, and what to do."""
+
+    path: str  # field path in the file, '' for the whole file
+    message: str
+    hint: str
+
+
+def _join(path: str, step: str | int) -> str:
+    if isinstance(step, int):
+        return f"{path}[{step}]"
+    return f"{path}.{step}" if path else str(step)
+
+
+def _scalar_problem(value: Any) -> tuple[str, str] | None:
+    """(message, hint) when one scalar breaks a cap, else None."""
+    if isinstance(value, str):
+        if len(value) > MAX_STRING:
+            return (f"a string of {len(value)} characters (the cap is {MAX_STRING})", "shorten it")
+        bad = _FORBIDDEN.search(value)
+        if bad:
+            return (f"contains the control or bidirectional character U+{ord(bad.group()):04X}",
+                    "remove it; names and text must print as they read")
+    elif isinstance(value, bool):
+        return None
+    elif isinstance(value, int):
+        if abs(value) > MAX_INT:
+            return (f"a number beyond the 64-bit range (the cap is {MAX_INT})", "use a smaller number")
+    elif isinstance(value, float) and not math.isfinite(value):
+        return (f"{value} is not a finite number", "write a number")
+    return None
+
+
+class _Walk:
+    """One bounded pass over plain data (dicts, lists, scalars), shared references included."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.text = 0
+        self.problems: list[LimitProblem] = []
+
+    def add(self, path: str, message: str, hint: str) -> None:
+        self.problems.append(LimitProblem(path, message, hint))
+
+    def run(self, data: Any) -> list[LimitProblem]:
+        # (value, path, depth, ids of the containers above it)
+        stack: list[tuple[Any, str, int, frozenset[int]]] = [(data, "", 0, frozenset())]
+        while stack and len(self.problems) < 20:
+            value, path, depth, above = stack.pop()
+            self.count += 1
+            if self.count > MAX_VALUES:
+                self.add("", f"expands to more than {MAX_VALUES} values (YAML aliases count once per use)",
+                         "write the data out plainly and keep it smaller; tenant files are a few hundred lines")
+                break
+            if isinstance(value, (dict, list)):
+                self._container(value, path, depth, above, stack)
+            else:
+                self.text += len(value) if isinstance(value, str) else 0
+                if self.text > MAX_TEXT:
+                    self.add("", f"holds more than {MAX_TEXT} characters of text (YAML aliases count once per use)",
+                             "keep spec files small; large data belongs in datasets, not specs")
+                    break
+                problem = _scalar_problem(value)
+                if problem:
+                    self.add(path, *problem)
+        return self.problems
+
+    def _container(self, value: dict | list, path: str, depth: int, above: frozenset[int],
+                   stack: list[tuple[Any, str, int, frozenset[int]]]) -> None:
+        if id(value) in above:
+            self.add(path, "refers to itself (a YAML anchor used inside its own value)", "remove the alias")
+            return
+        if depth >= MAX_DEPTH:
+            self.add(path, f"nests deeper than {MAX_DEPTH} levels (the cap)", "flatten the data")
+            return
+        inner = above | {id(value)}
+        if isinstance(value, dict):
+            items: list[tuple[Any, Any]] = list(value.items())
+        else:
+            items = list(enumerate(value))
+        for key, item in reversed(items):
+            step = key if isinstance(value, list) else str(key)
+            if isinstance(key, str):
+                problem = _scalar_problem(key)
+                if problem:
+                    self.add(_join(path, step), "field name " + problem[0], problem[1])
+                    continue
+            stack.append((item, _join(path, step), depth + 1, inner))
+
+
+def check_data(data: Any) -> list[LimitProblem]:
+    """Every cap `data` breaks (at most 20; the walk stops at the value count cap)."""
+    return _Walk().run(data)
