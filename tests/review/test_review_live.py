@@ -85,6 +85,7 @@ def add_tenant(repo, cpu: str) -> None:
 name: {TENANT}
 displayName: Review live test
 owner: live@example.com
+members: [{{user: live@example.com, role: admin}}]
 quota: {{cpu: "{cpu}", pods: 20}}
 placement: {{gpu-east: {{weight: 1}}}}
 """)
