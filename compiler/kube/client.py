@@ -126,10 +126,11 @@ class Throttle:
     def limit(self) -> int:
         return self.state.window
 
-    def adapt(self, initial: int, ceiling: int) -> None:
-        """From now on: start at `initial` requests in flight and follow writes' latency too."""
+    def adapt(self, initial: int, ceiling: int, floor: int = 1) -> None:
+        """From now on: start at `initial` requests in flight and follow writes' latency too
+        (down to `floor`; 429s down to one)."""
         with self._cond:
-            self.state = window.start(initial, ceiling)
+            self.state = window.start(initial, ceiling, floor)
             self.adaptive = True
             self.highest = self.lowest = self.state.window
             self._cond.notify_all()

@@ -19,8 +19,11 @@ The signals, and what each one means:
            at least MIN_ROUND answers, as an RTT is in TCP Vegas): the round's mean against
            the lowest round mean seen so far (`baseline`, what the server answers with
            little queueing). Above TOLERANCE times the baseline, the window shrinks by a
-           quarter; otherwise a round that kept the window full grows it: doubled while
-           still starting (slow start, until the first decrease), then by one.
+           quarter, but latency alone never takes it below `floor` (apply's starting
+           window: a noisy machine, or kinds slower than others, must not talk it down to
+           one request at a time; only the server's 429 does that); otherwise a round that
+           kept the window full grows it: doubled while still starting (slow start, until
+           the first decrease), then by one.
   neither  a round that did not fill the window (the caller had fewer requests to send)
            proves nothing about a larger one and leaves it as it is.
 
@@ -57,7 +60,7 @@ class WindowState:
 
     window: int
     ceiling: int = 64
-    floor: int = 1
+    floor: int = 1  # what latency alone may shrink it to (429s: down to one)
     slow_start: bool = True
     epoch: int = 0  # one more at every decrease
     baseline: float | None = None  # the lowest round mean latency seen (seconds)
@@ -73,10 +76,12 @@ class WindowState:
         return max(self.window, MIN_ROUND)
 
 
-def start(initial: int, ceiling: int = 64) -> WindowState:
-    """A fresh controller: `initial` requests in flight, growing up to `ceiling`."""
+def start(initial: int, ceiling: int = 64, floor: int = 1) -> WindowState:
+    """A fresh controller: `initial` requests in flight, growing up to `ceiling`; latency alone
+    shrinks it down to `floor` at most."""
     ceiling = max(1, ceiling)
-    return WindowState(window=min(max(1, initial), ceiling), ceiling=ceiling)
+    initial = min(max(1, initial), ceiling)
+    return WindowState(window=initial, ceiling=ceiling, floor=min(max(1, floor), initial))
 
 
 def next_window(state: WindowState, sample: Sample) -> WindowState:
@@ -84,7 +89,7 @@ def next_window(state: WindowState, sample: Sample) -> WindowState:
     if sample.epoch < state.epoch:
         return state  # sent before the last decrease: it measured the overload already answered
     if sample.throttled:
-        halved = max(state.floor, min(state.window, sample.in_flight) // 2)
+        halved = max(1, min(state.window, sample.in_flight) // 2)
         return replace(_decreased(state, halved, throttled=True), hold_until=sample.at + HOLD)
     state = replace(state, answers=state.answers + 1, latency_sum=state.latency_sum + sample.latency,
                     busiest=max(state.busiest, sample.in_flight))

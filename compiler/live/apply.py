@@ -2,10 +2,10 @@
 
 Stages come from compiler.kinds (namespaces and cluster-scoped objects first, jobs last):
 an object may depend on objects of earlier stages, never of later ones. Within a stage,
-objects are applied in parallel: the client's throttle starts at one request in flight (so
-its first answers measure the server's latency without queueing) and adapts to the server:
-more while the writes' latency holds, fewer when it rises or on 429, up to max_concurrency
-(compiler.kube.window). Only the change set is sent,
+objects are applied in parallel: the client's throttle starts at the concurrency option and
+adapts to the server: more requests in flight while the writes' latency holds (up to
+max_concurrency), fewer when it rises (down to the concurrency option) or on 429 (down to
+one; compiler.kube.window). Only the change set is sent,
 so an apply with nothing to change writes nothing.
 
 Failures do not stop other objects, but objects in a namespace whose Namespace failed are
@@ -109,7 +109,7 @@ def apply_cluster(client: KubeClient, change_set: ClusterChangeSet, desired: dic
     report = ApplyReport(change_set)
     ceiling = max(1, options.max_concurrency)
     if change_set.changes:  # a pool of threads as deep as the window may grow; the throttle keeps the pace
-        client.throttle.adapt(1, ceiling)
+        client.throttle.adapt(options.concurrency, ceiling, floor=options.concurrency)
     with ThreadPoolExecutor(max_workers=ceiling if change_set.changes else max(1, options.concurrency)) as pool:
         _apply_stages(client, report, options, pool, progress)
         if options.prune:

@@ -119,3 +119,13 @@ def test_behind_a_priority_level_with_few_seats_the_window_stays_near_them():
     later = windows[500:]
     assert max(later) <= seats + 1 and min(later) >= seats // 2
     assert rejected < 50  # one 429 per probe past the seats, not a storm
+
+
+def test_latency_alone_never_shrinks_below_the_floor_a_429_does():
+    state = feed(start(8, ceiling=64, floor=8), 8, 0.001)  # a lucky first round: 1 ms
+    assert state.window == 16
+    for _ in range(10):
+        state = feed(state, state.round_size, 0.010)  # ten times that, round after round
+    assert state.window == 8 and state.slowed_rounds >= 2
+    state = next_window(state, Sample(0.002, True, state.epoch, 8, 100.0))
+    assert state.window == 4  # the server's word goes below it
