@@ -306,7 +306,7 @@ def first_name(tool: str) -> str:
 
 
 def tenantc_round(workload: Workload, kubeconfig: Path, samples: Samples) -> None:
-    """tenantc's first apply, then on the same cluster its no-op apply and both diffs."""
+    """Tenantc's first apply, then on the same cluster its no-op apply and both diffs."""
     seconds, checked, requests = tenantc_apply(workload, kubeconfig)
     samples.add("first apply: tenantc", seconds)
     samples.add("  of which compile check", checked)

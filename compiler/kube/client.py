@@ -207,14 +207,19 @@ class KubeClient:
             query = {**query, "continue": token}
 
     def apply(self, path: str, obj: dict, *, dry_run: bool = False, force: bool = False,
-              field_manager: str = FIELD_MANAGER) -> tuple[int, dict]:
-        """Server-side apply; returns (HTTP status, resulting object). 201 means created."""
+              field_manager: str = FIELD_MANAGER, result: bool = True) -> tuple[int, dict]:
+        """Server-side apply; returns (HTTP status, resulting object). 201 means created.
+        `result=False`: the object is not parsed ({} instead), for callers that need the status
+        alone (parsing thousands of answers costs CPU the API server may be short of)."""
         query = {"fieldManager": field_manager}
         if force:
             query["force"] = "true"
         if dry_run:
             query["dryRun"] = "All"
-        return self.request_status("PATCH", path, query, json.dumps(obj).encode(), APPLY_PATCH)
+        body = json.dumps(obj).encode()
+        if not result:
+            return self._send("PATCH", path, query, body, APPLY_PATCH, JSON).status, {}
+        return self.request_status("PATCH", path, query, body, APPLY_PATCH)
 
     def delete(self, path: str, *, uid: str | None = None, resource_version: str | None = None,
                dry_run: bool = False) -> dict:

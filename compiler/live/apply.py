@@ -150,7 +150,7 @@ def _apply_one(client: KubeClient, change: Change, options: ApplyOptions, failed
         return outcome
     try:
         status, _ = client.apply(change.resource.object_path(obj), obj, dry_run=options.dry_run,
-                                 force=options.force_conflicts)
+                                 force=options.force_conflicts, result=False)
     except ApiError as exc:
         if options.dry_run and exc.missing_namespace and change.action == ADD:
             outcome.result, outcome.message = WOULD_APPLY, f"namespace {namespace} is created first"

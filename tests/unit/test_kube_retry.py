@@ -1,7 +1,6 @@
 """The one retry policy (compiler/agent/retry.py) and the CLI client that follows it, against a fake transport."""
 from __future__ import annotations
 
-
 import threading
 
 import pytest
