@@ -30,7 +30,6 @@ import queue
 import shutil
 import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,6 +45,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from compile_bench import make_repo  # noqa: E402
+from delivery_bench import timed  # noqa: E402
 
 from compiler.cluster import ControlPlane, find_binaries  # noqa: E402
 from compiler.cluster.kubeconfig import build_kubeconfig, cert_user, write_kubeconfig  # noqa: E402
@@ -246,16 +246,10 @@ def tenantc_diff(workload: Workload, kubeconfig: Path) -> float:
     return seconds
 
 
-def kubectl(workload: Workload, kubeconfig: Path, *args: str, ok: tuple[int, ...] = (0,)) -> float:
+def kubectl(workload: Workload, kubeconfig: Path, *args: str) -> float:
     binary = str(Path(sys.executable).with_name("kubectl"))
-    argv = [binary, "--kubeconfig", str(kubeconfig), *args, "--server-side", "--field-manager=tenantc",
-            *[x for f in workload.files for x in ("-f", f)]]
-    started = time.perf_counter()
-    run = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    seconds = time.perf_counter() - started
-    if run.returncode not in ok:
-        raise SystemExit(f"kubectl {args[0]} exited {run.returncode}: {run.stderr[-2000:]}")
-    return seconds
+    return timed([binary, "--kubeconfig", str(kubeconfig), *args, "--server-side", "--field-manager=tenantc",
+                  *[x for f in workload.files for x in ("-f", f)]])
 
 
 # -- the run ---------------------------------------------------------------------------------------------------
