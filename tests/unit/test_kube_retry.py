@@ -240,3 +240,10 @@ def test_requests_carry_the_transports_credentials_and_dry_runs_are_counted_apar
     assert transport.sent[1] == ("PATCH",
                                  "/api/v1/namespaces/a/configmaps/x?fieldManager=tenantc&force=true&dryRun=All")
     assert client.counts.snapshot() == {"reads": 0, "writes": 1, "dryRuns": 1, "byVerb": {"PATCH": 2}}
+
+
+def test_apply_without_the_result_returns_the_status_alone_and_still_retries(clock):
+    transport = FakeTransport(Response(429, {"Retry-After": "1"}, b""), Response(201, {}, b"not even JSON"))
+    client = KubeClient(transport, retry=RetryPolicy(base=0.2, cap=5, jitter=0.0))
+    assert client.apply("/api/v1/namespaces/a", {"kind": "Namespace"}, result=False) == (201, {})
+    assert [m for m, _ in transport.sent] == ["PATCH", "PATCH"] and client.counts.writes == 2
