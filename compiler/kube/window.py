@@ -24,6 +24,8 @@ The signals, and what each one means:
            one request at a time; only the server's 429 does that); otherwise a round that
            kept the window full grows it: doubled while still starting (slow start, until
            the first decrease), then by one.
+  first    the first round only warms up: its answers carry the connections' TLS handshakes,
+           and a baseline that high would let the window grow far into a queue.
   neither  a round that did not fill the window (the caller had fewer requests to send)
            proves nothing about a larger one and leaves it as it is.
 
@@ -68,6 +70,7 @@ class WindowState:
     answers: int = 0  # of the current round
     latency_sum: float = 0.0
     busiest: int = 0  # the most requests in flight during the round
+    rounds: int = 0  # completed
     throttled_rounds: int = 0  # decreases for 429s
     slowed_rounds: int = 0  # decreases for latency
 
@@ -95,6 +98,8 @@ def next_window(state: WindowState, sample: Sample) -> WindowState:
                     busiest=max(state.busiest, sample.in_flight))
     if state.answers < state.round_size:
         return state
+    if state.rounds == 0:
+        return _new_round(state)  # warming up
     mean = state.latency_sum / state.answers
     baseline = mean if state.baseline is None else min(state.baseline, mean)
     state = replace(state, baseline=baseline)
@@ -113,4 +118,4 @@ def _decreased(state: WindowState, window: int, *, throttled: bool) -> WindowSta
 
 
 def _new_round(state: WindowState) -> WindowState:
-    return replace(state, answers=0, latency_sum=0.0, busiest=0)
+    return replace(state, answers=0, latency_sum=0.0, busiest=0, rounds=state.rounds + 1)

@@ -25,25 +25,26 @@ def test_slow_start_doubles_each_full_round_while_latency_holds_up_to_the_ceilin
     for _ in range(6):
         state = feed(state, state.round_size, 0.010)
         seen.append(state.window)
-    assert seen == [4, 8, 16, 32, 40, 40, 40]
+    assert seen == [4, 4, 8, 16, 32, 40, 40]  # the first round warms up (connections, TLS handshakes)
     assert state.baseline == 0.010 and state.slow_start
 
 
 def test_a_round_is_at_least_min_round_answers():
-    state = start(2)
+    state = feed(start(2), MIN_ROUND, 0.500)  # warming up: says nothing
+    assert state.window == 2 and state.baseline is None
     state = feed(state, MIN_ROUND - 1, 0.010)
     assert state.window == 2
     assert feed(state, 1, 0.010).window == 4
 
 
 def test_a_round_that_did_not_fill_the_window_does_not_grow_it():
-    state = start(16)
+    state = feed(start(16), 16, 0.010)
     state = feed(state, 16, 0.010, in_flight=5)  # the caller had only 5 to send
-    assert state.window == 16 and state.answers == 0  # the round ended, nothing learnt
+    assert state.window == 16 and state.answers == 0 and state.rounds == 2  # the round ended, nothing learnt
 
 
 def test_rising_latency_shrinks_by_a_quarter_ends_slow_start_then_growth_is_by_one():
-    state = feed(start(8), 8, 0.010)  # baseline 10 ms; 16
+    state = feed(feed(start(8), 8, 0.010), 8, 0.010)  # warmed up; baseline 10 ms; 16
     state = feed(state, 16, 0.010 * TOLERANCE * 1.5)
     assert state.window == 12 and not state.slow_start and state.slowed_rounds == 1
     state = feed(state, 12, 0.010 * TOLERANCE * 0.9)  # within the tolerance again
@@ -53,7 +54,7 @@ def test_rising_latency_shrinks_by_a_quarter_ends_slow_start_then_growth_is_by_o
 
 
 def test_answers_sent_before_a_decrease_are_ignored():
-    state = feed(start(8), 8, 0.010)
+    state = feed(feed(start(8), 8, 0.010), 8, 0.010)
     old_epoch = state.epoch
     state = feed(state, 16, 0.050)  # shrinks: a new epoch
     assert state.epoch == old_epoch + 1
@@ -122,7 +123,7 @@ def test_behind_a_priority_level_with_few_seats_the_window_stays_near_them():
 
 
 def test_latency_alone_never_shrinks_below_the_floor_a_429_does():
-    state = feed(start(8, ceiling=64, floor=8), 8, 0.001)  # a lucky first round: 1 ms
+    state = feed(feed(start(8, ceiling=64, floor=8), 8, 0.5), 8, 0.001)  # warmed up; then a lucky round: 1 ms
     assert state.window == 16
     for _ in range(10):
         state = feed(state, state.round_size, 0.010)  # ten times that, round after round
