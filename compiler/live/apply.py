@@ -107,7 +107,7 @@ def apply_cluster(client: KubeClient, change_set: ClusterChangeSet, desired: dic
     """Apply `change_set` (computed with mode=APPLY) to the cluster `client` talks to."""
     progress = progress or NoProgress()
     report = ApplyReport(change_set)
-    ceiling = max(1, options.max_concurrency)
+    ceiling = max(1, options.concurrency, options.max_concurrency)
     if change_set.changes:  # a pool of threads as deep as the window may grow; the throttle keeps the pace
         client.throttle.adapt(options.concurrency, ceiling, floor=options.concurrency)
     with ThreadPoolExecutor(max_workers=ceiling if change_set.changes else max(1, options.concurrency)) as pool:
