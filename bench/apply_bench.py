@@ -291,7 +291,8 @@ def one_round(workload: Workload, work: Path, number: int, raw_concurrency: int,
                 samples.add("first apply: kubectl apply --server-side", kubectl(workload, kubeconfig, "apply"))
             else:
                 tenantc_round(workload, kubeconfig, samples)
-            log(f"  round {number + 1}: {tool} first apply {samples.seconds[first_name(tool)][-1]:.1f} s")
+            extra = f", in flight {samples.notes['tenantc in flight'][-1]}" if tool == "tenantc" else ""
+            log(f"  round {number + 1}: {tool} first apply {samples.seconds[first_name(tool)][-1]:.1f} s{extra}")
 
 
 def first_name(tool: str) -> str:
