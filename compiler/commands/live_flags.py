@@ -36,7 +36,8 @@ def add_change_set_flags(parser: argparse.ArgumentParser) -> None:
     add_repo_flags(parser)
     add_access_flags(parser)
     parser.add_argument("--concurrency", type=_positive_int, default=8, metavar="N",
-                        help="requests in flight per cluster (default 8)")
+                        help="requests in flight per cluster (default 8); apply grows its writes from there "
+                             "while the server's latency holds (up to 64) and backs off on 429")
     group = parser.add_argument_group("prune rules (what counts as to prune)")
     group.add_argument("--prune-namespaces", action="store_true", help="Namespaces may be pruned too")
     group.add_argument("--prune-pvcs", action="store_true", help="PersistentVolumeClaims may be pruned too")

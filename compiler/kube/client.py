@@ -14,7 +14,9 @@ Fairness answers 429 when the concurrency of the user's priority level is used u
 `limitResponse: Reject`), and callers run up to --concurrency requests at once. Retrying
 each one after its Retry-After alone keeps them colliding on the few seats the level has;
 halving the requests in flight on a 429 and adding one back per round of successes (AIMD,
-as TCP does) settles near what the server grants.
+as TCP does) settles near what the server grants. Apply also lets the latency of its writes
+steer (`Throttle.adapt`): more requests in flight while latency holds, fewer when it rises,
+before APF's queues fill up (the controller: window.py).
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from compiler.agent.retry import (
     parse_retry_after,
 )
 from compiler.kinds import FIELD_MANAGER
+from compiler.kube import window
 from compiler.kube.errors import ApiError, Unreachable
 from compiler.kube.transport import (
     Endpoint,
@@ -94,53 +97,68 @@ class RequestCounts:
             return out
 
 
+@dataclass(frozen=True)
+class Ticket:
+    """One attempt's slot: when it was sent, and the controller's epoch then."""
+
+    sent: float
+    epoch: int
+
+
 class Throttle:
-    """How many requests may be in flight: unlimited until a 429, then AIMD.
+    """How many requests may be in flight: compiler.kube.window's controller, fed by every attempt.
 
-    A 429 to an attempt sent after the last decrease halves the limit (from the requests in
-    flight at the first one), at least 1: attempts already in flight when the limit dropped
-    answer from the same overload and do not count again. `limit` successes in a row add one,
-    at most once per `step` seconds (the API server's Retry-After is a second or two: probing
-    faster only collects 429s); past `ceiling` the limit is lifted."""
+    By default only 429s drive it (the window starts at `ceiling`, which the callers' own
+    thread pools keep it under): a 429 halves the requests in flight, rounds of successes
+    add one back (AIMD). `adapt(initial, ceiling)` (apply) also lets the latency of writes
+    drive it: the window starts at `initial`, grows while their latency holds and shrinks
+    when it rises (see window.py). Reads never count as latency: a LIST's time says how big
+    the collection is, not how busy the server is."""
 
-    def __init__(self, ceiling: int = 64, step: float = 1.0):
-        self.ceiling, self.step = ceiling, step
-        self.limit: int | None = None
+    def __init__(self, ceiling: int = 64):
+        self.state = window.start(ceiling, ceiling)
+        self.adaptive = False
+        self.highest = self.lowest = self.state.window
         self._in_flight = 0
-        self._successes = 0
-        self._lowered_at = float("-inf")
-        self._changed_at = float("-inf")
         self._cond = threading.Condition()
 
-    def acquire(self) -> float:
-        """Wait for a free slot; returns when the attempt started (for release)."""
+    @property
+    def limit(self) -> int:
+        return self.state.window
+
+    def adapt(self, initial: int, ceiling: int, floor: int = 1) -> None:
+        """From now on: start at `initial` requests in flight and follow writes' latency too
+        (down to `floor`; 429s down to one)."""
         with self._cond:
-            while self.limit is not None and self._in_flight >= self.limit:
+            self.state = window.start(initial, ceiling, floor)
+            self.adaptive = True
+            self.highest = self.lowest = self.state.window
+            self._cond.notify_all()
+
+    def acquire(self) -> Ticket:
+        """Wait for a free slot; the ticket goes back to release."""
+        with self._cond:
+            while self._in_flight >= self.state.window:
                 self._cond.wait()
             self._in_flight += 1
-            return time.monotonic()
+            return Ticket(time.monotonic(), self.state.epoch)
 
-    def release(self, started: float, throttled: bool) -> int | None:
-        """The attempt begun at `started` ended (429 or not); returns a new, lower limit, if any."""
+    def release(self, ticket: Ticket, throttled: bool, write: bool = True) -> int | None:
+        """The attempt of `ticket` ended (429 or not); returns the new window when a 429 lowered it."""
         with self._cond:
-            lowered = None
             now = time.monotonic()
-            if throttled and started > self._lowered_at:
-                base = self.limit if self.limit is not None else self._in_flight
-                self.limit = lowered = max(1, base // 2)
-                self._lowered_at = self._changed_at = now
-                self._successes = 0
-            elif throttled:
-                self._successes = 0
-            elif self.limit is not None:
-                self._successes += 1
-                if self._successes >= self.limit and now - self._changed_at >= self.step:
-                    self._successes = 0
-                    self._changed_at = now
-                    self.limit = None if self.limit >= self.ceiling else self.limit + 1
+            before = self.state
+            if throttled or (write or not self.adaptive):
+                latency = now - ticket.sent if self.adaptive else 0.0  # 0: only 429s and rounds count
+                self.state = window.next_window(before, window.Sample(latency, throttled, ticket.epoch,
+                                                                      self._in_flight, now))
             self._in_flight -= 1
-            self._cond.notify_all()
-            return lowered
+            limit = self.state.window
+            self.highest, self.lowest = max(self.highest, limit), min(self.lowest, limit)
+            free = limit - self._in_flight
+            if free > 0:
+                self._cond.notify(free)
+            return limit if throttled and self.state.epoch > before.epoch else None
 
 
 class KubeClient:
@@ -189,14 +207,19 @@ class KubeClient:
             query = {**query, "continue": token}
 
     def apply(self, path: str, obj: dict, *, dry_run: bool = False, force: bool = False,
-              field_manager: str = FIELD_MANAGER) -> tuple[int, dict]:
-        """Server-side apply; returns (HTTP status, resulting object). 201 means created."""
+              field_manager: str = FIELD_MANAGER, result: bool = True) -> tuple[int, dict]:
+        """Server-side apply; returns (HTTP status, resulting object). 201 means created.
+        `result=False`: the object is not parsed ({} instead), for callers that need the status
+        alone (parsing thousands of answers costs CPU the API server may be short of)."""
         query = {"fieldManager": field_manager}
         if force:
             query["force"] = "true"
         if dry_run:
             query["dryRun"] = "All"
-        return self.request_status("PATCH", path, query, json.dumps(obj).encode(), APPLY_PATCH)
+        body = json.dumps(obj).encode()
+        if not result:
+            return self._send("PATCH", path, query, body, APPLY_PATCH, JSON).status, {}
+        return self.request_status("PATCH", path, query, body, APPLY_PATCH)
 
     def delete(self, path: str, *, uid: str | None = None, resource_version: str | None = None,
                dry_run: bool = False) -> dict:
@@ -236,7 +259,7 @@ class KubeClient:
             if self.observer:
                 self.observer(method, path)
             self.counts.record(method, dry_run)
-            sent = self.throttle.acquire()
+            ticket = self.throttle.acquire()
             response = None
             try:
                 response = self.transport.send(method, target, body, headers, self.timeout)
@@ -248,7 +271,8 @@ class KubeClient:
                 self._wait("no answer", delay)
                 continue
             finally:
-                lowered = self.throttle.release(sent, response is not None and response.status == 429)
+                lowered = self.throttle.release(ticket, response is not None and response.status == 429,
+                                                write=method in WRITE_METHODS)
                 if lowered is not None:
                     self.counts.record_limit(lowered)
             if response.status < 400:

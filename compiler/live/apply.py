@@ -2,8 +2,11 @@
 
 Stages come from compiler.kinds (namespaces and cluster-scoped objects first, jobs last):
 an object may depend on objects of earlier stages, never of later ones. Within a stage,
-objects are applied in parallel (bounded by the concurrency option). Only the change set
-is sent, so an apply with nothing to change writes nothing.
+objects are applied in parallel: the client's throttle starts at the concurrency option and
+adapts to the server: more requests in flight while the writes' latency holds (up to
+max_concurrency), fewer when it rises (down to the concurrency option) or on 429 (down to
+one; compiler.kube.window). Only the change set is sent,
+so an apply with nothing to change writes nothing.
 
 Failures do not stop other objects, but objects in a namespace whose Namespace failed are
 skipped, and nothing is pruned after any failure. Every request is safe to repeat, so the
@@ -104,7 +107,10 @@ def apply_cluster(client: KubeClient, change_set: ClusterChangeSet, desired: dic
     """Apply `change_set` (computed with mode=APPLY) to the cluster `client` talks to."""
     progress = progress or NoProgress()
     report = ApplyReport(change_set)
-    with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
+    ceiling = max(1, options.concurrency, options.max_concurrency)
+    if change_set.changes:  # a pool of threads as deep as the window may grow; the throttle keeps the pace
+        client.throttle.adapt(options.concurrency, ceiling, floor=options.concurrency)
+    with ThreadPoolExecutor(max_workers=ceiling if change_set.changes else max(1, options.concurrency)) as pool:
         _apply_stages(client, report, options, pool, progress)
         if options.prune:
             prune_cluster(client, report, options, {ObjectRef.of(o) for o in desired.values()}, pool, progress)
@@ -113,6 +119,9 @@ def apply_cluster(client: KubeClient, change_set: ClusterChangeSet, desired: dic
         report.waited = wait_ready(client, objects, options.timeout, concurrency=options.concurrency,
                                    label=object_label)
     report.requests = client.counts.snapshot()
+    if client.throttle.adaptive:
+        throttle = client.throttle
+        report.requests["inFlight"] = {"highest": throttle.highest, "last": throttle.limit}
     return report
 
 
@@ -141,7 +150,7 @@ def _apply_one(client: KubeClient, change: Change, options: ApplyOptions, failed
         return outcome
     try:
         status, _ = client.apply(change.resource.object_path(obj), obj, dry_run=options.dry_run,
-                                 force=options.force_conflicts)
+                                 force=options.force_conflicts, result=False)
     except ApiError as exc:
         if options.dry_run and exc.missing_namespace and change.action == ADD:
             outcome.result, outcome.message = WOULD_APPLY, f"namespace {namespace} is created first"

@@ -39,6 +39,7 @@ class DiffOptions:
 class ApplyOptions(DiffOptions):
     """`apply`: the change sets sent with server-side apply, then prune and wait as asked."""
 
+    max_concurrency: int = 64  # apply's writes: from `concurrency` up to this many while latency holds
     force_conflicts: bool = False
     dry_run: bool = False  # server-side: every request is sent with dryRun=All; deletions are only listed
     prune: bool = False  # delete what tenantc owns and rendered/ no longer has (within prune_flags)

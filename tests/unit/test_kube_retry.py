@@ -130,32 +130,65 @@ def test_retries_and_their_waits_are_counted_by_cause(clock):
     assert snapshot["lowestConcurrency"] == 1  # the 429 came with one request in flight
 
 
+def full_rounds(throttle, answers: int) -> None:
+    """`answers` successes, sent a full window at a time."""
+    while answers > 0:
+        tickets = [throttle.acquire() for _ in range(min(throttle.limit, answers))]
+        for ticket in tickets:
+            throttle.release(ticket, throttled=False)
+        answers -= len(tickets)
+
+
 def test_the_throttle_halves_requests_in_flight_on_429_and_adds_one_back_per_round(clock):
-    """AIMD: a 429 halves the limit (once per round: answers to requests sent before the last
-    decrease do not count again); `limit` successes in a row, at least `step` apart, add one."""
-    throttle = client_module.Throttle(ceiling=4, step=1.0)
-    started = [throttle.acquire() for _ in range(8)]  # no limit before the first 429
-    assert throttle.limit is None
+    """AIMD: a 429 halves the requests in flight (once per round: answers to requests sent
+    before the last decrease do not count again); after a second without 429s, each round of
+    answers that kept the window full adds one, up to the ceiling."""
+    throttle = client_module.Throttle(ceiling=16)
+    started = [throttle.acquire() for _ in range(8)]  # the callers' 8 threads, under the ceiling
+    assert throttle.limit == 16
     assert throttle.release(started[0], throttled=True) == 4  # 8 in flight -> 4
     assert throttle.release(started[1], throttled=True) is None  # sent before the decrease: same overload
     for sent in started[2:]:
         throttle.release(sent, throttled=False)
+    full_rounds(throttle, 8)
     assert throttle.limit == 4  # no second elapsed since the decrease
+    tickets = [throttle.acquire() for _ in range(4)]
+    assert throttle.release(tickets[0], throttled=True) == 2  # a 429 to a request sent after the decrease
+    for ticket in tickets[1:]:
+        throttle.release(ticket, throttled=False)
     client_module.time.sleep(1.0)
-    again = throttle.acquire()
-    assert throttle.release(again, throttled=True) == 2  # a 429 to a request sent after the decrease
-    client_module.time.sleep(1.0)
-    for _ in range(2):
-        throttle.release(throttle.acquire(), throttled=False)
+    full_rounds(throttle, 8)  # one round: 8 answers at least
     assert throttle.limit == 3
-    client_module.time.sleep(1.0)
-    for _ in range(3):
-        throttle.release(throttle.acquire(), throttled=False)
+    full_rounds(throttle, 8)
     assert throttle.limit == 4
-    client_module.time.sleep(1.0)
-    for _ in range(4):
-        throttle.release(throttle.acquire(), throttled=False)
-    assert throttle.limit is None  # past the ceiling: unlimited again
+    one_at_a_time = throttle.acquire()
+    throttle.release(one_at_a_time, throttled=False)
+    full_rounds(throttle, 300)
+    assert throttle.limit == 16  # the ceiling
+    assert throttle.lowest == 2 and throttle.highest == 16
+
+
+def test_the_throttle_follows_write_latency_only_once_adapting(clock):
+    """Apply's mode: the window starts small, doubles per round while writes answer as fast as
+    at first, and shrinks when their latency rises; reads never count as latency."""
+    throttle = client_module.Throttle(ceiling=64)
+    throttle.adapt(initial=8, ceiling=32)
+    assert throttle.limit == 8
+
+    def round_of(latency: float, write: bool = True) -> None:
+        tickets = [throttle.acquire() for _ in range(max(throttle.limit, 8))]
+        client_module.time.sleep(latency)
+        for ticket in tickets:
+            throttle.release(ticket, throttled=False, write=write)
+
+    round_of(0.5)
+    assert throttle.limit == 8  # the first round warms up (new connections)
+    round_of(0.01)
+    assert throttle.limit == 16  # slow start: doubled
+    round_of(5.0, write=False)  # slow LISTs: not a signal
+    assert throttle.limit == 16
+    round_of(0.05)  # five times the first round's latency
+    assert throttle.limit == 12 and throttle.state.slowed_rounds == 1
 
 
 def test_the_throttle_makes_a_waiting_request_wait_for_a_free_slot():
@@ -209,3 +242,10 @@ def test_requests_carry_the_transports_credentials_and_dry_runs_are_counted_apar
     assert transport.sent[1] == ("PATCH",
                                  "/api/v1/namespaces/a/configmaps/x?fieldManager=tenantc&force=true&dryRun=All")
     assert client.counts.snapshot() == {"reads": 0, "writes": 1, "dryRuns": 1, "byVerb": {"PATCH": 2}}
+
+
+def test_apply_without_the_result_returns_the_status_alone_and_still_retries(clock):
+    transport = FakeTransport(Response(429, {"Retry-After": "1"}, b""), Response(201, {}, b"not even JSON"))
+    client = KubeClient(transport, retry=RetryPolicy(base=0.2, cap=5, jitter=0.0))
+    assert client.apply("/api/v1/namespaces/a", {"kind": "Namespace"}, result=False) == (201, {})
+    assert [m for m, _ in transport.sent] == ["PATCH", "PATCH"] and client.counts.writes == 2
