@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     PlainSerializer,
     WithJsonSchema,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -113,3 +115,32 @@ def user_handle(user: str) -> str:
     """'Lena.Ko@example.com' -> 'lena-ko': a DNS-safe name for per-user objects (home, notebook)."""
     local = user.split("@", 1)[0].lower()
     return re.sub(r"[^a-z0-9-]+", "-", local).strip("-")[:30] or "user"
+
+
+class Member(Spec):
+    """A user or a group with one of the built-in roles (never cluster-admin)."""
+
+    user: str | None = None
+    group: str | None = None
+    role: Literal["admin", "edit", "view"]
+
+    @model_validator(mode="after")
+    def _exactly_one_subject(self) -> Member:
+        if bool(self.user) == bool(self.group):
+            raise ValueError("set exactly one of user or group")
+        return self
+
+    @property
+    def subject(self) -> tuple[str, str]:
+        return ("User", self.user) if self.user else ("Group", self.group or "")
+
+
+class Quota(Spec):
+    """The logical quota: the total across all clusters the tenant is placed on."""
+
+    cpu: QuantityField | None = None
+    memory: QuantityField | None = None
+    gpu: dict[str, CountField] = Field(default_factory=dict, description="GPUs per model, e.g. {A100: 16}")
+    pods: CountField | None = None
+    pvcs: CountField | None = None
+    storage: QuantityField | None = None

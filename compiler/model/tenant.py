@@ -4,51 +4,24 @@ from __future__ import annotations
 import ipaddress
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from compiler.model.common import (
     MAX_TENANT_NAME,
-    CountField,
     DnsName,
+    Member,
     QuantityField,
+    Quota,
     Spec,
     check_dns_label,
     duplicate_names,
     user_handle,
 )
 from compiler.model.data import Dataset, DatasetImport, Storage
+from compiler.model.projects import NamespaceShare, Project, check_projects
 from compiler.model.workloads import Job, Notebook, Pipeline, Schedule, Template
 
 RESERVED_TENANT_NAMES = {"platform", "default", "kube-system", "kube-public", "kube-node-lease"}
-
-
-class Member(Spec):
-    """A user or a group with one of the built-in roles (never cluster-admin)."""
-
-    user: str | None = None
-    group: str | None = None
-    role: Literal["admin", "edit", "view"]
-
-    @model_validator(mode="after")
-    def _exactly_one_subject(self) -> Member:
-        if bool(self.user) == bool(self.group):
-            raise ValueError("set exactly one of user or group")
-        return self
-
-    @property
-    def subject(self) -> tuple[str, str]:
-        return ("User", self.user) if self.user else ("Group", self.group or "")
-
-
-class Quota(Spec):
-    """The logical quota: the total across all clusters the tenant is placed on."""
-
-    cpu: QuantityField | None = None
-    memory: QuantityField | None = None
-    gpu: dict[str, CountField] = Field(default_factory=dict, description="GPUs per model, e.g. {A100: 16}")
-    pods: CountField | None = None
-    pvcs: CountField | None = None
-    storage: QuantityField | None = None
 
 
 class ClusterShare(Spec):
@@ -126,6 +99,12 @@ class Tenant(Spec):
     jobs: list[Job] = Field(default_factory=list)
     schedules: list[Schedule] = Field(default_factory=list)
     pipelines: list[Pipeline] = Field(default_factory=list)
+    own_share: NamespaceShare | None = Field(
+        default=None, description="with projects: the tenant's own namespace's part of the quota (default "
+        "{weight: 1} when projects use weights; with explicit project quotas, what is left must be given here)")
+    projects: list[Project] = Field(
+        default_factory=list, description="namespaces '<tenant>-<project>' with members, quota and queue of "
+        "their own (compiler/model/projects.py)")
 
     @field_validator("name")
     @classmethod
@@ -133,6 +112,12 @@ class Tenant(Spec):
         check_dns_label(value, MAX_TENANT_NAME)
         if value in RESERVED_TENANT_NAMES:
             raise ValueError(f"'{value}' is reserved; choose another tenant name")
+        return value
+
+    @field_validator("projects")
+    @classmethod
+    def _valid_projects(cls, value: list[Project], info: ValidationInfo) -> list[Project]:
+        check_projects(value, info.data.get("own_share"), info.data.get("name", ""))
         return value
 
     @model_validator(mode="after")

@@ -49,7 +49,7 @@ def job_spec(ctx: TenantContext, job: ResolvedJob, holder: tuple[str, str] = ("b
     deleted by Volcano must not be re-created, and so run again, by whatever made it)."""
     spec: dict = {
         "schedulerName": "volcano",
-        "queue": ctx.tenant.name,
+        "queue": ctx.queue,
         "minAvailable": job.min_available,
         "plugins": plugins(job),
         # A preempted or evicted pod restarts the whole gang: a half-gang makes no progress.
@@ -165,7 +165,7 @@ def _gate_spec(ctx: TenantContext, gate: DataGate | None) -> dict:
         **pod_placement(ctx.cluster, "cpu"),
     }
     spec: dict = {
-        "schedulerName": "volcano", "queue": ctx.tenant.name, "minAvailable": 1,
+        "schedulerName": "volcano", "queue": ctx.queue, "minAvailable": 1,
         "tasks": [{"name": "gate", "replicas": 1,
                    "template": {"metadata": {"labels": {JOB_LABEL: gate.job, TASK_LABEL: "gate"}}, "spec": pod}}],
     }

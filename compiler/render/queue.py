@@ -11,7 +11,7 @@ QUEUE_API = "scheduling.volcano.sh/v1beta1"
 SCHEDULED = {"cpu", "memory"}
 
 
-def _scheduled(amounts: dict) -> dict:
+def scheduled(amounts: dict) -> dict:
     return {k: v.canonical() for k, v in sorted(amounts.items()) if k in SCHEDULED or "/" in k}
 
 
@@ -20,11 +20,11 @@ def render(ctx: TenantContext) -> list[dict]:
     spec: dict = {
         "weight": ctx.tenant.queue.weight,
         "reclaimable": ctx.tenant.queue.reclaimable,
-        "capability": _scheduled(quota_amounts(ctx.share, ctx.cluster)),
+        "capability": scheduled(quota_amounts(ctx.share, ctx.cluster)),
         "parent": ctx.plan.queue_parents[ctx.tenant.name],
     }
     if ctx.guarantee is not None:
-        spec["guarantee"] = {"resource": _scheduled(resource_amounts(ctx.guarantee, gpus))}
+        spec["guarantee"] = {"resource": scheduled(resource_amounts(ctx.guarantee, gpus))}
     if ctx.tenant.queue.priority is not None:
         spec["priority"] = ctx.tenant.queue.priority
     return [ctx.obj(QUEUE_API, "Queue", ctx.tenant.name, namespaced=False, spec=spec)]

@@ -10,7 +10,7 @@ COUNTED = {"pods", "persistentvolumeclaims"}
 
 def render(ctx: TenantContext) -> list[dict]:
     hard = {}
-    for resource, amount in quota_amounts(ctx.share, ctx.cluster).items():
+    for resource, amount in quota_amounts(ctx.namespace_quota, ctx.cluster).items():
         if resource in COUNTED:
             key = resource
         elif resource == "storage":
