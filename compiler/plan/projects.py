@@ -26,7 +26,7 @@ from compiler.model.common import Member
 from compiler.model.projects import OWN_QUEUE_SUFFIX
 from compiler.model.tenant import Quota, Tenant
 from compiler.plan.quota import SCALARS, Shares
-from compiler.plan.split import SplitError, granularity, split, split_resource
+from compiler.plan.split import BYTE_UNITS, MILLI, SplitError, granularity, split, split_resource
 from compiler.quantity import EXACT, Quantity, exact_sum
 
 Amounts = dict[str, Decimal]  # 'cpu', 'memory', ..., 'gpu.<model>' -> amount
@@ -87,7 +87,7 @@ def plan_projects(specs: Specs, quotas: dict[str, Shares], problems: Problems) -
         shares = quotas.get(tenant.name, {})
         if parts is None or not shares:
             continue
-        per_cluster = _spread(parts, shares, tenant.quota)
+        per_cluster = spread_parts(parts, shares, tenant.quota)
         if per_cluster is None:  # the cluster shares did not add up: reported by the quota split
             continue
         admins = tuple(m for m in tenant.members if m.role == "admin")
@@ -160,7 +160,7 @@ def _logical_parts(spec: TenantSpec, problems: Problems) -> list[Amounts] | None
         total = _amount(tenant.quota, resource)
         assert total is not None
         try:
-            values = split_resource(_split_kind(resource), total.value, weights)
+            values = _split_logical(_split_kind(resource), total.value, weights)
         except SplitError as exc:
             problems.add(file, "projects", f"quota.{resource} cannot be split over the projects: {exc}",
                          "use weights that are not all 0 and an amount that divides into whole units")
@@ -169,6 +169,21 @@ def _logical_parts(spec: TenantSpec, problems: Problems) -> list[Amounts] | None
         for part, value in zip(parts, values, strict=True):
             part[resource] = value
     return parts if ok else None
+
+
+def _split_logical(kind: str, total: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """Split as clusters are (split_resource), but in a finer unit when that makes the split
+    exact: 3Ti by 2:1:1 is 1.5Ti, 768Gi, 768Gi rather than whole Ti."""
+    coarse = granularity(kind, total)
+    units = {"memory": BYTE_UNITS, "storage": BYTE_UNITS, "cpu": [Decimal(1), MILLI]}.get(kind, [])
+    finer = [u for u in units if u <= coarse]
+    whole = [int(w) for w in weights]
+    if whole == weights and sum(whole) > 0:
+        for unit in finer:
+            count = EXACT.divide_int(total, unit)
+            if EXACT.multiply(count, unit) == total and all(int(count) * w % sum(whole) == 0 for w in whole):
+                return split(total, weights, unit)
+    return split_resource(kind, total, weights)
 
 
 def _explicit_parts(tenant: Tenant, entries: list, file: str, problems: Problems) -> list[Amounts] | None:
@@ -196,7 +211,7 @@ def _explicit_parts(tenant: Tenant, entries: list, file: str, problems: Problems
     return [{r: (a.value if (a := _amount(q, r)) is not None else Decimal(0)) for r in wanted} for q in quotas]
 
 
-def _spread(parts: list[Amounts], shares: Shares, total: Quota) -> dict[str, list[Quota]] | None:
+def spread_parts(parts: list[Amounts], shares: Shares, total: Quota) -> dict[str, list[Quota]] | None:
     """Each part's amounts over the clusters (see the module docstring); None when the cluster
     shares do not add up to the quota (an error already reported)."""
     out: dict[str, list[dict]] = {c: [{"gpu": {}} for _ in parts] for c in shares}

@@ -23,7 +23,7 @@ def _egress_peers(result, unit: str, file: str = ALLOW_TO, direction: str = "egr
 
 
 def test_a_senders_new_project_re_renders_its_receivers(repo):
-    """recsys lets ads-ranking in: its ingress names every namespace of ads-ranking, so a project
+    """Recsys lets ads-ranking in: its ingress names every namespace of ads-ranking, so a project
     added to ads-ranking's spec re-renders recsys's unit (Plan.project_peers), cached or not."""
     first = _compile(repo)
     assert _egress_peers(first, "cpu-west/recsys", ALLOW_FROM, "ingress") == {"ads-ranking"}
