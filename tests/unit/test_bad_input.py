@@ -487,6 +487,41 @@ CASES = {
             )
         ],
     ),
+    # ---- projects (issue 16; compiler/model/projects.py, compiler/plan/projects.py) ----
+    "project quotas that do not add up to the tenant's": Case(
+        [
+            ("set", RECSYS, "ownShare", {"quota": {"cpu": "400", "memory": "1Ti", "gpu": {"A10": 8}, "pods": 750,
+                                                   "pvcs": 15, "storage": "15Ti"}}),
+            ("set", RECSYS, "projects[0].share", {"quota": {"cpu": "300", "memory": "1Ti", "gpu": {"A10": 4},
+                                                            "pods": 375, "pvcs": 8, "storage": "8Ti"}}),
+            ("set", RECSYS, "projects[1].share", {"quota": {"cpu": "200", "memory": "1Ti", "gpu": {"A10": 4},
+                                                            "pods": 375, "pvcs": 7, "storage": "7Ti"}}),
+        ],
+        [("tenants/" + RECSYS, "projects[*].share.quota.cpu", "sum to 900 but quota.cpu is 800")],
+        only=True,
+    ),
+    "projects mixing weights and explicit quota": Case(
+        [("set", RECSYS, "projects[0].share", {"quota": {"cpu": "100"}})],
+        [("tenants/" + RECSYS, "projects", "use weights for every project")],
+        only=True,
+    ),
+    "project whose namespace is another tenant's": Case(
+        [("call", lambda root: (root / "tenants/recsys-ranking.yaml").write_text(
+            "name: recsys-ranking\ndisplayName: R\nowner: a@example.com\nquota: {cpu: '1'}\n"
+            "placement: {cpu-west: {weight: 1}}\n"))],
+        [("tenants/" + RECSYS, "projects[0].name", "are already tenant 'recsys-ranking'")],
+    ),
+    "project named like the tenant namespace's own queue": Case(
+        [("set", RECSYS, "projects[0].name", "default")],
+        [("tenants/" + RECSYS, "projects[0].name", "'default' is reserved")],
+        only=True,
+    ),
+    "projects whose weights are all 0": Case(
+        [("set", RECSYS, "ownShare", {"weight": 0}), ("set", RECSYS, "projects[0].share", {"weight": 0}),
+         ("set", RECSYS, "projects[1].share", {"weight": 0})],
+        [("tenants/" + RECSYS, "projects", "cannot be split over the projects")],
+    ),
+    # ---- end of projects ----
 }
 
 
