@@ -2,7 +2,11 @@
 documented contracts (never from the rendered Roles), as a matrix of access checks.
 
 Subjects of a tenant on a cluster: each member user and group (with its highest role) and each
-ServiceAccount that exists in the tenant's namespace once its objects are applied.
+ServiceAccount that exists in the tenant's namespace once its objects are applied; and the same
+per project namespace '<tenant>-<project>' (issue 16), whose members are the project's own
+plus the tenant's admins. A member is asked about every namespace of the cluster: those where
+it holds a role by the specs answer as its role says, all others (other tenants', the
+platform's, and its own tenant's other namespaces) deny everything.
 
 A member's promise, by role (the issue's wording; compiler/render/rbac.py implements it):
 * every role reads every kind tenantc renders in the namespace and what the agent and the
@@ -77,6 +81,7 @@ class Subject:
     name: str
     role: str  # member role, or the ServiceAccount's name
     namespace: str
+    queue: str = ""  # the Volcano queue the namespace's jobs go to (admission guardrails allow no other)
 
     def kubectl_args(self) -> list[str]:
         if self.kind == "User":
@@ -120,14 +125,25 @@ class Check:
         return f"{self.verb} {what}{'/' + self.name if self.name else ''} {where}"
 
 
-def member_subjects(tenant) -> list[Subject]:
-    """Each member user and group of a tenant spec, with its highest role."""
+def tenant_namespaces(tenant) -> list[tuple[str, list, str]]:
+    """(namespace, members, queue) of each namespace of a tenant spec: its own, and one per
+    project with the project's members and the tenant's admins. A tenant with projects runs its
+    own jobs in the leaf queue '<tenant>-default' (Volcano admits jobs into leaf queues only)."""
+    if not tenant.projects:
+        return [(tenant.name, list(tenant.members), tenant.name)]
+    admins = [m for m in tenant.members if m.role == "admin"]
+    return [(tenant.name, list(tenant.members), f"{tenant.name}-default")] + [
+        (f"{tenant.name}-{p.name}", admins + list(p.members), f"{tenant.name}-{p.name}") for p in tenant.projects]
+
+
+def member_subjects(members: list, namespace: str, queue: str = "") -> list[Subject]:
+    """Each member user and group of one namespace, with its highest role there."""
     best: dict[tuple[str, str], str] = {}
-    for m in tenant.members:
+    for m in members:
         kind, name = m.subject
         if RANK[m.role] > RANK.get(best.get((kind, name), ""), 0):
             best[(kind, name)] = m.role
-    return [Subject(kind, name, role, tenant.name) for (kind, name), role in sorted(best.items())]
+    return [Subject(kind, name, role, namespace, queue or namespace) for (kind, name), role in sorted(best.items())]
 
 
 def matrix(subject: Subject, tenant, cluster: str, other_namespaces: list[str]) -> list[tuple[Check, bool]]:
@@ -135,7 +151,7 @@ def matrix(subject: Subject, tenant, cluster: str, other_namespaces: list[str]) 
     ns = subject.namespace
     rank = RANK.get(subject.role, 0) if subject.kind != "ServiceAccount" else 0
     scaled = {(RUNTIMES[d.runtime.type], d.name) for d in tenant.datasets if d.scaling
-              and (not d.clusters or cluster in d.clusters)}
+              and (not d.clusters or cluster in d.clusters) and ns == tenant.name}  # datasets: the tenant's own
     out: list[tuple[Check, bool]] = []
 
     def member_may(group: str, resource: str, verb: str, who: str) -> bool:

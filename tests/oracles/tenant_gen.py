@@ -6,8 +6,9 @@ tenants whose network wishes, notebooks, jobs and placement are drawn at random:
 egress CIDRs with and without ports on every protocol, allowed tenants on the same cluster,
 on another cluster only, twice or themselves, notebooks with and without an Ingress in tenants
 that do or do not let the gateway in, and projects (namespaces of their own; drawn from a
-generator of their own, so the draws above stay what they were for every seed). Everything it draws must compile; a spec the compiler
-rejects is a bug of the generator and fails the test that asked for it.
+generator of their own, so the draws above stay what they were for every seed). Everything it
+draws must compile; a spec the compiler rejects is a bug of the generator and fails the test
+that asked for it.
 """
 from __future__ import annotations
 

@@ -57,7 +57,8 @@ GOLDEN = {
     "ResourceQuota (project's part)": "cpu-west/recsys/project-ranking.resourcequota-tenant-quota.yaml",
     "RoleBinding (project members and the tenant's admins)":
         "cpu-west/recsys/project-ranking.rolebinding-members-admin.yaml",
-    "NetworkPolicy (a tenant's namespaces)": "cpu-west/recsys/project-ranking.networkpolicy-allow-tenant-namespaces.yaml",
+    "NetworkPolicy (a tenant's namespaces)":
+        "cpu-west/recsys/project-ranking.networkpolicy-allow-tenant-namespaces.yaml",
     "NetworkPolicy (ingress from a peer's namespaces)": "cpu-west/recsys/networkpolicy-allow-from-tenants.yaml",
 }
 
