@@ -19,6 +19,7 @@ from compiler.model.common import (
 )
 from compiler.model.data import Dataset, DatasetImport, Storage
 from compiler.model.projects import NamespaceShare, Project, check_projects
+from compiler.model.scopes import QuotaScopes
 from compiler.model.workloads import Job, Notebook, Pipeline, Schedule, Template
 
 RESERVED_TENANT_NAMES = {"platform", "default", "kube-system", "kube-public", "kube-node-lease"}
@@ -88,6 +89,9 @@ class Tenant(Spec):
     members: list[Member] = Field(default_factory=list)
     quota: Quota
     placement: dict[str, ClusterShare] = Field(min_length=1, description="cluster name -> share")
+    quota_scopes: QuotaScopes = Field(
+        default_factory=QuotaScopes, description="caps within the quota per priority class and per storage class "
+        "(split over the clusters like the quota; in the tenant's own namespace)")
     queue: QueueSpec = Field(default_factory=QueueSpec)
     container_defaults: ContainerDefaults = Field(default_factory=ContainerDefaults)
     network: NetworkSpec = Field(default_factory=NetworkSpec)

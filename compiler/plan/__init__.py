@@ -36,6 +36,7 @@ from compiler.plan.quota import (
     split_quota,
     usage_on,
 )
+from compiler.plan.quota_scopes import ScopeShares, plan_quota_scopes
 from compiler.plan.storage import ResolvedClaim
 from compiler.plan.tenants import (
     LimitRangeLimits,
@@ -68,6 +69,8 @@ class Plan:
     guardrails: GuardrailPlan | None = None  # None: the platform has no guardrails section
     letting_in: dict[str, list[str]] = field(default_factory=dict)  # tenant -> tenants whose allowFromTenants name it
     projects: ProjectPlan = field(default_factory=ProjectPlan)
+    priority_scopes: ScopeShares = field(default_factory=dict)  # (tenant, cluster) -> priority class -> cap
+    storage_scopes: ScopeShares = field(default_factory=dict)  # (tenant, cluster) -> storage class -> cap
 
     def clusters_of(self, tenant: str) -> list[str]:
         return list(self.quotas.get(tenant, {}))
@@ -116,6 +119,7 @@ def make_plan(specs: Specs, problems: Problems) -> Plan:
     check_queue_parents(specs, plan.quotas, problems)
     plan.queue_parents, plan.platform_queue_parents = queue_parents(specs)
     plan.projects = plan_projects(specs, plan.quotas, problems)
+    plan.priority_scopes, plan.storage_scopes = plan_quota_scopes(specs, plan.quotas, problems)
     # Workloads run in the tenant's own namespace: they are checked against its part of the quota.
     plan.workloads = plan_workloads(specs, plan.projects.own_namespace_quotas(plan.quotas), problems)
     datasets = {key: unit.datasets for key, unit in plan.workloads.units.items()}

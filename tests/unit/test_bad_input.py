@@ -522,6 +522,27 @@ CASES = {
         [("tenants/" + RECSYS, "projects", "cannot be split over the projects")],
     ),
     # ---- end of projects ----
+    # ---- ResourceQuota scopes (compiler/plan/quota_scopes.py) ----
+    "quota scope for an unknown priority class": Case(
+        [("set", VISION, "quotaScopes.priorityClasses", {"urgent": {"cpu": "8"}})],
+        [("tenants/" + VISION, "quotaScopes.priorityClasses.urgent", "unknown priority class 'urgent'")],
+        only=True,
+    ),
+    "priority class scope that caps claims": Case(
+        [("set", VISION, "quotaScopes.priorityClasses.batch-low", {"cpu": "8", "pvcs": 2})],
+        [("tenants/" + VISION, "quotaScopes.priorityClasses.batch-low.pvcs", "counts pods only")],
+        only=True,
+    ),
+    "quota scope above the quota": Case(
+        [("set", VISION, "quotaScopes.priorityClasses.batch-low", {"gpu": {"A100": 65}})],
+        [("tenants/" + VISION, "quotaScopes.priorityClasses.batch-low.gpu.A100", "more than the quota's 64")],
+        only=True,
+    ),
+    "quota scope for an unknown storage class": Case(
+        [("set", VISION, "quotaScopes.storageClasses", {"tape": {"storage": "1Ti"}})],
+        [("tenants/" + VISION, "quotaScopes.storageClasses.tape", "unknown storage class 'tape'")],
+        only=True,
+    ),
 }
 
 
