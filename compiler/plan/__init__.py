@@ -37,6 +37,7 @@ from compiler.plan.quota import (
     usage_on,
 )
 from compiler.plan.quota_scopes import ScopeShares, plan_quota_scopes
+from compiler.plan.resource_groups import check_cached_reads, check_resource_groups
 from compiler.plan.storage import ResolvedClaim
 from compiler.plan.tenants import (
     LimitRangeLimits,
@@ -45,7 +46,7 @@ from compiler.plan.tenants import (
     container_limits,
     tenants_letting_in,
 )
-from compiler.plan.workloads import UnitWorkloads, WorkloadPlan, plan_workloads
+from compiler.plan.workloads import UnitWorkloads, WorkloadPlan, plan_workloads, readers
 
 __all__ = [
     "Plan", "make_plan", "cluster_usage", "quota_amounts", "resource_amounts", "WorkloadPlan", "UnitWorkloads",
@@ -122,8 +123,11 @@ def make_plan(specs: Specs, problems: Problems) -> Plan:
     plan.priority_scopes, plan.storage_scopes = plan_quota_scopes(specs, plan.quotas, problems)
     # Workloads run in the tenant's own namespace: they are checked against its part of the quota.
     plan.workloads = plan_workloads(specs, plan.projects.own_namespace_quotas(plan.quotas), problems)
+    check_resource_groups(specs, plan.quotas, problems)
+    check_cached_reads(specs, plan.workloads, readers(plan.workloads), problems)
     datasets = {key: unit.datasets for key, unit in plan.workloads.units.items()}
-    plan.guardrails = plan_guardrails(specs, plan.quotas, datasets, problems)
+    own_queues = {t.tenant.name: plan.projects.own_queue(t.tenant.name) for t in specs.tenants}
+    plan.guardrails = plan_guardrails(specs, plan.quotas, datasets, problems, own_queues)
     return plan
 
 

@@ -67,7 +67,7 @@ def check_registries(specs: Specs, problems: Problems) -> None:
 
 def plan_guardrails(specs: Specs, quotas: dict[str, dict[str, Quota]],
                     datasets: dict[tuple[str, str], list[DatasetPlacement]],
-                    problems: Problems) -> GuardrailPlan | None:
+                    problems: Problems, queues: dict[str, str] | None = None) -> GuardrailPlan | None:
     """The parameters per tenant and cluster and the facts per cluster; None without a
     guardrails section (or when a rule cannot be expressed, reported in `problems`)."""
     check_registries(specs, problems)
@@ -97,6 +97,8 @@ def plan_guardrails(specs: Specs, quotas: dict[str, dict[str, Quota]],
         for cluster_name, share in quotas.get(tenant, {}).items():
             values = _tenant_values(specs, spec, out.facts[cluster_name], cluster_name, share, prefixes,
                                     priority, classes, hosts, datasets.get((tenant, cluster_name), []), problems)
+            if queues and tenant in queues:  # its own namespace's leaf queue (compiler/plan/projects.py)
+                values["queues"] = (queues[tenant],)
             out.params[(tenant, cluster_name)] = TenantParams(tenant, values)
     return out
 
@@ -118,7 +120,8 @@ def _tenant_values(specs: Specs, spec, facts: ClusterFacts, cluster_name: str, s
     placed_on = specs.platform.cluster(cluster_name)
     if "gpu-pools" in facts.rules and placed_on is not None:
         models = {m for m, n in share.gpu.items() if n.value > 0}
-        values["gpuPools"] = tuple(p.name for p in placed_on.pools("gpu") if p.gpu_model in models)
+        values["gpuPools"] = tuple(p.name for p in placed_on.pools("gpu") if p.gpu_model in models
+                                   and p in placed_on.pools_for("gpu", tenant, p.gpu_model))  # resource groups
     values["datasetMounts"], values["writableDatasets"] = _dataset_mounts(spec, placed, problems)
     return values
 
@@ -164,7 +167,25 @@ def _facts(specs: Specs, settings: Guardrails, cluster: Cluster, index: int, pro
     if gpu:
         rules.append("gpu-pools")
     resources = tuple(sorted({p.gpu_resource for p in gpu}))
-    return ClusterFacts(cluster.name, tuple(sorted(rules)), pools, resources, settings.cpu_off_gpu_pools, host)
+    groups = _group_taints(cluster)
+    if groups:
+        rules.append("resource-groups")
+    return ClusterFacts(cluster.name, tuple(sorted(rules)), pools, resources, settings.cpu_off_gpu_pools, host, groups)
+
+
+def _group_taints(cluster: Cluster) -> tuple[tuple[str, str, str, str], ...]:
+    """The taints of each resource group that pools open to other tenants lack (key, value,
+    effect, tenant): what only that tenant's pods may tolerate."""
+    out: list[tuple[str, str, str, str]] = []
+    for pool in cluster.node_pools:
+        if pool.tenant is None:
+            continue
+        taken = {(t.key, t.value, t.effect) for p in cluster.node_pools if p.tenant != pool.tenant for t in p.taints}
+        for t in pool.taints:
+            entry = (t.key, t.value, t.effect, pool.tenant)
+            if (t.key, t.value, t.effect) not in taken and t.effect in ("NoSchedule", "NoExecute") and entry not in out:
+                out.append(entry)
+    return tuple(out)
 
 
 def _host_patterns(specs: Specs, settings: Guardrails, problems: Problems) -> list[str]:

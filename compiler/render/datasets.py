@@ -98,7 +98,7 @@ def _scaler(ctx: TenantContext, ds: Dataset, kind: str, runtimes: list[str]) -> 
                 "concurrencyPolicy": "Replace",
                 "jobTemplate": {"spec": {"backoffLimit": 3, "template": {"spec": {
                     "serviceAccountName": account_name, "restartPolicy": "OnFailure", "containers": [container],
-                    **pod_placement(ctx.cluster, "cpu")}}}},
+                    **pod_placement(ctx.cluster, "cpu", tenant=ctx.tenant.name)}}}},
             }))
     return objects
 

@@ -90,7 +90,7 @@ def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
         "initContainers": init,
         "containers": [main],
         "volumes": volumes.volumes,
-        **pod_placement(ctx.cluster, role.pool, job.gpu_model if role.pool == "gpu" else None),
+        **pod_placement(ctx.cluster, role.pool, job.gpu_model if role.pool == "gpu" else None, ctx.tenant.name),
     }
     task: dict = {"name": role.name, "replicas": role.replicas,
                   "template": {"metadata": {"labels": {JOB_LABEL: job.name, TASK_LABEL: role.name}},
@@ -162,7 +162,7 @@ def _gate_spec(ctx: TenantContext, gate: DataGate | None) -> dict:
         "restartPolicy": "Never",
         "containers": [wait_for_data(ctx.platform.agent_image, gate.datasets, ctx.namespace, gate.percent,
                                      GATE_TIMEOUT_SECONDS)],
-        **pod_placement(ctx.cluster, "cpu"),
+        **pod_placement(ctx.cluster, "cpu", tenant=ctx.tenant.name),
     }
     spec: dict = {
         "schedulerName": "volcano", "queue": ctx.queue, "minAvailable": 1,
@@ -189,7 +189,7 @@ def _flow_cron_job(ctx: TenantContext, flow: ResolvedPipeline, labels: dict[str,
         "jobTemplate": {"metadata": {"labels": dict(labels)}, "spec": {"backoffLimit": 3, "template": {
             "metadata": {"labels": dict(labels)},
             "spec": {"serviceAccountName": FLOW_RUNNER_ACCOUNT, "restartPolicy": "OnFailure",
-                     "containers": [runner], **pod_placement(ctx.cluster, "cpu")}}}},
+                     "containers": [runner], **pod_placement(ctx.cluster, "cpu", tenant=ctx.tenant.name)}}}},
     }
     if timing.time_zone:
         spec["timeZone"] = timing.time_zone

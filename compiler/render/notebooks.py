@@ -31,7 +31,7 @@ def _notebook(ctx: TenantContext, nb: ResolvedNotebook) -> list[dict]:
         "volumeMounts": volumes.mounts,
     }
     pod_spec = {"containers": [container], "volumes": volumes.volumes, "serviceAccountName": WORKLOAD_SERVICE_ACCOUNT,
-                **pod_placement(ctx.cluster, nb.pool, nb.gpu_model)}
+                **pod_placement(ctx.cluster, nb.pool, nb.gpu_model, ctx.tenant.name)}
     objects = [
         ctx.obj("apps/v1", "StatefulSet", name, labels=labels, spec={
             "replicas": 1, "serviceName": name, "selector": {"matchLabels": selector},
