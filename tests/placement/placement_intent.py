@@ -27,6 +27,9 @@ document, and never from what tenantc rendered (that is what the real scheduler 
   (the model in lower case); each with the runtime's replicas and, when the dataset scales on
   a schedule, a small CPU pod per step. A pod reads a dataset from the cache on its own kind
   of pool: a GPU pod from its model's, every other pod from the home cache.
+- Resource groups: a pool the platform file dedicates to a tenant (`tenant:`) takes that
+  tenant's pods of its role (and GPU model) only, which then go nowhere else; every other pod,
+  and every cache, goes to pools dedicated to no tenant.
 - Nothing is meant for a cache pool (role `cache`: the platform model refuses them now) but cache
   workers, and CPU work is never meant for GPU pools.
 
@@ -150,14 +153,24 @@ def _gpu_caches(specs: Specs, pods: list[Intent]) -> list[Intent]:
             name = cache_name(dataset_name, model)
             for i, _step in enumerate(dataset.scaling):
                 out.append(Intent(cluster_name, owner, "cache-scaler", name, f"scale-{i}", "cpu",
-                                  pools(cluster, "cpu")))
+                                  pools(cluster, "cpu", tenant=owner)))
             out.append(Intent(cluster_name, owner, "cache-worker", name, "worker", "cache",
                               pools(cluster, "gpu", {model}), model, replicas=dataset.runtime.replicas))
     return out
 
 
-def pools(cluster: Cluster, role: str, models: set[str] | None = None) -> frozenset[str]:
-    return frozenset(p.name for p in cluster.pools(role) if role != "gpu" or models is None or p.gpu_model in models)
+def pools(cluster: Cluster, role: str, models: set[str] | None = None, tenant: str | None = None) -> frozenset[str]:
+    """The pools of a role (GPU pools of `models`) meant for a tenant's pods: per GPU model (or
+    for CPU pods), the pools the platform file dedicates to that tenant (`tenant:`, a resource
+    group) where there are some, else those dedicated to no tenant. Caches (tenant None): only
+    pools dedicated to no tenant, as the platform file's comment on resource groups says."""
+    candidates = [p for p in cluster.pools(role) if role != "gpu" or models is None or p.gpu_model in models]
+    out: set[str] = set()
+    for model in {p.gpu_model for p in candidates} if role == "gpu" else {None}:
+        of_model = [p for p in candidates if role != "gpu" or p.gpu_model == model]
+        own = [p for p in of_model if tenant is not None and p.tenant == tenant]
+        out |= {p.name for p in own or [p for p in of_model if p.tenant is None]}
+    return frozenset(out)
 
 
 def tenant_gpu_models(tenant: Tenant, cluster: Cluster) -> set[str]:
@@ -217,10 +230,10 @@ def _tenant_pods(specs: Specs, tenant: Tenant, cluster: Cluster) -> list[Intent]
         if gpus:
             models = {size.gpu_model} if size.gpu_model else tenant_gpu_models(tenant, cluster)
             out.append(Intent(cluster.name, tenant.name, "notebook", user_handle(nb.user), "notebook", "gpu",
-                              pools(cluster, "gpu", models), _one(models), 1, gpus, cached))
+                              pools(cluster, "gpu", models, tenant.name), _one(models), 1, gpus, cached))
         else:
             out.append(Intent(cluster.name, tenant.name, "notebook", user_handle(nb.user), "notebook", "cpu",
-                              pools(cluster, "cpu"), datasets=cached))
+                              pools(cluster, "cpu", tenant=tenant.name), datasets=cached))
     for job in tenant.jobs:
         if job.cluster == cluster.name:
             out += _gated(cluster, tenant, "job", job.name, job, _job(specs, tenant, cluster, "job", job.name, job))
@@ -233,7 +246,7 @@ def _tenant_pods(specs: Specs, tenant: Tenant, cluster: Cluster) -> list[Intent]
             continue
         if pipeline.schedule:
             out.append(Intent(cluster.name, tenant.name, "flow-runner", pipeline.name, "run-flow", "cpu",
-                              pools(cluster, "cpu")))
+                              pools(cluster, "cpu", tenant=tenant.name)))
         for step in pipeline.steps:
             as_job = JobSpec(template=step.template, cluster=pipeline.cluster, roles=step.roles,
                              gpu_model=pipeline.gpu_model, datasets=pipeline.datasets)
@@ -250,10 +263,10 @@ def _tenant_pods(specs: Specs, tenant: Tenant, cluster: Cluster) -> list[Intent]
             continue
         for i, _step in enumerate(dataset.scaling):
             out.append(Intent(cluster.name, tenant.name, "cache-scaler", dataset.name, f"scale-{i}", "cpu",
-                              pools(cluster, "cpu")))
+                              pools(cluster, "cpu", tenant=tenant.name)))
         if dataset.runtime.type != "thin":
             out.append(Intent(cluster.name, tenant.name, "cache-worker", dataset.name, "worker", "cache",
-                              pools(cluster, "cpu"), replicas=dataset.runtime.replicas))
+                              pools(cluster, "cpu", tenant=None), replicas=dataset.runtime.replicas))
     return out
 
 
@@ -263,9 +276,10 @@ def _gated(cluster: Cluster, tenant: Tenant, kind: str, name: str, job: JobSpec,
     if job.wait_for_data is None or not any(r.gpus for r in roles):
         return roles
     out = [replace(r, kind=f"flow-{kind}") for r in roles]
-    out.append(Intent(cluster.name, tenant.name, "data-gate", name, "gate", "cpu", pools(cluster, "cpu")))
+    cpu = pools(cluster, "cpu", tenant=tenant.name)
+    out.append(Intent(cluster.name, tenant.name, "data-gate", name, "gate", "cpu", cpu))
     if kind == "schedule":
-        out.append(Intent(cluster.name, tenant.name, "flow-runner", name, "run-flow", "cpu", pools(cluster, "cpu")))
+        out.append(Intent(cluster.name, tenant.name, "flow-runner", name, "run-flow", "cpu", cpu))
     return out
 
 
@@ -282,11 +296,12 @@ def _job(specs: Specs, tenant: Tenant, cluster: Cluster, kind: str, name: str, j
         pool = role.pool or ("gpu" if gpus else "cpu")
         if pool == "gpu":
             models = {job.gpu_model} if job.gpu_model else tenant_gpu_models(tenant, cluster)
-            out.append(Intent(cluster.name, tenant.name, kind, name, role.name, "gpu", pools(cluster, "gpu", models),
-                              _one(models), role.replicas or 1, gpus, cached))
+            out.append(Intent(cluster.name, tenant.name, kind, name, role.name, "gpu",
+                              pools(cluster, "gpu", models, tenant.name), _one(models), role.replicas or 1, gpus,
+                              cached))
         else:
-            out.append(Intent(cluster.name, tenant.name, kind, name, role.name, "cpu", pools(cluster, "cpu"),
-                              None, role.replicas or 1, gpus, cached))
+            out.append(Intent(cluster.name, tenant.name, kind, name, role.name, "cpu",
+                              pools(cluster, "cpu", tenant=tenant.name), None, role.replicas or 1, gpus, cached))
     return out
 
 
