@@ -34,7 +34,7 @@ def _notebook(ctx: TenantContext, nb: ResolvedNotebook) -> list[dict]:
                 **pod_placement(ctx.cluster, nb.pool, nb.gpu_model, ctx.tenant.name)}
     objects = [
         ctx.obj("apps/v1", "StatefulSet", name, labels=labels, spec={
-            "replicas": 1, "serviceName": name, "selector": {"matchLabels": selector},
+            "replicas": 1 if nb.running else 0, "serviceName": name, "selector": {"matchLabels": selector},
             "template": {"metadata": {"labels": labels}, "spec": pod_spec}}),
         ctx.obj("v1", "Service", name, labels=labels, spec={
             "selector": selector, "ports": [{"name": "http", "port": PORT, "targetPort": PORT}]}),
@@ -45,7 +45,9 @@ def _notebook(ctx: TenantContext, nb: ResolvedNotebook) -> list[dict]:
             "backend": {"service": {"name": name, "port": {"number": PORT}}}}]}}]}
         if nb.ingress_class:
             ingress_spec["ingressClassName"] = nb.ingress_class
-        objects.append(ctx.obj("networking.k8s.io/v1", "Ingress", name, labels=labels, spec=ingress_spec))
+        ingress = ctx.obj("networking.k8s.io/v1", "Ingress", name, labels=labels, spec=ingress_spec)
+        ingress["metadata"]["annotations"].update(nb.ingress_annotations)  # authentication (plan/notebook_auth.py)
+        objects.append(ingress)
     if nb.ingress_host is not None and ctx.tenant.network.allow_from_ingress:  # the gateway comes in via the Ingress
         objects.append(ctx.obj("networking.k8s.io/v1", "NetworkPolicy", f"{name}-from-ingress", spec={
             "podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"],

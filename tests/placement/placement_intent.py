@@ -10,7 +10,7 @@ document, and never from what tenantc rendered (that is what the real scheduler 
   Where a spec names no model (notebooks, published templates), the models the tenant has
   GPU quota for on that cluster.
 - A notebook runs on its `cluster` (default: the tenant's first cluster), on the GPU pools
-  when its size asks for GPUs, else on the CPU pools.
+  when its size asks for GPUs, else on the CPU pools; one with `running: false` runs nowhere.
 - A job (or schedule) that waits for data (`waitForData`) and asks for GPUs runs its roles
   as above, but only after a one-pod CPU data gate: the gate runs on the `cpu` pools, before
   any GPU is taken ("data-gate"; the roles are "flow-job" / "flow-schedule").
@@ -230,10 +230,11 @@ def _tenant_pods(specs: Specs, tenant: Tenant, cluster: Cluster) -> list[Intent]
         if gpus:
             models = {size.gpu_model} if size.gpu_model else tenant_gpu_models(tenant, cluster)
             out.append(Intent(cluster.name, tenant.name, "notebook", user_handle(nb.user), "notebook", "gpu",
-                              pools(cluster, "gpu", models, tenant.name), _one(models), 1, gpus, cached))
+                              pools(cluster, "gpu", models, tenant.name), _one(models), int(nb.running), gpus,
+                              cached))
         else:
             out.append(Intent(cluster.name, tenant.name, "notebook", user_handle(nb.user), "notebook", "cpu",
-                              pools(cluster, "cpu", tenant=tenant.name), datasets=cached))
+                              pools(cluster, "cpu", tenant=tenant.name), replicas=int(nb.running), datasets=cached))
     for job in tenant.jobs:
         if job.cluster == cluster.name:
             out += _gated(cluster, tenant, "job", job.name, job, _job(specs, tenant, cluster, "job", job.name, job))

@@ -53,6 +53,9 @@ def _node_facts(placement, node: str) -> str:
 def test_pod_lands_on_its_intended_pool(placement, intent: Intent):
     assert intent.id not in placement.missing, placement.missing.get(intent.id)
     outcomes = placement.pods[intent.id]
+    if intent.replicas == 0:  # a stopped notebook (running: false): no pod, nothing held
+        assert not outcomes, f"{intent.id} is stopped but made pods: {outcomes}"
+        return
     assert outcomes, f"{intent.id}: no pod was made"
     for outcome in outcomes:
         where = f"pod {outcome.namespace}/{outcome.pod}"

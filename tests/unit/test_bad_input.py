@@ -522,6 +522,12 @@ CASES = {
         [("tenants/" + RECSYS, "projects", "cannot be split over the projects")],
     ),
     # ---- end of projects ----
+    # ---- notebooks as a self-service (compiler/model/notebook_auth.py) ----
+    "notebook auth endpoint that is not a URL": Case(
+        [("text", "platform.yaml", "url: https://auth.example.com/oauth2/auth", "url: auth.example.com/oauth2/auth")],
+        [("tenants/platform.yaml", "notebooks.auth.url", "is not an http(s) URL")],
+        only=True,
+    ),
     # ---- ResourceQuota scopes (compiler/plan/quota_scopes.py) ----
     "quota scope for an unknown priority class": Case(
         [("set", VISION, "quotaScopes.priorityClasses", {"urgent": {"cpu": "8"}})],
