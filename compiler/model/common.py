@@ -144,3 +144,16 @@ class Quota(Spec):
     pods: CountField | None = None
     pvcs: CountField | None = None
     storage: QuantityField | None = None
+
+
+class WeightOrQuota(Spec):
+    """A share of a total: a weight, or explicit amounts (a cluster's, a project's)."""
+
+    weight: int | None = Field(default=None, ge=0)
+    quota: Quota | None = None
+
+    @model_validator(mode="after")
+    def _weight_or_quota(self) -> WeightOrQuota:
+        if (self.weight is None) == (self.quota is None):
+            raise ValueError("set exactly one of weight or quota")
+        return self

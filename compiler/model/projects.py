@@ -3,27 +3,18 @@ members of its own (the tenant's admins are admins there too), its own part of t
 quota and a Volcano queue under the tenant's queue (compiler/plan/projects.py decides them)."""
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
-from compiler.model.common import Member, Quota, Spec, check_dns_label
+from compiler.model.common import Member, Spec, WeightOrQuota, check_dns_label
 
 # The tenant's own namespace keeps its workloads in a leaf queue of this suffix once the tenant
 # has projects (Volcano admits jobs into leaf queues only), so no project may take the name.
 OWN_QUEUE_SUFFIX = "default"
 
 
-class NamespaceShare(Spec):
-    """A namespace's part of the tenant's quota: a weight, or explicit amounts (a resource left
-    out is 0); like a cluster's share of the logical quota."""
-
-    weight: int | None = Field(default=None, ge=0)
-    quota: Quota | None = None
-
-    @model_validator(mode="after")
-    def _weight_or_quota(self) -> NamespaceShare:
-        if (self.weight is None) == (self.quota is None):
-            raise ValueError("set exactly one of weight or quota")
-        return self
+class NamespaceShare(WeightOrQuota):
+    """A namespace's part of the tenant's quota: a weight (0 allowed), or explicit amounts (a
+    resource left out is 0); like a cluster's share of the logical quota."""
 
 
 class Project(Spec):

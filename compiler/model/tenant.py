@@ -13,6 +13,7 @@ from compiler.model.common import (
     QuantityField,
     Quota,
     Spec,
+    WeightOrQuota,
     check_dns_label,
     duplicate_names,
     user_handle,
@@ -25,17 +26,10 @@ from compiler.model.workloads import Job, Notebook, Pipeline, Schedule, Template
 RESERVED_TENANT_NAMES = {"platform", "default", "kube-system", "kube-public", "kube-node-lease"}
 
 
-class ClusterShare(Spec):
+class ClusterShare(WeightOrQuota):
     """How much of the logical quota one cluster gets: a weight, or explicit amounts."""
 
     weight: int | None = Field(default=None, ge=1)
-    quota: Quota | None = None
-
-    @model_validator(mode="after")
-    def _weight_or_quota(self) -> ClusterShare:
-        if (self.weight is None) == (self.quota is None):
-            raise ValueError("set exactly one of weight or quota")
-        return self
 
 
 class QueueSpec(Spec):
