@@ -147,6 +147,18 @@ def _facts(specs: Specs, settings: Guardrails, cluster: Cluster, index: int, pro
         rules.append("host-access")
     gpu = cluster.pools("gpu")
     pools = tuple(Pool(p.name, dict(p.labels), tuple((t.key, t.value, t.effect) for t in p.taints)) for p in gpu)
+    _check_gpu_pools(cluster, index, settings, file, problems)
+    if gpu:
+        rules.append("gpu-pools")
+    resources = tuple(sorted({p.gpu_resource for p in gpu}))
+    groups = _group_taints(cluster)
+    if groups:
+        rules.append("resource-groups")
+    return ClusterFacts(cluster.name, tuple(sorted(rules)), pools, resources, settings.cpu_off_gpu_pools, host, groups)
+
+
+def _check_gpu_pools(cluster: Cluster, index: int, settings: Guardrails, file: str, problems: Problems) -> None:
+    """GPU pools the gpu-pools rule can tell apart (a label of their own) and keep CPU pods off (a taint)."""
     for j, pool in enumerate(cluster.node_pools):
         if pool.role != "gpu":
             continue
@@ -164,13 +176,6 @@ def _facts(specs: Specs, settings: Guardrails, cluster: Cluster, index: int, pro
             problems.add(file, f"{where}.taints", f"GPU pool {pool.name} has no taint: pods without GPUs cannot "
                          "be kept off it at admission", "taint it (e.g. nvidia.com/gpu=present:NoSchedule) or set "
                          "guardrails.cpuOffGpuPools: false")
-    if gpu:
-        rules.append("gpu-pools")
-    resources = tuple(sorted({p.gpu_resource for p in gpu}))
-    groups = _group_taints(cluster)
-    if groups:
-        rules.append("resource-groups")
-    return ClusterFacts(cluster.name, tuple(sorted(rules)), pools, resources, settings.cpu_off_gpu_pools, host, groups)
 
 
 def _group_taints(cluster: Cluster) -> tuple[tuple[str, str, str, str], ...]:
