@@ -27,6 +27,9 @@ PORTS = [22, 53, 443, 2222, 5432, 6379, 8080, 8888, 9092, 9999]
 def _platform(rng: random.Random) -> dict:
     platform = yaml.safe_load((REPO / "tenants" / "platform.yaml").read_text())
     platform.pop("globalDatasets", None)  # they name an example tenant
+    for cluster in platform["clusters"]:
+        for pool in cluster.get("nodePools", []):
+            pool.pop("tenant", None)  # resource groups name example tenants too: shared pools here
     dns, ingress, monitoring = rng.choice([
         ("kube-system", "ingress-nginx", "monitoring"),
         ("dns", "gateway", "observability"),
