@@ -522,6 +522,22 @@ CASES = {
         [("tenants/" + RECSYS, "projects", "cannot be split over the projects")],
     ),
     # ---- end of projects ----
+    # ---- resource groups (compiler/plan/resource_groups.py) ----
+    "resource group for an unknown tenant": Case(
+        [("set", "platform.yaml", "clusters[0].nodePools[3].tenant", "nobody")],
+        [("tenants/platform.yaml", "clusters[0].nodePools[3].tenant", "unknown tenant 'nobody'")],
+    ),
+    "resource group without a taint of its own": Case(
+        [("set", "platform.yaml", "clusters[0].nodePools[3].taints",
+          [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}])],
+        [("tenants/platform.yaml", "clusters[0].nodePools[3].taints", "no NoSchedule or NoExecute taint of its own")],
+        only=True,
+    ),
+    "resource group pods reading cached data": Case(
+        [("set", "ads-ranking.yaml", "jobs[0].datasets", ["imagenet"])],
+        [("tenants/platform.yaml", "clusters[0].nodePools[3].tenant", "read the cached dataset 'imagenet'")],
+        only=True,
+    ),
     # ---- notebooks as a self-service (compiler/model/notebook_auth.py) ----
     "notebook auth endpoint that is not a URL": Case(
         [("text", "platform.yaml", "url: https://auth.example.com/oauth2/auth", "url: auth.example.com/oauth2/auth")],
