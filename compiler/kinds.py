@@ -30,6 +30,7 @@ USER_LABEL = "tenantc.io/user"
 SERVING_LABEL = "tenantc.io/serving"
 STORAGE_LEVEL_LABEL = "tenantc.io/storage-level"
 IMPORTED_FROM_LABEL = "tenantc.io/imported-from"
+PROJECT_LABEL = "tenantc.io/project"  # objects of a tenant's project (its namespace '<tenant>-<project>')
 
 # The ClusterRoles tenant members are bound to: '<prefix>admin|edit|view' (compiler/render/member_roles.py).
 MEMBER_ROLE_PREFIX = "tenantc-member-"
@@ -133,12 +134,15 @@ def is_cluster_scoped(obj: dict) -> bool:
 
 def file_name(obj: dict) -> str:
     """File name of an object in rendered/: '<kind>-<name>.yaml' for built-in kinds and
-    '<kind>.<group>-<name>.yaml' for custom kinds, so Volcano's Job never meets batch's Job."""
+    '<kind>.<group>-<name>.yaml' for custom kinds, so Volcano's Job never meets batch's Job.
+    A project's namespaced objects share their tenant's folder as 'project-<project>.<kind>-<name>.yaml'."""
     group = group_of(obj["apiVersion"])
     kind = obj["kind"].lower()
     if group not in BUILTIN_GROUPS:
         kind = f"{kind}.{group}"
-    return f"{kind}-{obj['metadata']['name']}.yaml"
+    project = (obj["metadata"].get("labels") or {}).get(PROJECT_LABEL)
+    prefix = f"project-{project}." if project and obj["metadata"].get("namespace") else ""
+    return f"{prefix}{kind}-{obj['metadata']['name']}.yaml"
 
 # What one tenantc-agent container asks for (sidecar, wait-for-data, cache scaler). Counted
 # in every job pod by the compile-time feasibility checks, so a job sized to its quota is not

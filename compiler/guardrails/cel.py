@@ -299,7 +299,7 @@ def _py_tolerates(t: dict, taint: tuple[str, str, str]) -> bool:
 
 
 def _taint_words(facts: ClusterFacts) -> str:
-    return ", ".join(f"{k}={v}:{e}" if v else f"{k}:{e}" for k, v, e in facts.gpu_taints())
+    return _taints_text(facts.gpu_taints())
 
 
 # -- the validations, per rule -------------------------------------------------------------------
@@ -457,6 +457,33 @@ def _py_gpu_cache_worker(a: Admission, facts: ClusterFacts) -> bool:
     labels = [pool.labels for pool in facts.gpu_pools]
     return all((_get(t, "metadata", "labels") or {}).get(fluid.WORKER_DATASET_LABEL) in caches for t in templates) \
         and all(_py_pins(t["spec"], labels) for t in templates if "spec" in t)
+
+
+def _resource_groups(facts: ClusterFacts) -> Validation:
+    """Pods must not tolerate the taints of another tenant's resource group (the pools the
+    platform dedicates to it), so they can never land there."""
+    words = "pods must not tolerate the taints of node pools dedicated to other tenants"
+
+    def check(a: Admission) -> str | None:
+        tenant = a.params.tenant if a.params else ""
+        foreign = [(k, v, e) for k, v, e, owner in facts.group_taints if owner != tenant]
+        for s in _specs_of(a):
+            tolerated = [x for x in foreign if any(_py_tolerates(t, x) for t in s.get("tolerations") or [])]
+            if tolerated:
+                return _py_prefix("resource-groups", a) + f"{words} ({_taints_text(tolerated)})"
+        return None
+
+    foreign = "variables.groupTaints.filter(x, x.tenant != params.data['tenant'])"
+    tolerated = (f"variables.specs.map(s, has(s.tolerations) ? {foreign}.filter(x, s.tolerations.exists(t, "
+                 f"{_tolerates_cel('t', 'x')})) : []).flatten()")
+    return Validation(
+        "resource-groups", f"{tolerated}.size() == 0",
+        f"{_prefix('resource-groups')} + {lit(words + ' (')} + {tolerated}.map(x, x.key + (x.value == '' ? '' : "
+        f"'=' + x.value) + ':' + x.effect).join(', ') + ')'", check)
+
+
+def _taints_text(taints: list[tuple[str, str, str]]) -> str:
+    return ", ".join(f"{k}={v}:{e}" if v else f"{k}:{e}" for k, v, e in taints)
 
 
 def _node_name(shape: Shape) -> Validation:
@@ -721,6 +748,8 @@ def _pod_rules(shape: Shape, facts: ClusterFacts) -> list[Validation]:
     if "gpu-pools" in facts.rules:
         out += _gpu_pools(facts)
         out.append(_node_name(shape))
+    if "resource-groups" in facts.rules:
+        out.append(_resource_groups(facts))
     if "host-access" in facts.rules:
         out += _host_access(facts)
     if "datasets" in facts.rules:
@@ -781,6 +810,9 @@ def variables(shape: Shape, facts: ClusterFacts, used: list[Validation]) -> list
                 ("gpuTaints", lit([{"key": k, "value": v, "effect": e} for k, v, e in facts.gpu_taints()]))]
         if shape.templates_cel and facts.cpu_off_gpu_pools and facts.gpu_taints():
             out.append(("gpuCacheWorker", GPU_CACHE_WORKER_CEL))
+    if "resource-groups" in rules:
+        out.append(("groupTaints", lit([{"key": k, "value": v, "effect": e, "tenant": t}
+                                        for k, v, e, t in facts.group_taints])))
     if shape.templates_cel and "datasets" in rules:
         out.append(("badVolumes", "variables.specs.map(s, has(s.volumes) ? s.volumes.filter(v, !"
                                   f"{_volume_ok_cel('v')}).map(v, v.name) : []).flatten()"))

@@ -18,6 +18,7 @@ RULES: dict[str, str] = {
     "ingress": "ingress class and hosts only from what the platform allows the tenant; no catch-all",
     "gpu-pools": "GPU requests only pinned to a GPU pool the tenant has quota for on the cluster; "
                  "pods without GPUs never tolerate the GPU pools' taints; no nodeName",
+    "resource-groups": "no pod tolerates the taints of a node pool the platform dedicates to another tenant",
     "host-access": "no privileged containers, hostPath, hostNetwork or hostPID where the Pod Security "
                    "level would allow them and the platform forbids them",
     "datasets": "Datasets mount only the tenant's own datasets and its imports; pods mount data only "
@@ -119,6 +120,7 @@ class ClusterFacts:
     gpu_resources: tuple[str, ...] = ()  # extended resource names of GPUs on this cluster
     cpu_off_gpu_pools: bool = True
     host_features: tuple[str, ...] = ()  # forbidden by the platform and allowed by the Pod Security level
+    group_taints: tuple[tuple[str, str, str, str], ...] = ()  # (key, value, effect, tenant) of resource groups
 
     def gpu_taints(self) -> list[tuple[str, str, str]]:
         seen: list[tuple[str, str, str]] = []

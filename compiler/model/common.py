@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     PlainSerializer,
     WithJsonSchema,
+    field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
+from compiler.model.checks import check_email
 from compiler.quantity import Quantity, QuantityError
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -113,3 +117,56 @@ def user_handle(user: str) -> str:
     """'Lena.Ko@example.com' -> 'lena-ko': a DNS-safe name for per-user objects (home, notebook)."""
     local = user.split("@", 1)[0].lower()
     return re.sub(r"[^a-z0-9-]+", "-", local).strip("-")[:30] or "user"
+
+
+class Member(Spec):
+    """A user or a group with one of the built-in roles (never cluster-admin)."""
+
+    user: str | None = None
+    group: str | None = None
+    role: Literal["admin", "edit", "view"]
+
+    @model_validator(mode="after")
+    def _exactly_one_subject(self) -> Member:
+        if bool(self.user) == bool(self.group):
+            raise ValueError("set exactly one of user or group")
+        return self
+
+    @field_validator("user", "group")
+    @classmethod
+    def _plain_subject(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if any(c.isspace() for c in value) or len(value) > 253:
+            raise ValueError(f"'{value}' is not a user or group name (no spaces, at most 253 characters)")
+        if "@" in value and not value.startswith("system:"):
+            check_email(value)
+        return value
+
+    @property
+    def subject(self) -> tuple[str, str]:
+        return ("User", self.user) if self.user else ("Group", self.group or "")
+
+
+class Quota(Spec):
+    """The logical quota: the total across all clusters the tenant is placed on."""
+
+    cpu: QuantityField | None = None
+    memory: QuantityField | None = None
+    gpu: dict[str, CountField] = Field(default_factory=dict, description="GPUs per model, e.g. {A100: 16}")
+    pods: CountField | None = None
+    pvcs: CountField | None = None
+    storage: QuantityField | None = None
+
+
+class WeightOrQuota(Spec):
+    """A share of a total: a weight, or explicit amounts (a cluster's, a project's)."""
+
+    weight: int | None = Field(default=None, ge=0)
+    quota: Quota | None = None
+
+    @model_validator(mode="after")
+    def _weight_or_quota(self) -> WeightOrQuota:
+        if (self.weight is None) == (self.quota is None):
+            raise ValueError("set exactly one of weight or quota")
+        return self

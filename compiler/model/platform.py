@@ -40,6 +40,10 @@ class NodePool(Spec):
     cache_capacity: dict[CacheMedium, QuantityField] = Field(
         default_factory=dict, description="total space per medium the pool's nodes give the Fluid caches placed on "
         "it (dataset caches run on the pools of the pods that read them: the CPU pools, and a GPU model's pools)")
+    tenant: str | None = Field(
+        default=None, description="a resource group: the pool is dedicated to this tenant. Its pods of this role "
+        "(and GPU model) run here only, no other tenant's pod may (give the pool a NoSchedule taint of its own, e.g. "
+        "tenantc.io/dedicated=<tenant>, and a label of its own); dataset caches stay on shared pools")
 
     @field_validator("role", mode="before")
     @classmethod
@@ -125,6 +129,14 @@ class Cluster(Spec):
 
     def pools(self, role: str) -> list[NodePool]:
         return [p for p in self.node_pools if p.role == role]
+
+    def pools_for(self, role: str, tenant: str | None = None, gpu_model: str | None = None) -> list[NodePool]:
+        """Where a tenant's pods of a role (and GPU model) run: its resource group's pools when it
+        has some for them, else the shared pools (dedicated to no tenant). Without a tenant (a
+        dataset cache, the platform's view): the shared pools."""
+        pools = [p for p in self.pools(role) if not (role == "gpu" and gpu_model) or p.gpu_model == gpu_model]
+        own = [p for p in pools if tenant is not None and p.tenant == tenant]
+        return own or [p for p in pools if p.tenant is None]
 
     def gpu_models(self) -> dict[str, str]:
         """GPU model -> extended resource name, for the models this cluster's pools have."""

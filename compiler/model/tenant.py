@@ -4,77 +4,34 @@ from __future__ import annotations
 import ipaddress
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from compiler.model.checks import Email, check_email
+from compiler.model.checks import Email
 from compiler.model.common import (
     MAX_TENANT_NAME,
-    CountField,
     DnsName,
+    Member,
     QuantityField,
+    Quota,
     Spec,
+    WeightOrQuota,
     check_dns_label,
     duplicate_names,
     user_handle,
 )
 from compiler.model.data import Dataset, DatasetImport, Storage
+from compiler.model.projects import NamespaceShare, Project, check_projects
+from compiler.model.scopes import QuotaScopes
 from compiler.model.serving import Serving
 from compiler.model.workloads import Job, Notebook, Pipeline, Schedule, Template
 
 RESERVED_TENANT_NAMES = {"platform", "default", "kube-system", "kube-public", "kube-node-lease"}
 
 
-class Member(Spec):
-    """A user or a group with one of the built-in roles (never cluster-admin)."""
-
-    user: str | None = None
-    group: str | None = None
-    role: Literal["admin", "edit", "view"]
-
-    @model_validator(mode="after")
-    def _exactly_one_subject(self) -> Member:
-        if bool(self.user) == bool(self.group):
-            raise ValueError("set exactly one of user or group")
-        return self
-
-    @field_validator("user", "group")
-    @classmethod
-    def _plain_subject(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        if any(c.isspace() for c in value) or len(value) > 253:
-            raise ValueError(f"'{value}' is not a user or group name (no spaces, at most 253 characters)")
-        if "@" in value and not value.startswith("system:"):
-            check_email(value)
-        return value
-
-    @property
-    def subject(self) -> tuple[str, str]:
-        return ("User", self.user) if self.user else ("Group", self.group or "")
-
-
-class Quota(Spec):
-    """The logical quota: the total across all clusters the tenant is placed on."""
-
-    cpu: QuantityField | None = None
-    memory: QuantityField | None = None
-    gpu: dict[str, CountField] = Field(default_factory=dict, description="GPUs per model, e.g. {A100: 16}")
-    pods: CountField | None = None
-    pvcs: CountField | None = None
-    storage: QuantityField | None = None
-
-
-class ClusterShare(Spec):
+class ClusterShare(WeightOrQuota):
     """How much of the logical quota one cluster gets: a weight, or explicit amounts."""
 
     weight: int | None = Field(default=None, ge=1)
-    quota: Quota | None = None
-
-    @model_validator(mode="after")
-    def _weight_or_quota(self) -> ClusterShare:
-        if (self.weight is None) == (self.quota is None):
-            raise ValueError("set exactly one of weight or quota")
-        return self
 
 
 class QueueSpec(Spec):
@@ -128,6 +85,9 @@ class Tenant(Spec):
     members: list[Member] = Field(default_factory=list)
     quota: Quota
     placement: dict[str, ClusterShare] = Field(min_length=1, description="cluster name -> share")
+    quota_scopes: QuotaScopes = Field(
+        default_factory=QuotaScopes, description="caps within the quota per priority class and per storage class "
+        "(split over the clusters like the quota; in the tenant's own namespace)")
     queue: QueueSpec = Field(default_factory=QueueSpec)
     container_defaults: ContainerDefaults = Field(default_factory=ContainerDefaults)
     network: NetworkSpec = Field(default_factory=NetworkSpec)
@@ -141,6 +101,12 @@ class Tenant(Spec):
     pipelines: list[Pipeline] = Field(default_factory=list)
     servings: list[Serving] = Field(default_factory=list,
                                     description="models served online (compiler/model/serving.py)")
+    own_share: NamespaceShare | None = Field(
+        default=None, description="with projects: the tenant's own namespace's part of the quota (default "
+        "{weight: 1} when projects use weights; with explicit project quotas, what is left must be given here)")
+    projects: list[Project] = Field(
+        default_factory=list, description="namespaces '<tenant>-<project>' with members, quota and queue of "
+        "their own (compiler/model/projects.py)")
 
     @field_validator("name")
     @classmethod
@@ -148,6 +114,12 @@ class Tenant(Spec):
         check_dns_label(value, MAX_TENANT_NAME)
         if value in RESERVED_TENANT_NAMES:
             raise ValueError(f"'{value}' is reserved; choose another tenant name")
+        return value
+
+    @field_validator("projects")
+    @classmethod
+    def _valid_projects(cls, value: list[Project], info: ValidationInfo) -> list[Project]:
+        check_projects(value, info.data.get("own_share"), info.data.get("name", ""))
         return value
 
     @model_validator(mode="after")

@@ -13,6 +13,7 @@ from pydantic import Field
 from compiler.model.checks import HostPattern, ImageRef, TimeZone
 from compiler.model.common import CountField, DnsName, QuantityField, Spec
 from compiler.model.data import Cron
+from compiler.model.notebook_auth import NotebookAuth
 from compiler.model.pods import PodExtras, Policy
 
 ROLE_NAMES = ("master", "worker", "ps", "chief", "launcher", "evaluator")
@@ -125,6 +126,7 @@ class Notebook(Spec):
     cluster: str | None = Field(default=None, description="default: the tenant's first cluster")
     datasets: list[str] = Field(default_factory=list)
     ingress: bool = False
+    running: bool = Field(default=True, description="false stops it: no pods and no GPUs held, its volumes kept")
 
 
 class NotebookSize(Spec):
@@ -140,6 +142,8 @@ class NotebookSettings(Spec):
     ingress_host: HostPattern = Field(default="{user}.{tenant}.notebooks.example.com",
                               description="host pattern with {user} and {tenant}")
     ingress_class: str | None = None
+    auth: NotebookAuth | None = Field(default=None, description="authenticate every notebook Ingress at this "
+                                      "endpoint, letting through the notebook's member only")
 
 
 __all__ = ["Template", "Job", "JobSpec", "Schedule", "Pipeline", "Notebook", "NotebookSettings", "Role",

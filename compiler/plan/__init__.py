@@ -24,6 +24,7 @@ from compiler.plan.guardrails import GuardrailPlan, plan_guardrails
 from compiler.plan.jobs import ResolvedJob, ResolvedRole, ResolvedSchedule
 from compiler.plan.notebooks import ResolvedNotebook
 from compiler.plan.pipelines import DataGate, FlowSchedule, ResolvedPipeline, ResolvedStep
+from compiler.plan.projects import ProjectPlan, ResolvedProject, plan_projects
 from compiler.plan.queues import check_queue_parents, queue_parents
 from compiler.plan.quota import (
     Shares,
@@ -35,6 +36,8 @@ from compiler.plan.quota import (
     split_quota,
     usage_on,
 )
+from compiler.plan.quota_scopes import ScopeShares, plan_quota_scopes
+from compiler.plan.resource_groups import check_cached_reads, check_resource_groups
 from compiler.plan.serving import ResolvedServing
 from compiler.plan.storage import ResolvedClaim
 from compiler.plan.tenants import (
@@ -44,13 +47,14 @@ from compiler.plan.tenants import (
     container_limits,
     tenants_letting_in,
 )
-from compiler.plan.workloads import UnitWorkloads, WorkloadPlan, plan_workloads
+from compiler.plan.workloads import UnitWorkloads, WorkloadPlan, plan_workloads, readers
 
 __all__ = [
     "Plan", "make_plan", "cluster_usage", "quota_amounts", "resource_amounts", "WorkloadPlan", "UnitWorkloads",
     "CacheSite", "DatasetPlacement", "DatasetUse", "caches_read", "ResolvedClaim", "ResolvedJob", "ResolvedRole",
     "ResolvedSchedule", "ResolvedPipeline", "ResolvedStep", "ResolvedNotebook", "DataWait", "DataGate", "FlowSchedule",
     "ResolvedServing",
+    "ResolvedProject", "ProjectPlan",
 ]
 
 
@@ -67,6 +71,9 @@ class Plan:
     workloads: WorkloadPlan = field(default_factory=WorkloadPlan)
     guardrails: GuardrailPlan | None = None  # None: the platform has no guardrails section
     letting_in: dict[str, list[str]] = field(default_factory=dict)  # tenant -> tenants whose allowFromTenants name it
+    projects: ProjectPlan = field(default_factory=ProjectPlan)
+    priority_scopes: ScopeShares = field(default_factory=dict)  # (tenant, cluster) -> priority class -> cap
+    storage_scopes: ScopeShares = field(default_factory=dict)  # (tenant, cluster) -> storage class -> cap
 
     def clusters_of(self, tenant: str) -> list[str]:
         return list(self.quotas.get(tenant, {}))
@@ -79,7 +86,14 @@ class Plan:
         it imports, explicitly or as platform global datasets, and the tenants that let it in over
         the network), as the plan recorded while deciding them. The unit cache keys each unit on
         their specs too."""
-        return sorted((self.workloads.reads.get(tenant, set()) | set(self.letting_in.get(tenant, ()))) - {tenant})
+        return sorted((self.workloads.reads.get(tenant, set()) | set(self.letting_in.get(tenant, ()))
+                       | set(self.project_peers(tenant))) - {tenant})
+
+    def project_peers(self, tenant: str) -> list[str]:
+        """The tenants it lets in that have projects: its policies name their namespaces."""
+        spec = self.specs.tenant(tenant)
+        peers = spec.tenant.network.allow_from_tenants if spec else []
+        return [t for t in peers if len(self.projects.namespaces_of(t)) > 1]
 
     def egress_tenants(self, tenant: str, cluster: str) -> list[str]:
         """The tenants on `cluster` that let `tenant` in: where its pods' egress must be open."""
@@ -107,9 +121,15 @@ def make_plan(specs: Specs, problems: Problems) -> Plan:
     plan.letting_in = tenants_letting_in(specs)
     check_queue_parents(specs, plan.quotas, problems)
     plan.queue_parents, plan.platform_queue_parents = queue_parents(specs)
-    plan.workloads = plan_workloads(specs, plan.quotas, problems)
+    plan.projects = plan_projects(specs, plan.quotas, problems)
+    plan.priority_scopes, plan.storage_scopes = plan_quota_scopes(specs, plan.quotas, problems)
+    # Workloads run in the tenant's own namespace: they are checked against its part of the quota.
+    plan.workloads = plan_workloads(specs, plan.projects.own_namespace_quotas(plan.quotas), problems)
+    check_resource_groups(specs, plan.quotas, problems)
+    check_cached_reads(specs, plan.workloads, readers(plan.workloads), problems)
     datasets = {key: unit.datasets for key, unit in plan.workloads.units.items()}
-    plan.guardrails = plan_guardrails(specs, plan.quotas, datasets, problems)
+    own_queues = {t.tenant.name: plan.projects.own_queue(t.tenant.name) for t in specs.tenants}
+    plan.guardrails = plan_guardrails(specs, plan.quotas, datasets, problems, own_queues)
     return plan
 
 

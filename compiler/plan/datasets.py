@@ -294,8 +294,8 @@ def _with_sites(specs: Specs, p: DatasetPlacement, cluster: Cluster, owner_model
     if not cluster.pools("cpu"):
         problems.add(p.source, where, f"cluster '{cluster.name}' has no cpu pool for the dataset's home cache",
                      "give the cluster a cpu pool, or keep the dataset off it (clusters)")
-    sites = [CacheSite(p.local_name, None, tuple(cluster.pools("cpu")))]
-    sites += [CacheSite(cache_name(p.local_name, m), m, tuple(q for q in cluster.pools("gpu") if q.gpu_model == m))
+    sites = [CacheSite(p.local_name, None, tuple(cluster.pools_for("cpu")))]  # shared pools: no resource group
+    sites += [CacheSite(cache_name(p.local_name, m), m, tuple(cluster.pools_for("gpu", None, m)))
               for m in models]
     return replace(p, sites=tuple(sites))
 

@@ -69,7 +69,7 @@ def check_registries(specs: Specs, problems: Problems) -> None:
 
 def plan_guardrails(specs: Specs, quotas: dict[str, dict[str, Quota]],
                     datasets: dict[tuple[str, str], list[DatasetPlacement]],
-                    problems: Problems) -> GuardrailPlan | None:
+                    problems: Problems, queues: dict[str, str] | None = None) -> GuardrailPlan | None:
     """The parameters per tenant and cluster and the facts per cluster; None without a
     guardrails section (or when a rule cannot be expressed, reported in `problems`)."""
     check_registries(specs, problems)
@@ -100,6 +100,8 @@ def plan_guardrails(specs: Specs, quotas: dict[str, dict[str, Quota]],
         for cluster_name, share in quotas.get(tenant, {}).items():
             values = _tenant_values(specs, spec, out.facts[cluster_name], cluster_name, share, prefixes,
                                     priority, classes, hosts, datasets.get((tenant, cluster_name), []), problems)
+            if queues and tenant in queues:  # its own namespace's leaf queue (compiler/plan/projects.py)
+                values["queues"] = (queues[tenant],)
             out.params[(tenant, cluster_name)] = TenantParams(tenant, values)
     return out
 
@@ -121,7 +123,8 @@ def _tenant_values(specs: Specs, spec, facts: ClusterFacts, cluster_name: str, s
     placed_on = specs.platform.cluster(cluster_name)
     if "gpu-pools" in facts.rules and placed_on is not None:
         models = {m for m, n in share.gpu.items() if n.value > 0}
-        values["gpuPools"] = tuple(p.name for p in placed_on.pools("gpu") if p.gpu_model in models)
+        values["gpuPools"] = tuple(p.name for p in placed_on.pools("gpu") if p.gpu_model in models
+                                   and p in placed_on.pools_for("gpu", tenant, p.gpu_model))  # resource groups
         values["gpuCaches"] = _gpu_caches(tenant, placed)
     values["datasetMounts"], values["writableDatasets"] = _dataset_mounts(spec, placed, problems)
     return values
@@ -148,6 +151,18 @@ def _facts(specs: Specs, settings: Guardrails, cluster: Cluster, index: int, pro
         rules.append("host-access")
     gpu = cluster.pools("gpu")
     pools = tuple(Pool(p.name, dict(p.labels), tuple((t.key, t.value, t.effect) for t in p.taints)) for p in gpu)
+    _check_gpu_pools(cluster, index, settings, file, problems)
+    if gpu:
+        rules.append("gpu-pools")
+    resources = tuple(sorted({p.gpu_resource for p in gpu}))
+    groups = _group_taints(cluster)
+    if groups:
+        rules.append("resource-groups")
+    return ClusterFacts(cluster.name, tuple(sorted(rules)), pools, resources, settings.cpu_off_gpu_pools, host, groups)
+
+
+def _check_gpu_pools(cluster: Cluster, index: int, settings: Guardrails, file: str, problems: Problems) -> None:
+    """GPU pools the gpu-pools rule can tell apart (a label of their own) and keep CPU pods off (a taint)."""
     for j, pool in enumerate(cluster.node_pools):
         if pool.role != "gpu":
             continue
@@ -165,10 +180,21 @@ def _facts(specs: Specs, settings: Guardrails, cluster: Cluster, index: int, pro
             problems.add(file, f"{where}.taints", f"GPU pool {pool.name} has no taint: pods without GPUs cannot "
                          "be kept off it at admission", "taint it (e.g. nvidia.com/gpu=present:NoSchedule) or set "
                          "guardrails.cpuOffGpuPools: false")
-    if gpu:
-        rules.append("gpu-pools")
-    resources = tuple(sorted({p.gpu_resource for p in gpu}))
-    return ClusterFacts(cluster.name, tuple(sorted(rules)), pools, resources, settings.cpu_off_gpu_pools, host)
+
+
+def _group_taints(cluster: Cluster) -> tuple[tuple[str, str, str, str], ...]:
+    """The taints of each resource group that pools open to other tenants lack (key, value,
+    effect, tenant): what only that tenant's pods may tolerate."""
+    out: list[tuple[str, str, str, str]] = []
+    for pool in cluster.node_pools:
+        if pool.tenant is None:
+            continue
+        taken = {(t.key, t.value, t.effect) for p in cluster.node_pools if p.tenant != pool.tenant for t in p.taints}
+        for t in pool.taints:
+            entry = (t.key, t.value, t.effect, pool.tenant)
+            if (t.key, t.value, t.effect) not in taken and t.effect in ("NoSchedule", "NoExecute") and entry not in out:
+                out.append(entry)
+    return tuple(out)
 
 
 def _host_patterns(specs: Specs, settings: Guardrails, problems: Problems) -> list[str]:

@@ -11,6 +11,7 @@ from compiler.model.checks import expand_host
 from compiler.model.common import user_handle
 from compiler.model.workloads import Notebook, NotebookSize
 from compiler.plan.datasets import DatasetUse, dataset_uses
+from compiler.plan.notebook_auth import auth_annotations
 from compiler.plan.quota import DEFAULT_GPU_RESOURCE
 from compiler.plan.scope import TenantScope
 from compiler.plan.storage import PROJECT_CLAIM, home_claim
@@ -37,6 +38,8 @@ class ResolvedNotebook:
     ingress_host: str | None  # set when the notebook asks for an Ingress
     ingress_class: str | None
     source: str
+    running: bool = True  # false: 0 replicas, its volumes kept
+    ingress_annotations: tuple[tuple[str, str], ...] = ()  # the Ingress's authentication (ingress-nginx)
 
 
 def resolve_notebooks(scope: TenantScope) -> list[ResolvedNotebook]:
@@ -127,4 +130,5 @@ def _resolved(scope: TenantScope, nb: Notebook, cluster: str, image: str, size: 
         project_claim=PROJECT_CLAIM if storage.project is not None and has_storage else None,
         datasets=dataset_uses(nb.datasets, scope.datasets_on(cluster)),
         ingress_host=expand_host(settings.ingress_host, handle, scope.tenant) if nb.ingress else None,
-        ingress_class=settings.ingress_class, source=scope.file)
+        ingress_class=settings.ingress_class, source=scope.file, running=nb.running,
+        ingress_annotations=auth_annotations(settings.auth, nb.user) if nb.ingress else ())

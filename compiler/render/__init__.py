@@ -26,6 +26,7 @@ from compiler.render import (
     namespace,
     network,
     notebooks,
+    projects,
     queue,
     quota,
     serving,
@@ -45,6 +46,7 @@ TENANT_RENDERERS: list[Callable[[TenantContext], list[dict]]] = [
     serving.render,
     jobs.render,
     guardrails.render,
+    projects.render,
 ]
 PLATFORM_RENDERERS: list[Callable[[PlatformContext], list[dict]]] = [
     queue.render_platform,

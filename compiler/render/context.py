@@ -10,19 +10,22 @@ from compiler.kinds import (
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     PLATFORM_TENANT,
+    PROJECT_LABEL,
     SOURCE_ANNOTATION,
     SYNC_WAVE_ANNOTATION,
     TENANT_LABEL,
     stage_of,
 )
+from compiler.model.common import Member
 from compiler.model.platform import Cluster, Platform
 from compiler.model.tenant import Quota, Tenant
-from compiler.plan import Plan, UnitWorkloads
+from compiler.plan import Plan, ResolvedProject, UnitWorkloads
 
 
 @dataclass(frozen=True)
 class TenantContext:
-    """One tenant on one cluster: its share, and the workloads the plan decided for it."""
+    """One tenant on one cluster: its share, and the workloads the plan decided for it; with
+    `project` set, one of its projects' namespaces (compiler/render/projects.py)."""
 
     plan: Plan
     tenant: Tenant
@@ -30,6 +33,7 @@ class TenantContext:
     share: Quota
     guarantee: Quota | None
     source: str
+    project: ResolvedProject | None = None
 
     @property
     def platform(self) -> Platform:
@@ -37,7 +41,24 @@ class TenantContext:
 
     @property
     def namespace(self) -> str:
-        return self.tenant.name
+        return self.project.namespace if self.project else self.tenant.name
+
+    @property
+    def namespace_quota(self) -> Quota:
+        """What this namespace's ResourceQuota holds: the project's part, the tenant namespace's
+        part when the tenant has projects, else the tenant's whole share on the cluster."""
+        if self.project:
+            return self.project.share
+        return self.plan.projects.own_shares.get((self.tenant.name, self.cluster.name), self.share)
+
+    @property
+    def members(self) -> list[Member]:
+        return list(self.project.members) if self.project else self.tenant.members
+
+    @property
+    def queue(self) -> str:
+        """The Volcano queue this namespace's workloads go to."""
+        return self.project.queue if self.project else self.plan.projects.own_queue(self.tenant.name)
 
     @property
     def workloads(self) -> UnitWorkloads:
@@ -45,6 +66,8 @@ class TenantContext:
 
     def obj(self, api_version: str, kind: str, name: str, namespaced: bool = True,
             labels: dict[str, str] | None = None, **body: Any) -> dict[str, Any]:
+        if self.project:
+            labels = {**(labels or {}), PROJECT_LABEL: self.project.name}
         return make_object(api_version, kind, name, self.namespace if namespaced else None,
                            self.tenant.name, self.cluster.name, self.source, labels, body)
 

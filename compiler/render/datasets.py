@@ -99,7 +99,7 @@ def _scaler(ctx: TenantContext, ds: Dataset, kind: str, runtimes: list[str]) -> 
                 "jobTemplate": {"spec": {"backoffLimit": 3, "template": {
                     "metadata": {"labels": api_client_labels()}, "spec": {
                     "serviceAccountName": account_name, "restartPolicy": "OnFailure", "containers": [container],
-                    **pod_placement(ctx.cluster, "cpu")}}}},
+                    **pod_placement(ctx.cluster, "cpu", tenant=ctx.tenant.name)}}}},
             }))
     return objects
 

@@ -8,13 +8,16 @@ from compiler.render.context import TenantContext
 
 
 def through_gateway(ctx: TenantContext, name: str, labels: dict[str, str], selector: dict[str, str], host: str,
-                    ingress_class: str | None, port: int) -> list[dict]:
-    """The Ingress `name` for `host` to Service `name` on `port`, and the gateway's way in."""
+                    ingress_class: str | None, port: int, annotations: dict[str, str] | None = None) -> list[dict]:
+    """The Ingress `name` for `host` to Service `name` on `port` (with `annotations`, e.g. the
+    notebooks' authentication), and the gateway's way in."""
     spec: dict = {"rules": [{"host": host, "http": {"paths": [{
         "path": "/", "pathType": "Prefix", "backend": {"service": {"name": name, "port": {"number": port}}}}]}}]}
     if ingress_class:
         spec["ingressClassName"] = ingress_class
-    objects = [ctx.obj("networking.k8s.io/v1", "Ingress", name, labels=labels, spec=spec)]
+    ingress = ctx.obj("networking.k8s.io/v1", "Ingress", name, labels=labels, spec=spec)
+    ingress["metadata"]["annotations"].update(annotations or {})
+    objects = [ingress]
     if ctx.tenant.network.allow_from_ingress:
         objects.append(ctx.obj("networking.k8s.io/v1", "NetworkPolicy", f"{name}-from-ingress", spec={
             "podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"],

@@ -28,7 +28,10 @@ def render(ctx: TenantContext) -> list[dict]:
     params = guardrails.params.get((ctx.tenant.name, ctx.cluster.name)) if guardrails else None
     if params is None:
         return []
-    return [ctx.obj("v1", "ConfigMap", PARAMS_NAME, data=params.data())]
+    # A namespace's pods may use its own queue only (the tenant's, its own leaf queue once it
+    # has projects, or a project's); every other rule is the tenant's.
+    data = {**params.data(), "queues": ctx.queue}
+    return [ctx.obj("v1", "ConfigMap", PARAMS_NAME, data=data)]
 
 
 def render_platform(ctx: PlatformContext) -> list[dict]:

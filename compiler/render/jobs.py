@@ -53,7 +53,7 @@ def job_spec(ctx: TenantContext, job: ResolvedJob, holder: tuple[str, str] = ("b
     deleted by Volcano must not be re-created, and so run again, by whatever made it)."""
     spec: dict = {
         "schedulerName": "volcano",
-        "queue": ctx.tenant.name,
+        "queue": ctx.queue,
         "minAvailable": job.min_available,
         "plugins": plugins(job),
         # Default: a preempted or evicted pod restarts the whole gang (a half-gang makes no progress).
@@ -97,7 +97,7 @@ def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
         "initContainers": init,
         "containers": [main],
         "volumes": volumes.volumes,
-        **pod_placement(ctx.cluster, role.pool, job.gpu_model if role.pool == "gpu" else None),
+        **pod_placement(ctx.cluster, role.pool, job.gpu_model if role.pool == "gpu" else None, ctx.tenant.name),
     }
     if job.pod.image_pull_secrets:
         pod_spec["imagePullSecrets"] = [{"name": n} for n in job.pod.image_pull_secrets]
@@ -172,10 +172,10 @@ def _gate_spec(ctx: TenantContext, gate: DataGate | None) -> dict:
         "restartPolicy": "Never",
         "containers": [wait_for_data(ctx.platform.agent_image, gate.datasets, ctx.namespace, gate.percent,
                                      GATE_TIMEOUT_SECONDS)],
-        **pod_placement(ctx.cluster, "cpu"),
+        **pod_placement(ctx.cluster, "cpu", tenant=ctx.tenant.name),
     }
     spec: dict = {
-        "schedulerName": "volcano", "queue": ctx.tenant.name, "minAvailable": 1,
+        "schedulerName": "volcano", "queue": ctx.queue, "minAvailable": 1,
         "tasks": [{"name": "gate", "replicas": 1,
                    "template": {"metadata": {"labels": {JOB_LABEL: gate.job, TASK_LABEL: "gate",
                                                         **api_client_labels()}}, "spec": pod}}],
@@ -200,7 +200,7 @@ def _flow_cron_job(ctx: TenantContext, flow: ResolvedPipeline, labels: dict[str,
         "jobTemplate": {"metadata": {"labels": dict(labels)}, "spec": {"backoffLimit": 3, "template": {
             "metadata": {"labels": {**labels, **api_client_labels()}},
             "spec": {"serviceAccountName": FLOW_RUNNER_ACCOUNT, "restartPolicy": "OnFailure",
-                     "containers": [runner], **pod_placement(ctx.cluster, "cpu")}}}},
+                     "containers": [runner], **pod_placement(ctx.cluster, "cpu", tenant=ctx.tenant.name)}}}},
     }
     if timing.time_zone:
         spec["timeZone"] = timing.time_zone

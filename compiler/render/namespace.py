@@ -19,7 +19,7 @@ def render(ctx: TenantContext) -> list[dict]:
     for role in MEMBER_ROLES:
         subjects = [
             {"kind": kind, "name": name, "apiGroup": RBAC_GROUP}
-            for kind, name in sorted(m.subject for m in ctx.tenant.members if m.role == role)
+            for kind, name in sorted({m.subject for m in ctx.members if m.role == role})
         ]
         if subjects:
             # The platform's member roles (compiler/render/member_roles.py), granted in this namespace

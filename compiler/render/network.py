@@ -8,6 +8,11 @@ A connection between two tenants needs both ends: the receiver's ingress (its ow
 tenant also gets egress to every tenant on its cluster that lets it in, as the plan decided
 (`Plan.egress_tenants`; the unit cache keys the unit on those tenants' specs).
 
+A tenant with projects has several namespaces (its own and '<tenant>-<project>'), each with
+these policies; its namespaces reach each other, and a peer tenant's rules name every
+namespace of that peer (`ProjectPlan.namespaces_of`; the unit cache keys the unit on peers with
+projects, `Plan.project_peers`).
+
 The ingress gateway reaches only notebooks that ask for an Ingress, on their port (the
 notebook renderer's own policy), and only while the tenant keeps `allowFromIngress`.
 """
@@ -22,6 +27,11 @@ NETWORKING = "networking.k8s.io/v1"
 
 def _from_namespace(name: str) -> dict:  # a peer: every pod of one namespace, as source or destination
     return {"namespaceSelector": {"matchLabels": {NS_NAME: name}}}
+
+
+def _namespaces(ctx: TenantContext, tenants: list[str]) -> list[dict]:
+    """Peers: every namespace of each tenant (its projects' too)."""
+    return [_from_namespace(n) for t in tenants for n in ctx.plan.projects.namespaces_of(t)]
 
 
 def render(ctx: TenantContext) -> list[dict]:
@@ -46,16 +56,23 @@ def render(ctx: TenantContext) -> list[dict]:
             "ingress": [{"from": [_from_namespace(platform.monitoring_namespace)]}],
         }),
     ]
+    siblings = [n for n in ctx.plan.projects.namespaces_of(ctx.tenant.name) if n != ctx.namespace]
+    if siblings:
+        policies.append(("allow-tenant-namespaces", {
+            "podSelector": {}, "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [_from_namespace(n) for n in siblings]}],
+            "egress": [{"to": [_from_namespace(n) for n in siblings]}],
+        }))
     if network.allow_from_tenants:
         policies.append(("allow-from-tenants", {
             "podSelector": {}, "policyTypes": ["Ingress"],
-            "ingress": [{"from": [_from_namespace(t) for t in sorted(set(network.allow_from_tenants))]}],
+            "ingress": [{"from": _namespaces(ctx, sorted(set(network.allow_from_tenants)))}],
         }))
     receivers = ctx.plan.egress_tenants(ctx.tenant.name, ctx.cluster.name)
     if receivers:
         policies.append(("allow-to-tenants", {
             "podSelector": {}, "policyTypes": ["Egress"],
-            "egress": [{"to": [_from_namespace(t) for t in receivers]}],
+            "egress": [{"to": _namespaces(ctx, receivers)}],
         }))
     if network.egress:
         rules = []

@@ -32,14 +32,15 @@ def _notebook(ctx: TenantContext, nb: ResolvedNotebook) -> list[dict]:
         "volumeMounts": volumes.mounts,
     }
     pod_spec = {"containers": [container], "volumes": volumes.volumes, "serviceAccountName": WORKLOAD_SERVICE_ACCOUNT,
-                **pod_placement(ctx.cluster, nb.pool, nb.gpu_model)}
+                **pod_placement(ctx.cluster, nb.pool, nb.gpu_model, ctx.tenant.name)}
     objects = [
         ctx.obj("apps/v1", "StatefulSet", name, labels=labels, spec={
-            "replicas": 1, "serviceName": name, "selector": {"matchLabels": selector},
+            "replicas": 1 if nb.running else 0, "serviceName": name, "selector": {"matchLabels": selector},
             "template": {"metadata": {"labels": labels}, "spec": pod_spec}}),
         ctx.obj("v1", "Service", name, labels=labels, spec={
             "selector": selector, "ports": [{"name": "http", "port": PORT, "targetPort": PORT}]}),
     ]
     if nb.ingress_host is not None:
-        objects += through_gateway(ctx, name, labels, selector, nb.ingress_host, nb.ingress_class, PORT)
+        objects += through_gateway(ctx, name, labels, selector, nb.ingress_host, nb.ingress_class, PORT,
+                                   annotations=dict(nb.ingress_annotations))  # authentication (plan/notebook_auth.py)
     return objects

@@ -1,6 +1,7 @@
 """Where pods and cache workers run: node affinity to a pool's labels and tolerations for its
 taints only, in the two shapes Kubernetes pods and Fluid datasets take them. CPU work never
-tolerates the GPU pools' taints, so it stays off GPU nodes."""
+tolerates the GPU pools' taints, so it stays off GPU nodes; a tenant's pods go to its resource
+group (pools the platform dedicates to it) where it has one, and never to another tenant's."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,11 +9,9 @@ from dataclasses import dataclass
 from compiler.model.platform import Cluster, NodePool
 
 
-def pools_for(cluster: Cluster, pool: str, gpu_model: str | None = None) -> list[NodePool]:
-    pools = cluster.pools(pool)
-    if pool == "gpu" and gpu_model:
-        pools = [p for p in pools if p.gpu_model == gpu_model]
-    return pools
+def pools_for(cluster: Cluster, pool: str, gpu_model: str | None = None, tenant: str | None = None) -> list[NodePool]:
+    """The pools of a role a tenant's pods go to (its resource group's, else the shared ones)."""
+    return cluster.pools_for(pool, tenant, gpu_model)
 
 
 @dataclass(frozen=True)
@@ -22,9 +21,10 @@ class Placement:
     pools: list[NodePool]
 
     @classmethod
-    def of(cls, cluster: Cluster, pool: str, gpu_model: str | None = None) -> Placement:
-        """The cluster's pools of a role ('cpu', 'gpu', 'cache'), GPU pools of one model only."""
-        return cls(pools_for(cluster, pool, gpu_model))
+    def of(cls, cluster: Cluster, pool: str, gpu_model: str | None = None, tenant: str | None = None) -> Placement:
+        """The cluster's pools of a role ('cpu', 'gpu'), GPU pools of one model only, a tenant's
+        resource group when it has one for them (Cluster.pools_for)."""
+        return cls(pools_for(cluster, pool, gpu_model, tenant))
 
     @property
     def terms(self) -> list[dict]:
@@ -72,6 +72,6 @@ class Placement:
         return out
 
 
-def pod_placement(cluster: Cluster, pool: str, gpu_model: str | None = None) -> dict:
-    """Pod spec fields placing a pod on the cluster's pools of a role."""
-    return Placement.of(cluster, pool, gpu_model).pod_fields()
+def pod_placement(cluster: Cluster, pool: str, gpu_model: str | None = None, tenant: str | None = None) -> dict:
+    """Pod spec fields placing a tenant's pod on the cluster's pools of a role."""
+    return Placement.of(cluster, pool, gpu_model, tenant).pod_fields()

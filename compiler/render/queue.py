@@ -10,8 +10,12 @@ https://kubernetes.io/docs/reference/access-authn-authz/rbac/#referring-to-resou
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from compiler.kinds import QUEUE_READER_PREFIX
+from compiler.model.common import Member
 from compiler.plan import quota_amounts, resource_amounts
+from compiler.plan.projects import own_queue_name
 from compiler.render.context import PlatformContext, TenantContext
 from compiler.render.rbac import RBAC_API, RBAC_GROUP
 
@@ -20,7 +24,7 @@ QUEUE_API = "scheduling.volcano.sh/v1beta1"
 SCHEDULED = {"cpu", "memory"}
 
 
-def _scheduled(amounts: dict) -> dict:
+def scheduled(amounts: dict) -> dict:
     return {k: v.canonical() for k, v in sorted(amounts.items()) if k in SCHEDULED or "/" in k}
 
 
@@ -29,24 +33,28 @@ def render(ctx: TenantContext) -> list[dict]:
     spec: dict = {
         "weight": ctx.tenant.queue.weight,
         "reclaimable": ctx.tenant.queue.reclaimable,
-        "capability": _scheduled(quota_amounts(ctx.share, ctx.cluster)),
+        "capability": scheduled(quota_amounts(ctx.share, ctx.cluster)),
         "parent": ctx.plan.queue_parents[ctx.tenant.name],
     }
     if ctx.guarantee is not None:
-        spec["guarantee"] = {"resource": _scheduled(resource_amounts(ctx.guarantee, gpus))}
+        spec["guarantee"] = {"resource": scheduled(resource_amounts(ctx.guarantee, gpus))}
     if ctx.tenant.queue.priority is not None:
         spec["priority"] = ctx.tenant.queue.priority
-    return [ctx.obj(QUEUE_API, "Queue", ctx.tenant.name, namespaced=False, spec=spec), *_queue_readers(ctx)]
+    projects = ctx.plan.projects.unit(ctx.tenant.name, ctx.cluster.name)
+    queues = [ctx.tenant.name, *([own_queue_name(ctx.tenant.name)] if projects else [])]
+    return [ctx.obj(QUEUE_API, "Queue", ctx.tenant.name, namespaced=False, spec=spec),
+            *queue_readers(ctx, ctx.tenant.name, queues, ctx.tenant.members)]
 
 
-def _queue_readers(ctx: TenantContext) -> list[dict]:
-    """Every member of the tenant (any role) may get, list and watch the tenant's Queue, nothing else."""
+def queue_readers(ctx: TenantContext, owner: str, queues: list[str], members: Sequence[Member]) -> list[dict]:
+    """`members` (any role) may get, list and watch `queues` (a tenant's own, or a project's), nothing
+    else: a ClusterRole and ClusterRoleBinding named after `owner`."""
     subjects = [{"kind": kind, "name": name, "apiGroup": RBAC_GROUP}
-                for kind, name in sorted({m.subject for m in ctx.tenant.members})]
+                for kind, name in sorted({m.subject for m in members})]
     if not subjects:
         return []
-    name = f"{QUEUE_READER_PREFIX}{ctx.tenant.name}"
-    rules = [{"apiGroups": ["scheduling.volcano.sh"], "resources": ["queues"], "resourceNames": [ctx.tenant.name],
+    name = f"{QUEUE_READER_PREFIX}{owner}"
+    rules = [{"apiGroups": ["scheduling.volcano.sh"], "resources": ["queues"], "resourceNames": list(queues),
               "verbs": ["get", "list", "watch"]}]
     return [
         ctx.obj(RBAC_API, "ClusterRole", name, namespaced=False, rules=rules),

@@ -16,8 +16,12 @@ REG = "registry.example.com/ml/ or registry.example.com/platform/"
 GOOD_IMAGE = "registry.example.com/ml/vision/resnet:2.0"
 A100 = {"node.example.com/pool": "gpu-a100", "nvidia.com/gpu.product": "A100-SXM4-80GB"}
 A100_WORDS = "gpu-a100 (node.example.com/pool=gpu-a100, nvidia.com/gpu.product=A100-SXM4-80GB)"
+# ads-ranking's resource group (tenants/platform.yaml): its A100 pool and the taint only it may tolerate
+A100_ADS = {"node.example.com/pool": "gpu-a100-ads", "nvidia.com/gpu.product": "A100-SXM4-80GB"}
+ADS_TOLERATION = {"key": "tenantc.io/dedicated", "operator": "Equal", "value": "ads-ranking", "effect": "NoSchedule"}
+GPU_TAINT_WORDS = "(nvidia.com/gpu=present:NoSchedule, tenantc.io/dedicated=ads-ranking:NoSchedule)"
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-CPU_OFF_GPU = ("pods without GPUs must not tolerate the GPU pools' taints (nvidia.com/gpu=present:NoSchedule), "
+CPU_OFF_GPU = (f"pods without GPUs must not tolerate the GPU pools' taints {GPU_TAINT_WORDS}, "
                "except the workers of the tenant's own caches on them")
 # Fluid labels its cache workers `fluid.io/dataset: <namespace>-<dataset>` (fluid
 # charts/alluxio/templates/worker/statefulset.yaml); ml-platform caches imagenet for A100 readers
@@ -247,7 +251,28 @@ CASES: list[Case] = [
          _m("gpu-pools", "quant-research", "the tenant has no GPU quota on gpu-east; pods must not "
                                            "request nvidia.com/gpu, nvidia.com/h100")),
     Case("gpu-pinned", "gpu-pools", "ads-ranking",
-         pod("ads-ranking", "gpu", [container(gpu=2)], affinity=affinity(A100), tolerations=[GPU_TOLERATION]), None),
+         pod("ads-ranking", "gpu", [container(gpu=2)], affinity=affinity(A100_ADS),
+             tolerations=[GPU_TOLERATION, ADS_TOLERATION]), None),
+    Case("gpu-pinned-off-the-resource-group", "gpu-pools", "ads-ranking",
+         pod("ads-ranking", "gpu", [container(gpu=2)], affinity=affinity(A100), tolerations=[GPU_TOLERATION]),
+         _m("gpu-pools", "ads-ranking", "pods that request GPUs must require node affinity (or a nodeSelector) to "
+                                        "gpu-h100 (node.example.com/pool=gpu-h100, nvidia.com/gpu.product="
+                                        "H100-SXM5-80GB) or gpu-a100-ads (node.example.com/pool=gpu-a100-ads, "
+                                        "nvidia.com/gpu.product=A100-SXM4-80GB)")),
+    # resource groups: only ads-ranking's pods may tolerate its pool's taint
+    Case("resource-group-of-another-tenant", "resource-groups", "vision",  # (pinned to it: gpu-pools refuses)
+         pod("vision", "gpu", [container(gpu=1)], affinity=affinity(A100),
+             tolerations=[GPU_TOLERATION, ADS_TOLERATION]),
+         _m("resource-groups", "vision", "pods must not tolerate the taints of node pools dedicated to other "
+                                         "tenants (tenantc.io/dedicated=ads-ranking:NoSchedule)")),
+    Case("resource-group-tolerated-by-key", "resource-groups", "vision",
+         pod("vision", "gpu", [container(gpu=1)], affinity=affinity(A100),
+             tolerations=[GPU_TOLERATION, {"key": "tenantc.io/dedicated", "operator": "Exists"}]),
+         _m("resource-groups", "vision", "pods must not tolerate the taints of node pools dedicated to other "
+                                         "tenants (tenantc.io/dedicated=ads-ranking:NoSchedule)")),
+    Case("resource-group-own", "resource-groups", "ads-ranking",
+         pod("ads-ranking", "gpu", [container(gpu=1)], affinity=affinity(A100_ADS),
+             tolerations=[GPU_TOLERATION, ADS_TOLERATION]), None),
     Case("gpu-node-selector", "gpu-pools", "vision",
          pod("vision", "gpu", [container(gpu=1)], nodeSelector=dict(A100)), None),
     Case("cpu-tolerates-gpu-taint", "gpu-pools", "ml-platform", pod("ml-platform", "cpu", tolerations=[GPU_TOLERATION]),

@@ -136,7 +136,7 @@ def test_params_configmap_round_trips(example):
     params = example.plan.guardrails.params[("recsys", "cpu-west")]
     assert TenantParams.from_data(params.data()) == params
     assert params.get("gpuPools") == ("gpu-a10",)
-    assert params.get("queues") == ("recsys",)
+    assert params.get("queues") == ("recsys-default",)  # recsys has projects: its own leaf queue
     assert "dataset://quant-research/market-data" in params.get("datasetMounts")
     assert params.get("priorityClasses") == ("batch-low", "training-normal", "production-high")
     vision = example.plan.guardrails.params[("vision", "gpu-east")]

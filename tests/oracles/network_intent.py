@@ -3,7 +3,8 @@ the outside analyzer computes over the rendered NetworkPolicies.
 
 The intent below is written from the specs alone (never from tenantc's rendered policies):
 
-* pods of one tenant namespace reach each other on every port;
+* pods of one tenant reach each other on every port, within and across its namespaces (its
+  own and its projects' '<tenant>-<project>');
 * a tenant's pods reach the cluster DNS (pods labelled `k8s-app: kube-dns` in the platform's
   DNS namespace) on 53/UDP and 53/TCP, and nothing else there;
 * a tenant's pods reach each `network.egress` CIDR on its listed ports (every port when none
@@ -18,7 +19,8 @@ The intent below is written from the specs alone (never from tenantc's rendered 
   the notebook or serving asks for an Ingress and the tenant keeps `allowFromIngress` (the
   default); nothing else of the tenant;
 * tenant A reaches every pod of tenant B when B lists A in `network.allowFromTenants`: B's
-  ingress and A's egress must both allow it, or the traffic does not flow;
+  ingress and A's egress must both allow it, or the traffic does not flow; from and to every
+  namespace of each (projects included);
 * everything else to or from a tenant pod is closed (other tenants, other pods of the DNS,
   gateway and monitoring namespaces, unrelated namespaces, any other address).
 
@@ -27,7 +29,8 @@ Traffic between two non-tenant endpoints is not tenantc's business and is not ju
 Representative pods per tenant namespace: one pod per distinct label set among the pod
 templates the tenant's rendered objects carry (StatefulSets, Deployments, Volcano Job/CronJob tasks, flow
 JobTemplates, CronJobs: what their controllers create), plus one bare pod standing for anything
-else (a member's own pod, Fluid's cache workers).
+else (a member's own pod, Fluid's cache workers); and a bare pod in each project's namespace,
+named by the spec ('<tenant>-<project>').
 """
 from __future__ import annotations
 
@@ -85,7 +88,9 @@ class ClusterWorld:
 
     def namespaces(self) -> list[str]:
         p = self.platform
-        return sorted({*self.tenants, p.dns_namespace, p.ingress_namespace, p.monitoring_namespace, OUTSIDER_NAMESPACE})
+        projects = {n for t in self.tenants.values() for n in project_namespaces(t)}
+        return sorted({*self.tenants, *projects, p.dns_namespace, p.ingress_namespace, p.monitoring_namespace,
+                       OUTSIDER_NAMESPACE})
 
     def config(self, name: str) -> NetworkConfig:
         return NetworkConfig(
@@ -101,6 +106,11 @@ class ClusterWorld:
         extra.add(("TCP", self.spec_cluster.api_server_port))
         extra |= {("TCP", port) for port in self.gateway_targets.values()}
         return sorted(set(BASE_PROBES) | extra)
+
+
+def project_namespaces(tenant) -> list[str]:
+    """The namespaces of a tenant's projects, as the spec names them (issue 16)."""
+    return [f"{tenant.name}-{p.name}" for p in tenant.projects]
 
 
 def _pod_templates(value, path: str = "") -> Iterator[dict]:
@@ -145,6 +155,8 @@ def build_world(cluster: str, platform, tenant_specs: list, objects: dict,
             for source in sources:
                 if f"{tenant}/{source}" in gateway_pods:
                     world.gateway_targets[pod.key] = gateway_pods[f"{tenant}/{source}"]
+    for tenant in placed.values():
+        world.pods += [Pod(ns, "bare", (), tenant.name, ("a pod of the project",)) for ns in project_namespaces(tenant)]
     p = platform
     world.pods += [
         Pod(p.dns_namespace, "kube-dns", tuple(DNS_LABELS.items())),

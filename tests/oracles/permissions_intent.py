@@ -2,7 +2,11 @@
 documented contracts (never from the rendered Roles), as a matrix of access checks.
 
 Subjects of a tenant on a cluster: each member user and group (with its highest role) and each
-ServiceAccount that exists in the tenant's namespace once its objects are applied.
+ServiceAccount that exists in the tenant's namespace once its objects are applied; and the same
+per project namespace '<tenant>-<project>' (issue 16), whose members are the project's own
+plus the tenant's admins. A member is asked about every namespace of the cluster: those where
+it holds a role by the specs answer as its role says, all others (other tenants', the
+platform's, and its own tenant's other namespaces) deny everything.
 
 A member's promise, by role (the issue's wording; compiler/render/rbac.py implements it):
 * every role reads every kind tenantc renders in the namespace and what the agent and the
@@ -17,8 +21,9 @@ Never, for anyone: writing the ResourceQuota, LimitRange or NetworkPolicies (def
 included), Leases (the agent's heartbeats) or PodGroups (Volcano's); `escalate`, `bind` or
 `impersonate`; minting ServiceAccount tokens; anything in another tenant's or a platform
 namespace; anything cluster-scoped (namespaces, RBAC, CRDs, nodes...) except that every member
-reads (get, list and watch by name) the tenant's own Queue, so they can see why a job waits; they
-never change it and never read another tenant's.
+reads (get, list and watch by name) the Queue of its namespace and the one its jobs go to (the
+tenant's, its leaf queue '<tenant>-default' when it has projects, a project's), so they can see
+why a job waits; they never change them and never read another tenant's.
 
 ServiceAccounts hold exactly the agent's documented permissions (docs/agent.md, "Permissions"):
 `tenantc-agent` Leases get/create/update, ConfigMaps create/patch, Pods get, Datasets get;
@@ -82,6 +87,7 @@ class Subject:
     name: str
     role: str  # member role, or the ServiceAccount's name
     namespace: str
+    queue: str = ""  # the Volcano queue the namespace's jobs go to (admission guardrails allow no other)
 
     def kubectl_args(self) -> list[str]:
         if self.kind == "User":
@@ -125,14 +131,25 @@ class Check:
         return f"{self.verb} {what}{'/' + self.name if self.name else ''} {where}"
 
 
-def member_subjects(tenant) -> list[Subject]:
-    """Each member user and group of a tenant spec, with its highest role."""
+def tenant_namespaces(tenant) -> list[tuple[str, list, str]]:
+    """(namespace, members, queue) of each namespace of a tenant spec: its own, and one per
+    project with the project's members and the tenant's admins. A tenant with projects runs its
+    own jobs in the leaf queue '<tenant>-default' (Volcano admits jobs into leaf queues only)."""
+    if not tenant.projects:
+        return [(tenant.name, list(tenant.members), tenant.name)]
+    admins = [m for m in tenant.members if m.role == "admin"]
+    return [(tenant.name, list(tenant.members), f"{tenant.name}-default")] + [
+        (f"{tenant.name}-{p.name}", admins + list(p.members), f"{tenant.name}-{p.name}") for p in tenant.projects]
+
+
+def member_subjects(members: list, namespace: str, queue: str = "") -> list[Subject]:
+    """Each member user and group of one namespace, with its highest role there."""
     best: dict[tuple[str, str], str] = {}
-    for m in tenant.members:
+    for m in members:
         kind, name = m.subject
         if RANK[m.role] > RANK.get(best.get((kind, name), ""), 0):
             best[(kind, name)] = m.role
-    return [Subject(kind, name, role, tenant.name) for (kind, name), role in sorted(best.items())]
+    return [Subject(kind, name, role, namespace, queue or namespace) for (kind, name), role in sorted(best.items())]
 
 
 def matrix(subject: Subject, tenant, cluster: str, other_namespaces: list[str]) -> list[tuple[Check, bool]]:
@@ -140,7 +157,7 @@ def matrix(subject: Subject, tenant, cluster: str, other_namespaces: list[str]) 
     ns = subject.namespace
     rank = RANK.get(subject.role, 0) if subject.kind != "ServiceAccount" else 0
     scaled = {(RUNTIMES[d.runtime.type], d.name) for d in tenant.datasets if d.scaling
-              and (not d.clusters or cluster in d.clusters)}
+              and (not d.clusters or cluster in d.clusters) and ns == tenant.name}  # datasets: the tenant's own
     out: list[tuple[Check, bool]] = []
 
     def member_may(group: str, resource: str, verb: str, who: str) -> bool:
@@ -191,10 +208,15 @@ def matrix(subject: Subject, tenant, cluster: str, other_namespaces: list[str]) 
     for verb in ("update", "patch", "delete"):
         out.append((Check(verb, "", "namespaces", name=ns), False))
         out.append((Check(verb, "scheduling.volcano.sh", "queues", name=ns), False))
-    for verb in READ:  # the tenant's own Queue: every member reads it, no ServiceAccount does
-        out.append((Check(verb, "scheduling.volcano.sh", "queues", name=ns), subject.kind != "ServiceAccount"))
-    for other in other_namespaces:
-        out.append((Check("get", "scheduling.volcano.sh", "queues", name=other), False))
+    # the Queue named like the namespace (the tenant's, or the project's) and the one its jobs go to
+    # (the tenant's leaf queue when it has projects): every member reads them, no ServiceAccount does
+    for name in sorted({ns, subject.queue} - {""}):
+        for verb in READ:
+            out.append((Check(verb, "scheduling.volcano.sh", "queues", name=name), subject.kind != "ServiceAccount"))
+    own = {namespace for namespace, _, _ in tenant_namespaces(tenant)}
+    for other in other_namespaces:  # other tenants' queues (and the platform's namespaces' names)
+        if other not in own:
+            out.append((Check("get", "scheduling.volcano.sh", "queues", name=other), False))
     out.append((Check("list", "", "pods"), False))
     out.append((Check("list", "", "secrets"), False))
     return out

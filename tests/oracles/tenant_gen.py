@@ -5,8 +5,10 @@ templates), with the platform namespaces, API server addresses and ports varied,
 tenants whose network wishes, notebooks, jobs and placement are drawn at random: overlapping
 egress CIDRs with and without ports on every protocol, allowed tenants on the same cluster,
 on another cluster only, twice or themselves, notebooks with and without an Ingress in tenants
-that do or do not let the gateway in. Everything it draws must compile; a spec the compiler
-rejects is a bug of the generator and fails the test that asked for it.
+that do or do not let the gateway in, and projects (namespaces of their own; drawn from a
+generator of their own, so the draws above stay what they were for every seed). Everything it
+draws must compile; a spec the compiler rejects is a bug of the generator and fails the test
+that asked for it.
 """
 from __future__ import annotations
 
@@ -25,6 +27,9 @@ PORTS = [22, 53, 443, 2222, 5432, 6379, 8080, 8888, 9092, 9999]
 def _platform(rng: random.Random) -> dict:
     platform = yaml.safe_load((REPO / "tenants" / "platform.yaml").read_text())
     platform.pop("globalDatasets", None)  # they name an example tenant
+    for cluster in platform["clusters"]:
+        for pool in cluster.get("nodePools", []):
+            pool.pop("tenant", None)  # resource groups name example tenants too: shared pools here
     dns, ingress, monitoring = rng.choice([
         ("kube-system", "ingress-nginx", "monitoring"),
         ("dns", "gateway", "observability"),
@@ -108,10 +113,23 @@ def _tenant(rng: random.Random, name: str, names: list[str], clusters: list[str]
         notebooks.append(notebook)
     if notebooks:
         spec["notebooks"] = notebooks
+    _projects(spec, name, users)
     if rng.random() < 0.5:
         spec["jobs"] = [{"name": "batch", "template": "cpu-batch", "cluster": rng.choice(placed),
                          "roles": [{"name": "worker", "image": "registry.example.com/ml/batch:1"}]}]
     return spec
+
+
+def _projects(spec: dict, name: str, users: list[str]) -> None:
+    """A third of the tenants get one or two projects, each with a member of its own."""
+    rng = random.Random(f"{name}-projects")
+    if rng.random() >= 0.35:
+        return
+    spec["ownShare"] = {"weight": 2}
+    spec["projects"] = [{"name": word, "share": {"weight": 1},
+                         "members": [{"user": f"{word}.{name}@example.com", "role": rng.choice(["edit", "view"])}]
+                         + ([{"user": users[-1], "role": "view"}] if rng.random() < 0.5 else [])}
+                        for word in rng.sample(WORDS, rng.randint(1, 2))]
 
 
 def generate(seed: int) -> tuple[dict, list[dict]]:

@@ -81,13 +81,17 @@ def _mutations(world) -> dict[str, list[dict]]:
         "no-apiserver": [p for p in world.policies if p["metadata"]["name"] != "allow-apiserver-egress"],
         "no-policies-in-one-tenant": [p for p in world.policies
                                       if p["metadata"]["namespace"] != world.policies[0]["metadata"]["namespace"]],
+        "projects-cut-off": [p for p in world.policies if p["metadata"]["name"] != "allow-tenant-namespaces"],
+        "peer-projects-cut-off": [p for p in world.policies if not (
+            p["metadata"]["name"] == "allow-from-tenants" and p["metadata"]["namespace"].endswith("-ranking"))],
     }
 
 
 def test_the_oracle_notices_each_broken_intent(example, nca, tmp_path):
     """Mutated policy sets (a DNS rule open to the whole DNS namespace, egress CIDRs on every
     port, no monitoring, a namespace open to all, the API server open to every pod or to none,
-    a tenant with no policies) each fail."""
+    a tenant with no policies, a tenant's namespaces cut off from each other, a project closed to
+    its tenant's peers) each fail."""
     import dataclasses
 
     world = next(w for w in worlds_of(example) if w.cluster == "cpu-west")

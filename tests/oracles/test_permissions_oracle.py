@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from helpers import eventually
-from permissions_intent import Check, Subject, matrix, member_subjects
+from permissions_intent import Check, Subject, matrix, member_subjects, tenant_namespaces
 from tenant_gen import write_repo
 
 from compiler.kinds import stage_of
@@ -100,17 +100,17 @@ def _binding(namespace: str, role: str, kind: str = "ClusterRole") -> dict:
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "someone@example.com"}]}
 
 
-def _volcano_job(namespace: str) -> dict:
-    """A job into the tenant's own queue (named after the tenant, as its namespace is): the
-    admission guardrails refuse any other queue, and this probe is about RBAC."""
+def _volcano_job(namespace: str, queue: str) -> dict:
+    """A job into the namespace's own queue: the admission guardrails refuse any other queue,
+    and this probe is about RBAC."""
     return {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job",
             "metadata": {"name": "probe", "namespace": namespace},
-            "spec": {"queue": namespace, "tasks": [{"name": "main", "replicas": 1, "template": {"spec": {
+            "spec": {"queue": queue, "tasks": [{"name": "main", "replicas": 1, "template": {"spec": {
                 "containers": [{"name": "main", "image": "registry.example.com/ml/probe:1"}],
                 "restartPolicy": "Never"}}}]}}
 
 
-def _attempts(namespace: str) -> list[tuple[str, dict, dict[str, str]]]:
+def _attempts(namespace: str, queue: str) -> list[tuple[str, dict, dict[str, str]]]:
     """(what, manifest, role -> intended outcome) of the escalation and creation attempts."""
     wide_role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
                  "metadata": {"name": "probe-wide", "namespace": namespace},
@@ -122,7 +122,8 @@ def _attempts(namespace: str) -> list[tuple[str, dict, dict[str, str]]]:
         ("bind the member edit role", _binding(namespace, "tenantc-member-edit"),
          {"view": "forbidden", "edit": "forbidden", "admin": "allowed"}),
         ("create a Role that may delete NetworkPolicies", wide_role, forbidden),
-        ("create a Volcano Job", _volcano_job(namespace), {"view": "forbidden", "edit": "allowed", "admin": "allowed"}),
+        ("create a Volcano Job", _volcano_job(namespace, queue),
+         {"view": "forbidden", "edit": "allowed", "admin": "allowed"}),
     ]
 
 
@@ -162,18 +163,23 @@ class Oracle:
     platform: object
     tenants: list
     attempters: set[Subject] = field(default_factory=set)
+    held: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (kind, name) -> namespaces with a role
     clock: dict[str, float] = field(default_factory=lambda: {"reviews": 0.0, "can-i": 0.0, "attempts": 0.0})
 
     def subjects(self) -> list[tuple[Subject, object]]:
         """Members from the specs; ServiceAccounts as they exist once applied (`default` too)."""
         out: list[tuple[Subject, object]] = []
         for tenant in self.tenants:
-            accounts = _eventually(lambda tenant=tenant: (names := self.kubectl(
-                "get", "serviceaccounts", "-n", tenant.name, "-o", "jsonpath={.items[*].metadata.name}",
-                kubeconfig=self.config).stdout.split()) and "default" in names and names,
-                f"{tenant.name}'s default ServiceAccount to exist")
-            out += [(s, tenant) for s in member_subjects(tenant)]
-            out += [(Subject("ServiceAccount", name, name, tenant.name), tenant) for name in sorted(accounts)]
+            for namespace, members, queue in tenant_namespaces(tenant):
+                accounts = _eventually(lambda ns=namespace: (names := self.kubectl(
+                    "get", "serviceaccounts", "-n", ns, "-o", "jsonpath={.items[*].metadata.name}",
+                    kubeconfig=self.config).stdout.split()) and "default" in names and names,
+                    f"{namespace}'s default ServiceAccount to exist")
+                out += [(s, tenant) for s in member_subjects(members, namespace, queue)]
+                out += [(Subject("ServiceAccount", name, name, namespace), tenant) for name in sorted(accounts)]
+        for subject, _ in out:
+            if subject.kind != "ServiceAccount":
+                self.held.setdefault((subject.kind, subject.name), set()).add(subject.namespace)
         # Real attempts by the first member of each role and kind in each tenant: the review
         # matrix already asks every member the same questions.
         keys = {(s.namespace, s.role, s.kind) for s, _ in out if s.kind != "ServiceAccount"}
@@ -182,8 +188,9 @@ class Oracle:
 
     def judge(self, item: tuple[Subject, object]) -> Verdict:
         subject, tenant = item
-        namespaces = [t.name for t in self.tenants]
-        others = [n for n in namespaces if n != subject.namespace]
+        namespaces = [ns for t in self.tenants for ns, _, _ in tenant_namespaces(t)]
+        mine = self.held.get((subject.kind, subject.name), set()) if subject.kind != "ServiceAccount" else set()
+        others = [n for n in namespaces if n != subject.namespace and n not in mine]
         others += sorted({self.platform.dns_namespace, "default"} - set(namespaces))
         cells = matrix(subject, tenant, self.cluster, others)
         t0 = time.perf_counter()
@@ -204,7 +211,7 @@ class Oracle:
         return verdict
 
     def attempt(self, subject: Subject, verdict: Verdict) -> None:
-        for what, manifest, outcome in _attempts(subject.namespace):
+        for what, manifest, outcome in _attempts(subject.namespace, subject.queue):
             verdict.attempts += 1
             got = _dry_run(self.kubectl, self.config, subject, manifest)
             if got != outcome[subject.role]:

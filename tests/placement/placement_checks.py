@@ -19,6 +19,8 @@ def landing_problems(placement, intent: Intent) -> list[str]:
     if intent.id in placement.missing:
         return [f"{intent.id}: {placement.missing[intent.id]}"]
     outcomes = placement.pods.get(intent.id) or []
+    if intent.replicas == 0:  # a stopped notebook (running: false): no pod, nothing held
+        return [f"{intent.id} is stopped but made pods: {outcomes}"] if outcomes else []
     if not outcomes:
         return [f"{intent.id}: no pod was made"]
     out = []

@@ -10,7 +10,7 @@ document, and never from what tenantc rendered (that is what the real scheduler 
   Where a spec names no model (notebooks, published templates), the models the tenant has
   GPU quota for on that cluster.
 - A notebook runs on its `cluster` (default: the tenant's first cluster), on the GPU pools
-  when its size asks for GPUs, else on the CPU pools.
+  when its size asks for GPUs, else on the CPU pools; one with `running: false` runs nowhere.
 - A job (or schedule) that waits for data (`waitForData`) and asks for GPUs runs its roles
   as above, but only after a one-pod CPU data gate: the gate runs on the `cpu` pools, before
   any GPU is taken ("data-gate"; the roles are "flow-job" / "flow-schedule").
@@ -27,6 +27,9 @@ document, and never from what tenantc rendered (that is what the real scheduler 
   (the model in lower case); each with the runtime's replicas and, when the dataset scales on
   a schedule, a small CPU pod per step. A pod reads a dataset from the cache on its own kind
   of pool: a GPU pod from its model's, every other pod from the home cache.
+- Resource groups: a pool the platform file dedicates to a tenant (`tenant:`) takes that
+  tenant's pods of its role (and GPU model) only, which then go nowhere else; every other pod,
+  and every cache, goes to pools dedicated to no tenant.
 - Nothing is meant for a cache pool (role `cache`: the platform model refuses them now) but cache
   workers, and CPU work is never meant for GPU pools.
 
@@ -151,14 +154,24 @@ def _gpu_caches(specs: Specs, pods: list[Intent]) -> list[Intent]:
             name = cache_name(dataset_name, model)
             for i, _step in enumerate(dataset.scaling):
                 out.append(Intent(cluster_name, owner, "cache-scaler", name, f"scale-{i}", "cpu",
-                                  pools(cluster, "cpu")))
+                                  pools(cluster, "cpu", tenant=owner)))
             out.append(Intent(cluster_name, owner, "cache-worker", name, "worker", "cache",
                               pools(cluster, "gpu", {model}), model, replicas=dataset.runtime.replicas))
     return out
 
 
-def pools(cluster: Cluster, role: str, models: set[str] | None = None) -> frozenset[str]:
-    return frozenset(p.name for p in cluster.pools(role) if role != "gpu" or models is None or p.gpu_model in models)
+def pools(cluster: Cluster, role: str, models: set[str] | None = None, tenant: str | None = None) -> frozenset[str]:
+    """The pools of a role (GPU pools of `models`) meant for a tenant's pods: per GPU model (or
+    for CPU pods), the pools the platform file dedicates to that tenant (`tenant:`, a resource
+    group) where there are some, else those dedicated to no tenant. Caches (tenant None): only
+    pools dedicated to no tenant, as the platform file's comment on resource groups says."""
+    candidates = [p for p in cluster.pools(role) if role != "gpu" or models is None or p.gpu_model in models]
+    out: set[str] = set()
+    for model in {p.gpu_model for p in candidates} if role == "gpu" else {None}:
+        of_model = [p for p in candidates if role != "gpu" or p.gpu_model == model]
+        own = [p for p in of_model if tenant is not None and p.tenant == tenant]
+        out |= {p.name for p in own or [p for p in of_model if p.tenant is None]}
+    return frozenset(out)
 
 
 def tenant_gpu_models(tenant: Tenant, cluster: Cluster) -> set[str]:
@@ -218,10 +231,11 @@ def _tenant_pods(specs: Specs, tenant: Tenant, cluster: Cluster) -> list[Intent]
         if gpus:
             models = {size.gpu_model} if size.gpu_model else tenant_gpu_models(tenant, cluster)
             out.append(Intent(cluster.name, tenant.name, "notebook", user_handle(nb.user), "notebook", "gpu",
-                              pools(cluster, "gpu", models), _one(models), 1, gpus, cached))
+                              pools(cluster, "gpu", models, tenant.name), _one(models), int(nb.running), gpus,
+                              cached))
         else:
             out.append(Intent(cluster.name, tenant.name, "notebook", user_handle(nb.user), "notebook", "cpu",
-                              pools(cluster, "cpu"), datasets=cached))
+                              pools(cluster, "cpu", tenant=tenant.name), replicas=int(nb.running), datasets=cached))
     out += _servings(specs, tenant, cluster)
     for job in tenant.jobs:
         if job.cluster == cluster.name:
@@ -235,7 +249,7 @@ def _tenant_pods(specs: Specs, tenant: Tenant, cluster: Cluster) -> list[Intent]
             continue
         if pipeline.schedule:
             out.append(Intent(cluster.name, tenant.name, "flow-runner", pipeline.name, "run-flow", "cpu",
-                              pools(cluster, "cpu")))
+                              pools(cluster, "cpu", tenant=tenant.name)))
         for step in pipeline.steps:
             as_job = JobSpec(template=step.template, cluster=pipeline.cluster, roles=step.roles,
                              gpu_model=pipeline.gpu_model, datasets=pipeline.datasets)
@@ -252,10 +266,10 @@ def _tenant_pods(specs: Specs, tenant: Tenant, cluster: Cluster) -> list[Intent]
             continue
         for i, _step in enumerate(dataset.scaling):
             out.append(Intent(cluster.name, tenant.name, "cache-scaler", dataset.name, f"scale-{i}", "cpu",
-                              pools(cluster, "cpu")))
+                              pools(cluster, "cpu", tenant=tenant.name)))
         if dataset.runtime.type != "thin":
             out.append(Intent(cluster.name, tenant.name, "cache-worker", dataset.name, "worker", "cache",
-                              pools(cluster, "cpu"), replicas=dataset.runtime.replicas))
+                              pools(cluster, "cpu", tenant=None), replicas=dataset.runtime.replicas))
     return out
 
 
@@ -275,10 +289,11 @@ def _servings(specs: Specs, tenant: Tenant, cluster: Cluster) -> list[Intent]:
         if gpus:
             models = {serving.gpu_model} if serving.gpu_model else tenant_gpu_models(tenant, cluster)
             out.append(Intent(cluster.name, tenant.name, "serving", serving.name, "server", "gpu",
-                              pools(cluster, "gpu", models), _one(models), serving.replicas.max, gpus, cached))
+                              pools(cluster, "gpu", models, tenant=tenant.name), _one(models), serving.replicas.max,
+                              gpus, cached))
         else:
             out.append(Intent(cluster.name, tenant.name, "serving", serving.name, "server", "cpu",
-                              pools(cluster, "cpu"), None, serving.replicas.max, 0, cached))
+                              pools(cluster, "cpu", tenant=tenant.name), None, serving.replicas.max, 0, cached))
     return out
 
 
@@ -288,9 +303,10 @@ def _gated(cluster: Cluster, tenant: Tenant, kind: str, name: str, job: JobSpec,
     if job.wait_for_data is None or not any(r.gpus for r in roles):
         return roles
     out = [replace(r, kind=f"flow-{kind}") for r in roles]
-    out.append(Intent(cluster.name, tenant.name, "data-gate", name, "gate", "cpu", pools(cluster, "cpu")))
+    cpu = pools(cluster, "cpu", tenant=tenant.name)
+    out.append(Intent(cluster.name, tenant.name, "data-gate", name, "gate", "cpu", cpu))
     if kind == "schedule":
-        out.append(Intent(cluster.name, tenant.name, "flow-runner", name, "run-flow", "cpu", pools(cluster, "cpu")))
+        out.append(Intent(cluster.name, tenant.name, "flow-runner", name, "run-flow", "cpu", cpu))
     return out
 
 
@@ -307,11 +323,12 @@ def _job(specs: Specs, tenant: Tenant, cluster: Cluster, kind: str, name: str, j
         pool = role.pool or ("gpu" if gpus else "cpu")
         if pool == "gpu":
             models = {job.gpu_model} if job.gpu_model else tenant_gpu_models(tenant, cluster)
-            out.append(Intent(cluster.name, tenant.name, kind, name, role.name, "gpu", pools(cluster, "gpu", models),
-                              _one(models), role.replicas or 1, gpus, cached))
+            out.append(Intent(cluster.name, tenant.name, kind, name, role.name, "gpu",
+                              pools(cluster, "gpu", models, tenant.name), _one(models), role.replicas or 1, gpus,
+                              cached))
         else:
-            out.append(Intent(cluster.name, tenant.name, kind, name, role.name, "cpu", pools(cluster, "cpu"),
-                              None, role.replicas or 1, gpus, cached))
+            out.append(Intent(cluster.name, tenant.name, kind, name, role.name, "cpu",
+                              pools(cluster, "cpu", tenant=tenant.name), None, role.replicas or 1, gpus, cached))
     return out
 
 

@@ -82,6 +82,7 @@ class Result:
     cache_nodes: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)  # (cluster, owner, ds)
     quota: dict[str, Outcome] = field(default_factory=dict)            # cluster/tenant/resource -> probe
     across_models: dict[str, Outcome] = field(default_factory=dict)    # cluster/tenant/model-on-model -> probe
+    resource_groups: dict[str, Outcome] = field(default_factory=dict)  # cluster/pool/tenant -> probe
     uncovered: list[str] = field(default_factory=list)                 # rendered pod templates nobody meant
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -99,6 +100,8 @@ class Run:
         self.index: dict[tuple[str, str, str, str], dict] = {}  # (cluster, tenant, kind, name)
         for path, obj in self.objects.items():
             cluster, tenant, _ = path.split("/", 2) if path.count("/") == 2 else ("", "", "")
+            if obj["metadata"].get("namespace") not in (None, tenant):
+                continue  # a project's namespace (issue 16): no pods are rendered there
             if cluster and not tenant.startswith("_"):
                 key = (cluster, tenant, obj["kind"], obj["metadata"]["name"])
                 assert key not in self.index, f"two rendered {key[2]}s named {key[3]} in {path}: look them up by group"
@@ -145,6 +148,8 @@ class Run:
         self.lap("quota probes answered")
         self.across_models()
         self.lap("cross-model probes answered")
+        self.resource_groups()
+        self.lap("resource-group probes answered")
         self.result.uncovered = self.uncovered()
         return self.result
 
@@ -420,6 +425,24 @@ class Run:
                     self.submit(pod)
         self.result.across_models = {k: v[0] for k, v in self.wait_placed(expected).items()}
 
+    def resource_groups(self) -> None:
+        """Per pool dedicated to a tenant and per tenant on its cluster, a pod required onto the
+        pool, tolerating what that tenant's pods may: all the pool's taints for its own tenant,
+        for the others only the taints the shared pools have too."""
+        expected: dict[str, list[tuple[str, str]]] = {}
+        for cluster in self.intents.specs.platform.clusters:
+            shared = {(t.key, t.value, t.effect) for p in cluster.node_pools if p.tenant is None for t in p.taints}
+            for pool in [p for p in cluster.node_pools if p.tenant]:
+                for tenant in sorted({t for c, t in self.units() if c == cluster.name}):
+                    taints = [t for t in pool.taints if tenant == pool.tenant or (t.key, t.value, t.effect) in shared]
+                    key = f"{cluster.name}/{pool.name}/{tenant}"
+                    ns, name = namespace_for(tenant, cluster.name), f"group-{pool.name}"
+                    pod = pod_from_template(_group_template(pool, taints), name, ns, cluster.name,
+                                            self.case("resource-groups", key))
+                    expected[key] = [(ns, name)]
+                    self.submit(pod)
+        self.result.resource_groups = {k: v[0] for k, v in self.wait_placed(expected).items()}
+
     def uncovered(self) -> list[str]:
         out = []
         for (c, t, kind, name), obj in sorted(self.index.items()):
@@ -452,6 +475,20 @@ def _other_model_template(resource: str, pools: list) -> dict:
     return {"spec": {"containers": [{"name": "probe", "image": "registry.example.com/ml/probe:1",
                                      "resources": {"requests": dict(request), "limits": dict(request)}}],
                      "restartPolicy": "Never", "tolerations": tolerations,
+                     "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                         "nodeSelectorTerms": terms}}}}}
+
+
+def _group_template(pool, taints: list) -> dict:
+    """A small CPU-only pod required onto `pool`, tolerating `taints`."""
+    request = {"cpu": "10m", "memory": "32Mi"}
+    terms = [{"matchExpressions": [{"key": k, "operator": "In", "values": [v]}
+                                   for k, v in sorted(pool.labels.items())]}]
+    return {"spec": {"containers": [{"name": "probe", "image": "registry.example.com/ml/probe:1",
+                                     "resources": {"requests": dict(request), "limits": dict(request)}}],
+                     "restartPolicy": "Never",
+                     "tolerations": [{"key": t.key, "operator": "Equal", "value": t.value, "effect": t.effect}
+                                     for t in taints],
                      "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
                          "nodeSelectorTerms": terms}}}}}
 

@@ -43,6 +43,7 @@ from placement_checks import (
     landing_problems,
     near_cache_intents,
     near_cache_problems,
+    node_facts,
     quota_cases,
     quota_problems,
 )
@@ -128,6 +129,35 @@ def test_generated_tenants_land_where_their_specs_mean(generated_placements):
     assert not wrong, f"{len(wrong)} of {checks} checks wrong:\n" + "\n".join(wrong[:40])
     assert {("job", "gpu"), ("job", "cpu"), ("notebook", "cpu"), ("notebook", "gpu"), ("cache-worker", "cache"),
             ("data-gate", "cpu")} <= kinds, kinds
+GROUPS = [pytest.param(c.name, p.name, p.tenant, t.tenant.name, id=f"{c.name}/{p.name}/{t.tenant.name}")
+          for c in INTENTS.specs.platform.clusters for p in c.node_pools if p.tenant
+          for t in INTENTS.specs.tenants if c.name in t.tenant.placement]
+
+
+@pytest.mark.parametrize("cluster, pool, owner, tenant", GROUPS)
+def test_a_resource_group_takes_its_tenants_pods_only(placement, cluster: str, pool: str, owner: str, tenant: str):
+    """Issue 16: a pool the platform dedicates to a tenant (`tenant:` in the platform file) is
+    tainted so that a pod required onto it lands there only when it tolerates the group's own
+    taint, which only that tenant's pods are meant to (Kubernetes, "Taints and Tolerations":
+    https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/). A pod of
+    another tenant, tolerating what the shared pools need, stays unschedulable; the owner's lands."""
+    outcome = placement.resource_groups[f"{cluster}/{pool}/{tenant}"]
+    where = f"pod {outcome.namespace}/{outcome.pod}"
+    assert not outcome.rejected, f"{where} was refused by the API server: {outcome.rejected}"
+    assert outcome.decided, f"{where} is still pending without a verdict"
+    if tenant == owner:
+        assert outcome.node and placement.nodes[outcome.node].pool.name == pool, f"{where}: {outcome.unschedulable}"
+    else:
+        assert not outcome.node, f"{where} of {tenant} landed on {node_facts(placement, outcome.node)}"
+
+
+def test_examples_hold_a_resource_group_its_tenants_pods_use(placement):
+    """Every pod placed on a dedicated pool is its tenant's, and the tenant's pods use it."""
+    groups = {n: info.pool.tenant for n, info in placement.nodes.items() if info.pool.tenant}
+    assert groups, "the examples must dedicate a pool to a tenant"
+    landed = {(o.namespace.split("--")[0], groups[o.node]) for outs in placement.pods.values() for o in outs
+              if o.node in groups}
+    assert landed and all(t == owner for t, owner in landed), landed
 
 
 def test_every_rendered_pod_template_is_meant_somewhere(placement):

@@ -246,7 +246,7 @@ CASES = {
     ),
     "job over the tenant's quota on its cluster": Case(
         [("set", RECSYS, "jobs[0].roles[2].replicas", 20)],
-        [("tenants/" + RECSYS, "jobs[0]", "gpu.A10 quota on cpu-west is 16")],
+        [("tenants/" + RECSYS, "jobs[0]", "gpu.A10 quota on cpu-west is 12")],  # its namespace's 6/8 of 16
         only=True,
     ),
     "gang over the cluster's capacity": Case(
@@ -548,6 +548,84 @@ CASES = {
     "unknown pod template": Case(
         [("set", QUANT, "schedules[0].job.containers", ["krb5"])],
         [("tenants/" + QUANT, "schedules[0].job.containers[0]", "unknown pod template 'krb5'")], only=True,
+    ),
+    # ---- projects (issue 16; compiler/model/projects.py, compiler/plan/projects.py) ----
+    "project quotas that do not add up to the tenant's": Case(
+        [
+            ("set", RECSYS, "ownShare", {"quota": {"cpu": "400", "memory": "1Ti", "gpu": {"A10": 8}, "pods": 750,
+                                                   "pvcs": 15, "storage": "15Ti"}}),
+            ("set", RECSYS, "projects[0].share", {"quota": {"cpu": "300", "memory": "1Ti", "gpu": {"A10": 4},
+                                                            "pods": 375, "pvcs": 8, "storage": "8Ti"}}),
+            ("set", RECSYS, "projects[1].share", {"quota": {"cpu": "200", "memory": "1Ti", "gpu": {"A10": 4},
+                                                            "pods": 375, "pvcs": 7, "storage": "7Ti"}}),
+        ],
+        [("tenants/" + RECSYS, "projects[*].share.quota.cpu", "sum to 900 but quota.cpu is 800")],
+        only=True,
+    ),
+    "projects mixing weights and explicit quota": Case(
+        [("set", RECSYS, "projects[0].share", {"quota": {"cpu": "100"}})],
+        [("tenants/" + RECSYS, "projects", "use weights for every project")],
+        only=True,
+    ),
+    "project whose namespace is another tenant's": Case(
+        [("call", lambda root: (root / "tenants/recsys-ranking.yaml").write_text(
+            "name: recsys-ranking\ndisplayName: R\nowner: a@example.com\nquota: {cpu: '1'}\n"
+            "placement: {cpu-west: {weight: 1}}\n"))],
+        [("tenants/" + RECSYS, "projects[0].name", "are already tenant 'recsys-ranking'")],
+    ),
+    "project named like the tenant namespace's own queue": Case(
+        [("set", RECSYS, "projects[0].name", "default")],
+        [("tenants/" + RECSYS, "projects[0].name", "'default' is reserved")],
+        only=True,
+    ),
+    "projects whose weights are all 0": Case(
+        [("set", RECSYS, "ownShare", {"weight": 0}), ("set", RECSYS, "projects[0].share", {"weight": 0}),
+         ("set", RECSYS, "projects[1].share", {"weight": 0})],
+        [("tenants/" + RECSYS, "projects", "cannot be split over the projects")],
+    ),
+    # ---- end of projects ----
+    # ---- resource groups (compiler/plan/resource_groups.py) ----
+    "resource group for an unknown tenant": Case(
+        [("set", "platform.yaml", "clusters[0].nodePools[3].tenant", "nobody")],
+        [("tenants/platform.yaml", "clusters[0].nodePools[3].tenant", "unknown tenant 'nobody'")],
+    ),
+    "resource group without a taint of its own": Case(
+        [("set", "platform.yaml", "clusters[0].nodePools[3].taints",
+          [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}])],
+        [("tenants/platform.yaml", "clusters[0].nodePools[3].taints", "no NoSchedule or NoExecute taint of its own")],
+        only=True,
+    ),
+    "resource group pods reading cached data": Case(
+        [("set", "ads-ranking.yaml", "jobs[0].datasets", ["imagenet"])],
+        [("tenants/platform.yaml", "clusters[0].nodePools[3].tenant", "read the cached dataset 'imagenet'")],
+        only=True,
+    ),
+    # ---- notebooks as a self-service (compiler/model/notebook_auth.py) ----
+    "notebook auth endpoint that is not a URL": Case(
+        [("text", "platform.yaml", "url: https://auth.example.com/oauth2/auth", "url: auth.example.com/oauth2/auth")],
+        [("tenants/platform.yaml", "notebooks.auth.url", "is not an http(s) URL")],
+        only=True,
+    ),
+    # ---- ResourceQuota scopes (compiler/plan/quota_scopes.py) ----
+    "quota scope for an unknown priority class": Case(
+        [("set", VISION, "quotaScopes.priorityClasses", {"urgent": {"cpu": "8"}})],
+        [("tenants/" + VISION, "quotaScopes.priorityClasses.urgent", "unknown priority class 'urgent'")],
+        only=True,
+    ),
+    "priority class scope that caps claims": Case(
+        [("set", VISION, "quotaScopes.priorityClasses.batch-low", {"cpu": "8", "pvcs": 2})],
+        [("tenants/" + VISION, "quotaScopes.priorityClasses.batch-low.pvcs", "counts pods only")],
+        only=True,
+    ),
+    "quota scope above the quota": Case(
+        [("set", VISION, "quotaScopes.priorityClasses.batch-low", {"gpu": {"A100": 65}})],
+        [("tenants/" + VISION, "quotaScopes.priorityClasses.batch-low.gpu.A100", "more than the quota's 64")],
+        only=True,
+    ),
+    "quota scope for an unknown storage class": Case(
+        [("set", VISION, "quotaScopes.storageClasses", {"tape": {"storage": "1Ti"}})],
+        [("tenants/" + VISION, "quotaScopes.storageClasses.tape", "unknown storage class 'tape'")],
+        only=True,
     ),
 }
 

@@ -3,6 +3,7 @@ over every object the examples render (expectations come from the specs, not lit
 from __future__ import annotations
 
 from collections import defaultdict
+from decimal import Decimal
 
 from helpers import REPO
 
@@ -11,22 +12,30 @@ from compiler.kinds import (
     MANAGED_BY_LABEL,
     PLATFORM_DIR,
     PLATFORM_TENANT,
+    PROJECT_LABEL,
     QUEUE_READER_PREFIX,
     SOURCE_ANNOTATION,
     TENANT_LABEL,
 )
 from compiler.model.common import user_handle
+from compiler.quantity import Quantity
 
 RBAC = "rbac.authorization.k8s.io/v1"
 MEMBER_ROLES = {"admin", "edit", "view"}
 
 
+def in_project_namespace(obj: dict) -> bool:
+    """Objects of a project's namespace (tests/unit/test_projects.py checks those)."""
+    return bool(obj["metadata"].get("namespace")) and PROJECT_LABEL in obj["metadata"]["labels"]
+
+
 def by_unit(objects: dict) -> dict[tuple[str, str], dict[tuple[str, str], dict]]:
-    """(cluster, tenant) -> (kind, name) -> object."""
+    """(cluster, tenant) -> (kind, name) -> object, the tenant's own namespace's and its
+    cluster-scoped objects."""
     out: dict = defaultdict(dict)
     for path, obj in objects.items():
         rendered = RenderedPath.parse(path)
-        if rendered.in_cluster:  # rendered/_argocd/ is Argo CD's view, not a cluster's
+        if rendered.in_cluster and not in_project_namespace(obj):  # rendered/_argocd/ is Argo CD's view
             out[(rendered.cluster, rendered.unit)][(obj["kind"], obj["metadata"]["name"])] = obj
     return out
 
@@ -74,13 +83,21 @@ def test_no_cluster_wide_grants_and_no_wildcards(example):
     for path, obj in example.objects.items():
         if obj["kind"] in ("ClusterRole", "ClusterRoleBinding") and path.split("/")[1] != PLATFORM_DIR:
             tenant = example.specs.tenant(path.split("/")[1]).tenant
-            assert obj["metadata"]["name"] == f"{QUEUE_READER_PREFIX}{tenant.name}", path
+            # the tenant's readers (its queue, and its leaf queue when it has projects), or a project's
+            wanted = {f"{QUEUE_READER_PREFIX}{tenant.name}": (
+                [tenant.name, *([f"{tenant.name}-default"] if tenant.projects else [])], tenant.members)}
+            for project in tenant.projects:
+                members = [m for m in tenant.members if m.role == "admin"] + list(project.members)
+                wanted[f"{QUEUE_READER_PREFIX}{tenant.name}-{project.name}"] = (
+                    [f"{tenant.name}-{project.name}"], members)
+            assert obj["metadata"]["name"] in wanted, path
+            queues, members = wanted[obj["metadata"]["name"]]
             if obj["kind"] == "ClusterRole":
                 assert obj["rules"] == [{"apiGroups": ["scheduling.volcano.sh"], "resources": ["queues"],
-                                         "resourceNames": [tenant.name], "verbs": ["get", "list", "watch"]}], path
+                                         "resourceNames": queues, "verbs": ["get", "list", "watch"]}], path
             else:
                 assert obj["roleRef"]["name"] == obj["metadata"]["name"], path
-                assert {(s["kind"], s["name"]) for s in obj["subjects"]} == {m.subject for m in tenant.members}
+                assert {(s["kind"], s["name"]) for s in obj["subjects"]} == {m.subject for m in members}
             readers += 1
         elif obj["kind"] == "ClusterRole":
             cluster_roles.add((path.split("/")[0], obj["metadata"]["name"]))
@@ -150,6 +167,12 @@ def _peers(rule_list: list[dict]) -> set[str]:
             for rule in rule_list for peer in rule.get("from", rule.get("to", [])) if "namespaceSelector" in peer}
 
 
+def _namespaces(example, tenant: str) -> set[str]:
+    """A tenant's namespaces as its spec names them: its own and '<tenant>-<project>' per project."""
+    spec = example.specs.tenant(tenant).tenant
+    return {tenant} | {f"{tenant}-{p.name}" for p in spec.projects}
+
+
 def test_network_policies_deny_by_default_and_open_what_the_spec_says(example):
     """Default deny, then DNS, monitoring, the ingress gateway (to notebooks with an Ingress, if
     wanted), allowed tenants both ways and egress CIDRs, each exactly as the spec says. (What
@@ -185,12 +208,13 @@ def test_network_policies_deny_by_default_and_open_what_the_spec_says(example):
             assert [p["port"] for rule in policies[name]["ingress"] for p in rule["ports"]] == [ports[name]], where
 
         allowed = policies.get("allow-from-tenants", {}).get("ingress", [])
-        assert _peers(allowed) == set(network.allow_from_tenants), where
+        assert _peers(allowed) == {n for t in network.allow_from_tenants for n in _namespaces(example, t)}, where
         # Egress to every tenant on this cluster that lets this one in (the other end of their allow).
         letting_in = {t.tenant.name for t in example.specs.tenants
                       if t.tenant.name != tenant.name and tenant.name in t.tenant.network.allow_from_tenants
                       and cluster in example.plan.quotas[t.tenant.name]}
-        assert _peers(policies.get("allow-to-tenants", {}).get("egress", [])) == letting_in, where
+        assert _peers(policies.get("allow-to-tenants", {}).get("egress", [])) == \
+            {n for t in letting_in for n in _namespaces(example, t)}, where
 
         egress = policies.get("allow-egress-cidrs", {}).get("egress", [])
         got = [(peer["ipBlock"]["cidr"], sorted((p["port"], p["protocol"]) for p in rule.get("ports", [])))
@@ -212,12 +236,22 @@ def test_examples_exercise_every_network_branch(example):
 
 
 def test_resource_quota_holds_the_clusters_share(example):
-    """The ResourceQuota of a cluster is that cluster's share from the plan, in canonical form."""
+    """The ResourceQuota of a cluster is that cluster's share from the plan, in canonical form;
+    for a tenant with projects, the ResourceQuotas of its namespaces add up to it exactly."""
     names = {"cpu": "requests.cpu", "memory": "requests.memory", "pods": "pods",
              "pvcs": "persistentvolumeclaims", "storage": "requests.storage"}
     for cluster, tenant, objects in tenant_units(example):
         hard = objects[("ResourceQuota", "tenant-quota")]["spec"]["hard"]
         share = example.plan.quotas[tenant.name][cluster]
+        if tenant.projects:
+            hards = [hard] + [o["spec"]["hard"] for p, o in example.objects.items() if p.startswith(
+                f"{cluster}/{tenant.name}/") and o["kind"] == "ResourceQuota" and in_project_namespace(o)]
+            assert len(hards) == len(tenant.projects) + 1
+            for field, key in names.items():
+                amount = getattr(share, field)
+                total = sum((Quantity.parse(h[key]).value for h in hards), start=Decimal(0))
+                assert amount is not None and total == amount.value, (cluster, tenant.name, key)
+            continue
         for field, key in names.items():
             amount = getattr(share, field)
             assert hard.get(key) == (amount.canonical() if amount is not None else None), (cluster, tenant.name, key)
@@ -243,7 +277,8 @@ def test_every_gpu_resource_of_the_cluster_is_capped_even_at_zero(example):
         for resource in sorted({p.gpu_resource for p in cluster.pools("gpu")}):
             models = [m for m, r in cluster.gpu_models().items() if r == resource and m in share.gpu]
             want = sum((share.gpu[m].value for m in models), start=0)
-            assert hard.get(f"requests.{resource}") == str(want), (cluster_name, tenant.name, resource, hard)
+            if not tenant.projects:  # else its namespaces split the share (tests/unit/test_projects.py)
+                assert hard.get(f"requests.{resource}") == str(want), (cluster_name, tenant.name, resource, hard)
             assert capability.get(resource) == str(want), (cluster_name, tenant.name, resource, capability)
             checked_zero += want == 0
     assert checked_zero, "the examples must have a tenant without GPUs on a cluster with GPUs"

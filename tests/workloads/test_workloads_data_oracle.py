@@ -202,7 +202,8 @@ GPU_SCHEDULE = {"name": "nightly-finetune", "schedule": "0 1 * * *", "concurrenc
     ([("append", "vision.yaml", "schedules", GPU_SCHEDULE)], 4),
     ([("set", "recsys.yaml", "jobs[0].waitForData", {"minCachedPercent": 75, "datasets": ["click-logs"]}),
       ("set", "recsys.yaml", "jobs[0].datasets", ["click-logs", "market-signals"])], 3),
-    ([("set", "ads-ranking.yaml", "datasets[0].preload.paths", ["/"]),
+    ([("set", "platform.yaml", "clusters[0].nodePools[3].tenant", None),  # its A100 group shared: caches are
+      ("set", "ads-ranking.yaml", "datasets[0].preload.paths", ["/"]),       # never on a resource group
       ("set", "ads-ranking.yaml", "jobs[0].datasets", ["feature-snapshots", "imagenet"]),
       ("set", "ads-ranking.yaml", "jobs[0].waitForData", {"minCachedPercent": 100})], 4),
     ([("set", "quant-research.yaml", "schedules[0].job.waitForData", {"minCachedPercent": 50,

@@ -57,6 +57,16 @@ GOLDEN = {
     "NetworkPolicy (serving)": "cpu-west/ads-ranking/networkpolicy-ctr-from-ingress.yaml",
     "Role (flow runner)": "gpu-east/vision/role-tenantc-flow-runner.yaml",
     "JobTemplate (published template)": "gpu-east/vision/jobtemplate.flow.volcano.sh-tpl-resnet.yaml",
+    # projects (issue 16): recsys's ranking project, its queue under recsys's, recsys's own leaf queue
+    "Namespace (project)": "cpu-west/recsys/namespace-recsys-ranking.yaml",
+    "Queue (project, child of the tenant's)": "cpu-west/recsys/queue.scheduling.volcano.sh-recsys-ranking.yaml",
+    "Queue (the tenant namespace's leaf)": "cpu-west/recsys/queue.scheduling.volcano.sh-recsys-default.yaml",
+    "ResourceQuota (project's part)": "cpu-west/recsys/project-ranking.resourcequota-tenant-quota.yaml",
+    "RoleBinding (project members and the tenant's admins)":
+        "cpu-west/recsys/project-ranking.rolebinding-members-admin.yaml",
+    "NetworkPolicy (a tenant's namespaces)":
+        "cpu-west/recsys/project-ranking.networkpolicy-allow-tenant-namespaces.yaml",
+    "NetworkPolicy (ingress from a peer's namespaces)": "cpu-west/recsys/networkpolicy-allow-from-tenants.yaml",
 }
 
 

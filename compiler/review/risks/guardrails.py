@@ -54,7 +54,7 @@ def covered(key: str, value: str, old: tuple[str, ...]) -> bool:
 def _loosened(c: ObjectChange, ctx: RiskContext) -> Iterable[Risk]:
     old = TenantParams.from_data((c.old or {}).get("data") or {})
     new = TenantParams.from_data((c.new or {}).get("data") or {})
-    tenant = c.key.namespace
+    tenant = c.tenant  # a project's namespace speaks for its tenant (the risk's key names the namespace)
     for key, words in ALLOW_KEYS.items():
         gained = [v for v in new.get(key) if not covered(key, v, old.get(key))]
         for value in gained:

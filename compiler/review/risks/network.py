@@ -12,7 +12,7 @@ import ipaddress
 import json
 from collections.abc import Iterable
 
-from compiler.kinds import NAMESPACE_NAME_LABEL
+from compiler.kinds import NAMESPACE_NAME_LABEL, TENANT_LABEL
 from compiler.review.compare import ObjectChange, ObjectKey
 from compiler.review.risks.common import WARNING, Family, Found, Risk, RiskContext, by_scope, is_kind, risk_on
 
@@ -51,6 +51,10 @@ class _Policies:
         namespaces = (ObjectKey.of(path, obj) for path, obj in ctx.base_objects.items()
                       if obj.get("kind") == "Namespace")
         self.namespaces_before = {(key.cluster, key.name) for key in namespaces if key.group == ""}
+        # a project's namespace '<tenant>-<project>' is its tenant's (issue 16): by the Namespace's tenant label
+        self.owners = {obj["metadata"]["name"]: (obj["metadata"].get("labels") or {}).get(TENANT_LABEL, "")
+                       for objects in (ctx.base_objects, ctx.head_objects) for obj in objects.values()
+                       if obj.get("kind") == "Namespace" and obj.get("apiVersion") == "v1"}
         self._baselines: dict[str, Allowed] = {}
 
     def allowed_before(self, scope: Scope) -> tuple[Allowed, bool]:
@@ -67,6 +71,12 @@ class _Policies:
         old, brand_new = self.allowed_before(scope)
         namespace = scope[1]
         for peer, (ports, policies) in sorted(allowed(self.after.get(scope, [])).items(), key=lambda item: item[0]):
+            direction, kind, value = peer
+            owner = self.owners.get(value) if kind == "namespace" else None
+            if owner and owner in self.tenants and owner != self.owners.get(namespace, namespace):
+                peer = (direction, kind, owner)  # another tenant's project: that tenant
+            elif owner and owner == self.owners.get(namespace, namespace) and value != namespace and brand_new:
+                continue  # a new namespace of the tenant reaching its siblings
             _, kind, value = peer
             if kind == "namespace" and (value == namespace or (brand_new and value not in self.tenants)):
                 continue  # its own pods; a new tenant's access from platform namespaces (ingress, monitoring)
