@@ -17,12 +17,12 @@ from compiler.errors import Problems
 from compiler.gc_pause import collector_paused
 from compiler.identity import RenderedPath, unit_folder
 from compiler.kinds import BUILTIN_GROUPS, PLATFORM_DIR, group_of
-from compiler.load.sources import Source, read_sources
+from compiler.load.sources import Source, Sources, read_sources
 from compiler.model import Specs, build_specs
 from compiler.plan import Plan, make_plan
 from compiler.render import RenderCollision, render_platform_cluster, render_tenant, tenant_contexts
-from compiler.render.argocd import render_argocd, summaries_of
-from compiler.render.unit_cache import UnitCache, UnitMeta, unit_key
+from compiler.render.argocd import ArgoCdSettings, render_argocd, summaries_of
+from compiler.render.unit_cache import UNIT_CACHE_FILE, UnitCache, UnitMeta, unit_key
 from compiler.render.units import Loader, Unit, UnitTree
 from compiler.validate import ValidationReport, unchecked_warnings, validate_objects
 from compiler.validate.crds import CrdSet, crd_digest, load_crds
@@ -58,24 +58,43 @@ class CompileResult:
         return out
 
 
+@dataclass
+class SharedUnits:
+    """Units one compile rendered and validated (or found in its unit cache), offered to the
+    next compile in the same process: review's two revisions share every unit whose key is
+    the same in both, so such a unit is rendered and validated once. A key determines the
+    unit's objects (the unit cache's contract), so sharing changes no byte and no verdict."""
+
+    units: dict[str, tuple[Unit, dict, list]] = field(default_factory=dict)  # key -> (unit, summary, unchecked)
+    reused: int = 0  # units a compile took from here
+
+
 def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: CrdSet | None = None,
                  schema_engine: str | None = None, serialize: bool = True,
-                 use_cache: bool = True) -> CompileResult:
+                 use_cache: bool = True, shared: SharedUnits | None = None,
+                 sources: Sources | None = None) -> CompileResult:
     """Compile the specs under `root`; raises CompileError with every problem found.
 
     Units (one tenant on one cluster) whose inputs are unchanged come from the unit cache in
     `.tenantc-cache/` unread; `use_cache=False` renders everything. `serialize=False` skips
     the YAML bytes (`files` stays empty, the cache is neither read nor written) for callers
     that only compare objects, such as review of a revision checked out to a temporary folder.
-    Both flags only choose what is skipped: there is one path through the stages."""
+    Both flags only choose what is skipped: there is one path through the stages.
+
+    `shared` passes units between compiles in one process (see SharedUnits); a compile that
+    takes units from it must not serialize, since a shared unit may hold no YAML.
+    `sources` are the spec files already read (review builds the base's from the head's and
+    the files that differ); without them the files under `root` are read."""
+    assert shared is None or not serialize or not shared.units, "shared units may hold no YAML"
     with collector_paused():
         clock, problems = _Clock(), Problems()
-        specs, plan = _plan(root, problems, clock)
+        specs, plan = _plan(root, problems, clock, sources)
         crd_dirs = list(crd_dirs or [])
-        # Keys only matter for what is cached or written: without YAML there is neither.
-        schema_key = _schema_key(crds, crd_dirs, schema_engine) if serialize else None
-        cache = UnitCache(root / CACHE_DIR / "units.sqlite" if use_cache and serialize else None)
-        rendered = _render(plan, _unit_jobs(plan, schema_key), cache, problems)
+        # Keys only matter for what is cached, written or shared: without YAML or sharing there is neither.
+        keyed = serialize or shared is not None
+        schema_key = _schema_key(crds, crd_dirs, schema_engine) if keyed else None
+        cache = UnitCache(root / CACHE_DIR / UNIT_CACHE_FILE if use_cache and serialize else None)
+        rendered = _render(plan, _unit_jobs(plan, schema_key), cache, problems, shared)
         clock.lap("render")
         custom = _custom_kinds(rendered.fresh.values())
         if crds is None and crd_dirs and custom:
@@ -84,6 +103,8 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: CrdSet | 
         clock.lap("validate")
         problems.raise_if_any()
         units = _assemble(rendered, report, cache, serialize, clock)
+        if shared is not None:
+            _offer(shared, rendered, units)
         objects = UnitTree(units, "objects")
         unchecked = rendered.unchecked + list(report.unchecked.values())
         return CompileResult(specs, plan, objects, UnitTree(units, "files") if serialize else {},
@@ -102,9 +123,10 @@ class _Clock:
         self._last = now
 
 
-def _plan(root: Path, problems: Problems, clock: _Clock) -> tuple[Specs, Plan]:
+def _plan(root: Path, problems: Problems, clock: _Clock, sources: Sources | None = None) -> tuple[Specs, Plan]:
     """Load -> model -> plan, raising with every problem of a stage before the next."""
-    sources = read_sources(root, problems, cache_dir=root / CACHE_DIR)
+    if sources is None:
+        sources = read_sources(root, problems, cache_dir=root / CACHE_DIR)
     clock.lap("load")
     specs = build_specs(sources, problems)
     clock.lap("model")
@@ -168,27 +190,47 @@ class _Rendered:
     unchecked: list[tuple[str, str]] = field(default_factory=list)  # (apiVersion, kind) not validated, cached units
     fresh: dict[str, dict] = field(default_factory=dict)  # path -> object, units rendered now
     keys: dict[str, str] = field(default_factory=dict)  # unit folder -> cache key, units rendered now
+    unchecked_by_unit: dict[str, list] = field(default_factory=dict)  # unit folder -> [apiVersion, kind] not validated, keyed units
 
 
-def _render(plan: Plan, jobs: list[_UnitJob], cache: UnitCache, problems: Problems) -> _Rendered:
+def _render(plan: Plan, jobs: list[_UnitJob], cache: UnitCache, problems: Problems,
+            shared: SharedUnits | None = None) -> _Rendered:
     out = _Rendered()
     metas = cache.metas([key for _, key, _ in jobs])
     try:
         for folder, key, render in jobs:
             meta = metas.get(key)
-            if meta is None:
+            if meta is not None:
+                _keep(out, Unit(folder, key, meta.names, loader=_loader(cache, key)), meta.summary, meta.unchecked)
+            elif shared is not None and key in shared.units:
+                _keep(out, *shared.units[key])
+                shared.reused += 1
+            else:
                 out.fresh.update(render())
                 out.keys[folder] = key
-                continue
-            out.cached[folder] = Unit(folder, key, meta.names, loader=_loader(cache, key))
-            out.summaries[folder] = meta.summary
-            out.unchecked += [(api_version, kind) for api_version, kind in meta.unchecked]
     except RenderCollision as exc:
         problems.add("tenants/", "", str(exc), "rename one of the objects")
         problems.raise_if_any()
-    out.summaries.update(summaries_of(out.fresh))
-    out.fresh.update(render_argocd(plan, summaries=out.summaries))
+    argocd = ArgoCdSettings.from_platform(plan.specs.platform)
+    if argocd is not None:  # what only Argo CD's output reads (a platform without it keys every unit)
+        out.summaries.update(summaries_of(out.fresh))
+        out.fresh.update(render_argocd(plan, argocd, summaries=out.summaries))
     return out
+
+
+def _keep(out: _Rendered, unit: Unit, summary: dict, unchecked: list) -> None:
+    """A unit known without rendering it (from the unit cache or another compile)."""
+    out.cached[unit.path] = unit
+    out.summaries[unit.path] = summary
+    out.unchecked_by_unit[unit.path] = unchecked
+    out.unchecked += [(api_version, kind) for api_version, kind in unchecked]
+
+
+def _offer(shared: SharedUnits, rendered: _Rendered, units: dict[str, Unit]) -> None:
+    """Every keyed unit of a compile that passed, for the next compile to take."""
+    for folder, unit in units.items():
+        if folder in rendered.cached or folder in rendered.keys:
+            shared.units[unit.key] = (unit, rendered.summaries.get(folder, {}), rendered.unchecked_by_unit[folder])
 
 
 def _loader(cache: UnitCache, key: str) -> Loader:
@@ -213,9 +255,10 @@ def _assemble(rendered: _Rendered, report: ValidationReport, cache: UnitCache, s
         key = rendered.keys.get(folder) or unit_key("derived", *(digest(b) for _, b in sorted(unit_files.items())))
         units[folder] = Unit(folder, key, sorted(names), _objects=unit_objects, _files=unit_files)
         if folder in rendered.keys:
-            meta = UnitMeta(sorted(names), rendered.summaries.get(folder, {}),
-                            [list(report.unchecked[p]) for p in names.values() if p in report.unchecked])
-            cache.put(key, meta, unit_objects, unit_files)
+            unchecked = [list(report.unchecked[p]) for p in names.values() if p in report.unchecked]
+            rendered.unchecked_by_unit[folder] = unchecked
+            cache.put(key, UnitMeta(sorted(names), rendered.summaries.get(folder, {}), unchecked),
+                      unit_objects, unit_files)
     cache.flush()
     clock.lap("cache")
     return dict(sorted(units.items()))

@@ -56,12 +56,14 @@ class ReviewFailed(Exception):
 
 def review(root: Path, base_ref: str, head_ref: str | None = None, *, crd_dirs: list[Path] | None = None,
            crds: CrdSet | None = None, kubeconfig: Path | None = None, usage: UsageReader | None = None,
-           use_cache: bool = True, parallel: bool = True) -> Review:
+           use_cache: bool = True, parallel: bool = True, shared: bool = True) -> Review:
     """Compare `base_ref` with `head_ref` (None: the working tree) under repository root `root`.
 
     `usage` (or `kubeconfig`, which builds a live reader) lets the quota rule compare lowered
-    quotas with what tenants use now. `parallel` compiles the two revisions in two processes
-    when neither is cached. Raises ReviewFailed when either revision does not compile.
+    quotas with what tenants use now. `shared` (the default) compiles the two revisions one
+    after the other, rendering and validating once every unit both have alike; without it,
+    each is compiled in full, in two processes with `parallel` when neither is cached.
+    Raises ReviewFailed when either revision does not compile.
     """
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -79,7 +81,7 @@ def review(root: Path, base_ref: str, head_ref: str | None = None, *, crd_dirs: 
     lap("revisions")
     cache = SnapshotCache.for_root(root) if use_cache else None
     with collector_paused():
-        compiled = compile_revisions([base, head], crds, cache, parallel)
+        compiled = compile_revisions([base, head], crds, cache, parallel, shared)
         lap("compile")
         if compiled.failures:
             raise ReviewFailed(compiled.failures, changed_files(base, head))
