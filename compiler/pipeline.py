@@ -190,7 +190,8 @@ class _Rendered:
     unchecked: list[tuple[str, str]] = field(default_factory=list)  # (apiVersion, kind) not validated, cached units
     fresh: dict[str, dict] = field(default_factory=dict)  # path -> object, units rendered now
     keys: dict[str, str] = field(default_factory=dict)  # unit folder -> cache key, units rendered now
-    unchecked_by_unit: dict[str, list] = field(default_factory=dict)  # unit folder -> [apiVersion, kind] not validated, keyed units
+    # unit folder -> [apiVersion, kind] of its objects not validated, keyed units
+    unchecked_by_unit: dict[str, list] = field(default_factory=dict)
 
 
 def _render(plan: Plan, jobs: list[_UnitJob], cache: UnitCache, problems: Problems,

@@ -8,10 +8,10 @@ import random
 
 import pytest
 from review_helpers import SpecRepo
+from spec_edits import edit_yaml
 
 from compiler.review import ReviewFailed, review, snapshot
 from compiler.review.report import to_json
-from spec_edits import edit_yaml
 
 YAML_TENANTS = ["ads-ranking", "ml-platform", "quant-research", "recsys", "vision"]
 NOT_IMPORTED = ["ads-ranking", "recsys", "vision"]  # removing one leaves every import resolvable
@@ -24,8 +24,8 @@ def change_quota(repo: SpecRepo, rng: random.Random) -> None:
 
 def change_members(repo: SpecRepo, rng: random.Random) -> None:
     tenant = rng.choice(YAML_TENANTS)
-    edit_yaml(repo.root, f"{tenant}.yaml",
-              lambda d: d["members"].append({"group": f"group-{rng.randrange(100)}", "role": rng.choice(["view", "edit"])}))
+    member = {"group": f"group-{rng.randrange(100)}", "role": rng.choice(["view", "edit"])}
+    edit_yaml(repo.root, f"{tenant}.yaml", lambda d: d["members"].append(member))
 
 
 def add_tenant(repo: SpecRepo, rng: random.Random) -> None:
