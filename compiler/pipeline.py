@@ -274,6 +274,13 @@ def _by_unit(objects: Mapping[str, dict]) -> dict[str, dict[str, str]]:
     return out
 
 
+def has_unit_cache(root: Path) -> bool:
+    """Whether `root` has a unit cache to read. Commands that only compare (check, review) use
+    the cache when there is one and leave a fresh clone without: in CI, storing every unit
+    costs as much as validating them, for a cache no later run reads."""
+    return (root / CACHE_DIR / UNIT_CACHE_FILE).is_file()
+
+
 def writer_for(root: Path, out: Path | None = None) -> TreeWriter:
     return TreeWriter(out or root / RENDERED_DIR, root / CACHE_DIR)
 

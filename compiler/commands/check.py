@@ -8,7 +8,7 @@ from compiler.commands.common import add_repo_flags, crd_dirs
 from compiler.commands.output import GITHUB, JSON, MARKDOWN, TEXT, add_output_flag, write_json
 from compiler.errors import CompileError, Problem
 from compiler.output.github import annotation
-from compiler.pipeline import RENDERED_DIR, check_rendered, compile_repo
+from compiler.pipeline import RENDERED_DIR, check_rendered, compile_repo, has_unit_cache
 from compiler.schema_export import stale_schema_files
 
 HELP = """\
@@ -37,7 +37,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        result = compile_repo(args.root, crd_dirs(args))
+        result = compile_repo(args.root, crd_dirs(args), use_cache=has_unit_cache(args.root))
     except CompileError as exc:
         emit_problems(exc.problems, args.output)
         return 2

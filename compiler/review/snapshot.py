@@ -23,10 +23,10 @@ from pathlib import Path
 from compiler.errors import CompileError, Problem, Problems
 from compiler.load.sources import TENANT_SUFFIXES, Sources, read_sources
 from compiler.model import Specs
-from compiler.pipeline import CACHE_DIR, CompileResult, SharedUnits, compile_repo
+from compiler.pipeline import CACHE_DIR, CompileResult, SharedUnits, compile_repo, has_unit_cache
 from compiler.plan import cluster_usage
 from compiler.quantity import FORMAT_DECIMAL
-from compiler.render.unit_cache import UNIT_CACHE_FILE, code_fingerprint
+from compiler.render.unit_cache import code_fingerprint
 from compiler.review.datagraph import edges_of_specs
 from compiler.review.revision import SPEC_DIR, Revision, changed_files
 from compiler.validate.crds import CrdSet
@@ -109,7 +109,7 @@ def _compile(revision: Revision, crds: CrdSet | None, shared: SharedUnits | None
     # The working tree shares the repository's unit cache with `tenantc compile` when it has
     # one, so a one-tenant change renders one tenant; a fresh clone (no unit cache) and a commit
     # checked out to a temporary folder skip the YAML they would never use.
-    own_cache = revision.commit is None and (revision.root / CACHE_DIR / UNIT_CACHE_FILE).is_file()
+    own_cache = revision.commit is None and has_unit_cache(revision.root)
     serialize = own_cache and not (shared and shared.units)
     try:
         if sources is not None:
