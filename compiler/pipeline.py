@@ -69,10 +69,30 @@ class SharedUnits:
     reused: int = 0  # units a compile took from here
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A repository planned but not rendered: its specs, plan and every unit's key."""
+
+    specs: Specs
+    plan: Plan
+    keys: dict[str, str]  # unit folder ('cluster/tenant', 'cluster/_platform') -> key
+
+
+def plan_repo(root: Path, crd_dirs: list[Path] | None = None, crds: CrdSet | None = None,
+              schema_engine: str | None = None, sources: Sources | None = None) -> Planned:
+    """Load, model and plan (raising CompileError like compile_repo), and key every unit as
+    compile_repo does, without rendering any."""
+    with collector_paused():
+        specs, plan = _plan(root, Problems(), _Clock(), sources)
+        schema_key = _schema_key(crds, list(crd_dirs or []), schema_engine)
+        return Planned(specs, plan, {folder: key for folder, key, _ in _unit_jobs(plan, schema_key)})
+
+
 def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: CrdSet | None = None,
                  schema_engine: str | None = None, serialize: bool = True,
                  use_cache: bool = True, shared: SharedUnits | None = None,
-                 sources: Sources | None = None) -> CompileResult:
+                 sources: Sources | None = None, planned: Planned | None = None,
+                 only: Callable[[str], bool] | None = None) -> CompileResult:
     """Compile the specs under `root`; raises CompileError with every problem found.
 
     Units (one tenant on one cluster) whose inputs are unchanged come from the unit cache in
@@ -84,17 +104,20 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: CrdSet | 
     `shared` passes units between compiles in one process (see SharedUnits); a compile that
     takes units from it must not serialize, since a shared unit may hold no YAML.
     `sources` are the spec files already read (review builds the base's from the head's and
-    the files that differ); without them the files under `root` are read."""
+    the files that differ); without them the files under `root` are read. `planned` (from
+    plan_repo) skips load, model and plan. With `only`, the units whose folder it refuses are
+    left out: not rendered, validated or in the result (Argo CD's unit, when the platform has
+    one, is made from every unit all the same, so that part of them is rendered)."""
     assert shared is None or not serialize or not shared.units, "shared units may hold no YAML"
     with collector_paused():
         clock, problems = _Clock(), Problems()
-        specs, plan = _plan(root, problems, clock, sources)
+        specs, plan = (planned.specs, planned.plan) if planned else _plan(root, problems, clock, sources)
         crd_dirs = list(crd_dirs or [])
         # Keys only matter for what is cached, written or shared: without YAML or sharing there is neither.
         keyed = serialize or shared is not None
         schema_key = _schema_key(crds, crd_dirs, schema_engine) if keyed else None
         cache = UnitCache(root / CACHE_DIR / UNIT_CACHE_FILE if use_cache and serialize else None)
-        rendered = _render(plan, _unit_jobs(plan, schema_key), cache, problems, shared)
+        rendered = _render(plan, _unit_jobs(plan, schema_key), cache, problems, shared, only)
         clock.lap("render")
         custom = _custom_kinds(rendered.fresh.values())
         if crds is None and crd_dirs and custom:
@@ -195,13 +218,17 @@ class _Rendered:
 
 
 def _render(plan: Plan, jobs: list[_UnitJob], cache: UnitCache, problems: Problems,
-            shared: SharedUnits | None = None) -> _Rendered:
+            shared: SharedUnits | None = None, only: Callable[[str], bool] | None = None) -> _Rendered:
     out = _Rendered()
     metas = cache.metas([key for _, key, _ in jobs])
+    argocd = ArgoCdSettings.from_platform(plan.specs.platform)
     try:
         for folder, key, render in jobs:
             meta = metas.get(key)
-            if meta is not None:
+            if only is not None and not only(folder):
+                if argocd is not None:  # left out, but Argo CD's output still reads what it holds
+                    out.summaries.update(meta and {folder: meta.summary} or summaries_of(render()))
+            elif meta is not None:
                 _keep(out, Unit(folder, key, meta.names, loader=_loader(cache, key)), meta.summary, meta.unchecked)
             elif shared is not None and key in shared.units:
                 _keep(out, *shared.units[key])
@@ -212,7 +239,6 @@ def _render(plan: Plan, jobs: list[_UnitJob], cache: UnitCache, problems: Proble
     except RenderCollision as exc:
         problems.add("tenants/", "", str(exc), "rename one of the objects")
         problems.raise_if_any()
-    argocd = ArgoCdSettings.from_platform(plan.specs.platform)
     if argocd is not None:  # what only Argo CD's output reads (a platform without it keys every unit)
         out.summaries.update(summaries_of(out.fresh))
         out.fresh.update(render_argocd(plan, argocd, summaries=out.summaries))
@@ -293,7 +319,9 @@ def write_rendered(root: Path, result: CompileResult, out: Path | None = None) -
     return written
 
 
-def check_rendered(root: Path, result: CompileResult, out: Path | None = None) -> Staleness:
-    """What differs between the compile's files and rendered/ (or `out`) on disk."""
+def check_rendered(root: Path, result: CompileResult, out: Path | None = None,
+                   units: set[str] | None = None) -> Staleness:
+    """What differs between the compile's files and rendered/ (or `out`) on disk; with
+    `units`, in those unit folders only."""
     with collector_paused():
-        return writer_for(root, out).compare(result.files)
+        return writer_for(root, out).compare(result.files, units)
