@@ -200,6 +200,8 @@ def derived_sources(revision: Revision, other: Revision, specs: Specs) -> Source
     if any(p.endswith(".jsonnet") for p in revision.files) or not all(_plain_yaml(p, revision) for p in changed):
         return None
     platform = specs.platform_source.path
+    if platform not in revision.files:
+        return None
     kept = {t.source.path: t.source for t in specs.tenants if t.source.path not in changed}
     read = sorted(p for p in changed if p in revision.files and p != platform)
     # One unchanged tenant beside the differing files, so the read sees a repository with tenants.
