@@ -221,6 +221,7 @@ def main() -> int:
         bench_compile(table, origin, names, crd_dirs, args.runs)
         edit(origin, names, 32)  # back to the generated spec, then rendered/ to match, committed
         timed(tenantc("compile", *crd_flags(crd_dirs)), origin)
+        timed(tenantc("schema"), origin)
         git(origin, "init", "-q", "-b", "main")
         git(origin, "add", "-A")
         git(origin, "commit", "-q", "-m", "base")
