@@ -46,12 +46,13 @@ CLI = "import sys; from compiler.cli import main; sys.argv[0] = 'tenantc'; sys.e
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
 GOALS = {"import": 0.15, "edit": 0.3, "review": 1.5, "check": 1.5, "cold_cpu_1000": 2.0, "rss_10000": 400.0}
 
-# The review as it was before revisions shared units: both compiled in full, serially.
+# The review as it was before revisions shared units: both compiled in full, serially (with the
+# snapshot cache written, as the CLI does by default).
 FULL_REVIEW = """
 import sys
 from pathlib import Path
 from compiler.review import review
-review(Path(sys.argv[1]), "main", crd_dirs=[Path(p) for p in sys.argv[2:]], use_cache=False, shared=False,
+review(Path(sys.argv[1]), "main", crd_dirs=[Path(p) for p in sys.argv[2:]], shared=False,
        parallel=False)
 """
 # A cold compile in memory: every unit rendered, validated and serialized, nothing written.
