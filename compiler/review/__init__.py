@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compiler.gc_pause import collector_paused
-from compiler.kinds import BUILTIN_GROUPS, KNOWN_KINDS
 from compiler.pipeline import CACHE_DIR
 from compiler.review.approvals import Approval, required_approvals
 from compiler.review.capacity import CapacityRow, capacity_impact
@@ -22,7 +21,7 @@ from compiler.review.live import LiveQuotaUsage
 from compiler.review.revision import Revision, changed_files, open_revision
 from compiler.review.risks import Risk, RiskContext, UsageReader, find_risks
 from compiler.review.snapshot import RevisionFailed, SnapshotCache, compile_revisions
-from compiler.validate.crds import CrdSet, load_crds
+from compiler.validate.crds import CompiledSchema, CrdSet, crd_digest, load_crds
 
 
 @dataclass
@@ -78,10 +77,7 @@ def review(root: Path, base_ref: str, head_ref: str | None = None, *, crd_dirs: 
     root = Path(root)
     base, head = open_revision(root, "base", base_ref), open_revision(root, "head", head_ref)
     if crds is None and crd_dirs:
-        # Only the CRDs of kinds tenantc renders: in a fresh clone (no parsed-CRD cache) parsing
-        # every CRD file costs more than both compiles. The digest still covers every file.
-        custom = {kind for group, kind in KNOWN_KINDS if group not in BUILTIN_GROUPS}
-        crds = load_crds(list(crd_dirs), root / CACHE_DIR, kinds=custom)
+        crds = CrdsByKind(list(crd_dirs), root / CACHE_DIR)
     lap("revisions")
     cache = SnapshotCache.for_root(root) if use_cache else None
     with collector_paused():
@@ -105,6 +101,32 @@ def review(root: Path, base_ref: str, head_ref: str | None = None, *, crd_dirs: 
     lap("judge")
     return Review(base, head, changes, capacity, risks, approvals, changed_files(base, head), warnings,
                   compiled.cached, timings, data_graph)
+
+
+class CrdsByKind(CrdSet):
+    """The CRDs under `dirs`, a kind's parsed when validation first asks for it, as
+    `compile_repo` reads only the kinds it renders: in a fresh clone (no parsed-CRD cache)
+    parsing every CRD file costs more than compiling. The digest covers every file."""
+
+    def __init__(self, dirs: list[Path], cache_dir: Path):
+        super().__init__(digest=crd_digest(dirs))
+        self._dirs, self._cache_dir = dirs, cache_dir
+        self._kinds_read: set[str] = set()
+
+    def _read(self, kind: str) -> None:
+        if kind not in self._kinds_read:
+            self._kinds_read.add(kind)
+            found = load_crds(self._dirs, self._cache_dir, kinds={kind})
+            self.schemas.update(found.schemas)
+            self.sources.update(found.sources)
+
+    def compiled(self, api_version: str, kind: str, engine: str | None = None) -> CompiledSchema | None:
+        self._read(kind)
+        return super().compiled(api_version, kind, engine)
+
+    def has_kind(self, api_version: str, kind: str) -> bool:
+        self._read(kind)
+        return super().has_kind(api_version, kind)
 
 
 __all__ = ["Review", "ReviewFailed", "review", "RevisionFailed"]
