@@ -23,9 +23,10 @@ request's files; -o markdown suits a pull request comment.
 
 --base REF checks only what can differ from REF: units whose inputs or rendered files changed
 since REF (and Argo CD's, and folders that should be gone); the rest is taken as it was at
-REF. Use it when REF passed `tenantc check`, as the target branch of a pull request does in
-CI; tenantc checks everything when REF has Jsonnet specs, differs by more than YAML spec
-files, or does not compile.
+REF. Use it when REF passed `tenantc check` (as the target branch of a pull request does in
+CI) with the same tenantc and CRDs; tenantc checks everything when REF has Jsonnet specs,
+differs by more than YAML spec files, does not compile, or CRD folders inside the repository
+changed. After upgrading tenantc, check without --base.
 
 examples:
   tenantc check --crd-dir ../shared/crds                  # locally, before committing

@@ -8,7 +8,9 @@ files differ are rendered, validated and compared, with Argo CD's unit (made fro
 and the folders that should no longer exist; load, model and plan (every check across
 tenants) still run on everything. What this cannot decide cheaply gives None and the caller
 checks everything: REF has Jsonnet or differs by more than YAML spec files, REF does not
-compile, or something under rendered/ lies outside unit folders.
+compile, CRD folders inside the repository changed, or something under rendered/ lies outside
+unit folders. REF must have passed check with the same tenantc (its version is not in git):
+after upgrading tenantc, or changing CRDs kept outside the repository, check without --base.
 """
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ def check_since(root: Path, base_ref: str, crd_dirs: list[Path]) -> SinceCheck |
     now = plan_repo(root, crd_dirs)
     sources = derived_sources(base, head, now.specs)
     touched = touched_units(base)
-    if sources is None or touched is None:
+    if sources is None or touched is None or _changed_since(base, crd_dirs):
         return None
     try:
         then = plan_repo(root, crd_dirs, sources=sources)
@@ -63,6 +65,21 @@ def check_since(root: Path, base_ref: str, crd_dirs: list[Path]) -> SinceCheck |
     compared = selected | argocd | gone
     staleness = check_rendered(root, result, units=compared)
     return SinceCheck(result, staleness, len(compared), len(now.keys) - len(selected))
+
+
+def _changed_since(base: Revision, folders: list[Path]) -> bool:
+    """Whether files of `folders` inside the repository (CRDs kept beside the specs) differ from
+    `base`'s commit: REF's check then judged other schemas. Folders outside it cannot be told."""
+    assert base.commit is not None
+    for folder in folders:
+        try:
+            rel = Path(folder).resolve().relative_to(base.git_dir_root).as_posix()
+        except ValueError:
+            continue
+        if (git(base.git_dir_root, "diff", "--name-only", "-z", base.commit, "--", rel)
+                + git(base.git_dir_root, "ls-files", "--others", "-z", "--", rel)).strip(b"\0"):
+            return True
+    return False
 
 
 def touched_units(base: Revision) -> set[str] | None:

@@ -112,3 +112,24 @@ def test_check_since_falls_back_when_it_cannot_decide(checked_repo, capsys, deci
     passed = check(repo, capsys)
     assert passed[0] == 0 and check(repo, capsys, "--base", "main") == passed
     assert decided == [False]
+
+
+def test_check_since_falls_back_when_crds_in_the_repository_changed(tmp_path, capsys, decided):
+    """CRDs kept in the repository changed since REF: REF's check judged other schemas."""
+    import shutil
+
+    if not CRD_FLAGS:
+        pytest.skip("no CRDs beside the checkout")
+    repo = SpecRepo.create(tmp_path / "repo")
+    for path in repo.root.joinpath("tenants").glob("*.jsonnet"):
+        path.unlink()
+    shutil.copytree(SHARED_CRDS, repo.root / "crds")
+    write_rendered(repo.root, compile_repo(repo.root, [repo.root / "crds"]))
+    assert main(["schema", "--root", str(repo.root)]) == 0
+    capsys.readouterr()
+    repo.commit("YAML tenants, CRDs, rendered")
+    crd_file = sorted((repo.root / "crds").rglob("*.yaml"))[0]
+    crd_file.write_text(crd_file.read_text() + "\n# edited\n")
+    flags = ["--crd-dir", str(repo.root / "crds")]
+    code = main(["check", "--root", str(repo.root), "-o", "json", "--base", "main", *flags])
+    assert code == 0 and decided == [False]
