@@ -41,12 +41,15 @@ WORKLOAD_PLATFORM = {
     "templates": [{"name": "cpu-batch", "maxRetry": 2, "roles": [
         {"name": "worker", "replicas": 2, "pool": "cpu", "image": "registry.example.com/ml/batch:1.0",
          "resources": {"cpu": "2", "memory": "4Gi"}}]}],
+    "serving": {"templates": [{"name": "generic-http", "image": "registry.example.com/ml/server:1.0", "port": 8080,
+                               "readiness": {"path": "/ready"}, "liveness": {"path": "/healthz"},
+                               "resources": {"cpu": "1", "memory": "2Gi"}}]},
 }
 
 
 def workload_spec(i: int) -> dict:
     """What a tenant runs and reads: a project volume, a cached OSS dataset with preload, a job
-    waiting for it, and (every fourth tenant) a nightly schedule."""
+    waiting for it, (every fourth tenant) a nightly schedule and (every second) a served model."""
     spec: dict = {
         "storage": {"project": {"size": "100Gi"}},
         "datasets": [{"name": "data", "clusters": ["cpu-west"],
@@ -60,6 +63,9 @@ def workload_spec(i: int) -> dict:
     if i % 4 == 0:
         spec["schedules"] = [{"name": "nightly", "schedule": "0 2 * * *",
                               "job": {"template": "cpu-batch", "cluster": "cpu-west"}}]
+    if i % 2 == 0:  # a served model: Deployment, Service, HPA, PDB (and an Ingress for every fourth)
+        spec["servings"] = [{"name": "model", "template": "generic-http", "cluster": "cpu-west",
+                             "replicas": {"min": 1, "max": 3}, "ingress": i % 4 == 0}]
     return spec
 
 

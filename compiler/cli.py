@@ -15,6 +15,7 @@ import os
 import sys
 
 from compiler.about import VersionAction
+from compiler.agent.contract import place_global_flags
 from compiler.errors import CompileError, UserError
 
 # Order is the order shown in --help. Only the module of the command being run is imported
@@ -29,9 +30,13 @@ COMMANDS = {
     "diff": "show what apply would change on live clusters",
     "apply": "server-side apply rendered/ to live clusters (and prune)",
     "status": "quota, queues, datasets, jobs and agent heartbeats per tenant",
+    "crds": "copy each cluster's CRDs into the repository (crds pull)",
     "cluster": "run a local control plane (etcd, kube-apiserver, kube-controller-manager)",
 }
 COMMAND_MODULES = list(COMMANDS)
+# kubectl's global flags, accepted before or after the command (`tenantc --kubeconfig K diff` is
+# `tenantc diff --kubeconfig K`); a command that does not take one refuses it, exit 2.
+GLOBAL_FLAGS = frozenset({"--kubeconfig", "--context", "--cluster", "-o", "--output", "-v", "--v"})
 BROKEN_PIPE_EXIT = 141  # what a shell reports for a writer whose reader went away (128 + SIGPIPE)
 
 EPILOG = """\
@@ -41,6 +46,10 @@ typical flow:
   tenantc review --base origin/main   # what a pull request changes, per tenant and cluster
   tenantc diff --context prod-east    # what would change on a live cluster
   tenantc apply --prune               # server-side apply, then prune what tenantc owns
+
+global flags, before or after the command as with kubectl (where the command takes them):
+  --kubeconfig PATH, --context NAME, --cluster NAME, -o/--output FORMAT,
+  -v/--v N (1 or more: a traceback with an error, as TENANTC_DEBUG=1)
 
 exit codes: 0 ok, 1 differences found (check/diff/review --exit-code), 2 invalid input or error.
 """
@@ -62,7 +71,19 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             subparsers.add_parser(name, help=summary, add_help=False)
             continue
         importlib.import_module(f"compiler.commands.{name}").register(subparsers)
+        _add_verbosity(subparsers.choices[name])
     return parser
+
+
+def _add_verbosity(parser: argparse.ArgumentParser) -> None:
+    """The -v/--v of kubectl on every command that runs something (the leaves of nested commands)."""
+    nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for action in nested:
+        for child in set(action.choices.values()):
+            _add_verbosity(child)
+    if not nested:
+        parser.add_argument("-v", "--v", type=int, default=0, metavar="N",
+                            help="verbosity: 1 or more shows a traceback with an error (as TENANTC_DEBUG=1)")
 
 
 def _command_in(argv: list[str]) -> str | None:
@@ -91,6 +112,7 @@ def _silence_stdout() -> None:
 
 
 def _run(argv: list[str]) -> int:
+    argv = place_global_flags(argv, list(COMMANDS), GLOBAL_FLAGS)
     parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -107,7 +129,7 @@ def _run(argv: list[str]) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except UserError as exc:
-        if os.environ.get("TENANTC_DEBUG"):
+        if os.environ.get("TENANTC_DEBUG") or getattr(args, "v", 0) >= 1:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -18,7 +18,14 @@ Argo CD and an apply by tenantc follow the same three rules:
    already exists, applies the live value (`with_live_values`), so it neither reverts the
    scaler nor conflicts with it. The writer is the agent's JSON merge patch (an Update
    operation) with no fieldManager, so the API server records the manager from the agent's
-   User-Agent prefix: `SCALER_FIELD_MANAGER`.
+   User-Agent prefix: `SCALER_FIELD_MANAGER`. Likewise `spec.replicas` of every workload a
+   rendered HorizontalPodAutoscaler scales (a serving's Deployment), written by the HPA
+   controller in kube-controller-manager through the scale subresource (`HPA_FIELD_MANAGER`).
+   Such a workload is rendered without `spec.replicas`, as Kubernetes' HPA documentation
+   asks (https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/
+   #migrating-deployments-and-statefulsets-to-horizontal-autoscaling), and a field the rendered
+   object leaves out is never applied, not even at its live value: tenantc must not become a
+   manager of a field the HPA changes between tenantc's read and its apply.
 3. **Run once.** A Volcano Job whose spec has `ttlSecondsAfterFinished` is deleted by
    Volcano's garbage collector once it finishes; whatever made it then makes it again if
    it reconciles to "the job exists": Argo CD (a resource in Git and missing live is
@@ -75,6 +82,8 @@ def argocd_annotations(obj: dict) -> dict[str, str]:
 # -- 2. run-time fields ----------------------------------------------------------------------
 SCALED_FIELD = ("spec", "replicas")  # what `tenantc-agent scale-runtime` patches, and nothing else
 SCALER_FIELD_MANAGER = "tenantc-agent"  # the agent's User-Agent up to the first "/" (see module doc)
+HPA_FIELD_MANAGER = "kube-controller-manager"  # the HPA controller's User-Agent prefix
+HPA_KIND = ("autoscaling", "HorizontalPodAutoscaler")
 UPDATE = "Update"  # managedFields operation of a merge patch
 _RUNTIME_KINDS = {kind.lower(): kind for kind in fluid.RUNTIME_KINDS.values()}
 
@@ -101,10 +110,14 @@ class RunTimeField:
 
 def run_time_fields(objects: Iterable[dict]) -> list[RunTimeField]:
     """The run-time fields of a set of rendered objects (one cluster's, or one unit's): the
-    `spec.replicas` of every Fluid runtime that a rendered scale-runtime container targets.
-    Sorted, without duplicates; the runtime itself need not be among `objects`."""
+    `spec.replicas` of every Fluid runtime that a rendered scale-runtime container targets and
+    of every workload a rendered HorizontalPodAutoscaler scales. Sorted, without duplicates;
+    the scaled object itself need not be among `objects`."""
     found = set()
     for obj in objects:
+        if _group_kind(obj) == HPA_KIND:
+            found.add(_hpa_target(obj))
+            continue
         for args in _agent_args(obj):
             if not args or args[0] != contract.SCALE_RUNTIME:
                 continue
@@ -116,6 +129,13 @@ def run_time_fields(objects: Iterable[dict]) -> list[RunTimeField]:
                                  f"not a Fluid runtime ({', '.join(sorted(_RUNTIME_KINDS.values()))})")
             found.add(RunTimeField(ObjectRef(fluid.GROUP, runtime, parsed.namespace, name), SCALED_FIELD))
     return sorted(found)
+
+
+def _hpa_target(hpa: dict) -> RunTimeField:
+    target = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+    ref = ObjectRef(group_of(target.get("apiVersion", "")), target.get("kind", ""),
+                    (hpa.get("metadata") or {}).get("namespace") or "", target.get("name", ""))
+    return RunTimeField(ref, SCALED_FIELD, HPA_FIELD_MANAGER)
 
 
 def _agent_args(obj: dict) -> Iterator[list[str]]:
@@ -152,6 +172,7 @@ def with_live_values(desired: dict, live: dict | None, fields: Iterable[RunTimeF
     """What to apply: `desired` with each of its run-time fields set to the live value (or
     left out where live has none). For an object not yet live, `desired` as it is: the
     rendered value is the initial one. The same as Argo CD's RespectIgnoreDifferences=true.
+    A run-time field `desired` leaves out (an HPA's target's replicas) stays out.
 
     Applying the live value never conflicts (server-side apply reports a conflict only for a
     value that differs from another manager's) and never reverts the run-time writer."""
@@ -159,6 +180,8 @@ def with_live_values(desired: dict, live: dict | None, fields: Iterable[RunTimeF
         return desired
     out = copy.deepcopy(desired)
     for f in fields_of(desired, fields):
+        if not _get(desired, f.path)[0]:
+            continue  # never rendered: never applied, so never owned by tenantc
         present, value = _get(live, f.path)
         if present:
             _set(out, f.path, copy.deepcopy(value))

@@ -139,6 +139,18 @@ def cache_name(dataset: str, gpu_model: str | None) -> str:
     return f"{dataset}-{label}"
 
 
+# Fluid's charts label every cache worker pod `fluid.io/dataset: <namespace>-<dataset>`
+# (fluid charts/alluxio/templates/worker/statefulset.yaml, the same in the jindo, juicefs and
+# efc charts). A cache on a GPU pool has workers that tolerate the GPU taint without requesting
+# a GPU: the gpu-pools guardrail lets exactly these through (compiler/guardrails/cel.py).
+WORKER_DATASET_LABEL = "fluid.io/dataset"
+
+
+def worker_dataset_label(namespace: str, dataset: str) -> str:
+    """The `fluid.io/dataset` value on the cache worker pods of `dataset` in `namespace`."""
+    return f"{namespace}-{dataset}"
+
+
 # Caches share the nodes of their pools with the pods that read them and with other datasets'
 # caches (the cache capacity check counts a pool's capacity for all of them together). Fluid's
 # default placement, Exclusive, would keep any other dataset's worker off a worker's node (a

@@ -27,11 +27,18 @@ PLATFORM_TENANT = "platform"  # tenant label value of cluster-wide platform obje
 # What an object is for, inside a tenant.
 NOTEBOOK_LABEL = "tenantc.io/notebook"
 USER_LABEL = "tenantc.io/user"
+SERVING_LABEL = "tenantc.io/serving"
 STORAGE_LEVEL_LABEL = "tenantc.io/storage-level"
 IMPORTED_FROM_LABEL = "tenantc.io/imported-from"
 
 # The ClusterRoles tenant members are bound to: '<prefix>admin|edit|view' (compiler/render/member_roles.py).
 MEMBER_ROLE_PREFIX = "tenantc-member-"
+# The ClusterRole and ClusterRoleBinding that let a tenant's members read their own Queue:
+# '<prefix><tenant>' (compiler/render/queue.py).
+QUEUE_READER_PREFIX = "tenantc-queue-reader-"
+# On the pod templates that run tenantc-agent (job tasks, data gates, cache scalers, pipeline
+# runners): the only pods the `allow-apiserver-egress` NetworkPolicy lets reach the API server.
+API_CLIENT_LABEL = "tenantc.io/api-client"
 
 # Other systems' keys tenantc sets.
 SYNC_WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
@@ -82,6 +89,9 @@ _STAGE_BY_KIND = {
     ("data.fluid.io", "DataLoad"): 3,
     ("", "Service"): 3,
     ("apps", "StatefulSet"): 3,
+    ("apps", "Deployment"): 3,
+    ("autoscaling", "HorizontalPodAutoscaler"): 3,
+    ("policy", "PodDisruptionBudget"): 3,
     ("networking.k8s.io", "Ingress"): 3,
     ("batch", "CronJob"): 3,
     ("batch.volcano.sh", "CronJob"): 3,
@@ -95,7 +105,7 @@ _STAGE_BY_KIND = {
 KNOWN_KINDS = frozenset(_STAGE_BY_KIND)
 """(group, kind) of everything tenantc may render: prune lists these kinds on live clusters."""
 
-BUILTIN_GROUPS = {"", "apps", "batch", "rbac.authorization.k8s.io", "networking.k8s.io",
+BUILTIN_GROUPS = {"", "apps", "autoscaling", "batch", "rbac.authorization.k8s.io", "networking.k8s.io",
                   "policy", "coordination.k8s.io", "scheduling.k8s.io", "storage.k8s.io",
                   "admissionregistration.k8s.io"}
 

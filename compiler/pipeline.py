@@ -19,13 +19,22 @@ from compiler.identity import RenderedPath, unit_folder
 from compiler.kinds import BUILTIN_GROUPS, PLATFORM_DIR, group_of
 from compiler.load.sources import Source, Sources, read_sources
 from compiler.model import Specs, build_specs
+from compiler.model.platform import Platform
 from compiler.plan import Plan, make_plan
 from compiler.render import RenderCollision, render_platform_cluster, render_tenant, tenant_contexts
 from compiler.render.argocd import ArgoCdSettings, render_argocd, summaries_of
 from compiler.render.unit_cache import UNIT_CACHE_FILE, UnitCache, UnitMeta, unit_key
 from compiler.render.units import Loader, Unit, UnitTree
 from compiler.validate import ValidationReport, unchecked_warnings, validate_objects
-from compiler.validate.crds import CrdSet, crd_digest, load_crds
+from compiler.validate.crds import (
+    Crds,
+    cluster_crd_digest,
+    cluster_crd_dirs,
+    crd_digest,
+    load_cluster_crds,
+    load_crds,
+    missing_folder_warnings,
+)
 from compiler.validate.engine import default_engine
 from compiler.write import serialize_all
 from compiler.write.tree import Staleness, TreeWriter, WriteResult, digest
@@ -78,17 +87,18 @@ class Planned:
     keys: dict[str, str]  # unit folder ('cluster/tenant', 'cluster/_platform') -> key
 
 
-def plan_repo(root: Path, crd_dirs: list[Path] | None = None, crds: CrdSet | None = None,
+def plan_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | None = None,
               schema_engine: str | None = None, sources: Sources | None = None) -> Planned:
     """Load, model and plan (raising CompileError like compile_repo), and key every unit as
     compile_repo does, without rendering any."""
     with collector_paused():
         specs, plan = _plan(root, Problems(), _Clock(), sources)
-        schema_key = _schema_key(crds, list(crd_dirs or []), schema_engine)
+        own_dirs = platform_crd_dirs(root, specs.platform) if crds is None and not crd_dirs else {}
+        schema_key = _schema_key(crds, list(crd_dirs or []), own_dirs, schema_engine)
         return Planned(specs, plan, {folder: key for folder, key, _ in _unit_jobs(plan, schema_key)})
 
 
-def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: CrdSet | None = None,
+def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | None = None,
                  schema_engine: str | None = None, serialize: bool = True,
                  use_cache: bool = True, shared: SharedUnits | None = None,
                  sources: Sources | None = None, planned: Planned | None = None,
@@ -100,6 +110,9 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: CrdSet | 
     the YAML bytes (`files` stays empty, the cache is neither read nor written) for callers
     that only compare objects, such as review of a revision checked out to a temporary folder.
     Both flags only choose what is skipped: there is one path through the stages.
+
+    Custom kinds are validated against `crds`, else the CRDs under `crd_dirs` for every
+    cluster, else each cluster's own CRD folder named by the platform file.
 
     `shared` passes units between compiles in one process (see SharedUnits); a compile that
     takes units from it must not serialize, since a shared unit may hold no YAML.
@@ -113,15 +126,18 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: CrdSet | 
         clock, problems = _Clock(), Problems()
         specs, plan = (planned.specs, planned.plan) if planned else _plan(root, problems, clock, sources)
         crd_dirs = list(crd_dirs or [])
+        own_dirs = platform_crd_dirs(root, specs.platform) if crds is None and not crd_dirs else {}
         # Keys only matter for what is cached, written or shared: without YAML or sharing there is neither.
         keyed = serialize or shared is not None
-        schema_key = _schema_key(crds, crd_dirs, schema_engine) if keyed else None
+        schema_key = _schema_key(crds, crd_dirs, own_dirs, schema_engine) if keyed else None
         cache = UnitCache(root / CACHE_DIR / UNIT_CACHE_FILE if use_cache and serialize else None)
         rendered = _render(plan, _unit_jobs(plan, schema_key), cache, problems, shared, only)
         clock.lap("render")
         custom = _custom_kinds(rendered.fresh.values())
         if crds is None and crd_dirs and custom:
             crds = load_crds(crd_dirs, root / CACHE_DIR, kinds=custom)
+        elif crds is None and own_dirs and custom:
+            crds = load_cluster_crds(own_dirs, root / CACHE_DIR, kinds=custom)
         report = validate_objects(rendered.fresh, specs.platform, crds, problems, schema_engine)
         clock.lap("validate")
         problems.raise_if_any()
@@ -130,9 +146,15 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: CrdSet | 
             _offer(shared, rendered, units)
         objects = UnitTree(units, "objects")
         unchecked = rendered.unchecked + list(report.unchecked.values())
+        warnings = missing_folder_warnings(own_dirs, root) + unchecked_warnings(unchecked)
         return CompileResult(specs, plan, objects, UnitTree(units, "files") if serialize else {},
-                             unchecked_warnings(unchecked), clock.timings, len(objects) - len(unchecked),
+                             warnings, clock.timings, len(objects) - len(unchecked),
                              units_rendered=len(rendered.keys))
+
+
+def platform_crd_dirs(root: Path, platform: Platform) -> dict[str, Path]:
+    """Each platform cluster's CRD folder under `root` (its `crds`, default crds/<cluster>)."""
+    return cluster_crd_dirs(root, {c.name: c.crd_folder() for c in platform.clusters})
 
 
 class _Clock:
@@ -161,9 +183,10 @@ def _plan(root: Path, problems: Problems, clock: _Clock, sources: Sources | None
     return specs, plan
 
 
-def _schema_key(crds: CrdSet | None, crd_dirs: list[Path], schema_engine: str | None) -> str:
+def _schema_key(crds: Crds | None, crd_dirs: list[Path], own_dirs: dict[str, Path], schema_engine: str | None) -> str:
     """What validation verdicts depend on: the CRDs and the schema engine."""
-    return "|".join([crds.digest if crds is not None else crd_digest(crd_dirs), schema_engine or default_engine()])
+    digest = crds.digest if crds is not None else cluster_crd_digest(own_dirs) if own_dirs else crd_digest(crd_dirs)
+    return "|".join([digest, schema_engine or default_engine()])
 
 
 def _custom_kinds(objects: Iterable[dict]) -> set[str]:

@@ -23,11 +23,14 @@ TASK_LABEL = "tenantc.io/task"
 PIPELINE_LABEL = "tenantc.io/pipeline"  # on every run (JobFlow) `run-flow` starts
 # Not "tenantc": `tenantc apply --prune` deletes what carries managed-by=tenantc.
 AGENT_MANAGED_BY_VALUE = "tenantc-agent"
+# The sidecar's status ConfigMap of a Volcano Job run: '<prefix><run>', one key '<pod>.json' per pod.
+STATUS_CONFIGMAP_PREFIX = "tenantc-status-"
 
 SIDECAR = "sidecar"
 WAIT_DATASET = "wait-dataset"
 SCALE_RUNTIME = "scale-runtime"
 RUN_FLOW = "run-flow"
+COMMANDS = (SIDECAR, WAIT_DATASET, SCALE_RUNTIME, RUN_FLOW)
 STATUS_DIR = "/var/run/tenantc"  # the volume the sidecar and the main container share
 DEFAULT_STATUS_FILE = f"{STATUS_DIR}/status.json"
 # `run-flow` names each run after the batch Job the CronJob made for it (`<cronjob>-<minutes>`),
@@ -67,8 +70,9 @@ def run_flow_argv(pipeline: str, namespace: str, run: str, flows: Sequence[tuple
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
-    """Parse an agent command line exactly as `tenantc-agent` does (exits 2 on bad args)."""
-    return build_parser().parse_args(list(argv))
+    """Parse an agent command line exactly as `tenantc-agent` does (exits 2 on bad args); the
+    connection flags may come before or after the command."""
+    return build_parser().parse_args(place_global_flags(argv, COMMANDS, CONNECTION_FLAGS))
 
 
 def _positive(text: str) -> float:
@@ -113,6 +117,36 @@ def _percent(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+# kubectl's global connection flags (--kubeconfig, --context, ...) go before or after the command.
+CONNECTION_FLAGS = frozenset({"--kubeconfig", "--context", "--token-file", "--request-timeout"})
+
+
+def place_global_flags(argv: Sequence[str], commands: Sequence[str], with_value: frozenset[str],
+                       switches: frozenset[str] = frozenset()) -> list[str]:
+    """Global flags, as kubectl's, may come before the command or after it (`tool --kubeconfig K cmd`
+    and `tool cmd --kubeconfig K`). The ones found before the first command name (each flag in
+    `with_value` with its value, as `-f V`, `--flag=V` or `-fV`, and each of `switches`) are moved
+    to the end of the command's own arguments (before a `--`), where its parser reads them, so
+    both spellings mean the same and a flag the command does not take is refused as usual. An
+    argv without a command is returned unchanged."""
+    before: list[str] = []
+    moved: list[str] = []
+    i = 0
+    while i < len(argv) and argv[i] not in commands and argv[i] != "--":
+        token = argv[i]
+        name, equals, _ = token.partition("=")
+        attached = not token.startswith("--") and token[:2] in with_value and len(token) > 2
+        taken = 2 if name in with_value and not equals else 1 if name in with_value or attached \
+            or token in switches else 0
+        (moved if taken else before).extend(argv[i:i + (taken or 1)])
+        i += taken or 1
+    if i == len(argv) or argv[i] == "--":
+        return list(argv)
+    rest = list(argv[i:])
+    end = rest.index("--") if "--" in rest else len(rest)
+    return before + rest[:end] + moved + rest[end:]
+
+
 def build_parser() -> argparse.ArgumentParser:
     conn = argparse.ArgumentParser(add_help=False)
     group = conn.add_argument_group("connection")
@@ -128,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tenantc-agent",
         description="Runtime agent of tenantc job pods: heartbeat and status sidecar, "
         "Fluid dataset gate, Fluid cache scaling, scheduled Volcano JobFlow runs.",
+        epilog="The connection flags (--kubeconfig, --context, --token-file, --request-timeout) may come "
+        "before or after the command, as kubectl's global flags: "
+        "`tenantc-agent --kubeconfig K sidecar` = `tenantc-agent sidecar --kubeconfig K`.",
     )
     parser.add_argument("--version", action=AgentVersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

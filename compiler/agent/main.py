@@ -1,21 +1,21 @@
 """The `tenantc-agent` command line.
 
 Connection options (--kubeconfig, --context, --token-file, --request-timeout) are accepted
-after any subcommand. Exit codes: 0 ok (run-flow: started, or skipped as its concurrency
-policy says), 1 wait-dataset timed out, 2 bad input or an error waiting will not fix. The
-sidecar exits 0 on SIGTERM whatever the API server did; it exits 2 only when it cannot even
-start (missing environment, unusable credentials).
+before or after the subcommand, as kubectl's global flags are. Exit codes: 0 ok (run-flow:
+started, or skipped as its concurrency policy says), 1 wait-dataset timed out, 2 bad input or
+an error waiting will not fix. The sidecar exits 0 on SIGTERM whatever the API server did; it
+exits 2 only when it cannot even start (missing environment, unusable credentials).
 Commands import their module on use, so `sidecar` loads no more than it needs.
 """
 from __future__ import annotations
 
 import sys
 
-from compiler.agent.contract import DEFAULT_STATUS_FILE, RUN_FLOW, SIDECAR, WAIT_DATASET, build_parser
+from compiler.agent.contract import DEFAULT_STATUS_FILE, RUN_FLOW, SIDECAR, WAIT_DATASET, parse
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse(sys.argv[1:] if argv is None else argv)
     waiter = None
     if args.command == SIDECAR:  # catch SIGTERM before anything slow can happen
         from compiler.agent.sidecar import SignalWaiter

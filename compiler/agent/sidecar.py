@@ -11,9 +11,18 @@ the code:
   final status and exits 0, whether or not the API server answered.
 
 What it writes: a `coordination.k8s.io/v1` Lease named after the pod (renewTime advanced every
-interval), and the pod's own key `<pod>.json` of the ConfigMap `tenantc-status-<job>` by
+interval), and the pod's own key `<pod>.json` of the ConfigMap `tenantc-status-<run>` by
 server-side apply with a field manager of its own, so the pods of a job never overwrite
 each other's entries.
+
+Both are cleaned up by the garbage collector of kube-controller-manager, through
+ownerReferences (https://kubernetes.io/docs/concepts/architecture/garbage-collection/): the
+Lease is owned by the pod, and the ConfigMap by the pod's controller, the Volcano Job that
+runs it (`<run>` is that Job's name). A schedule's runs are Volcano Jobs of their own, so
+each run has its own ConfigMap, deleted with the run when the CronJob's history limits delete
+it: no ConfigMap grows with the number of runs. The sidecar reads its own Pod once (the uid
+and controller it needs) before writing either. A pod with no controller (made by hand) keeps
+`tenantc-status-<job>` without an owner, as before.
 """
 from __future__ import annotations
 
@@ -32,6 +41,7 @@ from compiler.agent.contract import (
     AGENT_MANAGED_BY_VALUE,
     JOB_LABEL,
     MANAGED_BY_LABEL,
+    STATUS_CONFIGMAP_PREFIX,
     TASK_LABEL,
     TENANT_LABEL,
 )
@@ -47,7 +57,6 @@ from compiler.agent.kubeapi import (
 )
 from compiler.agent.status_file import StatusFileError, read_status_file
 
-STATUS_CONFIGMAP_PREFIX = "tenantc-status-"
 FIELD_MANAGER_PREFIX = "tenantc-agent-"
 MAX_FIELD_MANAGER = 128  # the API server's limit
 LEASE_DURATION_FACTOR = 3  # a holder that missed three renewals is gone
@@ -105,12 +114,43 @@ def lease_duration(interval: float) -> int:
     return max(1, math.ceil(LEASE_DURATION_FACTOR * interval))
 
 
-def new_lease(ident: PodIdentity, interval: float, now: float) -> dict:
+@dataclass(frozen=True)
+class Owners:
+    """What the sidecar's objects are owned by: its pod (the Lease) and the pod's controller,
+    the Volcano Job run (the status ConfigMap), None when the pod has none."""
+
+    pod: dict | None  # None: the Pod object is not there (so nothing to own the Lease)
+    run: dict | None
+
+    @classmethod
+    def of(cls, pod: dict) -> Owners:
+        meta = pod.get("metadata") or {}
+        own = owner_reference("v1", "Pod", meta.get("name", ""), meta.get("uid", ""))
+        controller = next((r for r in meta.get("ownerReferences") or [] if r.get("controller")), None)
+        run = None if controller is None else owner_reference(
+            controller.get("apiVersion", ""), controller.get("kind", ""), controller.get("name", ""),
+            controller.get("uid", ""))
+        return cls(own, run)
+
+    def configmap_name(self, ident: PodIdentity) -> str:
+        return status_configmap_name(self.run["name"] if self.run else ident.job)
+
+
+def owner_reference(api_version: str, kind: str, name: str, uid: str) -> dict:
+    """A plain ownerReference: no controller, no blockOwnerDeletion (which would need the
+    delete permission on the owner); the garbage collector deletes the dependent after its owner."""
+    return {"apiVersion": api_version, "kind": kind, "name": name, "uid": uid}
+
+
+def new_lease(ident: PodIdentity, interval: float, now: float, owner: dict | None = None) -> dict:
     stamp = micro_time(now)
+    meta: dict = {"name": ident.pod, "namespace": ident.namespace, "labels": ident.labels()}
+    if owner is not None:
+        meta["ownerReferences"] = [owner]
     return {
         "apiVersion": "coordination.k8s.io/v1",
         "kind": "Lease",
-        "metadata": {"name": ident.pod, "namespace": ident.namespace, "labels": ident.labels()},
+        "metadata": meta,
         "spec": {
             "holderIdentity": ident.pod,
             "leaseDurationSeconds": lease_duration(interval),
@@ -120,12 +160,15 @@ def new_lease(ident: PodIdentity, interval: float, now: float) -> dict:
     }
 
 
-def renewed_lease(lease: dict, ident: PodIdentity, interval: float, now: float) -> dict:
-    """The stored Lease with our labels, holder and a fresh renewTime; resourceVersion kept
-    so a concurrent writer makes the update fail (409) instead of being overwritten."""
+def renewed_lease(lease: dict, ident: PodIdentity, interval: float, now: float, owner: dict | None = None) -> dict:
+    """The stored Lease with our labels, holder, owner and a fresh renewTime; resourceVersion
+    kept so a concurrent writer makes the update fail (409) instead of being overwritten."""
     body = dict(lease)
     meta = body["metadata"] = dict(lease.get("metadata") or {})
     meta["labels"] = {**(meta.get("labels") or {}), **ident.labels()}
+    refs = list(meta.get("ownerReferences") or [])
+    if owner is not None and not any(r.get("uid") == owner["uid"] for r in refs):
+        meta["ownerReferences"] = [*refs, owner]
     spec = body["spec"] = dict(lease.get("spec") or {})
     stamp = micro_time(now)
     if spec.get("holderIdentity") != ident.pod or not spec.get("acquireTime"):
@@ -148,16 +191,21 @@ def status_entry(ident: PodIdentity, status: dict | None, mtime: float | None, *
     return entry
 
 
-def status_configmap(ident: PodIdentity, entry: dict) -> dict:
-    """The apply configuration: only our labels and our own key, nothing another pod owns."""
+def status_configmap(ident: PodIdentity, entry: dict, owners: Owners | None = None) -> dict:
+    """The apply configuration: only our labels, the run as owner and our own key, nothing
+    another pod owns (ownerReferences is a map keyed by uid under server-side apply, so the
+    pods of a run share the one entry)."""
+    meta: dict = {
+        "name": owners.configmap_name(ident) if owners else status_configmap_name(ident.job),
+        "namespace": ident.namespace,
+        "labels": ident.labels(with_task=False),
+    }
+    if owners is not None and owners.run is not None:
+        meta["ownerReferences"] = [owners.run]
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {
-            "name": status_configmap_name(ident.job),
-            "namespace": ident.namespace,
-            "labels": ident.labels(with_task=False),
-        },
+        "metadata": meta,
         "data": {f"{ident.pod}.json": json.dumps(entry, sort_keys=True, separators=(",", ":"))},
     }
 
@@ -197,10 +245,10 @@ class Sidecar:
         ns = ident.namespace
         self.leases_path = object_path("coordination.k8s.io", "v1", "leases", ns)
         self.lease_path = object_path("coordination.k8s.io", "v1", "leases", ns, ident.pod)
-        self.configmap_path = object_path("", "v1", "configmaps", ns, status_configmap_name(ident.job))
         self.pod_path = object_path("", "v1", "pods", ns, ident.pod)
         self.manager = field_manager(ident.pod)
         self._lease: dict | None = None
+        self._owners: Owners | None = None
         self._status: tuple[dict, float] | None = None  # last good status file content
         self._mirrored: str | None = None  # last entry the API server accepted
         self._troubles: dict[str, str] = {}
@@ -209,8 +257,23 @@ class Sidecar:
         self._heartbeats = 0
 
     # -- one round
+    def owners(self, client: KubeClient | None = None, timeout: float | None = None) -> Owners:
+        """Our pod's uid and controller, read once (an API failure is retried by the caller)."""
+        if self._owners is None:
+            try:
+                self._owners = Owners.of((client or self.client).get(self.pod_path, timeout=timeout))
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                self._owners = Owners(None, None)  # no Pod object (a pod made by hand and deleted, a test)
+        return self._owners
+
+    def configmap_path(self, owners: Owners) -> str:
+        return object_path("", "v1", "configmaps", self.ident.namespace, owners.configmap_name(self.ident))
+
     def renew_lease(self) -> None:
         """GET the Lease once (create it when missing), then PUT a fresh renewTime each round."""
+        owner = self.owners().pod
         for attempt in (1, 2):
             try:
                 if self._lease is None:
@@ -220,10 +283,10 @@ class Sidecar:
                         if exc.status != 404:
                             raise
                         self._lease = self.client.create(
-                            self.leases_path, new_lease(self.ident, self.interval, time.time()))
+                            self.leases_path, new_lease(self.ident, self.interval, time.time(), owner))
                         break
                 self._lease = self.client.replace(
-                    self.lease_path, renewed_lease(self._lease, self.ident, self.interval, time.time()))
+                    self.lease_path, renewed_lease(self._lease, self.ident, self.interval, time.time(), owner))
                 break
             except ApiError as exc:
                 if exc.status not in (404, 409) or attempt == 2:
@@ -255,11 +318,12 @@ class Sidecar:
         """Apply this pod's entry when it changed since the last accepted one (always if final)."""
         status, mtime, error = self.read_status()
         entry = status_entry(self.ident, status, mtime, final=final, containers=containers, error=error)
-        body = status_configmap(self.ident, entry)
+        owners = self.owners(client, timeout)
+        body = status_configmap(self.ident, entry, owners)
         text = next(iter(body["data"].values()))
         if text == self._mirrored and not final:
             return
-        (client or self.client).apply(self.configmap_path, body, self.manager, timeout=timeout)
+        (client or self.client).apply(self.configmap_path(owners), body, self.manager, timeout=timeout)
         self._mirrored = text
 
     def step(self) -> bool:
@@ -310,8 +374,8 @@ class Sidecar:
                                            timeout=_left(deadline)),
                 deadline, Backoff(base=0.2, cap=1.0), wait=time.sleep,
             )
-            log.info(f"final status written to configmap {self.ident.namespace}/"
-                     f"{status_configmap_name(self.ident.job)}")
+            name = self._owners.configmap_name(self.ident) if self._owners else status_configmap_name(self.ident.job)
+            log.info(f"final status written to configmap {self.ident.namespace}/{name}")
         except KubeError as exc:
             log.warn(f"final status not written: {exc}")
         finally:

@@ -40,7 +40,7 @@ from compiler.cluster.readiness import wait_ready
 from compiler.cluster.state import Layout, ensure_token_file, load_state, locked, save_state
 
 CRD_TIMEOUT = 120.0
-PORT_ATTEMPTS = 3
+START_ATTEMPTS = 3
 PORT_TAKEN = "address already in use"  # what etcd and the API server log when a bind fails
 
 
@@ -151,7 +151,7 @@ class ControlPlane:
             with ThreadPoolExecutor(max_workers=1) as pool:
                 # Parsing ~4 MB of CRD YAML overlaps with the API server's own start.
                 parsed = pool.submit(crd_install.find_crds, pending_dirs)
-                state = self._start_with_port_retries(state, records, parsed)
+                state = self._start_with_retries(state, records, parsed)
             state["crd_dirs"] = sorted(installed | {str(d) for d in pending_dirs})
             save_state(self.layout, state)
             self._write_admin_kubeconfig(state)
@@ -273,21 +273,38 @@ class ControlPlane:
             return True
         return False
 
-    def _start_with_port_retries(self, state: dict, records: dict[str, ProcessRecord], parsed: Future) -> dict:
-        """Start what is missing; when a component finds its port taken (another process bound it
-        between our check and its bind), stop everything and start again on new ports for the
-        taken ones. Returns the state as finally started."""
-        for attempt in range(1, PORT_ATTEMPTS + 1):
+    def _start_with_retries(self, state: dict, records: dict[str, ProcessRecord], parsed: Future) -> dict:
+        """Start what is missing, retrying two transient failures (returns the state as finally started):
+
+        * a component finds its port taken (another process bound it between our check and its
+          bind): stop everything and start again on new ports for the taken ones;
+        * a component exits while starting. kube-controller-manager does when the API server
+          restarts while it builds its controllers (the restarted server denies its requests until
+          its RBAC caches are filled: "cannot get resource serviceaccounts"), and it exits by design
+          on such errors; started again against a ready server it comes up.
+        """
+        for attempt in range(1, START_ATTEMPTS + 1):
             try:
                 self._start_missing(state, records, parsed)
                 return state
             except ComponentError as exc:
-                if not (attempt < PORT_ATTEMPTS and PORT_TAKEN in str(exc)):
+                last = attempt == START_ATTEMPTS
+                if not last and PORT_TAKEN in str(exc):
+                    self._stop_all(state, records)
+                    kept = {p: v for p, v in state["ports"].items() if is_free(v)}
+                    state = self._fresh_state(state, preferred_ports=kept)
+                elif not last and exc.exited:
+                    self._forget_exited(state, records)
+                else:
                     raise
-                self._stop_all(state, records)
-                kept = {p: v for p, v in state["ports"].items() if is_free(v)}
-                state = self._fresh_state(state, preferred_ports=kept)
         raise AssertionError("unreachable")
+
+    def _forget_exited(self, state: dict, records: dict[str, ProcessRecord]) -> None:
+        """Drop the records of processes that died, so the next start launches them again."""
+        for name in [n for n, r in records.items() if not process.is_running(r)]:
+            records.pop(name)
+        state["processes"] = {n: r.to_json() for n, r in records.items()}
+        save_state(self.layout, state)
 
     def _busy_ports(self, state: dict, records: dict[str, ProcessRecord]) -> list[str]:
         """Ports of the components that must start which another program holds."""

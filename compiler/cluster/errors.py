@@ -11,6 +11,7 @@ class ClusterError(UserError):
 class ComponentError(ClusterError):
     """One component failed to start: names it and shows the end of its log, the usual clue."""
 
-    def __init__(self, component: str, problem: str, log: str, tail: str):
+    def __init__(self, component: str, problem: str, log: str, tail: str, exited: bool = False):
         self.component = component
+        self.exited = exited  # the process died (as opposed to: still not ready at the timeout)
         super().__init__(f"{component} {problem}; last lines of {log}:\n{tail}")

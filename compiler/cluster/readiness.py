@@ -60,7 +60,7 @@ def wait_ready(component: str, probe: Callable[[], bool], watched: dict[str, Pro
     while True:
         for name, record in watched.items():
             if not is_running(record):
-                raise ComponentError(name, "exited while starting", record.log, log_tail(record))
+                raise ComponentError(name, "exited while starting", record.log, log_tail(record), exited=True)
         try:
             if probe():
                 return

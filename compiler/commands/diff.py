@@ -42,6 +42,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     result = workflow.diff(DiffOptions(**change_set_fields(args)))
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print_diff(result.change_sets, args.output, sys.stdout, color=use_color())
     if result.errors:
         return 2

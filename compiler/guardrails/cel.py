@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from compiler import fluid
 from compiler.guardrails.rules import (
     FLUID_STORAGE_CLASS,
     INGRESS_CLASS_ANNOTATION,
@@ -251,14 +252,15 @@ def _py_requests_gpu(spec: dict, facts: ClusterFacts) -> bool:
     return False
 
 
-def _pins_cel(facts: ClusterFacts) -> str:
-    """CEL over pod spec `s`: pinned to one of the allowed pools by nodeSelector, or by required
-    node affinity whose every term pins one of them (terms are ORed)."""
-    term_pins = ("variables.allowedPools.exists(p, variables.poolLabels[p].all(k, has(t.matchExpressions) && "
+def _pins_cel(facts: ClusterFacts, pools: str = "variables.allowedPools") -> str:
+    """CEL over pod spec `s`: pinned to one of `pools` (the allowed pools; `variables.poolLabels`:
+    any GPU pool) by nodeSelector, or by required node affinity whose every term pins one of them
+    (terms are ORed)."""
+    term_pins = (f"{pools}.exists(p, variables.poolLabels[p].all(k, has(t.matchExpressions) && "
                  "t.matchExpressions.exists(e, e.key == k && e.operator == 'In' && has(e.values) && "
                  "e.values.size() > 0 && e.values.all(x, x == variables.poolLabels[p][k]))))")
     req = "s.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
-    return ("((has(s.nodeSelector) && variables.allowedPools.exists(p, variables.poolLabels[p].all(k, "
+    return (f"((has(s.nodeSelector) && {pools}.exists(p, variables.poolLabels[p].all(k, "
             "k in s.nodeSelector && s.nodeSelector[k] == variables.poolLabels[p][k]))) || "
             f"(has(s.affinity) && has(s.affinity.nodeAffinity) && has({req}) && "
             f"has({req}.nodeSelectorTerms) && {req}.nodeSelectorTerms.size() > 0 && "
@@ -419,20 +421,42 @@ def _gpu_pools(facts: ClusterFacts) -> list[Validation]:
     if facts.cpu_off_gpu_pools and taints:
         words = _taint_words(facts)
 
+        taint_words = f"pods without GPUs must not tolerate the GPU pools' taints ({words}), except the " \
+                      f"workers of the tenant's own caches on them"
+
         def taint_check(a: Admission) -> str | None:
+            if _py_gpu_cache_worker(a, facts):
+                return None
             for s in _specs_of(a):
                 if not _py_requests_gpu(s, facts) and any(_py_tolerates(t, x) for t in s.get("tolerations") or []
                                                           for x in taints):
-                    return _py_prefix("gpu-pools", a) + f"pods without GPUs must not tolerate the GPU pools' " \
-                                                        f"taints ({words})"
+                    return _py_prefix("gpu-pools", a) + taint_words
             return None
-
-        taint_words = f"pods without GPUs must not tolerate the GPU pools' taints ({words})"
         out.append(Validation(
-            "gpu-pools", f"variables.specs.all(s, {_requests_gpu_cel('s', facts)} || !has(s.tolerations) || "
+            "gpu-pools", f"(variables.gpuCacheWorker && variables.specs.all(s, "
+                         f"{_pins_cel(facts, 'variables.poolLabels')})) || "
+                         f"variables.specs.all(s, {_requests_gpu_cel('s', facts)} || !has(s.tolerations) || "
                          f"s.tolerations.all(t, !variables.gpuTaints.exists(x, {_tolerates_cel('t', 'x')})))",
             f"{_prefix('gpu-pools')} + {lit(taint_words)}", taint_check))
     return out
+
+
+# A cache worker: Fluid labels it with its dataset (compiler.fluid.WORKER_DATASET_LABEL), one of the
+# tenant's caches on a GPU pool (parameter gpuCaches). It may tolerate the GPU taints only pinned to
+# a GPU pool (as Fluid pins it, from the Dataset's node affinity): the cache of a tenant without
+# GPU quota of its own serves the tenants that import its dataset.
+GPU_CACHE_WORKER_CEL = (f"variables.templates.all(t, has(t.metadata) && has(t.metadata.labels) && "
+                        f"{lit(fluid.WORKER_DATASET_LABEL)} in t.metadata.labels && "
+                        f"t.metadata.labels[{lit(fluid.WORKER_DATASET_LABEL)}] in {param('gpuCaches')})")
+
+
+def _py_gpu_cache_worker(a: Admission, facts: ClusterFacts) -> bool:
+    shape = SHAPE_BY_NAME[_shape_of(a.obj)]
+    templates = shape.templates(a.obj) if shape.templates else []
+    caches = a.p("gpuCaches")
+    labels = [pool.labels for pool in facts.gpu_pools]
+    return all((_get(t, "metadata", "labels") or {}).get(fluid.WORKER_DATASET_LABEL) in caches for t in templates) \
+        and all(_py_pins(t["spec"], labels) for t in templates if "spec" in t)
 
 
 def _node_name(shape: Shape) -> Validation:
@@ -755,6 +779,8 @@ def variables(shape: Shape, facts: ClusterFacts, used: list[Validation]) -> list
         out += [("poolLabels", lit(labels)), ("poolWords", lit({p.name: p.describe() for p in facts.gpu_pools})),
                 ("allowedPools", f"{param('gpuPools')}.filter(p, p in variables.poolLabels)"),
                 ("gpuTaints", lit([{"key": k, "value": v, "effect": e} for k, v, e in facts.gpu_taints()]))]
+        if shape.templates_cel and facts.cpu_off_gpu_pools and facts.gpu_taints():
+            out.append(("gpuCacheWorker", GPU_CACHE_WORKER_CEL))
     if shape.templates_cel and "datasets" in rules:
         out.append(("badVolumes", "variables.specs.map(s, has(s.volumes) ? s.volumes.filter(v, !"
                                   f"{_volume_ok_cel('v')}).map(v, v.name) : []).flatten()"))

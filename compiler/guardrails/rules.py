@@ -30,7 +30,7 @@ POLICY_PREFIX = "tenantc-"  # policies and bindings: tenantc-<shape>
 
 # Parameter keys of the ConfigMap: space-separated lists (no value contains a space).
 PARAM_KEYS = ("registries", "queues", "priorityClasses", "storageClasses", "ingressClasses", "ingressHosts",
-              "gpuPools", "datasetMounts", "writableDatasets")
+              "gpuPools", "gpuCaches", "datasetMounts", "writableDatasets")
 
 HOST_FEATURES = ("privileged", "hostPath", "hostNetwork", "hostPID")
 # Pod Security Standards: the levels that already forbid each feature.

@@ -347,9 +347,19 @@ def _status_rows(cluster: dict) -> list[list[str]]:
         rows.append([tenant["tenant"], _quota_cell(tenant["quota"]), _queue_cell(tenant["queue"]),
                      _list_cell(tenant["datasets"], lambda d: f"{d['name']} {d['phase'] or '-'}"
                                 + (f" {d['cachedPercentage']}" if d["cachedPercentage"] else "")),
-                     _list_cell(tenant["jobs"], lambda j: f"{j['name']} {j['phase'] or '-'}"),
+                     _list_cell(tenant["jobs"], _job_cell),
                      _list_cell(tenant["agents"], lambda a: f"{a['job']}/{a['task']} {_age(a['ageSeconds'])}")])
     return rows
+
+
+def _job_cell(job: dict) -> str:
+    """'train Running' and, from the agent: each pod's phase and progress, e.g. 'worker-0 Running 42%'."""
+    parts = [f"{job['name']} {job['phase'] or '-'}"]
+    for pod in job.get("pods") or []:
+        progress = pod.get("progress")
+        shown = f" {progress:.0%}" if isinstance(progress, (int, float)) else ""
+        parts.append(f"{pod['pod']} {pod.get('phase') or '-'}{shown}")
+    return "; ".join(parts)
 
 
 STATUS_COLUMNS = ["tenant", "quota used/hard", "queue", "datasets", "jobs", "agent heartbeats"]

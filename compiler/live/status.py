@@ -13,18 +13,31 @@ discovery then lacks the CRD groups, which would show as a silent n/a. A LIST re
 not loaded yet) is sent again once it is. A server that does not answer or does not get
 ready within the budget is an error that says so, with the server and the last reason.
 
+With a member's own rights: a member may read only their tenant's namespace (the
+tenantc-member-* roles grant nothing cluster-scoped). When tenants are named (`--tenant`)
+and the credentials cannot list Namespaces, status reads each named tenant's namespace
+alone, with namespace-scoped LISTs only; the cluster-scoped Queue then shows as n/a.
+
+Each job carries what its pods' tenantc-agent sidecars report (the status ConfigMap
+`tenantc-status-<job>`: phase, progress, message, metrics, final) with the age of each
+pod's heartbeat Lease.
+
 JSON shape (stable): {"apiVersion", "kind": "StatusReport", "clusters": [{"cluster",
 "context", "server", "note", "unavailable": [...], "errors": [...], "tenants": [{"tenant",
 "namespaces", "quota": [...]|null, "queue": {...}|{}|null, "datasets": [...]|null,
-"jobs": [...]|null, "agents": [...]|null}]}]}. {} means no queue; null means n/a.
+"jobs": [{"name", "namespace", "phase", "pods": [{"pod", "task", "phase", "progress",
+"message", "metrics", "final", "updatedAt", "heartbeatAgeSeconds"}]}]|null,
+"agents": [...]|null}]}]}. {} means no queue; null means n/a.
 """
 from __future__ import annotations
 
 import datetime
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from compiler.agent.contract import STATUS_CONFIGMAP_PREFIX
 from compiler.agent.retry import NO_RETRY, next_wait
 from compiler.kinds import (
     AGENT_MANAGED_BY_VALUE,
@@ -52,7 +65,10 @@ SOURCES = {
     "datasets": ("data.fluid.io", "Dataset", None),
     "jobs": ("batch.volcano.sh", "Job", None),
     "agents": ("coordination.k8s.io", "Lease", AGENT_SELECTOR),
+    "statuses": ("", "ConfigMap", AGENT_SELECTOR),
 }
+NAMESPACED_SOURCES = [name for name in SOURCES if name not in ("namespaces", "queue")]
+STATUS_FIELDS = ("phase", "progress", "message", "metrics", "final", "updatedAt")
 
 
 class NotReady(KubeError):
@@ -65,6 +81,8 @@ def cluster_status(client: KubeClient, target: Target, tenants: list[str] | None
     wait_until_ready(client)
     now = now or datetime.datetime.now(datetime.UTC)
     report = failed_cluster(target, client.host, [])
+    if tenants and not _may_list_namespaces(client):
+        return _member_status(client, report, tenants, now, concurrency)
     found = _read_sources(client, report, concurrency)
     tenant_of_ns: dict[str, str] = {}
     for ns in found["namespaces"] or []:
@@ -77,6 +95,46 @@ def cluster_status(client: KubeClient, target: Target, tenants: list[str] | None
     for tenant in names:
         namespaces = sorted(ns for ns, t in tenant_of_ns.items() if t == tenant)
         report["tenants"].append(_tenant(tenant, namespaces, found, now))
+    return report
+
+
+def _may_list_namespaces(client: KubeClient) -> bool:
+    """Whether these credentials may list Namespaces (a member's may not)."""
+    try:
+        client.request("GET", "/api/v1/namespaces", {"limit": "1"})
+    except ApiError as exc:
+        if exc.status in (401, 403):
+            return False
+        raise
+    return True
+
+
+def _member_status(client: KubeClient, report: dict[str, Any], tenants: list[str], now: datetime.datetime,
+                   concurrency: int) -> dict:
+    """Each named tenant from its own namespace, namespace-scoped reads only (a member's rights)."""
+    resources = discover(client)
+
+    def read(tenant: str, name: str) -> list[dict] | None:
+        group, kind, selector = SOURCES[name]
+        resource = resources.find(group, kind)
+        if resource is None:
+            report["unavailable"].append(kind_label(group, kind))
+            return None
+        try:
+            return client.list(resource.path(tenant), selector)
+        except ApiError as exc:
+            report["errors"].append(f"cannot list {kind} in {tenant}: {exc.message}")
+            return None
+
+    group, kind, _ = SOURCES["queue"]
+    report["unavailable"].append(f"{kind_label(group, kind)}: cluster-scoped, not readable with these credentials")
+    for tenant in sorted(set(tenants)):
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            lists = list(pool.map(lambda name, t=tenant: read(t, name), NAMESPACED_SOURCES))
+        found: dict[str, list[dict] | None] = dict(zip(NAMESPACED_SOURCES, lists, strict=True))
+        entry = _tenant(tenant, [tenant], {**found, "queue": None}, now)
+        report["tenants"].append(entry)
+    report["unavailable"] = sorted(set(report["unavailable"]))
     return report
 
 
@@ -151,14 +209,18 @@ def _tenant(tenant: str, namespaces: list[str], found: dict[str, list[dict] | No
             return [i for i in items if _labels(i).get(TENANT_LABEL) == tenant]
         return [i for i in items if i["metadata"].get("namespace") in namespaces]
 
+    agents = _map(mine(found["agents"]), lambda lease: _agent(lease, now))
+    statuses = {(cm["metadata"].get("namespace", ""), cm["metadata"]["name"]): cm
+                for cm in mine(found["statuses"]) or []}
+    ages = {(a["namespace"], a["name"]): a["ageSeconds"] for a in agents or []}
     return {
         "tenant": tenant,
         "namespaces": namespaces,
         "quota": _map(mine(found["quota"], by_label=True), _quota),
         "queue": _queue(mine(found["queue"], by_label=True)),
         "datasets": _map(mine(found["datasets"]), _dataset),
-        "jobs": _map(mine(found["jobs"]), _job),
-        "agents": _map(mine(found["agents"]), lambda lease: _agent(lease, now)),
+        "jobs": _map(mine(found["jobs"]), lambda job: _job(job, statuses, ages)),
+        "agents": agents,
     }
 
 
@@ -199,10 +261,27 @@ def _dataset(dataset: dict) -> dict:
             "phase": status.get("phase"), "cachedPercentage": (status.get("cacheStates") or {}).get("cachedPercentage")}
 
 
-def _job(job: dict) -> dict:
+def _job(job: dict, statuses: dict[tuple[str, str], dict], ages: dict[tuple[str, str], float | None]) -> dict:
     state = (job.get("status") or {}).get("state") or {}
-    return {"name": job["metadata"]["name"], "namespace": job["metadata"].get("namespace", ""),
-            "phase": state.get("phase")}
+    namespace, name = job["metadata"].get("namespace", ""), job["metadata"]["name"]
+    return {"name": name, "namespace": namespace, "phase": state.get("phase"),
+            "pods": _pod_statuses(statuses.get((namespace, STATUS_CONFIGMAP_PREFIX + name)), namespace, ages)}
+
+
+def _pod_statuses(configmap: dict | None, namespace: str, ages: dict[tuple[str, str], float | None]) -> list[dict]:
+    """What the job's sidecars mirrored, one entry per pod, with its heartbeat's age."""
+    out = []
+    for key, text in sorted(((configmap or {}).get("data") or {}).items()):
+        try:
+            entry = json.loads(text)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict):
+            continue
+        pod = str(entry.get("pod") or key.removesuffix(".json"))
+        out.append({"pod": pod, "task": entry.get("task"), **{f: entry.get(f) for f in STATUS_FIELDS},
+                    "heartbeatAgeSeconds": ages.get((namespace, pod))})
+    return out
 
 
 def _agent(lease: dict, now: datetime.datetime) -> dict:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from compiler.errors import UserError
+from compiler.kinds import BUILTIN_GROUPS, group_of
 from compiler.kube.client import KubeClient
 from compiler.kube.config import Kubeconfig, Target, connect, read_kubeconfig, select_targets
 from compiler.kube.errors import ConfigError, KubeError, Unreachable
@@ -35,6 +36,7 @@ class DiffResult:
     """The change set of each selected cluster."""
 
     change_sets: list[ClusterChangeSet]
+    warnings: list[str] = field(default_factory=list)  # e.g. the repository's CRDs differ from the cluster's
 
     @property
     def differences(self) -> bool:
@@ -85,7 +87,27 @@ class ClusterRun:
 def diff(opts: DiffOptions) -> DiffResult:
     """What apply would change on each selected cluster; rendered/ must be current."""
     with _change_sets(opts, DIFF) as runs:
-        return DiffResult([r.change_set for r in runs])
+        return DiffResult([r.change_set for r in runs], _crd_skew(opts, runs))
+
+
+def _crd_skew(opts: DiffOptions, runs: list[ClusterRun]) -> list[str]:
+    """Version skew: each cluster's CRDs as the repository has them (its folder, or --crd-dir)
+    against the live ones, for the custom kinds rendered for it."""
+    from compiler.live.crds import crd_skew
+    from compiler.pipeline import platform_crd_dirs
+
+    own = {} if opts.crd_dirs else platform_crd_dirs(opts.root, load_platform(opts.root))
+    warnings = []
+    for run in runs:
+        kinds = {(group_of(o["apiVersion"]), o["kind"]) for o in run.desired.values()
+                 if group_of(o["apiVersion"]) not in BUILTIN_GROUPS}
+        folders = list(opts.crd_dirs) or [own[run.target.cluster]]
+        where = "--crd-dir" if opts.crd_dirs else own[run.target.cluster].relative_to(opts.root).as_posix()
+        try:
+            warnings += crd_skew(run.client, run.target.cluster, folders, where, kinds)
+        except KubeError as exc:
+            warnings.append(f"cluster {run.target.cluster}: CRD version skew not checked: {exc}")
+    return warnings
 
 
 def apply(opts: ApplyOptions, progress: Callable[[], Progress] = NoProgress) -> ApplyResult:

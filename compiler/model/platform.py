@@ -10,9 +10,12 @@ from compiler.fluid import CacheMedium
 from compiler.guardrails.rules import RegistryError, registry_prefix
 from compiler.model.common import DnsName, QuantityField, Spec, duplicate_names
 from compiler.model.data import GlobalDataset, PlatformStorage
+from compiler.model.pods import PodTemplate
+from compiler.model.serving import ServingSettings
 from compiler.model.workloads import NotebookSettings, Template
 
 DEFAULT_GPU_RESOURCE = "nvidia.com/gpu"
+CRDS_DIR = "crds"  # each cluster's CRDs: crds/<cluster>/<group>/<name>.yaml (`tenantc crds pull`)
 
 
 class Taint(Spec):
@@ -70,6 +73,10 @@ class Cluster(Spec):
         default_factory=list, description="where the API server is reachable from pods; with default-deny egress, "
         "the agent sidecar needs this to report heartbeats (rendered as an egress NetworkPolicy)")
     api_server_port: int = Field(default=443, ge=1, le=65535)
+    crds: str | None = Field(
+        default=None, description="folder of this cluster's CustomResourceDefinitions, relative to the repository "
+        "root, that compile, check and review validate its custom kinds against (default crds/<name>; "
+        "`tenantc crds pull` fills it from the live cluster; --crd-dir overrides it for every cluster)")
 
     @field_validator("api_server_cidrs")
     @classmethod
@@ -80,6 +87,21 @@ class Cluster(Spec):
             return [str(ipaddress.ip_network(v, strict=True)) for v in values]
         except ValueError as exc:
             raise ValueError(f"not a CIDR ({exc}); write e.g. 10.96.0.1/32") from None
+
+    @field_validator("crds")
+    @classmethod
+    def _inside_repository(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = value.replace("\\", "/").split("/")
+        if value.startswith(("/", "~")) or ":" in parts[0] or ".." in parts or not value.strip("./"):
+            raise ValueError(f"{value!r} must be a folder inside the repository, relative to its root "
+                             "(e.g. crds/gpu-east)")
+        return value
+
+    def crd_folder(self) -> str:
+        """Where this cluster's CRDs are, relative to the repository root."""
+        return self.crds or f"{CRDS_DIR}/{self.name}"
 
     @model_validator(mode="after")
     def _one_resource_name_per_model(self) -> Cluster:
@@ -198,6 +220,10 @@ class Platform(Spec):
                                                  description="datasets every tenant imports read-only")
     notebooks: NotebookSettings = Field(default_factory=NotebookSettings)
     templates: list[Template] = Field(default_factory=list, description="job templates every tenant may use")
+    serving: ServingSettings = Field(default_factory=ServingSettings,
+                                     description="model serving templates and ingress (compiler/model/serving.py)")
+    pod_templates: list[PodTemplate] = Field(default_factory=list, description="sidecars and init containers "
+                                             "jobs add by name (containers: [...])")
     argocd: ArgoCd | None = None
     guardrails: Guardrails | None = Field(default=None, description="enforce the platform's rules at admission "
                                           "(Kubernetes 1.30+); see docs/guardrails.md")
@@ -205,7 +231,9 @@ class Platform(Spec):
     @model_validator(mode="after")
     def _unique_names(self) -> Platform:
         for label, names in (("clusters", [c.name for c in self.clusters]), ("queues", [q.name for q in self.queues]),
-                             ("templates", [t.name for t in self.templates])):
+                             ("templates", [t.name for t in self.templates]),
+                             ("serving templates", [t.name for t in self.serving.templates]),
+                             ("pod templates", [t.name for t in self.pod_templates])):
             dupes = duplicate_names(names)
             if dupes:
                 raise ValueError(f"duplicate {label}: {', '.join(dupes)}")

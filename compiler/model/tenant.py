@@ -17,6 +17,7 @@ from compiler.model.common import (
     user_handle,
 )
 from compiler.model.data import Dataset, DatasetImport, Storage
+from compiler.model.serving import Serving
 from compiler.model.workloads import Job, Notebook, Pipeline, Schedule, Template
 
 RESERVED_TENANT_NAMES = {"platform", "default", "kube-system", "kube-public", "kube-node-lease"}
@@ -126,6 +127,8 @@ class Tenant(Spec):
     jobs: list[Job] = Field(default_factory=list)
     schedules: list[Schedule] = Field(default_factory=list)
     pipelines: list[Pipeline] = Field(default_factory=list)
+    servings: list[Serving] = Field(default_factory=list,
+                                    description="models served online (compiler/model/serving.py)")
 
     @field_validator("name")
     @classmethod
@@ -147,7 +150,9 @@ class Tenant(Spec):
         groups = {
             "datasets": [d.name for d in self.datasets] + [i.local_name for i in self.imports],
             "templates": [t.name for t in self.templates],
-            "jobs": [j.name for j in self.jobs] + [s.name for s in self.schedules] + [p.name for p in self.pipelines],
+            # servings too: a Volcano job's svc plugin makes a Service of the job's name
+            "jobs": [j.name for j in self.jobs] + [s.name for s in self.schedules] + [p.name for p in self.pipelines]
+            + [s.name for s in self.servings],
             "notebooks": [n.user for n in self.notebooks],
         }
         for label, names in groups.items():

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from compiler.model.common import CountField, DnsName, QuantityField, Spec
 from compiler.model.data import Cron
+from compiler.model.pods import PodExtras, Policy
 
 ROLE_NAMES = ("master", "worker", "ps", "chief", "launcher", "evaluator")
 
@@ -56,8 +57,9 @@ class WaitForData(Spec):
                                        "dataset the job mounts)")
 
 
-class JobSpec(Spec):
-    """A job: a template plus overrides, placed on one cluster."""
+class JobSpec(PodExtras):
+    """A job: a template plus overrides, placed on one cluster; `envRefs`, `extraVolumes`,
+    `shmSize`, `imagePullSecrets` and `containers` apply to every task's pods."""
 
     template: str
     cluster: str
@@ -70,6 +72,10 @@ class JobSpec(Spec):
     volumes: list[Literal["project", "home"]] = Field(default_factory=list,
                                                       description="project (home volumes belong to notebooks)")
     max_retry: int | None = Field(default=None, ge=0)
+    policies: list[Policy] | None = Field(default=None, description="Volcano lifecycle policies, event -> action "
+                                          "(default: PodEvicted -> RestartJob)")
+    preemptable: bool | None = Field(default=None, description="may Volcano evict its pods for higher-priority "
+                                     "work or another queue's reclaim (default: the scheduler's)")
 
 
 class Job(JobSpec):

@@ -9,7 +9,7 @@ tenant file and field it comes from.
     quota.py, split.py   quota shares per cluster, capacity, guarantees
     queues.py, tenants.py  the queue tree; network peers and container defaults
     workloads.py         runs the workload concerns below and files them by unit:
-      datasets.py, storage.py, templates.py, jobs.py, pipelines.py, notebooks.py
+      datasets.py, storage.py, templates.py, jobs.py, pipelines.py, notebooks.py, serving.py
 """
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ from compiler.plan.quota import (
     split_quota,
     usage_on,
 )
+from compiler.plan.serving import ResolvedServing
 from compiler.plan.storage import ResolvedClaim
 from compiler.plan.tenants import (
     LimitRangeLimits,
@@ -49,6 +50,7 @@ __all__ = [
     "Plan", "make_plan", "cluster_usage", "quota_amounts", "resource_amounts", "WorkloadPlan", "UnitWorkloads",
     "CacheSite", "DatasetPlacement", "DatasetUse", "caches_read", "ResolvedClaim", "ResolvedJob", "ResolvedRole",
     "ResolvedSchedule", "ResolvedPipeline", "ResolvedStep", "ResolvedNotebook", "DataWait", "DataGate", "FlowSchedule",
+    "ResolvedServing",
 ]
 
 

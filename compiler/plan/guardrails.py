@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from compiler import fluid
 from compiler.errors import Problems
 from compiler.guardrails.rules import (
     FORBIDDEN_BY_LEVEL,
@@ -78,7 +79,8 @@ def plan_guardrails(specs: Specs, quotas: dict[str, dict[str, Quota]],
     before = len(problems.items)
     hosts = _host_patterns(specs, settings, problems)
     classes = settings.ingress_classes if settings.ingress_classes is not None else \
-        [c for c in [specs.platform.notebooks.ingress_class] if c]
+        list(dict.fromkeys(c for c in [specs.platform.notebooks.ingress_class, specs.platform.serving.ingress_class]
+                           if c))
     _check_priority_classes(specs, settings, problems)
     prefixes = specs.platform.registry_prefixes()
     if specs.platform.allowed_registries and not specs.platform.image_allowed(specs.platform.agent_image):
@@ -119,6 +121,7 @@ def _tenant_values(specs: Specs, spec, facts: ClusterFacts, cluster_name: str, s
     if "gpu-pools" in facts.rules and placed_on is not None:
         models = {m for m, n in share.gpu.items() if n.value > 0}
         values["gpuPools"] = tuple(p.name for p in placed_on.pools("gpu") if p.gpu_model in models)
+        values["gpuCaches"] = _gpu_caches(tenant, placed)
     values["datasetMounts"], values["writableDatasets"] = _dataset_mounts(spec, placed, problems)
     return values
 
@@ -179,6 +182,14 @@ def _host_patterns(specs: Specs, settings: Guardrails, problems: Problems) -> li
                          "set guardrails.ingressHosts, e.g. ['*.{tenant}.apps.example.com']")
             return []
         patterns = [("notebooks.ingressHost", "*." + default.removeprefix("{user}."))]
+        serving = specs.platform.serving
+        if serving.templates:  # servings may ask for an Ingress too
+            if not serving.ingress_host.startswith("{name}."):
+                problems.add(file, "serving.ingressHost", f"'{serving.ingress_host}' cannot be turned into an "
+                             "ingress host pattern for the guardrails ({name} must be the first label)",
+                             "set guardrails.ingressHosts, e.g. ['*.{tenant}.apps.example.com']")
+                return []
+            patterns.append(("serving.ingressHost", "*." + serving.ingress_host.removeprefix("{name}.")))
     out = []
     for where, pattern in patterns:
         try:
@@ -248,10 +259,30 @@ def _check_tenant(specs: Specs, spec: TenantSpec, priority: list[str], hosts: li
                          f"'{settings.ingress_class}' ({', '.join(classes) or 'none'})",
                          "add it to guardrails.ingressClasses")
         host = settings.ingress_host.format(user=user_handle(nb.user), tenant=tenant.name)
-        if not host_allowed(host, patterns):
-            problems.add(file, f"notebooks[{i}].ingress", f"host {host} does not match the guardrails' ingress "
-                         f"hosts ({', '.join(patterns) or 'none'})", "change guardrails.ingressHosts or "
-                         "notebooks.ingressHost so they agree")
+        _check_host(file, f"notebooks[{i}].ingress", host, patterns, "notebooks.ingressHost", problems)
+    serving = specs.platform.serving
+    for i, sv in enumerate(tenant.servings):
+        if not sv.ingress:
+            continue
+        if serving.ingress_class and serving.ingress_class not in classes:
+            problems.add(file, f"servings[{i}].ingress", f"the guardrails do not allow ingress class "
+                         f"'{serving.ingress_class}' ({', '.join(classes) or 'none'})",
+                         "add it to guardrails.ingressClasses")
+        host = serving.host(sv.name, tenant.name)
+        _check_host(file, f"servings[{i}].ingress", host, patterns, "serving.ingressHost", problems)
+
+
+def _check_host(file: str, where: str, host: str, patterns: list[str], setting: str, problems: Problems) -> None:
+    if not host_allowed(host, patterns):
+        problems.add(file, where, f"host {host} does not match the guardrails' ingress hosts "
+                     f"({', '.join(patterns) or 'none'})", f"change guardrails.ingressHosts or {setting} so they agree")
+
+
+def _gpu_caches(namespace: str, placed: list[DatasetPlacement]) -> tuple[str, ...]:
+    """Fluid's `fluid.io/dataset` label of the tenant's caches on GPU pools: their workers may
+    tolerate the GPU taint without requesting a GPU."""
+    return tuple(sorted({fluid.worker_dataset_label(namespace, site.name) for p in placed if p.own is not None
+                         for site in p.sites if any(pool.role == "gpu" for pool in site.pools)}))
 
 
 def _dataset_mounts(spec: TenantSpec, placed: list[DatasetPlacement],

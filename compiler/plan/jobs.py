@@ -15,6 +15,7 @@ from compiler.model.tenant import Quota
 from compiler.model.workloads import JobSpec, Schedule
 from compiler.plan.datagate import DataWait, resolve_wait
 from compiler.plan.datasets import DatasetUse, dataset_uses
+from compiler.plan.pod_extras import PodExtras, check_plain_env, resolve_pod_extras
 from compiler.plan.quota import DEFAULT_GPU_RESOURCE, placed_clusters
 from compiler.plan.scope import TenantScope
 from compiler.plan.storage import PROJECT_CLAIM
@@ -64,6 +65,7 @@ class ResolvedJob:
     wait: DataWait | None  # datasets to wait for before starting, and where the wait runs
     project_claim: str | None  # the project volume's claim, when the job mounts it
     source: str
+    pod: PodExtras = PodExtras()  # env and volumes by reference, sidecars, policies (compiler.plan.pod_extras)
 
     @property
     def gated_by_flow(self) -> bool:
@@ -88,7 +90,7 @@ def resolve_job(scope: TenantScope, name: str, job: JobSpec, where: str,
     if template is None:
         return None
     merged = merge(template, job.model_dump(exclude_none=True, include={"roles", "max_retry"}))
-    cluster = _cluster(scope, job.cluster, at)
+    cluster = tenant_cluster(scope, job.cluster, at)
     if cluster is None:
         return None
     framework = merged.get("framework")
@@ -103,7 +105,8 @@ def resolve_job(scope: TenantScope, name: str, job: JobSpec, where: str,
         gpu_resource=cluster.gpu_models().get(gpu_model or "", DEFAULT_GPU_RESOURCE),
         datasets=dataset_uses(job.datasets, scope.datasets_on(job.cluster)),
         wait=wait,
-        project_claim=PROJECT_CLAIM if "project" in job.volumes else None, source=scope.file)
+        project_claim=PROJECT_CLAIM if "project" in job.volumes else None, source=scope.file,
+        pod=resolve_pod_extras(scope, job, at))
     _check_fits(scope, resolved, cluster, where)
     return resolved
 
@@ -122,7 +125,8 @@ def publish_template(scope: TenantScope, name: str, where: str) -> list[Resolved
     return fitting
 
 
-def _cluster(scope: TenantScope, name: str, at: str) -> Cluster | None:
+def tenant_cluster(scope: TenantScope, name: str, at: str) -> Cluster | None:
+    """The cluster `name` when the tenant is placed on it, else reported at `at`.cluster."""
     cluster = scope.specs.platform.cluster(name)
     clusters = placed_clusters(scope.spec.tenant, scope.specs.platform)
     if cluster is None or name not in clusters:
@@ -164,12 +168,10 @@ def _resolve_role(scope: TenantScope, role: dict, framework: str | None, cluster
         problems.add(file, f"{where}.image", f"image '{image}' is not from an allowed registry",
                      f"use one of: {', '.join(platform.allowed_registries)}")
     resources = {k: Quantity.parse(v).value for k, v in role.get("resources", {}).items() if v is not None}
-    for resource, ceiling in platform.defaults.limit_range.max.items():
-        if resource in resources and resources[resource] > ceiling.value:
-            problems.add(file, f"{where}.resources.{resource}", f"{_fmt(resources[resource])} per pod is above the "
-                         f"platform's container maximum {ceiling}", "the LimitRange would reject it; lower it")
+    check_container_max(scope, resources, where)
+    check_plain_env(scope, role.get("env", {}), where)
     gpu = int(resources.get("gpu", 0))
-    pool = _pool(scope, role.get("pool"), gpu, cluster, where)
+    pool = node_pool(scope, role.get("pool"), gpu, cluster, where)
     return ResolvedRole(
         name=role["name"], replicas=role.get("replicas", 1), image=image, command=role.get("command"),
         args=role.get("args"), env=role.get("env", {}),
@@ -177,7 +179,16 @@ def _resolve_role(scope: TenantScope, role: dict, framework: str | None, cluster
         gpu=gpu, ports=role.get("ports", []), pool=pool)
 
 
-def _pool(scope: TenantScope, wanted: str | None, gpu: int, cluster: Cluster, where: str) -> str:
+def check_container_max(scope: TenantScope, resources: dict[str, Decimal], where: str) -> None:
+    """Each resource of one container within the platform's LimitRange maximum."""
+    for resource, ceiling in scope.specs.platform.defaults.limit_range.max.items():
+        if resource in resources and resources[resource] > ceiling.value:
+            scope.problems.add(scope.file, f"{where}.resources.{resource}", f"{_fmt(resources[resource])} per pod is "
+                               f"above the platform's container maximum {ceiling}", "the LimitRange would reject it; "
+                               "lower it")
+
+
+def node_pool(scope: TenantScope, wanted: str | None, gpu: int, cluster: Cluster, where: str) -> str:
     """The role's node pool: as asked, else gpu for GPU work and cpu for the rest."""
     pool = wanted or ("gpu" if gpu else "cpu")
     if pool == "cpu" and gpu:
@@ -194,7 +205,14 @@ def _pool(scope: TenantScope, wanted: str | None, gpu: int, cluster: Cluster, wh
 
 def _gpu_model(scope: TenantScope, wanted: str | None, roles: list[ResolvedRole], cluster: Cluster,
                where: str) -> str | None:
-    if not any(r.gpu for r in roles):
+    return gpu_model_for(scope, wanted, any(r.gpu for r in roles), cluster, where)
+
+
+def gpu_model_for(scope: TenantScope, wanted: str | None, uses_gpus: bool, cluster: Cluster,
+                  where: str) -> str | None:
+    """The GPU model of GPU work (`wanted`, or the tenant's only model on the cluster), reported
+    at `where`.gpuModel when there is none or the cluster has no such GPUs."""
+    if not uses_gpus:
         return wanted
     share = scope.shares.get(cluster.name)
     models = sorted(share.gpu) if share else []
@@ -257,12 +275,14 @@ def _check_fits(scope: TenantScope, job: ResolvedJob, cluster: Cluster, where: s
 
 
 def _gang_totals(job: ResolvedJob, pods: int) -> dict[str, Decimal]:
-    """cpu, memory and GPUs of all the job's pods, the agent sidecar of every pod included."""
+    """cpu, memory and GPUs of all the job's pods, the agent sidecar and the platform's
+    containers the job adds included in every pod."""
+    extra = job.pod.per_pod()
     return {
         "cpu": sum((r.cpu * r.replicas for r in job.roles if r.cpu is not None), Decimal(0))
-        + Quantity.parse(AGENT_RESOURCES["requests"]["cpu"]).value * pods,
+        + (Quantity.parse(AGENT_RESOURCES["requests"]["cpu"]).value + extra["cpu"]) * pods,
         "memory": sum((r.memory * r.replicas for r in job.roles if r.memory is not None), Decimal(0))
-        + Quantity.parse(AGENT_RESOURCES["requests"]["memory"]).value * pods,
+        + (Quantity.parse(AGENT_RESOURCES["requests"]["memory"]).value + extra["memory"]) * pods,
         "gpu": Decimal(sum(r.gpu * r.replicas for r in job.roles)),
     }
 

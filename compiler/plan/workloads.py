@@ -21,7 +21,9 @@ from compiler.plan.pipelines import (
     gated_flow,
     resolve_pipeline,
 )
+from compiler.plan.pod_extras import check_pod_templates
 from compiler.plan.scope import TenantScope
+from compiler.plan.serving import ResolvedServing, resolve_servings
 from compiler.plan.storage import ResolvedClaim, check_storage, resolve_claims
 from compiler.plan.templates import check_extends
 
@@ -38,6 +40,7 @@ class UnitWorkloads:
     flows: list[ResolvedPipeline] = field(default_factory=list)
     templates: list[ResolvedJob] = field(default_factory=list)  # published: a JobTemplate 'tpl-<name>' each
     notebooks: list[ResolvedNotebook] = field(default_factory=list)
+    servings: list[ResolvedServing] = field(default_factory=list)  # Deployments scaled by an HPA
 
 
 @dataclass
@@ -65,6 +68,7 @@ class WorkloadPlan:
 
 def plan_workloads(specs: Specs, quotas: dict, problems: Problems) -> WorkloadPlan:
     plan = WorkloadPlan()
+    check_pod_templates(specs, problems)
     placed = place_datasets(specs, quotas, problems)
     plan.reads = placed.reads
     for spec in specs.tenants:
@@ -89,9 +93,10 @@ def readers(plan: WorkloadPlan) -> list[Reader]:
             for role in job.roles:
                 model = job.gpu_model if role.pool == "gpu" else None
                 out += [Reader(tenant, cluster, use.name, model, use.writable) for use in job.datasets]
-        for nb in unit.notebooks:
-            model = nb.gpu_model if nb.pool == "gpu" else None
-            out += [Reader(tenant, cluster, use.name, model, use.writable) for use in nb.datasets]
+        pods: list[ResolvedNotebook | ResolvedServing] = [*unit.notebooks, *unit.servings]
+        for pod in pods:
+            model = pod.gpu_model if pod.pool == "gpu" else None
+            out += [Reader(tenant, cluster, use.name, model, use.writable) for use in pod.datasets]
     return out
 
 
@@ -102,6 +107,8 @@ def _plan_tenant(plan: WorkloadPlan, scope: TenantScope) -> None:
         plan.unit_for(tenant, cluster).claims = claims
     for notebook in resolve_notebooks(scope):
         plan.unit_for(tenant, notebook.cluster).notebooks.append(notebook)
+    for serving in resolve_servings(scope):
+        plan.unit_for(tenant, serving.cluster).servings.append(serving)
     check_pipelines(spec, scope.problems)
     check_extends(spec, scope.specs, scope.problems)
     for i, job in enumerate(spec.tenant.jobs):

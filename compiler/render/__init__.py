@@ -28,6 +28,7 @@ from compiler.render import (
     notebooks,
     queue,
     quota,
+    serving,
     storage,
 )
 from compiler.render.context import PlatformContext, TenantContext
@@ -41,6 +42,7 @@ TENANT_RENDERERS: list[Callable[[TenantContext], list[dict]]] = [
     storage.render,
     datasets.render,
     notebooks.render,
+    serving.render,
     jobs.render,
     guardrails.render,
 ]

@@ -12,7 +12,7 @@ from compiler.model.data import Dataset, Mount
 from compiler.plan import CacheSite, DatasetPlacement
 from compiler.render.context import TenantContext
 from compiler.render.placement import Placement, pod_placement
-from compiler.render.pods import agent_container
+from compiler.render.pods import agent_container, api_client_labels
 from compiler.render.rbac import account
 
 
@@ -96,7 +96,8 @@ def _scaler(ctx: TenantContext, ds: Dataset, kind: str, runtimes: list[str]) -> 
             objects.append(ctx.obj("batch/v1", "CronJob", f"{runtime}-scale-{i}", spec={
                 "schedule": step.schedule,
                 "concurrencyPolicy": "Replace",
-                "jobTemplate": {"spec": {"backoffLimit": 3, "template": {"spec": {
+                "jobTemplate": {"spec": {"backoffLimit": 3, "template": {
+                    "metadata": {"labels": api_client_labels()}, "spec": {
                     "serviceAccountName": account_name, "restartPolicy": "OnFailure", "containers": [container],
                     **pod_placement(ctx.cluster, "cpu")}}}},
             }))

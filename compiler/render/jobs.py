@@ -18,12 +18,16 @@ from compiler.render.pods import (
     GATE_TIMEOUT_SECONDS,
     STATUS_VOLUME,
     agent_sidecar,
+    api_client_labels,
+    env_refs,
     flow_runner,
+    platform_container,
     resources,
     wait_for_data,
 )
 from compiler.render.rbac import account
 from compiler.render.volumes import PROJECT_PATH, PodVolumes
+from compiler.volcano import DEFAULT_POLICIES, PREEMPTABLE_ANNOTATION
 
 VOLCANO_BATCH = "batch.volcano.sh/v1alpha1"
 VOLCANO_FLOW = "flow.volcano.sh/v1alpha1"
@@ -52,8 +56,8 @@ def job_spec(ctx: TenantContext, job: ResolvedJob, holder: tuple[str, str] = ("b
         "queue": ctx.tenant.name,
         "minAvailable": job.min_available,
         "plugins": plugins(job),
-        # A preempted or evicted pod restarts the whole gang: a half-gang makes no progress.
-        "policies": [{"event": "PodEvicted", "action": "RestartJob"}],
+        # Default: a preempted or evicted pod restarts the whole gang (a half-gang makes no progress).
+        "policies": [dict(p) for p in (job.pod.policies if job.pod.policies is not None else DEFAULT_POLICIES)],
         "tasks": [_task(ctx, job, role) for role in job.roles],
     }
     if job.max_retry is not None:
@@ -68,7 +72,8 @@ def job_spec(ctx: TenantContext, job: ResolvedJob, holder: tuple[str, str] = ("b
 def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
     gpu_model = job.gpu_model if role.pool == "gpu" else None  # GPU pods read their model's caches
     volumes = PodVolumes().empty_dir(STATUS_VOLUME, STATUS_DIR).datasets(job.datasets, gpu_model)
-    volumes.claim("project", job.project_claim, PROJECT_PATH)
+    volumes.claim("project", job.project_claim, PROJECT_PATH).references(job.pod.extra_volumes)
+    volumes.shm(job.pod.shm_size).shared([d for c in job.pod.containers for d in c.template.shared])
     main: dict = {"name": role.name, "image": role.image,
                   "resources": resources(role.cpu, role.memory, role.gpu, job.gpu_resource),
                   "volumeMounts": volumes.mounts}
@@ -76,11 +81,13 @@ def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
         main["command"] = list(role.command)
     if role.args:
         main["args"] = list(role.args)
-    if role.env:
-        main["env"] = [{"name": k, "value": v} for k, v in sorted(role.env.items())]
+    env = [{"name": k, "value": v} for k, v in sorted(role.env.items())] + env_refs(job.pod.env_refs)
+    if env:
+        main["env"] = env
     if role.ports:
         main["ports"] = [{"containerPort": p} for p in role.ports]
     init = [agent_sidecar(ctx.platform.agent_image, job.name, role.name)]
+    init += [platform_container(c, volumes) for c in job.pod.containers]
     if job.wait is not None and job.wait.gate == "init":  # a CPU-only job: the home caches (plan.datasets)
         waits = caches_read(job.datasets, job.wait.datasets, [gpu_model])
         init.append(wait_for_data(ctx.platform.agent_image, waits, ctx.namespace, job.wait.percent))
@@ -92,9 +99,12 @@ def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
         "volumes": volumes.volumes,
         **pod_placement(ctx.cluster, role.pool, job.gpu_model if role.pool == "gpu" else None),
     }
-    task: dict = {"name": role.name, "replicas": role.replicas,
-                  "template": {"metadata": {"labels": {JOB_LABEL: job.name, TASK_LABEL: role.name}},
-                               "spec": pod_spec}}
+    if job.pod.image_pull_secrets:
+        pod_spec["imagePullSecrets"] = [{"name": n} for n in job.pod.image_pull_secrets]
+    metadata: dict = {"labels": {JOB_LABEL: job.name, TASK_LABEL: role.name, **api_client_labels()}}
+    if job.pod.preemptable is not None:
+        metadata["annotations"] = {PREEMPTABLE_ANNOTATION: str(job.pod.preemptable).lower()}
+    task: dict = {"name": role.name, "replicas": role.replicas, "template": {"metadata": metadata, "spec": pod_spec}}
     if job.framework == "mpi" and role.name == "launcher":
         task["policies"] = [{"event": "TaskCompleted", "action": "CompleteJob"}]
     return task
@@ -167,7 +177,8 @@ def _gate_spec(ctx: TenantContext, gate: DataGate | None) -> dict:
     spec: dict = {
         "schedulerName": "volcano", "queue": ctx.tenant.name, "minAvailable": 1,
         "tasks": [{"name": "gate", "replicas": 1,
-                   "template": {"metadata": {"labels": {JOB_LABEL: gate.job, TASK_LABEL: "gate"}}, "spec": pod}}],
+                   "template": {"metadata": {"labels": {JOB_LABEL: gate.job, TASK_LABEL: "gate",
+                                                        **api_client_labels()}}, "spec": pod}}],
     }
     if gate.priority_class:
         spec["priorityClassName"] = gate.priority_class
@@ -187,7 +198,7 @@ def _flow_cron_job(ctx: TenantContext, flow: ResolvedPipeline, labels: dict[str,
         "schedule": timing.schedule, "concurrencyPolicy": "Forbid",
         "successfulJobsHistoryLimit": 1, "failedJobsHistoryLimit": 1,
         "jobTemplate": {"metadata": {"labels": dict(labels)}, "spec": {"backoffLimit": 3, "template": {
-            "metadata": {"labels": dict(labels)},
+            "metadata": {"labels": {**labels, **api_client_labels()}},
             "spec": {"serviceAccountName": FLOW_RUNNER_ACCOUNT, "restartPolicy": "OnFailure",
                      "containers": [runner], **pod_placement(ctx.cluster, "cpu")}}}},
     }

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from compiler.kinds import NAMESPACE_NAME_LABEL as NS_NAME
 from compiler.render.context import TenantContext
+from compiler.render.pods import api_client_labels
 
 NETWORKING = "networking.k8s.io/v1"
 
@@ -65,9 +66,10 @@ def render(ctx: TenantContext) -> list[dict]:
             rules.append(entry)
         policies.append(("allow-egress-cidrs", {"podSelector": {}, "policyTypes": ["Egress"], "egress": rules}))
     if ctx.cluster.api_server_cidrs:
-        # The agent sidecar and the cache scaler talk to the API server; deny-all egress would cut them off.
+        # The pods that run tenantc-agent (job sidecars, data gates, cache scalers, pipeline runners)
+        # talk to the API server; no other pod of the tenant needs to, so none other may.
         policies.append(("allow-apiserver-egress", {
-            "podSelector": {}, "policyTypes": ["Egress"],
+            "podSelector": {"matchLabels": api_client_labels()}, "policyTypes": ["Egress"],
             "egress": [{"to": [{"ipBlock": {"cidr": c}} for c in ctx.cluster.api_server_cidrs],
                         "ports": [{"port": ctx.cluster.api_server_port, "protocol": "TCP"}]}],
         }))

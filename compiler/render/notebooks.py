@@ -3,9 +3,10 @@ optional Ingress, and with it (if the tenant allows the ingress gateway in) a Ne
 letting the ingress namespace reach the notebook's port."""
 from __future__ import annotations
 
-from compiler.kinds import NAMESPACE_NAME_LABEL, NOTEBOOK_LABEL, USER_LABEL
+from compiler.kinds import NOTEBOOK_LABEL, USER_LABEL
 from compiler.plan import ResolvedNotebook
 from compiler.render.context import TenantContext
+from compiler.render.gateway import through_gateway
 from compiler.render.namespace import WORKLOAD_SERVICE_ACCOUNT
 from compiler.render.placement import pod_placement
 from compiler.render.pods import resources
@@ -40,16 +41,5 @@ def _notebook(ctx: TenantContext, nb: ResolvedNotebook) -> list[dict]:
             "selector": selector, "ports": [{"name": "http", "port": PORT, "targetPort": PORT}]}),
     ]
     if nb.ingress_host is not None:
-        ingress_spec: dict = {"rules": [{"host": nb.ingress_host, "http": {"paths": [{
-            "path": "/", "pathType": "Prefix",
-            "backend": {"service": {"name": name, "port": {"number": PORT}}}}]}}]}
-        if nb.ingress_class:
-            ingress_spec["ingressClassName"] = nb.ingress_class
-        objects.append(ctx.obj("networking.k8s.io/v1", "Ingress", name, labels=labels, spec=ingress_spec))
-    if nb.ingress_host is not None and ctx.tenant.network.allow_from_ingress:  # the gateway comes in via the Ingress
-        objects.append(ctx.obj("networking.k8s.io/v1", "NetworkPolicy", f"{name}-from-ingress", spec={
-            "podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"],
-            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
-                NAMESPACE_NAME_LABEL: ctx.platform.ingress_namespace}}}],
-                "ports": [{"port": PORT, "protocol": "TCP"}]}]}))
+        objects += through_gateway(ctx, name, labels, selector, nb.ingress_host, nb.ingress_class, PORT)
     return objects

@@ -15,8 +15,11 @@ from compiler.agent.contract import (
     sidecar_argv,
     wait_dataset_argv,
 )
-from compiler.kinds import AGENT_RESOURCES
+from compiler.kinds import AGENT_RESOURCES, API_CLIENT_LABEL
+from compiler.model.pods import EnvRef
+from compiler.plan.pod_extras import ResolvedContainer
 from compiler.quantity import FORMAT_BINARY, FORMAT_DECIMAL, canonical
+from compiler.render.volumes import PodVolumes
 
 AGENT_SERVICE_ACCOUNT = "tenantc-agent"
 FLOW_RUNNER_ACCOUNT = "tenantc-flow-runner"  # may only start (and clean up) JobFlow runs
@@ -35,6 +38,11 @@ def resources(cpu: Decimal | None, memory: Decimal | None, gpu: int, gpu_resourc
     if gpu:
         amounts[gpu_resource] = str(gpu)
     return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
+
+
+def api_client_labels() -> dict[str, str]:
+    """Labels of a pod that runs tenantc-agent: NetworkPolicy lets only these reach the API server."""
+    return {API_CLIENT_LABEL: "true"}
 
 
 def agent_container(name: str, image: str, args: list[str]) -> dict:
@@ -72,3 +80,41 @@ def flow_runner(image: str, name: str, namespace: str, flows: Sequence[tuple[str
     argv = run_flow_argv(name, namespace, f"$({RUN_ENV})", flows, concurrency_policy, keep_succeeded, keep_failed)
     run = {"fieldRef": {"fieldPath": f"metadata.labels['{RUN_SOURCE_LABEL}']"}}
     return {**agent_container("run-flow", image, argv), "env": [{"name": RUN_ENV, "valueFrom": run}]}
+
+
+def env_refs(refs: Sequence[EnvRef]) -> list[dict]:
+    """Env entries from Secret and ConfigMap keys (valueFrom; the values never pass tenantc)."""
+    out = []
+    for ref in refs:
+        key_ref = ref.secret or ref.config_map
+        assert key_ref is not None
+        selector: dict = {"name": key_ref.name, "key": key_ref.key}
+        if key_ref.optional:
+            selector["optional"] = True
+        source = "secretKeyRef" if ref.secret else "configMapKeyRef"
+        out.append({"name": ref.name, "valueFrom": {source: selector}})
+    return out
+
+
+def platform_container(resolved: ResolvedContainer, pod: PodVolumes) -> dict:
+    """A platform pod template in a job's pod: a native sidecar (an init container with
+    restartPolicy Always, running beside the main container for the pod's life) or an init
+    container. Its own volumes (by reference) join the pod's; its shared emptyDirs already are."""
+    template = resolved.template
+    own = PodVolumes().references(template.volumes)
+    pod.volumes += [v for v in own.volumes if not any(v["name"] == p["name"] for p in pod.volumes)]
+    amounts = {"cpu": canonical(resolved.cpu, FORMAT_DECIMAL), "memory": canonical(resolved.memory, FORMAT_BINARY)}
+    container: dict = {"name": template.name, "image": template.image}
+    if template.kind == "sidecar":
+        container["restartPolicy"] = "Always"
+    if template.command:
+        container["command"] = list(template.command)
+    if template.args:
+        container["args"] = list(template.args)
+    if template.env_refs:
+        container["env"] = env_refs(template.env_refs)
+    container["resources"] = {"requests": dict(amounts), "limits": dict(amounts)}
+    mounts = own.mounts + [{"name": d.name, "mountPath": d.mount_path} for d in template.shared]
+    if mounts:
+        container["volumeMounts"] = mounts
+    return container

@@ -11,8 +11,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from compiler.errors import UserError
 from compiler.gc_pause import collector_paused
-from compiler.pipeline import CACHE_DIR
+from compiler.pipeline import CACHE_DIR, platform_crd_dirs
 from compiler.review.approvals import Approval, required_approvals
 from compiler.review.capacity import CapacityRow, capacity_impact
 from compiler.review.compare import ObjectChange, compare_objects
@@ -21,7 +22,7 @@ from compiler.review.live import LiveQuotaUsage
 from compiler.review.revision import Revision, changed_files, open_revision
 from compiler.review.risks import Risk, RiskContext, UsageReader, find_risks
 from compiler.review.snapshot import RevisionFailed, SnapshotCache, compile_revisions
-from compiler.validate.crds import CompiledSchema, CrdSet, crd_digest, load_crds
+from compiler.validate.crds import CompiledSchema, Crds, CrdSet, crd_digest, load_cluster_crds, load_crds
 
 
 @dataclass
@@ -55,7 +56,7 @@ class ReviewFailed(Exception):
 
 
 def review(root: Path, base_ref: str, head_ref: str | None = None, *, crd_dirs: list[Path] | None = None,
-           crds: CrdSet | None = None, kubeconfig: Path | None = None, usage: UsageReader | None = None,
+           crds: Crds | None = None, kubeconfig: Path | None = None, usage: UsageReader | None = None,
            use_cache: bool = True, parallel: bool = True, shared: bool = True) -> Review:
     """Compare `base_ref` with `head_ref` (None: the working tree) under repository root `root`.
 
@@ -78,6 +79,8 @@ def review(root: Path, base_ref: str, head_ref: str | None = None, *, crd_dirs: 
     base, head = open_revision(root, "base", base_ref), open_revision(root, "head", head_ref)
     if crds is None and crd_dirs:
         crds = CrdsByKind(list(crd_dirs), root / CACHE_DIR)
+    elif crds is None:
+        crds = repository_crds(root)
     lap("revisions")
     cache = SnapshotCache.for_root(root) if use_cache else None
     with collector_paused():
@@ -127,6 +130,19 @@ class CrdsByKind(CrdSet):
     def has_kind(self, api_version: str, kind: str) -> bool:
         self._read(kind)
         return super().has_kind(api_version, kind)
+
+
+def repository_crds(root: Path) -> Crds | None:
+    """Each cluster's CRDs as the working tree has them, for both revisions: they describe the
+    clusters as they are now, whichever revision is compiled (a commit is read without its
+    crds/). None when the platform file cannot be read (the compile then says why)."""
+    from compiler.live.desired import load_platform
+
+    try:
+        platform = load_platform(root)
+    except UserError:
+        return None
+    return load_cluster_crds(platform_crd_dirs(root, platform), root / CACHE_DIR)
 
 
 __all__ = ["Review", "ReviewFailed", "review", "RevisionFailed"]

@@ -26,6 +26,7 @@ from compiler.pipeline import (
     compile_repo,
     has_unit_cache,
     plan_repo,
+    platform_crd_dirs,
 )
 from compiler.render.argocd import ArgoCdSettings
 from compiler.review.revision import Revision, git, open_revision
@@ -52,7 +53,8 @@ def check_since(root: Path, base_ref: str, crd_dirs: list[Path]) -> SinceCheck |
     now = plan_repo(root, crd_dirs)
     sources = derived_sources(base, head, now.specs)
     touched = touched_units(base)
-    if sources is None or touched is None or _changed_since(base, crd_dirs):
+    crd_folders = crd_dirs or list(platform_crd_dirs(root, now.specs.platform).values())
+    if sources is None or touched is None or _changed_since(base, crd_folders):
         return None
     try:
         then = plan_repo(root, crd_dirs, sources=sources)

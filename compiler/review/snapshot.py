@@ -29,7 +29,7 @@ from compiler.quantity import FORMAT_DECIMAL
 from compiler.render.unit_cache import code_fingerprint
 from compiler.review.datagraph import edges_of_specs
 from compiler.review.revision import SPEC_DIR, Revision, changed_files
-from compiler.validate.crds import CrdSet
+from compiler.validate.crds import Crds
 
 CACHE_SUBDIR = "review"
 CACHE_KEEP = 16  # snapshots kept; older ones are deleted
@@ -95,13 +95,13 @@ class Snapshot:
         )
 
 
-def compile_snapshot(revision: Revision, crds: CrdSet | None, shared: SharedUnits | None = None,
+def compile_snapshot(revision: Revision, crds: Crds | None, shared: SharedUnits | None = None,
                      sources: Sources | None = None) -> Snapshot:
     """Compile one revision in this process; RevisionFailed names it when it does not compile."""
     return Snapshot.from_result(_compile(revision, crds, shared, sources))
 
 
-def _compile(revision: Revision, crds: CrdSet | None, shared: SharedUnits | None = None,
+def _compile(revision: Revision, crds: Crds | None, shared: SharedUnits | None = None,
              sources: Sources | None = None) -> CompileResult:
     """With `shared`, units whose key an earlier compile of this review had are taken from it
     (and this compile's units are offered to the next); with `sources` the spec files are
@@ -129,7 +129,7 @@ class Compiled:
     failures: list[RevisionFailed] = field(default_factory=list)
 
 
-def compile_revisions(revisions: list[Revision], crds: CrdSet | None, cache: SnapshotCache | None,
+def compile_revisions(revisions: list[Revision], crds: Crds | None, cache: SnapshotCache | None,
                       parallel: bool = True, shared: bool = True) -> Compiled:
     """Snapshots of every revision: from the cache, else compiled. When two must be compiled,
     by default (`shared`) they compile one after the other in this process, the last one
@@ -168,7 +168,7 @@ def _from_cache(out: Compiled, revisions: list[Revision], cache: SnapshotCache |
     return todo
 
 
-def compile_shared(out: Compiled, todo: list[Revision], crds: CrdSet | None) -> None:
+def compile_shared(out: Compiled, todo: list[Revision], crds: Crds | None) -> None:
     """Compile `todo` in reverse order (the head, usually the working tree with the
     repository's caches, before the base) sharing units between them; when the base differs
     from the head by YAML spec files only, its spec files are the head's with those read
@@ -221,7 +221,7 @@ def _plain_yaml(path: str, revision: Revision) -> bool:
             and not name.endswith(".jsonnet") and revision.modes.get(path) != "120000")
 
 
-def _compile_once(out: Compiled, same: list[Revision], crds: CrdSet | None) -> None:
+def _compile_once(out: Compiled, same: list[Revision], crds: Crds | None) -> None:
     """Two revisions with the same spec tree: compile the second, and give the first its result."""
     first, second = same
     _compile_into(out, second, lambda: compile_snapshot(second, crds))
@@ -231,7 +231,7 @@ def _compile_once(out: Compiled, same: list[Revision], crds: CrdSet | None) -> N
         out.failures.append(RevisionFailed(first, out.failures[-1].problems))
 
 
-def _compile_each(out: Compiled, todo: list[Revision], crds: CrdSet | None, parallel: bool) -> None:
+def _compile_each(out: Compiled, todo: list[Revision], crds: Crds | None, parallel: bool) -> None:
     """Compile every revision of `todo`; with two and `parallel`, the first in a forked child."""
     child = _Forked(todo[0], crds) if parallel and len(todo) > 1 and hasattr(os, "fork") else None
     try:
@@ -258,7 +258,7 @@ class _Forked:
     """A revision compiled in a forked child; the result comes back as a pickle in a private
     temporary folder (our own process wrote it, so unpickling it is safe)."""
 
-    def __init__(self, revision: Revision, crds: CrdSet | None):
+    def __init__(self, revision: Revision, crds: Crds | None):
         self.revision = revision
         self.folder = Path(tempfile.mkdtemp(prefix="tenantc-review-"))
         sys.stdout.flush()
@@ -314,7 +314,7 @@ class SnapshotCache:
     def for_root(cls, root: Path) -> SnapshotCache:
         return cls(root / CACHE_DIR / CACHE_SUBDIR)
 
-    def key(self, revision: Revision, crds: CrdSet | None) -> str:
+    def key(self, revision: Revision, crds: Crds | None) -> str:
         hasher = hashlib.sha256()
         for part in (revision.key, crds.digest if crds else "no-crds", code_fingerprint(),
                      os.environ.get("TENANTC_SCHEMA_ENGINE", "")):

@@ -1,7 +1,8 @@
 """Validate stage: every rendered object against its schema, offline, before anything is written.
 
 Built-in kinds use the strict schemas of the cluster's Kubernetes version; custom kinds use
-the CRDs given with --crd-dir. A kind with no schema is reported as a warning, never passed
+the cluster's own CRDs (its folder in the repository, see compiler.validate.crds), or those
+given with --crd-dir for every cluster. A kind with no schema is reported as a warning, never passed
 in silence.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ from compiler.identity import RenderedPath
 from compiler.kinds import BUILTIN_GROUPS, SOURCE_ANNOTATION, group_of
 from compiler.model.platform import Platform
 from compiler.validate import builtin
-from compiler.validate.crds import CrdSet
+from compiler.validate.crds import Crds
 
 
 @dataclass
@@ -26,7 +27,7 @@ class ValidationReport:
     unchecked: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (apiVersion, kind)
 
 
-def validate_objects(objects: Mapping[str, dict], platform: Platform, crds: CrdSet | None,
+def validate_objects(objects: Mapping[str, dict], platform: Platform, crds: Crds | None,
                      problems: Problems, engine: str | None = None) -> ValidationReport:
     report = ValidationReport()
     versions = {c.name: builtin.schema_version_for(c.kubernetes_version) for c in platform.clusters}
@@ -37,7 +38,8 @@ def validate_objects(objects: Mapping[str, dict], platform: Platform, crds: CrdS
             version = versions.get(cluster)
             schema = builtin.schema_for(version, api_version, kind, engine) if version else None
         else:
-            schema = crds.compiled(api_version, kind, engine) if crds else None
+            own = crds.for_cluster(cluster) if crds is not None else None
+            schema = own.compiled(api_version, kind, engine) if own is not None else None
         if schema is None:
             report.unchecked[path] = (api_version, kind)
             continue
@@ -62,5 +64,6 @@ def unchecked_warnings(unchecked: list[tuple[str, str]]) -> list[str]:
                             "Kubernetes version in kubernetes-validate")
         else:
             warnings.append(f"{count} {kind} ({api_version}) not validated: no CRD for it; "
-                            "pass your cluster's CRDs with --crd-dir")
+                            "run `tenantc crds pull` to copy each cluster's CRDs into the "
+                            "repository, or pass them with --crd-dir")
     return warnings

@@ -1,9 +1,10 @@
 """Schemas of custom kinds (Volcano, Fluid, Argo CD) from CustomResourceDefinition files.
 
-Users point tenantc at their own cluster's CRDs with --crd-dir (searched recursively). The
-API server prunes unknown fields of custom resources silently, which would lose data without
-a word; offline we make the schemas strict instead (objects that list properties and do not
-preserve unknown fields reject extra keys) so a typo is an error here.
+Each cluster's CRDs are in the repository, in the folder its platform file names (default
+crds/<cluster>/, filled by `tenantc crds pull`); --crd-dir (searched recursively) gives one set
+for every cluster instead. The API server prunes unknown fields of custom resources silently,
+which would lose data without a word; offline we make the schemas strict instead (objects that
+list properties and do not preserve unknown fields reject extra keys) so a typo is an error here.
 """
 from __future__ import annotations
 
@@ -63,6 +64,65 @@ class CrdSet:
     def has_kind(self, api_version: str, kind: str) -> bool:
         return (api_version, kind) in self.schemas
 
+    def for_cluster(self, cluster: str) -> CrdSet | None:
+        """The same CRDs for every cluster (--crd-dir)."""
+        return self
+
+
+@dataclass
+class ClusterCrds:
+    """Each platform cluster's own CRDs (the folders its platform file names, `tenantc crds pull`
+    fills them). Objects outside cluster folders (rendered/_argocd/) are checked against the
+    first cluster, in platform order, whose CRDs define their kind."""
+
+    clusters: dict[str, CrdSet | None]  # None: the cluster's folder does not exist
+    digest: str
+    _union: CrdSet | None = None
+
+    def for_cluster(self, cluster: str) -> CrdSet | None:
+        if cluster in self.clusters:
+            return self.clusters[cluster]
+        if self._union is None:
+            self._union = CrdSet(digest=self.digest)
+            for crds in filter(None, self.clusters.values()):
+                for key, schema in crds.schemas.items():
+                    self._union.schemas.setdefault(key, schema)
+                    self._union.sources.setdefault(key, crds.sources[key])
+        return self._union
+
+
+
+Crds = CrdSet | ClusterCrds
+"""What custom kinds are validated against: one set for every cluster, or each cluster's own."""
+
+
+def cluster_crd_dirs(root: Path, folders: dict[str, str]) -> dict[str, Path]:
+    """Platform cluster -> the folder holding its CRDs (`folders`: cluster -> path relative to `root`)."""
+    return {cluster: Path(root) / folder for cluster, folder in folders.items()}
+
+
+def cluster_crd_digest(dirs: dict[str, Path]) -> str:
+    """The digest `load_cluster_crds` gives the same folders, without parsing anything."""
+    hasher = hashlib.sha256(b"per-cluster\0")
+    for cluster, folder in dirs.items():
+        hasher.update(f"{cluster}={crd_digest([folder]) if folder.is_dir() else 'none'}\0".encode())
+    return hasher.hexdigest()
+
+
+def missing_folder_warnings(dirs: dict[str, Path], root: Path) -> list[str]:
+    """One warning per cluster whose CRD folder does not exist, saying how to fill it."""
+    return [f"cluster {cluster}: no CRD folder {folder.relative_to(root).as_posix()}/; run `tenantc crds pull "
+            f"--cluster {cluster}` to copy the cluster's CRDs into the repository, or pass them with --crd-dir"
+            for cluster, folder in dirs.items() if not folder.is_dir()]
+
+
+def load_cluster_crds(dirs: dict[str, Path], cache_dir: Path | None = None,
+                      kinds: set[str] | None = None) -> ClusterCrds:
+    """Each cluster's CRDs from its own folder (a cluster whose folder does not exist has none)."""
+    clusters = {cluster: load_crds([folder], cache_dir, kinds) if folder.is_dir() else None
+                for cluster, folder in dirs.items()}
+    return ClusterCrds(clusters, cluster_crd_digest(dirs))
+
 
 def crd_files(dirs: list[Path]) -> list[Path]:
     files: list[Path] = []
@@ -114,7 +174,7 @@ def load_crds(dirs: list[Path], cache_dir: Path | None = None, kinds: set[str] |
 def _parse_crds(raw: bytes) -> list[dict]:
     """apiVersion, kind and strict schema of every served version of the CRDs in one file."""
     entries = []
-    for doc in _documents(raw):
+    for doc in crd_documents(raw):
         if doc.get("kind") != "CustomResourceDefinition":
             continue
         spec = doc.get("spec", {})
@@ -126,7 +186,7 @@ def _parse_crds(raw: bytes) -> list[dict]:
     return entries
 
 
-def _documents(raw: bytes) -> list[dict]:
+def crd_documents(raw: bytes) -> list[dict]:
     import yaml
 
     from compiler.load.yaml_io import _Loader  # the libyaml loader when available
@@ -156,4 +216,5 @@ def _tighten(node: object) -> None:
             _tighten(value)
 
 
-__all__ = ["CrdSet", "load_crds", "strict", "yaml_io"]
+__all__ = ["ClusterCrds", "Crds", "CrdSet", "cluster_crd_dirs", "load_cluster_crds", "load_crds",
+           "missing_folder_warnings", "strict", "yaml_io"]

@@ -340,6 +340,67 @@ def test_two_sidecars_heartbeat_and_merge_their_status_then_finish_on_sigterm(li
     assert token not in first.output + second.output
 
 
+VOLCANO_JOB = ("batch.volcano.sh", "v1alpha1", "jobs")
+
+
+def _gone(read) -> bool:
+    try:
+        read()
+    except ApiException as exc:
+        if exc.status == 404:
+            return True
+        raise
+    return False
+
+
+def test_leases_and_status_configmaps_go_with_their_pod_and_run(live, tmp_path):
+    """Issue 16: the Lease is owned by its pod and the status ConfigMap by the pod's controller,
+    the Volcano Job run; kube-controller-manager's garbage collector (running in this control
+    plane) deletes them after their owner (https://kubernetes.io/docs/concepts/architecture/
+    garbage-collection/). A schedule's runs (Volcano Jobs made by its CronJob, deleted by its
+    history limits) each get their own ConfigMap, so none grows with the number of runs."""
+    schedule = f"nightly-{_uid()}"
+    runs = [f"{schedule}-{n}" for n in (1, 2)]
+    for run in runs:  # what Volcano's CronJob controller makes at each scheduled time
+        job = live.custom.create_namespaced_custom_object(*VOLCANO_JOB[:2], TENANT, VOLCANO_JOB[2], {
+            "apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "metadata": {"name": run, "labels": MINE},
+            "spec": {"tasks": [{"name": "worker", "replicas": 1, "template": {"spec": {
+                "containers": [{"name": "main", "image": "example.invalid/train:1"}]}}}]}})
+        pod = f"{run}-worker-0"
+        live.core.create_namespaced_pod(TENANT, {"metadata": {
+            "name": pod, "labels": MINE, "ownerReferences": [{
+                "apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "name": run,
+                "uid": job["metadata"]["uid"], "controller": True}]},
+            "spec": {"serviceAccountName": SA, "automountServiceAccountToken": False,
+                     "containers": [{"name": "main", "image": "example.invalid/train:1"}]}})
+        status = tmp_path / f"{run}.json"
+        write_status(status, {"phase": "Running", "progress": 0.5})
+        with sidecar(live, pod, schedule, status) as agent:
+            eventually(lambda run=run: live.status_entries(run), 30, 0.2, f"status of {run}")
+            eventually(lambda pod=pod: renew_time(live, pod), 30, 0.2, "lease created")
+            code, _ = agent.terminate()
+            assert code == 0, agent.output
+    assert live.status_entries(schedule) == {}, "no ConfigMap of the schedule itself, shared by its runs"
+    first_pod = live.core.read_namespaced_pod(f"{runs[0]}-worker-0", TENANT)
+    lease = live.lease(TENANT, first_pod.metadata.name)
+    assert [(r.kind, r.name, r.uid) for r in lease.metadata.owner_references] == \
+        [("Pod", first_pod.metadata.name, first_pod.metadata.uid)]
+    cm = live.core.read_namespaced_config_map(f"tenantc-status-{runs[0]}", TENANT)
+    assert [(r.kind, r.name) for r in cm.metadata.owner_references] == [("Job", runs[0])]
+    assert cm.metadata.labels["tenantc.io/job"] == schedule  # status finds a schedule's runs by it
+
+    live.core.delete_namespaced_pod(first_pod.metadata.name, TENANT)
+    eventually(lambda: _gone(lambda: live.coord.read_namespaced_lease(first_pod.metadata.name, TENANT)), 90, 0.5,
+               "the garbage collector deleted the pod's Lease")
+    live.custom.delete_namespaced_custom_object(*VOLCANO_JOB[:2], TENANT, VOLCANO_JOB[2], runs[0])
+    eventually(lambda: _gone(lambda: live.core.read_namespaced_config_map(f"tenantc-status-{runs[0]}", TENANT)),
+               90, 0.5, "the garbage collector deleted the run's status ConfigMap")
+    assert live.status_entries(runs[1]), "the other run's status is untouched"
+    live.custom.delete_namespaced_custom_object(*VOLCANO_JOB[:2], TENANT, VOLCANO_JOB[2], runs[1])
+    eventually(lambda: live.lease(TENANT, f"{runs[1]}-worker-0") is None, 90, 0.5,
+               "deleting a run deletes its pod, and so the pod's Lease")
+
+
 def test_sidecar_rides_out_an_api_server_restart(live, tmp_path):
     job = f"restart-{_uid()}"
     pod = f"{job}-worker-0"

@@ -295,6 +295,31 @@ def test_status_configmap_carries_only_this_pods_key():
     assert "tenantc.io/task" not in body["metadata"]["labels"], "pods of several tasks share the ConfigMap"
 
 
+def test_owners_put_the_lease_under_the_pod_and_the_status_under_the_run():
+    """A pod of a scheduled run: the ConfigMap is named after and owned by the run (the pod's
+    controller), not the schedule, so each run's status goes with the run."""
+    pod = {"metadata": {"name": "train-worker-0", "uid": "u-pod", "ownerReferences": [
+        {"apiVersion": "v1", "kind": "ConfigMap", "name": "not-a-controller", "uid": "u-cm"},
+        {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "name": "train-1700000000", "uid": "u-run",
+         "controller": True, "blockOwnerDeletion": True}]}}
+    owners = sidecar.Owners.of(pod)
+    assert owners.pod == {"apiVersion": "v1", "kind": "Pod", "name": "train-worker-0", "uid": "u-pod"}
+    assert owners.run == {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "name": "train-1700000000",
+                          "uid": "u-run"}  # no blockOwnerDeletion: it would need delete on the Job
+    body = sidecar.status_configmap(IDENT, sidecar.status_entry(IDENT, None, None), owners)
+    assert body["metadata"]["name"] == "tenantc-status-train-1700000000"
+    assert body["metadata"]["ownerReferences"] == [owners.run]
+    assert body["metadata"]["labels"]["tenantc.io/job"] == "train"
+    lease = sidecar.new_lease(IDENT, 10, 1.0, owners.pod)
+    assert lease["metadata"]["ownerReferences"] == [owners.pod]
+    renewed = sidecar.renewed_lease({"metadata": {"name": "train-worker-0"}, "spec": {}}, IDENT, 10, 2.0, owners.pod)
+    assert renewed["metadata"]["ownerReferences"] == [owners.pod]
+    again = sidecar.renewed_lease(renewed, IDENT, 10, 3.0, owners.pod)
+    assert again["metadata"]["ownerReferences"] == [owners.pod]  # added once
+    bare = sidecar.Owners.of({"metadata": {"name": "by-hand", "uid": "u"}})
+    assert bare.run is None and bare.configmap_name(IDENT) == "tenantc-status-train"
+
+
 def test_final_entry_has_container_states_and_file_error():
     entry = sidecar.status_entry(IDENT, None, None, final=True, containers={"main": {"state": "running"}},
                                  error="not valid JSON")

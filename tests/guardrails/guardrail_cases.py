@@ -17,6 +17,12 @@ GOOD_IMAGE = "registry.example.com/ml/vision/resnet:2.0"
 A100 = {"node.example.com/pool": "gpu-a100", "nvidia.com/gpu.product": "A100-SXM4-80GB"}
 A100_WORDS = "gpu-a100 (node.example.com/pool=gpu-a100, nvidia.com/gpu.product=A100-SXM4-80GB)"
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+CPU_OFF_GPU = ("pods without GPUs must not tolerate the GPU pools' taints (nvidia.com/gpu=present:NoSchedule), "
+               "except the workers of the tenant's own caches on them")
+# Fluid labels its cache workers `fluid.io/dataset: <namespace>-<dataset>` (fluid
+# charts/alluxio/templates/worker/statefulset.yaml); ml-platform caches imagenet for A100 readers
+# on gpu-a100 as `imagenet-a100` (and at home on the CPU pools as `imagenet`).
+CACHE_WORKER = {"fluid.io/dataset": "ml-platform-imagenet-a100"}
 VOLUME_WORDS = ("pods mount data only through claims, emptyDir, configMap, secret, projected, downwardAPI, "
                 "ephemeral and image volumes (datasets through their claims); got volume ")
 
@@ -56,12 +62,20 @@ def container(image: str = GOOD_IMAGE, gpu: int = 0, name: str = "main") -> dict
 
 
 def pod(tenant: str, name: str, containers: list[dict] | None = None, annotations: dict | None = None,
-        **spec) -> dict:
+        labels: dict | None = None, **spec) -> dict:
     metadata: dict = {"name": name, "namespace": tenant}
     if annotations:
         metadata["annotations"] = annotations
+    if labels:
+        metadata["labels"] = labels
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
             "spec": {"containers": containers or [container()], **spec}}
+
+
+def statefulset(tenant: str, name: str, labels: dict[str, str], **spec) -> dict:
+    template = {"metadata": {"labels": labels}, "spec": {"containers": [container()], **spec}}
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name, "namespace": tenant},
+            "spec": {"selector": {"matchLabels": labels}, "serviceName": name, "template": template}}
 
 
 def volcano_job(tenant: str, name: str, queue: str | None, image: str = GOOD_IMAGE, **spec) -> dict:
@@ -211,16 +225,19 @@ CASES: list[Case] = [
          _m("ingress", "vision", "ingressClassName must be nginx; got traefik")),
     Case("ingress-other-tenant-host", "ingress", "vision",
          ingress("vision", "web", "x.ads-ranking.notebooks.example.com"),
-         _m("ingress", "vision", "hosts must match *.vision.notebooks.example.com; "
+         _m("ingress", "vision", "hosts must match one of *.vision.notebooks.example.com, *.vision.models.example.com; "
                                  "got x.ads-ranking.notebooks.example.com")),
     Case("ingress-two-labels", "ingress", "vision", ingress("vision", "web", "a.b.vision.notebooks.example.com"),
-         _m("ingress", "vision", "hosts must match *.vision.notebooks.example.com; got "
-                                 "a.b.vision.notebooks.example.com")),
+         _m("ingress", "vision", "hosts must match one of *.vision.notebooks.example.com, *.vision.models.example.com; "
+                                 "got a.b.vision.notebooks.example.com")),
     Case("ingress-catch-all", "ingress", "vision",
          ingress("vision", "web", None, defaultBackend={"service": {"name": "web", "port": {"number": 80}}}),
          _m("ingress", "vision", "an Ingress must not set defaultBackend (it would take unmatched "
                                  "traffic of every host)")),
     Case("ingress-allowed", "ingress", "vision", ingress("vision", "web", "mei.vision.notebooks.example.com"), None),
+    # a serving's host (platform serving.ingressHost, issue 16)
+    Case("ingress-serving-allowed", "ingress", "vision",
+         ingress("vision", "web", "detector.vision.models.example.com"), None),
     # GPU pools
     Case("gpu-without-affinity", "gpu-pools", "vision", pod("vision", "gpu", [container(gpu=1)]),
          _m("gpu-pools", "vision", f"pods that request GPUs must require node affinity (or a "
@@ -234,12 +251,27 @@ CASES: list[Case] = [
     Case("gpu-node-selector", "gpu-pools", "vision",
          pod("vision", "gpu", [container(gpu=1)], nodeSelector=dict(A100)), None),
     Case("cpu-tolerates-gpu-taint", "gpu-pools", "ml-platform", pod("ml-platform", "cpu", tolerations=[GPU_TOLERATION]),
-         _m("gpu-pools", "ml-platform", "pods without GPUs must not tolerate the GPU pools' taints "
-                                        "(nvidia.com/gpu=present:NoSchedule)")),
+         _m("gpu-pools", "ml-platform", CPU_OFF_GPU)),
     Case("cpu-tolerates-everything", "gpu-pools", "ml-platform",
          pod("ml-platform", "cpu", tolerations=[{"operator": "Exists"}]),
-         _m("gpu-pools", "ml-platform", "pods without GPUs must not tolerate the GPU pools' taints "
-                                        "(nvidia.com/gpu=present:NoSchedule)")),
+         _m("gpu-pools", "ml-platform", CPU_OFF_GPU)),
+    Case("cache-worker-on-its-gpu-pool", "gpu-pools", "ml-platform",
+         pod("ml-platform", "imagenet-a100-worker-0", labels=CACHE_WORKER, affinity=affinity(A100),
+             tolerations=[GPU_TOLERATION]), None),
+    Case("cache-worker-statefulset", "gpu-pools", "ml-platform",
+         statefulset("ml-platform", "imagenet-a100-worker", CACHE_WORKER, affinity=affinity(A100),
+                      tolerations=[GPU_TOLERATION]), None),
+    Case("cache-worker-unpinned", "gpu-pools", "ml-platform",
+         pod("ml-platform", "imagenet-a100-worker-0", labels=CACHE_WORKER, tolerations=[GPU_TOLERATION]),
+         _m("gpu-pools", "ml-platform", CPU_OFF_GPU)),
+    Case("cache-worker-of-a-cpu-cache", "gpu-pools", "ml-platform",
+         pod("ml-platform", "imagenet-worker-0", labels={"fluid.io/dataset": "ml-platform-imagenet"},
+             affinity=affinity(A100), tolerations=[GPU_TOLERATION]),
+         _m("gpu-pools", "ml-platform", CPU_OFF_GPU)),
+    Case("cache-worker-of-another-tenant", "gpu-pools", "vision",
+         pod("vision", "imagenet-a100-worker-0", labels=CACHE_WORKER, affinity=affinity(A100),
+             tolerations=[GPU_TOLERATION]),
+         _m("gpu-pools", "vision", CPU_OFF_GPU)),
     Case("cpu-other-toleration", "gpu-pools", "ml-platform",
          pod("ml-platform", "cpu", tolerations=[{"key": "fluid.io/cache", "operator": "Exists"}]), None),
     Case("node-name", "gpu-pools", "vision", pod("vision", "pinned", nodeName="gpu-node-1"),
@@ -258,7 +290,8 @@ CASES: list[Case] = [
                                        "write (readOnly: true, "
                                        "accessModes [ReadOnlyMany]); got dataset://ml-platform/click-logs")),
     Case("datasets-import-allowed", "datasets", "ads-ranking",
-         dataset("ads-ranking", "click-logs", "dataset://ml-platform/click-logs", modes=["ReadOnlyMany"]), None),
+         # a name of its own: the rendered Dataset click-logs may exist (the permissions oracle applies it)
+         dataset("ads-ranking", "click-logs-case", "dataset://ml-platform/click-logs", modes=["ReadOnlyMany"]), None),
     Case("datasets-pod-nfs", "datasets", "vision",
          pod("vision", "nfs", volumes=[{"name": "data", "nfs": {"server": "nas.example.com", "path": "/exports/ads"}}]),
          _m("datasets", "vision", VOLUME_WORDS + "data")),

@@ -287,3 +287,43 @@ def test_tenantc_apply_and_diff_leave_what_the_cache_scaler_set(tmp_path, contro
     code, out = _cli(capsys, "diff", root, control_plane)
     assert code == 0, out
     client.close()
+
+
+@pytest.mark.cluster
+def test_apply_leaves_the_hpa_its_replicas_on_the_real_api_server(control_plane):
+    """A serving's Deployment is rendered without spec.replicas (Kubernetes' HPA docs:
+    https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#migrating-deployments-and-statefulsets-to-horizontal-autoscaling).
+    After the HPA controller scales it through the scale subresource (an Update by
+    HPA_FIELD_MANAGER), `tenantc apply` of the rendered object (run-time fields at their live
+    values) leaves replicas as the HPA set them and takes no ownership of them; a rendered
+    replicas value would scale the serving back at every apply."""
+    client = client_for(control_plane)
+    namespace = fresh("hpa")
+    client.apply(f"/api/v1/namespaces/{namespace}", {"apiVersion": "v1", "kind": "Namespace",
+                                                      "metadata": {"name": namespace}})
+    labels = {"tenantc.io/serving": "ctr"}
+    rendered = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ctr", "namespace": namespace},
+                "spec": {"selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {
+                    "containers": [{"name": "server", "image": "registry.example.com/platform/tf-serving:2.17.0"}]}}}}
+    hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+           "metadata": {"name": "ctr", "namespace": namespace},
+           "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "ctr"},
+                    "minReplicas": 2, "maxReplicas": 10}}
+    path = f"/apis/apps/v1/namespaces/{namespace}/deployments/ctr"
+    client.apply(path, rendered)
+    scale = client.get(f"{path}/scale")
+    scale["spec"]["replicas"] = 5
+    client.request("PUT", f"{path}/scale", {"fieldManager": delivery.HPA_FIELD_MANAGER}, json.dumps(scale).encode(),
+                   "application/json")
+    live = client.get(path)
+    assert live["spec"]["replicas"] == 5
+    fields = delivery.run_time_fields([hpa, rendered])
+    assert [(f.ref.kind, f.ref.name, f.path, f.manager) for f in fields] == \
+        [("Deployment", "ctr", ("spec", "replicas"), delivery.HPA_FIELD_MANAGER)]
+    _, applied = client.apply(path, delivery.with_live_values(rendered, live, fields))
+    assert applied["spec"]["replicas"] == 5, "the apply left the HPA's value alone"
+    assert not any("f:replicas" in (m.get("fieldsV1") or {}).get("f:spec", {})
+                   for m in applied["metadata"]["managedFields"] if m["manager"] == "tenantc"), "tenantc owns none"
+    # What rendering a value would do: every apply scales the serving back (the fight the docs warn of).
+    _, reverted = client.apply(path, {**rendered, "spec": {**rendered["spec"], "replicas": 2}}, force=True)
+    assert reverted["spec"]["replicas"] == 2

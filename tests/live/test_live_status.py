@@ -10,10 +10,13 @@ import datetime
 import io
 import json
 import time
+from pathlib import Path
 
 import pytest
-from live_support import apply, client_for, find, target, tenant_objects, unique
+from helpers import eventually
+from live_support import apply, client_for, find, target, tenant_objects, unique, user_kubeconfig
 
+from compiler.kube.errors import ApiError
 from compiler.live.report import print_status
 from compiler.live.status import cluster_status, status_report
 
@@ -80,7 +83,7 @@ def test_status_shows_quota_queue_datasets_jobs_and_heartbeats(control_plane, ku
     assert tenant["queue"]["name"] == namespace
     assert tenant["datasets"] == [{"name": "imagenet", "namespace": namespace, "phase": "Bound",
                                    "cachedPercentage": "42.0%"}]
-    assert tenant["jobs"] == [{"name": "train", "namespace": namespace, "phase": "Running"}]
+    assert tenant["jobs"] == [{"name": "train", "namespace": namespace, "phase": "Running", "pods": []}]
     [agent] = tenant["agents"]
     assert (agent["job"], agent["task"]) == ("train", "worker")
     assert 29 <= agent["ageSeconds"] < 300
@@ -90,6 +93,89 @@ def test_status_shows_quota_queue_datasets_jobs_and_heartbeats(control_plane, ku
     text = out.getvalue()
     assert "imagenet Bound 42.0%" in text and "train Running" in text and "train/worker " in text
     assert "pods: 0/100" in text
+
+
+def test_a_member_sees_their_jobs_agents_and_heartbeats_with_namespace_scoped_reads(control_plane, kube, tmp_path):
+    """Issue 16: `tenantc status --tenant T` with a member's own credentials (a client
+    certificate of a user bound only to the view member role's rules in the tenant's namespace).
+    The API server's audit log shows every resource request of that user was in the namespace,
+    but for the one Namespaces probe, refused."""
+    from compiler.kube.config import connect, read_kubeconfig
+    from compiler.render.member_roles import rules_of
+
+    cluster, namespace, user = unique("member"), unique("member"), f"{unique('mina')}@example.com"
+    assert apply(kube(), target(cluster, control_plane), tenant_objects(namespace, cluster)).ok
+    admin = kube()
+    create(admin, f"/apis/batch.volcano.sh/v1alpha1/namespaces/{namespace}/jobs",
+           {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "metadata": {"name": "train"},
+            "spec": {"minAvailable": 1, "schedulerName": "volcano", "tasks": [
+                {"name": "worker", "replicas": 1,
+                 "template": {"spec": {"containers": [{"name": "w", "image": "trainer:1"}]}}}]}},
+           status={"state": {"phase": "Running"}})
+    agent_labels = {"app.kubernetes.io/managed-by": "tenantc-agent", "tenantc.io/job": "train"}
+    renewed = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=20)
+    create(admin, f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases",
+           {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "train-worker-0", "labels": {**agent_labels, "tenantc.io/task": "worker"}},
+            "spec": {"holderIdentity": "train-worker-0", "renewTime": micro_time(renewed)}})
+    entry = {"pod": "train-worker-0", "task": "worker", "phase": "Running", "progress": 0.42,
+             "metrics": {"loss": 0.31}, "final": False}
+    # what the sidecar mirrors (compiler/agent/sidecar.py)
+    create(admin, f"/api/v1/namespaces/{namespace}/configmaps",
+           {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "tenantc-status-train", "labels": agent_labels},
+            "data": {"train-worker-0.json": json.dumps(entry)}})
+    rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}"
+    create(admin, f"{rbac}/roles", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                                    "metadata": {"name": "member-view"}, "rules": rules_of("view")})
+    create(admin, f"{rbac}/rolebindings", {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "member-view"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "member-view"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]})
+    member = connect(target(cluster, control_plane),
+                     read_kubeconfig(str(user_kubeconfig(control_plane, user, tmp_path))))
+
+    def can_read() -> bool:
+        try:
+            member.list(f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases")
+        except ApiError:
+            return False
+        return True
+
+    eventually(can_read, 60, what="RBAC lets the member read the namespace")
+    audit = Path(control_plane.audit_log_path)
+    start = audit.stat().st_size
+    report = cluster_status(member, target(cluster, control_plane), tenants=[namespace])
+    assert report["errors"] == []
+    assert report["unavailable"] == ["Queue (scheduling.volcano.sh): cluster-scoped, not readable with these "
+                                     "credentials"]
+    [tenant] = report["tenants"]
+    assert tenant["queue"] is None and tenant["quota"][0]["resources"]["pods"]["hard"] == "100"
+    [job] = tenant["jobs"]
+    assert (job["name"], job["phase"]) == ("train", "Running")
+    [pod] = job["pods"]
+    assert {k: pod[k] for k in ("pod", "task", "phase", "progress", "metrics", "final")} == \
+        {k: entry[k] for k in ("pod", "task", "phase", "progress", "metrics", "final")}
+    assert 19 <= pod["heartbeatAgeSeconds"] < 300
+    out = io.StringIO()
+    print_status(status_report([report]), "text", out, color=False)
+    assert "train Running; train-worker-0 Running 42%" in out.getvalue()
+
+    def requests() -> list[dict]:
+        with audit.open("rb") as fh:
+            fh.seek(start)
+            events = [json.loads(line) for line in fh.read().splitlines() if line.strip()]
+        return [e for e in events if e.get("stage") == "ResponseComplete" and e["user"]["username"] == user
+                and e.get("objectRef")]
+
+    seen = eventually(lambda: len(r := requests()) >= 6 and r, 30, what="the member's requests in the audit log")
+    for event in seen:
+        ref = event["objectRef"]
+        if ref.get("resource") == "namespaces":
+            assert event["responseStatus"]["code"] == 403  # the probe that chose namespace-scoped reads
+        else:
+            assert ref.get("namespace") == namespace and event["verb"] == "list", event
+            assert event["responseStatus"]["code"] == 200, event
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,16 @@ The intent below is written from the specs alone (never from tenantc's rendered 
 * a tenant's pods reach the cluster DNS (pods labelled `k8s-app: kube-dns` in the platform's
   DNS namespace) on 53/UDP and 53/TCP, and nothing else there;
 * a tenant's pods reach each `network.egress` CIDR on its listed ports (every port when none
-  is listed), and the cluster's `apiServerCidrs` on its `apiServerPort`/TCP (the agent sidecar
-  and the cache scaler run inside the tenant's pods; NetworkPolicies cannot tell a sidecar from
-  its pod, so every pod of the tenant gets the API server);
+  is listed);
+* only the pods that run tenantc-agent (a container with the platform's `agentImage`: job
+  sidecars, data gates, cache scalers, pipeline runners) reach the cluster's `apiServerCidrs`
+  on its `apiServerPort`/TCP; a notebook, a member's own pod or a cache worker does not
+  (NetworkPolicies cannot tell a sidecar from its pod, so the whole pod of a job gets it);
 * the monitoring namespace reaches every pod of every tenant (scrapes; no port is specified);
-* the ingress gateway namespace reaches a notebook's pod on Jupyter's port (8888/TCP) when
-  the notebook asks for an Ingress and the tenant keeps `allowFromIngress` (the default);
-  nothing else of the tenant;
+* the ingress gateway namespace reaches a notebook's pod on Jupyter's port (8888/TCP), and a
+  serving's pods on its serving template's port (the platform file's `serving.templates`), when
+  the notebook or serving asks for an Ingress and the tenant keeps `allowFromIngress` (the
+  default); nothing else of the tenant;
 * tenant A reaches every pod of tenant B when B lists A in `network.allowFromTenants`: B's
   ingress and A's egress must both allow it, or the traffic does not flow;
 * everything else to or from a tenant pod is closed (other tenants, other pods of the DNS,
@@ -22,7 +25,7 @@ The intent below is written from the specs alone (never from tenantc's rendered 
 Traffic between two non-tenant endpoints is not tenantc's business and is not judged.
 
 Representative pods per tenant namespace: one pod per distinct label set among the pod
-templates the tenant's rendered objects carry (StatefulSets, Volcano Job/CronJob tasks, flow
+templates the tenant's rendered objects carry (StatefulSets, Deployments, Volcano Job/CronJob tasks, flow
 JobTemplates, CronJobs: what their controllers create), plus one bare pod standing for anything
 else (a member's own pod, Fluid's cache workers).
 """
@@ -51,6 +54,7 @@ class Pod:
     labels: tuple[tuple[str, str], ...]
     tenant: str | None = None  # tenant namespace it lives in
     stands_for: tuple[str, ...] = ()  # 'Kind/name' of the rendered objects whose pods it represents
+    runs_agent: bool = False  # one of its containers runs the platform's agent image
 
     @property
     def key(self) -> str:
@@ -73,7 +77,7 @@ class ClusterWorld:
     policies: list[dict]
     pods: list[Pod] = field(default_factory=list)
     addresses: list[ipaddress.IPv4Address] = field(default_factory=list)
-    notebook_targets: set[str] = field(default_factory=set)  # pod keys the gateway must reach
+    gateway_targets: dict[str, int] = field(default_factory=dict)  # pod key -> the port the gateway must reach
 
     @property
     def spec_cluster(self):
@@ -95,6 +99,7 @@ class ClusterWorld:
     def probes(self) -> list[tuple[str, int]]:
         extra = {(p.protocol, p.port) for t in self.tenants.values() for r in t.network.egress for p in r.ports}
         extra.add(("TCP", self.spec_cluster.api_server_port))
+        extra |= {("TCP", port) for port in self.gateway_targets.values()}
         return sorted(set(BASE_PROBES) | extra)
 
 
@@ -113,14 +118,14 @@ def _pod_templates(value, path: str = "") -> Iterator[dict]:
 
 
 def build_world(cluster: str, platform, tenant_specs: list, objects: dict,
-                notebook_pods: dict[str, str]) -> ClusterWorld:
+                gateway_pods: dict[str, int]) -> ClusterWorld:
     """The world of one cluster from the specs (who is where, what is wanted) and the rendered
     objects of that cluster (the NetworkPolicies under test, and the pod templates whose pods
-    will exist). `notebook_pods` maps 'tenant/StatefulSet name' of each notebook whose spec
-    asks for the gateway to the tenant."""
+    will exist). `gateway_pods` maps 'tenant/Kind/name' of each notebook StatefulSet and
+    serving Deployment whose spec asks for the gateway to the port it must reach."""
     placed = {t.name: t for t in tenant_specs if cluster in t.placement}
     world = ClusterWorld(cluster, platform, placed, {t.name: t for t in tenant_specs}, policies=[])
-    by_tenant: dict[str, dict[tuple, list[str]]] = {name: {} for name in placed}
+    by_tenant: dict[str, dict[tuple, list[str]]] = {name: {} for name in placed}  # (labels, agent) -> sources
     for path, obj in sorted(objects.items()):
         parts = path.split("/")
         if len(parts) != 3 or parts[0] != cluster or parts[1] not in placed:
@@ -129,15 +134,17 @@ def build_world(cluster: str, platform, tenant_specs: list, objects: dict,
             world.policies.append(obj)
         for template in _pod_templates(obj.get("spec", {})):
             labels = tuple(sorted((template.get("metadata") or {}).get("labels", {}).items()))
-            by_tenant[parts[1]].setdefault(labels, []).append(f"{obj['kind']}/{obj['metadata']['name']}")
+            key = (labels, _runs_agent(template["spec"], platform.agent_image))
+            by_tenant[parts[1]].setdefault(key, []).append(f"{obj['kind']}/{obj['metadata']['name']}")
     for tenant, groups in by_tenant.items():
-        bare = ("a pod without labels", *groups.pop((), []))
+        bare = ("a pod without labels", *groups.pop(((), False), []))
         world.pods.append(Pod(tenant, "bare", (), tenant, bare))
-        for i, (labels, sources) in enumerate(sorted(groups.items())):
-            pod = Pod(tenant, f"pod-{i}", labels, tenant, tuple(sources))
+        for i, ((labels, agent), sources) in enumerate(sorted(groups.items())):
+            pod = Pod(tenant, f"pod-{i}", labels, tenant, tuple(sources), runs_agent=agent)
             world.pods.append(pod)
-            if any(f"{tenant}/{s.split('/', 1)[1]}" in notebook_pods and s.startswith("StatefulSet/") for s in sources):
-                world.notebook_targets.add(pod.key)
+            for source in sources:
+                if f"{tenant}/{source}" in gateway_pods:
+                    world.gateway_targets[pod.key] = gateway_pods[f"{tenant}/{source}"]
     p = platform
     world.pods += [
         Pod(p.dns_namespace, "kube-dns", tuple(DNS_LABELS.items())),
@@ -148,6 +155,11 @@ def build_world(cluster: str, platform, tenant_specs: list, objects: dict,
     ]
     world.addresses = _addresses(world)
     return world
+
+
+def _runs_agent(pod_spec: dict, agent_image: str) -> bool:
+    containers = [*pod_spec.get("initContainers", []), *pod_spec.get("containers", [])]
+    return any(c.get("image") == agent_image for c in containers)
 
 
 def _addresses(world: ClusterWorld) -> list[ipaddress.IPv4Address]:
@@ -190,7 +202,7 @@ def intended(world: ClusterWorld, src: Pod | ipaddress.IPv4Address, dst: Pod | i
                     not rule.ports or any((x.protocol, x.port) == (protocol, port) for x in rule.ports)):
                 return True
         in_api = any(dst in ipaddress.ip_network(c) for c in cluster.api_server_cidrs)
-        return in_api and protocol == "TCP" and port == cluster.api_server_port
+        return src.runs_agent and in_api and protocol == "TCP" and port == cluster.api_server_port
     # into a tenant from the platform, an outsider or an address
     assert isinstance(dst, Pod) and dst_tenant
     if not isinstance(src, Pod):
@@ -198,8 +210,8 @@ def intended(world: ClusterWorld, src: Pod | ipaddress.IPv4Address, dst: Pod | i
     if src.namespace == p.monitoring_namespace:
         return True
     if src.namespace == p.ingress_namespace:
-        return (dst.key in world.notebook_targets and world.tenants[dst_tenant].network.allow_from_ingress
-                and (protocol, port) == ("TCP", JUPYTER_PORT))
+        return (dst.key in world.gateway_targets and world.tenants[dst_tenant].network.allow_from_ingress
+                and (protocol, port) == ("TCP", world.gateway_targets[dst.key]))
     return False
 
 
@@ -253,7 +265,11 @@ def worlds_of(result) -> list[ClusterWorld]:
     from compiler.model.common import user_handle  # how a notebook's objects are named after its user
 
     tenants = [t.tenant for t in result.specs.tenants]
-    notebooks = {f"{t.name}/nb-{user_handle(nb.user)}": t.name for t in tenants for nb in t.notebooks if nb.ingress}
+    ports = {t.name: t.port for t in result.specs.platform.serving.templates}
+    gateway = {f"{t.name}/StatefulSet/nb-{user_handle(nb.user)}": JUPYTER_PORT
+               for t in tenants for nb in t.notebooks if nb.ingress}
+    gateway |= {f"{t.name}/Deployment/{sv.name}": ports[sv.template]
+                for t in tenants for sv in t.servings if sv.ingress}
     objects = dict(result.objects.items())
-    return [build_world(c.name, result.specs.platform, tenants, objects, notebooks)
+    return [build_world(c.name, result.specs.platform, tenants, objects, gateway)
             for c in result.specs.platform.clusters]

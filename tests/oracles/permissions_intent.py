@@ -16,7 +16,9 @@ A member's promise, by role (the issue's wording; compiler/render/rbac.py implem
 Never, for anyone: writing the ResourceQuota, LimitRange or NetworkPolicies (default-deny
 included), Leases (the agent's heartbeats) or PodGroups (Volcano's); `escalate`, `bind` or
 `impersonate`; minting ServiceAccount tokens; anything in another tenant's or a platform
-namespace; anything cluster-scoped (namespaces, the tenant's own Queue, RBAC, CRDs, nodes...).
+namespace; anything cluster-scoped (namespaces, RBAC, CRDs, nodes...) except that every member
+reads (get, list and watch by name) the tenant's own Queue, so they can see why a job waits; they
+never change it and never read another tenant's.
 
 ServiceAccounts hold exactly the agent's documented permissions (docs/agent.md, "Permissions"):
 `tenantc-agent` Leases get/create/update, ConfigMaps create/patch, Pods get, Datasets get;
@@ -43,6 +45,9 @@ KINDS = [
     ("", "events", READ_ONLY), ("", "resourcequotas", GUARD), ("", "limitranges", GUARD),
     ("networking.k8s.io", "networkpolicies", GUARD), ("networking.k8s.io", "ingresses", EDITABLE),
     ("apps", "statefulsets", EDITABLE), ("batch", "cronjobs", EDITABLE), ("batch", "jobs", EDITABLE),
+    # a serving's kinds (issue 16)
+    ("apps", "deployments", EDITABLE), ("autoscaling", "horizontalpodautoscalers", EDITABLE),
+    ("policy", "poddisruptionbudgets", EDITABLE),
     ("coordination.k8s.io", "leases", READ_ONLY),
     ("rbac.authorization.k8s.io", "roles", ADMIN_ONLY), ("rbac.authorization.k8s.io", "rolebindings", ADMIN_ONLY),
     ("batch.volcano.sh", "jobs", EDITABLE), ("batch.volcano.sh", "cronjobs", EDITABLE),
@@ -186,6 +191,10 @@ def matrix(subject: Subject, tenant, cluster: str, other_namespaces: list[str]) 
     for verb in ("update", "patch", "delete"):
         out.append((Check(verb, "", "namespaces", name=ns), False))
         out.append((Check(verb, "scheduling.volcano.sh", "queues", name=ns), False))
+    for verb in READ:  # the tenant's own Queue: every member reads it, no ServiceAccount does
+        out.append((Check(verb, "scheduling.volcano.sh", "queues", name=ns), subject.kind != "ServiceAccount"))
+    for other in other_namespaces:
+        out.append((Check("get", "scheduling.volcano.sh", "queues", name=other), False))
     out.append((Check("list", "", "pods"), False))
     out.append((Check("list", "", "secrets"), False))
     return out

@@ -69,11 +69,16 @@ def _mutations(world) -> dict[str, list[dict]]:
     def open_to_all_namespaces(spec):
         spec["ingress"] = [{"from": [{"namespaceSelector": {}}]}]
 
+    def apiserver_for_every_pod(spec):  # what tenantc rendered before: notebooks reached the API server
+        spec["podSelector"] = {}
+
     return {
         "dns-namespace-wide": edit("allow-dns", dns_namespace_wide),
         "egress-all-ports": edit("allow-egress-cidrs", egress_all_ports),
         "no-monitoring": [p for p in world.policies if p["metadata"]["name"] != "allow-monitoring"],
         "open-to-all-namespaces": edit("allow-monitoring", open_to_all_namespaces),
+        "apiserver-for-every-pod": edit("allow-apiserver-egress", apiserver_for_every_pod),
+        "no-apiserver": [p for p in world.policies if p["metadata"]["name"] != "allow-apiserver-egress"],
         "no-policies-in-one-tenant": [p for p in world.policies
                                       if p["metadata"]["namespace"] != world.policies[0]["metadata"]["namespace"]],
     }
@@ -81,7 +86,8 @@ def _mutations(world) -> dict[str, list[dict]]:
 
 def test_the_oracle_notices_each_broken_intent(example, nca, tmp_path):
     """Mutated policy sets (a DNS rule open to the whole DNS namespace, egress CIDRs on every
-    port, no monitoring, a namespace open to all, a tenant with no policies) each fail."""
+    port, no monitoring, a namespace open to all, the API server open to every pod or to none,
+    a tenant with no policies) each fail."""
     import dataclasses
 
     world = next(w for w in worlds_of(example) if w.cluster == "cpu-west")

@@ -56,6 +56,27 @@ def placement(request, scheduling_plane):
     return result
 
 
+GENERATED_SEEDS = int(os.environ.get("TENANTC_PLACEMENT_SEEDS", "2"))  # more in a long run
+
+
+@pytest.fixture(scope="session")
+def generated_placements(scheduling_plane, placement, tmp_path_factory) -> list[tuple[int, object]]:
+    """(seed, placement_run.Result) of each generated repository (placement_gen.py), placed on
+    the session's scheduling cluster after the examples, on nodes of its own."""
+    from placement_gen import write_repo
+    from placement_run import Run
+
+    out = []
+    for i in range(GENERATED_SEEDS):
+        seed = 7000 + i
+        root = write_repo(tmp_path_factory.mktemp(f"placement-gen-{seed}"), seed)
+        started = time.monotonic()
+        result = Run(scheduling_plane, root, site=f"g{seed}-").run()
+        result.timings["placement run"] = round(time.monotonic() - started, 1)
+        out.append((seed, result))
+    return out
+
+
 def pytest_terminal_summary(terminalreporter, config):
     """The placement matrix, for the log: each pod template, its intended pools, where it went."""
     result = config.stash.get(PLACEMENT_RESULT, None)

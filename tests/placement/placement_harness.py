@@ -74,7 +74,9 @@ def _per_node(total: Decimal, nodes: int, unit: Decimal) -> str:
     return str(int(amount)) if unit == 1 else f"{int(amount)}Mi"
 
 
-def build_nodes(platform: Platform) -> tuple[list[dict], dict[str, NodeInfo]]:
+def build_nodes(platform: Platform, site: str = "") -> tuple[list[dict], dict[str, NodeInfo]]:
+    """Nodes for every pool of every cluster. `site` prefixes their names and their cluster label,
+    so several runs share one scheduling control plane without sharing nodes."""
     bodies, infos = [], {}
     for cluster in platform.clusters:
         count = NODES_PER_POOL * len(cluster.node_pools)
@@ -90,7 +92,7 @@ def build_nodes(platform: Platform) -> tuple[list[dict], dict[str, NodeInfo]]:
                 capacity[pool.gpu_resource] = _per_node(cluster.capacity[pool.gpu_resource].value, sharing, Decimal(1))
             assert pool.role == "gpu" or not set(capacity) & gpu_resources
             for i in range(NODES_PER_POOL):
-                name = f"{cluster.name}-{pool.name}-{i}"
+                name = f"{site}{cluster.name}-{pool.name}-{i}"
                 infos[name] = NodeInfo(name, cluster.name, pool)
                 bodies.append({
                     "apiVersion": "v1", "kind": "Node",
@@ -98,7 +100,8 @@ def build_nodes(platform: Platform) -> tuple[list[dict], dict[str, NodeInfo]]:
                         "name": name,
                         "annotations": {KWOK_ANNOTATION[0]: KWOK_ANNOTATION[1]},
                         "labels": {**pool.labels, "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                                   "kubernetes.io/arch": "amd64", CLUSTER_LABEL: cluster.name, POOL_LABEL: pool.name},
+                                   "kubernetes.io/arch": "amd64", CLUSTER_LABEL: f"{site}{cluster.name}",
+                                   POOL_LABEL: pool.name},
                     },
                     "spec": {"taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in pool.taints]},
                     "status": {"capacity": capacity, "allocatable": capacity},

@@ -54,6 +54,7 @@ from compiler.model.workloads import JobSpec, Role, Template
 
 REPO = Path(__file__).resolve().parents[2]
 JOB_KINDS = ("job", "schedule", "flow-job", "flow-schedule", "pipeline-step")  # job roles: they mount datasets
+NEAR_CACHE_KINDS = (*JOB_KINDS, "notebook", "serving")  # pod templates that mount datasets
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class Intent:
     cluster: str
     tenant: str
     kind: str          # notebook | job | schedule | flow-job | flow-schedule | data-gate | flow-runner |
-    #                    pipeline-step | template | cache-scaler | cache-worker
+    #                    pipeline-step | template | cache-scaler | cache-worker | serving
     workload: str      # the spec's name for it (job, schedule, pipeline/step, template, user, dataset)
     task: str          # role name; "notebook", "worker", "scale" for the others
     role: str          # cpu | gpu | cache: which kind of pool
@@ -221,6 +222,7 @@ def _tenant_pods(specs: Specs, tenant: Tenant, cluster: Cluster) -> list[Intent]
         else:
             out.append(Intent(cluster.name, tenant.name, "notebook", user_handle(nb.user), "notebook", "cpu",
                               pools(cluster, "cpu"), datasets=cached))
+    out += _servings(specs, tenant, cluster)
     for job in tenant.jobs:
         if job.cluster == cluster.name:
             out += _gated(cluster, tenant, "job", job.name, job, _job(specs, tenant, cluster, "job", job.name, job))
@@ -254,6 +256,29 @@ def _tenant_pods(specs: Specs, tenant: Tenant, cluster: Cluster) -> list[Intent]
         if dataset.runtime.type != "thin":
             out.append(Intent(cluster.name, tenant.name, "cache-worker", dataset.name, "worker", "cache",
                               pools(cluster, "cpu"), replicas=dataset.runtime.replicas))
+    return out
+
+
+def _servings(specs: Specs, tenant: Tenant, cluster: Cluster) -> list[Intent]:
+    """A serving runs on its cluster's GPU pools of its model when its size (the template's,
+    overridden by the serving's) has GPUs, else on the CPU pools; all maxReplicas of it at once,
+    since the autoscaler may run that many and the quota must admit them."""
+    out = []
+    templates = {t.name: t for t in specs.platform.serving.templates}
+    for serving in tenant.servings:
+        if serving.cluster != cluster.name:
+            continue
+        own = serving.resources.gpu if serving.resources else None
+        gpu = own if own is not None else templates[serving.template].resources.gpu
+        gpus = int(gpu.value) if gpu else 0
+        cached = tuple(_cached_datasets(specs, tenant, cluster, serving.datasets))
+        if gpus:
+            models = {serving.gpu_model} if serving.gpu_model else tenant_gpu_models(tenant, cluster)
+            out.append(Intent(cluster.name, tenant.name, "serving", serving.name, "server", "gpu",
+                              pools(cluster, "gpu", models), _one(models), serving.replicas.max, gpus, cached))
+        else:
+            out.append(Intent(cluster.name, tenant.name, "serving", serving.name, "server", "cpu",
+                              pools(cluster, "cpu"), None, serving.replicas.max, 0, cached))
     return out
 
 

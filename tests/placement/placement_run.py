@@ -47,7 +47,7 @@ from placement_harness import (
     pod_from_template,
     volume_objects,
 )
-from placement_intent import JOB_KINDS, Intent, Intents, QuotaIntent, example_intents
+from placement_intent import NEAR_CACHE_KINDS, Intent, Intents, QuotaIntent, example_intents
 
 from compiler.kube.errors import ApiError
 from compiler.pipeline import compile_repo
@@ -63,7 +63,6 @@ POD_TEMPLATE_KINDS = {("apps", "StatefulSet"), ("apps", "Deployment"), ("apps", 
 CACHE_RUNTIMES = {"AlluxioRuntime", "JindoRuntime", "JuiceFSRuntime", "GooseFSRuntime", "EFCRuntime",
                   "VineyardRuntime"}  # ThinRuntime keeps no cache
 TENANCY_KINDS = ("LimitRange", "ResourceQuota", "ServiceAccount")
-NEAR_CACHE_KINDS = (*JOB_KINDS, "notebook")  # pod templates that mount datasets
 
 
 def group_of(api_version: str) -> str:
@@ -90,10 +89,13 @@ class Result:
 class Run:
     """The phases above against one scheduling ControlPlane; `run()` returns the Result."""
 
-    def __init__(self, plane):
+    def __init__(self, plane, root: Path = REPO, site: str = ""):
+        """`root`: the repository to place (default: the examples); `site`: a prefix for the node
+        names and the cluster label value of this run (see build_nodes)."""
         self.api = Api(endpoint_of(plane))
-        self.intents = example_intents()
-        self.objects = compile_repo(REPO, serialize=False).objects
+        self.site = site
+        self.intents = example_intents(root)
+        self.objects = compile_repo(root, serialize=False).objects
         self.index: dict[tuple[str, str, str, str], dict] = {}  # (cluster, tenant, kind, name)
         for path, obj in self.objects.items():
             cluster, tenant, _ = path.split("/", 2) if path.count("/") == 2 else ("", "", "")
@@ -102,7 +104,7 @@ class Run:
                 assert key not in self.index, f"two rendered {key[2]}s named {key[3]} in {path}: look them up by group"
                 self.index[key] = obj
         self.claimed: set[tuple[str, str, str, str]] = set()
-        nodes, self.node_info = build_nodes(self.intents.specs.platform)
+        nodes, self.node_info = build_nodes(self.intents.specs.platform, site)
         self.node_bodies = nodes
         self.result = Result(self.intents, self.node_info)
         self.cases: list[tuple[str, str]] = []  # case index -> (phase, intent id)
@@ -258,26 +260,37 @@ class Run:
         """The pods (or the StatefulSet) for an intent, from what tenantc rendered."""
         case = self.case("place" if not name_suffix else "near-cache", intent.id)
         c, t = intent.cluster, intent.tenant
+        confine = self.site + c  # the nodes' cluster label value of this run
         if intent.kind == "notebook":
             sts = self.obj(c, t, "StatefulSet", f"nb-{intent.workload}")
             if sts is None:
                 return self.missing(intent, f"StatefulSet nb-{intent.workload}")
             if name_suffix:
                 return [pod_from_template(sts["spec"]["template"], f"{sts['metadata']['name']}{name_suffix}",
-                                          ns, c, case)]
-            return [confine_statefulset(sts, ns, c, case)]
+                                          ns, confine, case)]
+            return [confine_statefulset(sts, ns, confine, case)]
+        if intent.kind == "serving":  # the Deployment's pod template, at the HPA's maxReplicas
+            deployment = self.obj(c, t, "Deployment", intent.workload)
+            if deployment is None:
+                return self.missing(intent, f"Deployment {intent.workload}")
+            template = deployment["spec"]["template"]
+            if name_suffix:
+                return [pod_from_template(template, f"{intent.workload}{name_suffix}", ns, confine, case)]
+            return [pod_from_template(template, f"{intent.workload}-{i}", ns, confine, case)
+                    for i in range(intent.replicas)]
         if intent.kind == "cache-scaler":
             name = f"{intent.workload}-{intent.task}"
             cron = self.obj(c, t, "CronJob", name)
             if cron is None or group_of(cron["apiVersion"]) != "batch":
                 return self.missing(intent, f"batch/v1 CronJob {name}")
-            return [pod_from_template(cron["spec"]["jobTemplate"]["spec"]["template"], f"{name}-0", ns, c, case)]
+            return [pod_from_template(cron["spec"]["jobTemplate"]["spec"]["template"], f"{name}-0", ns, confine, case)]
         if intent.kind == "flow-runner":
             cron = self.obj(c, t, "CronJob", intent.workload)
             if cron is None or group_of(cron["apiVersion"]) != "batch":
                 return self.missing(intent, f"batch/v1 CronJob {intent.workload}")
             template = cron["spec"]["jobTemplate"]["spec"]["template"]
-            return [pod_from_template(template, f"{intent.workload}-{intent.task}{name_suffix or '-0'}", ns, c, case)]
+            name = f"{intent.workload}-{intent.task}{name_suffix or '-0'}"
+            return [pod_from_template(template, name, ns, confine, case)]
         if intent.kind == "cache-worker":
             dataset = self.obj(c, t, "Dataset", intent.workload)
             runtime = next((o for (oc, ot, k, n), o in self.index.items()
@@ -287,7 +300,8 @@ class Run:
             self.claimed.add((c, t, runtime["kind"], intent.workload))
             replicas = (runtime.get("spec") or {}).get("replicas", 1)
             template = cache_worker_template(runtime, dataset)
-            return [pod_from_template(template, f"{intent.workload}-worker-{i}", ns, c, case) for i in range(replicas)]
+            return [pod_from_template(template, f"{intent.workload}-worker-{i}", ns, confine, case)
+                    for i in range(replicas)]
         kind, name = {
             "job": ("Job", intent.workload),
             "schedule": ("CronJob", intent.workload),
@@ -305,8 +319,8 @@ class Run:
         if task is None:
             return self.missing(intent, f"task {intent.task} of Volcano {kind} {name}")
         if name_suffix:
-            return [pod_from_template(task["template"], f"{name}-{intent.task}{name_suffix}", ns, c, case)]
-        return [pod_from_template(task["template"], f"{name}-{intent.task}-{i}", ns, c, case)
+            return [pod_from_template(task["template"], f"{name}-{intent.task}{name_suffix}", ns, confine, case)]
+        return [pod_from_template(task["template"], f"{name}-{intent.task}-{i}", ns, confine, case)
                 for i in range(task.get("replicas", 1))]
 
     def missing(self, intent: Intent, what: str) -> list[dict] | None:
@@ -401,7 +415,7 @@ class Run:
                     pools = [p for p in cluster.pools("gpu") if p.gpu_model == other]
                     name = f"gpu-{model}-on-{other}".lower()
                     pod = pod_from_template(_other_model_template(quota.gpu_resources[model], pools), name, ns,
-                                            quota.cluster, self.case("across-models", key))
+                                            self.site + quota.cluster, self.case("across-models", key))
                     expected[key] = [(ns, name)]
                     self.submit(pod)
         self.result.across_models = {k: v[0] for k, v in self.wait_placed(expected).items()}

@@ -36,42 +36,30 @@ Known defects of tenantc would be strict xfails naming their issue, so they flip
 from __future__ import annotations
 
 import pytest
+from placement_checks import (
+    across_model_cases,
+    across_model_problems,
+    all_problems,
+    landing_problems,
+    near_cache_intents,
+    near_cache_problems,
+    quota_cases,
+    quota_problems,
+)
 from placement_harness import CLUSTER_LABEL, KWOK_ANNOTATION, Api, endpoint_of
-from placement_intent import JOB_KINDS, Intent, QuotaIntent, example_intents
+from placement_intent import Intent, QuotaIntent, example_intents
 
 pytestmark = pytest.mark.cluster
 
 INTENTS = example_intents()
 
 
-def _node_facts(placement, node: str) -> str:
-    info = placement.nodes.get(node)
-    return f"{node} (pool {info.pool.name}, role {info.pool.role}, gpu model {info.pool.gpu_model})" if info else node
-
-
 @pytest.mark.parametrize("intent", INTENTS.pods, ids=lambda i: i.id)
 def test_pod_lands_on_its_intended_pool(placement, intent: Intent):
-    assert intent.id not in placement.missing, placement.missing.get(intent.id)
-    outcomes = placement.pods[intent.id]
-    assert outcomes, f"{intent.id}: no pod was made"
-    for outcome in outcomes:
-        where = f"pod {outcome.namespace}/{outcome.pod}"
-        assert not outcome.rejected, f"{where} was refused by the API server: {outcome.rejected}"
-        assert outcome.node, f"{where} was not placed: {outcome.unschedulable or 'still pending'}"
-        node = placement.nodes[outcome.node]
-        facts = _node_facts(placement, outcome.node)
-        assert node.cluster == intent.cluster, f"{where} left its cluster: {facts}"
-        assert node.pool.name in intent.pools, f"{where} landed on {facts}, meant for pools {sorted(intent.pools)}"
-        if intent.role == "cpu":
-            assert node.pool.role != "gpu", f"{where} is CPU work on a GPU node: {facts}"
-        if intent.role != "cache":
-            assert node.pool.role != "cache", f"{where} landed on the cache pool: {facts}"
-        if intent.gpu_model:
-            assert node.pool.gpu_model == intent.gpu_model, f"{where} wants {intent.gpu_model}, got {facts}"
-        assert outcome.phase == "Running", f"{where} on {facts} is {outcome.phase}, kwok should run it"
+    assert not landing_problems(placement, intent)
 
 
-NEAR_CACHE = [i for i in INTENTS.pods if i.datasets and i.kind in (*JOB_KINDS, "notebook")]
+NEAR_CACHE = near_cache_intents(INTENTS)
 
 
 @pytest.mark.parametrize("intent", NEAR_CACHE, ids=lambda i: i.id)
@@ -82,18 +70,7 @@ def test_job_pod_can_run_next_to_its_cache(placement, intent: Intent):
     Demo 3) to the nodes Fluid labels `fluid.io/s-<namespace>-<dataset>` for running the
     dataset's cache workers. Its cache is the one on its own kind of pool, and the claims it
     mounts must be that cache's."""
-    cache = {c: sorted(placement.cache_nodes.get((intent.cluster, owner, c), set())) for owner, c in intent.caches}
-    if not all(cache.values()) or intent.id not in placement.near_cache:
-        pytest.fail(f"no cache worker of {intent.caches} placed on {intent.cluster} ({cache}), or no probe: "
-                    f"{placement.missing.get(intent.id)}")
-    missing = set(intent.caches) - placement.mounted[intent.id]
-    assert not missing, f"{intent.id} mounts {sorted(placement.mounted[intent.id])}, not the caches {sorted(missing)}"
-    (probe,) = placement.near_cache[intent.id]
-    if probe.rejected or not probe.decided:
-        pytest.fail(f"pod {probe.namespace}/{probe.pod}: refused or undecided: {probe.rejected}")
-    assert probe.node, (f"pod {probe.namespace}/{probe.pod} (task {intent.task}) with Fluid's cache affinity to "
-                        f"{cache} was not placed: {probe.unschedulable or 'still pending'}")
-    assert placement.nodes[probe.node].pool.name in intent.pools, _node_facts(placement, probe.node)
+    assert not near_cache_problems(placement, intent)
 
 
 def test_examples_read_cached_data_from_cpu_and_gpu_pods_of_one_cluster(placement):
@@ -106,29 +83,16 @@ def test_examples_read_cached_data_from_cpu_and_gpu_pods_of_one_cluster(placemen
     assert any(None in kinds and len(kinds) > 1 for kinds in readers.values()), readers
 
 
-QUOTA_CASES = [(q, resource) for q in INTENTS.quotas
-               for resource in ["cpu", "memory", *(f"gpu-{m}" for m in sorted(q.gpus))]
-               if (resource != "cpu" or q.cpu is not None) and (resource != "memory" or q.memory is not None)]
-
-
-def _quota_param(q: QuotaIntent, resource: str):
-    return pytest.param(q, resource, id=f"{q.cluster}/{q.tenant}/{resource}")
-
-
-@pytest.mark.parametrize("quota, resource", [_quota_param(q, r) for q, r in QUOTA_CASES])
+@pytest.mark.parametrize("quota, resource", [pytest.param(q, r, id=f"{q.cluster}/{q.tenant}/{r}")
+                                             for q, r in quota_cases(INTENTS)])
 def test_pod_beyond_the_quota_is_refused(placement, quota: QuotaIntent, resource: str):
     """The cpu, the memory and each GPU model apart (issue 12: per-model quota, never merged), with
     an explicit 0 for the models the tenant has none of there."""
-    outcome = placement.quota[f"{quota.cluster}/{quota.tenant}/{resource}"]
-    allowed = quota.gpus[resource[4:]] if resource.startswith("gpu-") else getattr(quota, resource)
-    assert outcome.rejected, (f"pod {outcome.namespace}/{outcome.pod} asking for more {resource} than the spec "
-                              f"allows on {quota.cluster} ({allowed}) was admitted: {outcome.note}")
-    assert "exceeded quota" in outcome.rejected, outcome.rejected
+    assert not quota_problems(placement, quota, resource)
 
 
 ACROSS_MODELS = [pytest.param(q, model, other, id=f"{q.cluster}/{q.tenant}/{model}-on-{other}")
-                 for q in INTENTS.quotas for model, count in sorted(q.gpus.items()) if count
-                 for other in sorted(set(q.gpus) - {model})]
+                 for q, model, other in across_model_cases(INTENTS)]
 
 
 @pytest.mark.parametrize("quota, model, other", ACROSS_MODELS)
@@ -136,10 +100,7 @@ def test_one_models_quota_cannot_buy_another_models_gpus(placement, quota: Quota
     """Issue 12 (GPU quota per model): a pod asking for a GPU under the resource name of a model
     the tenant has quota for, but required onto another model's pool, is refused or placed
     nowhere: that pool's device plugin advertises another resource name."""
-    outcome = placement.across_models[f"{quota.cluster}/{quota.tenant}/{model}-on-{other}"]
-    assert outcome.decided, f"pod {outcome.namespace}/{outcome.pod} is still pending without a verdict"
-    assert not outcome.node, (f"pod {outcome.namespace}/{outcome.pod} asking for {quota.gpu_resources[model]} "
-                              f"({model}) was placed on {_node_facts(placement, outcome.node)}, a {other} node")
+    assert not across_model_problems(placement, quota, model, other)
 
 
 def test_examples_hold_two_gpu_models_on_one_cluster(placement):
@@ -148,6 +109,25 @@ def test_examples_hold_two_gpu_models_on_one_cluster(placement):
     assert any(len([m for m, c in q.gpus.items() if c]) > 1 and len(set(q.gpu_resources.values())) > 1
                for q in INTENTS.quotas)
     assert ACROSS_MODELS
+
+
+def test_generated_tenants_land_where_their_specs_mean(generated_placements):
+    """The same checks over generated repositories (placement_gen.py: GPU quota of one or several
+    models, every platform template, GPU and CPU notebooks, caches of each runtime read by CPU and
+    GPU pods, an exported dataset, waits for data), each placed by the real kube-scheduler."""
+    checks, wrong = 0, []
+    kinds: set[tuple[str, str]] = set()
+    for seed, result in generated_placements:
+        count, problems = all_problems(result)
+        checks += count
+        wrong += [f"seed {seed}: {p}" for p in problems]
+        kinds |= {(i.kind, i.role) for i in result.intents.pods}
+        print(f"seed {seed}: {len(result.intents.pods)} pod templates, {count} checks, {len(problems)} wrong, "
+              f"{result.timings}")
+    # what the generator must have drawn for the sweep to mean something
+    assert not wrong, f"{len(wrong)} of {checks} checks wrong:\n" + "\n".join(wrong[:40])
+    assert {("job", "gpu"), ("job", "cpu"), ("notebook", "cpu"), ("notebook", "gpu"), ("cache-worker", "cache"),
+            ("data-gate", "cpu")} <= kinds, kinds
 
 
 def test_every_rendered_pod_template_is_meant_somewhere(placement):

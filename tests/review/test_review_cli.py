@@ -73,3 +73,30 @@ def test_review_is_listed_in_the_help(capsys):
         main(["review", "--help"])
     text = capsys.readouterr().out
     assert "--base REF" in text and "--exit-code" in text and "--kubeconfig" in text
+
+
+def test_review_validates_each_cluster_against_its_own_crd_folder(spec_repo, capsys):
+    """With crds/<cluster>/ in the working tree (as `tenantc crds pull` leaves them) review needs no
+    --crd-dir; a cluster whose Queue CRD lacks spec.capability refuses its Queues, naming them."""
+    import shutil
+    from pathlib import Path
+
+    from compiler.load import yaml_io
+
+    upstream = Path(__file__).resolve().parents[2].parent / "shared" / "crds"
+    if not upstream.is_dir():
+        pytest.skip("the upstream CRDs are not beside the checkout")
+    root = spec_repo.root
+    for cluster in ("gpu-east", "cpu-west"):
+        shutil.copytree(upstream, root / "crds" / cluster)
+    code, out, _ = run_cli(capsys, "--root", str(root), "--base", "main", "--no-cache")
+    assert code == 0 and "not validated" not in out and "warning" not in out
+
+    queues = root / "crds" / "cpu-west" / "volcano" / "scheduling.volcano.sh_queues.yaml"
+    crd = yaml_io.load(queues.read_text())
+    for version in crd["spec"]["versions"]:
+        del version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["capability"]
+    queues.write_text(yaml_io.dump(crd))
+    code, out, err = run_cli(capsys, "--root", str(root), "--base", "main", "--no-cache")
+    assert code == 2 and "rendered/cpu-west/" in out + err and "capability" in out + err
+    assert "rendered/gpu-east/" not in out + err

@@ -43,6 +43,21 @@ def test_init_writes_a_repository_that_compiles_at_once(tmp_path, capsys):
     assert main(["check", "--root", str(target)]) == 0  # rendered/ and schemas/ are fresh
 
 
+def test_a_new_repository_says_how_to_pull_its_clusters_crds(tmp_path):
+    """Before `tenantc crds pull`, compile warns once per cluster with the command to run; the
+    README and the platform file say the same; CI passes no --crd-dir (that would merge the
+    clusters' folders into one set)."""
+    init_repository(tmp_path / "r")
+    result = compile_repo(tmp_path / "r")
+    assert result.warnings[0].startswith(
+        "cluster main: no CRD folder crds/main/; run `tenantc crds pull --cluster main`")
+    readme = (tmp_path / "r/README.md").read_text()
+    assert "tenantc crds pull" in readme and "crds/<cluster>/" in readme
+    assert "tenantc crds pull --cluster main" in (tmp_path / "r/tenants/platform.yaml").read_text()
+    for ci in (".github/workflows/tenantc.yaml", ".pre-commit-config.yaml"):
+        assert "--crd-dir" not in (tmp_path / "r" / ci).read_text(), ci
+
+
 def test_schemas_are_the_projects_and_specs_point_editors_at_them(tmp_path):
     init_repository(tmp_path / "r")
     for name in ("tenant.schema.json", "platform.schema.json"):

@@ -26,7 +26,7 @@ class Case:
     tags: tuple[str, ...] = field(default=())
 
 
-VISION, QUANT, RECSYS = "vision.yaml", "quant-research.yaml", "recsys.yaml"
+VISION, QUANT, RECSYS, ADS = "vision.yaml", "quant-research.yaml", "recsys.yaml", "ads-ranking.yaml"
 BIG_BATCH = {
     "name": "big-batch",
     "template": "cpu-batch",
@@ -486,6 +486,53 @@ CASES = {
                 "128 per pod is above the platform's container maximum 96",
             )
         ],
+    ),
+    # -- servings and job pods (issue 16): templates, quota at maxReplicas, references only --
+    "unknown serving template": Case(
+        [("set", ADS, "servings[0].template", "triton")],
+        [("tenants/" + ADS, "servings[0].template", "unknown serving template 'triton'")], only=True,
+    ),
+    "serving beyond the quota at maxReplicas": Case(
+        [("set", ADS, "servings[0].replicas.max", 200)],
+        [("tenants/" + ADS, "servings[0]", "at maxReplicas the servings on cpu-west (ctr) request cpu 800")],
+        only=True,
+    ),
+    "serving replicas min above max": Case(
+        [("set", ADS, "servings[0].replicas", {"min": 5, "max": 2})],
+        [("tenants/" + ADS, "servings[0].replicas", "min 5 is above max 2")], only=True,
+    ),
+    "serving on a GPU model its cluster lacks": Case(
+        [("set", RECSYS, "servings[0].gpuModel", "H100")],
+        [("tenants/" + RECSYS, "servings[0].gpuModel", "cluster 'cpu-west' has no H100 GPUs")],
+    ),
+    "secret value instead of a reference": Case(
+        [("set", QUANT, "schedules[0].job.envRefs[0]", {"name": "TICKDB_PASSWORD", "value": "hunter2"})],
+        [("tenants/" + QUANT, "schedules[0].job.envRefs[0]", "'value' is not allowed")], only=True,
+    ),
+    "secret in plain env": Case(
+        [("set", QUANT, "schedules[0].job.roles[0].env", {"DB_PASSWORD": "hunter2"})],
+        [("tenants/" + QUANT, "schedules[0].job.roles[0].env.DB_PASSWORD", "looks like a secret value")], only=True,
+    ),
+    "secret contents in an extra volume": Case(
+        [("set", QUANT, "schedules[0].job.extraVolumes[0]",
+          {"name": "creds", "mountPath": "/creds", "secret": "creds", "stringData": {"k": "v"}})],
+        [("tenants/" + QUANT, "schedules[0].job.extraVolumes[0]", "contents are not allowed")], only=True,
+    ),
+    "bad policy event": Case(
+        [("set", QUANT, "schedules[0].job.policies[0].event", "PodCrashed")],
+        [("tenants/" + QUANT, "schedules[0].job.policies[0].event", "'PodEvicted'")], only=True,
+    ),
+    "bad policy action": Case(
+        [("set", QUANT, "schedules[0].job.policies[0].action", "Reboot")],
+        [("tenants/" + QUANT, "schedules[0].job.policies[0].action", "'RestartTask'")], only=True,
+    ),
+    "pod template image from a disallowed registry": Case(
+        [("set", "platform.yaml", "podTemplates[0].image", "docker.io/krb5/renewer:1")],
+        [("tenants/platform.yaml", "podTemplates[0].image", "not from an allowed registry")],
+    ),
+    "unknown pod template": Case(
+        [("set", QUANT, "schedules[0].job.containers", ["krb5"])],
+        [("tenants/" + QUANT, "schedules[0].job.containers[0]", "unknown pod template 'krb5'")], only=True,
     ),
 }
 

@@ -11,6 +11,7 @@ from compiler.kinds import (
     MANAGED_BY_LABEL,
     PLATFORM_DIR,
     PLATFORM_TENANT,
+    QUEUE_READER_PREFIX,
     SOURCE_ANNOTATION,
     TENANT_LABEL,
 )
@@ -64,20 +65,34 @@ def test_namespaced_objects_live_in_their_tenants_namespace(example):
 
 def test_no_cluster_wide_grants_and_no_wildcards(example):
     """Tenants get namespaced grants only: ClusterRoles exist only as the platform's member roles
-    (under _platform/, bound per namespace), no ClusterRoleBinding at all, no '*' in any rule."""
+    (under _platform/, bound per namespace) and one queue reader per tenant, limited by name to
+    that tenant's own Queue and bound (ClusterRoleBinding) to exactly that tenant's members; no '*'
+    in any rule."""
     assert any(obj["kind"] == "Role" and obj["rules"] for obj in example.objects.values())
     cluster_roles = set()
+    readers = 0
     for path, obj in example.objects.items():
-        assert obj["kind"] != "ClusterRoleBinding", path
-        if obj["kind"] == "ClusterRole":
-            assert path.split("/")[1] == PLATFORM_DIR, path
+        if obj["kind"] in ("ClusterRole", "ClusterRoleBinding") and path.split("/")[1] != PLATFORM_DIR:
+            tenant = example.specs.tenant(path.split("/")[1]).tenant
+            assert obj["metadata"]["name"] == f"{QUEUE_READER_PREFIX}{tenant.name}", path
+            if obj["kind"] == "ClusterRole":
+                assert obj["rules"] == [{"apiGroups": ["scheduling.volcano.sh"], "resources": ["queues"],
+                                         "resourceNames": [tenant.name], "verbs": ["get", "list", "watch"]}], path
+            else:
+                assert obj["roleRef"]["name"] == obj["metadata"]["name"], path
+                assert {(s["kind"], s["name"]) for s in obj["subjects"]} == {m.subject for m in tenant.members}
+            readers += 1
+        elif obj["kind"] == "ClusterRole":
             cluster_roles.add((path.split("/")[0], obj["metadata"]["name"]))
+        else:
+            assert obj["kind"] != "ClusterRoleBinding", path
         for rule in obj.get("rules", []) if isinstance(obj.get("rules"), list) else []:
             for key in ("verbs", "resources", "apiGroups", "resourceNames"):
                 assert "*" not in rule.get(key, []), (path, rule)
                 assert not any("*" in value for value in rule.get(key, [])), (path, rule)
     clusters = {c.name for c in example.specs.platform.clusters}
     assert cluster_roles == {(c, f"tenantc-member-{role}") for c in clusters for role in MEMBER_ROLES}
+    assert readers
 
 
 def test_member_roles_never_write_the_guard_rails(example):
@@ -154,16 +169,20 @@ def test_network_policies_deny_by_default_and_open_what_the_spec_says(example):
         assert _peers(policies["allow-monitoring"]["ingress"]) == {platform.monitoring_namespace}, where
 
         network = tenant.network
-        # The gateway never gets the whole namespace: only notebooks asking for an Ingress, on their port.
+        # The gateway never gets the whole namespace: only notebooks and servings asking for an
+        # Ingress, on their port (Jupyter's 8888, the serving template's port).
         from_gateway = {name for name, spec in policies.items()
                         if platform.ingress_namespace in _peers(spec.get("ingress", []))}
-        wanted = {f"nb-{user_handle(nb.user)}-from-ingress" for nb in tenant.notebooks
-                  if nb.ingress and network.allow_from_ingress and f"nb-{user_handle(nb.user)}" in
-                  {name for kind, name in objects if kind == "StatefulSet"}}
-        assert from_gateway == wanted, where
+        ports = {f"nb-{user_handle(nb.user)}-from-ingress": 8888 for nb in tenant.notebooks
+                 if nb.ingress and network.allow_from_ingress and f"nb-{user_handle(nb.user)}" in
+                 {name for kind, name in objects if kind == "StatefulSet"}}
+        templates = {t.name: t for t in platform.serving.templates}
+        ports.update({f"{sv.name}-from-ingress": templates[sv.template].port for sv in tenant.servings
+                      if sv.ingress and network.allow_from_ingress and sv.cluster == cluster})
+        assert from_gateway == set(ports), where
         for name in from_gateway:
             assert policies[name]["podSelector"] != {}, where
-            assert [p["port"] for rule in policies[name]["ingress"] for p in rule["ports"]] == [8888], where
+            assert [p["port"] for rule in policies[name]["ingress"] for p in rule["ports"]] == [ports[name]], where
 
         allowed = policies.get("allow-from-tenants", {}).get("ingress", [])
         assert _peers(allowed) == set(network.allow_from_tenants), where

@@ -48,6 +48,13 @@ GOLDEN = {
     "JobFlow (data gate, then the job)": "gpu-east/vision/jobflow.flow.volcano.sh-resnet50-ddp.yaml",
     "JobTemplate (pipeline step)": "gpu-east/vision/jobtemplate.flow.volcano.sh-detector-daily-train.yaml",
     "CronJob (scheduled pipeline)": "gpu-east/vision/cronjob-detector-daily.yaml",
+    "Deployment (TF Serving, CPU)": "cpu-west/ads-ranking/deployment-ctr.yaml",
+    "Deployment (generic server, A10 GPU)": "cpu-west/recsys/deployment-ranker.yaml",
+    "Service (serving)": "cpu-west/ads-ranking/service-ctr.yaml",
+    "HorizontalPodAutoscaler (serving)": "cpu-west/ads-ranking/horizontalpodautoscaler-ctr.yaml",
+    "PodDisruptionBudget (serving)": "cpu-west/ads-ranking/poddisruptionbudget-ctr.yaml",
+    "Ingress (serving)": "cpu-west/ads-ranking/ingress-ctr.yaml",
+    "NetworkPolicy (serving)": "cpu-west/ads-ranking/networkpolicy-ctr-from-ingress.yaml",
     "Role (flow runner)": "gpu-east/vision/role-tenantc-flow-runner.yaml",
     "JobTemplate (published template)": "gpu-east/vision/jobtemplate.flow.volcano.sh-tpl-resnet.yaml",
 }

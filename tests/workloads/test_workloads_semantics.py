@@ -9,7 +9,7 @@ import pytest
 from compiler.agent.permissions import permission_set, rules_for
 from compiler.fluid import RUNTIME_KINDS, runtime_resource
 from compiler.identity import RenderedPath
-from compiler.kinds import DATASET_CLAIM_ANNOTATION
+from compiler.kinds import DATASET_CLAIM_ANNOTATION, QUEUE_READER_PREFIX
 from compiler.plan.templates import merge
 from compiler.quantity import Quantity
 
@@ -166,6 +166,7 @@ def test_wait_for_data_iff_the_job_waits(examples):
     waiting, gated = set(), set()
     for job, path, task in examples.tasks():
         init = {c["name"]: c for c in task["template"]["spec"]["initContainers"]}
+        added = [c.template.name for c in job.pod.containers]  # the platform's sidecars the job adds
         if job.wait is not None and job.wait.gate == "init":
             waiting.add(job.name)
             args = init["wait-for-data"]["args"]
@@ -175,9 +176,9 @@ def test_wait_for_data_iff_the_job_waits(examples):
             assert set(job.wait.datasets) <= mounted, path  # a CPU pod reads (and waits for) the home caches
             assert args[args.index("--namespace") + 1] == job.tenant
             assert args[args.index("--min-cached-percent") + 1] == str(job.wait.percent)
-            assert list(init) == ["tenantc-agent", "wait-for-data"]  # after the sidecar starts
+            assert list(init) == ["tenantc-agent", *added, "wait-for-data"]  # after the sidecars start
         else:
-            assert list(init) == ["tenantc-agent"], path
+            assert list(init) == ["tenantc-agent", *added], path
             if job.wait is not None:
                 gated.add(job.name)
                 assert job.gated_by_flow and any(r.gpu for r in job.roles), path
@@ -473,12 +474,13 @@ def test_scaler_may_patch_only_its_runtime(examples):
 
 
 def test_no_wildcards_and_no_cluster_wide_rbac(examples):
-    """Nothing in rendered/ grants '*' or is a ClusterRoleBinding; the only ClusterRoles are the
-    platform's member roles (bound per namespace)."""
+    """Nothing in rendered/ grants '*'; the only ClusterRoles are the platform's member roles (bound
+    per namespace) and each tenant's queue reader, the only ClusterRoleBindings bind those readers."""
     docs = examples.yaml_docs()
-    assert not [d for d in docs if d["kind"] == "ClusterRoleBinding"]
+    readers = {d["metadata"]["name"] for d in docs if d["kind"] == "ClusterRoleBinding"}
+    assert readers and all(name.startswith(QUEUE_READER_PREFIX) for name in readers)
     assert {d["metadata"]["name"] for d in docs if d["kind"] == "ClusterRole"} == \
-        {"tenantc-member-admin", "tenantc-member-edit", "tenantc-member-view"}
+        {"tenantc-member-admin", "tenantc-member-edit", "tenantc-member-view"} | readers
     rules = [rule for d in docs if d["kind"] in ("Role", "ClusterRole") for rule in d["rules"]]
     assert rules
     for rule in rules:

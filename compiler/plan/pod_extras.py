@@ -1,0 +1,92 @@
+"""A job's pod additions resolved (compiler/model/pods.py): env and volumes by reference, the
+/dev/shm size, image pull secrets, the platform's sidecars and init containers it adds, its
+Volcano lifecycle policies and preemptability. Plain env whose name says it is a secret is
+refused here: its value would sit in Git and in rendered/."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from compiler.errors import Problems
+from compiler.model import Specs
+from compiler.model.pods import SECRET_LIKE_NAME, EnvRef, PodTemplate, VolumeRef
+from compiler.model.workloads import JobSpec
+from compiler.plan.scope import TenantScope
+from compiler.quantity import Quantity
+
+SIDECAR_CPU, SIDECAR_MEMORY = Quantity.parse("50m").value, Quantity.parse("64Mi").value
+
+
+@dataclass(frozen=True)
+class ResolvedContainer:
+    """A platform pod template as a job adds it, sized."""
+
+    template: PodTemplate
+    cpu: Decimal
+    memory: Decimal
+
+
+@dataclass(frozen=True)
+class PodExtras:
+    """What a job adds to each of its pods, decided."""
+
+    env_refs: list[EnvRef] = field(default_factory=list)
+    extra_volumes: list[VolumeRef] = field(default_factory=list)
+    shm_size: Decimal | None = None
+    image_pull_secrets: list[str] = field(default_factory=list)
+    containers: list[ResolvedContainer] = field(default_factory=list)
+    policies: list[dict[str, str]] | None = None  # None: tenantc's default (compiler.volcano)
+    preemptable: bool | None = None
+
+    def per_pod(self) -> dict[str, Decimal]:
+        """The cpu and memory every pod asks for on top of its main container: the sidecars'
+        (running beside it) and init containers' (counted as if they did too: an upper bound)."""
+        return {"cpu": sum((c.cpu for c in self.containers), Decimal(0)),
+                "memory": sum((c.memory for c in self.containers), Decimal(0))}
+
+
+def check_pod_templates(specs: Specs, problems: Problems) -> None:
+    """The platform's pod templates use allowed registries (the guardrail would refuse them)."""
+    platform = specs.platform
+    for i, template in enumerate(platform.pod_templates):
+        if not platform.image_allowed(template.image):
+            problems.add(specs.platform_source.path, f"podTemplates[{i}].image", f"image '{template.image}' is not "
+                         "from an allowed registry", f"use one of: {', '.join(platform.allowed_registries)}")
+    for i, serving in enumerate(platform.serving.templates):
+        if serving.image and not platform.image_allowed(serving.image):
+            problems.add(specs.platform_source.path, f"serving.templates[{i}].image", f"image '{serving.image}' is "
+                         "not from an allowed registry", f"use one of: {', '.join(platform.allowed_registries)}")
+
+
+def check_plain_env(scope: TenantScope, env: dict[str, str], where: str) -> None:
+    """Plain env whose name says it holds a secret (PASSWORD, TOKEN, ...) is refused."""
+    for name in sorted(env):
+        if SECRET_LIKE_NAME.search(name):
+            scope.problems.add(scope.file, f"{where}.env.{name}", "looks like a secret value in plain env (it "
+                               "would be committed to Git and rendered for everyone with read access)",
+                               f"reference a Secret instead: envRefs: [{{name: {name}, secret: {{name: <secret>, "
+                               "key: <key>}}]")
+
+
+def resolve_pod_extras(scope: TenantScope, job: JobSpec, at: str) -> PodExtras:
+    templates = {t.name: t for t in scope.specs.platform.pod_templates}
+    containers = []
+    for i, name in enumerate(job.containers):
+        template = templates.get(name)
+        if template is None:
+            scope.problems.add(scope.file, f"{at}.containers[{i}]", f"unknown pod template '{name}'",
+                               f"use one of the platform's podTemplates: {', '.join(sorted(templates)) or '(none)'}")
+            continue
+        containers.append(ResolvedContainer(template, template.cpu.value if template.cpu else SIDECAR_CPU,
+                                            template.memory.value if template.memory else SIDECAR_MEMORY))
+    names = [v.name for v in job.extra_volumes] + [v.name for c in containers for v in c.template.volumes]
+    for i, volume in enumerate(job.extra_volumes):
+        if names.count(volume.name) > 1:
+            scope.problems.add(scope.file, f"{at}.extraVolumes[{i}].name", f"volume name '{volume.name}' is used "
+                               "twice (by this job or a pod template it adds)", "rename it")
+    return PodExtras(
+        env_refs=list(job.env_refs), extra_volumes=list(job.extra_volumes),
+        shm_size=job.shm_size.value if job.shm_size is not None else None,
+        image_pull_secrets=list(job.image_pull_secrets), containers=containers,
+        policies=[{"event": p.event, "action": p.action} for p in job.policies] if job.policies is not None else None,
+        preemptable=job.preemptable)
