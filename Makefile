@@ -47,8 +47,10 @@ compile check: $(BIN)/.installed
 schema: $(BIN)/.installed
 	$(BIN)/tenantc schema
 
+## bench: issue 17's performance table (import, compile, one-tenant edit, review and check in a
+## fresh clone, the memory curve, apply when bench/apply_bench.py exists); not part of `make test`
 bench: $(BIN)/.installed
-	$(BIN)/python bench/compile_bench.py
+	$(BIN)/python bench/perf_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .tenantc-cache .pytest_cache .hypothesis

@@ -17,13 +17,13 @@ from compiler.errors import CompileError, Problem, Problems
 from compiler.gc_pause import collector_paused
 from compiler.identity import RenderedPath, unit_folder
 from compiler.kinds import BUILTIN_GROUPS, PLATFORM_DIR, group_of
-from compiler.load.sources import Source, read_sources
+from compiler.load.sources import Source, Sources, read_sources
 from compiler.model import Specs, build_specs
 from compiler.model.platform import Platform
 from compiler.plan import Plan, make_plan
 from compiler.render import RenderCollision, render_platform_cluster, render_tenant, tenant_contexts
-from compiler.render.argocd import render_argocd, summaries_of
-from compiler.render.unit_cache import UnitCache, UnitMeta, unit_key
+from compiler.render.argocd import ArgoCdSettings, render_argocd, summaries_of
+from compiler.render.unit_cache import UNIT_CACHE_FILE, UnitCache, UnitMeta, unit_key
 from compiler.render.units import Loader, Unit, UnitTree
 from compiler.validate import ValidationReport, unchecked_warnings, validate_objects
 from compiler.validate.crds import (
@@ -67,9 +67,42 @@ class CompileResult:
         return out
 
 
+@dataclass
+class SharedUnits:
+    """Units one compile rendered and validated (or found in its unit cache), offered to the
+    next compile in the same process: review's two revisions share every unit whose key is
+    the same in both, so such a unit is rendered and validated once. A key determines the
+    unit's objects (the unit cache's contract), so sharing changes no byte and no verdict."""
+
+    units: dict[str, tuple[Unit, dict, list]] = field(default_factory=dict)  # key -> (unit, summary, unchecked)
+    reused: int = 0  # units a compile took from here
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A repository planned but not rendered: its specs, plan and every unit's key."""
+
+    specs: Specs
+    plan: Plan
+    keys: dict[str, str]  # unit folder ('cluster/tenant', 'cluster/_platform') -> key
+
+
+def plan_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | None = None,
+              schema_engine: str | None = None, sources: Sources | None = None) -> Planned:
+    """Load, model and plan (raising CompileError like compile_repo), and key every unit as
+    compile_repo does, without rendering any."""
+    with collector_paused():
+        specs, plan = _plan(root, Problems(), _Clock(), sources)
+        own_dirs = platform_crd_dirs(root, specs.platform) if crds is None and not crd_dirs else {}
+        schema_key = _schema_key(crds, list(crd_dirs or []), own_dirs, schema_engine)
+        return Planned(specs, plan, {folder: key for folder, key, _ in _unit_jobs(plan, schema_key)})
+
+
 def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | None = None,
                  schema_engine: str | None = None, serialize: bool = True,
-                 use_cache: bool = True) -> CompileResult:
+                 use_cache: bool = True, shared: SharedUnits | None = None,
+                 sources: Sources | None = None, planned: Planned | None = None,
+                 only: Callable[[str], bool] | None = None) -> CompileResult:
     """Compile the specs under `root`; raises CompileError with every problem found.
 
     Units (one tenant on one cluster) whose inputs are unchanged come from the unit cache in
@@ -79,18 +112,28 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | No
     Both flags only choose what is skipped: there is one path through the stages.
 
     Custom kinds are validated against `crds`, else the CRDs under `crd_dirs` for every
-    cluster, else each cluster's own CRD folder named by the platform file."""
+    cluster, else each cluster's own CRD folder named by the platform file.
+
+    `shared` passes units between compiles in one process (see SharedUnits); a compile that
+    takes units from it must not serialize, since a shared unit may hold no YAML.
+    `sources` are the spec files already read (review builds the base's from the head's and
+    the files that differ); without them the files under `root` are read. `planned` (from
+    plan_repo) skips load, model and plan. With `only`, the units whose folder it refuses are
+    left out: not rendered, validated or in the result (Argo CD's unit, when the platform has
+    one, is made from every unit all the same, so that part of them is rendered)."""
+    assert shared is None or not serialize or not shared.units, "shared units may hold no YAML"
     with collector_paused():
         clock, problems = _Clock(), Problems()
         problems.extend(folder_problems(root, (RENDERED_DIR, CACHE_DIR) if serialize else ()))
         problems.raise_if_any()  # before the caches under CACHE_DIR are read or written
-        specs, plan = _plan(root, problems, clock)
+        specs, plan = (planned.specs, planned.plan) if planned else _plan(root, problems, clock, sources)
         crd_dirs = list(crd_dirs or [])
         own_dirs = platform_crd_dirs(root, specs.platform) if crds is None and not crd_dirs else {}
-        # Keys only matter for what is cached or written: without YAML there is neither.
-        schema_key = _schema_key(crds, crd_dirs, own_dirs, schema_engine) if serialize else None
-        cache = UnitCache(root / CACHE_DIR / "units.sqlite" if use_cache and serialize else None)
-        rendered = _render(plan, _unit_jobs(plan, schema_key), cache, problems)
+        # Keys only matter for what is cached, written or shared: without YAML or sharing there is neither.
+        keyed = serialize or shared is not None
+        schema_key = _schema_key(crds, crd_dirs, own_dirs, schema_engine) if keyed else None
+        cache = UnitCache(root / CACHE_DIR / UNIT_CACHE_FILE if use_cache and serialize else None)
+        rendered = _render(plan, _unit_jobs(plan, schema_key), cache, problems, shared, only)
         clock.lap("render")
         custom = _custom_kinds(rendered.fresh.values())
         if crds is None and crd_dirs and custom:
@@ -101,6 +144,8 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | No
         clock.lap("validate")
         problems.raise_if_any()
         units = _assemble(rendered, report, cache, serialize, clock)
+        if shared is not None:
+            _offer(shared, rendered, units)
         objects = UnitTree(units, "objects")
         unchecked = rendered.unchecked + list(report.unchecked.values())
         warnings = missing_folder_warnings(own_dirs, root) + unchecked_warnings(unchecked)
@@ -125,9 +170,10 @@ class _Clock:
         self._last = now
 
 
-def _plan(root: Path, problems: Problems, clock: _Clock) -> tuple[Specs, Plan]:
+def _plan(root: Path, problems: Problems, clock: _Clock, sources: Sources | None = None) -> tuple[Specs, Plan]:
     """Load -> model -> plan, raising with every problem of a stage before the next."""
-    sources = read_sources(root, problems, cache_dir=root / CACHE_DIR)
+    if sources is None:
+        sources = read_sources(root, problems, cache_dir=root / CACHE_DIR)
     clock.lap("load")
     specs = build_specs(sources, problems)
     clock.lap("model")
@@ -192,27 +238,51 @@ class _Rendered:
     unchecked: list[tuple[str, str]] = field(default_factory=list)  # (apiVersion, kind) not validated, cached units
     fresh: dict[str, dict] = field(default_factory=dict)  # path -> object, units rendered now
     keys: dict[str, str] = field(default_factory=dict)  # unit folder -> cache key, units rendered now
+    # unit folder -> [apiVersion, kind] of its objects not validated, keyed units
+    unchecked_by_unit: dict[str, list] = field(default_factory=dict)
 
 
-def _render(plan: Plan, jobs: list[_UnitJob], cache: UnitCache, problems: Problems) -> _Rendered:
+def _render(plan: Plan, jobs: list[_UnitJob], cache: UnitCache, problems: Problems,
+            shared: SharedUnits | None = None, only: Callable[[str], bool] | None = None) -> _Rendered:
     out = _Rendered()
     metas = cache.metas([key for _, key, _ in jobs])
+    argocd = ArgoCdSettings.from_platform(plan.specs.platform)
     try:
         for folder, key, render in jobs:
             meta = metas.get(key)
-            if meta is None:
+            if only is not None and not only(folder):
+                if argocd is not None:  # left out, but Argo CD's output still reads what it holds
+                    out.summaries.update(meta and {folder: meta.summary} or summaries_of(render()))
+            elif meta is not None:
+                _keep(out, Unit(folder, key, meta.names, loader=_loader(cache, key)), meta.summary, meta.unchecked)
+            elif shared is not None and key in shared.units:
+                _keep(out, *shared.units[key])
+                shared.reused += 1
+            else:
                 out.fresh.update(render())
                 out.keys[folder] = key
-                continue
-            out.cached[folder] = Unit(folder, key, meta.names, loader=_loader(cache, key))
-            out.summaries[folder] = meta.summary
-            out.unchecked += [(api_version, kind) for api_version, kind in meta.unchecked]
     except RenderCollision as exc:
         problems.add("tenants/", "", str(exc), "rename one of the objects")
         problems.raise_if_any()
-    out.summaries.update(summaries_of(out.fresh))
-    out.fresh.update(render_argocd(plan, summaries=out.summaries))
+    if argocd is not None:  # what only Argo CD's output reads (a platform without it keys every unit)
+        out.summaries.update(summaries_of(out.fresh))
+        out.fresh.update(render_argocd(plan, argocd, summaries=out.summaries))
     return out
+
+
+def _keep(out: _Rendered, unit: Unit, summary: dict, unchecked: list) -> None:
+    """A unit known without rendering it (from the unit cache or another compile)."""
+    out.cached[unit.path] = unit
+    out.summaries[unit.path] = summary
+    out.unchecked_by_unit[unit.path] = unchecked
+    out.unchecked += [(api_version, kind) for api_version, kind in unchecked]
+
+
+def _offer(shared: SharedUnits, rendered: _Rendered, units: dict[str, Unit]) -> None:
+    """Every keyed unit of a compile that passed, for the next compile to take."""
+    for folder, unit in units.items():
+        if folder in rendered.cached or folder in rendered.keys:
+            shared.units[unit.key] = (unit, rendered.summaries.get(folder, {}), rendered.unchecked_by_unit[folder])
 
 
 def _loader(cache: UnitCache, key: str) -> Loader:
@@ -239,9 +309,10 @@ def _assemble(rendered: _Rendered, report: ValidationReport, cache: UnitCache, s
         key = rendered.keys.get(folder) or unit_key("derived", *(digest(b) for _, b in sorted(unit_files.items())))
         units[folder] = Unit(folder, key, sorted(names), _objects=unit_objects, _files=unit_files)
         if folder in rendered.keys:
-            meta = UnitMeta(sorted(names), rendered.summaries.get(folder, {}),
-                            [list(report.unchecked[p]) for p in names.values() if p in report.unchecked])
-            cache.put(key, meta, unit_objects, unit_files)
+            unchecked = [list(report.unchecked[p]) for p in names.values() if p in report.unchecked]
+            rendered.unchecked_by_unit[folder] = unchecked
+            cache.put(key, UnitMeta(sorted(names), rendered.summaries.get(folder, {}), unchecked),
+                      unit_objects, unit_files)
     cache.flush()
     clock.lap("cache")
     return dict(sorted(units.items()))
@@ -256,6 +327,13 @@ def _by_unit(objects: Mapping[str, dict]) -> dict[str, dict[str, str]]:
     return out
 
 
+def has_unit_cache(root: Path) -> bool:
+    """Whether `root` has a unit cache to read. Commands that only compare (check, review) use
+    the cache when there is one and leave a fresh clone without: in CI, storing every unit
+    costs as much as validating them, for a cache no later run reads."""
+    return (root / CACHE_DIR / UNIT_CACHE_FILE).is_file()
+
+
 def writer_for(root: Path, out: Path | None = None) -> TreeWriter:
     return TreeWriter(out or root / RENDERED_DIR, root / CACHE_DIR)
 
@@ -268,7 +346,9 @@ def write_rendered(root: Path, result: CompileResult, out: Path | None = None) -
     return written
 
 
-def check_rendered(root: Path, result: CompileResult, out: Path | None = None) -> Staleness:
-    """What differs between the compile's files and rendered/ (or `out`) on disk."""
+def check_rendered(root: Path, result: CompileResult, out: Path | None = None,
+                   units: set[str] | None = None) -> Staleness:
+    """What differs between the compile's files and rendered/ (or `out`) on disk; with
+    `units`, in those unit folders only."""
     with collector_paused():
-        return writer_for(root, out).compare(result.files)
+        return writer_for(root, out).compare(result.files, units)

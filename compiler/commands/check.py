@@ -8,8 +8,9 @@ from compiler.commands.common import add_repo_flags, crd_dirs
 from compiler.commands.output import GITHUB, JSON, MARKDOWN, TEXT, add_output_flag, write_json
 from compiler.errors import CompileError, Problem, safe_text
 from compiler.output.github import annotation
-from compiler.pipeline import RENDERED_DIR, check_rendered, compile_repo
+from compiler.pipeline import RENDERED_DIR, CompileResult, check_rendered, compile_repo, has_unit_cache
 from compiler.schema_export import stale_schema_files
+from compiler.write.tree import Staleness
 
 HELP = """\
 Compile in memory and compare with rendered/ and schemas/ on disk; nothing is written.
@@ -20,8 +21,16 @@ exit codes: 0 up to date and valid, 1 stale (missing, extra or differing files a
 -o github prints workflow annotations (::error file=...::) so problems show on the pull
 request's files; -o markdown suits a pull request comment.
 
+--base REF checks only what can differ from REF: units whose inputs or rendered files changed
+since REF (and Argo CD's, and folders that should be gone); the rest is taken as it was at
+REF. Use it when REF passed `tenantc check` (as the target branch of a pull request does in
+CI) with the same tenantc and CRDs; tenantc checks everything when REF has Jsonnet specs,
+differs by more than YAML spec files, does not compile, or CRD folders inside the repository
+changed. After upgrading tenantc, check without --base.
+
 examples:
   tenantc check --crd-dir ../shared/crds                  # locally, before committing
+  tenantc check --base origin/main --crd-dir crds/        # a pull request, in CI
   tenantc check -o github --crd-dir crds/                 # in a CI job
   tenantc check -o markdown > comment.md                  # for a pull request comment
 """
@@ -32,16 +41,18 @@ def register(subparsers) -> None:
                                    description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_repo_flags(parser)
     add_output_flag(parser, (TEXT, MARKDOWN, GITHUB, JSON), deprecated_format=True)
+    parser.add_argument("--base", metavar="REF",
+                        help="a revision that passed `tenantc check` (e.g. origin/main): check only what "
+                             "differs from it")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        result = compile_repo(args.root, crd_dirs(args))
+        result, staleness = _check(args)
     except CompileError as exc:
         emit_problems(exc.problems, args.output)
         return 2
-    staleness = check_rendered(args.root, result)
     schemas = stale_schema_files(args.root)
     report = {
         "missing": [f"{RENDERED_DIR}/{p}" for p in staleness.missing],
@@ -53,6 +64,22 @@ def run(args: argparse.Namespace) -> int:
     stale = staleness.stale or bool(schemas)
     emit_staleness(report, stale, args.output)
     return 1 if stale else 0
+
+
+def _check(args: argparse.Namespace) -> tuple[CompileResult, Staleness]:
+    """The compile and how rendered/ differs from it: of what changed since --base when that
+    can be decided, else of everything."""
+    if args.base is not None:
+        from compiler.review.since import check_since
+
+        since = check_since(args.root, args.base, crd_dirs(args))
+        if since is not None:
+            if args.output == TEXT:
+                print(f"checked {since.compared} folder(s) that may differ from {args.base}; "
+                      f"{since.trusted} unchanged since", file=sys.stderr)
+            return since.result, since.staleness
+    result = compile_repo(args.root, crd_dirs(args), use_cache=has_unit_cache(args.root))
+    return result, check_rendered(args.root, result)
 
 
 def emit_problems(problems: list[Problem], fmt: str) -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA = 2
+UNIT_CACHE_FILE = "units.sqlite"  # in the cache folder
 # Libraries whose version can change rendered bytes or validation verdicts.
 LIBRARIES = ("pydantic", "PyYAML", "jsonschema-rs", "jsonschema", "kubernetes-validate")
 

@@ -79,14 +79,15 @@ class Revision:
         return hasher.hexdigest()
 
     @contextmanager
-    def materialise(self) -> Iterator[Path]:
-        """A folder holding this revision's spec folder, laid out like the repository root."""
+    def materialise(self, paths: list[str] | None = None) -> Iterator[Path]:
+        """A folder holding this revision's spec folder (or only `paths` of it), laid out like
+        the repository root."""
         if self.commit is None:
             yield self.root
             return
         tmp = Path(tempfile.mkdtemp(prefix="tenantc-review-"))
         try:
-            _write_blobs(self, tmp)
+            _write_blobs(self, tmp, paths)
             yield tmp
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -141,9 +142,9 @@ def _commit_files(root: Path, commit: str, prefix: str) -> tuple[dict[str, str],
     return files, modes
 
 
-def _write_blobs(revision: Revision, dest: Path) -> None:
-    """Copy every spec blob of the commit into `dest` with one `git cat-file --batch`."""
-    paths = sorted(revision.files)
+def _write_blobs(revision: Revision, dest: Path, only: list[str] | None = None) -> None:
+    """Copy every spec blob of the commit (or those of `only`) into `dest` with one `git cat-file --batch`."""
+    paths = sorted(revision.files if only is None else only)
     if not paths:
         return
     out = git(revision.root, "cat-file", "--batch", stdin="".join(f"{revision.files[p]}\n" for p in paths).encode())

@@ -20,13 +20,15 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from pathlib import Path
 
-from compiler.errors import CompileError, Problem
-from compiler.pipeline import CACHE_DIR, CompileResult, compile_repo
+from compiler.errors import CompileError, Problem, Problems
+from compiler.load.sources import TENANT_SUFFIXES, Sources, read_sources
+from compiler.model import Specs
+from compiler.pipeline import CACHE_DIR, CompileResult, SharedUnits, compile_repo, has_unit_cache
 from compiler.plan import cluster_usage
 from compiler.quantity import FORMAT_DECIMAL
 from compiler.render.unit_cache import code_fingerprint
 from compiler.review.datagraph import edges_of_specs
-from compiler.review.revision import Revision
+from compiler.review.revision import SPEC_DIR, Revision, changed_files
 from compiler.validate.crds import Crds
 
 CACHE_SUBDIR = "review"
@@ -93,17 +95,29 @@ class Snapshot:
         )
 
 
-def compile_snapshot(revision: Revision, crds: Crds | None) -> Snapshot:
+def compile_snapshot(revision: Revision, crds: Crds | None, shared: SharedUnits | None = None,
+                     sources: Sources | None = None) -> Snapshot:
     """Compile one revision in this process; RevisionFailed names it when it does not compile."""
-    with revision.materialise() as root:
-        try:
-            # The working tree shares the repository's unit cache with `tenantc compile`, so a
-            # one-tenant change renders one tenant; a commit checked out to a temporary folder
-            # has no cache to share and skips the YAML it would never use.
-            result = compile_repo(root, crds=crds, serialize=revision.commit is None)
-        except CompileError as exc:
-            raise RevisionFailed(revision, exc.problems) from None
-    return Snapshot.from_result(result)
+    return Snapshot.from_result(_compile(revision, crds, shared, sources))
+
+
+def _compile(revision: Revision, crds: Crds | None, shared: SharedUnits | None = None,
+             sources: Sources | None = None) -> CompileResult:
+    """With `shared`, units whose key an earlier compile of this review had are taken from it
+    (and this compile's units are offered to the next); with `sources` the spec files are
+    not read again (nothing is checked out: `root` only names the repository)."""
+    # The working tree shares the repository's unit cache with `tenantc compile` when it has
+    # one, so a one-tenant change renders one tenant; a fresh clone (no unit cache) and a commit
+    # checked out to a temporary folder skip the YAML they would never use.
+    own_cache = revision.commit is None and has_unit_cache(revision.root)
+    serialize = own_cache and not (shared and shared.units)
+    try:
+        if sources is not None:
+            return compile_repo(revision.root, crds=crds, serialize=False, shared=shared, sources=sources)
+        with revision.materialise() as root:
+            return compile_repo(root, crds=crds, serialize=serialize, shared=shared)
+    except CompileError as exc:
+        raise RevisionFailed(revision, exc.problems) from None
 
 
 @dataclass
@@ -116,15 +130,20 @@ class Compiled:
 
 
 def compile_revisions(revisions: list[Revision], crds: Crds | None, cache: SnapshotCache | None,
-                      parallel: bool = True) -> Compiled:
+                      parallel: bool = True, shared: bool = True) -> Compiled:
     """Snapshots of every revision: from the cache, else compiled. When two must be compiled,
-    the first compiles in a forked child while this process compiles the other (two cores,
-    half the wall time); a child that fails for any reason other than the specs is redone here."""
+    by default (`shared`) they compile one after the other in this process, the last one
+    first, and a unit whose key both have (every unit a change cannot reach) is rendered and
+    validated once; see compile_shared. Without `shared` each compiles in full, the first in
+    a forked child (with `parallel`) while this process compiles the other; a child that
+    fails for any reason other than the specs is redone here."""
     out = Compiled()
     keys = {r.role: cache.key(r, crds) for r in revisions} if cache else {}
     todo = _from_cache(out, revisions, cache, keys)
     if len(todo) == 2 and todo[0].key == todo[1].key:  # the same specs (a clean tree against HEAD): once
         _compile_once(out, todo, crds)
+    elif shared:
+        compile_shared(out, todo, crds)
     else:
         _compile_each(out, todo, crds, parallel)
     if cache:
@@ -147,6 +166,59 @@ def _from_cache(out: Compiled, revisions: list[Revision], cache: SnapshotCache |
         else:
             todo.append(revision)
     return todo
+
+
+def compile_shared(out: Compiled, todo: list[Revision], crds: Crds | None) -> None:
+    """Compile `todo` in reverse order (the head, usually the working tree with the
+    repository's caches, before the base) sharing units between them; when the base differs
+    from the head by YAML spec files only, its spec files are the head's with those read
+    from git (see derived_sources)."""
+    if not todo:
+        return
+    shared = SharedUnits()
+    last = todo[-1]
+    head: list[CompileResult] = []
+
+    def compile_last() -> Snapshot:
+        head.append(_compile(last, crds, shared))
+        return Snapshot.from_result(head[0])
+
+    _compile_into(out, last, compile_last)
+    if len(todo) == 2:
+        base = todo[0]
+        sources = derived_sources(base, last, head[0].specs) if head else None
+        _compile_into(out, base, lambda: compile_snapshot(base, crds, shared, sources))
+
+
+def derived_sources(revision: Revision, other: Revision, specs: Specs) -> Sources | None:
+    """`revision`'s spec files as `other` (compiled to `specs`, without problems) read them,
+    but for the files that differ, read from git. None when that could differ from reading
+    `revision` whole: a file other than a top-level YAML spec differs, the revision has Jsonnet
+    (whose imports may reach any file), a differing file is a symbolic link, or reading the
+    differing files finds any problem (the full read then reports it as a compile would)."""
+    changed = changed_files(revision, other)
+    if any(p.endswith(".jsonnet") for p in revision.files) or not all(_plain_yaml(p, revision) for p in changed):
+        return None
+    platform = specs.platform_source.path
+    if platform not in revision.files:
+        return None
+    kept = {t.source.path: t.source for t in specs.tenants if t.source.path not in changed}
+    read = sorted(p for p in changed if p in revision.files and p != platform)
+    # One unchanged tenant beside the differing files, so the read sees a repository with tenants.
+    extra = [] if read or not kept else [min(kept)]
+    problems = Problems()
+    with revision.materialise([platform, *read, *extra]) as root:
+        fresh = read_sources(root, problems, paths=[platform, *read, *extra])
+    if problems.items or fresh.platform is None:
+        return None
+    tenants = {**kept, **{s.path: s for s in fresh.tenants}}
+    return Sources(fresh.platform, [tenants[p] for p in sorted(tenants)])
+
+
+def _plain_yaml(path: str, revision: Revision) -> bool:
+    folder, _, name = path.partition("/")
+    return (folder == SPEC_DIR and "/" not in name and name.endswith(TENANT_SUFFIXES)
+            and not name.endswith(".jsonnet") and revision.modes.get(path) != "120000")
 
 
 def _compile_once(out: Compiled, same: list[Revision], crds: Crds | None) -> None:

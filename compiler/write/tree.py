@@ -210,12 +210,15 @@ class TreeWriter:
         shutil.rmtree(txn, ignore_errors=True)
         return result
 
-    def compare(self, files: Mapping[str, bytes]) -> Staleness:
-        """What differs between `files` and the tree on disk (reads every file: the truth)."""
+    def compare(self, files: Mapping[str, bytes], units: set[str] | None = None) -> Staleness:
+        """What differs between `files` and the tree on disk (reads every file: the truth).
+        With `units`, only those unit folders are compared (`files` holds theirs)."""
         result = Staleness()
         desired = units_of(files)
         on_disk: dict[str, bytes] = {}
         present = existing_units(self.out)
+        if units is not None:
+            present &= units
         for unit in present:
             for entry in os.scandir(self.out / unit):
                 if entry.is_file():

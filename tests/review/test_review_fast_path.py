@@ -1,0 +1,157 @@
+"""The fast review (revisions share every unit whose key both have, and the base reuses the
+head's spec files but for those that differ) gives the same review, or the same failures, as
+compiling both revisions in full, on random edits: tenants added, removed and changed, the
+platform changed, an imported dataset changed. Seeded, so a failure replays."""
+from __future__ import annotations
+
+import random
+
+import pytest
+from review_helpers import SpecRepo
+from spec_edits import edit_yaml
+
+from compiler.review import ReviewFailed, review, snapshot
+from compiler.review.report import to_json
+
+YAML_TENANTS = ["ads-ranking", "ml-platform", "quant-research", "recsys", "vision"]
+NOT_IMPORTED = ["ads-ranking", "recsys", "vision"]  # removing one leaves every import resolvable
+
+
+def change_quota(repo: SpecRepo, rng: random.Random) -> None:
+    tenant = rng.choice(["ml-platform", "quant-research", "vision"])  # quotas split by weight
+    edit_yaml(repo.root, f"{tenant}.yaml", lambda d: d["quota"].update(cpu=str(rng.choice([64, 96, 256]))))
+
+
+def change_members(repo: SpecRepo, rng: random.Random) -> None:
+    tenant = rng.choice(YAML_TENANTS)
+    member = {"group": f"group-{rng.randrange(100)}", "role": rng.choice(["view", "edit"])}
+    edit_yaml(repo.root, f"{tenant}.yaml", lambda d: d["members"].append(member))
+
+
+def add_tenant(repo: SpecRepo, rng: random.Random) -> None:
+    name = f"new-team-{rng.randrange(100)}"
+    repo.write(f"tenants/{name}.yaml", f"""name: {name}
+owner: new@example.com
+members: [{{user: new@example.com, role: admin}}]
+quota: {{cpu: "{rng.choice([8, 16])}", memory: 64Gi, pods: 100, pvcs: 2, storage: 1Ti}}
+placement: {{cpu-west: {{weight: 1}}}}
+queue: {{weight: 1}}
+""")
+
+
+def remove_tenant(repo: SpecRepo, rng: random.Random) -> None:
+    repo.path(f"tenants/{rng.choice(NOT_IMPORTED)}.yaml").unlink()
+
+
+def change_platform(repo: SpecRepo, rng: random.Random) -> None:
+    edit_yaml(repo.root, "platform.yaml",
+              lambda d: d["defaults"]["limitRange"]["default"].update(cpu=str(rng.choice([3, 4]))))
+
+
+def change_imported_dataset(repo: SpecRepo, rng: random.Random) -> None:
+    def edit(data: dict) -> None:
+        click_logs = next(d for d in data["datasets"] if d["name"] == "click-logs")
+        click_logs["runtime"]["replicas"] = rng.choice([1, 3])
+    edit_yaml(repo.root, "ml-platform.yaml", edit)
+
+
+def break_tenant(repo: SpecRepo, rng: random.Random) -> None:
+    edit_yaml(repo.root, f"{rng.choice(YAML_TENANTS)}.yaml", lambda d: d["quota"].update(cpu="lots"))
+
+
+EDITS = [change_quota, change_members, add_tenant, remove_tenant, change_platform, change_imported_dataset,
+         break_tenant]
+
+
+def outcome(repo: SpecRepo, crds, shared: bool) -> tuple[str, object]:
+    """("reviewed", the review as JSON) or ("failed", per revision the problems' file, field
+    and message): the verdict and everything a report shows of it."""
+    try:
+        return "reviewed", to_json(review(repo.root, "main", crds=crds, use_cache=False, parallel=False,
+                                          shared=shared))
+    except ReviewFailed as failed:
+        return "failed", [(f.revision.role, [(p.file, p.path, p.message) for p in f.problems])
+                          for f in failed.failures]
+
+
+@pytest.fixture
+def spied(monkeypatch):
+    """What the fast path did: units taken from the other revision, and whether the base's
+    spec files were derived from the head's."""
+    seen: dict = {"shared": [], "derived": []}
+
+    class Counting(snapshot.SharedUnits):
+        def __init__(self) -> None:
+            super().__init__()
+            seen["shared"].append(self)
+
+    real = snapshot.derived_sources
+
+    def derived(*args):
+        result = real(*args)
+        seen["derived"].append(result is not None)
+        return result
+
+    monkeypatch.setattr(snapshot, "SharedUnits", Counting)
+    monkeypatch.setattr(snapshot, "derived_sources", derived)
+    return seen
+
+
+@pytest.mark.parametrize("jsonnet", [True, False], ids=["with-jsonnet", "yaml-only"])
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_review_equals_full_review_on_random_edits(tmp_path, crds, spied, seed, jsonnet):
+    rng = random.Random(seed * 2 + jsonnet)
+    repo = SpecRepo.create(tmp_path / "repo")
+    if not jsonnet:  # Jsonnet tenants gone from both revisions: the base's spec files are derived
+        for path in repo.root.joinpath("tenants").glob("*.jsonnet"):
+            path.unlink()
+        repo.commit("YAML only")
+    edits = rng.sample(EDITS, 2)
+    for edit in edits:
+        edit(repo, rng)
+    fast, full = outcome(repo, crds, shared=True), outcome(repo, crds, shared=False)
+    assert fast == full, [e.__name__ for e in edits]
+    verdict, details = fast
+    if verdict == "reviewed" and change_platform not in edits:
+        assert reused(spied) > 0, "a change that leaves the platform alone leaves units to share"
+    head_failed = verdict == "failed" and "head" in [role for role, _ in details]
+    if not jsonnet and not head_failed:
+        assert spied["derived"] == [True]
+
+
+def test_fast_review_shares_all_but_the_changed_units(tmp_path, crds, spied):
+    from compiler.pipeline import compile_repo
+
+    repo = SpecRepo.create(tmp_path / "repo")
+    edit_yaml(repo.root, "vision.yaml", lambda d: d["quota"].update(cpu="256"))
+    result = review(repo.root, "main", crds=crds, use_cache=False)
+    assert {c.tenant for c in result.changes} == {"vision"}
+    compiled = compile_repo(repo.root, serialize=False)
+    units = {path.rpartition("/")[0] for path in compiled.objects} - {"_argocd"}  # Argo CD's is derived
+    # A unit depends on its tenant's spec and those its plan read (the unit cache's key).
+    reads_vision = {u for u in units if "vision" in {u.rpartition("/")[2], *compiled.plan.tenants_read_by(
+        u.rpartition("/")[2])}}
+    assert reads_vision and units - reads_vision
+    assert reused(spied) == len(units - reads_vision)
+
+
+def reused(spied: dict) -> int:
+    return sum(shared.reused for shared in spied["shared"])
+
+
+def test_review_parses_a_kinds_crds_when_validation_asks(spec_repo, crds):
+    """review() given --crd-dir parses the CRDs of a kind only when validation first asks for
+    it (as compile does); the review is the one with every CRD parsed up front."""
+    from review_helpers import SHARED_CRDS
+
+    from compiler.review import CrdsByKind
+
+    if not SHARED_CRDS.is_dir():
+        pytest.skip("no CRDs beside the checkout")
+    edit_yaml(spec_repo.root, "vision.yaml", lambda d: d["quota"].update(cpu="256"))
+    by_dirs = review(spec_repo.root, "main", crd_dirs=[SHARED_CRDS], use_cache=False)
+    assert to_json(by_dirs) == to_json(review(spec_repo.root, "main", crds=crds, use_cache=False))
+    lazy = CrdsByKind([SHARED_CRDS], spec_repo.root / "crd-cache")
+    assert lazy.digest == crds.digest and not lazy.schemas
+    assert lazy.has_kind("scheduling.volcano.sh/v1beta1", "Queue")
+    assert {kind for _, kind in lazy.schemas} < {kind for _, kind in crds.schemas}
