@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compiler.errors import UserError
+from compiler.errors import CompileError, UserError
 from compiler.gc_pause import collector_paused
 from compiler.pipeline import CACHE_DIR, platform_crd_dirs
 from compiler.review.approvals import Approval, required_approvals
@@ -23,6 +23,7 @@ from compiler.review.revision import Revision, changed_files, open_revision
 from compiler.review.risks import Risk, RiskContext, UsageReader, find_risks
 from compiler.review.snapshot import RevisionFailed, SnapshotCache, compile_revisions
 from compiler.validate.crds import CompiledSchema, Crds, CrdSet, crd_digest, load_cluster_crds, load_crds
+from compiler.write.tree import committed_cache_problems
 
 
 @dataclass
@@ -82,6 +83,9 @@ def review(root: Path, base_ref: str, head_ref: str | None = None, *, crd_dirs: 
     elif crds is None:
         crds = repository_crds(root)
     lap("revisions")
+    committed = committed_cache_problems(root, CACHE_DIR)
+    if committed:  # its snapshots and CRDs would be read before anything is compiled
+        raise CompileError(committed)
     cache = SnapshotCache.for_root(root) if use_cache else None
     with collector_paused():
         compiled = compile_revisions([base, head], crds, cache, parallel, shared)

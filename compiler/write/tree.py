@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,6 +53,23 @@ def folder_problems(root: Path, names: tuple[str, ...]) -> list[Problem]:
             problems.append(Problem(name, "", "is a file where tenantc keeps a folder",
                                     f"move or delete the file {name}, then compile again"))
     return problems
+
+
+def committed_cache_problems(root: Path, cache_dir: str) -> list[Problem]:
+    """The cache must not come from the repository: git-tracked entries under `cache_dir` could
+    be crafted in a pull request (unit output that check would take for compiled, CRDs that
+    pass anything, review snapshots), so tenantc refuses to run rather than read them."""
+    if not (root / cache_dir).exists() or shutil.which("git") is None:
+        return []
+    try:
+        listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--", cache_dir],
+                                capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    if listed.returncode != 0 or not listed.stdout:  # not a git repository, or nothing tracked
+        return []
+    return [Problem(f"{cache_dir}/", "", "is committed to git: the cache is per machine and never trusted from a "
+                    "repository", f"git rm -r --cached {cache_dir} (it is in .gitignore), then run tenantc again")]
 
 
 def _unit_under(path: str, base: str) -> str | None:

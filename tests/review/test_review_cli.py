@@ -100,3 +100,17 @@ def test_review_validates_each_cluster_against_its_own_crd_folder(spec_repo, cap
     code, out, err = run_cli(capsys, "--root", str(root), "--base", "main", "--no-cache")
     assert code == 2 and "rendered/cpu-west/" in out + err and "capability" in out + err
     assert "rendered/gpu-east/" not in out + err
+
+
+def test_a_committed_cache_is_refused_before_anything_is_read(spec_repo, capsys):
+    """A pull request that force-adds `.tenantc-cache/` (crafted review snapshots, unit output,
+    parsed CRDs) gets exit 2 from review and check: the cache is never trusted from git."""
+    (spec_repo.root / ".tenantc-cache").mkdir()
+    (spec_repo.root / ".tenantc-cache" / "units.sqlite").write_bytes(b"crafted")
+    spec_repo.git("add", "-f", ".tenantc-cache")
+    spec_repo.git("commit", "-q", "-m", "a crafted cache")
+    for command in (["review", "--base", "main"], ["check"]):
+        code = main([*command, "--root", str(spec_repo.root)])
+        err = capsys.readouterr().err
+        assert code == 2, (command, err)
+        assert ".tenantc-cache/" in err and "is committed to git" in err, err

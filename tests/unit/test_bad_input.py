@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -675,6 +676,14 @@ def _damage_payloads(root: Path) -> None:
         db.execute("UPDATE units SET payload = ?", (b"\xe3garbage",))
 
 
+def _commit_cache(root: Path) -> None:
+    """A pull request that commits a crafted cache (force-added past .gitignore)."""
+    (root / ".tenantc-cache").mkdir(exist_ok=True)
+    (root / ".tenantc-cache" / "units.sqlite").write_bytes(b"crafted")
+    for args in (["init", "-q"], ["add", "-f", ".tenantc-cache"]):
+        subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+
+
 def _case(kind: str, edits: list, file: str, path: str | None, fragment: str, only: bool = True,
           **more: object) -> Case:
     return Case(edits, [(file, path, fragment)], only=only, kind=kind, **more)  # type: ignore[arg-type]
@@ -726,6 +735,10 @@ HOSTILE: dict[str, Case] = {
     "spec file of invalid UTF-8": _case("crash", [("write", "tenants/binary.yaml", b"name: \xff\xfe\x00")],
                                         "tenants/binary.yaml", None, "YAML"),
     # escape: nothing outside the repository is read, written, moved or deleted
+    "cache committed to git (compile)": _case("escape", [("call", _commit_cache)], ".tenantc-cache/", None,
+                                              "is committed to git"),
+    "cache committed to git (check)": _case("escape", [("call", _commit_cache)], ".tenantc-cache/", None,
+                                            "is committed to git", command="check"),
     "journal moving a folder from outside into rendered/": _case("escape", [_journal(lambda r: [
         [_outside(r, "victim"), str(r / "rendered/gpu-east/zz")]])], J, None, "not a unit folder"),
     "journal moving a unit out of the repository": _case("escape", [_journal(lambda r: [
