@@ -30,6 +30,8 @@ SAFETY_AS = 4 << 30  # address space a child may reserve at all: a broken cap mu
 # .tenantc-cache/...) or an environment variable's setting
 LINE = re.compile(r"^error: (?P<file>[^\s/][^:]*): (?P<rest>.+)$")
 SUMMARY = re.compile(r"^(\d+) error\(s\)(; nothing was written)?$")
+# review's lines around the problems: which revision failed, which spec files the change touches
+REVIEW_HEADER = re.compile(r"^(error: head \(working tree\) does not compile:|spec files changed: )")
 RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -74,8 +76,19 @@ def copy_repo_fast(template: Path, root: Path) -> None:
     shutil.copytree(template, root, symlinks=True, copy_function=copy)
 
 
+def commit_base(root: Path) -> None:
+    """Make `root` a git repository whose HEAD is its current state (the base `review` compares
+    the edited working tree with); the cache stays ignored, as in a real repository."""
+    (root / ".gitignore").write_text(".tenantc-cache/\n")
+    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@example.com",
+                                                 "commit", "-q", "-m", "base"]):
+        subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+
+
 def run_case(root: Path, command: str, env: dict[str, str], child: bool) -> Run:
-    args = [command, "--root", str(root), *crd_flags()]
+    """`command` is compile, check, or review (of the working tree against HEAD, see commit_base)."""
+    base = ["--base", "HEAD"] if command == "review" else []
+    args = [command, *base, "--root", str(root), *crd_flags()]
     return _run_child(args, env) if child else _run_in_process(args, env)
 
 
@@ -133,7 +146,7 @@ def check_output(run: Run) -> list[str]:
     assert run.returncode == 2, (run.returncode, run.stderr[-3000:])
     assert "Traceback" not in run.stderr and "Traceback" not in run.stdout, run.stderr[-3000:]
     assert not RAW_CONTROL.search(run.stderr + run.stdout), "control characters reached the terminal"
-    lines = run.stderr.strip().splitlines()
+    lines = [line for line in run.stderr.strip().splitlines() if not REVIEW_HEADER.match(line)]
     problem_lines = [line for line in lines if not SUMMARY.match(line) and not line.startswith("warning: ")]
     summary = [line for line in lines if SUMMARY.match(line)]
     if summary:

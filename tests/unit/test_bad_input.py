@@ -25,7 +25,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from bad_input_harness import MEMORY_CAP, TIME_CAP, Run, check_output, copy_repo_fast, run_case, tree_bytes
+from bad_input_harness import (
+    MEMORY_CAP,
+    TIME_CAP,
+    Run,
+    check_output,
+    commit_base,
+    copy_repo_fast,
+    run_case,
+    tree_bytes,
+)
 from spec_edits import apply_edits, replace_once
 
 
@@ -968,6 +977,11 @@ HOSTILE.update({f"check: {name}": dataclasses.replace(HOSTILE[name], command="ch
     "integer of 5,000 digits", "anchor inside its own mapping", "FIFO (never opened)",
     "tenant file symlinked out of the repository", "host pattern '{user.__class__}.nb.example.com' (format-string "
     "injection)", "ESC (terminal escape) in a display name", "egress to 0.0.0.0/0"]})
+# ... and `review` (the working tree against the unedited HEAD), as a pull request meets it.
+HOSTILE.update({f"review: {name}": dataclasses.replace(HOSTILE[name], command="review") for name in [
+    "integer of 5,000 digits", "anchor inside its own mapping", "tenant file symlinked out of the repository",
+    "host pattern '{user.__class__}.nb.example.com' (format-string injection)", "ESC (terminal escape) in a "
+    "display name", "egress to 0.0.0.0/0", "YAML infinity", "empty spec file"]})
 CASES.update(HOSTILE)
 
 
@@ -984,6 +998,8 @@ def runs(compiled_template, tmp_path_factory):
         (base / "outside").mkdir()
         (base / "outside" / "victim").mkdir()
         (base / "outside" / "victim" / "keep.yaml").write_text("name: outside\n")
+        if case.command == "review":
+            commit_base(root)
         apply_edits(root, case.edits)
         before = (tree_bytes(root / "rendered"), tree_bytes(base / "outside"))
         run = run_case(root, case.command, dict(case.env), case.child)
