@@ -91,3 +91,27 @@ def eventually(check, timeout: float = 60.0, interval: float = 0.25, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"after {timeout:.0f}s: {problem}")
         time.sleep(interval)
+
+
+class NotebookIntent:
+    """A notebook as its spec means it, by the README's rules (never by tenantc's plan): what it
+    leaves out comes from the tenant's `notebookDefaults`, then small / the first cluster / no
+    Ingress; it is named `nb-<user>` or `nb-<user>-<name>` (the user as a DNS label)."""
+
+    def __init__(self, tenant, nb):
+        from compiler.model.common import user_handle
+
+        defaults = tenant.notebook_defaults
+        self.user = nb.user
+        self.key = f"{user_handle(nb.user)}-{nb.name}" if nb.name else user_handle(nb.user)
+        self.name = f"nb-{self.key}"
+        self.cluster = nb.cluster or defaults.cluster or next(iter(tenant.placement))
+        self.image = nb.image or defaults.image
+        self.size = nb.size or defaults.size or "small"
+        self.ingress = nb.ingress if nb.ingress is not None else bool(defaults.ingress)
+        self.running = nb.running
+        self.datasets = nb.datasets
+
+
+def notebook_intents(tenant) -> list[NotebookIntent]:
+    return [NotebookIntent(tenant, nb) for nb in tenant.notebooks]

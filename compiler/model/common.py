@@ -125,11 +125,17 @@ class Member(Spec):
     user: str | None = None
     group: str | None = None
     role: Literal["admin", "edit", "view"]
+    users: list[str] = Field(default_factory=list, description="a group's users who may have notebooks (and "
+                             "home volumes): group membership lives in the identity provider, so the spec lists them")
 
     @model_validator(mode="after")
     def _exactly_one_subject(self) -> Member:
         if bool(self.user) == bool(self.group):
             raise ValueError("set exactly one of user or group")
+        if self.users and not self.group:
+            raise ValueError("only a group lists users")
+        for user in self.users:
+            check_email(user)
         return self
 
     @field_validator("user", "group")

@@ -23,7 +23,7 @@ from compiler.model.data import Dataset, DatasetImport, Storage
 from compiler.model.projects import NamespaceShare, Project, check_projects
 from compiler.model.scopes import QuotaScopes
 from compiler.model.serving import Serving
-from compiler.model.workloads import Job, Notebook, Pipeline, Schedule, Template
+from compiler.model.workloads import Job, Notebook, NotebookDefaults, Pipeline, Schedule, Template
 
 RESERVED_TENANT_NAMES = {"platform", "default", "kube-system", "kube-public", "kube-node-lease"}
 
@@ -95,6 +95,9 @@ class Tenant(Spec):
     datasets: list[Dataset] = Field(default_factory=list)
     imports: list[DatasetImport] = Field(default_factory=list)
     notebooks: list[Notebook] = Field(default_factory=list)
+    notebook_defaults: NotebookDefaults = Field(default_factory=NotebookDefaults,
+                                                description="image, size, cluster and ingress of notebooks that "
+                                                "leave them out")
     templates: list[Template] = Field(default_factory=list)
     jobs: list[Job] = Field(default_factory=list)
     schedules: list[Schedule] = Field(default_factory=list)
@@ -137,7 +140,7 @@ class Tenant(Spec):
             # servings too: a Volcano job's svc plugin makes a Service of the job's name
             "jobs": [j.name for j in self.jobs] + [s.name for s in self.schedules] + [p.name for p in self.pipelines]
             + [s.name for s in self.servings],
-            "notebooks": [n.user for n in self.notebooks],
+            "notebooks": [f"{n.user} {n.name}" if n.name else n.user for n in self.notebooks],
         }
         for label, names in groups.items():
             dupes = duplicate_names(names)
@@ -148,7 +151,7 @@ class Tenant(Spec):
     @model_validator(mode="after")
     def _user_handles_distinct(self) -> Tenant:
         seen: dict[str, str] = {}
-        for user in self.user_members():
+        for user in self.notebook_users():
             handle = user_handle(user)
             if handle in seen:
                 raise ValueError(f"members '{seen[handle]}' and '{user}' both map to the name '{handle}' used for "
@@ -176,6 +179,14 @@ class Tenant(Spec):
 
     def user_members(self) -> list[str]:
         return sorted({m.user for m in self.members if m.user})
+
+    def notebook_ingress(self, nb: Notebook) -> bool:
+        """Whether a notebook asks for an Ingress: its own say, else the tenant's default."""
+        return nb.ingress if nb.ingress is not None else bool(self.notebook_defaults.ingress)
+
+    def notebook_users(self) -> list[str]:
+        """Who may have notebooks and home volumes: member users and the users member groups list."""
+        return sorted({*self.user_members(), *(u for m in self.members for u in m.users)})
 
 
 __all__ = ["Tenant", "Member", "Quota", "ClusterShare", "QueueSpec", "NetworkSpec", "DnsName"]

@@ -120,13 +120,27 @@ class Pipeline(Spec):
 
 
 class Notebook(Spec):
-    user: str = Field(description="a member user of the tenant")
-    image: str = Field(description="one of the platform's notebook images")
-    size: str = Field(default="small", description="one of the platform's notebook sizes")
-    cluster: str | None = Field(default=None, description="default: the tenant's first cluster")
+    user: str = Field(description="a member user of the tenant, or a user a member group lists under `users`")
+    name: DnsName | None = Field(default=None, description="tells a member's notebooks apart (e.g. cpu, gpu): "
+                                 "StatefulSet and host nb-<user>-<name>; a member's first may go without")
+    image: str | None = Field(default=None, description="one of the platform's notebook images (default: "
+                              "notebookDefaults.image)")
+    size: str | None = Field(default=None, description="one of the platform's notebook sizes (default: "
+                             "notebookDefaults.size, else small)")
+    cluster: str | None = Field(default=None, description="default: notebookDefaults.cluster, else the tenant's "
+                                "first cluster")
     datasets: list[str] = Field(default_factory=list)
-    ingress: bool = False
+    ingress: bool | None = Field(default=None, description="default: notebookDefaults.ingress, else false")
     running: bool = Field(default=True, description="false stops it: no pods and no GPUs held, its volumes kept")
+
+
+class NotebookDefaults(Spec):
+    """What a tenant's notebooks get where they say nothing (each from the platform's choices)."""
+
+    image: str | None = None
+    size: str | None = None
+    cluster: str | None = None
+    ingress: bool | None = None
 
 
 class NotebookSize(Spec):
@@ -146,5 +160,6 @@ class NotebookSettings(Spec):
                                       "endpoint, letting through the notebook's member only")
 
 
-__all__ = ["Template", "Job", "JobSpec", "Schedule", "Pipeline", "Notebook", "NotebookSettings", "Role",
+__all__ = ["Template", "Job", "JobSpec", "Schedule", "Pipeline", "Notebook", "NotebookDefaults", "NotebookSettings",
+           "Role",
            "ROLE_NAMES", "DnsName"]

@@ -37,10 +37,10 @@ from compiler.guardrails.rules import (
 )
 from compiler.model import Specs, TenantSpec
 from compiler.model.checks import expand_host
-from compiler.model.common import user_handle
 from compiler.model.platform import Cluster, Guardrails
 from compiler.model.tenant import Quota
 from compiler.model.workloads import JobSpec
+from compiler.plan.notebooks import notebook_key
 from compiler.plan.workloads import DatasetPlacement
 
 MIN_VERSION = (1, 30)  # admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy is GA
@@ -279,13 +279,13 @@ def _check_tenant(specs: Specs, spec: TenantSpec, priority: list[str], hosts: li
     patterns = [h.replace("{tenant}", tenant.name) for h in hosts]
     settings = specs.platform.notebooks
     for i, nb in enumerate(tenant.notebooks):
-        if not nb.ingress:
+        if not tenant.notebook_ingress(nb):
             continue
         if settings.ingress_class and settings.ingress_class not in classes:
             problems.add(file, f"notebooks[{i}].ingress", f"the guardrails do not allow ingress class "
                          f"'{settings.ingress_class}' ({', '.join(classes) or 'none'})",
                          "add it to guardrails.ingressClasses")
-        host = expand_host(settings.ingress_host, user_handle(nb.user), tenant.name)
+        host = expand_host(settings.ingress_host, notebook_key(nb), tenant.name)
         _check_host(file, f"notebooks[{i}].ingress", host, patterns, "notebooks.ingressHost", problems)
     serving = specs.platform.serving
     for i, sv in enumerate(tenant.servings):

@@ -12,7 +12,8 @@ from compiler.fluid import DATASET_CLAIM_SIZE
 from compiler.model import Specs, TenantSpec
 from compiler.model.common import user_handle
 from compiler.model.data import PlatformStorage, Volume
-from compiler.model.tenant import Quota
+from compiler.model.tenant import Quota, Tenant
+from compiler.model.workloads import Notebook
 from compiler.plan.datasets import Placements, as_bytes
 from compiler.quantity import Quantity
 
@@ -34,8 +35,19 @@ class ResolvedClaim:
     level: str  # 'user' (home) or 'project'
 
 
-def resolve_claims(spec: TenantSpec, settings: PlatformStorage | None) -> list[ResolvedClaim]:
-    """Home claims (one per member user, ReadWriteOnce) then the project claim (ReadWriteMany);
+def notebook_cluster(tenant: Tenant, nb: Notebook, clusters: list[str]) -> str | None:
+    """The notebook's cluster: its own, the tenant's default, else the first of `clusters`."""
+    return nb.cluster or tenant.notebook_defaults.cluster or (clusters[0] if clusters else None)
+
+
+def home_users(tenant: Tenant, cluster: str, clusters: list[str]) -> list[str]:
+    """The users with a notebook on `cluster`: only they get a home volume there (and only their
+    notebooks mount it)."""
+    return sorted({nb.user for nb in tenant.notebooks if notebook_cluster(tenant, nb, clusters) == cluster})
+
+
+def resolve_claims(spec: TenantSpec, settings: PlatformStorage | None, users: list[str]) -> list[ResolvedClaim]:
+    """Home claims (one per user in `users`, ReadWriteOnce) then the project claim (ReadWriteMany);
     none when the platform declares no storage (check_storage reports volumes asked for then)."""
     storage = spec.tenant.storage
     if settings is None:
@@ -43,7 +55,7 @@ def resolve_claims(spec: TenantSpec, settings: PlatformStorage | None) -> list[R
     claims = []
     if storage.home is not None:
         claims += [ResolvedClaim(home_claim(user), storage.home.size, storage.home.storage_class or settings.home_class,
-                                 "ReadWriteOnce", "user") for user in spec.tenant.user_members()]
+                                 "ReadWriteOnce", "user") for user in users]
     if storage.project is not None:
         project_class = storage.project.storage_class or settings.project_class
         claims.append(ResolvedClaim(PROJECT_CLAIM, storage.project.size, project_class, "ReadWriteMany", "project"))
@@ -51,14 +63,17 @@ def resolve_claims(spec: TenantSpec, settings: PlatformStorage | None) -> list[R
 
 
 def check_storage(specs: Specs, quotas: dict, placements: Placements, problems: Problems) -> None:
-    """Home volumes (one per member user) and the project volume count against the storage quota;
-    so does the PVC Fluid creates for each dataset (own or imported), sized DATASET_CLAIM_SIZE."""
+    """Home volumes (one per user with a notebook on the cluster) and the project volume count
+    against the storage quota; so does the PVC Fluid creates for each dataset (own or imported),
+    sized DATASET_CLAIM_SIZE."""
     for spec in specs.tenants:
         storage = spec.tenant.storage
-        volumes = [("storage.home", storage.home, len(spec.tenant.user_members())),
-                   ("storage.project", storage.project, 1)]
-        _check_classes(spec, specs.platform.storage, volumes, problems)
-        for cluster, share in quotas.get(spec.tenant.name, {}).items():
+        shares = quotas.get(spec.tenant.name, {})
+        _check_classes(spec, specs.platform.storage, [("storage.home", storage.home, 1),
+                                                      ("storage.project", storage.project, 1)], problems)
+        for cluster, share in shares.items():
+            homes = len(home_users(spec.tenant, cluster, list(shares)))
+            volumes = [("storage.home", storage.home, homes), ("storage.project", storage.project, 1)]
             # Fluid makes a claim for every Dataset: each cache of a dataset is one (plan/datasets.py).
             datasets = sum(len(p.sites) or 1 for p in placements.get((spec.tenant.name, cluster), []))
             _check_quota(spec, cluster, share, volumes, datasets, problems)

@@ -24,7 +24,7 @@ from compiler.plan.pipelines import (
 from compiler.plan.pod_extras import check_pod_templates
 from compiler.plan.scope import TenantScope
 from compiler.plan.serving import ResolvedServing, resolve_servings
-from compiler.plan.storage import ResolvedClaim, check_storage, resolve_claims
+from compiler.plan.storage import ResolvedClaim, check_storage, home_users, resolve_claims
 from compiler.plan.templates import check_extends
 
 
@@ -102,9 +102,10 @@ def readers(plan: WorkloadPlan) -> list[Reader]:
 
 def _plan_tenant(plan: WorkloadPlan, scope: TenantScope) -> None:
     spec, tenant = scope.spec, scope.tenant
-    claims = resolve_claims(spec, scope.specs.platform.storage)
-    for cluster in scope.shares:
-        plan.unit_for(tenant, cluster).claims = claims
+    clusters = list(scope.shares)
+    for cluster in clusters:
+        homes = home_users(spec.tenant, cluster, clusters)
+        plan.unit_for(tenant, cluster).claims = resolve_claims(spec, scope.specs.platform.storage, homes)
     for notebook in resolve_notebooks(scope):
         plan.unit_for(tenant, notebook.cluster).notebooks.append(notebook)
     for serving in resolve_servings(scope):

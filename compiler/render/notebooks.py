@@ -20,8 +20,8 @@ def render(ctx: TenantContext) -> list[dict]:
 
 
 def _notebook(ctx: TenantContext, nb: ResolvedNotebook) -> list[dict]:
-    name = f"nb-{nb.handle}"
-    selector = {NOTEBOOK_LABEL: nb.handle}
+    name = f"nb-{nb.key}"
+    selector = {NOTEBOOK_LABEL: nb.key}
     labels = {**selector, USER_LABEL: nb.handle}
     volumes = PodVolumes().claim("home", nb.home_claim, HOME_PATH).claim("project", nb.project_claim, PROJECT_PATH)
     volumes.datasets(nb.datasets, nb.gpu_model if nb.pool == "gpu" else None)

@@ -109,11 +109,12 @@ def write_repo(root: Path, cluster: str, context: str, tenants: list[str], queue
                       "capacity": {"cpu": "1000", "memory": "4Ti", "pods": "10000", "persistentvolumeclaims": "100",
                                    "storage": "100Ti"}}],
         "queues": [{"name": queue, "weight": 1}],
+        "allowedRegistries": ["registry.example.com/"],  # none would admit every registry (refused, issue 14)
     }
     (folder / "platform.yaml").write_text(yaml_io.dump(platform))
     for i, name in enumerate(tenants):
         spec = {
-            "name": name, "displayName": f"Live test tenant {i}", "owner": f"owner{i}@example.com",
+            "name": name, "displayName": f"Live test tenant {i}", "owner": f"dev{i}@example.com",
             "members": [{"user": f"dev{i}@example.com", "role": "admin"}, {"group": f"{name}-eng", "role": "edit"}],
             "quota": {"cpu": "8", "memory": "32Gi", "pods": 50, "pvcs": 4, "storage": "1Ti"},
             "placement": {cluster: {"weight": 1}},

@@ -274,12 +274,12 @@ def _name(endpoint) -> str:
 
 def worlds_of(result) -> list[ClusterWorld]:
     """One world per cluster of a compiled repository (a compiler.pipeline.CompileResult)."""
-    from compiler.model.common import user_handle  # how a notebook's objects are named after its user
+    from helpers import notebook_intents  # how a notebook's objects are named, what it leaves to defaults
 
     tenants = [t.tenant for t in result.specs.tenants]
     ports = {t.name: t.port for t in result.specs.platform.serving.templates}
-    gateway = {f"{t.name}/StatefulSet/nb-{user_handle(nb.user)}": JUPYTER_PORT
-               for t in tenants for nb in t.notebooks if nb.ingress}
+    gateway = {f"{t.name}/StatefulSet/{nb.name}": JUPYTER_PORT
+               for t in tenants for nb in notebook_intents(t) if nb.ingress}
     gateway |= {f"{t.name}/Deployment/{sv.name}": ports[sv.template]
                 for t in tenants for sv in t.servings if sv.ingress}
     objects = dict(result.objects.items())

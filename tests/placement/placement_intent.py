@@ -47,10 +47,11 @@ from decimal import ROUND_CEILING, Decimal
 from functools import cache
 from pathlib import Path
 
+from helpers import notebook_intents
+
 from compiler.errors import Problems
 from compiler.load.sources import read_sources
 from compiler.model import Specs, build_specs
-from compiler.model.common import user_handle
 from compiler.model.platform import Cluster
 from compiler.model.tenant import Tenant
 from compiler.model.workloads import JobSpec, Role, Template
@@ -220,21 +221,20 @@ def _byte_unit(total: Decimal) -> Decimal:
 
 def _tenant_pods(specs: Specs, tenant: Tenant, cluster: Cluster) -> list[Intent]:
     out: list[Intent] = []
-    first_cluster = next(iter(tenant.placement))
     sizes = specs.platform.notebooks.sizes
-    for nb in tenant.notebooks:
-        if (nb.cluster or first_cluster) != cluster.name:
+    for nb in notebook_intents(tenant):
+        if nb.cluster != cluster.name:
             continue
         size = sizes[nb.size]
         gpus = int(size.gpu.value) if size.gpu else 0
         cached = tuple(_cached_datasets(specs, tenant, cluster, nb.datasets))
         if gpus:
             models = {size.gpu_model} if size.gpu_model else tenant_gpu_models(tenant, cluster)
-            out.append(Intent(cluster.name, tenant.name, "notebook", user_handle(nb.user), "notebook", "gpu",
+            out.append(Intent(cluster.name, tenant.name, "notebook", nb.key, "notebook", "gpu",
                               pools(cluster, "gpu", models, tenant.name), _one(models), int(nb.running), gpus,
                               cached))
         else:
-            out.append(Intent(cluster.name, tenant.name, "notebook", user_handle(nb.user), "notebook", "cpu",
+            out.append(Intent(cluster.name, tenant.name, "notebook", nb.key, "notebook", "cpu",
                               pools(cluster, "cpu", tenant=tenant.name), replicas=int(nb.running), datasets=cached))
     out += _servings(specs, tenant, cluster)
     for job in tenant.jobs:

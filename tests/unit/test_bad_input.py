@@ -361,9 +361,30 @@ CASES = {
         [("tenants/" + VISION, "pipelines[0].steps[2].dependsOn[0]", "unknown step 'training'")],
         only=True,
     ),
+    "two notebooks of one member without names": Case(
+        [("append", VISION, "notebooks", {"user": "mei@example.com", "size": "small"})],
+        [("tenants/" + VISION, None, "duplicate names in notebooks: mei@example.com")], only=True,
+    ),
+    "notebook that names no image, in a tenant without defaults": Case(
+        [("delete", VISION, "notebooks[0].image")],
+        [("tenants/" + VISION, "notebooks[0].image", "names no image and notebookDefaults none")], only=True,
+    ),
+    "unknown default notebook image": Case(
+        [("set", QUANT, "notebookDefaults.image", "jupyter-cobol")],
+        [("tenants/" + QUANT, "notebookDefaults.image", "unknown notebook image 'jupyter-cobol'")],
+    ),
+    "default notebook cluster the tenant is not on": Case(
+        [("set", QUANT, "notebookDefaults.cluster", "mars-1")],
+        [("tenants/" + QUANT, "notebookDefaults.cluster", "'mars-1' is not a cluster of this tenant")],
+    ),
+    "users listed under a member user": Case(
+        [("set", VISION, "members[0].users", ["ann@example.com"])],
+        [("tenants/" + VISION, "members[0]", "only a group lists users")], only=True,
+    ),
     "notebook for a non-member": Case(
         [("set", VISION, "notebooks[0].user", "eve@example.com")],
-        [("tenants/" + VISION, "notebooks[0].user", "'eve@example.com' is not a member user of this tenant")],
+        [("tenants/" + VISION, "notebooks[0].user", "'eve@example.com' is neither a member user of this tenant nor "
+          "listed under a member group's users")],
         only=True,
     ),
     "unknown notebook size": Case(

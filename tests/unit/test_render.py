@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from helpers import REPO
+from helpers import REPO, notebook_intents
 
 from compiler.identity import RenderedPath
 from compiler.kinds import (
@@ -17,7 +17,6 @@ from compiler.kinds import (
     SOURCE_ANNOTATION,
     TENANT_LABEL,
 )
-from compiler.model.common import user_handle
 from compiler.quantity import Quantity
 
 RBAC = "rbac.authorization.k8s.io/v1"
@@ -196,8 +195,8 @@ def test_network_policies_deny_by_default_and_open_what_the_spec_says(example):
         # Ingress, on their port (Jupyter's 8888, the serving template's port).
         from_gateway = {name for name, spec in policies.items()
                         if platform.ingress_namespace in _peers(spec.get("ingress", []))}
-        ports = {f"nb-{user_handle(nb.user)}-from-ingress": 8888 for nb in tenant.notebooks
-                 if nb.ingress and network.allow_from_ingress and f"nb-{user_handle(nb.user)}" in
+        ports = {f"{nb.name}-from-ingress": 8888 for nb in notebook_intents(tenant)
+                 if nb.ingress and network.allow_from_ingress and nb.name in
                  {name for kind, name in objects if kind == "StatefulSet"}}
         templates = {t.name: t for t in platform.serving.templates}
         ports.update({f"{sv.name}-from-ingress": templates[sv.template].port for sv in tenant.servings
@@ -230,7 +229,7 @@ def test_examples_exercise_every_network_branch(example):
     assert any(t.network.allow_from_tenants for t in tenants)
     assert any(not t.network.allow_from_ingress for t in tenants)
     assert any(t.network.allow_from_ingress for t in tenants)
-    assert any(nb.ingress for t in tenants for nb in t.notebooks)
+    assert any(nb.ingress for t in tenants for nb in notebook_intents(t))
     placed = example.plan.quotas
     assert any(set(placed[t.name]) & set(placed[other]) for t in tenants for other in t.network.allow_from_tenants)
 
