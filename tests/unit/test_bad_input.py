@@ -300,8 +300,8 @@ CASES = {
     ),
     "notebook image from a disallowed registry": Case(
         [("set", "platform.yaml", "notebooks.images.jupyter-torch", "docker.io/jupyter/pytorch-notebook:latest")],
-        [("tenants/" + VISION, "notebooks[0].image", "is not from an allowed registry")],
-        only=True,
+        [("tenants/" + VISION, "notebooks[0].image", "is not from an allowed registry"),
+         ("tenants/" + VISION, "notebooks[1].image", "is not from an allowed registry")],  # mei's two notebooks
     ),
     "project volume without storage.project": Case(
         [("set", RECSYS, "jobs[0].volumes", ["project"])],
