@@ -41,6 +41,8 @@ WORKLOAD_PLATFORM = {
     "templates": [{"name": "cpu-batch", "maxRetry": 2, "roles": [
         {"name": "worker", "replicas": 2, "pool": "cpu", "image": "registry.example.com/ml/batch:1.0",
          "resources": {"cpu": "2", "memory": "4Gi"}}]}],
+    "notebooks": {"images": {"jupyter": "registry.example.com/platform/jupyter:1.0"},
+                  "sizes": {"small": {"cpu": "2", "memory": "8Gi"}}},
     "serving": {"templates": [{"name": "generic-http", "image": "registry.example.com/ml/server:1.0", "port": 8080,
                                "readiness": {"path": "/ready"}, "liveness": {"path": "/healthz"},
                                "resources": {"cpu": "1", "memory": "2Gi"}}]},
@@ -49,9 +51,12 @@ WORKLOAD_PLATFORM = {
 
 def workload_spec(i: int) -> dict:
     """What a tenant runs and reads: a project volume, a cached OSS dataset with preload, a job
-    waiting for it, (every fourth tenant) a nightly schedule and (every second) a served model."""
+    waiting for it, its owner's notebook (with a home volume), (every fourth tenant) a nightly
+    schedule, (every second) a served model and (every fifth) two projects."""
     spec: dict = {
-        "storage": {"project": {"size": "100Gi"}},
+        "storage": {"project": {"size": "100Gi"}, "home": {"size": "10Gi"}},
+        "notebookDefaults": {"image": "jupyter", "cluster": "cpu-west"},
+        "notebooks": [{"user": f"owner{i}@example.com"}],
         "datasets": [{"name": "data", "clusters": ["cpu-west"],
                       "mounts": [{"uri": f"oss://bench-data/t{i}/",
                                   "secrets": {"fs.oss.accessKeyId": {"name": "oss", "key": "id"}}}],
@@ -63,6 +68,11 @@ def workload_spec(i: int) -> dict:
     if i % 4 == 0:
         spec["schedules"] = [{"name": "nightly", "schedule": "0 2 * * *",
                               "job": {"template": "cpu-batch", "cluster": "cpu-west"}}]
+    if i % 5 == 0:  # projects: namespaces, leaf queues and a split of the quota of their own
+        spec["ownShare"] = {"weight": 4}
+        spec["projects"] = [{"name": p, "share": {"weight": 1}, "members": [{"user": f"{p}{i}@example.com",
+                                                                              "role": "edit"}]}
+                            for p in ("alpha", "beta")]
     if i % 2 == 0:  # a served model: Deployment, Service, HPA, PDB (and an Ingress for every fourth)
         spec["servings"] = [{"name": "model", "template": "generic-http", "cluster": "cpu-west",
                              "replicas": {"min": 1, "max": 3}, "ingress": i % 4 == 0}]
@@ -76,7 +86,7 @@ def platform_spec(tenants: int, workloads: bool = False) -> dict:
             "name": name, "kubernetesVersion": version, "context": name,
             "capacity": {"cpu": str(64 * tenants), "memory": f"{256 * tenants}Gi",
                          "nvidia.com/gpu": str(8 * tenants), "pods": str(500 * tenants),
-                         "persistentvolumeclaims": str(20 * tenants), "storage": f"{4 * tenants}Ti"},
+                         "persistentvolumeclaims": str(40 * tenants), "storage": f"{4 * tenants}Ti"},
             "nodePools": [{"name": "cpu-general", "role": "cpu", "labels": {"pool": "cpu-general"},
                            "cacheCapacity": {"SSD": f"{tenants}Ti"}},
                           {"name": f"gpu-{gpu_model.lower()}", "role": "gpu", "gpuModel": gpu_model}],
@@ -108,7 +118,7 @@ def tenant_spec(i: int, names: list[str], cpu: int = 32, workloads: bool = False
     return {
         "name": name, "displayName": f"Tenant {i}", "owner": f"owner{i}@example.com",
         "members": members,
-        "quota": {"cpu": str(cpu), "memory": "128Gi", "pods": 300, "pvcs": 10, "storage": "2Ti",
+        "quota": {"cpu": str(cpu), "memory": "128Gi", "pods": 300, "pvcs": 30, "storage": "2048Gi",
                   "gpu": {"A100": 4} if both and i % 3 == 0 else {}},
         "placement": {"gpu-east": {"weight": 1}, "cpu-west": {"weight": 1 + i % 3}} if both
         else {"cpu-west": {"weight": 1}},
