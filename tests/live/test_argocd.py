@@ -68,8 +68,12 @@ def test_each_tenant_project_is_confined_to_its_namespace_kinds_and_objects(comp
         kinds = [(e["group"], e["kind"]) for e in spec["namespaceResourceWhitelist"]]
         assert kinds == sorted({(o["apiVersion"].rpartition("/")[0], o["kind"]) for o in owned
                                 if not is_cluster_scoped(o)})
-        assert spec["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace", "name": tenant},
-                                                    {"group": "scheduling.volcano.sh", "kind": "Queue", "name": tenant}]
+        reader = f"tenantc-queue-reader-{tenant}"  # its members read its Queue (compiler/render/queue.py)
+        assert spec["clusterResourceWhitelist"] == [
+            {"group": "", "kind": "Namespace", "name": tenant},
+            {"group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": reader},
+            {"group": "rbac.authorization.k8s.io", "kind": "ClusterRoleBinding", "name": reader},
+            {"group": "scheduling.volcano.sh", "kind": "Queue", "name": tenant}]
         assert spec["sourceRepos"] == [REPO_URL]
         roles = {r["name"]: r for r in spec["roles"]}
         assert set(roles) == {"admin", "edit"}
