@@ -26,6 +26,8 @@ MAX_TENANTS = 4
 def _platform() -> dict:
     platform = yaml.safe_load((REPO / "tenants" / "platform.yaml").read_text())
     platform.pop("globalDatasets", None)  # they name an example tenant
+    for cluster in platform["clusters"]:  # and so do resource groups (pools dedicated to a tenant)
+        cluster["nodePools"] = [p for p in cluster["nodePools"] if "tenant" not in p]
     return platform
 
 

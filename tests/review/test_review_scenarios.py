@@ -161,9 +161,8 @@ def test_shared_dataset_made_writable(spec_repo, run_review):
 
 
 def test_notebook_moved_to_another_cluster(spec_repo, run_review):
-    spec_repo.replace("tenants/quant-research.yaml",
-                      "size: large, cluster: cpu-west, datasets: [market-data, imagenet]",
-                      "size: large, cluster: gpu-east, datasets: [imagenet]")
+    spec_repo.replace("tenants/quant-research.yaml", "{user: lena@example.com, datasets: [market-data, imagenet]}",
+                      "{user: lena@example.com, cluster: gpu-east, datasets: [imagenet]}")
     r = run_review()
     [moved] = risks_of(r, "workload-moved")
     assert (moved.key.kind, moved.key.cluster) == ("StatefulSet", "gpu-east")

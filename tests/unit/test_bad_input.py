@@ -600,7 +600,8 @@ CASES = {
     ),
     "project whose namespace is another tenant's": Case(
         [("call", lambda root: (root / "tenants/recsys-ranking.yaml").write_text(
-            "name: recsys-ranking\ndisplayName: R\nowner: a@example.com\nquota: {cpu: '1'}\n"
+            "name: recsys-ranking\ndisplayName: R\nowner: a@example.com\n"
+            "members: [{user: a@example.com, role: admin}]\nquota: {cpu: '1'}\n"
             "placement: {cpu-west: {weight: 1}}\n"))],
         [("tenants/" + RECSYS, "projects[0].name", "are already tenant 'recsys-ranking'")],
     ),
