@@ -115,3 +115,15 @@ class NotebookIntent:
 
 def notebook_intents(tenant) -> list[NotebookIntent]:
     return [NotebookIntent(tenant, nb) for nb in tenant.notebooks]
+
+
+def write_specs(root: Path, platform: dict, tenants: list[dict]) -> Path:
+    """A repository's tenants/ from data: the platform file and one file per tenant spec."""
+    import yaml
+
+    folder = root / "tenants"
+    folder.mkdir(parents=True)
+    (folder / "platform.yaml").write_text(yaml.safe_dump(platform, sort_keys=False))
+    for spec in tenants:
+        (folder / f"{spec['name']}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    return root

@@ -15,6 +15,7 @@ import random
 from pathlib import Path
 
 import yaml
+from helpers import write_specs
 
 REPO = Path(__file__).resolve().parents[2]
 WORDS = ["atlas", "beacon", "cobalt", "dune", "echo", "flint", "garnet", "helix", "iris", "jade", "krill", "lotus"]
@@ -157,10 +158,4 @@ def generate(seed: int) -> tuple[dict, list[dict]]:
 
 
 def write_repo(root: Path, seed: int) -> Path:
-    platform, tenants = generate(seed)
-    folder = root / "tenants"
-    folder.mkdir(parents=True)
-    (folder / "platform.yaml").write_text(yaml.safe_dump(platform, sort_keys=False))
-    for spec in tenants:
-        (folder / f"{spec['name']}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    return root
+    return write_specs(root, *generate(seed))
