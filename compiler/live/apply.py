@@ -220,16 +220,32 @@ def _delete_one(client: KubeClient, resources: ResourceMap, obj: dict, dry_run: 
         return outcome
     resource = resources.for_object(obj)
     assert resource is not None  # it was listed through this very resource
-    meta = obj["metadata"]
+    path, meta = resource.object_path(obj), obj["metadata"]
     try:
-        client.delete(resource.object_path(obj), uid=meta.get("uid"), resource_version=meta.get("resourceVersion"))
+        try:
+            client.delete(path, uid=meta.get("uid"), resource_version=meta.get("resourceVersion"))
+        except ApiError as exc:
+            if not exc.conflict:
+                raise
+            _delete_if_unchanged(client, path, obj, outcome)
     except ApiError as exc:
         if exc.not_found:
             outcome.result = GONE
-        elif exc.conflict:
-            outcome.result, outcome.message = SKIPPED, "changed since it was read; not deleted (run apply again)"
         else:
             outcome.result, outcome.message = FAILED, exc.message
     except KubeError as exc:
         outcome.result, outcome.message = FAILED, str(exc)
     return outcome
+
+
+def _delete_if_unchanged(client: KubeClient, path: str, obj: dict, outcome: Outcome) -> None:
+    """The object changed since it was listed. Controllers write status all the time (the quota
+    controller recounts a namespace while its objects are pruned), which changes nothing of what
+    the prune was decided on: still the same object (uid) with the same labels, it is deleted at
+    its new resourceVersion. Anything else (new labels, another object of that name) is left."""
+    fresh = client.get(path)
+    meta, seen = fresh.get("metadata") or {}, obj["metadata"]
+    if meta.get("uid") != seen.get("uid") or (meta.get("labels") or {}) != (seen.get("labels") or {}):
+        outcome.result, outcome.message = SKIPPED, "changed since it was read; not deleted (run apply again)"
+        return
+    client.delete(path, uid=meta.get("uid"), resource_version=meta.get("resourceVersion"))

@@ -253,3 +253,34 @@ def test_a_pvc_a_pod_mounts_is_kept_unless_the_pod_goes_with_the_prune(control_p
     for obj in (home, scratch):  # the pvc-protection finalizer keeps them while pods exist: being deleted is enough
         live = live_get(kube(), obj)
         assert live is None or live["metadata"].get("deletionTimestamp")
+
+
+def test_a_doomed_object_changed_by_a_controller_since_it_was_read_is_still_deleted(control_plane, kube):
+    """Pruning a whole tenant makes the quota controller rewrite the namespace's ResourceQuota
+    status between the listing and the delete, so the delete's resourceVersion precondition
+    fails (409). Still the same object with the same labels, it is deleted at its new version;
+    an object whose labels changed meanwhile is left alone (SKIPPED), and a deleted one is GONE."""
+    from compiler.live.apply import GONE, SKIPPED, _delete_one
+
+    cluster, namespace = unique("prune"), unique("prune")
+    desired = tenant_objects(namespace, cluster)
+    assert apply(kube(), target(cluster, control_plane), desired).ok
+    client = kube()
+    resources = discover(client)
+    settings = find(desired, "ConfigMap", "settings")
+    path = resources.for_object(settings).object_path(settings)
+
+    stale = live_get(client, settings)
+    client.request("PATCH", path, None, json.dumps({"data": {"k": "changed"}}).encode(),
+                   "application/merge-patch+json")  # what a controller's write does to the version
+    assert _delete_one(client, resources, stale, dry_run=False).result == DELETED
+    assert live_get(client, settings) is None
+    assert _delete_one(client, resources, stale, dry_run=False).result == GONE
+
+    client.apply(path, settings, field_manager="tenantc")
+    stale = live_get(client, settings)
+    client.request("PATCH", path, None, json.dumps({"metadata": {"labels": {"team": "kept-by-hand"}}}).encode(),
+                   "application/merge-patch+json")
+    outcome = _delete_one(client, resources, stale, dry_run=False)
+    assert outcome.result == SKIPPED and "changed since it was read" in outcome.message
+    assert live_get(client, settings) is not None
