@@ -62,6 +62,7 @@ class Serving(PodExtras):
     model_path: str | None = Field(default=None, description="where the server loads the model from, e.g. "
                                    "/data/<dataset>/<model> or /project/models/<model>")
     resources: Resources | None = Field(default=None, description="per replica, merged over the template's")
+    env: dict[str, str] | None = Field(default=None, description="the server's plain env (no secrets: envRefs)")
     gpu_model: str | None = None
     replicas: Replicas
     target_cpu_utilization: int = Field(default=70, ge=1, le=100,

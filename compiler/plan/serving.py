@@ -20,7 +20,7 @@ from decimal import Decimal
 from compiler.model.serving import Probe, Serving, ServingTemplate
 from compiler.plan.datasets import DatasetUse, dataset_uses
 from compiler.plan.jobs import check_container_max, gpu_model_for, node_pool, tenant_cluster
-from compiler.plan.pod_extras import PodExtras, resolve_pod_extras
+from compiler.plan.pod_extras import PodExtras, check_plain_env, resolve_pod_extras
 from compiler.plan.quota import DEFAULT_GPU_RESOURCE
 from compiler.plan.scope import TenantScope
 from compiler.plan.storage import PROJECT_CLAIM
@@ -53,6 +53,7 @@ class ResolvedServing:
     port: int
     readiness: ResolvedProbe
     liveness: ResolvedProbe
+    env: dict[str, str]  # plain values, none named like a secret
     cpu: Decimal
     memory: Decimal | None
     gpu: int
@@ -144,6 +145,7 @@ def _resolve(scope: TenantScope, serving: Serving, where: str) -> ResolvedServin
     gpu_model = gpu_model_for(scope, serving.gpu_model, bool(gpu), cluster, where)
     datasets, project_claim = _volumes(scope, serving, where)
     pod = resolve_pod_extras(scope, serving, where, {SERVER: memory})
+    check_plain_env(scope, serving.env or {}, where)
     if image is None or cpu is None:
         return None
     model = serving.model or serving.name
@@ -154,6 +156,7 @@ def _resolve(scope: TenantScope, serving: Serving, where: str) -> ResolvedServin
         command=list(template.command) if template.command else None,
         args=[a.replace("{model}", model).replace("{modelPath}", model_path) for a in template.args],
         port=template.port, readiness=_probe(template.readiness, model), liveness=_probe(template.liveness, model),
+        env=dict(serving.env or {}),
         cpu=cpu, memory=memory, gpu=gpu, gpu_model=gpu_model if gpu else None,
         gpu_resource=cluster.gpu_models().get(gpu_model or "", DEFAULT_GPU_RESOURCE), pool=pool,
         min_replicas=serving.replicas.min, max_replicas=serving.replicas.max,

@@ -19,7 +19,7 @@ from compiler.render.pods import (
     STATUS_VOLUME,
     agent_sidecar,
     api_client_labels,
-    env_refs,
+    container_env,
     extra_containers,
     extra_volumes,
     flow_runner,
@@ -82,7 +82,7 @@ def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
         main["command"] = list(role.command)
     if role.args:
         main["args"] = list(role.args)
-    env = [{"name": k, "value": v} for k, v in sorted(role.env.items())] + env_refs(job.pod.env_refs)
+    env = container_env(role.env, job.pod.env_refs)
     if env:
         main["env"] = env
     if role.ports:

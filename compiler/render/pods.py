@@ -98,6 +98,11 @@ def env_refs(refs: Sequence[EnvRef]) -> list[dict]:
     return out
 
 
+def container_env(plain: dict[str, str], refs: Sequence[EnvRef]) -> list[dict]:
+    """A main container's env: its plain values (sorted by name), then the references."""
+    return [{"name": k, "value": v} for k, v in sorted(plain.items())] + env_refs(refs)
+
+
 def platform_container(resolved: ResolvedContainer, pod: PodVolumes) -> dict:
     """A platform pod template in a job's pod: a native sidecar (an init container with
     restartPolicy Always, running beside the main container for the pod's life) or an init

@@ -18,7 +18,7 @@ from compiler.render.context import TenantContext
 from compiler.render.gateway import through_gateway
 from compiler.render.namespace import WORKLOAD_SERVICE_ACCOUNT
 from compiler.render.placement import pod_placement
-from compiler.render.pods import env_refs, extra_containers, extra_volumes, pull_secrets, resources
+from compiler.render.pods import container_env, extra_containers, extra_volumes, pull_secrets, resources
 from compiler.render.volumes import PROJECT_PATH, PodVolumes
 
 HTTP = "http"
@@ -46,8 +46,9 @@ def _pod_spec(ctx: TenantContext, s: ResolvedServing) -> dict:
         "resources": resources(s.cpu, s.memory, s.gpu, s.gpu_resource),
         "readinessProbe": _probe(s.readiness), "livenessProbe": _probe(s.liveness),
     })
-    if s.pod.env_refs:
-        container["env"] = env_refs(s.pod.env_refs)
+    env = container_env(s.env, s.pod.env_refs)
+    if env:
+        container["env"] = env
     if volumes.mounts:
         container["volumeMounts"] = volumes.mounts
     pod: dict = {"serviceAccountName": WORKLOAD_SERVICE_ACCOUNT}
