@@ -115,8 +115,9 @@ def _containers(scope: TenantScope, names: list[str], at: str) -> list[ResolvedC
 
 def _check_shm(scope: TenantScope, shm: Quantity, memory: dict[str, Decimal | None], at: str) -> None:
     """/dev/shm within the memory limit of each main container that mounts it (module docstring)."""
-    for name, limit in memory.items():
-        if limit is not None and shm.value > limit:
-            scope.problems.add(scope.file, f"{at}.shmSize", f"{shm} of /dev/shm is more than the memory of container "
-                               f"'{name}', {canonical(limit, FORMAT_BINARY)} (tmpfs pages count against its limit)",
-                               "lower shmSize or raise that container's memory")
+    over = [f"'{name}' ({canonical(limit, FORMAT_BINARY)})" for name, limit in memory.items()
+            if limit is not None and shm.value > limit]
+    if over:
+        scope.problems.add(scope.file, f"{at}.shmSize", f"{shm} of /dev/shm is more than the memory of container "
+                           f"{', '.join(over)} (tmpfs pages count against the limit of the container writing them)",
+                           "lower shmSize or raise that container's memory")

@@ -24,7 +24,7 @@ from compiler.plan.pod_extras import PodExtras, check_plain_env, resolve_pod_ext
 from compiler.plan.quota import DEFAULT_GPU_RESOURCE
 from compiler.plan.scope import TenantScope
 from compiler.plan.storage import PROJECT_CLAIM
-from compiler.quantity import Quantity
+from compiler.quantity import FORMAT_BINARY, Quantity, canonical
 
 SERVER = "server"  # the serving's main container
 
@@ -205,9 +205,10 @@ def _check_total(scope: TenantScope, cluster: str, group: list[ResolvedServing],
         return  # no GPU model: reported at gpuModel
     label = f"gpu.{model}" if resource == "gpu" else resource
     first = next(i for i, sv in enumerate(scope.spec.tenant.servings) if sv.name == group[0].name)
+    amount = canonical(need, FORMAT_BINARY) if resource == "memory" else format(need.normalize(), "f")
     scope.problems.add(
         scope.file, f"servings[{first}]" if len(group) == 1 else "servings",
         f"at maxReplicas the servings on {cluster} ({', '.join(s.name for s in group)}) request {label} "
-        f"{format(need.normalize(), 'f')} but the tenant's {label} quota there is {have if have is not None else 0}",
+        f"{amount} but the tenant's {label} quota there is {have if have is not None else 0}",
         "lower replicas.max or resources, or raise the quota (the autoscaler may run them all at their maximum, "
         "and the ResourceQuota would refuse the extra pods)")
