@@ -624,6 +624,12 @@ CASES = {
         [("set", VISION, "templates[0].shmSize", "8Gi")],
         [("tenants/" + VISION, "templates[0].shmSize", "unknown field")], only=True,
     ),
+    # 127 x (4 cpu + the agent's 10m) fits vision's 512 on gpu-east; with the renewer's 50m per pod it does not
+    "step sidecars counted in the gang's quota": Case(
+        [("set", VISION, "pipelines[0].steps[0].roles[0].replicas", 127)],
+        [("tenants/" + VISION, "pipelines[0].steps[0]", "needs cpu 515.62 in total but the tenant's cpu quota on "
+          "gpu-east is 512")], only=True,
+    ),
     # 100 x 4 cpu is exactly ads-ranking's 400 on cpu-west; the renewer's 50m per replica is not
     "serving sidecars counted at maxReplicas": Case(
         [("set", ADS, "servings[0].replicas.max", 100)],
