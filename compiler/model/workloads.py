@@ -94,7 +94,12 @@ class Schedule(Spec):
     job: JobSpec
 
 
-class Step(Spec):
+class Step(PodExtras):
+    """A pipeline step: a job of its template and roles on the pipeline's cluster. Its pod
+    extras (`envRefs`, `extraVolumes`, `shmSize`, `imagePullSecrets`, `containers`) apply to
+    every task's pods of the step, as a job's do; templates carry none, so there is nothing to
+    inherit or override."""
+
     name: DnsName
     template: str
     roles: list[Role] = Field(default_factory=list)
