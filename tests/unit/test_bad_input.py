@@ -568,6 +568,10 @@ CASES = {
         [("set", QUANT, "schedules[0].job.policies[0].event", "PodCrashed")],
         [("tenants/" + QUANT, "schedules[0].job.policies[0].event", "'PodEvicted'")], only=True,
     ),
+    "bad policy event on a pipeline step": Case(
+        [("set", VISION, "pipelines[0].steps[0].policies[0].event", "PodCrashed")],
+        [("tenants/" + VISION, "pipelines[0].steps[0].policies[0].event", "'PodEvicted'")], only=True,
+    ),
     "bad policy action": Case(
         [("set", QUANT, "schedules[0].job.policies[0].action", "Reboot")],
         [("tenants/" + QUANT, "schedules[0].job.policies[0].action", "'RestartTask'")], only=True,

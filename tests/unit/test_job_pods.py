@@ -63,9 +63,9 @@ def test_backtest_pods_get_what_the_schedule_asks_for(example):
     job = schedule.job
     cron = example.objects["cpu-west/quant-research/cronjob.batch.volcano.sh-nightly-backtest.yaml"]
     volcano_job = cron["spec"]["jobTemplate"]["spec"]
-    assert volcano_job["policies"] == [{"event": p.event, "action": p.action} for p in job.policies]
     [(metadata, pod)] = list(_pods(volcano_job))
-    assert metadata["annotations"][volcano.PREEMPTABLE_ANNOTATION] == str(job.preemptable).lower()
+    assert job.policies and job.preemptable is not None  # the example asks for both
+    _assert_lifecycle(job, volcano_job, metadata)
     _assert_extras(example, job, pod, ["tenantc-agent"])
 
 
@@ -116,17 +116,34 @@ def _has_extras(spec) -> bool:
 def test_pipeline_step_pods_get_what_their_step_asks_for(example):
     """Every task pod of every step's JobTemplate has the step's extras (and no other step's):
     templates carry none, so a step's own are all its pods get."""
-    checked = with_extras = 0
+    checked = with_extras = with_lifecycle = 0
     for spec in example.specs.tenants:
         for pipeline in spec.tenant.pipelines:
             for step in pipeline.steps:
                 path = (f"{pipeline.cluster}/{spec.tenant.name}/jobtemplate.flow.volcano.sh-"
                         f"{pipeline.name}-{step.name}.yaml")
-                for _, pod in _pods(example.objects[path]["spec"]):
+                job = example.objects[path]["spec"]
+                for metadata, pod in _pods(job):
                     _assert_extras(example, step, pod, ["tenantc-agent"])
+                    _assert_lifecycle(step, job, metadata)
                     checked += 1
                 with_extras += _has_extras(step)
+                with_lifecycle += step.policies is not None or step.preemptable is not None
     assert checked and with_extras >= 3  # vision's detector-daily: a sidecar, /dev/shm, a Secret reference
+    assert with_lifecycle >= 2  # and its own policies on one step, preemptable on another
+
+
+def _assert_lifecycle(spec, job: dict, pod_metadata: dict) -> None:
+    """A rendered Volcano job (spec) has the policies and preemptability `spec` asks for, or
+    tenantc's default policies and the scheduler's own preemptability."""
+    expected = [{"event": p.event, "action": p.action} for p in spec.policies] if spec.policies is not None \
+        else [dict(p) for p in volcano.DEFAULT_POLICIES]
+    assert job["policies"] == expected
+    annotations = pod_metadata.get("annotations") or {}
+    if spec.preemptable is None:
+        assert volcano.PREEMPTABLE_ANNOTATION not in annotations
+    else:
+        assert annotations[volcano.PREEMPTABLE_ANNOTATION] == str(spec.preemptable).lower()
 
 
 def test_serving_pods_get_what_their_serving_asks_for(example):
