@@ -7,12 +7,13 @@ Kapitan's docs lay one out (https://kapitan.dev/pages/inventory/introduction/, .
 .../classes/; kapicorp/kapitan docs/pages/inventory/*.md):
 
   inventory/classes/common.yml     the platform (clusters, GPU resources, defaults, queues,
-                                   member and agent roles) and tenantc's object conventions
+                                   the agent's role) and tenantc's object conventions
                                    (labels, annotations, Argo CD waves, file names)
   inventory/classes/tenant.yml     `kapitan.compile`: components/tenant.jsonnet, input_type
                                    jsonnet, output_type yaml (docs/pages/input_types/jsonnet.md)
+  inventory/classes/platform.yml   the member roles, `kapitan.compile`: components/platform.jsonnet
   inventory/targets/<tenant>.yml   parameters.tenant = that tenant's spec, as written for tenantc
-  inventory/targets/platform.yml   the platform's own objects (components/platform.jsonnet)
+  inventory/targets/platform.yml   the platform's own objects
 
 The component (bench/kapitan/*.jsonnet) draws, for each of the tenant's clusters, the objects
 tenantc renders for it: Namespace, ServiceAccounts, member RoleBindings, ResourceQuota,
@@ -110,13 +111,12 @@ def platform_parameters(spec: dict) -> dict:
         "dnsNamespace": platform.dns_namespace, "monitoringNamespace": platform.monitoring_namespace,
         "limitRange": spec["defaults"]["limitRange"],
         "queues": [{"name": q["name"], "weight": q["weight"], "parent": platform.root_queue} for q in spec["queues"]],
-        "memberRules": {role: rules_of(role) for role in MEMBER_ROLES},
         "agentRules": rules_for(SIDECAR, WAIT_DATASET),
     }
 
 
-def compile_class(component: str) -> dict:
-    return {"parameters": {"kapitan": {"compile": [
+def compile_class(component: str, **parameters: object) -> dict:
+    return {"parameters": {**parameters, "kapitan": {"compile": [
         {"output_path": ".", "input_type": "jsonnet", "output_type": "yaml",
          "input_paths": [f"components/{component}.jsonnet"]}]}}}
 
@@ -136,7 +136,10 @@ def write_kapitan_project(root: Path, tenants: int) -> list[str]:
     (classes / "common.yml").write_text(yaml_io.dump(
         {"parameters": {"platform": platform_parameters(platform_spec(tenants)), "conventions": conventions()}}))
     (classes / "tenant.yml").write_text(yaml_io.dump(compile_class("tenant")))
-    (classes / "platform.yml").write_text(yaml_io.dump(compile_class("platform")))
+    # The member roles only in the platform's class: every target inherits `common` (reclass
+    # renders its parameters once per target), and only the platform target draws these.
+    (classes / "platform.yml").write_text(yaml_io.dump(compile_class(
+        "platform", memberRules={role: rules_of(role) for role in MEMBER_ROLES})))
     (targets / f"{PLATFORM_TARGET}.yml").write_text(yaml_io.dump(
         {"classes": ["common", "platform"], "parameters": {"source": "tenants/platform.yaml",
                                                            "kapitan": {"vars": {"target": PLATFORM_TARGET}}}}))
@@ -238,10 +241,13 @@ class Side:
                 "cpu_ms_per_object": self.ms_per_object("cpu"), "runs": [asdict(s) for s in self.samples]}
 
 
-def kapitan_variants(tenants: int) -> list[tuple[str, list[str]]]:
-    """Kapitan's default parallelism, and --parallelism 2 when the default is another number."""
-    default = min(tenants + 1, len(os.sched_getaffinity(0)))
-    variants = [(f"kapitan compile (default, {default} processes)", [])]
+def kapitan_variants(kapitan: Path, tenants: int) -> list[tuple[str, list[str]]]:
+    """Kapitan's default parallelism (min(targets, the CPUs it sees), by its own count), and
+    --parallelism 2 when the default is another number."""
+    ask = "from kapitan.utils import available_cpu_count as n; print(n())"
+    cpus = subprocess.run([str(kapitan / "python"), "-c", ask], capture_output=True, text=True, check=False)
+    default = min(tenants + 1, int(cpus.stdout)) if cpus.stdout.strip().isdigit() else None
+    variants = [(f"kapitan compile (default: {default or '?'} processes)", [])]
     if default != 2:
         variants.append(("kapitan compile --parallelism 2", ["--parallelism", "2"]))
     return variants
@@ -253,7 +259,7 @@ def bench_size(tenants: int, kapitan: Path, runs: int, crd_dirs: list[Path], scr
     write_kapitan_project(theirs_root, tenants)
     kapitan_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     ours = Side("tenantc compile (CLI)")
-    variants = kapitan_variants(tenants)
+    variants = kapitan_variants(kapitan, tenants)
     theirs = [Side(label) for label, _ in variants]
     for _ in range(runs):  # interleaved: tenantc, then each Kapitan variant, again
         for stale in (ours_root / "rendered", ours_root / ".tenantc-cache"):

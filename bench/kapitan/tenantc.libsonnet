@@ -237,7 +237,7 @@ local fromNamespace(conv, name) = { namespaceSelector: { matchLabels: { [conv.la
       for q in p.platform.queues
     ] + [
       $.object(conv, unit, 'rbac.authorization.k8s.io/v1', 'ClusterRole', conv.memberRolePrefix + role,
-               namespaced=false, body={ rules: p.platform.memberRules[role] })
+               namespaced=false, body={ rules: p.memberRules[role] })
       for role in ['admin', 'edit', 'view']
     ]
     for cluster in p.platform.clusters
