@@ -247,9 +247,9 @@ def kapitan_variants(kapitan: Path, tenants: int) -> list[tuple[str, list[str]]]
     ask = "from kapitan.utils import available_cpu_count as n; print(n())"
     cpus = subprocess.run([str(kapitan / "python"), "-c", ask], capture_output=True, text=True, check=False)
     default = min(tenants + 1, int(cpus.stdout)) if cpus.stdout.strip().isdigit() else None
-    variants = [(f"kapitan compile (default: {default or '?'} processes)", [])]
+    variants: list[tuple[str, list[str]]] = [(f"default: {default or '?'} processes", [])]
     if default != 2:
-        variants.append(("kapitan compile --parallelism 2", ["--parallelism", "2"]))
+        variants.append(("--parallelism 2", ["--parallelism", "2"]))
     return variants
 
 
@@ -260,7 +260,7 @@ def bench_size(tenants: int, kapitan: Path, runs: int, crd_dirs: list[Path], scr
     kapitan_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     ours = Side("tenantc compile (CLI)")
     variants = kapitan_variants(kapitan, tenants)
-    theirs = [Side(label) for label, _ in variants]
+    theirs = [Side(f"kapitan compile ({variant})") for variant, _ in variants]
     for _ in range(runs):  # interleaved: tenantc, then each Kapitan variant, again
         for stale in (ours_root / "rendered", ours_root / ".tenantc-cache"):
             shutil.rmtree(stale, ignore_errors=True)
@@ -272,15 +272,14 @@ def bench_size(tenants: int, kapitan: Path, runs: int, crd_dirs: list[Path], scr
     for side in theirs:
         side.objects = len(kapitan_objects(theirs_root / "compiled"))
     same = compare(ours_root / "rendered", theirs_root / "compiled")
-    return {"tenants": tenants, "tenantc": ours.as_dict(), "kapitan": [s.as_dict() for s in theirs],
+    kapitan = [{**side.as_dict(), "variant": variant,
+                **{f"ratio_{what}": side.ms_per_object(what) / ours.ms_per_object(what) for what in ("wall", "cpu")}}
+               for side, (variant, _) in zip(theirs, variants, strict=True)]
+    return {"tenants": tenants, "tenantc": ours.as_dict(), "kapitan": kapitan,
             "comparison": {"identical": same.identical, "same": same.same, "summary": same.summary()}}
 
 
 # ---- report -------------------------------------------------------------------------------------
-
-def ratio(kapitan: dict, ours: dict, what: str) -> float:
-    return kapitan[f"{what}_ms_per_object"] / ours[f"{what}_ms_per_object"]
-
 
 def print_size(result: dict) -> None:
     n, ours = result["tenants"], result["tenantc"]
@@ -293,8 +292,8 @@ def print_size(result: dict) -> None:
     print(f"  objects per tenant: tenantc {ours['objects'] / n:.1f}, "
           f"Kapitan {result['kapitan'][0]['objects'] / n:.1f} (both with the platform's own objects)")
     for side in result["kapitan"]:
-        print(f"  ratio per object, {side['label']} / tenantc: {ratio(side, ours, 'wall'):.1f}x wall, "
-              f"{ratio(side, ours, 'cpu'):.1f}x CPU")
+        print(f"  ratio per object, {side['label']} / tenantc: {side['ratio_wall']:.1f}x wall, "
+              f"{side['ratio_cpu']:.1f}x CPU")
 
 
 def main() -> int:
