@@ -54,22 +54,22 @@ def ensure_tool(name: str, version: str, python: str = sys.executable) -> Path:
         shutil.rmtree(home, ignore_errors=True)
         requirement = f"{name}=={version}"
         print(f"installing {requirement} into {home} (once) ...", file=sys.stderr, flush=True)
-        for argv in ([python, "-m", "venv", str(home)],
-                     [str(home / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                      "--disable-pip-version-check", requirement]):
-            _run_step(argv, home)
+        steps = {"python -m venv": [python, "-m", "venv", str(home)],
+                 f"pip install {requirement}": [str(home / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                                                "--disable-pip-version-check", requirement]}
+        for step, argv in steps.items():
+            _run_step(step, argv, home)
         (home / MARKER).write_text(requirement + "\n")
     return home / "bin"
 
 
-def _run_step(argv: list[str], home: Path) -> None:
+def _run_step(step: str, argv: list[str], home: Path) -> None:
     try:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         shutil.rmtree(home, ignore_errors=True)
-        raise ToolUnavailable(f"{' '.join(argv[-3:])}: {exc}") from exc
+        raise ToolUnavailable(f"{step}: {exc}") from exc
     if result.returncode != 0:
         shutil.rmtree(home, ignore_errors=True)
-        lines = [x for x in (result.stderr or result.stdout).splitlines() if x.strip()]
-        raise ToolUnavailable(f"{' '.join(argv[-3:])} exited {result.returncode}: "
-                              f"{' / '.join(lines[-3:]) or 'no output'}")
+        lines = [x.strip() for x in (result.stderr or result.stdout).splitlines() if x.strip()]
+        raise ToolUnavailable(f"{step} exited {result.returncode}: {lines[-1] if lines else 'no output'}")

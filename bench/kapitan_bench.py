@@ -24,6 +24,11 @@ favours Kapitan: a target sees only its own inventory, so the reverse of `allowF
 written into each target by the generator instead of read from the global inventory. tenantc
 also validates every object against its schema (and the CRDs); Kapitan validates nothing.
 
+Most of Kapitan's time per target is its Jsonnet engine: the C++ `jsonnet` module it installs
+took 0.15-0.27 s to evaluate the snippet `1` on the 2-core machine, and Kapitan evaluates each
+target's component separately (go-jsonnet, `--use-go-jsonnet`, needs a package Kapitan does not
+install and is not measured). Its inventory (reclass) took 0.65 s for 101 targets.
+
 Both outputs are then compared object by object (parsed YAML; tenantc's header comment aside):
 the bench prints how many are identical, so the two sides are known to do the same work.
 

@@ -215,7 +215,7 @@ def bench_kapitan(table: Table, crd_dirs: list[Path], runs: int) -> None:
         lines = [x for x in proc.stderr.splitlines() if x.strip()]
         result = {"error": f"bench/kapitan_bench.py exited {proc.returncode}: {' / '.join(lines[-2:])}"}
     if result.get("error"):
-        table.add("Kapitan side by side", f"not run: {result['error']}")
+        table.add("Kapitan side by side", "not run:", "", result["error"])
         return
     for size in result["sizes"]:
         ours = size["tenantc"]

@@ -8,6 +8,11 @@
 // the quota shares, and gives every GPU resource of a cluster an explicit amount (0 without quota).
 // Quantities here: cpu in millicores, memory and storage in bytes, counts as numbers (Jsonnet
 // numbers are doubles: exact up to 2^53, far above these totals).
+//
+// Kapitan's side of the contract: a jsonnet component reads its target's inventory through
+// `kap.inventory().parameters`, and each field of the object it returns becomes one output
+// file named by its key (kapicorp/kapitan docs/pages/input_types/jsonnet.md); '/' in a key
+// makes a folder, so the files land as compiled/<target>/<cluster>/<kind>-<name>.yaml.
 
 local binary = { Ki: 1024, Mi: std.pow(1024, 2), Gi: std.pow(1024, 3), Ti: std.pow(1024, 4),
                  Pi: std.pow(1024, 5), Ei: std.pow(1024, 6) };
