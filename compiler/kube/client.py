@@ -216,7 +216,7 @@ class KubeClient:
             query["force"] = "true"
         if dry_run:
             query["dryRun"] = "All"
-        body = json.dumps(obj).encode()
+        body = json.dumps(obj, separators=(",", ":")).encode()  # compact, as kubectl sends it
         if not result:
             return self._send("PATCH", path, query, body, APPLY_PATCH, JSON).status, {}
         return self.request_status("PATCH", path, query, body, APPLY_PATCH)
