@@ -130,7 +130,8 @@ def apply_cluster(client: KubeClient, change_set: ClusterChangeSet, desired: dic
     report.requests = client.counts.snapshot()
     if client.throttle.adaptive:
         throttle = client.throttle
-        report.requests["inFlight"] = {"highest": throttle.highest, "last": throttle.limit}
+        report.requests["inFlight"] = {"highest": throttle.highest, "last": throttle.limit,
+                                       "mean": round(throttle.mean_in_flight, 1)}
     return report
 
 
