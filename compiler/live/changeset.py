@@ -130,12 +130,14 @@ def cluster_change_set(client: KubeClient, target: Target, desired: dict[str, di
     collections, unserved = resources_to_read(list(desired.values()), resources)
     change_set.errors += [f"{kind} is not served by this cluster (is its CRD installed?)" for kind in unserved]
     state = read_owned(client, collections, concurrency)
-    desired_kinds = {resources.for_object(o) for o in desired.values()} - {None}
-    schemas = crd_schemas(client, [r for r in collections if r in desired_kinds], concurrency)
     served = {path: obj for path, obj in desired.items() if resources.for_object(obj) is not None}
     if mode == DIFF:
         missing = [obj for obj in served.values() if ObjectRef.of(obj) not in state.objects]
         fetch_missing(client, resources, missing, state, concurrency)
+    # A CRD's schema (its defaults) only matters when comparing with a live object of its kind: a
+    # first apply, with nothing live, reads none of these large objects.
+    compared = {resources.for_object(o) for o in served.values() if ObjectRef.of(o) in state.objects}
+    schemas = crd_schemas(client, [r for r in collections if r in compared], concurrency)
 
     run_time = delivery.run_time_fields(desired.values())
     to_confirm = _decide_locally(change_set, served, state, schemas, mode, run_time)
