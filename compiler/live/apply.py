@@ -38,7 +38,7 @@ FAILURES = frozenset({CONFLICT, IMMUTABLE, FAILED, SKIPPED})
 
 
 class Pool(Protocol):
-    """Runs calls in parallel, results in order (ThrottledPool; a ThreadPoolExecutor's map, listed, too)."""
+    """Runs calls in parallel and returns their results in order (compiler.kube.pool.ThrottledPool)."""
 
     def map(self, fn: Callable, items: Sequence, /) -> Sequence: ...
 
