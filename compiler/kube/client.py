@@ -121,6 +121,7 @@ class Throttle:
         self.highest = self.lowest = self.state.window
         self._in_flight = 0
         self._cond = threading.Condition()
+        self._busy = _Busy()
 
     @property
     def limit(self) -> int:
@@ -133,15 +134,24 @@ class Throttle:
             self.state = window.start(initial, ceiling, floor)
             self.adaptive = True
             self.highest = self.lowest = self.state.window
+            self._busy = _Busy()
             self._cond.notify_all()
+
+    @property
+    def mean_in_flight(self) -> float:
+        """Requests in flight on average since adapt() (or since the first request), counted from
+        the first request sent to the last answer: what the window let the server work on."""
+        return self._busy.mean()
 
     def acquire(self) -> Ticket:
         """Wait for a free slot; the ticket goes back to release."""
         with self._cond:
             while self._in_flight >= self.state.window:
                 self._cond.wait()
+            now = time.monotonic()
+            self._busy.add(now, self._in_flight)
             self._in_flight += 1
-            return Ticket(time.monotonic(), self.state.epoch)
+            return Ticket(now, self.state.epoch)
 
     def release(self, ticket: Ticket, throttled: bool, write: bool = True) -> int | None:
         """The attempt of `ticket` ended (429 or not); returns the new window when a 429 lowered it."""
@@ -152,6 +162,7 @@ class Throttle:
                 latency = now - ticket.sent if self.adaptive else 0.0  # 0: only 429s and rounds count
                 self.state = window.next_window(before, window.Sample(latency, throttled, ticket.epoch,
                                                                       self._in_flight, now))
+            self._busy.add(now, self._in_flight)
             self._in_flight -= 1
             limit = self.state.window
             self.highest, self.lowest = max(self.highest, limit), min(self.lowest, limit)
@@ -159,6 +170,27 @@ class Throttle:
             if free > 0:
                 self._cond.notify(free)
             return limit if throttled and self.state.epoch > before.epoch else None
+
+
+class _Busy:
+    """The integral of requests in flight over time, from the first request to the last answer."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.last = 0.0
+        self.area = 0.0
+
+    def add(self, now: float, in_flight: int) -> None:
+        """`in_flight` requests were in flight since the previous change, until `now`."""
+        if self.first is None:
+            self.first = now
+        else:
+            self.area += in_flight * (now - self.last)
+        self.last = now
+
+    def mean(self) -> float:
+        span = self.last - self.first if self.first is not None else 0.0
+        return self.area / span if span > 0 else 0.0
 
 
 class KubeClient:
@@ -216,7 +248,7 @@ class KubeClient:
             query["force"] = "true"
         if dry_run:
             query["dryRun"] = "All"
-        body = json.dumps(obj).encode()
+        body = json.dumps(obj, separators=(",", ":")).encode()  # compact, as kubectl sends it
         if not result:
             return self._send("PATCH", path, query, body, APPLY_PATCH, JSON).status, {}
         return self.request_status("PATCH", path, query, body, APPLY_PATCH)

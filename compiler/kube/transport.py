@@ -216,23 +216,27 @@ class HttpsTransport:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[http.client.HTTPConnection] = []
-        self._ssl: ssl.SSLContext | None = None
-        self._ssl_cert: ClientCert | None = None
-        self._generation = 0
+        # (TLS settings, the client certificate they hold, generation): replaced whole, so a
+        # request reads it without the lock
+        self._tls_now: tuple[ssl.SSLContext | None, ClientCert | None, int] = (None, None, 0)
         if self._tls:  # a CA or client certificate that cannot be loaded fails here, not at the first request
             static = credentials.client_certificate() if credentials and not credentials.lazy else None
-            self._ssl, self._ssl_cert = endpoint.ssl_context(static), static
+            self._tls_now = (endpoint.ssl_context(static), static, 0)
 
     # -- connections
     def _context(self) -> tuple[ssl.SSLContext | None, int]:
         if not self._tls:
             return None, 0
         cert = self.credentials.client_certificate() if self.credentials else None
+        context, held, generation = self._tls_now
+        if context is not None and cert is held:  # the usual case: no lock taken per request
+            return context, generation
         with self._lock:
-            if self._ssl is None or cert != self._ssl_cert:
-                self._ssl, self._ssl_cert = self.endpoint.ssl_context(cert), cert
-                self._generation += 1
-            return self._ssl, self._generation
+            context, held, generation = self._tls_now
+            if context is None or cert != held:
+                context, generation = self.endpoint.ssl_context(cert), generation + 1
+                self._tls_now = (context, cert, generation)
+            return context, generation
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
         context, generation = self._context()
@@ -245,7 +249,7 @@ class HttpsTransport:
             self._local.conn, self._local.generation = conn, generation
             with self._lock:
                 self._connections.append(conn)
-        else:
+        elif conn.timeout != timeout:  # the socket was made with conn.timeout
             conn.timeout = timeout
             if conn.sock is not None:
                 conn.sock.settimeout(timeout)

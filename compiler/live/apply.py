@@ -14,7 +14,7 @@ answer to any failure (a conflict fixed, the API server back) is to run apply ag
 """
 from __future__ import annotations
 
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Protocol
@@ -24,6 +24,7 @@ from compiler.kinds import STAGE_NAMES, stage_of
 from compiler.kube.client import KubeClient
 from compiler.kube.discovery import ResourceMap
 from compiler.kube.errors import ApiError, KubeError
+from compiler.kube.pool import ThrottledPool
 from compiler.live.changeset import ADD, Change, ClusterChangeSet, object_label
 from compiler.live.options import ApplyOptions
 from compiler.live.prune import tenant_of
@@ -34,6 +35,12 @@ CREATED, CONFIGURED, WOULD_APPLY = "created", "configured", "would apply"
 CONFLICT, IMMUTABLE, FAILED, SKIPPED = "conflict", "immutable", "failed", "skipped"
 DELETED, WOULD_DELETE, GONE = "deleted", "would delete", "already gone"
 FAILURES = frozenset({CONFLICT, IMMUTABLE, FAILED, SKIPPED})
+
+
+class Pool(Protocol):
+    """Runs calls in parallel and returns their results in order (compiler.kube.pool.ThrottledPool)."""
+
+    def map(self, fn: Callable, items: Sequence, /) -> Sequence: ...
 
 
 class Progress(Protocol):
@@ -108,9 +115,11 @@ def apply_cluster(client: KubeClient, change_set: ClusterChangeSet, desired: dic
     progress = progress or NoProgress()
     report = ApplyReport(change_set)
     ceiling = max(1, options.concurrency, options.max_concurrency)
-    if change_set.changes:  # a pool of threads as deep as the window may grow; the throttle keeps the pace
+    if change_set.changes:  # workers as many as the window lets requests fly (compiler.kube.pool)
         client.throttle.adapt(options.concurrency, ceiling, floor=options.concurrency)
-    with ThreadPoolExecutor(max_workers=ceiling if change_set.changes else max(1, options.concurrency)) as pool:
+    else:
+        ceiling = max(1, options.concurrency)
+    with ThrottledPool(client.throttle, ceiling) as pool:
         _apply_stages(client, report, options, pool, progress)
         if options.prune:
             prune_cluster(client, report, options, {ObjectRef.of(o) for o in desired.values()}, pool, progress)
@@ -121,17 +130,18 @@ def apply_cluster(client: KubeClient, change_set: ClusterChangeSet, desired: dic
     report.requests = client.counts.snapshot()
     if client.throttle.adaptive:
         throttle = client.throttle
-        report.requests["inFlight"] = {"highest": throttle.highest, "last": throttle.limit}
+        report.requests["inFlight"] = {"highest": throttle.highest, "last": throttle.limit,
+                                       "mean": round(throttle.mean_in_flight, 1)}
     return report
 
 
-def _apply_stages(client: KubeClient, report: ApplyReport, options: ApplyOptions, pool: Executor,
+def _apply_stages(client: KubeClient, report: ApplyReport, options: ApplyOptions, pool: Pool,
                   progress: Progress) -> None:
     failed_namespaces: set[str] = set()
     for stage, group in groupby(report.change_set.changes, key=lambda c: c.stage):
         changes = list(group)
         progress.stage(f"stage {stage + 1}/{len(STAGE_NAMES)} {STAGE_NAMES[stage]}", len(changes))
-        outcomes = list(pool.map(lambda c: _apply_one(client, c, options, failed_namespaces), changes))
+        outcomes = pool.map(lambda c: _apply_one(client, c, options, failed_namespaces), changes)
         for change, outcome in zip(changes, outcomes, strict=True):
             report.applied.append(outcome)
             progress.advance(outcome.line())
@@ -183,7 +193,7 @@ def _failure(outcome: Outcome, exc: ApiError) -> Outcome:
 
 
 def prune_cluster(client: KubeClient, report: ApplyReport, options: ApplyOptions, desired: set[ObjectRef],
-                  pool: Executor, progress: Progress) -> None:
+                  pool: Pool, progress: Progress) -> None:
     """Delete what the change set's prune decision allows, unless the decision refused, an apply
     failed, or a Namespace or PVC would take what is not tenantc's with it (prune_guard, asked now)."""
     decision = report.change_set.prune

@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import cast
 
 from compiler import delivery
 from compiler.identity import ObjectRef
@@ -44,6 +45,7 @@ from compiler.live.read import LiveState, crd_schemas, fetch_missing, read_owned
 from compiler.redact import mask_pair
 
 DIFF, APPLY = "diff", "apply"
+_DESIRED_VIEW = object()  # Change.after_view: the masked view of the desired object, made when asked for
 ADD, CHANGE = "add", "change"
 
 
@@ -64,11 +66,20 @@ class Change:
     desired: dict  # what apply sends; never printed (before/after are the masked views)
     resource: Resource
     before: dict | None = None  # live, cleaned, secrets masked
-    after: dict | None = None  # the server's dry-run result (or the desired object), same treatment
+    after_view: object = None  # `after`, or _DESIRED_VIEW: made from `desired` when first asked for
     drift: list[Drift] = field(default_factory=list)
     ownership_only: bool = False  # same content; only tenantc's field ownership would change
     note: str = ""
     error: ApiError | None = None  # the dry-run was refused (conflict, immutable field, invalid)
+
+    @property
+    def after(self) -> dict | None:
+        """The server's dry-run result (or the desired object), cleaned, secrets masked. Apply adds
+        thousands of objects on a first apply and shows none of them: their view is made only when
+        a report asks for it."""
+        if self.after_view is _DESIRED_VIEW:
+            self.after_view = _view(self.desired)
+        return cast("dict | None", self.after_view)
 
     @property
     def ref(self) -> ObjectRef:
@@ -119,12 +130,14 @@ def cluster_change_set(client: KubeClient, target: Target, desired: dict[str, di
     collections, unserved = resources_to_read(list(desired.values()), resources)
     change_set.errors += [f"{kind} is not served by this cluster (is its CRD installed?)" for kind in unserved]
     state = read_owned(client, collections, concurrency)
-    desired_kinds = {resources.for_object(o) for o in desired.values()} - {None}
-    schemas = crd_schemas(client, [r for r in collections if r in desired_kinds], concurrency)
     served = {path: obj for path, obj in desired.items() if resources.for_object(obj) is not None}
     if mode == DIFF:
         missing = [obj for obj in served.values() if ObjectRef.of(obj) not in state.objects]
         fetch_missing(client, resources, missing, state, concurrency)
+    # A CRD's schema (its defaults) only matters when comparing with a live object of its kind: a
+    # first apply, with nothing live, reads none of these large objects.
+    compared = {resources.for_object(o) for o in served.values() if ObjectRef.of(o) in state.objects}
+    schemas = crd_schemas(client, [r for r in collections if r in compared], concurrency)
 
     run_time = delivery.run_time_fields(desired.values())
     to_confirm = _decide_locally(change_set, served, state, schemas, mode, run_time)
@@ -153,7 +166,7 @@ def _decide_locally(change_set: ClusterChangeSet, served: dict[str, dict], state
         if live is not None and _unchanged(obj, live, schemas.get(resource), run_time):
             change_set.unchanged += 1
         elif live is None and mode == APPLY:
-            change_set.changes.append(Change(ADD, path, obj, resource, None, _view(obj),
+            change_set.changes.append(Change(ADD, path, obj, resource, None, _DESIRED_VIEW,
                                              note="not found by the labelled LIST: created or labelled by the apply"))
         else:
             to_confirm.append((path, obj, resource, live))

@@ -79,14 +79,24 @@ def test_adaptive_apply_grows_from_its_start_converges_and_owns_exactly_the_rend
                                                                                          tmp_path):
     cluster, desired = rendered(tmp_path, control_plane, "adapt", 6)
     client = kube()
+    sent: list[str] = []
+    client.observer = lambda method, path: sent.append(path)
     report = apply(client, target(cluster, control_plane), desired, concurrency=2, max_concurrency=32)
     assert report.ok, [o.line() for o in report.applied if o.failed]
     assert client.counts.writes == len(desired) == len(report.applied)
     in_flight = report.requests["inFlight"]
     assert 2 <= in_flight["last"] <= in_flight["highest"] <= 32
+    assert 0 < in_flight["mean"] <= in_flight["highest"]
+    custom = {o["kind"] for o in desired.values() if "." in o["apiVersion"].split("/")[0]
+              and not o["apiVersion"].split("/")[0].endswith(".k8s.io")}
+    assert custom  # the repository has custom kinds (Volcano, Fluid), whose CRDs are large
+    crd_reads = [p for p in sent if "/customresourcedefinitions/" in p]
+    assert not crd_reads  # nothing live to compare with: no CRD schema read on a first apply
     assert owned(kube(), cluster, desired) == {ObjectRef.of(o) for o in desired.values()}
     again = kube()
+    again.observer = lambda method, path: sent.append(path)
     assert apply(again, target(cluster, control_plane), desired).ok and again.counts.writes == 0
+    assert [p for p in sent if "/customresourcedefinitions/" in p]  # live objects now: their schemas are read
     assert not change_set(kube(), target(cluster, control_plane), desired).differences
 
 

@@ -249,3 +249,19 @@ def test_apply_without_the_result_returns_the_status_alone_and_still_retries(clo
     client = KubeClient(transport, retry=RetryPolicy(base=0.2, cap=5, jitter=0.0))
     assert client.apply("/api/v1/namespaces/a", {"kind": "Namespace"}, result=False) == (201, {})
     assert [m for m, _ in transport.sent] == ["PATCH", "PATCH"] and client.counts.writes == 2
+
+
+def test_the_throttle_reports_the_mean_requests_in_flight_over_time(clock):
+    """From the first request to the last answer: 4 in flight for 1 s, then 1 for 3 s -> 1.75."""
+    throttle = client_module.Throttle(ceiling=64)
+    throttle.adapt(initial=8, ceiling=32)
+    assert throttle.mean_in_flight == 0.0  # nothing sent yet
+    tickets = [throttle.acquire() for _ in range(4)]
+    client_module.time.sleep(1.0)
+    for ticket in tickets[1:]:
+        throttle.release(ticket, throttled=False)
+    client_module.time.sleep(3.0)
+    throttle.release(tickets[0], throttled=False)
+    assert throttle.mean_in_flight == pytest.approx((4 * 1.0 + 1 * 3.0) / 4.0)
+    throttle.adapt(initial=8, ceiling=32)
+    assert throttle.mean_in_flight == 0.0  # counted anew from adapt()

@@ -8,7 +8,16 @@ Fairness", concepts/cluster-administration/flow-control).
 """
 from __future__ import annotations
 
-from compiler.kube.window import HOLD, MIN_ROUND, TOLERANCE, Sample, WindowState, next_window, start
+from compiler.kube.window import (
+    HOLD,
+    MIN_ROUND,
+    SLOW_START_EXIT,
+    TOLERANCE,
+    Sample,
+    WindowState,
+    next_window,
+    start,
+)
 
 
 def feed(state: WindowState, answers: int, latency: float, in_flight: int | None = None,
@@ -130,3 +139,37 @@ def test_latency_alone_never_shrinks_below_the_floor_a_429_does():
     assert state.window == 8 and state.slowed_rounds >= 2
     state = next_window(state, Sample(0.002, True, state.epoch, 8, 100.0))
     assert state.window == 4  # the server's word goes below it
+
+
+def test_slow_start_ends_when_latency_rises_past_the_exit_without_shrinking():
+    state = feed(feed(start(8), 8, 0.010), 8, 0.010)  # warmed up; baseline 10 ms; 16
+    assert state.window == 16 and state.slow_start
+    state = feed(state, 16, 0.010 * SLOW_START_EXIT * 1.2)  # a queue forming, still within the tolerance
+    assert state.window == 17 and not state.slow_start and state.slowed_rounds == 0
+    state = feed(state, 17, 0.010)
+    assert state.window == 18  # by one from now on, even when latency falls back
+
+
+def gradual_server(state: WindowState, peak: float, knee: float, rounds: int) -> list[tuple[int, float]]:
+    """Rounds against a server whose throughput keeps rising slowly with requests in flight,
+    peak x w / (w + knee), as on a machine whose few cores the client and the API server share:
+    latency = w / throughput = (w + knee) / peak. Returns (window, throughput)."""
+    history = []
+    for _ in range(rounds):
+        in_flight = state.window
+        state = feed(state, state.round_size, (in_flight + knee) / peak)
+        history.append((in_flight, peak * in_flight / (in_flight + knee)))
+    return history
+
+
+def test_on_a_server_whose_throughput_rises_slowly_the_window_settles_near_where_a_fixed_32_would_run():
+    """The apply benchmark's shape (issue 17): a raw client was fastest at 32 in flight. Started
+    as apply starts (8, floor 8, ceiling 64), the window gets within a few percent of the rate
+    at 32 and backs off before the ceiling: more in flight would add queueing, not throughput."""
+    peak, knee = 500.0, 4.0
+    history = gradual_server(start(8, ceiling=64, floor=8), peak, knee, 400)
+    settled = history[100:]
+    at_32 = peak * 32 / (32 + knee)
+    assert sum(t for _, t in settled) / len(settled) >= 0.97 * at_32
+    assert max(w for w, _ in settled) <= 36
+    assert max(w for w, _ in history) < 64  # slow start ended before doubling into the queue
