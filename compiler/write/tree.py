@@ -143,6 +143,14 @@ def units_of(files: Mapping[str, bytes]) -> dict[str, dict[str, bytes]]:
     return units
 
 
+def unit_files(files: Mapping[str, bytes], unit: str, names: list[str]) -> dict[str, bytes]:
+    """File name -> bytes of one unit folder of `files`: read at once from a compile's lazy
+    view (compiler.render.units.UnitTree), looked up name by name in a plain mapping."""
+    if hasattr(files, "unit_content"):
+        return files.unit_content(unit)
+    return {name: files[f"{unit}/{name}"] for name in names}
+
+
 def existing_units(out: Path) -> set[str]:
     """Unit folders on disk: 'cluster/tenant' folders and top-level '_' folders."""
     found: set[str] = set()
@@ -210,13 +218,15 @@ class TreeWriter:
         txn = self.state_dir / f"txn-{uuid.uuid4().hex[:12]}"
         staged = txn / "new"
         try:
-            for unit in changed:
+            for unit in changed:  # one unit's YAML read (from the compile's store) at a time
                 folder = staged / unit
                 folder.mkdir(parents=True)
                 base = str(folder)
+                content = unit_files(files, unit, desired[unit][1])
                 for name in desired[unit][1]:
-                    _write_new(f"{base}/{name}", files[f"{unit}/{name}"])
+                    _write_new(f"{base}/{name}", content[name])
                     result.files_written += 1
+                del content
         except BaseException:
             shutil.rmtree(txn, ignore_errors=True)
             raise
@@ -230,25 +240,28 @@ class TreeWriter:
 
     def compare(self, files: Mapping[str, bytes], units: set[str] | None = None) -> Staleness:
         """What differs between `files` and the tree on disk (reads every file: the truth).
-        With `units`, only those unit folders are compared (`files` holds theirs)."""
+        With `units`, only those unit folders on disk are compared (`files` holds theirs).
+        One unit folder at a time: its files on disk beside the compile's."""
         result = Staleness()
-        desired = units_of(files)
-        on_disk: dict[str, bytes] = {}
+        desired = {u: names for u, (_, names) in files.unit_keys().items()} if hasattr(files, "unit_keys") \
+            else {u: sorted(content) for u, content in units_of(files).items()}
         present = existing_units(self.out)
         if units is not None:
             present &= units
-        for unit in present:
-            for entry in os.scandir(self.out / unit):
-                if entry.is_file():
-                    on_disk[f"{unit}/{entry.name}"] = Path(entry.path).read_bytes()
-        for path, content in files.items():
-            if path not in on_disk:
-                result.missing.append(path)
-            elif on_disk[path] != content:
-                result.differing.append(path)
-        known_units = set(desired) | present
-        result.extra = sorted({p for p in on_disk if p not in files and p.rpartition("/")[0] in known_units}
-                              | stray_files(self.out))
+        for unit in sorted(set(desired) | present):
+            on_disk = {}
+            if unit in present:
+                for entry in os.scandir(self.out / unit):
+                    if entry.is_file():
+                        on_disk[entry.name] = Path(entry.path).read_bytes()
+            wanted = unit_files(files, unit, desired[unit]) if unit in desired else {}
+            for name, content in wanted.items():
+                if name not in on_disk:
+                    result.missing.append(f"{unit}/{name}")
+                elif on_disk[name] != content:
+                    result.differing.append(f"{unit}/{name}")
+            result.extra += [f"{unit}/{name}" for name in on_disk if name not in wanted]
+        result.extra = sorted(set(result.extra) | stray_files(self.out))
         result.missing.sort()
         result.differing.sort()
         return result
