@@ -289,11 +289,13 @@ class _Stream:
         cacheable = folder != ARGOCD_DIR
         if cacheable:
             out.keys[folder] = key
-        names = {RenderedPath.parse(path).file: path for path in objects}
-        assert all(path == f"{folder}/{name}" for name, path in names.items()), f"a unit renders outside {folder}"
+        head = folder + "/"
+        assert all(path.startswith(head) and "/" not in path[len(head):] for path in objects), \
+            f"a unit renders outside {folder}"
+        names = {path[len(head):]: path for path in objects}
         report = ValidationReport()
         self.validator.crds = self.schemas.for_objects(objects.values())
-        self.validator.check(objects, self.problems, report)
+        self.validator.check(objects, self.problems, report, "" if folder == ARGOCD_DIR else folder.partition("/")[0])
         out.unchecked += report.unchecked.values()
         self.clock.lap("validate")
         if self.problems or self.too_large:

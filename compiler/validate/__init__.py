@@ -37,17 +37,20 @@ class Validator:
         self.engine = engine
         self.versions = {c.name: builtin.schema_version_for(c.kubernetes_version) for c in platform.clusters}
 
-    def check(self, objects: Mapping[str, dict], problems: Problems, report: ValidationReport) -> None:
+    def check(self, objects: Mapping[str, dict], problems: Problems, report: ValidationReport,
+              cluster: str | None = None) -> None:
         """Adds each violation to `problems`, counts the objects checked in `report` and files
-        those with no schema under `report.unchecked`."""
+        those with no schema under `report.unchecked`. `cluster`: the one cluster folder all
+        `objects` are in ("" outside cluster folders), when the caller knows it."""
         for path, obj in objects.items():
-            cluster = RenderedPath.parse(path).cluster  # "" outside cluster folders: no built-in schemas
+            # "" outside cluster folders: no built-in schemas
+            folder_cluster = RenderedPath.parse(path).cluster if cluster is None else cluster
             api_version, kind = obj["apiVersion"], obj["kind"]
             if group_of(api_version) in BUILTIN_GROUPS:
-                version = self.versions.get(cluster)
+                version = self.versions.get(folder_cluster)
                 schema = builtin.schema_for(version, api_version, kind, self.engine) if version else None
             else:
-                own = self.crds.for_cluster(cluster) if self.crds is not None else None
+                own = self.crds.for_cluster(folder_cluster) if self.crds is not None else None
                 schema = own.compiled(api_version, kind, self.engine) if own is not None else None
             if schema is None:
                 report.unchecked[path] = (api_version, kind)
