@@ -12,6 +12,7 @@ import pytest
 from helpers import compile_bench
 
 from compiler.pipeline import compile_repo, plan_repo, write_rendered
+from compiler.render.unit_cache import UnitCache, UnitMeta
 from compiler.write import serialize
 
 # What each object rendered may add to a compile's peak beyond specs and plan: its path and
@@ -72,3 +73,30 @@ def test_streamed_units_read_back_whole_and_write_the_same_tree(repos, crds, tmp
     written = {str(p.relative_to(tmp_path / "out")): p.read_bytes()
                for p in (tmp_path / "out").rglob("*.yaml")}
     assert written == dict(result.files.items())
+
+
+def test_a_unit_the_cache_file_cannot_take_is_still_read_back(tmp_path):
+    """Units wait in the cache's queue until a batch is written; when writing fails (a full
+    disk, a locked file) they move to the spill store, and the compile reads them all the same."""
+    cache = UnitCache(tmp_path / "units.sqlite")
+    objects = {"namespace-a.yaml": {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}}
+    files = {"namespace-a.yaml": b"kind: Namespace\n"}
+    read = cache.put("k1", UnitMeta(["namespace-a.yaml"], {}), objects, files)
+    assert read("objects") == objects and read("files") == files  # from the queue
+    assert cache._db is not None
+    cache._db.close()  # the file can no longer be written
+    cache.flush()
+    assert read("objects") == objects and read("files") == files  # from the spill store
+    assert UnitCache(tmp_path / "units.sqlite").metas(["k1"]) == {}
+
+
+def test_a_unit_stored_in_the_cache_file_is_read_back_and_checked(tmp_path):
+    cache = UnitCache(tmp_path / "units.sqlite")
+    files = {"namespace-a.yaml": b"kind: Namespace\n"}
+    read = cache.put("k1", UnitMeta(["namespace-a.yaml"], {}), {"namespace-a.yaml": {"kind": "Namespace"}}, files)
+    cache.flush()
+    assert read("files") == files
+    again = UnitCache(tmp_path / "units.sqlite")
+    assert again.metas(["k1"])["k1"].names == ["namespace-a.yaml"]
+    assert again.content("k1", ["namespace-a.yaml"], "files") == files
+    assert again.content("k1", ["other.yaml"], "files") is None  # not the unit its metadata names
