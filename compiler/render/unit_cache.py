@@ -106,17 +106,17 @@ class SpillStore:
     def put(self, objects: dict[str, dict], files: dict[str, bytes]) -> Reader:
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="tenantc-units-")
-        spans = {}
-        for part, blob in zip(PARTS, (marshal.dumps(objects), marshal.dumps(files)), strict=True):
+        spans: list[int] = []  # offset and size of the objects, then of the files (a unit keeps this)
+        for blob in (marshal.dumps(objects), marshal.dumps(files)):
             view, offset = memoryview(blob), self._end
             while view:
                 view = view[os.pwrite(self._file.fileno(), view, offset + len(blob) - len(view)):]
-            spans[part] = (offset, len(blob))
+            spans += (offset, len(blob))
             self._end += len(blob)
-        return partial(self._read, spans)
+        return partial(self._read, tuple(spans))
 
-    def _read(self, spans: dict[str, tuple[int, int]], what: str) -> dict[str, Any]:
-        offset, size = spans[what]
+    def _read(self, spans: tuple[int, ...], what: str) -> dict[str, Any]:
+        offset, size = spans[2 * PARTS.index(what):][:2]
         chunks, got = [], 0
         while got < size:
             chunk = os.pread(self._file.fileno(), size - got, offset + got)

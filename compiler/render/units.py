@@ -48,13 +48,16 @@ class UnitTree(Mapping[str, Any]):
         assert what in PARTS
         self.units = units
         self._what = what
-        self._paths: list[str] | None = None
         self._last: tuple[str, dict[str, Any]] | None = None
 
-    def paths(self) -> list[str]:
-        if self._paths is None:
-            self._paths = sorted(f"{u.path}/{n}" for u in self.units.values() for n in u.names)
-        return self._paths
+    def paths(self) -> Iterator[str]:
+        """Every path in sorted order, made as it is asked for (a list of them all would be a
+        string per object kept): units ordered by 'folder/', since '-' sorts before '/'
+        ('a-x/f' < 'a/f'), then each unit's names, which are sorted."""
+        for folder in sorted(self.units, key=lambda folder: folder + "/"):
+            head = folder + "/"
+            for name in self.units[folder].names:
+                yield head + name
 
     def unit_content(self, unit: str) -> dict[str, Any]:
         """File name -> object or bytes of one unit folder."""
@@ -76,7 +79,7 @@ class UnitTree(Mapping[str, Any]):
         return unit in self.units and name in self.units[unit].names
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.paths())
+        return self.paths()
 
     def __len__(self) -> int:
         return sum(len(u.names) for u in self.units.values())

@@ -13,6 +13,7 @@ from helpers import compile_bench
 
 from compiler.pipeline import compile_repo, plan_repo, write_rendered
 from compiler.render.unit_cache import UnitCache, UnitMeta
+from compiler.render.units import Unit, UnitTree
 from compiler.write import serialize
 
 # What each object rendered may add to a compile's peak beyond specs and plan: its path and
@@ -100,3 +101,16 @@ def test_a_unit_stored_in_the_cache_file_is_read_back_and_checked(tmp_path):
     assert again.metas(["k1"])["k1"].names == ["namespace-a.yaml"]
     assert again.content("k1", ["namespace-a.yaml"], "files") == files
     assert again.content("k1", ["other.yaml"], "files") is None  # not the unit its metadata names
+
+
+def test_a_compiles_paths_come_in_sorted_order():
+    """A unit's paths are adjacent and the views list them sorted, also where one tenant's
+    name extends another's ('a-x/...' sorts before 'a/...')."""
+    def unit(path: str, names: list[str]) -> Unit:
+        return Unit(path, "", names, lambda what: {n: b"" for n in names})
+
+    units = {u.path: u for u in (unit("c/a", ["x.yaml", "y.yaml"]), unit("c/a-x", ["z.yaml"]),
+                                 unit("_argocd", ["p.yaml"]), unit("b/a", ["a.yaml"]))}
+    tree = UnitTree(units, "files")
+    assert list(tree) == sorted(f"{u.path}/{n}" for u in units.values() for n in u.names)
+    assert len(tree) == 5 and "c/a-x/z.yaml" in tree and "c/a/z.yaml" not in tree
