@@ -9,8 +9,8 @@ rolls back before doing anything else. Unchanged units are not touched, which ke
 one-tenant change in a thousand-tenant repository fast.
 
 Which units changed is decided from a manifest written by the last compile: per unit, the key
-its content came from (the unit cache key, or a digest of its files) and (size, mtime) per
-file. A file edited by hand no longer matches its recorded size or mtime, so its unit is
+its content came from (the unit cache key, or a digest of its files) and a digest of its files'
+names, sizes and mtimes. A file edited by hand no longer matches its recorded size or mtime, so its unit is
 rewritten.
 """
 from __future__ import annotations
@@ -121,6 +121,16 @@ class Staleness:
 
 def digest(content: bytes) -> str:
     return hashlib.blake2b(content, digest_size=16).hexdigest()
+
+
+def _stat_digest(entries: dict[str, os.DirEntry]) -> str:
+    """Digest of a folder's file names, sizes and modification times: what a unit's manifest
+    entry records (a digest, not a list: the manifest of a big tree stays small)."""
+    hasher = hashlib.blake2b(digest_size=16)
+    for name in sorted(entries):
+        st = entries[name].stat()
+        hasher.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    return hasher.hexdigest()
 
 
 def _content_keys(files: Mapping[str, bytes]) -> dict[str, tuple[str, list[str]]]:
@@ -366,27 +376,16 @@ class TreeWriter:
         """The folder holds what `key` renders: same key last written, same file names, and no
         file touched since (size and mtime as recorded)."""
         recorded = manifest.get(unit)
-        if not isinstance(recorded, dict) or recorded.get("key") != key or set(recorded["files"]) != set(names):
+        if not isinstance(recorded, dict) or recorded.get("key") != key:
             return False
         try:
             entries = {e.name: e for e in os.scandir(self.out / unit)}
         except FileNotFoundError:
             return False
-        if set(entries) != set(names):
-            return False
-        for name in names:
-            size, mtime = recorded["files"][name]
-            st = entries[name].stat()
-            if st.st_size != size or st.st_mtime_ns != mtime:
-                return False
-        return True
+        return set(entries) == set(names) and recorded.get("files") == _stat_digest(entries)
 
     def _record(self, unit: str, key: str) -> dict:
-        files = {}
-        for entry in os.scandir(self.out / unit):
-            st = entry.stat()
-            files[entry.name] = [st.st_size, st.st_mtime_ns]
-        return {"key": key, "files": files}
+        return {"key": key, "files": _stat_digest({e.name: e for e in os.scandir(self.out / unit)})}
 
     def _load_manifest(self) -> dict:
         try:
