@@ -111,6 +111,11 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | No
     that only compare objects, such as review of a revision checked out to a temporary folder.
     Both flags only choose what is skipped: there is one path through the stages.
 
+    Units stream through it: each is rendered, validated, serialized and stored (the unit
+    cache, or a temporary spill file) before the next, and `objects` and `files` read them
+    back a unit at a time, so memory does not grow with the objects rendered. Only with
+    `serialize=False` do units stay in memory, for callers that hold every object anyway.
+
     Custom kinds are validated against `crds`, else the CRDs under `crd_dirs` for every
     cluster, else each cluster's own CRD folder named by the platform file.
 
@@ -133,7 +138,10 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | No
         # Keys only matter for what is cached, written or shared: without YAML or sharing there is neither.
         keyed = serialize or shared is not None
         schema_key = _schema_key(crds, crd_dirs, own_dirs, schema_engine) if keyed else None
-        cache = UnitCache(root / CACHE_DIR / UNIT_CACHE_FILE if use_cache and serialize else None)
+        # Without YAML the caller compares objects, holding them all (review): spilling them
+        # would cost time and save nothing, so they stay in memory.
+        cache = UnitCache(root / CACHE_DIR / UNIT_CACHE_FILE if use_cache and serialize else None,
+                          keep_in_memory=not serialize)
         schemas = _Schemas(crds, crd_dirs, own_dirs, root / CACHE_DIR)
         stream = _Stream(Validator(specs.platform, crds, schema_engine), schemas, cache, problems, clock, serialize)
         rendered = _render(plan, _unit_jobs(plan, schema_key), cache, stream, shared, only)

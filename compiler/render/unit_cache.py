@@ -130,13 +130,14 @@ class SpillStore:
 class UnitCache:
     """Unit metadata and content by key; a missing or broken file is an empty cache."""
 
-    def __init__(self, path: Path | None):
+    def __init__(self, path: Path | None, keep_in_memory: bool = False):
         self.path = path
         self._db: sqlite3.Connection | None = None
         self._pending: dict[str, tuple[str, bytes, bytes]] = {}  # key -> (meta JSON, objects, files)
         self._pending_bytes = 0
         self._spilled: dict[str, Reader] = {}  # key -> where a unit the file could not take went
         self.spill = SpillStore()
+        self.keep_in_memory = keep_in_memory  # units that do not go to the file stay as they are
 
     def _connect(self) -> sqlite3.Connection | None:
         if self.path is None:
@@ -201,7 +202,7 @@ class UnitCache:
         `cacheable` units are queued for the file (written in batches, and at `flush`); the
         others, and every unit when there is no usable file, go to the spill store."""
         if not cacheable or self._connect() is None:
-            return self.spill.put(objects, files)
+            return partial(_held, objects, files) if self.keep_in_memory else self.spill.put(objects, files)
         entry = (meta.to_json(), marshal.dumps(objects), marshal.dumps(files))
         self._pending[key] = entry
         self._pending_bytes += len(entry[1]) + len(entry[2])
@@ -226,6 +227,10 @@ class UnitCache:
         except sqlite3.Error:  # a cache that cannot be written costs speed next time, nothing else
             for key, (_, objects, files) in pending.items():
                 self._spilled[key] = self.spill.put(marshal.loads(objects), marshal.loads(files))
+
+
+def _held(objects: dict[str, dict], files: dict[str, bytes], what: str) -> dict[str, Any]:
+    return objects if what == "objects" else files
 
 
 def _plausible(content: object, names: list[str], value_type: type) -> bool:
