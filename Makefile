@@ -48,7 +48,8 @@ schema: $(BIN)/.installed
 	$(BIN)/tenantc schema
 
 ## bench: issue 17's performance table (import, compile, one-tenant edit, review and check in a
-## fresh clone, the memory curve, apply when bench/apply_bench.py exists); not part of `make test`
+## fresh clone, the memory curve, apply when bench/apply_bench.py exists, the compile beside a
+## pinned Kapitan: bench/kapitan_bench.py, installed once into the user cache); not part of `make test`
 bench: $(BIN)/.installed
 	$(BIN)/python bench/perf_bench.py $(BENCH_ARGS)
 

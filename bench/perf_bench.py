@@ -14,15 +14,19 @@ bench/compile_bench.py:
   curve       cold compile in memory (no writes) at 100 / 1,000 tenants (and 10,000 with
               --big): CPU seconds and peak memory (the child's max RSS)
   apply       bench/apply_bench.py, when present, as a subprocess (its own output)
+  kapitan     bench/kapitan_bench.py as a subprocess: cold `tenantc compile` beside a pinned Kapitan
+              (its own environment in the user cache, installed on first use) compiling the same
+              tenants as Kapitan targets, 100 and 1,000 tenants, interleaved; ms per object and
+              the ratio (a third of --runs each)
 
     python bench/perf_bench.py [--tenants N] [--runs R] [--big]
 
-Kapitan is not run (see the closing note of issue 17). The repository goes to the system temp
-folder; TMPDIR=/dev/shm takes the disk out of the numbers.
+The repositories go to the system temp folder; TMPDIR=/dev/shm takes the disk out of the numbers.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -200,6 +204,29 @@ def bench_apply(table: Table) -> None:
     table.add("apply (bench/apply_bench.py)", f"exit {proc.returncode}", "", "see its output above")
 
 
+def bench_kapitan(table: Table, crd_dirs: list[Path], runs: int) -> None:
+    """bench/kapitan_bench.py as a subprocess (--json): cold compile beside a pinned Kapitan at
+    100 and 1,000 tenants, per object; 'not run' with its reason when Kapitan is unavailable."""
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "kapitan_bench.py"), "--json", "--runs", str(runs),
+                           *crd_flags(crd_dirs)], env=ENV, cwd=REPO, capture_output=True, text=True, check=False)
+    try:
+        result = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        lines = [x for x in proc.stderr.splitlines() if x.strip()]
+        result = {"error": f"bench/kapitan_bench.py exited {proc.returncode}: {' / '.join(lines[-2:])}"}
+    if result.get("error"):
+        table.add("Kapitan side by side", "not run:", "", result["error"])
+        return
+    for size in result["sizes"]:
+        ours = size["tenantc"]
+        for kapitan in size["kapitan"]:
+            table.add(f"compile cold beside Kapitan ({kapitan['variant']}), {size['tenants']} tenants",
+                      f"tenantc {ours['wall_ms_per_object']:.2f} ms/object, Kapitan "
+                      f"{kapitan['wall_ms_per_object']:.2f} ms/object (wall)", "",
+                      f"Kapitan {kapitan['ratio_wall']:.1f}x wall, {kapitan['ratio_cpu']:.1f}x CPU per object; "
+                      f"{ours['objects']} vs {kapitan['objects']} objects, {size['comparison']['identical']} identical")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tenants", type=int, default=1000)
@@ -236,7 +263,7 @@ def main() -> int:
         shutil.rmtree(scratch / "clones", ignore_errors=True)
         bench_curve(table, [100, 1000] + ([10000] if args.big else []), crd_dirs, scratch)
         bench_apply(table)
-        table.add("Kapitan side by side", "not run", "", "see issue 17's closing note")
+        bench_kapitan(table, crd_dirs, max(1, args.runs // 3))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     table.show()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -59,11 +60,13 @@ class CompileResult:
     def counts(self) -> dict[tuple[str, str], int]:
         """(cluster, tenant or _platform) -> number of objects, for the summary table.
         Folders outside clusters (rendered/_argocd/) are keyed ('_argocd', '')."""
+        sizes = self.objects.unit_sizes() if isinstance(self.objects, UnitTree) else \
+            Counter(RenderedPath.parse(path).folder for path in self.objects)
         out: dict[tuple[str, str], int] = {}
-        for path in self.objects:
-            rendered = RenderedPath.parse(path)
+        for folder, size in sizes.items():
+            rendered = RenderedPath.parse(f"{folder}/_")
             key = (rendered.cluster, rendered.unit) if rendered.in_cluster else (rendered.unit, "")
-            out[key] = out.get(key, 0) + 1
+            out[key] = out.get(key, 0) + size
         return out
 
 
@@ -87,12 +90,22 @@ class Planned:
     keys: dict[str, str]  # unit folder ('cluster/tenant', 'cluster/_platform') -> key
 
 
-def plan_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | None = None,
-              schema_engine: str | None = None, sources: Sources | None = None) -> Planned:
-    """Load, model and plan (raising CompileError like compile_repo), and key every unit as
-    compile_repo does, without rendering any."""
+def model_repo(root: Path, sources: Sources | None = None) -> Specs:
+    """Load and model only (raising CompileError like compile_repo): the specs, not yet planned."""
     with collector_paused():
-        specs, plan = _plan(root, Problems(), _Clock(), sources)
+        return _model(root, Problems(), _Clock(), sources)
+
+
+def plan_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | None = None,
+              schema_engine: str | None = None, sources: Sources | None = None,
+              specs: Specs | None = None) -> Planned:
+    """Load, model and plan (raising CompileError like compile_repo), and key every unit as
+    compile_repo does, without rendering any. `specs` (from model_repo) skips load and model."""
+    with collector_paused():
+        if specs is None:
+            specs, plan = _plan(root, Problems(), _Clock(), sources)
+        else:
+            plan = _plan_specs(specs, Problems(), _Clock())
         own_dirs = platform_crd_dirs(root, specs.platform) if crds is None and not crd_dirs else {}
         schema_key = _schema_key(crds, list(crd_dirs or []), own_dirs, schema_engine)
         return Planned(specs, plan, {folder: key for folder, key, _ in _unit_jobs(plan, schema_key)})
@@ -177,6 +190,11 @@ class _Clock:
 
 def _plan(root: Path, problems: Problems, clock: _Clock, sources: Sources | None = None) -> tuple[Specs, Plan]:
     """Load -> model -> plan, raising with every problem of a stage before the next."""
+    specs = _model(root, problems, clock, sources)
+    return specs, _plan_specs(specs, problems, clock)
+
+
+def _model(root: Path, problems: Problems, clock: _Clock, sources: Sources | None = None) -> Specs:
     if sources is None:
         sources = read_sources(root, problems, cache_dir=root / CACHE_DIR)
     clock.lap("load")
@@ -184,10 +202,14 @@ def _plan(root: Path, problems: Problems, clock: _Clock, sources: Sources | None
     clock.lap("model")
     problems.raise_if_any()
     assert specs is not None
+    return specs
+
+
+def _plan_specs(specs: Specs, problems: Problems, clock: _Clock) -> Plan:
     plan = make_plan(specs, problems)
     clock.lap("plan")
     problems.raise_if_any()
-    return specs, plan
+    return plan
 
 
 def _schema_key(crds: Crds | None, crd_dirs: list[Path], own_dirs: dict[str, Path], schema_engine: str | None) -> str:

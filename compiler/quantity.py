@@ -7,6 +7,7 @@ value is written with the largest decimal SI suffix that keeps the mantissa whol
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import (
@@ -67,24 +68,7 @@ class Quantity:
             text = repr(text)
         if not isinstance(text, str):
             raise QuantityError(f"expected a quantity such as 4, 500m or 16Gi, got {text!r}")
-        match = _QUANTITY_RE.match(text.strip())
-        if not match:
-            raise QuantityError(f"'{text}' is not a quantity (examples: 4, 500m, 16Gi, 1.5T)")
-        number = Decimal(match["num"])
-        if match["bin"]:
-            value, fmt = EXACT.multiply(number, 1024 ** BINARY[match["bin"]]), FORMAT_BINARY
-        else:
-            exponent = int(match["exp"][1:]) if match["exp"] else DECIMAL[match["dec"] or ""]
-            if number and number.adjusted() + exponent > MAX_ADJUSTED_EXPONENT:
-                raise QuantityError(f"'{text}' is too large to be a resource amount")
-            fmt = FORMAT_EXPONENT if match["exp"] else FORMAT_DECIMAL
-            try:
-                value = number.scaleb(exponent, context=EXACT)
-            except InvalidOperation:  # an exponent beyond what Decimal can hold at all
-                raise QuantityError(f"'{text}' is not a usable quantity: exponent out of range") from None
-        if value and value.adjusted() > MAX_ADJUSTED_EXPONENT:
-            raise QuantityError(f"'{text}' is too large to be a resource amount")
-        return cls(value, fmt)
+        return _parse_short(text) if len(text) <= MEMO_TEXT else _parse_text(text)
 
     def __add__(self, other: Quantity) -> Quantity:
         return Quantity(EXACT.add(self.value, other.value), self.fmt)
@@ -109,6 +93,34 @@ class Quantity:
 
     def __str__(self) -> str:
         return self.canonical()
+
+
+def _parse_text(text: str) -> Quantity:
+    match = _QUANTITY_RE.match(text.strip())
+    if not match:
+        raise QuantityError(f"'{text}' is not a quantity (examples: 4, 500m, 16Gi, 1.5T)")
+    number = Decimal(match["num"])
+    if match["bin"]:
+        value, fmt = EXACT.multiply(number, 1024 ** BINARY[match["bin"]]), FORMAT_BINARY
+    else:
+        exponent = int(match["exp"][1:]) if match["exp"] else DECIMAL[match["dec"] or ""]
+        if number and number.adjusted() + exponent > MAX_ADJUSTED_EXPONENT:
+            raise QuantityError(f"'{text}' is too large to be a resource amount")
+        fmt = FORMAT_EXPONENT if match["exp"] else FORMAT_DECIMAL
+        try:
+            value = number.scaleb(exponent, context=EXACT)
+        except InvalidOperation:  # an exponent beyond what Decimal can hold at all
+            raise QuantityError(f"'{text}' is not a usable quantity: exponent out of range") from None
+    if value and value.adjusted() > MAX_ADJUSTED_EXPONENT:
+        raise QuantityError(f"'{text}' is too large to be a resource amount")
+    return Quantity(value, fmt)
+
+
+# A repository spells the same few amounts thousands of times, and a Quantity is immutable:
+# short strings are parsed once (a failure is not remembered: it raises again). Longer ones,
+# which only hostile input has, are not kept.
+MEMO_TEXT = 40
+_parse_short = functools.lru_cache(maxsize=4096)(_parse_text)
 
 
 def exact_sum(values) -> Decimal:

@@ -18,7 +18,7 @@ import math
 import os
 import stat
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,10 @@ class Sources:
 
     platform: Source | None
     tenants: list[Source]
+    # path -> the model another compile in this process validated from that very Source object
+    # (review's and check --base's base revision shares the head's unchanged files): the model
+    # stage takes it instead of validating the same data again
+    validated: dict[str, Any] = field(default_factory=dict)
 
 
 def discover(root: Path, tenants_dir: str = "tenants", problems: Problems | None = None) -> list[str]:

@@ -85,7 +85,7 @@ def build_specs(sources: Sources, problems: Problems) -> Specs | None:
     tenants: list[TenantSpec] = []
     seen: dict[str, str] = {}
     for source in sources.tenants:
-        tenant = validate_model(Tenant, source, problems)
+        tenant = sources.validated.get(source.path) or validate_model(Tenant, source, problems)
         if tenant is None:
             continue
         if tenant.name != source.stem:

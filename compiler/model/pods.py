@@ -112,7 +112,8 @@ class PodTemplate(Spec):
 
 
 class PodExtras(Spec):
-    """Pod-level additions to a job (every task of it), all by reference."""
+    """Pod-level additions to a job (every task of it), a pipeline step (every task of it) or a
+    serving (every replica), all by reference."""
 
     env_refs: list[EnvRef] = Field(default_factory=list, description="env from Secret or ConfigMap keys")
     extra_volumes: list[VolumeRef] = Field(default_factory=list)

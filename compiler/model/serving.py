@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from compiler.model.common import DnsName, Spec
-from compiler.model.pods import EnvRef, VolumeRef
+from compiler.model.pods import PodExtras
 from compiler.model.workloads import Resources
 
 
@@ -48,9 +48,11 @@ class Replicas(Spec):
         return self
 
 
-class Serving(Spec):
+class Serving(PodExtras):
     """A model served online on one cluster. Its quota is counted at maxReplicas: the
-    autoscaler may run that many, and each must fit the tenant's ResourceQuota there."""
+    autoscaler may run that many, and each must fit the tenant's ResourceQuota there. Its pod
+    extras (`envRefs`, `extraVolumes`, `shmSize`, `imagePullSecrets`, `containers`) are a job's,
+    by reference only, in every replica."""
 
     name: DnsName
     template: str = Field(description="one of the platform's serving templates")
@@ -60,6 +62,7 @@ class Serving(Spec):
     model_path: str | None = Field(default=None, description="where the server loads the model from, e.g. "
                                    "/data/<dataset>/<model> or /project/models/<model>")
     resources: Resources | None = Field(default=None, description="per replica, merged over the template's")
+    env: dict[str, str] | None = Field(default=None, description="the server's plain env (no secrets: envRefs)")
     gpu_model: str | None = None
     replicas: Replicas
     target_cpu_utilization: int = Field(default=70, ge=1, le=100,
@@ -68,8 +71,6 @@ class Serving(Spec):
                                  "disruptions (node drains), by the PodDisruptionBudget")
     datasets: list[str] = Field(default_factory=list, description="datasets (own or imported) to mount read-only")
     volumes: list[Literal["project"]] = Field(default_factory=list)
-    env_refs: list[EnvRef] = Field(default_factory=list, description="env from Secret or ConfigMap keys")
-    extra_volumes: list[VolumeRef] = Field(default_factory=list)
     ingress: bool = Field(default=False, description="expose it through the platform's ingress gateway")
 
 

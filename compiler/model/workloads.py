@@ -59,7 +59,17 @@ class WaitForData(Spec):
                                        "dataset the job mounts)")
 
 
-class JobSpec(PodExtras):
+class Lifecycle(Spec):
+    """What Volcano does with a job's pods: shared by jobs, schedules' jobs and pipeline steps
+    (each step is a Volcano Job of its own)."""
+
+    policies: list[Policy] | None = Field(default=None, description="Volcano lifecycle policies, event -> action "
+                                          "(default: PodEvicted -> RestartJob)")
+    preemptable: bool | None = Field(default=None, description="may Volcano evict its pods for higher-priority "
+                                     "work or another queue's reclaim (default: the scheduler's)")
+
+
+class JobSpec(PodExtras, Lifecycle):
     """A job: a template plus overrides, placed on one cluster; `envRefs`, `extraVolumes`,
     `shmSize`, `imagePullSecrets` and `containers` apply to every task's pods."""
 
@@ -74,10 +84,6 @@ class JobSpec(PodExtras):
     volumes: list[Literal["project", "home"]] = Field(default_factory=list,
                                                       description="project (home volumes belong to notebooks)")
     max_retry: int | None = Field(default=None, ge=0)
-    policies: list[Policy] | None = Field(default=None, description="Volcano lifecycle policies, event -> action "
-                                          "(default: PodEvicted -> RestartJob)")
-    preemptable: bool | None = Field(default=None, description="may Volcano evict its pods for higher-priority "
-                                     "work or another queue's reclaim (default: the scheduler's)")
 
 
 class Job(JobSpec):
@@ -94,7 +100,12 @@ class Schedule(Spec):
     job: JobSpec
 
 
-class Step(Spec):
+class Step(PodExtras, Lifecycle):
+    """A pipeline step: a job of its template and roles on the pipeline's cluster. Its pod
+    extras (`envRefs`, `extraVolumes`, `shmSize`, `imagePullSecrets`, `containers`) apply to
+    every task's pods of the step, as a job's do; templates carry none, so there is nothing to
+    inherit or override. Its `policies` and `preemptable` are its Volcano Job's."""
+
     name: DnsName
     template: str
     roles: list[Role] = Field(default_factory=list)

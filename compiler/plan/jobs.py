@@ -106,7 +106,7 @@ def resolve_job(scope: TenantScope, name: str, job: JobSpec, where: str,
         datasets=dataset_uses(job.datasets, scope.datasets_on(job.cluster)),
         wait=wait,
         project_claim=PROJECT_CLAIM if "project" in job.volumes else None, source=scope.file,
-        pod=resolve_pod_extras(scope, job, at))
+        pod=resolve_pod_extras(scope, job, where, {r.name: r.memory for r in roles}))
     _check_fits(scope, resolved, cluster, where)
     return resolved
 

@@ -1,7 +1,7 @@
 """Volcano JobFlows resolved: pipelines, and jobs that wait for data while asking for GPUs.
 
-A pipeline's steps are jobs (their template and roles; the pipeline's cluster, GPU model and
-datasets), each a JobTemplate '<pipeline>-<step>', checked to form a DAG as JobFlow needs. A
+A pipeline's steps are jobs (their template, roles and pod extras; the pipeline's cluster, GPU
+model and datasets), each a JobTemplate '<pipeline>-<step>', checked to form a DAG as JobFlow needs. A
 job gated by its data (compiler.plan.datagate) is a flow of two: the JobTemplate
 '<job>-data', one CPU pod waiting for the datasets, then the JobTemplate '<job>' itself.
 
@@ -24,7 +24,8 @@ from dataclasses import dataclass, replace
 
 from compiler.errors import Problems
 from compiler.model import TenantSpec
-from compiler.model.workloads import JobSpec, Pipeline, Schedule
+from compiler.model.pods import PodExtras
+from compiler.model.workloads import JobSpec, Lifecycle, Pipeline, Schedule
 from compiler.plan.datasets import caches_read
 from compiler.plan.jobs import ResolvedJob, resolve_job
 from compiler.plan.scope import TenantScope
@@ -96,8 +97,11 @@ class ResolvedPipeline:
 def resolve_pipeline(scope: TenantScope, i: int, pipeline: Pipeline) -> ResolvedPipeline:
     steps = []
     for j, step in enumerate(pipeline.steps):
+        # The step's pod extras and Volcano lifecycle ride along as a job's (compiler.plan.pod_extras,
+        # reported at the step).
         as_job = JobSpec(template=step.template, cluster=pipeline.cluster, roles=step.roles,
-                         gpu_model=pipeline.gpu_model, datasets=pipeline.datasets)
+                         gpu_model=pipeline.gpu_model, datasets=pipeline.datasets,
+                         **{f: getattr(step, f) for f in (*PodExtras.model_fields, *Lifecycle.model_fields)})
         name = f"{pipeline.name}-{step.name}"
         job = resolve_job(scope, name, as_job, f"pipelines[{i}].steps[{j}]", fields_at=f"pipelines[{i}]")
         if job is not None:

@@ -1,7 +1,13 @@
-"""A job's pod additions resolved (compiler/model/pods.py): env and volumes by reference, the
-/dev/shm size, image pull secrets, the platform's sidecars and init containers it adds, its
-Volcano lifecycle policies and preemptability. Plain env whose name says it is a secret is
-refused here: its value would sit in Git and in rendered/."""
+"""Pod additions resolved (compiler/model/pods.py) for jobs, schedules, pipeline steps and
+servings alike: env and volumes by reference, the /dev/shm size, image pull secrets, the
+platform's sidecars and init containers, and (jobs and schedules only) Volcano lifecycle
+policies and preemptability. Plain env whose name says it is a secret is refused here: its
+value would sit in Git and in rendered/.
+
+/dev/shm is an emptyDir of medium Memory, a tmpfs whose pages count against the memory limit
+of the container writing them (https://kubernetes.io/docs/concepts/storage/volumes/#emptydir),
+so a shmSize above a main container's memory could never be filled: that container would be
+OOM-killed first. It is refused for every kind of pod the same way."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,9 +16,10 @@ from decimal import Decimal
 from compiler.errors import Problems
 from compiler.model import Specs
 from compiler.model.pods import SECRET_LIKE_NAME, EnvRef, PodTemplate, VolumeRef
+from compiler.model.pods import PodExtras as PodExtrasSpec
 from compiler.model.workloads import JobSpec
 from compiler.plan.scope import TenantScope
-from compiler.quantity import Quantity
+from compiler.quantity import FORMAT_BINARY, Quantity, canonical
 
 SIDECAR_CPU, SIDECAR_MEMORY = Quantity.parse("50m").value, Quantity.parse("64Mi").value
 
@@ -28,7 +35,7 @@ class ResolvedContainer:
 
 @dataclass(frozen=True)
 class PodExtras:
-    """What a job adds to each of its pods, decided."""
+    """What a job, step or serving adds to each of its pods, decided."""
 
     env_refs: list[EnvRef] = field(default_factory=list)
     extra_volumes: list[VolumeRef] = field(default_factory=list)
@@ -68,10 +75,34 @@ def check_plain_env(scope: TenantScope, env: dict[str, str], where: str) -> None
                                "key: <key>}}]")
 
 
-def resolve_pod_extras(scope: TenantScope, job: JobSpec, at: str) -> PodExtras:
+def resolve_pod_extras(scope: TenantScope, spec: PodExtrasSpec, at: str,
+                       memory: dict[str, Decimal | None] | None = None) -> PodExtras:
+    """`spec`'s extras (a job's, a step's or a serving's, at `at`), its pod templates found and
+    sized; `memory` is each main container's memory limit by name (None: no limit), which the
+    /dev/shm size must not exceed."""
+    containers = _containers(scope, spec.containers, at)
+    names = [v.name for v in spec.extra_volumes] + [v.name for c in containers for v in c.template.volumes]
+    for i, volume in enumerate(spec.extra_volumes):
+        if names.count(volume.name) > 1:
+            scope.problems.add(scope.file, f"{at}.extraVolumes[{i}].name", f"volume name '{volume.name}' is used "
+                               "twice (by this spec or a pod template it adds)", "rename it")
+    shm = spec.shm_size.value if spec.shm_size is not None else None
+    if spec.shm_size is not None:
+        _check_shm(scope, spec.shm_size, memory or {}, at)
+    job = spec if isinstance(spec, JobSpec) else None  # Volcano's policies: jobs and schedules only
+    return PodExtras(
+        env_refs=list(spec.env_refs), extra_volumes=list(spec.extra_volumes), shm_size=shm,
+        image_pull_secrets=list(spec.image_pull_secrets), containers=containers,
+        policies=[{"event": p.event, "action": p.action} for p in job.policies]
+        if job is not None and job.policies is not None else None,
+        preemptable=job.preemptable if job is not None else None)
+
+
+def _containers(scope: TenantScope, names: list[str], at: str) -> list[ResolvedContainer]:
+    """The platform's pod templates named at `at`.containers, sized (unknown ones reported)."""
     templates = {t.name: t for t in scope.specs.platform.pod_templates}
     containers = []
-    for i, name in enumerate(job.containers):
+    for i, name in enumerate(names):
         template = templates.get(name)
         if template is None:
             scope.problems.add(scope.file, f"{at}.containers[{i}]", f"unknown pod template '{name}'",
@@ -79,14 +110,14 @@ def resolve_pod_extras(scope: TenantScope, job: JobSpec, at: str) -> PodExtras:
             continue
         containers.append(ResolvedContainer(template, template.cpu.value if template.cpu else SIDECAR_CPU,
                                             template.memory.value if template.memory else SIDECAR_MEMORY))
-    names = [v.name for v in job.extra_volumes] + [v.name for c in containers for v in c.template.volumes]
-    for i, volume in enumerate(job.extra_volumes):
-        if names.count(volume.name) > 1:
-            scope.problems.add(scope.file, f"{at}.extraVolumes[{i}].name", f"volume name '{volume.name}' is used "
-                               "twice (by this job or a pod template it adds)", "rename it")
-    return PodExtras(
-        env_refs=list(job.env_refs), extra_volumes=list(job.extra_volumes),
-        shm_size=job.shm_size.value if job.shm_size is not None else None,
-        image_pull_secrets=list(job.image_pull_secrets), containers=containers,
-        policies=[{"event": p.event, "action": p.action} for p in job.policies] if job.policies is not None else None,
-        preemptable=job.preemptable)
+    return containers
+
+
+def _check_shm(scope: TenantScope, shm: Quantity, memory: dict[str, Decimal | None], at: str) -> None:
+    """/dev/shm within the memory limit of each main container that mounts it (module docstring)."""
+    over = [f"'{name}' ({canonical(limit, FORMAT_BINARY)})" for name, limit in memory.items()
+            if limit is not None and shm.value > limit]
+    if over:
+        scope.problems.add(scope.file, f"{at}.shmSize", f"{shm} of /dev/shm is more than the memory of container "
+                           f"{', '.join(over)} (tmpfs pages count against the limit of the container writing them)",
+                           "lower shmSize or raise that container's memory")

@@ -1,6 +1,7 @@
 """Model servings resolved: the platform's serving template merged with the serving's image,
 model and size, its cluster, pool and GPU model decided, its volumes and datasets, its probes
-and ingress host; and every serving of a unit checked against the tenant's quota there.
+and ingress host, its pod extras (as a job's: compiler.plan.pod_extras); and every serving of a
+unit checked against the tenant's quota there (the platform's containers it adds included).
 
 Quota accounting: a serving is counted at maxReplicas x its requests. Its pods are not gang-
 scheduled and not queued by Volcano: the HorizontalPodAutoscaler raises the Deployment's replicas
@@ -16,14 +17,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from compiler.model.pods import EnvRef, VolumeRef
 from compiler.model.serving import Probe, Serving, ServingTemplate
 from compiler.plan.datasets import DatasetUse, dataset_uses
 from compiler.plan.jobs import check_container_max, gpu_model_for, node_pool, tenant_cluster
+from compiler.plan.pod_extras import PodExtras, check_plain_env, resolve_pod_extras
 from compiler.plan.quota import DEFAULT_GPU_RESOURCE
 from compiler.plan.scope import TenantScope
 from compiler.plan.storage import PROJECT_CLAIM
-from compiler.quantity import Quantity
+from compiler.quantity import FORMAT_BINARY, Quantity, canonical
+
+SERVER = "server"  # the serving's main container
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class ResolvedServing:
     port: int
     readiness: ResolvedProbe
     liveness: ResolvedProbe
+    env: dict[str, str]  # plain values, none named like a secret
     cpu: Decimal
     memory: Decimal | None
     gpu: int
@@ -62,11 +66,10 @@ class ResolvedServing:
     max_unavailable: int
     datasets: list[DatasetUse]  # read-only
     project_claim: str | None
-    env_refs: list[EnvRef]
-    extra_volumes: list[VolumeRef]
     ingress_host: str | None
     ingress_class: str | None
     source: str
+    pod: PodExtras = PodExtras()  # env and volumes by reference, /dev/shm, sidecars (compiler.plan.pod_extras)
 
 
 def resolve_servings(scope: TenantScope) -> list[ResolvedServing]:
@@ -141,6 +144,8 @@ def _resolve(scope: TenantScope, serving: Serving, where: str) -> ResolvedServin
     pool = node_pool(scope, None, gpu, cluster, where)
     gpu_model = gpu_model_for(scope, serving.gpu_model, bool(gpu), cluster, where)
     datasets, project_claim = _volumes(scope, serving, where)
+    pod = resolve_pod_extras(scope, serving, where, {SERVER: memory})
+    check_plain_env(scope, serving.env or {}, where)
     if image is None or cpu is None:
         return None
     model = serving.model or serving.name
@@ -151,20 +156,21 @@ def _resolve(scope: TenantScope, serving: Serving, where: str) -> ResolvedServin
         command=list(template.command) if template.command else None,
         args=[a.replace("{model}", model).replace("{modelPath}", model_path) for a in template.args],
         port=template.port, readiness=_probe(template.readiness, model), liveness=_probe(template.liveness, model),
+        env=dict(serving.env or {}),
         cpu=cpu, memory=memory, gpu=gpu, gpu_model=gpu_model if gpu else None,
         gpu_resource=cluster.gpu_models().get(gpu_model or "", DEFAULT_GPU_RESOURCE), pool=pool,
         min_replicas=serving.replicas.min, max_replicas=serving.replicas.max,
         target_cpu_utilization=serving.target_cpu_utilization, max_unavailable=serving.max_unavailable,
-        datasets=datasets, project_claim=project_claim, env_refs=list(serving.env_refs),
-        extra_volumes=list(serving.extra_volumes),
+        datasets=datasets, project_claim=project_claim,
         ingress_host=settings.host(serving.name, scope.tenant) if serving.ingress else None,
-        ingress_class=settings.ingress_class, source=scope.file)
+        ingress_class=settings.ingress_class, source=scope.file, pod=pod)
 
 
 def peak(serving: ResolvedServing) -> dict[str, Decimal]:
-    """What a serving holds at maxReplicas: its requests times the replicas, and its pods."""
-    n = Decimal(serving.max_replicas)
-    return {"cpu": serving.cpu * n, "memory": (serving.memory or Decimal(0)) * n,
+    """What a serving holds at maxReplicas: its requests (with the platform's containers it
+    adds, as for a job's pods) times the replicas, and its pods."""
+    n, extra = Decimal(serving.max_replicas), serving.pod.per_pod()
+    return {"cpu": (serving.cpu + extra["cpu"]) * n, "memory": ((serving.memory or Decimal(0)) + extra["memory"]) * n,
             "gpu": Decimal(serving.gpu) * n, "pods": n}
 
 
@@ -199,9 +205,10 @@ def _check_total(scope: TenantScope, cluster: str, group: list[ResolvedServing],
         return  # no GPU model: reported at gpuModel
     label = f"gpu.{model}" if resource == "gpu" else resource
     first = next(i for i, sv in enumerate(scope.spec.tenant.servings) if sv.name == group[0].name)
+    amount = canonical(need, FORMAT_BINARY) if resource == "memory" else format(need.normalize(), "f")
     scope.problems.add(
         scope.file, f"servings[{first}]" if len(group) == 1 else "servings",
         f"at maxReplicas the servings on {cluster} ({', '.join(s.name for s in group)}) request {label} "
-        f"{format(need.normalize(), 'f')} but the tenant's {label} quota there is {have if have is not None else 0}",
+        f"{amount} but the tenant's {label} quota there is {have if have is not None else 0}",
         "lower replicas.max or resources, or raise the quota (the autoscaler may run them all at their maximum, "
         "and the ResourceQuota would refuse the extra pods)")

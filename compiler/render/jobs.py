@@ -19,9 +19,11 @@ from compiler.render.pods import (
     STATUS_VOLUME,
     agent_sidecar,
     api_client_labels,
-    env_refs,
+    container_env,
+    extra_containers,
+    extra_volumes,
     flow_runner,
-    platform_container,
+    pull_secrets,
     resources,
     wait_for_data,
 )
@@ -72,8 +74,7 @@ def job_spec(ctx: TenantContext, job: ResolvedJob, holder: tuple[str, str] = ("b
 def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
     gpu_model = job.gpu_model if role.pool == "gpu" else None  # GPU pods read their model's caches
     volumes = PodVolumes().empty_dir(STATUS_VOLUME, STATUS_DIR).datasets(job.datasets, gpu_model)
-    volumes.claim("project", job.project_claim, PROJECT_PATH).references(job.pod.extra_volumes)
-    volumes.shm(job.pod.shm_size).shared([d for c in job.pod.containers for d in c.template.shared])
+    extra_volumes(volumes.claim("project", job.project_claim, PROJECT_PATH), job.pod)
     main: dict = {"name": role.name, "image": role.image,
                   "resources": resources(role.cpu, role.memory, role.gpu, job.gpu_resource),
                   "volumeMounts": volumes.mounts}
@@ -81,13 +82,13 @@ def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
         main["command"] = list(role.command)
     if role.args:
         main["args"] = list(role.args)
-    env = [{"name": k, "value": v} for k, v in sorted(role.env.items())] + env_refs(job.pod.env_refs)
+    env = container_env(role.env, job.pod.env_refs)
     if env:
         main["env"] = env
     if role.ports:
         main["ports"] = [{"containerPort": p} for p in role.ports]
     init = [agent_sidecar(ctx.platform.agent_image, job.name, role.name)]
-    init += [platform_container(c, volumes) for c in job.pod.containers]
+    init += extra_containers(job.pod, volumes)
     if job.wait is not None and job.wait.gate == "init":  # a CPU-only job: the home caches (plan.datasets)
         waits = caches_read(job.datasets, job.wait.datasets, [gpu_model])
         init.append(wait_for_data(ctx.platform.agent_image, waits, ctx.namespace, job.wait.percent))
@@ -98,9 +99,8 @@ def _task(ctx: TenantContext, job: ResolvedJob, role: ResolvedRole) -> dict:
         "containers": [main],
         "volumes": volumes.volumes,
         **pod_placement(ctx.cluster, role.pool, job.gpu_model if role.pool == "gpu" else None, ctx.tenant.name),
+        **pull_secrets(job.pod),
     }
-    if job.pod.image_pull_secrets:
-        pod_spec["imagePullSecrets"] = [{"name": n} for n in job.pod.image_pull_secrets]
     metadata: dict = {"labels": {JOB_LABEL: job.name, TASK_LABEL: role.name, **api_client_labels()}}
     if job.pod.preemptable is not None:
         metadata["annotations"] = {PREEMPTABLE_ANNOTATION: str(job.pod.preemptable).lower()}

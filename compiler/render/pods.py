@@ -1,6 +1,8 @@
-"""Pod-template pieces shared by jobs, notebooks and the cache-scaling CronJob: resources and
-the agent's containers (sidecar, wait-for-data, cache scaler, flow runner). Placement is in
-compiler.render.placement, volumes in compiler.render.volumes."""
+"""Pod-template pieces shared by jobs, servings, notebooks and the cache-scaling CronJob:
+resources, the agent's containers (sidecar, wait-for-data, cache scaler, flow runner) and the
+pod extras of jobs, pipeline steps and servings (env and volumes by reference, /dev/shm, pull
+secrets, the platform's containers). Placement is in compiler.render.placement, volumes in
+compiler.render.volumes."""
 from __future__ import annotations
 
 import copy
@@ -17,7 +19,7 @@ from compiler.agent.contract import (
 )
 from compiler.kinds import AGENT_RESOURCES, API_CLIENT_LABEL
 from compiler.model.pods import EnvRef
-from compiler.plan.pod_extras import ResolvedContainer
+from compiler.plan.pod_extras import PodExtras, ResolvedContainer
 from compiler.quantity import FORMAT_BINARY, FORMAT_DECIMAL, canonical
 from compiler.render.volumes import PodVolumes
 
@@ -96,6 +98,11 @@ def env_refs(refs: Sequence[EnvRef]) -> list[dict]:
     return out
 
 
+def container_env(plain: dict[str, str], refs: Sequence[EnvRef]) -> list[dict]:
+    """A main container's env: its plain values (sorted by name), then the references."""
+    return [{"name": k, "value": v} for k, v in sorted(plain.items())] + env_refs(refs)
+
+
 def platform_container(resolved: ResolvedContainer, pod: PodVolumes) -> dict:
     """A platform pod template in a job's pod: a native sidecar (an init container with
     restartPolicy Always, running beside the main container for the pod's life) or an init
@@ -118,3 +125,21 @@ def platform_container(resolved: ResolvedContainer, pod: PodVolumes) -> dict:
     if mounts:
         container["volumeMounts"] = mounts
     return container
+
+
+def extra_volumes(volumes: PodVolumes, extras: PodExtras) -> PodVolumes:
+    """The extras' volumes added to a pod's (and its main container's mounts): the references,
+    /dev/shm, and the emptyDirs the platform's containers share with the main container."""
+    return volumes.references(extras.extra_volumes).shm(extras.shm_size).shared(
+        [d for c in extras.containers for d in c.template.shared])
+
+
+def extra_containers(extras: PodExtras, volumes: PodVolumes) -> list[dict]:
+    """The platform's containers the extras add, as init containers (native sidecars or not);
+    their own volumes join `volumes`."""
+    return [platform_container(c, volumes) for c in extras.containers]
+
+
+def pull_secrets(extras: PodExtras) -> dict:
+    """The pod spec's imagePullSecrets, when the extras name any."""
+    return {"imagePullSecrets": [{"name": n} for n in extras.image_pull_secrets]} if extras.image_pull_secrets else {}

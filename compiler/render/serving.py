@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from compiler.kinds import SERVING_LABEL
 from compiler.plan import ResolvedServing
-from compiler.plan.serving import ResolvedProbe
+from compiler.plan.serving import SERVER, ResolvedProbe
 from compiler.render.context import TenantContext
 from compiler.render.gateway import through_gateway
 from compiler.render.namespace import WORKLOAD_SERVICE_ACCOUNT
 from compiler.render.placement import pod_placement
-from compiler.render.pods import env_refs, resources
+from compiler.render.pods import container_env, extra_containers, extra_volumes, pull_secrets, resources
 from compiler.render.volumes import PROJECT_PATH, PodVolumes
 
 HTTP = "http"
@@ -35,8 +35,8 @@ def _probe(probe: ResolvedProbe) -> dict:
 
 def _pod_spec(ctx: TenantContext, s: ResolvedServing) -> dict:
     volumes = PodVolumes().datasets(s.datasets, s.gpu_model if s.pool == "gpu" else None)
-    volumes.claim("project", s.project_claim, PROJECT_PATH).references(s.extra_volumes)
-    container: dict = {"name": "server", "image": s.image}
+    extra_volumes(volumes.claim("project", s.project_claim, PROJECT_PATH), s.pod)
+    container: dict = {"name": SERVER, "image": s.image}
     if s.command:
         container["command"] = list(s.command)
     if s.args:
@@ -46,14 +46,19 @@ def _pod_spec(ctx: TenantContext, s: ResolvedServing) -> dict:
         "resources": resources(s.cpu, s.memory, s.gpu, s.gpu_resource),
         "readinessProbe": _probe(s.readiness), "livenessProbe": _probe(s.liveness),
     })
-    if s.env_refs:
-        container["env"] = env_refs(s.env_refs)
+    env = container_env(s.env, s.pod.env_refs)
+    if env:
+        container["env"] = env
     if volumes.mounts:
         container["volumeMounts"] = volumes.mounts
-    pod: dict = {"serviceAccountName": WORKLOAD_SERVICE_ACCOUNT, "containers": [container]}
+    pod: dict = {"serviceAccountName": WORKLOAD_SERVICE_ACCOUNT}
+    init = extra_containers(s.pod, volumes)  # native sidecars start before, and run beside, the server
+    if init:
+        pod["initContainers"] = init
+    pod["containers"] = [container]
     if volumes.volumes:
         pod["volumes"] = volumes.volumes
-    return {**pod, **pod_placement(ctx.cluster, s.pool, s.gpu_model)}
+    return {**pod, **pod_placement(ctx.cluster, s.pool, s.gpu_model), **pull_secrets(s.pod)}
 
 
 def _serving(ctx: TenantContext, s: ResolvedServing) -> list[dict]:

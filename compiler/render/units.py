@@ -84,6 +84,10 @@ class UnitTree(Mapping[str, Any]):
     def __len__(self) -> int:
         return sum(len(u.names) for u in self.units.values())
 
+    def unit_sizes(self) -> dict[str, int]:
+        """Unit folder -> number of files, without reading any unit."""
+        return {path: len(u.names) for path, u in self.units.items()}
+
     def unit_keys(self) -> dict[str, tuple[str, list[str]]]:
         """Unit -> (key, file names): what the writer needs to skip unchanged units unread."""
         return {path: (u.key, u.names) for path, u in self.units.items()}

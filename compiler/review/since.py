@@ -18,13 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compiler.errors import CompileError
+from compiler.forked import Forked
 from compiler.kinds import ARGOCD_DIR
+from compiler.load.sources import Sources
 from compiler.pipeline import (
     RENDERED_DIR,
     CompileResult,
     check_rendered,
     compile_repo,
     has_unit_cache,
+    model_repo,
     plan_repo,
     platform_crd_dirs,
 )
@@ -50,23 +53,35 @@ def check_since(root: Path, base_ref: str, crd_dirs: list[Path]) -> SinceCheck |
     GitError (`base_ref` is no commit) like a full check."""
     root = Path(root)
     base, head = open_revision(root, "base", base_ref), open_revision(root, "head", None)
-    now = plan_repo(root, crd_dirs)
-    sources = derived_sources(base, head, now.specs)
+    specs = model_repo(root)
+    sources = derived_sources(base, head, specs)
     touched = touched_units(base)
-    crd_folders = crd_dirs or list(platform_crd_dirs(root, now.specs.platform).values())
+    crd_folders = crd_dirs or list(platform_crd_dirs(root, specs.platform).values())
     if sources is None or touched is None or _changed_since(base, crd_folders):
         return None
+    then_keys = Forked(lambda: _keys(root, crd_dirs, sources))  # REF planned beside the working tree
     try:
-        then = plan_repo(root, crd_dirs, sources=sources)
-    except CompileError:
+        now = plan_repo(root, crd_dirs, specs=specs)
+        then = then_keys.join()
+    finally:
+        then_keys.kill()
+    if then is None:
         return None  # REF itself does not compile: nothing of it can be trusted
-    selected = {folder for folder, key in now.keys.items() if then.keys.get(folder) != key or folder in touched}
+    selected = {folder for folder, key in now.keys.items() if then.get(folder) != key or folder in touched}
     result = compile_repo(root, crd_dirs, use_cache=has_unit_cache(root), planned=now, only=selected.__contains__)
     argocd = {ARGOCD_DIR} if ArgoCdSettings.from_platform(now.specs.platform) is not None else set()
     gone = existing_units(root / RENDERED_DIR) - set(now.keys) - argocd
     compared = selected | argocd | gone
     staleness = check_rendered(root, result, units=compared)
     return SinceCheck(result, staleness, len(compared), len(now.keys) - len(selected))
+
+
+def _keys(root: Path, crd_dirs: list[Path], sources: Sources) -> dict[str, str] | None:
+    """Every unit's key of the revision `sources` were read from; None when it does not compile."""
+    try:
+        return plan_repo(root, crd_dirs, sources=sources).keys
+    except CompileError:
+        return None
 
 
 def _changed_since(base: Revision, folders: list[Path]) -> bool:

@@ -11,16 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
-import shutil
-import signal
-import sys
-import tempfile
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from pathlib import Path
 
 from compiler.errors import CompileError, Problem, Problems
+from compiler.forked import Forked
 from compiler.load.sources import TENANT_SUFFIXES, Sources, read_sources
 from compiler.model import Specs
 from compiler.pipeline import CACHE_DIR, CompileResult, SharedUnits, compile_repo, has_unit_cache
@@ -212,7 +208,8 @@ def derived_sources(revision: Revision, other: Revision, specs: Specs) -> Source
     if problems.items or fresh.platform is None:
         return None
     tenants = {**kept, **{s.path: s for s in fresh.tenants}}
-    return Sources(fresh.platform, [tenants[p] for p in sorted(tenants)])
+    validated = {t.source.path: t.tenant for t in specs.tenants if t.source.path in kept}
+    return Sources(fresh.platform, [tenants[p] for p in sorted(tenants)], validated)
 
 
 def _plain_yaml(path: str, revision: Revision) -> bool:
@@ -232,18 +229,34 @@ def _compile_once(out: Compiled, same: list[Revision], crds: Crds | None) -> Non
 
 
 def _compile_each(out: Compiled, todo: list[Revision], crds: Crds | None, parallel: bool) -> None:
-    """Compile every revision of `todo`; with two and `parallel`, the first in a forked child."""
-    child = _Forked(todo[0], crds) if parallel and len(todo) > 1 and hasattr(os, "fork") else None
+    """Compile every revision of `todo`; with two and `parallel`, the first in a forked child
+    (one that fails for any reason other than the specs is redone here)."""
+    first = todo[0]
+    child = Forked(lambda: _outcome(first, crds)) if parallel and len(todo) > 1 else None
     try:
         for revision in todo:
-            if child is not None and revision is child.revision:
+            if child is not None and revision is first:
                 continue
             _compile_into(out, revision, lambda r=revision: compile_snapshot(r, crds))
         if child is not None:
-            _compile_into(out, child.revision, lambda: child.join() or compile_snapshot(child.revision, crds))
+            _compile_into(out, first, lambda: _raise_failure(first, child.join()))
     finally:
         if child is not None:
             child.kill()
+
+
+def _outcome(revision: Revision, crds: Crds | None) -> Snapshot | list[Problem]:
+    """A revision's snapshot, or the problems that made it fail (data a child can hand back)."""
+    try:
+        return compile_snapshot(revision, crds)
+    except RevisionFailed as exc:
+        return exc.problems
+
+
+def _raise_failure(revision: Revision, outcome: Snapshot | list[Problem]) -> Snapshot:
+    if isinstance(outcome, list):
+        raise RevisionFailed(revision, outcome)
+    return outcome
 
 
 def _compile_into(out: Compiled, revision: Revision, compile_one) -> None:
@@ -252,56 +265,6 @@ def _compile_into(out: Compiled, revision: Revision, compile_one) -> None:
         out.cached[revision.role] = False
     except RevisionFailed as exc:
         out.failures.append(exc)
-
-
-class _Forked:
-    """A revision compiled in a forked child; the result comes back as a pickle in a private
-    temporary folder (our own process wrote it, so unpickling it is safe)."""
-
-    def __init__(self, revision: Revision, crds: Crds | None):
-        self.revision = revision
-        self.folder = Path(tempfile.mkdtemp(prefix="tenantc-review-"))
-        sys.stdout.flush()
-        sys.stderr.flush()
-        self.pid = os.fork()
-        if self.pid == 0:  # the child: compile, write, and leave without running the parent's exit handlers
-            code = 1
-            try:
-                try:
-                    result: object = compile_snapshot(revision, crds)
-                except RevisionFailed as exc:
-                    result = exc.problems
-                (self.folder / "result.pickle").write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-                code = 0
-            finally:
-                os._exit(code)
-
-    def join(self) -> Snapshot | None:
-        """The child's snapshot; raises RevisionFailed like an in-process compile; None if it crashed."""
-        try:
-            _, status = os.waitpid(self.pid, 0)
-            self.pid = 0
-            if status != 0:
-                return None
-            result = pickle.loads((self.folder / "result.pickle").read_bytes())
-        except (OSError, pickle.UnpicklingError, EOFError):
-            return None
-        finally:
-            shutil.rmtree(self.folder, ignore_errors=True)
-        if isinstance(result, list):
-            raise RevisionFailed(self.revision, result)
-        return result
-
-    def kill(self) -> None:
-        """Stop the child if it still runs (the parent failed or was interrupted)."""
-        if self.pid:
-            try:
-                os.kill(self.pid, signal.SIGTERM)
-                os.waitpid(self.pid, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
-            self.pid = 0
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class SnapshotCache:

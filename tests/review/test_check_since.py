@@ -106,6 +106,43 @@ def test_check_since_leaves_unchanged_units_unread(checked_repo, capsys):
     assert {"gpu-east/vision", "cpu-west/vision"} & units and "cpu-west/quant-research" not in units
 
 
+def test_check_since_validates_each_unchanged_spec_once(checked_repo, monkeypatch):
+    """REF's unchanged tenant files are the working tree's Source objects, so REF's model stage
+    takes the working tree's validated models: one validation per file, plus REF's versions of
+    the files that differ (the platform file always counts once per revision)."""
+    import compiler.model as model
+    from compiler.review.since import check_since
+
+    repo = checked_repo
+    repo.replace("tenants/vision.yaml", 'cpu: "512"', 'cpu: "256"')
+    recompile(repo)
+    validated: list[str] = []
+    real = model.validate_model
+
+    def counted(cls, source, problems):
+        validated.append(source.path)
+        return real(cls, source, problems)
+
+    monkeypatch.setattr(model, "validate_model", counted)
+    monkeypatch.setattr("compiler.review.since.Forked", _InProcess)  # count the base's validations too
+    assert check_since(repo.root, "main", [SHARED_CRDS] if CRD_FLAGS else []) is not None
+    specs = sorted(p.relative_to(repo.root).as_posix() for p in repo.root.joinpath("tenants").glob("*.yaml"))
+    assert sorted(validated) == sorted(specs + ["tenants/platform.yaml", "tenants/vision.yaml"])
+
+
+class _InProcess:
+    """compiler.forked.Forked without the fork, so a spy in this process sees the call."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def join(self):
+        return self.fn()
+
+    def kill(self):
+        pass
+
+
 def test_check_since_falls_back_when_it_cannot_decide(checked_repo, capsys, decided):
     repo = checked_repo
     repo.write("tenants/lib/extra.libsonnet", "{}\n")  # a change beside the YAML specs

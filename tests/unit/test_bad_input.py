@@ -539,8 +539,8 @@ CASES = {
         [("tenants/" + ADS, "servings[0].template", "unknown serving template 'triton'")], only=True,
     ),
     "serving beyond the quota at maxReplicas": Case(
-        [("set", ADS, "servings[0].replicas.max", 200)],
-        [("tenants/" + ADS, "servings[0]", "at maxReplicas the servings on cpu-west (ctr) request cpu 800")],
+        [("set", ADS, "servings[0].replicas.max", 120)],
+        [("tenants/" + ADS, "servings[0]", "at maxReplicas the servings on cpu-west (ctr) request cpu 486")],
         only=True,
     ),
     "serving replicas min above max": Case(
@@ -568,6 +568,10 @@ CASES = {
         [("set", QUANT, "schedules[0].job.policies[0].event", "PodCrashed")],
         [("tenants/" + QUANT, "schedules[0].job.policies[0].event", "'PodEvicted'")], only=True,
     ),
+    "bad policy event on a pipeline step": Case(
+        [("set", VISION, "pipelines[0].steps[0].policies[0].event", "PodCrashed")],
+        [("tenants/" + VISION, "pipelines[0].steps[0].policies[0].event", "'PodEvicted'")], only=True,
+    ),
     "bad policy action": Case(
         [("set", QUANT, "schedules[0].job.policies[0].action", "Reboot")],
         [("tenants/" + QUANT, "schedules[0].job.policies[0].action", "'RestartTask'")], only=True,
@@ -579,6 +583,62 @@ CASES = {
     "unknown pod template": Case(
         [("set", QUANT, "schedules[0].job.containers", ["krb5"])],
         [("tenants/" + QUANT, "schedules[0].job.containers[0]", "unknown pod template 'krb5'")], only=True,
+    ),
+    # pod extras of pipeline steps and servings: the model and checks of jobs' (compiler/plan/pod_extras.py)
+    "secret value instead of a reference on a serving": Case(
+        [("set", ADS, "servings[0].envRefs[0]", {"name": "FEATURE_STORE_TOKEN", "value": "hunter2"})],
+        [("tenants/" + ADS, "servings[0].envRefs[0]", "'value' is not allowed")], only=True,
+    ),
+    "secret in a serving's plain env": Case(
+        [("set", ADS, "servings[0].env", {"FEATURE_STORE_TOKEN": "hunter2"})],
+        [("tenants/" + ADS, "servings[0].env.FEATURE_STORE_TOKEN", "looks like a secret value")], only=True,
+    ),
+    "secret value instead of a reference on a step": Case(
+        [("set", VISION, "pipelines[0].steps[2].envRefs[0]", {"name": "TRACKING_TOKEN", "value": "hunter2"})],
+        [("tenants/" + VISION, "pipelines[0].steps[2].envRefs[0]", "'value' is not allowed")], only=True,
+    ),
+    "unknown pod template on a step": Case(
+        [("set", VISION, "pipelines[0].steps[0].containers", ["krb5"])],
+        [("tenants/" + VISION, "pipelines[0].steps[0].containers[0]", "unknown pod template 'krb5'")], only=True,
+    ),
+    "unknown pod template on a serving": Case(
+        [("set", ADS, "servings[0].containers", ["vault-agent"])],
+        [("tenants/" + ADS, "servings[0].containers[0]", "unknown pod template 'vault-agent'")], only=True,
+    ),
+    "step volume named like its sidecar's": Case(
+        [("set", VISION, "pipelines[0].steps[0].extraVolumes",
+          [{"name": "krb5-keytab", "secret": "other-keytab", "mountPath": "/etc/other"}])],
+        [("tenants/" + VISION, "pipelines[0].steps[0].extraVolumes[0].name", "volume name 'krb5-keytab' is used "
+          "twice")], only=True,
+    ),
+    "step /dev/shm above its containers' memory": Case(
+        [("set", VISION, "pipelines[0].steps[1].shmSize", "100Gi")],
+        [("tenants/" + VISION, "pipelines[0].steps[1].shmSize", "100Gi of /dev/shm is more than the memory of "
+          "container 'master' (64Gi), 'worker' (64Gi)")], only=True,
+    ),
+    "serving /dev/shm above the server's memory": Case(
+        [("set", RECSYS, "servings[0].shmSize", "20Gi")],
+        [("tenants/" + RECSYS, "servings[0].shmSize", "of container 'server' (16Gi)")], only=True,
+    ),
+    "job /dev/shm above its container's memory": Case(
+        [("set", QUANT, "schedules[0].job.shmSize", "17Gi")],
+        [("tenants/" + QUANT, "schedules[0].job.shmSize", "of container 'worker' (16Gi)")], only=True,
+    ),
+    "pod extras on a job template (a step's own are all it gets)": Case(
+        [("set", VISION, "templates[0].shmSize", "8Gi")],
+        [("tenants/" + VISION, "templates[0].shmSize", "unknown field")], only=True,
+    ),
+    # 127 x (4 cpu + the agent's 10m) fits vision's 512 on gpu-east; with the renewer's 50m per pod it does not
+    "step sidecars counted in the gang's quota": Case(
+        [("set", VISION, "pipelines[0].steps[0].roles[0].replicas", 127)],
+        [("tenants/" + VISION, "pipelines[0].steps[0]", "needs cpu 515.62 in total but the tenant's cpu quota on "
+          "gpu-east is 512")], only=True,
+    ),
+    # 100 x 4 cpu is exactly ads-ranking's 400 on cpu-west; the renewer's 50m per replica is not
+    "serving sidecars counted at maxReplicas": Case(
+        [("set", ADS, "servings[0].replicas.max", 100)],
+        [("tenants/" + ADS, "servings[0]", "at maxReplicas the servings on cpu-west (ctr) request cpu 405")],
+        only=True,
     ),
     # ---- projects (issue 16; compiler/model/projects.py, compiler/plan/projects.py) ----
     "project quotas that do not add up to the tenant's": Case(

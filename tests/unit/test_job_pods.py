@@ -1,6 +1,8 @@
-"""Job pods as real jobs need them, checked over the examples' rendered pods against their
-specs: env and volumes by reference only, /dev/shm, pull secrets, the platform's sidecars and
-init containers, Volcano lifecycle policies and preemptability.
+"""Job, pipeline-step and serving pods as real work needs them, checked over the examples'
+rendered pods against their specs: env and volumes by reference only, /dev/shm, pull secrets,
+the platform's sidecars and init containers (one model, compiler/model/pods.py, and one plan
+function, compiler/plan/pod_extras.py, for all three), Volcano lifecycle policies and
+preemptability (jobs).
 
 Upstream behaviour relied on:
 - Volcano Job CRD (../shared/crds/volcano/batch.volcano.sh_jobs.yaml, from volcano-sh/volcano
@@ -61,38 +63,101 @@ def test_backtest_pods_get_what_the_schedule_asks_for(example):
     job = schedule.job
     cron = example.objects["cpu-west/quant-research/cronjob.batch.volcano.sh-nightly-backtest.yaml"]
     volcano_job = cron["spec"]["jobTemplate"]["spec"]
-    assert volcano_job["policies"] == [{"event": p.event, "action": p.action} for p in job.policies]
     [(metadata, pod)] = list(_pods(volcano_job))
-    assert metadata["annotations"][volcano.PREEMPTABLE_ANNOTATION] == str(job.preemptable).lower()
-    assert pod["imagePullSecrets"] == [{"name": n} for n in job.image_pull_secrets]
-    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert job.policies and job.preemptable is not None  # the example asks for both
+    _assert_lifecycle(job, volcano_job, metadata)
+    _assert_extras(example, job, pod, ["tenantc-agent"])
+
+
+def _assert_extras(example, extras, pod, before: list[str]) -> None:
+    """`pod` (a rendered pod spec with one main container) has exactly the extras the spec
+    `extras` (a job's, step's or serving's) asks for; `before`: the init containers tenantc
+    puts ahead of the platform's (the agent's sidecar in job pods)."""
+    assert pod.get("imagePullSecrets", []) == [{"name": n} for n in extras.image_pull_secrets]
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
     [main] = pod["containers"]
-    mounts = {m["mountPath"]: m for m in main["volumeMounts"]}
-    shm = volumes[mounts["/dev/shm"]["name"]]["emptyDir"]
-    assert shm["medium"] == "Memory" and Quantity.parse(shm["sizeLimit"]).value == job.shm_size.value
-    refs = {e["name"]: e["valueFrom"] for e in main["env"] if "valueFrom" in e}
-    for ref in job.env_refs:
+    mounts = {m["mountPath"]: m for m in main.get("volumeMounts", [])}
+    if extras.shm_size is None:
+        assert "/dev/shm" not in mounts
+    else:
+        shm = volumes[mounts["/dev/shm"]["name"]]["emptyDir"]
+        assert shm["medium"] == "Memory" and Quantity.parse(shm["sizeLimit"]).value == extras.shm_size.value
+    refs = {e["name"]: e["valueFrom"] for e in main.get("env", []) if "valueFrom" in e}
+    assert len(refs) == len(extras.env_refs)
+    for ref in extras.env_refs:
         source = ref.secret or ref.config_map
         kind = "secretKeyRef" if ref.secret else "configMapKeyRef"
         assert refs[ref.name] == {kind: {"name": source.name, "key": source.key}}
-    for extra in job.extra_volumes:
+    for extra in extras.extra_volumes:
         kind, name = extra.source
         volume = volumes[extra.name]
         assert (volume.get("secret", {}).get("secretName") or volume.get("configMap", {}).get("name")
                 or volume["persistentVolumeClaim"]["claimName"]) == name
         assert mounts[extra.mount_path]["name"] == extra.name
     templates = {t.name: t for t in example.specs.platform.pod_templates}
-    init = {c["name"]: c for c in pod["initContainers"]}
-    for name in job.containers:
+    init = {c["name"]: c for c in pod.get("initContainers", [])}
+    assert list(init)[:len(before) + len(extras.containers)] == [*before, *extras.containers]
+    for name in extras.containers:
         template, container = templates[name], init[name]
         assert (container.get("restartPolicy") == "Always") == (template.kind == "sidecar")
-        for shared in template.shared:  # the same emptyDir, mounted in the sidecar and the job's container
+        for shared in template.shared:  # the same emptyDir, mounted in the sidecar and the main container
             assert volumes[shared.name] == {"name": shared.name, "emptyDir": {}}
             assert {"name": shared.name, "mountPath": shared.mount_path} in container["volumeMounts"]
             assert mounts[shared.mount_path]["name"] == shared.name
         for own in template.volumes:
             assert own.name in volumes and own.name not in {m["name"] for m in main["volumeMounts"]}
         assert [e["name"] for e in container.get("env", [])] == [r.name for r in template.env_refs]
+
+
+def _has_extras(spec) -> bool:
+    return bool(spec.env_refs or spec.extra_volumes or spec.shm_size or spec.image_pull_secrets or spec.containers)
+
+
+def test_pipeline_step_pods_get_what_their_step_asks_for(example):
+    """Every task pod of every step's JobTemplate has the step's extras (and no other step's):
+    templates carry none, so a step's own are all its pods get."""
+    checked = with_extras = with_lifecycle = 0
+    for spec in example.specs.tenants:
+        for pipeline in spec.tenant.pipelines:
+            for step in pipeline.steps:
+                path = (f"{pipeline.cluster}/{spec.tenant.name}/jobtemplate.flow.volcano.sh-"
+                        f"{pipeline.name}-{step.name}.yaml")
+                job = example.objects[path]["spec"]
+                for metadata, pod in _pods(job):
+                    _assert_extras(example, step, pod, ["tenantc-agent"])
+                    _assert_lifecycle(step, job, metadata)
+                    checked += 1
+                with_extras += _has_extras(step)
+                with_lifecycle += step.policies is not None or step.preemptable is not None
+    assert checked and with_extras >= 3  # vision's detector-daily: a sidecar, /dev/shm, a Secret reference
+    assert with_lifecycle >= 2  # and its own policies on one step, preemptable on another
+
+
+def _assert_lifecycle(spec, job: dict, pod_metadata: dict) -> None:
+    """A rendered Volcano job (spec) has the policies and preemptability `spec` asks for, or
+    tenantc's default policies and the scheduler's own preemptability."""
+    expected = [{"event": p.event, "action": p.action} for p in spec.policies] if spec.policies is not None \
+        else [dict(p) for p in volcano.DEFAULT_POLICIES]
+    assert job["policies"] == expected
+    annotations = pod_metadata.get("annotations") or {}
+    if spec.preemptable is None:
+        assert volcano.PREEMPTABLE_ANNOTATION not in annotations
+    else:
+        assert annotations[volcano.PREEMPTABLE_ANNOTATION] == str(spec.preemptable).lower()
+
+
+def test_serving_pods_get_what_their_serving_asks_for(example):
+    """Every replica of a serving (its Deployment's pod template) has the serving's extras."""
+    with_extras = 0
+    for spec in example.specs.tenants:
+        for serving in spec.tenant.servings:
+            path = f"{serving.cluster}/{spec.tenant.name}/deployment-{serving.name}.yaml"
+            pod = example.objects[path]["spec"]["template"]["spec"]
+            _assert_extras(example, serving, pod, [])
+            plain = {e["name"]: e["value"] for e in pod["containers"][0].get("env", []) if "value" in e}
+            assert plain == (serving.env or {})
+            with_extras += _has_extras(serving)
+    assert with_extras >= 2  # recsys's ranker and ads-ranking's ctr (a native sidecar)
 
 
 def test_jobs_without_policies_keep_the_gang_restart_default(example):

@@ -19,6 +19,7 @@ import pytest
 
 from compiler import delivery
 from compiler.identity import ObjectRef, RenderedPath
+from compiler.model.pods import SECRET_LIKE_NAME
 from compiler.quantity import Quantity
 
 
@@ -90,11 +91,17 @@ def test_serving_pods_run_on_the_pool_their_size_asks_for(example):
         assert (limits.get(resource) == str(int(gpus))) if gpus else not any("gpu" in k for k in limits)
 
 
-def test_env_is_only_references(example):
+def test_env_is_plain_values_then_references(example):
+    """The server's env: its plain `env` (sorted, none named like a secret), then its `envRefs`
+    as Secret or ConfigMap key references only."""
     for _, serving, unit in _servings(example):
         env = unit[("Deployment", serving.name)]["spec"]["template"]["spec"]["containers"][0].get("env", [])
-        assert [e["name"] for e in env] == [r.name for r in serving.env_refs]
-        assert all("value" not in e and set(e["valueFrom"]) <= {"secretKeyRef", "configMapKeyRef"} for e in env)
+        plain = sorted((serving.env or {}).items())
+        assert [(e["name"], e["value"]) for e in env[:len(plain)]] == plain
+        assert not any(SECRET_LIKE_NAME.search(name) for name, _ in plain)
+        refs = env[len(plain):]
+        assert [e["name"] for e in refs] == [r.name for r in serving.env_refs]
+        assert all("value" not in e and set(e["valueFrom"]) <= {"secretKeyRef", "configMapKeyRef"} for e in refs)
 
 
 def test_ingress_and_gateway_policy_lead_to_the_serving_port(example):
@@ -119,20 +126,24 @@ def test_ingress_and_gateway_policy_lead_to_the_serving_port(example):
 
 
 def test_servings_fit_the_quota_at_max_replicas(example):
-    """Each unit's servings at maxReplicas, summed from the specs, within the tenant's ResourceQuota."""
+    """Each unit's servings at maxReplicas, summed from what their rendered pods request (the
+    server and the platform's containers the serving adds: a native sidecar runs, and is
+    requested, beside it for the pod's life), within the tenant's ResourceQuota."""
+    sidecars = 0
     for spec, serving, unit in _servings(example):
         hard = unit[("ResourceQuota", "tenant-quota")]["spec"]["hard"]
         need: dict[str, Decimal] = {}
         for other in spec.tenant.servings:
             if other.cluster != serving.cluster:
                 continue
-            template = next(t for t in example.specs.platform.serving.templates if t.name == other.template)
-            size = {**template.resources.model_dump(exclude_none=True),
-                    **(other.resources.model_dump(exclude_none=True) if other.resources else {})}
-            for resource, amount in size.items():
-                need[resource] = need.get(resource, Decimal(0)) + Quantity.parse(amount).value * other.replicas.max
+            pod = unit[("Deployment", other.name)]["spec"]["template"]["spec"]
+            for container in pod["containers"] + pod.get("initContainers", []):
+                sidecars += container.get("restartPolicy") == "Always"
+                for resource, amount in container["resources"].get("requests", {}).items():
+                    need[resource] = need.get(resource, Decimal(0)) + Quantity.parse(amount).value * other.replicas.max
         assert need["cpu"] <= Quantity.parse(hard["requests.cpu"]).value
         assert need["memory"] <= Quantity.parse(hard["requests.memory"]).value
+    assert sidecars  # ads-ranking's ctr runs the platform's ticket renewer
 
 
 def test_hpa_scaled_replicas_are_a_run_time_field_argocd_ignores_and_apply_never_sends(example):

@@ -2,6 +2,14 @@
 
 Regenerate with TENANTC_UPDATE_GOLDEN=1, then read every changed golden against the upstream
 CRDs in ../shared/crds before committing it.
+
+Checked by hand when step and serving pod extras came (issue 16): the detector-daily train
+step's pods mount a 32Gi Memory emptyDir at /dev/shm (within each pod's 64Gi); its preprocess
+step runs the platform's krb5-renewer as a native sidecar after the agent's (restartPolicy
+Always, 50m/64Mi, the krb5-keytab Secret mounted in it only, the krb5-cache emptyDir shared
+with the worker at /var/run/krb5); ctr's Deployment runs the same sidecar beside the server
+with KRB5CCNAME set; ranker's takes MODEL_HUB_TOKEN from Secret model-hub, mounts ConfigMap
+ranker-config read-only at /etc/ranker and 2Gi of /dev/shm, and pulls with recsys-registry.
 """
 from __future__ import annotations
 
@@ -47,6 +55,8 @@ GOLDEN = {
     "JobTemplate (data gate)": "gpu-east/vision/jobtemplate.flow.volcano.sh-resnet50-ddp-data.yaml",
     "JobFlow (data gate, then the job)": "gpu-east/vision/jobflow.flow.volcano.sh-resnet50-ddp.yaml",
     "JobTemplate (pipeline step)": "gpu-east/vision/jobtemplate.flow.volcano.sh-detector-daily-train.yaml",
+    "JobTemplate (pipeline step with a platform sidecar)":
+        "gpu-east/vision/jobtemplate.flow.volcano.sh-detector-daily-preprocess.yaml",
     "CronJob (scheduled pipeline)": "gpu-east/vision/cronjob-detector-daily.yaml",
     "Deployment (TF Serving, CPU)": "cpu-west/ads-ranking/deployment-ctr.yaml",
     "Deployment (generic server, A10 GPU)": "cpu-west/recsys/deployment-ranker.yaml",
