@@ -17,16 +17,16 @@ from pathlib import Path
 from compiler.errors import CompileError, Problem, Problems
 from compiler.gc_pause import collector_paused
 from compiler.identity import RenderedPath, unit_folder
-from compiler.kinds import BUILTIN_GROUPS, PLATFORM_DIR, group_of
+from compiler.kinds import ARGOCD_DIR, BUILTIN_GROUPS, PLATFORM_DIR, group_of
 from compiler.load.sources import Source, Sources, read_sources
 from compiler.model import Specs, build_specs
 from compiler.model.platform import Platform
 from compiler.plan import Plan, make_plan
 from compiler.render import RenderCollision, render_platform_cluster, render_tenant, tenant_contexts
 from compiler.render.argocd import ArgoCdSettings, render_argocd, summaries_of
-from compiler.render.unit_cache import UNIT_CACHE_FILE, UnitCache, UnitMeta, unit_key
+from compiler.render.unit_cache import UNIT_CACHE_FILE, Reader, UnitCache, UnitMeta, unit_key
 from compiler.render.units import Loader, Unit, UnitTree
-from compiler.validate import ValidationReport, unchecked_warnings, validate_objects
+from compiler.validate import ValidationReport, Validator, unchecked_warnings
 from compiler.validate.crds import (
     Crds,
     cluster_crd_digest,
@@ -37,7 +37,7 @@ from compiler.validate.crds import (
     missing_folder_warnings,
 )
 from compiler.validate.engine import default_engine
-from compiler.write import serialize_all
+from compiler.write import serialize_checked
 from compiler.write.tree import Staleness, TreeWriter, WriteResult, committed_cache_problems, digest, folder_problems
 
 RENDERED_DIR = "rendered"
@@ -124,6 +124,11 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | No
     that only compare objects, such as review of a revision checked out to a temporary folder.
     Both flags only choose what is skipped: there is one path through the stages.
 
+    Units stream through it: each is rendered, validated, serialized and stored (the unit
+    cache, or a temporary spill file) before the next, and `objects` and `files` read them
+    back a unit at a time, so memory does not grow with the objects rendered. Only with
+    `serialize=False` do units stay in memory, for callers that hold every object anyway.
+
     Custom kinds are validated against `crds`, else the CRDs under `crd_dirs` for every
     cluster, else each cluster's own CRD folder named by the platform file.
 
@@ -146,25 +151,24 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | No
         # Keys only matter for what is cached, written or shared: without YAML or sharing there is neither.
         keyed = serialize or shared is not None
         schema_key = _schema_key(crds, crd_dirs, own_dirs, schema_engine) if keyed else None
-        cache = UnitCache(root / CACHE_DIR / UNIT_CACHE_FILE if use_cache and serialize else None)
-        rendered = _render(plan, _unit_jobs(plan, schema_key), cache, problems, shared, only)
-        clock.lap("render")
-        custom = _custom_kinds(rendered.fresh.values())
-        if crds is None and crd_dirs and custom:
-            crds = load_crds(crd_dirs, root / CACHE_DIR, kinds=custom)
-        elif crds is None and own_dirs and custom:
-            crds = load_cluster_crds(own_dirs, root / CACHE_DIR, kinds=custom)
-        report = validate_objects(rendered.fresh, specs.platform, crds, problems, schema_engine)
-        clock.lap("validate")
+        # Without YAML the caller compares objects, holding them all (review): spilling them
+        # would cost time and save nothing, so they stay in memory.
+        cache = UnitCache(root / CACHE_DIR / UNIT_CACHE_FILE if use_cache and serialize else None,
+                          keep_in_memory=not serialize)
+        schemas = _Schemas(crds, crd_dirs, own_dirs, root / CACHE_DIR)
+        stream = _Stream(Validator(specs.platform, crds, schema_engine), schemas, cache, problems, clock, serialize)
+        rendered = _render(plan, _unit_jobs(plan, schema_key), cache, stream, shared, only)
         problems.raise_if_any()
-        units = _assemble(rendered, report, cache, serialize, clock)
+        stream.raise_too_large()
+        cache.flush()
+        clock.lap("cache")
+        units = dict(sorted(rendered.units.items()))
         if shared is not None:
             _offer(shared, rendered, units)
         objects = UnitTree(units, "objects")
-        unchecked = rendered.unchecked + list(report.unchecked.values())
-        warnings = missing_folder_warnings(own_dirs, root) + unchecked_warnings(unchecked)
+        warnings = missing_folder_warnings(own_dirs, root) + unchecked_warnings(rendered.unchecked)
         return CompileResult(specs, plan, objects, UnitTree(units, "files") if serialize else {},
-                             warnings, clock.timings, len(objects) - len(unchecked),
+                             warnings, clock.timings, len(objects) - len(rendered.unchecked),
                              units_rendered=len(rendered.keys))
 
 
@@ -253,19 +257,100 @@ def _unit_jobs(plan: Plan, schema_key: str | None) -> list[_UnitJob]:
 
 @dataclass
 class _Rendered:
-    """A compile's units: those the cache holds (known by their metadata, content unread) and
-    the objects of those rendered now, Argo CD's view of all of them included."""
+    """A compile's units: those the cache holds or another compile shared (known by their
+    metadata, content unread) and those rendered now (stored as they were rendered), with
+    Argo CD's view of all of them."""
 
-    cached: dict[str, Unit] = field(default_factory=dict)  # unit folder -> unit loading from the cache
+    units: dict[str, Unit] = field(default_factory=dict)  # unit folder -> unit, every unit
+    known: set[str] = field(default_factory=set)  # unit folders not rendered now (cache or shared)
     summaries: dict[str, dict] = field(default_factory=dict)  # unit folder -> Argo CD summary, every unit
-    unchecked: list[tuple[str, str]] = field(default_factory=list)  # (apiVersion, kind) not validated, cached units
-    fresh: dict[str, dict] = field(default_factory=dict)  # path -> object, units rendered now
+    unchecked: list[tuple[str, str]] = field(default_factory=list)  # (apiVersion, kind) of every object not validated
     keys: dict[str, str] = field(default_factory=dict)  # unit folder -> cache key, units rendered now
     # unit folder -> [apiVersion, kind] of its objects not validated, keyed units
     unchecked_by_unit: dict[str, list] = field(default_factory=dict)
 
 
-def _render(plan: Plan, jobs: list[_UnitJob], cache: UnitCache, problems: Problems,
+@dataclass
+class _Schemas:
+    """What custom kinds are validated against: the CRDs given, else those of the folders,
+    loaded for the custom kinds rendered so far (a unit with a kind not seen before loads them
+    again, for every kind seen; a repository has a handful of custom kinds)."""
+
+    given: Crds | None
+    crd_dirs: list[Path]
+    own_dirs: dict[str, Path]
+    cache_dir: Path
+    kinds: set[str] = field(default_factory=set)
+    loaded: Crds | None = None
+
+    def for_objects(self, objects: Iterable[dict]) -> Crds | None:
+        if self.given is not None:
+            return self.given
+        custom = _custom_kinds(objects)
+        if custom <= self.kinds:
+            return self.loaded
+        self.kinds |= custom
+        if self.crd_dirs:
+            self.loaded = load_crds(self.crd_dirs, self.cache_dir, kinds=set(self.kinds))
+        elif self.own_dirs:
+            self.loaded = load_cluster_crds(self.own_dirs, self.cache_dir, kinds=set(self.kinds))
+        return self.loaded
+
+
+@dataclass
+class _Stream:
+    """Each unit as it is rendered: validated, serialized, handed to the unit cache (or its
+    spill store) and dropped, so that a compile holds one unit's objects at a time. Once a
+    problem is found the compile fails, and later units are only validated (every problem
+    is reported), neither serialized nor stored."""
+
+    validator: Validator
+    schemas: _Schemas
+    cache: UnitCache
+    problems: Problems
+    clock: _Clock
+    serialize: bool
+    too_large: list[Problem] = field(default_factory=list)
+
+    def take(self, out: _Rendered, folder: str, key: str, objects: dict[str, dict]) -> None:
+        """One unit's objects ('folder/file.yaml' -> object). `key` is its cache key ('' when
+        nothing is keyed); Argo CD's unit, which has none of its own, is keyed by its YAML."""
+        self.clock.lap("render")
+        cacheable = folder != ARGOCD_DIR
+        if cacheable:
+            out.keys[folder] = key
+        head = folder + "/"
+        assert all(path.startswith(head) and "/" not in path[len(head):] for path in objects), \
+            f"a unit renders outside {folder}"
+        names = {path[len(head):]: path for path in objects}
+        report = ValidationReport()
+        self.validator.crds = self.schemas.for_objects(objects.values())
+        self.validator.check(objects, self.problems, report, "" if folder == ARGOCD_DIR else folder.partition("/")[0])
+        out.unchecked += report.unchecked.values()
+        self.clock.lap("validate")
+        if self.problems or self.too_large:
+            return
+        unit_objects = {name: objects[path] for name, path in names.items()}
+        files, too_large = serialize_checked(unit_objects) if self.serialize else ({}, [])
+        self.too_large += too_large
+        self.clock.lap("serialize")
+        if too_large:
+            return
+        unchecked = [list(report.unchecked[path]) for path in names.values() if path in report.unchecked]
+        if cacheable:
+            out.unchecked_by_unit[folder] = unchecked
+        key = key if cacheable and key else unit_key("derived", *(digest(b) for _, b in sorted(files.items())))
+        meta = UnitMeta(sorted(names), out.summaries.get(folder, {}), unchecked)
+        reader = self.cache.put(key, meta, unit_objects, files, cacheable=cacheable)
+        out.units[folder] = Unit(folder, key, meta.names, _loader(reader))
+        self.clock.lap("cache")
+
+    def raise_too_large(self) -> None:
+        if self.too_large:
+            raise CompileError(self.too_large)
+
+
+def _render(plan: Plan, jobs: list[_UnitJob], cache: UnitCache, stream: _Stream,
             shared: SharedUnits | None = None, only: Callable[[str], bool] | None = None) -> _Rendered:
     out = _Rendered()
     metas = cache.metas([key for _, key, _ in jobs])
@@ -277,25 +362,27 @@ def _render(plan: Plan, jobs: list[_UnitJob], cache: UnitCache, problems: Proble
                 if argocd is not None:  # left out, but Argo CD's output still reads what it holds
                     out.summaries.update(meta and {folder: meta.summary} or summaries_of(render()))
             elif meta is not None:
-                _keep(out, Unit(folder, key, meta.names, loader=_loader(cache, key)), meta.summary, meta.unchecked)
+                unit = Unit(folder, key, meta.names, _loader(partial(cache.content, key, meta.names)))
+                _keep(out, unit, meta.summary, meta.unchecked)
             elif shared is not None and key in shared.units:
                 _keep(out, *shared.units[key])
                 shared.reused += 1
             else:
-                out.fresh.update(render())
-                out.keys[folder] = key
-    except RenderCollision as exc:
-        problems.add("tenants/", "", str(exc), "rename one of the objects")
-        problems.raise_if_any()
-    if argocd is not None:  # what only Argo CD's output reads (a platform without it keys every unit)
-        out.summaries.update(summaries_of(out.fresh))
-        out.fresh.update(render_argocd(plan, argocd, summaries=out.summaries))
+                objects = render()
+                if argocd is not None:  # what only Argo CD's output reads (a platform without it keys every unit)
+                    out.summaries.update(summaries_of(objects))
+                stream.take(out, folder, key, objects)
+    except RenderCollision as exc:  # reported alone, as it stops the compile where it is found
+        raise CompileError([Problem("tenants/", "", str(exc), "rename one of the objects")]) from None
+    if argocd is not None:
+        stream.take(out, ARGOCD_DIR, "", render_argocd(plan, argocd, summaries=out.summaries))
     return out
 
 
 def _keep(out: _Rendered, unit: Unit, summary: dict, unchecked: list) -> None:
     """A unit known without rendering it (from the unit cache or another compile)."""
-    out.cached[unit.path] = unit
+    out.units[unit.path] = unit
+    out.known.add(unit.path)
     out.summaries[unit.path] = summary
     out.unchecked_by_unit[unit.path] = unchecked
     out.unchecked += [(api_version, kind) for api_version, kind in unchecked]
@@ -304,50 +391,20 @@ def _keep(out: _Rendered, unit: Unit, summary: dict, unchecked: list) -> None:
 def _offer(shared: SharedUnits, rendered: _Rendered, units: dict[str, Unit]) -> None:
     """Every keyed unit of a compile that passed, for the next compile to take."""
     for folder, unit in units.items():
-        if folder in rendered.cached or folder in rendered.keys:
+        if folder in rendered.known or folder in rendered.keys:
             shared.units[unit.key] = (unit, rendered.summaries.get(folder, {}), rendered.unchecked_by_unit[folder])
 
 
-def _loader(cache: UnitCache, key: str) -> Loader:
-    def load() -> tuple[dict[str, dict], dict[str, bytes]]:
-        payload = cache.payload(key)
-        if payload is None:  # changed or damaged since its metadata was read: refused, never guessed
+def _loader(read: Reader) -> Loader:
+    """Reads a stored unit's objects or files; a unit gone or damaged since it was stored
+    (the cache file is untrusted) is refused, never guessed."""
+    def load(what: str) -> dict:
+        content = read(what)
+        if content is None:
             raise CompileError([Problem(f"{CACHE_DIR}/units.sqlite", "", "a cached unit is damaged or was changed "
                                         "during the compile", f"delete {CACHE_DIR}/ and compile again")])
-        return payload
+        return content
     return load
-
-
-def _assemble(rendered: _Rendered, report: ValidationReport, cache: UnitCache, serialize: bool,
-              clock: _Clock) -> dict[str, Unit]:
-    """Every unit, in folder order: the cached ones as they are, the fresh ones with their YAML
-    (when serializing) and stored in the cache. A unit with no cache key of its own (Argo
-    CD's) is keyed by its content, for the writer."""
-    files = serialize_all(rendered.fresh) if serialize else {}
-    clock.lap("serialize")
-    units = dict(rendered.cached)
-    for folder, names in _by_unit(rendered.fresh).items():
-        unit_objects = {n: rendered.fresh[p] for n, p in names.items()}
-        unit_files = {n: files[p] for n, p in names.items()} if serialize else {}
-        key = rendered.keys.get(folder) or unit_key("derived", *(digest(b) for _, b in sorted(unit_files.items())))
-        units[folder] = Unit(folder, key, sorted(names), _objects=unit_objects, _files=unit_files)
-        if folder in rendered.keys:
-            unchecked = [list(report.unchecked[p]) for p in names.values() if p in report.unchecked]
-            rendered.unchecked_by_unit[folder] = unchecked
-            cache.put(key, UnitMeta(sorted(names), rendered.summaries.get(folder, {}), unchecked),
-                      unit_objects, unit_files)
-    cache.flush()
-    clock.lap("cache")
-    return dict(sorted(units.items()))
-
-
-def _by_unit(objects: Mapping[str, dict]) -> dict[str, dict[str, str]]:
-    """Unit folder -> file name -> path, for paths of rendered/."""
-    out: dict[str, dict[str, str]] = {}
-    for path in objects:
-        rendered = RenderedPath.parse(path)
-        out.setdefault(rendered.folder, {})[rendered.file] = path
-    return out
 
 
 def has_unit_cache(root: Path) -> bool:

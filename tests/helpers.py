@@ -22,6 +22,17 @@ CRD_DIR = REPO.parent / "shared" / "crds"
 PROBLEM_LINE = re.compile(r"^error: (?P<file>tenants/\S*): (?P<rest>.+)$")
 
 
+def compile_bench():
+    """bench/compile_bench.py as a module: the benchmarks' synthetic tenants (`make_repo`)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("compile_bench", REPO / "bench" / "compile_bench.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def crd_dirs() -> list[Path]:
     return [CRD_DIR] if CRD_DIR.is_dir() else []
 

@@ -8,26 +8,34 @@ Only units that rendered and validated cleanly are stored, so a hit is a unit kn
 
 Storage is one SQLite file (standard library; one file instead of thousands, transactional):
 `meta` is small JSON read for every unit (file names, what Argo CD needs, kinds not
-validated); `payload` (objects and YAML bytes) is read only when someone asks for the content.
-Payloads are `marshal`ed, the format of Python's own __pycache__ (7x faster to write than
-JSON, and these are plain dicts, lists and strings); the key includes the Python version, and
-like __pycache__ the file is trusted as the user's own.
+validated); `objects` and `files` (the YAML bytes) are read only when someone asks for them,
+each on its own (the writer reads only the YAML). They are `marshal`ed, the format of Python's
+own __pycache__ (7x faster to write than JSON, and these are plain dicts, lists and strings);
+the key includes the Python version, and like __pycache__ the file is trusted as the user's own.
+
+The cache is also where a compile puts each unit as soon as it is rendered, validated and
+serialized, so that the unit's objects need not stay in memory (compiler.render.units): units
+are written in batches of a few megabytes. Units that cannot go to the file (no cache, an
+unusable one, or Argo CD's, which has no key of its own) go to a `SpillStore` instead.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import marshal
+import os
 import re
 import sqlite3
 import sys
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-SCHEMA = 2
+SCHEMA = 3  # PRAGMA user_version of the file; a file of another layout is emptied
 UNIT_CACHE_FILE = "units.sqlite"  # in the cache folder
 # Libraries whose version can change rendered bytes or validation verdicts.
 LIBRARIES = ("pydantic", "PyYAML", "jsonschema-rs", "jsonschema", "kubernetes-validate")
@@ -56,6 +64,9 @@ def unit_key(*parts: str) -> str:
     return hasher.hexdigest()
 
 
+PARTS = ("objects", "files")  # what a stored unit holds, each read on its own
+FLUSH_BYTES = 16 << 20  # units queued for the cache file are written once they reach this size
+Reader = Callable[[str], "dict[str, Any] | None"]  # reads a stored unit's objects or files; None: damaged
 SAFE_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,250}\.yaml$")  # what renderers name files
 
 
@@ -83,13 +94,50 @@ class UnitMeta:
         return cls(names, summary, unchecked)
 
 
-class UnitCache:
-    """get/put of unit metadata and payloads by key; a missing or broken file is an empty cache."""
+class SpillStore:
+    """Units kept out of memory in an anonymous temporary file (deleted when closed, readable
+    by this user only) when they have no cache to go to: the objects and the YAML of each
+    unit, marshalled one after the other, read back by offset."""
 
-    def __init__(self, path: Path | None):
+    def __init__(self) -> None:
+        self._file: Any = None
+        self._end = 0
+
+    def put(self, objects: dict[str, dict], files: dict[str, bytes]) -> Reader:
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="tenantc-units-")
+        spans: list[int] = []  # offset and size of the objects, then of the files (a unit keeps this)
+        for blob in (marshal.dumps(objects), marshal.dumps(files)):
+            view, offset = memoryview(blob), self._end
+            while view:
+                view = view[os.pwrite(self._file.fileno(), view, offset + len(blob) - len(view)):]
+            spans += (offset, len(blob))
+            self._end += len(blob)
+        return partial(self._read, tuple(spans))
+
+    def _read(self, spans: tuple[int, ...], what: str) -> dict[str, Any]:
+        offset, size = spans[2 * PARTS.index(what):][:2]
+        chunks, got = [], 0
+        while got < size:
+            chunk = os.pread(self._file.fileno(), size - got, offset + got)
+            if not chunk:
+                raise OSError(f"the temporary file of rendered units ends at {offset + got}, before {offset + size}")
+            chunks.append(chunk)
+            got += len(chunk)
+        return marshal.loads(b"".join(chunks))
+
+
+class UnitCache:
+    """Unit metadata and content by key; a missing or broken file is an empty cache."""
+
+    def __init__(self, path: Path | None, keep_in_memory: bool = False):
         self.path = path
         self._db: sqlite3.Connection | None = None
-        self._pending: list[tuple[str, str, bytes]] = []
+        self._pending: dict[str, tuple[str, bytes, bytes]] = {}  # key -> (meta JSON, objects, files)
+        self._pending_bytes = 0
+        self._spilled: dict[str, Reader] = {}  # key -> where a unit the file could not take went
+        self.spill = SpillStore()
+        self.keep_in_memory = keep_in_memory  # units that do not go to the file stay as they are
 
     def _connect(self) -> sqlite3.Connection | None:
         if self.path is None:
@@ -99,7 +147,13 @@ class UnitCache:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
                 self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("CREATE TABLE IF NOT EXISTS units (key TEXT PRIMARY KEY, meta TEXT, payload BLOB)")
+                if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA:
+                    with self._db:
+                        self._db.execute("BEGIN IMMEDIATE")
+                        self._db.execute("DROP TABLE IF EXISTS units")
+                        self._db.execute(f"PRAGMA user_version = {SCHEMA}")
+                self._db.execute("CREATE TABLE IF NOT EXISTS units "
+                                 "(key TEXT PRIMARY KEY, meta TEXT, objects BLOB, files BLOB)")
             except sqlite3.Error:
                 self.path, self._db = None, None  # an unusable cache never fails a compile
         return self._db
@@ -118,39 +172,70 @@ class UnitCache:
             return {}
         return found
 
-    def payload(self, key: str) -> tuple[dict[str, dict], dict[str, bytes]] | None:
-        """(file name -> object, file name -> YAML bytes) of a stored unit; None when it is
-        gone or is not what `put` stores (the cache is untrusted)."""
-        db = self._connect()
-        if db is None:
-            return None
+    def content(self, key: str, names: list[str], what: str) -> dict[str, Any] | None:
+        """File name -> object (what='objects') or YAML bytes (what='files') of a stored unit
+        with the file names `names`; None when it is gone or is not what `put` stores (the
+        cache is untrusted)."""
+        if key in self._spilled:
+            return self._spilled[key](what)
+        part = PARTS.index(what)
+        if key in self._pending:
+            blob: object = self._pending[key][1 + part]
+        else:
+            db = self._connect()
+            if db is None:
+                return None
+            try:
+                row = db.execute(f"SELECT {PARTS[part]} FROM units WHERE key = ?", (key,)).fetchone()
+            except sqlite3.Error:
+                return None
+            blob = row[0] if row is not None else None
         try:
-            row = db.execute("SELECT payload FROM units WHERE key = ?", (key,)).fetchone()
-            payload = marshal.loads(row[0]) if row is not None and isinstance(row[0], bytes) else None
-        except (sqlite3.Error, ValueError, EOFError, TypeError):
+            content = marshal.loads(blob) if isinstance(blob, bytes) else None
+        except (ValueError, EOFError, TypeError):
             return None
-        if not (isinstance(payload, tuple) and len(payload) == 2 and isinstance(payload[0], dict)
-                and isinstance(payload[1], dict) and set(payload[0]) == set(payload[1])
-                and all(isinstance(n, str) and SAFE_FILE_NAME.match(n) and isinstance(b, bytes)
-                        for n, b in payload[1].items())):
-            return None
-        return payload
+        return content if _plausible(content, names, dict if what == "objects" else bytes) else None
 
-    def put(self, key: str, meta: UnitMeta, objects: dict[str, dict], files: dict[str, bytes]) -> None:
-        """Queued; `flush` stores every queued unit in one transaction. A cache without a
-        file (use_cache=False) keeps nothing, and spends nothing on encoding it."""
-        if self.path is None:
-            return
-        self._pending.append((key, meta.to_json(), marshal.dumps((objects, files))))
+    def put(self, key: str, meta: UnitMeta, objects: dict[str, dict], files: dict[str, bytes],
+            cacheable: bool = True) -> Reader:
+        """Store a unit that rendered and validated cleanly, and say how to read it back.
+        `cacheable` units are queued for the file (written in batches, and at `flush`); the
+        others, and every unit when there is no usable file, go to the spill store."""
+        if not cacheable or self._connect() is None:
+            return partial(_held, objects, files) if self.keep_in_memory else self.spill.put(objects, files)
+        entry = (meta.to_json(), marshal.dumps(objects), marshal.dumps(files))
+        self._pending[key] = entry
+        self._pending_bytes += len(entry[1]) + len(entry[2])
+        if self._pending_bytes >= FLUSH_BYTES:
+            self.flush()
+        return partial(self.content, key, list(meta.names))
 
     def flush(self) -> None:
+        """Write the queued units in one transaction. When the file cannot take them they go to
+        the spill store, so that this compile can still read them."""
         db = self._connect()
-        pending, self._pending = self._pending, []
-        if db is None or not pending:
+        pending, self._pending, self._pending_bytes = self._pending, {}, 0
+        if not pending:
             return
         try:
+            if db is None:
+                raise sqlite3.OperationalError("no cache file")
             with db:
                 db.execute("BEGIN")
-                db.executemany("INSERT OR REPLACE INTO units (key, meta, payload) VALUES (?, ?, ?)", pending)
-        except sqlite3.Error:
-            pass  # a cache that cannot be written costs speed next time, nothing else
+                db.executemany("INSERT OR REPLACE INTO units (key, meta, objects, files) VALUES (?, ?, ?, ?)",
+                               [(key, *entry) for key, entry in pending.items()])
+        except sqlite3.Error:  # a cache that cannot be written costs speed next time, nothing else
+            for key, (_, objects, files) in pending.items():
+                self._spilled[key] = self.spill.put(marshal.loads(objects), marshal.loads(files))
+
+
+def _held(objects: dict[str, dict], files: dict[str, bytes], what: str) -> dict[str, Any]:
+    return objects if what == "objects" else files
+
+
+def _plausible(content: object, names: list[str], value_type: type) -> bool:
+    """A stored unit's objects or files as `put` stores them: the unit's file names (plain
+    ones) to objects or bytes."""
+    return (isinstance(content, dict) and len(content) == len(names) and set(content) == set(names)
+            and all(isinstance(n, str) and SAFE_FILE_NAME.match(n) and isinstance(v, value_type)
+                    for n, v in content.items()))

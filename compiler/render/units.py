@@ -1,65 +1,76 @@
 """Rendered units and lazy views over them.
 
-A unit is one folder of rendered/ ('cluster/tenant', 'cluster/_platform', '_argocd'). A unit
-may come fresh from the renderers or from the unit cache; either way its file names and key
-are known up front and its objects and YAML are only read when someone asks, so a compile
-that changes one tenant never touches the other units' content.
+A unit is one folder of rendered/ ('cluster/tenant', 'cluster/_platform', '_argocd'). A compile
+renders, validates and serializes one unit at a time and hands it to a store (the unit cache,
+or a temporary spill file when there is no cache), keeping only its key and file names: its
+objects and YAML are read back from the store when someone asks, one unit at a time, so a
+compile's memory does not grow with the objects it renders, and a compile that changes one
+tenant never touches the other units' content.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-Loader = Callable[[], tuple[dict[str, dict], dict[str, bytes]]]
+# Reads one part of a stored unit: loader("objects") -> file name -> object,
+# loader("files") -> file name -> YAML bytes.
+Loader = Callable[[str], dict[str, Any]]
+PARTS = ("objects", "files")
 
 
-@dataclass
+@dataclass(slots=True)
 class Unit:
-    """One rendered folder: its key and file names, its content held or loaded on demand."""
+    """One rendered folder: its key and file names; its content is read from its store on
+    demand and not kept (a unit's content is as large as the unit, its names are not)."""
 
     path: str  # 'cluster/tenant'
     key: str  # content-determining key (the unit cache key)
     names: list[str]  # file names, sorted
-    loader: Loader | None = None  # reads (objects, files) when they are not held
-    _objects: dict[str, dict] | None = field(default=None, repr=False)
-    _files: dict[str, bytes] | None = field(default=None, repr=False)
-
-    def _load(self) -> None:
-        if self._objects is None or self._files is None:
-            assert self.loader is not None, f"unit {self.path} has neither content nor loader"
-            self._objects, self._files = self.loader()
+    loader: Loader  # reads the objects or the YAML of the unit from where it is stored
 
     @property
     def objects(self) -> dict[str, dict]:
-        self._load()
-        return self._objects  # type: ignore[return-value]
+        return self.loader("objects")
 
     @property
     def files(self) -> dict[str, bytes]:
-        self._load()
-        return self._files  # type: ignore[return-value]
+        return self.loader("files")
 
 
 class UnitTree(Mapping[str, Any]):
     """'cluster/tenant/file.yaml' -> object (what='objects') or YAML bytes (what='files'),
-    in sorted path order, loading a unit's content on first access."""
+    in sorted path order. A unit's content is loaded on first access and kept until another
+    unit's is asked for: reading in path order (a unit's paths are adjacent) loads each unit
+    once, and holds one at a time."""
 
     def __init__(self, units: dict[str, Unit], what: str):
+        assert what in PARTS
         self.units = units
         self._what = what
-        self._paths: list[str] | None = None
+        self._last: tuple[str, dict[str, Any]] | None = None
 
-    def paths(self) -> list[str]:
-        if self._paths is None:
-            self._paths = sorted(f"{u.path}/{n}" for u in self.units.values() for n in u.names)
-        return self._paths
+    def paths(self) -> Iterator[str]:
+        """Every path in sorted order, made as it is asked for (a list of them all would be a
+        string per object kept): units ordered by 'folder/', since '-' sorts before '/'
+        ('a-x/f' < 'a/f'), then each unit's names, which are sorted."""
+        for folder in sorted(self.units, key=lambda folder: folder + "/"):
+            head = folder + "/"
+            for name in self.units[folder].names:
+                yield head + name
+
+    def unit_content(self, unit: str) -> dict[str, Any]:
+        """File name -> object or bytes of one unit folder."""
+        if self._last is None or self._last[0] != unit:
+            self._last = None  # the previous unit's content is dropped before the next is read
+            self._last = (unit, getattr(self.units[unit], self._what))
+        return self._last[1]
 
     def __getitem__(self, path: str) -> Any:
         unit, _, name = path.rpartition("/")
         if unit not in self.units or name not in self.units[unit].names:
             raise KeyError(path)
-        return getattr(self.units[unit], self._what)[name]
+        return self.unit_content(unit)[name]
 
     def __contains__(self, path: object) -> bool:
         if not isinstance(path, str):
@@ -68,7 +79,7 @@ class UnitTree(Mapping[str, Any]):
         return unit in self.units and name in self.units[unit].names
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.paths())
+        return self.paths()
 
     def __len__(self) -> int:
         return sum(len(u.names) for u in self.units.values())

@@ -24,12 +24,18 @@ def _source(obj: dict) -> str:
 
 def serialize_all(objects: dict[str, dict]) -> dict[str, bytes]:
     """Every object's bytes; raises CompileError for objects too large for the API server."""
+    files, too_large = serialize_checked(objects)
+    if too_large:
+        raise CompileError(too_large)
+    return files
+
+
+def serialize_checked(objects: dict[str, dict]) -> tuple[dict[str, bytes], list[Problem]]:
+    """Every object's bytes (same keys), and a problem for each object too large for the API server."""
     files = {path: serialize(obj) for path, obj in objects.items()}
     too_large = [Problem(_source(objects[path]), "", f"renders {objects[path].get('kind')} "
                          f"{objects[path].get('metadata', {}).get('name')} of {len(content)} bytes, over the "
                          f"{MAX_OBJECT_BYTES} bytes the API server can store (etcd's request size limit)",
                          "make the spec's lists and strings shorter")
                  for path, content in files.items() if len(content) > MAX_OBJECT_BYTES]
-    if too_large:
-        raise CompileError(too_large)
-    return files
+    return files, too_large

@@ -9,8 +9,8 @@ rolls back before doing anything else. Unchanged units are not touched, which ke
 one-tenant change in a thousand-tenant repository fast.
 
 Which units changed is decided from a manifest written by the last compile: per unit, the key
-its content came from (the unit cache key, or a digest of its files) and (size, mtime) per
-file. A file edited by hand no longer matches its recorded size or mtime, so its unit is
+its content came from (the unit cache key, or a digest of its files) and a digest of its files'
+names, sizes and mtimes. A file edited by hand no longer matches its recorded size or mtime, so its unit is
 rewritten.
 """
 from __future__ import annotations
@@ -123,6 +123,16 @@ def digest(content: bytes) -> str:
     return hashlib.blake2b(content, digest_size=16).hexdigest()
 
 
+def _stat_digest(entries: dict[str, os.DirEntry]) -> str:
+    """Digest of a folder's file names, sizes and modification times: what a unit's manifest
+    entry records (a digest, not a list: the manifest of a big tree stays small)."""
+    hasher = hashlib.blake2b(digest_size=16)
+    for name in sorted(entries):
+        st = entries[name].stat()
+        hasher.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    return hasher.hexdigest()
+
+
 def _content_keys(files: Mapping[str, bytes]) -> dict[str, tuple[str, list[str]]]:
     """Unit -> (digest of its files, file names) for a plain path -> bytes mapping."""
     keys = {}
@@ -141,6 +151,14 @@ def units_of(files: Mapping[str, bytes]) -> dict[str, dict[str, bytes]]:
         rendered = RenderedPath.parse(path)
         units.setdefault(rendered.folder, {})[rendered.file] = content
     return units
+
+
+def unit_files(files: Mapping[str, bytes], unit: str, names: list[str]) -> dict[str, bytes]:
+    """File name -> bytes of one unit folder of `files`: read at once from a compile's lazy
+    view (compiler.render.units.UnitTree), looked up name by name in a plain mapping."""
+    if hasattr(files, "unit_content"):
+        return files.unit_content(unit)
+    return {name: files[f"{unit}/{name}"] for name in names}
 
 
 def existing_units(out: Path) -> set[str]:
@@ -210,13 +228,15 @@ class TreeWriter:
         txn = self.state_dir / f"txn-{uuid.uuid4().hex[:12]}"
         staged = txn / "new"
         try:
-            for unit in changed:
+            for unit in changed:  # one unit's YAML read (from the compile's store) at a time
                 folder = staged / unit
                 folder.mkdir(parents=True)
                 base = str(folder)
+                content = unit_files(files, unit, desired[unit][1])
                 for name in desired[unit][1]:
-                    _write_new(f"{base}/{name}", files[f"{unit}/{name}"])
+                    _write_new(f"{base}/{name}", content[name])
                     result.files_written += 1
+                del content
         except BaseException:
             shutil.rmtree(txn, ignore_errors=True)
             raise
@@ -230,25 +250,28 @@ class TreeWriter:
 
     def compare(self, files: Mapping[str, bytes], units: set[str] | None = None) -> Staleness:
         """What differs between `files` and the tree on disk (reads every file: the truth).
-        With `units`, only those unit folders are compared (`files` holds theirs)."""
+        With `units`, only those unit folders on disk are compared (`files` holds theirs).
+        One unit folder at a time: its files on disk beside the compile's."""
         result = Staleness()
-        desired = units_of(files)
-        on_disk: dict[str, bytes] = {}
+        desired = {u: names for u, (_, names) in files.unit_keys().items()} if hasattr(files, "unit_keys") \
+            else {u: sorted(content) for u, content in units_of(files).items()}
         present = existing_units(self.out)
         if units is not None:
             present &= units
-        for unit in present:
-            for entry in os.scandir(self.out / unit):
-                if entry.is_file():
-                    on_disk[f"{unit}/{entry.name}"] = Path(entry.path).read_bytes()
-        for path, content in files.items():
-            if path not in on_disk:
-                result.missing.append(path)
-            elif on_disk[path] != content:
-                result.differing.append(path)
-        known_units = set(desired) | present
-        result.extra = sorted({p for p in on_disk if p not in files and p.rpartition("/")[0] in known_units}
-                              | stray_files(self.out))
+        for unit in sorted(set(desired) | present):
+            on_disk = {}
+            if unit in present:
+                for entry in os.scandir(self.out / unit):
+                    if entry.is_file():
+                        on_disk[entry.name] = Path(entry.path).read_bytes()
+            wanted = unit_files(files, unit, desired[unit]) if unit in desired else {}
+            for name, content in wanted.items():
+                if name not in on_disk:
+                    result.missing.append(f"{unit}/{name}")
+                elif on_disk[name] != content:
+                    result.differing.append(f"{unit}/{name}")
+            result.extra += [f"{unit}/{name}" for name in on_disk if name not in wanted]
+        result.extra = sorted(set(result.extra) | stray_files(self.out))
         result.missing.sort()
         result.differing.sort()
         return result
@@ -353,27 +376,16 @@ class TreeWriter:
         """The folder holds what `key` renders: same key last written, same file names, and no
         file touched since (size and mtime as recorded)."""
         recorded = manifest.get(unit)
-        if not isinstance(recorded, dict) or recorded.get("key") != key or set(recorded["files"]) != set(names):
+        if not isinstance(recorded, dict) or recorded.get("key") != key:
             return False
         try:
             entries = {e.name: e for e in os.scandir(self.out / unit)}
         except FileNotFoundError:
             return False
-        if set(entries) != set(names):
-            return False
-        for name in names:
-            size, mtime = recorded["files"][name]
-            st = entries[name].stat()
-            if st.st_size != size or st.st_mtime_ns != mtime:
-                return False
-        return True
+        return set(entries) == set(names) and recorded.get("files") == _stat_digest(entries)
 
     def _record(self, unit: str, key: str) -> dict:
-        files = {}
-        for entry in os.scandir(self.out / unit):
-            st = entry.stat()
-            files[entry.name] = [st.st_size, st.st_mtime_ns]
-        return {"key": key, "files": files}
+        return {"key": key, "files": _stat_digest({e.name: e for e in os.scandir(self.out / unit)})}
 
     def _load_manifest(self) -> dict:
         try:

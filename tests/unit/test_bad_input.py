@@ -764,7 +764,7 @@ def _jsonnet(code: str) -> tuple:
 
 def _damage_payloads(root: Path) -> None:
     with sqlite3.connect(root / ".tenantc-cache" / "units.sqlite") as db:
-        db.execute("UPDATE units SET payload = ?", (b"\xe3garbage",))
+        db.execute("UPDATE units SET objects = ?, files = ?", (b"\xe3garbage", b"\xe3garbage"))
 
 
 def _commit_cache(root: Path) -> None:

@@ -103,9 +103,9 @@ def test_hits_are_served_from_the_cache_and_a_new_key_renders_afresh(repo):
     first = _compile(repo)
     key = first.files.units[path].key
     db = sqlite3.connect(repo / CACHE_DIR / "units.sqlite")
-    objects, files = marshal.loads(db.execute("SELECT payload FROM units WHERE key = ?", (key,)).fetchone()[0])
+    files = marshal.loads(db.execute("SELECT files FROM units WHERE key = ?", (key,)).fetchone()[0])
     files[name] += b"# planted\n"
-    db.execute("UPDATE units SET payload = ? WHERE key = ?", (marshal.dumps((objects, files)), key))
+    db.execute("UPDATE units SET files = ? WHERE key = ?", (marshal.dumps(files), key))
     db.commit()
     db.close()
     assert _compile(repo).files[f"{path}/{name}"].endswith(b"# planted\n")
