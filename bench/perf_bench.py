@@ -19,7 +19,7 @@ bench/compile_bench.py:
               tenants as Kapitan targets, 100 and 1,000 tenants, interleaved; ms per object and
               the ratio (a third of --runs each)
 
-    python bench/perf_bench.py [--tenants N] [--runs R] [--big]
+    python bench/perf_bench.py [--tenants N] [--runs R] [--big] [--skip apply] [--skip kapitan]
 
 The repositories go to the system temp folder; TMPDIR=/dev/shm takes the disk out of the numbers.
 """
@@ -233,6 +233,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10, help="one-tenant edits timed (review/check: a third)")
     parser.add_argument("--big", action="store_true", help="also the 10,000-tenant point of the memory curve")
     parser.add_argument("--crd-dir", type=Path, action="append", default=None)
+    parser.add_argument("--skip", action="append", default=[], choices=["apply", "kapitan"],
+                        help="leave out the apply benchmark or Kapitan (the long parts; repeatable)")
     args = parser.parse_args()
     shared = REPO.parent / "shared" / "crds"
     crd_dirs = args.crd_dir if args.crd_dir is not None else [shared] if shared.is_dir() else []
@@ -262,8 +264,10 @@ def main() -> int:
         bench_review_check(table, origin, names, crd_dirs, max(1, args.runs // 3))
         shutil.rmtree(scratch / "clones", ignore_errors=True)
         bench_curve(table, [100, 1000] + ([10000] if args.big else []), crd_dirs, scratch)
-        bench_apply(table)
-        bench_kapitan(table, crd_dirs, max(1, args.runs // 3))
+        if "apply" not in args.skip:
+            bench_apply(table)
+        if "kapitan" not in args.skip:
+            bench_kapitan(table, crd_dirs, max(1, args.runs // 3))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     table.show()
