@@ -17,7 +17,6 @@ Argo CD reads it) and on generated tenants:
 from __future__ import annotations
 
 import copy
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -41,6 +40,7 @@ from delivery_oracle import (
     removed_from_git,
     run_time_changes,
 )
+from helpers import compile_bench
 
 from compiler.load import yaml_io
 from compiler.pipeline import compile_repo
@@ -118,20 +118,12 @@ def test_expanded_applications_are_valid_against_the_argo_cd_crd():
 
 
 # -- generated tenants ------------------------------------------------------------------------
-def _bench():
-    spec = importlib.util.spec_from_file_location("compile_bench", REPO / "bench" / "compile_bench.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _generated_repo(root: Path, tenants: int) -> Path:
     """compile_bench's synthetic tenants (placement on one or two clusters, members, a cached
     dataset with preload, a job waiting for it, schedules), varied further for delivery: a
     template with ttlSecondsAfterFinished, home volumes, scaled datasets of several runtime
     types, and pipelines."""
-    bench = _bench()
+    bench = compile_bench()
     names = bench.make_repo(root, tenants, workloads=True)
     platform_file = root / "tenants" / "platform.yaml"
     platform = yaml_io.load(platform_file.read_text())
