@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -16,7 +15,7 @@ from pathlib import Path
 
 from compiler.errors import CompileError, Problem, Problems
 from compiler.gc_pause import collector_paused
-from compiler.identity import RenderedPath, unit_folder
+from compiler.identity import unit_folder
 from compiler.kinds import ARGOCD_DIR, BUILTIN_GROUPS, PLATFORM_DIR, group_of
 from compiler.load.sources import Source, Sources, read_sources
 from compiler.model import Specs, build_specs
@@ -50,7 +49,7 @@ class CompileResult:
 
     specs: Specs
     plan: Plan
-    objects: Mapping[str, dict]  # 'cluster/tenant/file.yaml' -> object (lazy over units)
+    objects: UnitTree  # 'cluster/tenant/file.yaml' -> object (lazy over units)
     files: Mapping[str, bytes]  # same keys -> YAML bytes
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -60,12 +59,10 @@ class CompileResult:
     def counts(self) -> dict[tuple[str, str], int]:
         """(cluster, tenant or _platform) -> number of objects, for the summary table.
         Folders outside clusters (rendered/_argocd/) are keyed ('_argocd', '')."""
-        sizes = self.objects.unit_sizes() if isinstance(self.objects, UnitTree) else \
-            Counter(RenderedPath.parse(path).folder for path in self.objects)
         out: dict[tuple[str, str], int] = {}
-        for folder, size in sizes.items():
-            rendered = RenderedPath.parse(f"{folder}/_")
-            key = (rendered.cluster, rendered.unit) if rendered.in_cluster else (rendered.unit, "")
+        for folder, size in self.objects.unit_sizes().items():  # without reading any unit
+            cluster, _, unit = folder.partition("/")  # 'cluster/unit' (unit_folder) or '_argocd'
+            key = (cluster, unit) if unit else (folder, "")
             out[key] = out.get(key, 0) + size
         return out
 
