@@ -17,7 +17,7 @@ from compiler.errors import Problems
 from compiler.model import Specs
 from compiler.model.pods import SECRET_LIKE_NAME, EnvRef, PodTemplate, VolumeRef
 from compiler.model.pods import PodExtras as PodExtrasSpec
-from compiler.model.workloads import JobSpec
+from compiler.model.workloads import Lifecycle
 from compiler.plan.scope import TenantScope
 from compiler.quantity import FORMAT_BINARY, Quantity, canonical
 
@@ -89,7 +89,7 @@ def resolve_pod_extras(scope: TenantScope, spec: PodExtrasSpec, at: str,
     shm = spec.shm_size.value if spec.shm_size is not None else None
     if spec.shm_size is not None:
         _check_shm(scope, spec.shm_size, memory or {}, at)
-    job = spec if isinstance(spec, JobSpec) else None  # Volcano's policies: jobs and schedules only
+    job = spec if isinstance(spec, Lifecycle) else None  # Volcano's lifecycle: jobs, schedules and steps (not servings)
     return PodExtras(
         env_refs=list(spec.env_refs), extra_volumes=list(spec.extra_volumes), shm_size=shm,
         image_pull_secrets=list(spec.image_pull_secrets), containers=containers,
