@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -76,6 +76,8 @@ class SharedUnits:
 
     units: dict[str, tuple[Unit, dict, list]] = field(default_factory=dict)  # key -> (unit, summary, unchecked)
     reused: int = 0  # units a compile took from here
+    # key -> {folder: Argo CD summary} of a unit a compile left out (`only`) and rendered for it alone
+    summaries: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -357,7 +359,7 @@ def _render(plan: Plan, jobs: list[_UnitJob], cache: UnitCache, stream: _Stream,
             meta = metas.get(key)
             if only is not None and not only(folder):
                 if argocd is not None:  # left out, but Argo CD's output still reads what it holds
-                    out.summaries.update(meta and {folder: meta.summary} or summaries_of(render()))
+                    out.summaries.update(_left_out_summary(folder, key, meta, render, shared))
             elif meta is not None:
                 unit = Unit(folder, key, meta.names, _loader(partial(cache.content, key, meta.names)))
                 _keep(out, unit, meta.summary, meta.unchecked)
@@ -374,6 +376,35 @@ def _render(plan: Plan, jobs: list[_UnitJob], cache: UnitCache, stream: _Stream,
     if argocd is not None:
         stream.take(out, ARGOCD_DIR, "", render_argocd(plan, argocd, summaries=out.summaries))
     return out
+
+
+def _left_out_summary(folder: str, key: str, meta: UnitMeta | None, render: Callable[[], dict[str, dict]],
+                      shared: SharedUnits | None) -> dict[str, dict]:
+    """{folder: Argo CD summary} of a unit left out of a compile ({} for a unit without
+    objects): from the unit cache, from another compile of this process that left out (or
+    rendered) a unit of the same key, else rendered."""
+    if meta is not None and meta.summary:
+        return {folder: meta.summary}
+    if shared is not None and key in shared.summaries:
+        return shared.summaries[key]
+    if shared is not None and key in shared.units and shared.units[key][1]:
+        return {folder: shared.units[key][1]}
+    summary = {f: s for f, s in summaries_of(render()).items() if f == folder}
+    if shared is not None and key:
+        shared.summaries[key] = summary
+    return summary
+
+
+def render_unchecked(planned: Planned, folders: Collection[str]) -> dict[str, dict]:
+    """The objects of the units in `folders` ('cluster/tenant'), rendered from the plan, neither
+    validated nor stored: for readers that trust those units as they are elsewhere (review's
+    units whose key the base has too, see compiler.review.keyed)."""
+    objects: dict[str, dict] = {}
+    with collector_paused():
+        for folder, _, render in _unit_jobs(planned.plan, None):
+            if folder in folders:
+                objects.update(render())
+    return objects
 
 
 def _keep(out: _Rendered, unit: Unit, summary: dict, unchecked: list) -> None:
