@@ -80,13 +80,19 @@ class SharedUnits:
     summaries: dict[str, dict] = field(default_factory=dict)
 
 
+_UnitJob = tuple[str, str, Callable[[], dict[str, dict]]]  # (unit folder, cache key, render function)
+
+
 @dataclass(frozen=True)
 class Planned:
-    """A repository planned but not rendered: its specs, plan and every unit's key."""
+    """A repository planned but not rendered: its specs, plan and every unit's key (for the
+    CRDs and schema engine `schema_key` names), with the functions that render the units."""
 
     specs: Specs
     plan: Plan
     keys: dict[str, str]  # unit folder ('cluster/tenant', 'cluster/_platform') -> key
+    schema_key: str = ""
+    jobs: list[_UnitJob] = field(default_factory=list, compare=False, repr=False)
 
 
 def model_repo(root: Path, sources: Sources | None = None) -> Specs:
@@ -107,7 +113,8 @@ def plan_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | None 
             plan = _plan_specs(specs, Problems(), _Clock())
         own_dirs = platform_crd_dirs(root, specs.platform) if crds is None and not crd_dirs else {}
         schema_key = _schema_key(crds, list(crd_dirs or []), own_dirs, schema_engine)
-        return Planned(specs, plan, {folder: key for folder, key, _ in _unit_jobs(plan, schema_key)})
+        jobs = _unit_jobs(plan, schema_key)
+        return Planned(specs, plan, {folder: key for folder, key, _ in jobs}, schema_key, jobs)
 
 
 def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | None = None,
@@ -156,7 +163,9 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | No
                           keep_in_memory=not serialize)
         schemas = _Schemas(crds, crd_dirs, own_dirs, root / CACHE_DIR)
         stream = _Stream(Validator(specs.platform, crds, schema_engine), schemas, cache, problems, clock, serialize)
-        rendered = _render(plan, _unit_jobs(plan, schema_key), cache, stream, shared, only)
+        jobs = planned.jobs if planned and planned.jobs and planned.schema_key == schema_key else \
+            _unit_jobs(plan, schema_key)  # the keys plan_repo made, when made for the same schemas
+        rendered = _render(plan, jobs, cache, stream, shared, only)
         problems.raise_if_any()
         stream.raise_too_large()
         cache.flush()
@@ -229,7 +238,6 @@ def _spec_digest(source: Source) -> str:
     return source.path + ":" + source.digest
 
 
-_UnitJob = tuple[str, str, Callable[[], dict[str, dict]]]  # (unit folder, cache key, render function)
 
 
 def _unit_jobs(plan: Plan, schema_key: str | None) -> list[_UnitJob]:
@@ -401,7 +409,7 @@ def render_unchecked(planned: Planned, folders: Collection[str]) -> dict[str, di
     units whose key the base has too, see compiler.review.keyed)."""
     objects: dict[str, dict] = {}
     with collector_paused():
-        for folder, _, render in _unit_jobs(planned.plan, None):
+        for folder, _, render in planned.jobs or _unit_jobs(planned.plan, None):
             if folder in folders:
                 objects.update(render())
     return objects
