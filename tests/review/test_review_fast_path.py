@@ -220,3 +220,39 @@ def test_review_parses_a_kinds_crds_when_validation_asks(spec_repo, crds):
     assert lazy.digest == crds.digest and not lazy.schemas
     assert lazy.has_kind("scheduling.volcano.sh/v1beta1", "Queue")
     assert {kind for _, kind in lazy.schemas} < {kind for _, kind in crds.schemas}
+
+
+def test_keyed_review_of_two_commits(tmp_path, crds, spied):
+    """`--head REF` (a commit, read from git) takes the keyed path too, with the same review."""
+    repo = SpecRepo.create(tmp_path / "repo")
+    remove_jsonnet(repo)
+    repo.git("checkout", "-q", "-b", "pr")
+    edit_yaml(repo.root, "vision.yaml", lambda d: d["quota"].update(cpu="256"))
+    repo.commit("vision: more CPU")
+    repo.git("checkout", "-q", "main")
+    fast = to_json(review(repo.root, "main", "pr", crds=crds, use_cache=False))
+    assert spied["keyed"] == [True]
+    assert fast == to_json(review(repo.root, "main", "pr", crds=crds, use_cache=False, shared=False))
+    assert {c["tenant"] for c in fast["changes"]} == {"vision"}
+
+
+def test_keyed_review_is_not_taken_when_crds_in_the_repository_change(tmp_path, crds, spied):
+    """The base's units were validated against the CRDs of its commit: when a CRD folder inside
+    the repository changed, no unit is trusted and both revisions are compiled in full."""
+    from review_helpers import SHARED_CRDS
+
+    if not SHARED_CRDS.is_dir():
+        pytest.skip("no CRDs beside the checkout")
+    repo = SpecRepo.create(tmp_path / "repo")
+    crd = next(SHARED_CRDS.rglob("*.yaml"))
+    folder = repo.path("crds/cpu-west")  # the platform's default CRD folder of cluster cpu-west
+    folder.mkdir(parents=True)
+    (folder / crd.name).write_bytes(crd.read_bytes())
+    remove_jsonnet(repo)  # commits the CRD copy too
+    edit_yaml(repo.root, "vision.yaml", lambda d: d["quota"].update(cpu="256"))
+    untouched = to_json(review(repo.root, "main", crds=crds, use_cache=False))
+    assert spied["keyed"] == [True]
+    (folder / crd.name).write_bytes(crd.read_bytes() + b"# edited\n")
+    edited = to_json(review(repo.root, "main", crds=crds, use_cache=False))
+    assert spied["keyed"] == [True, False]
+    assert edited == untouched
