@@ -403,6 +403,21 @@ def _left_out_summary(folder: str, key: str, meta: UnitMeta | None, render: Call
     return summary
 
 
+def units_reading(planned: Planned, paths: Collection[str]) -> set[str]:
+    """The unit folders whose key covers a spec file of `paths` (see _unit_jobs; the platform
+    file's covers every unit): the units a change to those files can give other objects."""
+    specs = planned.specs
+    if specs.platform_source.path in paths:
+        return set(planned.keys)
+    changed = {t.tenant.name for t in specs.tenants if t.source.path in paths}
+    out = set()
+    for folder in planned.keys:
+        tenant = folder.rpartition("/")[2]
+        if tenant != PLATFORM_DIR and (tenant in changed or changed.intersection(planned.plan.tenants_read_by(tenant))):
+            out.add(folder)
+    return out
+
+
 def render_unchecked(planned: Planned, folders: Collection[str]) -> dict[str, dict]:
     """The objects of the units in `folders` ('cluster/tenant'), rendered from the plan, neither
     validated nor stored: for readers that trust those units as they are elsewhere (review's

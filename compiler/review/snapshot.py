@@ -171,12 +171,11 @@ def _from_cache(out: Compiled, revisions: list[Revision], cache: SnapshotCache |
 def _compile_keyed(out: Compiled, todo: list[Revision], crds: Crds | None, crd_dirs: list[Path]) -> bool:
     """Both snapshots the keyed way into `out`; False when it does not apply."""
     base, head = todo
-    keyed = compile_keyed(base, head, crds, crd_dirs)
+    keyed = compile_keyed(base, head, crds, crd_dirs, Snapshot.from_result)
     if keyed is None:
         return False
-    compiled, common = keyed
-    for role, result in compiled.items():
-        snapshot = Snapshot.from_result(result)
+    snapshots, common = keyed
+    for role, snapshot in snapshots.items():
         snapshot.objects = KeyedObjects(dict(snapshot.objects), common)
         out.snapshots[role], out.cached[role] = snapshot, False
     return True

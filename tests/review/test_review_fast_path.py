@@ -131,10 +131,14 @@ def test_fast_review_equals_full_review_on_random_edits(tmp_path, crds, spied, s
         assert reused(spied) > 0, "a change that leaves the platform alone leaves units to share"
 
 
+@pytest.mark.parametrize("argocd", [True, False], ids=["argocd", "no-argocd"])
 @pytest.mark.parametrize("edit", EDITS, ids=lambda e: e.__name__)
-def test_keyed_review_equals_full_review_for_each_edit(tmp_path, crds, spied, edit):
-    """Every kind of edit alone in a YAML-only repository (the random pairs above may miss one)."""
+def test_keyed_review_equals_full_review_for_each_edit(tmp_path, crds, spied, edit, argocd):
+    """Every kind of edit alone in a YAML-only repository (the random pairs above may miss one).
+    Without Argo CD the base's half runs in a forked child, with it in this process."""
     repo = SpecRepo.create(tmp_path / "repo")
+    if not argocd:
+        edit_yaml(repo.root, "platform.yaml", lambda d: d.pop("argocd"))
     remove_jsonnet(repo)
     edit(repo, random.Random(1))
     fast, full = outcome(repo, crds, shared=True), outcome(repo, crds, shared=False)
@@ -149,26 +153,41 @@ def remove_jsonnet(repo: SpecRepo) -> None:
     repo.commit("YAML only")
 
 
-def test_keyed_review_renders_only_the_units_whose_key_differs(tmp_path, crds, spied, monkeypatch):
+@pytest.mark.parametrize("argocd", [True, False], ids=["argocd", "no-argocd"])
+def test_keyed_review_renders_only_the_units_whose_key_differs(tmp_path, crds, spied, monkeypatch, argocd):
     """A quota change in a YAML-only repository renders the changed tenant's units (and those
-    of tenants whose plan reads its spec) once per revision, and no other tenant unit: the
-    rest have the same key, so the same objects, in both."""
+    of tenants whose plan reads its spec) once per revision, and no other tenant unit unless
+    Argo CD needs its summary: the rest have the same key, so the same objects, in both. The
+    base's half, which runs in a forked child without Argo CD, runs here (no fork) to be
+    counted, and it guessed its units right: it ran once."""
+    import os
+
     from compiler import pipeline
+    from compiler.review import keyed
 
     repo = SpecRepo.create(tmp_path / "repo")
+    if not argocd:
+        edit_yaml(repo.root, "platform.yaml", lambda d: d.pop("argocd"))
     remove_jsonnet(repo)
     edit_yaml(repo.root, "vision.yaml", lambda d: d["quota"].update(cpu="256"))
     rendered: list[str] = []
-    real = pipeline.render_tenant
+    base_sides: list[object] = []
+    real_render, real_side = pipeline.render_tenant, keyed._base_side
 
     def counting(ctx):
         rendered.append(f"{ctx.cluster.name}/{ctx.tenant.name}")
-        return real(ctx)
+        return real_render(ctx)
+
+    def side(*args):
+        base_sides.append(args)
+        return real_side(*args)
 
     monkeypatch.setattr(pipeline, "render_tenant", counting)
+    monkeypatch.setattr(keyed, "_base_side", side)
+    monkeypatch.delattr(os, "fork")  # compiler.forked then runs the child's function here
     result = review(repo.root, "main", crds=crds, use_cache=False)
     counts = Counter(rendered)
-    assert spied["keyed"] == [True]
+    assert spied["keyed"] == [True] and len(base_sides) == 1
     assert {c.tenant for c in result.changes} == {"vision"}
     compiled = pipeline.compile_repo(repo.root, serialize=False)
     units = {path.rpartition("/")[0] for path in compiled.objects} - {"_argocd"}
@@ -178,10 +197,10 @@ def test_keyed_review_renders_only_the_units_whose_key_differs(tmp_path, crds, s
     other_units = {u for u in units if not u.endswith("/_platform")} - changed_units
     assert changed_units and other_units
     assert {u: counts[u] for u in changed_units} == dict.fromkeys(changed_units, 2)  # once per revision
-    # The example platform has Argo CD, whose unit reads every unit's summary: a unit left out
-    # is rendered for it once, for both revisions (and never validated).
-    assert {u: counts[u] for u in other_units} == dict.fromkeys(other_units, 1)
-    assert set(counts) == changed_units | other_units
+    # Argo CD's unit reads every unit's summary: a unit left out is rendered for it once, for
+    # both revisions (and never validated).
+    assert {u: counts[u] for u in other_units} == dict.fromkeys(other_units, 1 if argocd else 0)
+    assert set(counts) == changed_units | (other_units if argocd else set())
 
 
 def test_fast_review_shares_all_but_the_changed_units(tmp_path, crds, spied):
