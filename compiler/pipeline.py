@@ -240,6 +240,11 @@ def _spec_digest(source: Source) -> str:
 
 
 
+def _spec_digests(specs: Specs) -> tuple[str, dict[str, str]]:
+    """What unit keys take of the specs: the platform file's digest, and each tenant's."""
+    return _spec_digest(specs.platform_source), {t.tenant.name: _spec_digest(t.source) for t in specs.tenants}
+
+
 def _unit_jobs(plan: Plan, schema_key: str | None) -> list[_UnitJob]:
     """Every cluster/_platform and cluster/tenant unit with its cache key: everything its
     objects depend on, including the specs of the tenants the plan read for it. Without a
@@ -247,8 +252,7 @@ def _unit_jobs(plan: Plan, schema_key: str | None) -> list[_UnitJob]:
     def key(*parts: str) -> str:
         return unit_key(*parts, schema_key) if schema_key is not None else ""
 
-    platform_digest = _spec_digest(plan.specs.platform_source) if schema_key is not None else ""
-    digests = {t.tenant.name: _spec_digest(t.source) for t in plan.specs.tenants} if schema_key is not None else {}
+    platform_digest, digests = _spec_digests(plan.specs) if schema_key is not None else ("", {})
     jobs: list[_UnitJob] = []
     for cluster in plan.specs.platform.clusters:
         jobs.append((unit_folder(cluster.name, PLATFORM_DIR), key("platform", platform_digest, cluster.name),
@@ -403,13 +407,16 @@ def _left_out_summary(folder: str, key: str, meta: UnitMeta | None, render: Call
     return summary
 
 
-def units_reading(planned: Planned, paths: Collection[str]) -> set[str]:
-    """The unit folders whose key covers a spec file of `paths` (see _unit_jobs; the platform
-    file's covers every unit): the units a change to those files can give other objects."""
-    specs = planned.specs
-    if specs.platform_source.path in paths:
+def units_reading(planned: Planned, other: Specs) -> set[str]:
+    """The unit folders whose key covers a spec that `other` (another revision's specs) has
+    otherwise or not at all: the platform file (it covers every unit), a unit's own tenant, or
+    a tenant its plan read (see _unit_jobs). A unit outside them can differ from `other`'s
+    only when `other`'s plan reads more tenants for it."""
+    platform, tenants = _spec_digests(planned.specs)
+    other_platform, other_tenants = _spec_digests(other)
+    if platform != other_platform:
         return set(planned.keys)
-    changed = {t.tenant.name for t in specs.tenants if t.source.path in paths}
+    changed = {tenant for tenant, digest in tenants.items() if other_tenants.get(tenant) != digest}
     out = set()
     for folder in planned.keys:
         tenant = folder.rpartition("/")[2]

@@ -12,11 +12,12 @@ every unit for its summary: then they share those in this process.
 
 What it trusts, as `check --base` does (compiler.review.since): a unit the change cannot reach
 is as valid as it is at the base, which passed `tenantc check` with this tenantc and these CRDs
-(the branch a pull request targets). It is taken only when that can hold as far as git tells:
-the base differs from the head by top-level YAML spec files only and has no Jsonnet, and the
-CRD folders inside the repository are the same in both. Otherwise, and whenever a revision does
-not compile (its problems are then reported as a full compile finds them), the review renders
-and validates every unit (compile_shared).
+(the branch a pull request targets). So it is not taken when a CRD folder inside the
+repository differs between the revisions; nor when a revision does not compile, whose problems
+are then reported as a full compile finds them: both cases go through compile_shared, which
+renders and validates every unit. The base's spec files are the head's but for those that
+differ when the change touches top-level YAML specs only (derived_sources), else all read
+from git and evaluated.
 """
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from compiler.errors import CompileError
+from compiler.errors import CompileError, Problems
 from compiler.forked import Forked
-from compiler.load.sources import Sources
+from compiler.load.sources import Sources, read_sources
 from compiler.pipeline import (
     CompileResult,
     Planned,
@@ -40,7 +41,7 @@ from compiler.pipeline import (
     units_reading,
 )
 from compiler.render.argocd import ArgoCdSettings
-from compiler.review.revision import Revision, changed_files, derived_sources, differs_under
+from compiler.review.revision import Revision, derived_sources, differs_under
 from compiler.validate.crds import Crds
 
 T = TypeVar("T")
@@ -115,18 +116,17 @@ def compile_keyed(base: Revision, head: Revision, crds: Crds | None, crd_dirs: l
     with head.materialise() as root:
         try:
             specs = model_repo(root)
-            sources = derived_sources(base, head, specs)
             crd_folders = crd_dirs or list(platform_crd_dirs(head.root, specs.platform).values())
-            if sources is None or differs_under(base, head, crd_folders):
+            if differs_under(base, head, crd_folders):
                 return None
         except CompileError:
             return None
-        assert sources is not None
-        changed = changed_files(base, head)
+        # The head's spec files but for those that differ when it can be told (YAML only), else all read from git.
+        sources = derived_sources(base, head, specs)
         shared = SharedUnits()  # in this process: Argo CD's summaries of the units left out, read once for both
 
         def base_side() -> _BaseSide[T] | None:
-            return _base_side(root, crds, sources, keep, shared, lambda planned: units_reading(planned, changed))
+            return _base_side(root, crds, base, sources, keep, shared, lambda planned: units_reading(planned, specs))
 
         # With Argo CD, each side renders every unit it leaves out for its summary: in one
         # process the two sides share them, which costs less than two processes rendering all.
@@ -145,7 +145,7 @@ def compile_keyed(base: Revision, head: Revision, crds: Crds | None, crd_dirs: l
         differing = {folder for folder in now.keys.keys() | side.keys.keys()
                      if now.keys.get(folder) != side.keys.get(folder)}
         if {folder for folder in differing if folder in side.keys} != side.rendered:
-            side = _base_side(root, crds, sources, keep, shared, lambda _: differing)
+            side = _base_side(root, crds, base, sources, keep, shared, lambda _: differing)
             if side is None:
                 return None
         try:
@@ -156,10 +156,16 @@ def compile_keyed(base: Revision, head: Revision, crds: Crds | None, crd_dirs: l
     return {head.role: head_kept, base.role: side.kept}, CommonUnits(now, set(now.keys) - differing)
 
 
-def _base_side(root: Path, crds: Crds | None, sources: Sources, keep: Callable[[CompileResult], T],
-               shared: SharedUnits, select: Callable[[Planned], set[str]]) -> _BaseSide[T] | None:
-    """Plan the base from `sources` and compile the units `select` picks; None when it does not compile."""
+def _base_side(root: Path, crds: Crds | None, base: Revision, sources: Sources | None,
+               keep: Callable[[CompileResult], T], shared: SharedUnits,
+               select: Callable[[Planned], set[str]]) -> _BaseSide[T] | None:
+    """Plan the base from `sources` (None: its spec files read from git) and compile the units
+    `select` picks; None when it does not compile."""
     try:
+        if sources is None:
+            sources = _read(base)
+            if sources is None:
+                return None
         planned = plan_repo(root, crds=crds, sources=sources)
         rendered = select(planned)
         result = compile_repo(root, crds=crds, serialize=False, shared=shared, planned=planned,
@@ -167,3 +173,12 @@ def _base_side(root: Path, crds: Crds | None, sources: Sources, keep: Callable[[
         return _BaseSide(planned.keys, rendered, keep(result))
     except CompileError:
         return None
+
+
+def _read(revision: Revision) -> Sources | None:
+    """Every spec file of a commit, evaluated (Jsonnet imports resolve in its own tree); None
+    when any cannot be read, which a full compile then reports."""
+    problems = Problems()
+    with revision.materialise() as tree:
+        sources = read_sources(tree, problems)
+    return None if problems.items else sources

@@ -128,27 +128,30 @@ class Compiled:
 
 def compile_revisions(revisions: list[Revision], crds: Crds | None, cache: SnapshotCache | None,
                       parallel: bool = True, shared: bool = True, crd_dirs: list[Path] | None = None) -> Compiled:
-    """Snapshots of every revision: from the cache, else compiled. When two must be compiled,
-    by default (`shared`) the keyed way when it applies (compiler.review.keyed: both planned,
-    only the units whose keys differ rendered; `crd_dirs` are the CRD folders given, which it
-    checks for changes), else one after the other in this process, the last one first, a
-    unit whose key both have rendered and validated once (compile_shared). Without `shared`
-    each compiles in full, the first in a forked child (with `parallel`) while this process
-    compiles the other; a child that fails for any reason other than the specs is redone here.
-    Keyed snapshots are not cached: they hold only the objects that differ."""
+    """Snapshots of every revision. By default (`shared`) two different revisions are compiled
+    the keyed way when it applies (compiler.review.keyed: both planned, only the units whose
+    keys differ rendered; `crd_dirs` are the CRD folders given, which it checks for changes):
+    that costs less than reading both from the cache, and its snapshots, which hold only the
+    objects that differ, are not cached. Otherwise they come from the cache, else are compiled:
+    by default one after the other in this process, the last one first, a unit whose key both
+    have rendered and validated once (compile_shared); without `shared` each in full, the
+    first in a forked child (with `parallel`) while this process compiles the other; a child
+    that fails for any reason other than the specs is redone here."""
     out = Compiled()
+    distinct = len(revisions) == 2 and revisions[0].key != revisions[1].key
+    if shared and distinct and _compile_keyed(out, revisions, crds, crd_dirs or []):
+        return out  # cheaper than reading two cached snapshots whole, and nothing to cache
     keys = {r.role: cache.key(r, crds) for r in revisions} if cache else {}
     todo = _from_cache(out, revisions, cache, keys)
     if len(todo) == 2 and todo[0].key == todo[1].key:  # the same specs (a clean tree against HEAD): once
         _compile_once(out, todo, crds)
-    elif not (shared and len(todo) == 2 and _compile_keyed(out, todo, crds, crd_dirs or [])):
-        if shared:
-            compile_shared(out, todo, crds)
-        else:
-            _compile_each(out, todo, crds, parallel)
+    elif shared:
+        compile_shared(out, todo, crds)
+    else:
+        _compile_each(out, todo, crds, parallel)
     if cache:
         for role, snapshot in out.snapshots.items():
-            if not out.cached.get(role) and not isinstance(snapshot.objects, KeyedObjects):
+            if not out.cached.get(role):
                 cache.put(keys[role], snapshot)
     order = {r.role: i for i, r in enumerate(revisions)}
     out.failures.sort(key=lambda f: order[f.revision.role])

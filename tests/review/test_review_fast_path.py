@@ -126,16 +126,15 @@ def test_fast_review_equals_full_review_on_random_edits(tmp_path, crds, spied, s
     fast, full = outcome(repo, crds, shared=True), outcome(repo, crds, shared=False)
     assert fast == full, [e.__name__ for e in edits]
     verdict, _ = fast
-    assert spied["keyed"] == [verdict == "reviewed" and not jsonnet], "keyed exactly when it can apply"
-    if verdict == "reviewed" and jsonnet and change_platform not in edits:
-        assert reused(spied) > 0, "a change that leaves the platform alone leaves units to share"
+    assert spied["keyed"] == [verdict == "reviewed"], "keyed whenever both compile (no CRD folder changed)"
 
 
 @pytest.mark.parametrize("argocd", [True, False], ids=["argocd", "no-argocd"])
 @pytest.mark.parametrize("edit", EDITS, ids=lambda e: e.__name__)
 def test_keyed_review_equals_full_review_for_each_edit(tmp_path, crds, spied, edit, argocd):
     """Every kind of edit alone in a YAML-only repository (the random pairs above may miss one).
-    Without Argo CD the base's half runs in a forked child, with it in this process."""
+    Without Argo CD the base's half runs in a forked child, with it in this process; the base's
+    spec files are the head's but for those that differ."""
     repo = SpecRepo.create(tmp_path / "repo")
     if not argocd:
         edit_yaml(repo.root, "platform.yaml", lambda d: d.pop("argocd"))
@@ -153,8 +152,10 @@ def remove_jsonnet(repo: SpecRepo) -> None:
     repo.commit("YAML only")
 
 
+@pytest.mark.parametrize("jsonnet", [True, False], ids=["with-jsonnet", "yaml-only"])
 @pytest.mark.parametrize("argocd", [True, False], ids=["argocd", "no-argocd"])
-def test_keyed_review_renders_only_the_units_whose_key_differs(tmp_path, crds, spied, monkeypatch, argocd):
+def test_keyed_review_renders_only_the_units_whose_key_differs(tmp_path, crds, spied, monkeypatch, argocd,
+                                                               jsonnet):
     """A quota change in a YAML-only repository renders the changed tenant's units (and those
     of tenants whose plan reads its spec) once per revision, and no other tenant unit unless
     Argo CD needs its summary: the rest have the same key, so the same objects, in both. The
@@ -168,7 +169,9 @@ def test_keyed_review_renders_only_the_units_whose_key_differs(tmp_path, crds, s
     repo = SpecRepo.create(tmp_path / "repo")
     if not argocd:
         edit_yaml(repo.root, "platform.yaml", lambda d: d.pop("argocd"))
-    remove_jsonnet(repo)
+    if not jsonnet:  # with Jsonnet the base's spec files are all read from git and evaluated
+        remove_jsonnet(repo)
+    repo.commit("the platform and tenants of this case")
     edit_yaml(repo.root, "vision.yaml", lambda d: d["quota"].update(cpu="256"))
     rendered: list[str] = []
     base_sides: list[object] = []
@@ -203,9 +206,30 @@ def test_keyed_review_renders_only_the_units_whose_key_differs(tmp_path, crds, s
     assert set(counts) == changed_units | (other_units if argocd else set())
 
 
-def test_fast_review_shares_all_but_the_changed_units(tmp_path, crds, spied):
+@pytest.mark.parametrize("jsonnet", [True, False], ids=["with-jsonnet", "yaml-only"])
+def test_shared_review_equals_full_review_on_random_edits(tmp_path, crds, spied, monkeypatch, jsonnet):
+    """Where the keyed path does not apply (a CRD folder in the repository changed), the
+    shared one does: the same review or failures as two full compiles."""
+    monkeypatch.setattr(snapshot, "compile_keyed", lambda *args: None)
+    for seed in range(3):
+        rng = random.Random(100 + seed * 2 + jsonnet)
+        repo = SpecRepo.create(tmp_path / f"repo-{seed}")
+        if not jsonnet:
+            remove_jsonnet(repo)
+        edits = rng.sample(EDITS, 2)
+        for edit in edits:
+            edit(repo, rng)
+        fast, full = outcome(repo, crds, shared=True), outcome(repo, crds, shared=False)
+        assert fast == full, [e.__name__ for e in edits]
+        head_failed = fast[0] == "failed" and "head" in [role for role, _ in fast[1]]
+        if not jsonnet and not head_failed:
+            assert spied["derived"][-1], "the base's spec files are the head's but for those that differ"
+
+
+def test_fast_review_shares_all_but_the_changed_units(tmp_path, crds, spied, monkeypatch):
     from compiler.pipeline import compile_repo
 
+    monkeypatch.setattr(snapshot, "compile_keyed", lambda *args: None)  # as when a CRD folder changed
     repo = SpecRepo.create(tmp_path / "repo")
     edit_yaml(repo.root, "vision.yaml", lambda d: d["quota"].update(cpu="256"))
     result = review(repo.root, "main", crds=crds, use_cache=False)

@@ -258,9 +258,13 @@ def test_tenants_in_a_sub_folder_of_the_repository(tmp_path, crds):
     assert r.changed_files == ["tenants/vision.yaml"]
 
 
-def test_snapshots_are_cached_by_tree_and_give_the_same_review(spec_repo, run_review):
+def test_snapshots_are_cached_by_tree_and_give_the_same_review(spec_repo, run_review, monkeypatch):
+    """Where the keyed path does not apply (a CRD folder in the repository changed), compiled
+    revisions are cached."""
+    from compiler.review import snapshot
     from compiler.review.report import to_json
 
+    monkeypatch.setattr(snapshot, "compile_keyed", lambda *args: None)
     spec_repo.replace("tenants/vision.yaml", 'cpu: "512"', 'cpu: "256"')
     fresh = run_review(use_cache=False)
     first = run_review()
@@ -279,11 +283,31 @@ def test_snapshots_are_cached_by_tree_and_give_the_same_review(spec_repo, run_re
     assert to_json(run_review()) == to_json(third)
 
 
+def test_a_keyed_review_caches_nothing_and_reads_no_cache(spec_repo, run_review, monkeypatch):
+    """The keyed path costs less than reading two cached snapshots whole, and its snapshots
+    hold only what differs: it neither writes nor reads the snapshot cache."""
+    from compiler.review import snapshot
+    from compiler.review.report import to_json
+
+    spec_repo.replace("tenants/vision.yaml", 'cpu: "512"', 'cpu: "256"')
+    keyed = run_review()
+    assert keyed.cached == {"base": False, "head": False}
+    assert not list((spec_repo.root / ".tenantc-cache" / "review").glob("*.json"))
+    with monkeypatch.context() as patch:  # a review the keyed path does not take fills the cache
+        patch.setattr(snapshot, "compile_keyed", lambda *args: None)
+        assert to_json(run_review()) == to_json(keyed)
+    assert len(list((spec_repo.root / ".tenantc-cache" / "review").glob("*.json"))) == 2
+    again = run_review()
+    assert again.cached == {"base": False, "head": False} and to_json(again) == to_json(keyed)
+
+
 def test_serial_and_parallel_compiles_agree(spec_repo, run_review):
     from compiler.review.report import to_json
 
     spec_repo.replace("tenants/vision.yaml", 'cpu: "512"', 'cpu: "256"')
-    assert to_json(run_review(use_cache=False, parallel=True)) == to_json(run_review(use_cache=False, parallel=False))
+    serial = run_review(use_cache=False, parallel=False, shared=False)
+    assert to_json(run_review(use_cache=False, parallel=True, shared=False)) == to_json(serial)
+    assert to_json(run_review(use_cache=False)) == to_json(serial)  # and the keyed path
 
 
 def test_parallel_compile_reports_both_failing_revisions(spec_repo, run_review):
