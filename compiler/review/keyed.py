@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from compiler.errors import CompileError, Problems
+from compiler.errors import CompileError
 from compiler.forked import Forked
-from compiler.load.sources import Sources, read_sources
+from compiler.load.sources import Sources
 from compiler.pipeline import (
     CompileResult,
     Planned,
@@ -41,7 +41,7 @@ from compiler.pipeline import (
     units_reading,
 )
 from compiler.render.argocd import ArgoCdSettings
-from compiler.review.revision import Revision, derived_sources, differs_under
+from compiler.review.revision import Revision, derived_sources, differs_under, read_revision
 from compiler.validate.crds import Crds
 
 T = TypeVar("T")
@@ -163,7 +163,7 @@ def _base_side(root: Path, crds: Crds | None, base: Revision, sources: Sources |
     `select` picks; None when it does not compile."""
     try:
         if sources is None:
-            sources = _read(base)
+            sources = read_revision(base)
             if sources is None:
                 return None
         planned = plan_repo(root, crds=crds, sources=sources)
@@ -174,11 +174,3 @@ def _base_side(root: Path, crds: Crds | None, base: Revision, sources: Sources |
     except CompileError:
         return None
 
-
-def _read(revision: Revision) -> Sources | None:
-    """Every spec file of a commit, evaluated (Jsonnet imports resolve in its own tree); None
-    when any cannot be read, which a full compile then reports."""
-    problems = Problems()
-    with revision.materialise() as tree:
-        sources = read_sources(tree, problems)
-    return None if problems.items else sources

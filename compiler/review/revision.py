@@ -221,3 +221,12 @@ def _plain_yaml(path: str, revision: Revision) -> bool:
     folder, _, name = path.partition("/")
     return (folder == SPEC_DIR and "/" not in name and name.endswith(TENANT_SUFFIXES)
             and not name.endswith(".jsonnet") and revision.modes.get(path) != "120000")
+
+
+def read_revision(revision: Revision) -> Sources | None:
+    """Every spec file of a commit, evaluated (Jsonnet imports resolve in its own tree); None
+    when any cannot be read, which a full compile then reports."""
+    problems = Problems()
+    with revision.materialise() as tree:
+        sources = read_sources(tree, problems)
+    return None if problems.items else sources

@@ -6,10 +6,11 @@ exactly as fresh and valid as it was at REF. So when REF passed `tenantc check` 
 branch a pull request targets, which is checked on every merge), only the units whose key or
 files differ are rendered, validated and compared, with Argo CD's unit (made from every unit)
 and the folders that should no longer exist; load, model and plan (every check across
-tenants) still run on everything. What this cannot decide cheaply gives None and the caller
-checks everything: REF has Jsonnet or differs by more than YAML spec files, REF does not
-compile, CRD folders inside the repository changed, or something under rendered/ lies outside
-unit folders. REF must have passed check with the same tenantc (its version is not in git):
+tenants) still run on everything. REF's spec files are the working tree's but for those
+that differ when only top-level YAML specs differ, else all read from git and evaluated. What
+this cannot decide gives None and the caller checks everything: REF does not compile, CRD
+folders inside the repository changed, or something under rendered/ lies outside unit
+folders. REF must have passed check with the same tenantc (its version is not in git):
 after upgrading tenantc, or changing CRDs kept outside the repository, check without --base.
 """
 from __future__ import annotations
@@ -32,7 +33,7 @@ from compiler.pipeline import (
     platform_crd_dirs,
 )
 from compiler.render.argocd import ArgoCdSettings
-from compiler.review.revision import Revision, derived_sources, differs_under, git, open_revision
+from compiler.review.revision import Revision, derived_sources, differs_under, git, open_revision, read_revision
 from compiler.write.tree import Staleness, existing_units
 
 
@@ -53,12 +54,12 @@ def check_since(root: Path, base_ref: str, crd_dirs: list[Path]) -> SinceCheck |
     root = Path(root)
     base, head = open_revision(root, "base", base_ref), open_revision(root, "head", None)
     specs = model_repo(root)
-    sources = derived_sources(base, head, specs)
     touched = touched_units(base)
     crd_folders = crd_dirs or list(platform_crd_dirs(root, specs.platform).values())
-    if sources is None or touched is None or differs_under(base, head, crd_folders):
+    if touched is None or differs_under(base, head, crd_folders):
         return None
-    then_keys = Forked(lambda: _keys(root, crd_dirs, sources))  # REF planned beside the working tree
+    sources = derived_sources(base, head, specs)  # None: REF's spec files are read from git whole
+    then_keys = Forked(lambda: _keys(root, crd_dirs, base, sources))  # REF planned beside the working tree
     try:
         now = plan_repo(root, crd_dirs, specs=specs)
         then = then_keys.join()
@@ -75,8 +76,12 @@ def check_since(root: Path, base_ref: str, crd_dirs: list[Path]) -> SinceCheck |
     return SinceCheck(result, staleness, len(compared), len(now.keys) - len(selected))
 
 
-def _keys(root: Path, crd_dirs: list[Path], sources: Sources) -> dict[str, str] | None:
-    """Every unit's key of the revision `sources` were read from; None when it does not compile."""
+def _keys(root: Path, crd_dirs: list[Path], base: Revision, sources: Sources | None) -> dict[str, str] | None:
+    """Every unit's key of `base`, planned from `sources` (None: its spec files read from git);
+    None when it does not compile."""
+    sources = sources if sources is not None else read_revision(base)
+    if sources is None:
+        return None
     try:
         return plan_repo(root, crd_dirs, sources=sources).keys
     except CompileError:

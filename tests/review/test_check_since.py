@@ -143,12 +143,34 @@ class _InProcess:
         pass
 
 
-def test_check_since_falls_back_when_it_cannot_decide(checked_repo, capsys, decided):
+def test_check_since_reads_ref_whole_beside_the_yaml_specs(checked_repo, capsys, decided):
+    """A change beside the top-level YAML specs (a Jsonnet library): REF's spec files are read
+    from git whole, and the check still decides, with a full check's verdict."""
     repo = checked_repo
-    repo.write("tenants/lib/extra.libsonnet", "{}\n")  # a change beside the YAML specs
+    repo.write("tenants/lib/extra.libsonnet", "{}\n")
     passed = check(repo, capsys)
     assert passed[0] == 0 and check(repo, capsys, "--base", "main") == passed
-    assert decided == [False]
+    assert decided == [True]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_check_since_with_jsonnet_tenants_equals_full_check(tmp_path, capsys, decided, seed):
+    """The example tenants as they are, Jsonnet included: REF is read from git and evaluated."""
+    rng = random.Random(50 + seed)
+    repo = SpecRepo.create(tmp_path / "repo")
+    recompile(repo)
+    assert main(["schema", "--root", str(repo.root)]) == 0
+    capsys.readouterr()
+    repo.commit("rendered")
+    for edit in rng.sample(EDITS, 2):
+        edit(repo, rng)
+    stale = check(repo, capsys)
+    assert check(repo, capsys, "--base", "main") == stale
+    if stale[0] != 2:
+        recompile(repo)
+        fresh = check(repo, capsys)
+        assert fresh[0] == 0 and check(repo, capsys, "--base", "main") == fresh
+        assert decided and all(decided)
 
 
 def test_check_since_falls_back_when_crds_in_the_repository_changed(tmp_path, capsys, decided):
