@@ -1,6 +1,7 @@
 """rendered/ writing: deterministic bytes, all-or-nothing swaps, crash recovery, removals."""
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -11,6 +12,8 @@ import textwrap
 import pytest
 from helpers import REPO, snapshot
 
+from compiler.cli import main
+from compiler.commands import compile as compile_command
 from compiler.identity import RenderedPath
 from compiler.load import yaml_io
 from compiler.pipeline import check_rendered, compile_repo, write_rendered
@@ -262,3 +265,23 @@ def test_a_stray_file_in_a_cluster_folder_is_extra_and_compile_removes_it(repo):
     written = write_rendered(repo, compile_repo(repo))
     assert "gpu-east/leftover.yaml" in written.removed_units and not stray.exists()
     assert not check_rendered(repo, compile_repo(repo)).stale
+
+
+def test_the_compile_command_keeps_the_collector_paused_from_compile_to_write(repo, capsys, monkeypatch):
+    """`tenantc compile` keeps the cyclic collector paused from compile to summary: when it ran
+    between compile_repo and write_rendered it scanned every object the compile still held
+    (0.1-0.2 s of a one-tenant edit at 1,000 tenants)."""
+    enabled_at_write = []
+    real_write = compile_command.write_rendered
+
+    def write_rendered(*args, **kwargs):
+        enabled_at_write.append(gc.isenabled())
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(compile_command, "write_rendered", write_rendered)
+    assert gc.isenabled()
+    assert main(["compile", "--root", str(repo)]) == 0
+    assert "objects" in capsys.readouterr().out
+    assert enabled_at_write == [False]
+    assert gc.isenabled(), "and on again once the command is done"
+    assert (repo / "rendered").is_dir()
