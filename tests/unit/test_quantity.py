@@ -13,7 +13,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compiler.quantity import Quantity, QuantityError, exact_sum, normalize
+from compiler.quantity import (
+    FORMAT_BINARY,
+    FORMAT_DECIMAL,
+    FORMAT_EXPONENT,
+    Quantity,
+    QuantityError,
+    canonical,
+    exact_sum,
+    normalize,
+)
 
 CANONICAL = [
     ("1.5Gi", "1536Mi"),
@@ -105,3 +114,20 @@ def test_canonical_form_reads_back_to_the_same_value(number, suffix):
     again = Quantity.parse(quantity.canonical())
     assert again.value == quantity.value
     assert again.canonical() == quantity.canonical()
+
+
+@pytest.mark.parametrize("written", ["1000", "1E+3", "1000.000", "0.001E+6"])
+def test_canonical_form_depends_on_the_value_not_its_spelling(written):
+    """Canonical strings are remembered by value: Decimals equal in value, whatever their
+    exponent, must print alike (else the first spelling seen would decide for all)."""
+    value = Decimal(written)
+    assert canonical(value) == "1k"
+    assert canonical(value, FORMAT_EXPONENT) == "1e3"
+    assert canonical(value, FORMAT_BINARY) == "1k"  # not a multiple of 1024: decimal
+
+
+def test_canonical_form_keeps_formats_apart():
+    """The same value in two formats is two answers (the format is part of what is remembered)."""
+    assert canonical(Decimal(2048), FORMAT_BINARY) == "2Ki"
+    assert canonical(Decimal(2048), FORMAT_DECIMAL) == "2048"
+    assert canonical(Decimal("2048.0"), FORMAT_BINARY) == "2Ki"
