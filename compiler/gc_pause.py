@@ -8,8 +8,12 @@ Reference counting still frees ordinary garbage while it is paused.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import wraps
+from typing import TypeVar
+
+R = TypeVar("R")
 
 
 @contextmanager
@@ -21,3 +25,15 @@ def collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def paused_throughout(command: Callable[..., R]) -> Callable[..., R]:
+    """A command run under one pause, from its compile to its report: paused only inside the
+    library calls, the collector runs in between and after, over every object a compile still
+    holds (0.1-0.2 s of a one-tenant edit at 1,000 tenants). When the command returns, its
+    objects are freed by reference counting."""
+    @wraps(command)
+    def run(*args, **kwargs) -> R:
+        with collector_paused():
+            return command(*args, **kwargs)
+    return run

@@ -7,6 +7,7 @@ import sys
 from compiler.commands.common import add_repo_flags, crd_dirs
 from compiler.commands.output import GITHUB, JSON, MARKDOWN, TEXT, add_output_flag, write_json
 from compiler.errors import CompileError, Problem, safe_text
+from compiler.gc_pause import paused_throughout
 from compiler.output.github import annotation
 from compiler.pipeline import RENDERED_DIR, CompileResult, check_rendered, compile_repo, has_unit_cache
 from compiler.schema_export import stale_schema_files
@@ -47,6 +48,7 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+@paused_throughout
 def run(args: argparse.Namespace) -> int:
     try:
         result, staleness = _check(args)

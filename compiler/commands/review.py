@@ -7,6 +7,7 @@ from pathlib import Path
 
 from compiler.commands.common import add_repo_flags, crd_dirs
 from compiler.commands.output import TEXT, add_output_flag
+from compiler.gc_pause import paused_throughout
 
 HELP = """\
 Compile the base revision (read from git; the checkout and the index are never touched) and
@@ -49,6 +50,7 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+@paused_throughout
 def run(args: argparse.Namespace) -> int:
     from compiler.review import ReviewFailed, review
     from compiler.review.report import render, render_failure

@@ -285,3 +285,21 @@ def test_the_compile_command_keeps_the_collector_paused_from_compile_to_write(re
     assert enabled_at_write == [False]
     assert gc.isenabled(), "and on again once the command is done"
     assert (repo / "rendered").is_dir()
+
+
+def test_the_check_command_keeps_the_collector_paused_until_its_report(repo, capsys, monkeypatch):
+    """`tenantc check` too: after its compile it compares and reports under the same pause."""
+    from compiler.commands import check as check_command
+
+    enabled_at_report = []
+    real = check_command.stale_schema_files
+
+    def stale_schema_files(*args, **kwargs):
+        enabled_at_report.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(check_command, "stale_schema_files", stale_schema_files)
+    main(["compile", "--root", str(repo)])
+    main(["check", "--root", str(repo)])
+    capsys.readouterr()
+    assert enabled_at_report == [False] and gc.isenabled()
