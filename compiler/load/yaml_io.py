@@ -195,8 +195,11 @@ class _Unusual(Exception):
 # What a plain scalar may resolve to here; the rest ('<<', '=') mean something to PyYAML's
 # mapping constructor and are left to it.
 _PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "timestamp"))
-_PLAIN_VALUES: dict[str, Any] = {}  # plain scalar text -> its value (None, bool, int, float, date, str)
-_MAX_PLAIN_VALUES = 200_000
+# Plain scalar text -> its value (None, bool, int, float, date, str): names and numbers recur
+# across tenant files. Bounded (~100 bytes an entry) and only short texts, which do recur.
+_PLAIN_VALUES: dict[str, Any] = {}
+_MAX_PLAIN_VALUES = 100_000
+_MAX_PLAIN_TEXT = 128
 _stock = _Loader("")  # resolve() and the constructors of the loader load_pyyaml uses, tables included
 
 
@@ -208,14 +211,13 @@ def _plain_value(text: str) -> Any:
         value = _stock.yaml_constructors[tag](_stock, yaml.ScalarNode(tag, text))
     else:
         raise _Unusual(f"a plain scalar resolved to {tag}")
-    if len(_PLAIN_VALUES) < _MAX_PLAIN_VALUES:  # every value here is immutable, so it can be shared
+    if len(text) <= _MAX_PLAIN_TEXT and len(_PLAIN_VALUES) < _MAX_PLAIN_VALUES:  # immutable: can be shared
         _PLAIN_VALUES[text] = value
     return value
 
 
 _ScalarEvent = yaml.ScalarEvent
 _MappingStartEvent = yaml.MappingStartEvent
-_SequenceStartEvent = yaml.SequenceStartEvent
 _CollectionEndEvents = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 _NO_KEY = object()  # a mapping's next scalar is a key
 
@@ -236,46 +238,38 @@ def _load_fast(text: str | bytes) -> Any:
     while True:
         event = next_event()
         kind = event.__class__
+        if kind in _CollectionEndEvents:
+            container, in_mapping = parents.pop()
+            if container is None:
+                break
+            continue
+        if event.anchor is not None or event.tag is not None:  # an alias event has an anchor
+            raise _Unusual("a tag, an anchor or an alias")
         if kind is _ScalarEvent:
-            if event.tag is not None or event.anchor is not None:
-                raise _Unusual("a tag or an anchor")
             value = event.value
             if event.implicit[0]:  # plain: resolved like PyYAML (quoted and block scalars are str)
                 try:
                     value = plain_values[value]
                 except KeyError:
                     value = _plain_value(value)
-            if container is None:
-                root = value
-                break
-            if not in_mapping:
-                container.append(value)
-            elif key is _NO_KEY:
-                key = value
-            else:
-                container[key] = value
-                key = _NO_KEY
-        elif kind is _MappingStartEvent or kind is _SequenceStartEvent:
-            if event.tag is not None or event.anchor is not None:
-                raise _Unusual("a tag or an anchor")
-            new: Any = {} if kind is _MappingStartEvent else []
-            if container is None:
-                root = new
-            elif not in_mapping:
-                container.append(new)
-            elif key is _NO_KEY:
-                raise _Unusual("a mapping or list as a key")
-            else:
-                container[key] = new
-                key = _NO_KEY
-            parents.append((container, in_mapping))
-            container, in_mapping = new, kind is _MappingStartEvent
-        elif kind in _CollectionEndEvents:
-            container, in_mapping = parents.pop()
-            if container is None:
-                break
         else:
-            raise _Unusual(kind.__name__)  # an alias
+            value = {} if kind is _MappingStartEvent else []
+        if container is None:
+            root = value
+        elif not in_mapping:
+            container.append(value)
+        elif key is not _NO_KEY:
+            container[key] = value
+            key = _NO_KEY
+        elif kind is _ScalarEvent:
+            key = value
+        else:
+            raise _Unusual("a mapping or list as a key")
+        if kind is not _ScalarEvent:
+            parents.append((container, in_mapping))
+            container, in_mapping = value, kind is _MappingStartEvent
+        elif container is None:  # the document is one scalar
+            break
     next_event()  # DocumentEndEvent
     if next_event().__class__ is not yaml.StreamEndEvent:
         raise _Unusual("more than one document")  # PyYAML refuses it with its own error
