@@ -1,7 +1,7 @@
 """YAML in and out through libyaml when present (PyYAML's C loader/dumper is ~10x faster
 than the pure-Python one); the pure-Python classes are the fallback and give the same data.
-`load` builds the data of ordinary spec files from libyaml's events itself (below), which is
-several times faster than PyYAML's constructor, and leaves everything else to PyYAML.
+`load` builds the data of ordinary spec files from libyaml's events itself (below), 2-3x faster
+than CSafeLoader (bench/yaml_bench.py), and leaves everything else to PyYAML.
 
 Output is deterministic: sorted keys, block style, no aliases, no timestamps.
 """
@@ -180,8 +180,8 @@ def _fast_document(data: dict) -> str:
 
 # -- the fast path of load() ---------------------------------------------------------------
 # PyYAML's C loader parses in C but makes a node object per value, resolves each plain scalar
-# through a list of regexes and constructs the objects in Python: 3x the cost of libyaml's
-# events. This path reads the same parser's events and builds dicts, lists and strings in one
+# through a list of regexes and constructs the objects in Python: 3-4x the cost of libyaml's
+# events alone. This path reads the same parser's events and builds dicts, lists and strings in one
 # loop; a plain scalar (`yes`, `0755`, `1_000`, `2001-12-14`, `.inf`, `~`, a word) is resolved
 # and constructed by PyYAML's own resolver and constructor, once per distinct text. Whatever
 # it does not handle raises _Unusual, and load() then gives the document to PyYAML whole: a
