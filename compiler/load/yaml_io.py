@@ -181,13 +181,13 @@ def _fast_document(data: dict) -> str:
 # -- the fast path of load() ---------------------------------------------------------------
 # PyYAML's C loader parses in C but makes a node object per value, resolves each plain scalar
 # through a list of regexes and constructs the objects in Python: 3-4x the cost of libyaml's
-# events alone. This path reads the same parser's events and builds dicts, lists and strings in one
-# loop; a plain scalar (`yes`, `0755`, `1_000`, `2001-12-14`, `.inf`, `~`, a word) is resolved
-# and constructed by PyYAML's own resolver and constructor, once per distinct text. Whatever
-# it does not handle raises _Unusual, and load() then gives the document to PyYAML whole: a
-# tag, an anchor or alias, a merge key '<<' or value key '=', a mapping or list as a key, a
-# second document, and any error (a syntax error, an int of 5,000 digits), so the data, the
-# types and the errors with their marks are always PyYAML's.
+# events alone. This path reads the same parser's events and builds dicts, lists and strings
+# in one loop; a plain scalar (`yes`, `0755`, `1_000`, `2001-12-14`, `.inf`, `~`, a word) is
+# resolved and constructed by PyYAML's own resolver and constructor, once per distinct text.
+# Whatever it does not handle raises _Unusual, and load() then gives the document to PyYAML
+# whole: a tag, an anchor or alias, a merge key '<<' or value key '=', a mapping or list as a
+# key, a second document, and any error (a syntax error, an int of 5,000 digits), so the data,
+# the types and the errors with their marks are always PyYAML's.
 class _Unusual(Exception):
     pass
 
