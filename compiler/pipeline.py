@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -76,15 +76,23 @@ class SharedUnits:
 
     units: dict[str, tuple[Unit, dict, list]] = field(default_factory=dict)  # key -> (unit, summary, unchecked)
     reused: int = 0  # units a compile took from here
+    # key -> {folder: Argo CD summary} of a unit a compile left out (`only`) and rendered for it alone
+    summaries: dict[str, dict] = field(default_factory=dict)
+
+
+_UnitJob = tuple[str, str, Callable[[], dict[str, dict]]]  # (unit folder, cache key, render function)
 
 
 @dataclass(frozen=True)
 class Planned:
-    """A repository planned but not rendered: its specs, plan and every unit's key."""
+    """A repository planned but not rendered: its specs, plan and every unit's key (for the
+    CRDs and schema engine `schema_key` names), with the functions that render the units."""
 
     specs: Specs
     plan: Plan
     keys: dict[str, str]  # unit folder ('cluster/tenant', 'cluster/_platform') -> key
+    schema_key: str = ""
+    jobs: list[_UnitJob] = field(default_factory=list, compare=False, repr=False)
 
 
 def model_repo(root: Path, sources: Sources | None = None) -> Specs:
@@ -105,7 +113,8 @@ def plan_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | None 
             plan = _plan_specs(specs, Problems(), _Clock())
         own_dirs = platform_crd_dirs(root, specs.platform) if crds is None and not crd_dirs else {}
         schema_key = _schema_key(crds, list(crd_dirs or []), own_dirs, schema_engine)
-        return Planned(specs, plan, {folder: key for folder, key, _ in _unit_jobs(plan, schema_key)})
+        jobs = _unit_jobs(plan, schema_key)
+        return Planned(specs, plan, {folder: key for folder, key, _ in jobs}, schema_key, jobs)
 
 
 def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | None = None,
@@ -154,7 +163,9 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | No
                           keep_in_memory=not serialize)
         schemas = _Schemas(crds, crd_dirs, own_dirs, root / CACHE_DIR)
         stream = _Stream(Validator(specs.platform, crds, schema_engine), schemas, cache, problems, clock, serialize)
-        rendered = _render(plan, _unit_jobs(plan, schema_key), cache, stream, shared, only)
+        jobs = planned.jobs if planned and planned.jobs and planned.schema_key == schema_key else \
+            _unit_jobs(plan, schema_key)  # the keys plan_repo made, when made for the same schemas
+        rendered = _render(plan, jobs, cache, stream, shared, only)
         problems.raise_if_any()
         stream.raise_too_large()
         cache.flush()
@@ -227,7 +238,6 @@ def _spec_digest(source: Source) -> str:
     return source.path + ":" + source.digest
 
 
-_UnitJob = tuple[str, str, Callable[[], dict[str, dict]]]  # (unit folder, cache key, render function)
 
 
 def _unit_jobs(plan: Plan, schema_key: str | None) -> list[_UnitJob]:
@@ -357,7 +367,7 @@ def _render(plan: Plan, jobs: list[_UnitJob], cache: UnitCache, stream: _Stream,
             meta = metas.get(key)
             if only is not None and not only(folder):
                 if argocd is not None:  # left out, but Argo CD's output still reads what it holds
-                    out.summaries.update(meta and {folder: meta.summary} or summaries_of(render()))
+                    out.summaries.update(_left_out_summary(folder, key, meta, render, shared))
             elif meta is not None:
                 unit = Unit(folder, key, meta.names, _loader(partial(cache.content, key, meta.names)))
                 _keep(out, unit, meta.summary, meta.unchecked)
@@ -374,6 +384,50 @@ def _render(plan: Plan, jobs: list[_UnitJob], cache: UnitCache, stream: _Stream,
     if argocd is not None:
         stream.take(out, ARGOCD_DIR, "", render_argocd(plan, argocd, summaries=out.summaries))
     return out
+
+
+def _left_out_summary(folder: str, key: str, meta: UnitMeta | None, render: Callable[[], dict[str, dict]],
+                      shared: SharedUnits | None) -> dict[str, dict]:
+    """{folder: Argo CD summary} of a unit left out of a compile ({} for a unit without
+    objects): from the unit cache, from another compile of this process that left out (or
+    rendered) a unit of the same key, else rendered."""
+    if meta is not None and meta.summary:
+        return {folder: meta.summary}
+    if shared is not None and key in shared.summaries:
+        return shared.summaries[key]
+    if shared is not None and key in shared.units and shared.units[key][1]:
+        return {folder: shared.units[key][1]}
+    summary = {f: s for f, s in summaries_of(render()).items() if f == folder}
+    if shared is not None and key:
+        shared.summaries[key] = summary
+    return summary
+
+
+def units_reading(planned: Planned, paths: Collection[str]) -> set[str]:
+    """The unit folders whose key covers a spec file of `paths` (see _unit_jobs; the platform
+    file's covers every unit): the units a change to those files can give other objects."""
+    specs = planned.specs
+    if specs.platform_source.path in paths:
+        return set(planned.keys)
+    changed = {t.tenant.name for t in specs.tenants if t.source.path in paths}
+    out = set()
+    for folder in planned.keys:
+        tenant = folder.rpartition("/")[2]
+        if tenant != PLATFORM_DIR and (tenant in changed or changed.intersection(planned.plan.tenants_read_by(tenant))):
+            out.add(folder)
+    return out
+
+
+def render_unchecked(planned: Planned, folders: Collection[str]) -> dict[str, dict]:
+    """The objects of the units in `folders` ('cluster/tenant'), rendered from the plan, neither
+    validated nor stored: for readers that trust those units as they are elsewhere (review's
+    units whose key the base has too, see compiler.review.keyed)."""
+    objects: dict[str, dict] = {}
+    with collector_paused():
+        for folder, _, render in planned.jobs or _unit_jobs(planned.plan, None):
+            if folder in folders:
+                objects.update(render())
+    return objects
 
 
 def _keep(out: _Rendered, unit: Unit, summary: dict, unchecked: list) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 MAX_FILE_BYTES = 512 << 10  # 512 KiB: the largest example tenant is a few KiB
 MAX_VALUES = 50_000  # mappings, lists and scalars, counted after alias expansion
@@ -64,63 +64,119 @@ def _scalar_problem(value: Any) -> tuple[str, str] | None:
     return None
 
 
+class _Frame(NamedTuple):
+    """A container on the walk's way down: its id (a container found inside itself is an
+    alias loop), where it sits, and the frame above it. Paths are spelled out only for a
+    problem: building one per value was most of the walk's cost."""
+
+    id: int
+    step: str | int | None  # its key in the container above (an int in a list); None at the top
+    parent: _Frame | None
+    depth: int
+
+    def path(self, step: str | int | None = None) -> str:
+        steps = [] if step is None else [step]
+        frame: _Frame | None = self
+        while frame is not None and frame.step is not None:
+            steps.append(frame.step)
+            frame = frame.parent
+        path = ""
+        for part in reversed(steps):
+            path = _join(path, part)
+        return path
+
+
 class _Walk:
-    """One bounded pass over plain data (dicts, lists, scalars), shared references included."""
+    """One bounded pass over plain data (dicts, lists, scalars), shared references included.
+    It also tells whether JSON would give the data back with the same types (`json_exact`):
+    only such data is kept in the parsed-spec cache."""
 
     def __init__(self) -> None:
         self.count = 0
         self.text = 0
         self.problems: list[LimitProblem] = []
+        self.json_exact = True
 
     def add(self, path: str, message: str, hint: str) -> None:
         self.problems.append(LimitProblem(path, message, hint))
 
     def run(self, data: Any) -> list[LimitProblem]:
-        # (value, path, depth, ids of the containers above it)
-        stack: list[tuple[Any, str, int, frozenset[int]]] = [(data, "", 0, frozenset())]
+        # (value, its key in its container, the container's frame)
+        stack: list[tuple[Any, str | int | None, _Frame | None]] = [(data, None, None)]
         while stack and len(self.problems) < 20:
-            value, path, depth, above = stack.pop()
+            value, step, parent = stack.pop()
             self.count += 1
             if self.count > MAX_VALUES:
                 self.add("", f"expands to more than {MAX_VALUES} values (YAML aliases count once per use)",
                          "write the data out plainly and keep it smaller; tenant files are a few hundred lines")
                 break
             if isinstance(value, (dict, list)):
-                self._container(value, path, depth, above, stack)
-            else:
-                self.text += len(value) if isinstance(value, str) else 0
+                self._container(value, step, parent, stack)
+                continue
+            if isinstance(value, str):
+                self.text += len(value)
                 if self.text > MAX_TEXT:
                     self.add("", f"holds more than {MAX_TEXT} characters of text (YAML aliases count once per use)",
                              "keep spec files small; large data belongs in datasets, not specs")
                     break
-                problem = _scalar_problem(value)
-                if problem:
-                    self.add(path, *problem)
+            elif value is not None and not isinstance(value, (int, float)) or \
+                    isinstance(value, float) and not math.isfinite(value):
+                self.json_exact = False  # dates, bytes, sets: JSON gives them back as other types
+            problem = _scalar_problem(value)
+            if problem:
+                self.add(_where(parent, step), *problem)
         return self.problems
 
-    def _container(self, value: dict | list, path: str, depth: int, above: frozenset[int],
-                   stack: list[tuple[Any, str, int, frozenset[int]]]) -> None:
-        if id(value) in above:
-            self.add(path, "refers to itself (a YAML anchor used inside its own value)", "remove the alias")
-            return
+    def _container(self, value: dict | list, step: str | int | None, parent: _Frame | None,
+                   stack: list[tuple[Any, str | int | None, _Frame | None]]) -> None:
+        depth = parent.depth + 1 if parent is not None else 0
+        above = parent
+        while above is not None:
+            if above.id == id(value):
+                self.add(_where(parent, step), "refers to itself (a YAML anchor used inside its own value)",
+                         "remove the alias")
+                return
+            above = above.parent
         if depth >= MAX_DEPTH:
-            self.add(path, f"nests deeper than {MAX_DEPTH} levels (the cap)", "flatten the data")
+            self.add(_where(parent, step), f"nests deeper than {MAX_DEPTH} levels (the cap)", "flatten the data")
             return
-        inner = above | {id(value)}
-        if isinstance(value, dict):
-            items: list[tuple[Any, Any]] = list(value.items())
-        else:
-            items = list(enumerate(value))
-        for key, item in reversed(items):
-            step = key if isinstance(value, list) else str(key)
+        frame = _Frame(id(value), step, parent, depth)
+        if isinstance(value, list):
+            stack.extend((value[i], i, frame) for i in range(len(value) - 1, -1, -1))
+            return
+        items = []
+        for key, item in value.items():  # field names in document order, then their values
             if isinstance(key, str):
                 problem = _scalar_problem(key)
                 if problem:
-                    self.add(_join(path, step), "field name " + problem[0], problem[1])
+                    self.add(frame.path(key), "field name " + problem[0], problem[1])
                     continue
-            stack.append((item, _join(path, step), depth + 1, inner))
+            else:
+                self.json_exact = False  # JSON keys are strings
+            items.append((item, str(key), frame))
+        stack.extend(reversed(items))
+
+
+def _where(parent: _Frame | None, step: str | int | None) -> str:
+    return parent.path(step) if parent is not None else ""
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What one walk over a file's data found: the caps it breaks and whether JSON keeps it."""
+
+    problems: list[LimitProblem]
+    json_exact: bool
+
+
+def inspect(data: Any) -> Inspection:
+    """Every cap `data` breaks (at most 20; the walk stops at the value count cap), and whether
+    JSON round-trips it to equal data of the same types."""
+    walk = _Walk()
+    problems = walk.run(data)
+    return Inspection(problems, walk.json_exact and not problems)
 
 
 def check_data(data: Any) -> list[LimitProblem]:
     """Every cap `data` breaks (at most 20; the walk stops at the value count cap)."""
-    return _Walk().run(data)
+    return inspect(data).problems

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import stat
 import sys
@@ -157,11 +156,11 @@ class ParsedYamlCache:
             return None, [limits.LimitProblem("", f"holds more than {limits.MAX_VALUES} values (the cap)",
                                               "keep spec files small; tenant files are a few hundred lines")]
         data = yaml_io.load(raw)
-        broken = limits.check_data(data)
-        if not broken and _json_exact(data):
+        inspection = limits.inspect(data)
+        if inspection.json_exact:  # within the caps, and JSON gives the same data back
             self.entries[digest] = data
             self.dirty = True
-        return data, broken
+        return data, inspection.problems
 
     def save(self) -> None:
         """Keep the entries of the files read this time; write only when something changed."""
@@ -175,17 +174,6 @@ class ParsedYamlCache:
             tmp.replace(self.path)
         except OSError:  # a cache that cannot be written is only slower
             pass
-
-
-def _json_exact(data: Any) -> bool:
-    """True when JSON round-trips `data` to equal data of the same types."""
-    if isinstance(data, dict):
-        return all(isinstance(k, str) and _json_exact(v) for k, v in data.items())
-    if isinstance(data, list):
-        return all(_json_exact(v) for v in data)
-    if isinstance(data, float):
-        return math.isfinite(data)
-    return data is None or isinstance(data, (str, int))
 
 
 def read_sources(root: Path, problems: Problems, paths: list[str] | None = None,

@@ -18,6 +18,7 @@ from compiler.review.approvals import Approval, required_approvals
 from compiler.review.capacity import CapacityRow, capacity_impact
 from compiler.review.compare import ObjectChange, compare_objects
 from compiler.review.datagraph import GraphChange, graph_change
+from compiler.review.keyed import differing_objects
 from compiler.review.live import LiveQuotaUsage
 from compiler.review.revision import Revision, changed_files, open_revision
 from compiler.review.risks import Risk, RiskContext, UsageReader, find_risks
@@ -88,12 +89,12 @@ def review(root: Path, base_ref: str, head_ref: str | None = None, *, crd_dirs: 
         raise CompileError(committed)
     cache = SnapshotCache.for_root(root) if use_cache else None
     with collector_paused():
-        compiled = compile_revisions([base, head], crds, cache, parallel, shared)
+        compiled = compile_revisions([base, head], crds, cache, parallel, shared, list(crd_dirs or []))
         lap("compile")
         if compiled.failures:
             raise ReviewFailed(compiled.failures, changed_files(base, head))
         old, new = compiled.snapshots["base"], compiled.snapshots["head"]
-        changes = compare_objects(old.objects, new.objects)
+        changes = compare_objects(differing_objects(old.objects), differing_objects(new.objects))
     lap("compare")
 
     live = LiveQuotaUsage(kubeconfig, {**old.contexts, **new.contexts}) if kubeconfig and usage is None else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -124,11 +125,11 @@ class ObjectChange:
 Located = tuple[str, dict]  # (path relative to rendered/, object)
 
 
-def index(objects: dict[str, dict]) -> dict[ObjectKey, Located]:
+def index(objects: Mapping[str, dict]) -> dict[ObjectKey, Located]:
     return {ObjectKey.of(path, obj): (path, obj) for path, obj in objects.items()}
 
 
-def compare_objects(base: dict[str, dict], head: dict[str, dict]) -> list[ObjectChange]:
+def compare_objects(base: Mapping[str, dict], head: Mapping[str, dict]) -> list[ObjectChange]:
     """Added, removed and changed objects between two rendered trees."""
     # Fast path: an object equal at the same path is the same object, unchanged; only the rest
     # (changed, added, removed or moved to another file) needs keys. Most of a large tree is skipped here.

@@ -21,8 +21,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from compiler.errors import UserError
+from compiler.errors import Problems, UserError
+from compiler.load.sources import TENANT_SUFFIXES, Sources, read_sources
+
+if TYPE_CHECKING:
+    from compiler.model import Specs
 
 SPEC_DIR = "tenants"
 WORKING_TREE = "working tree"
@@ -165,3 +170,54 @@ def _write_blobs(revision: Revision, dest: Path, only: list[str] | None = None) 
 def changed_files(base: Revision, head: Revision) -> list[str]:
     """Spec files added, removed or edited between the two revisions (from blob ids, no diff run)."""
     return sorted(p for p in set(base.files) | set(head.files) if base.files.get(p) != head.files.get(p))
+
+
+def differs_under(base: Revision, head: Revision, folders: list[Path]) -> bool:
+    """Whether files of `folders` inside the repository (CRDs kept beside the specs) differ
+    between the two revisions; `base` is a commit, `head` a commit or the working tree (then
+    untracked and ignored files count too). Folders outside the repository cannot be told."""
+    assert base.commit is not None
+    for folder in folders:
+        try:
+            rel = Path(folder).resolve().relative_to(base.git_dir_root).as_posix()
+        except ValueError:
+            continue
+        commits = [base.commit] + ([head.commit] if head.commit else [])
+        changed = git(base.git_dir_root, "diff", "--name-only", "-z", *commits, "--", rel)
+        if head.commit is None:
+            changed += git(base.git_dir_root, "ls-files", "--others", "-z", "--", rel)
+        if changed.strip(b"\0"):
+            return True
+    return False
+
+
+def derived_sources(revision: Revision, other: Revision, specs: Specs) -> Sources | None:
+    """`revision`'s spec files as `other` (compiled to `specs`, without problems) read them,
+    but for the files that differ, read from git. None when that could differ from reading
+    `revision` whole: a file other than a top-level YAML spec differs, the revision has Jsonnet
+    (whose imports may reach any file), a differing file is a symbolic link, or reading the
+    differing files finds any problem (the full read then reports it as a compile would)."""
+    changed = changed_files(revision, other)
+    if any(p.endswith(".jsonnet") for p in revision.files) or not all(_plain_yaml(p, revision) for p in changed):
+        return None
+    platform = specs.platform_source.path
+    if platform not in revision.files:
+        return None
+    kept = {t.source.path: t.source for t in specs.tenants if t.source.path not in changed}
+    read = sorted(p for p in changed if p in revision.files and p != platform)
+    # One unchanged tenant beside the differing files, so the read sees a repository with tenants.
+    extra = [] if read or not kept else [min(kept)]
+    problems = Problems()
+    with revision.materialise([platform, *read, *extra]) as root:
+        fresh = read_sources(root, problems, paths=[platform, *read, *extra])
+    if problems.items or fresh.platform is None:
+        return None
+    tenants = {**kept, **{s.path: s for s in fresh.tenants}}
+    validated = {t.source.path: t.tenant for t in specs.tenants if t.source.path in kept}
+    return Sources(fresh.platform, [tenants[p] for p in sorted(tenants)], validated)
+
+
+def _plain_yaml(path: str, revision: Revision) -> bool:
+    folder, _, name = path.partition("/")
+    return (folder == SPEC_DIR and "/" not in name and name.endswith(TENANT_SUFFIXES)
+            and not name.endswith(".jsonnet") and revision.modes.get(path) != "120000")

@@ -32,8 +32,7 @@ from compiler.pipeline import (
     platform_crd_dirs,
 )
 from compiler.render.argocd import ArgoCdSettings
-from compiler.review.revision import Revision, git, open_revision
-from compiler.review.snapshot import derived_sources
+from compiler.review.revision import Revision, derived_sources, differs_under, git, open_revision
 from compiler.write.tree import Staleness, existing_units
 
 
@@ -57,7 +56,7 @@ def check_since(root: Path, base_ref: str, crd_dirs: list[Path]) -> SinceCheck |
     sources = derived_sources(base, head, specs)
     touched = touched_units(base)
     crd_folders = crd_dirs or list(platform_crd_dirs(root, specs.platform).values())
-    if sources is None or touched is None or _changed_since(base, crd_folders):
+    if sources is None or touched is None or differs_under(base, head, crd_folders):
         return None
     then_keys = Forked(lambda: _keys(root, crd_dirs, sources))  # REF planned beside the working tree
     try:
@@ -82,21 +81,6 @@ def _keys(root: Path, crd_dirs: list[Path], sources: Sources) -> dict[str, str] 
         return plan_repo(root, crd_dirs, sources=sources).keys
     except CompileError:
         return None
-
-
-def _changed_since(base: Revision, folders: list[Path]) -> bool:
-    """Whether files of `folders` inside the repository (CRDs kept beside the specs) differ from
-    `base`'s commit: REF's check then judged other schemas. Folders outside it cannot be told."""
-    assert base.commit is not None
-    for folder in folders:
-        try:
-            rel = Path(folder).resolve().relative_to(base.git_dir_root).as_posix()
-        except ValueError:
-            continue
-        if (git(base.git_dir_root, "diff", "--name-only", "-z", base.commit, "--", rel)
-                + git(base.git_dir_root, "ls-files", "--others", "-z", "--", rel)).strip(b"\0"):
-            return True
-    return False
 
 
 def touched_units(base: Revision) -> set[str] | None:

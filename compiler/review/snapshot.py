@@ -11,20 +11,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from pathlib import Path
 
-from compiler.errors import CompileError, Problem, Problems
+from compiler.errors import CompileError, Problem
 from compiler.forked import Forked
-from compiler.load.sources import TENANT_SUFFIXES, Sources, read_sources
-from compiler.model import Specs
+from compiler.load.sources import Sources
 from compiler.pipeline import CACHE_DIR, CompileResult, SharedUnits, compile_repo, has_unit_cache
 from compiler.plan import cluster_usage
 from compiler.quantity import FORMAT_DECIMAL
 from compiler.render.unit_cache import code_fingerprint
 from compiler.review.datagraph import edges_of_specs
-from compiler.review.revision import SPEC_DIR, Revision, changed_files
+from compiler.review.keyed import KeyedObjects, compile_keyed
+from compiler.review.revision import Revision, derived_sources
 from compiler.validate.crds import Crds
 
 CACHE_SUBDIR = "review"
@@ -44,7 +45,7 @@ class RevisionFailed(Exception):
 class Snapshot:
     """A compiled revision as review sees it. Quantities are kept as strings (exact Decimals)."""
 
-    objects: dict[str, dict]  # 'cluster/tenant/file.yaml' -> object
+    objects: Mapping[str, dict]  # 'cluster/tenant/file.yaml' -> object (KeyedObjects: see keyed.py)
     owners: dict[str, str]  # tenant -> owner
     sources: dict[str, str]  # tenant -> spec file
     platform_owners: list[str]
@@ -126,25 +127,28 @@ class Compiled:
 
 
 def compile_revisions(revisions: list[Revision], crds: Crds | None, cache: SnapshotCache | None,
-                      parallel: bool = True, shared: bool = True) -> Compiled:
+                      parallel: bool = True, shared: bool = True, crd_dirs: list[Path] | None = None) -> Compiled:
     """Snapshots of every revision: from the cache, else compiled. When two must be compiled,
-    by default (`shared`) they compile one after the other in this process, the last one
-    first, and a unit whose key both have (every unit a change cannot reach) is rendered and
-    validated once; see compile_shared. Without `shared` each compiles in full, the first in
-    a forked child (with `parallel`) while this process compiles the other; a child that
-    fails for any reason other than the specs is redone here."""
+    by default (`shared`) the keyed way when it applies (compiler.review.keyed: both planned,
+    only the units whose keys differ rendered; `crd_dirs` are the CRD folders given, which it
+    checks for changes), else one after the other in this process, the last one first, a
+    unit whose key both have rendered and validated once (compile_shared). Without `shared`
+    each compiles in full, the first in a forked child (with `parallel`) while this process
+    compiles the other; a child that fails for any reason other than the specs is redone here.
+    Keyed snapshots are not cached: they hold only the objects that differ."""
     out = Compiled()
     keys = {r.role: cache.key(r, crds) for r in revisions} if cache else {}
     todo = _from_cache(out, revisions, cache, keys)
     if len(todo) == 2 and todo[0].key == todo[1].key:  # the same specs (a clean tree against HEAD): once
         _compile_once(out, todo, crds)
-    elif shared:
-        compile_shared(out, todo, crds)
-    else:
-        _compile_each(out, todo, crds, parallel)
+    elif not (shared and len(todo) == 2 and _compile_keyed(out, todo, crds, crd_dirs or [])):
+        if shared:
+            compile_shared(out, todo, crds)
+        else:
+            _compile_each(out, todo, crds, parallel)
     if cache:
         for role, snapshot in out.snapshots.items():
-            if not out.cached.get(role):
+            if not out.cached.get(role) and not isinstance(snapshot.objects, KeyedObjects):
                 cache.put(keys[role], snapshot)
     order = {r.role: i for i, r in enumerate(revisions)}
     out.failures.sort(key=lambda f: order[f.revision.role])
@@ -162,6 +166,19 @@ def _from_cache(out: Compiled, revisions: list[Revision], cache: SnapshotCache |
         else:
             todo.append(revision)
     return todo
+
+
+def _compile_keyed(out: Compiled, todo: list[Revision], crds: Crds | None, crd_dirs: list[Path]) -> bool:
+    """Both snapshots the keyed way into `out`; False when it does not apply."""
+    base, head = todo
+    keyed = compile_keyed(base, head, crds, crd_dirs, Snapshot.from_result)
+    if keyed is None:
+        return False
+    snapshots, common = keyed
+    for role, snapshot in snapshots.items():
+        snapshot.objects = KeyedObjects(dict(snapshot.objects), common)
+        out.snapshots[role], out.cached[role] = snapshot, False
+    return True
 
 
 def compile_shared(out: Compiled, todo: list[Revision], crds: Crds | None) -> None:
@@ -184,38 +201,6 @@ def compile_shared(out: Compiled, todo: list[Revision], crds: Crds | None) -> No
         base = todo[0]
         sources = derived_sources(base, last, head[0].specs) if head else None
         _compile_into(out, base, lambda: compile_snapshot(base, crds, shared, sources))
-
-
-def derived_sources(revision: Revision, other: Revision, specs: Specs) -> Sources | None:
-    """`revision`'s spec files as `other` (compiled to `specs`, without problems) read them,
-    but for the files that differ, read from git. None when that could differ from reading
-    `revision` whole: a file other than a top-level YAML spec differs, the revision has Jsonnet
-    (whose imports may reach any file), a differing file is a symbolic link, or reading the
-    differing files finds any problem (the full read then reports it as a compile would)."""
-    changed = changed_files(revision, other)
-    if any(p.endswith(".jsonnet") for p in revision.files) or not all(_plain_yaml(p, revision) for p in changed):
-        return None
-    platform = specs.platform_source.path
-    if platform not in revision.files:
-        return None
-    kept = {t.source.path: t.source for t in specs.tenants if t.source.path not in changed}
-    read = sorted(p for p in changed if p in revision.files and p != platform)
-    # One unchanged tenant beside the differing files, so the read sees a repository with tenants.
-    extra = [] if read or not kept else [min(kept)]
-    problems = Problems()
-    with revision.materialise([platform, *read, *extra]) as root:
-        fresh = read_sources(root, problems, paths=[platform, *read, *extra])
-    if problems.items or fresh.platform is None:
-        return None
-    tenants = {**kept, **{s.path: s for s in fresh.tenants}}
-    validated = {t.source.path: t.tenant for t in specs.tenants if t.source.path in kept}
-    return Sources(fresh.platform, [tenants[p] for p in sorted(tenants)], validated)
-
-
-def _plain_yaml(path: str, revision: Revision) -> bool:
-    folder, _, name = path.partition("/")
-    return (folder == SPEC_DIR and "/" not in name and name.endswith(TENANT_SUFFIXES)
-            and not name.endswith(".jsonnet") and revision.modes.get(path) != "120000")
 
 
 def _compile_once(out: Compiled, same: list[Revision], crds: Crds | None) -> None:

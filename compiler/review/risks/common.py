@@ -2,7 +2,7 @@
 entry a rule family provides, and how rules find and name objects of either revision."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -42,8 +42,8 @@ class Risk:
 class RiskContext:
     """What the rules may look at besides the changes themselves."""
 
-    base_objects: dict[str, dict]
-    head_objects: dict[str, dict]
+    base_objects: Mapping[str, dict]  # every object of the revision (may render on first read)
+    head_objects: Mapping[str, dict]
     tenants: set[str] = field(default_factory=set)  # tenant names of either revision
     # (tenant, dataset) the head's platform file gives every tenant: a platform decision, approved
     # with the platform file, so a new tenant receiving one is not a new export.
@@ -85,7 +85,7 @@ def risk_on(rule: str, severity: str, found: Found, reason: str, **extra) -> Ris
                 (meta.get("annotations") or {}).get(SOURCE_ANNOTATION, ""), **extra)
 
 
-def by_scope(objects: dict[str, dict], group: str, kinds: tuple[str, ...]) -> dict[tuple[str, str], list[Found]]:
+def by_scope(objects: Mapping[str, dict], group: str, kinds: tuple[str, ...]) -> dict[tuple[str, str], list[Found]]:
     """Objects of some kinds of one group, by (cluster, namespace); cluster-scoped ones under namespace ''."""
     out: dict[tuple[str, str], list[Found]] = {}
     for path, obj in objects.items():

@@ -2,7 +2,7 @@
 (`dataset-shared`), and a dataset or a mount of one that becomes writable (`dataset-writable`)."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from compiler.kinds import group_of
 from compiler.review.compare import ObjectChange
@@ -50,7 +50,7 @@ def _made_writable(c: ObjectChange, exported: set[tuple[str, str]]) -> Iterable[
                    cross_tenant=shared, involves=tuple(sorted({ns for ns, _ in refs})))
 
 
-def exported_datasets(objects: dict[str, dict]) -> set[tuple[str, str]]:
+def exported_datasets(objects: Mapping[str, dict]) -> set[tuple[str, str]]:
     """(namespace, name) of every dataset some Dataset of another namespace mounts."""
     return {ref for obj in objects.values() if _is_dataset(obj)
             for ref in dataset_refs(obj) if ref[0] != obj.get("metadata", {}).get("namespace")}
