@@ -1,11 +1,14 @@
 """YAML in and out through libyaml when present (PyYAML's C loader/dumper is ~10x faster
 than the pure-Python one); the pure-Python classes are the fallback and give the same data.
+`load` builds the data of ordinary spec files from libyaml's events itself (below), 2-3x faster
+than CSafeLoader (bench/yaml_bench.py), and leaves everything else to PyYAML.
 
 Output is deterministic: sorted keys, block style, no aliases, no timestamps.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -13,12 +16,14 @@ import yaml
 try:  # the seam: libyaml when the wheel has it
     from yaml import CSafeDumper as _Dumper
     from yaml import CSafeLoader as _Loader
+    from yaml._yaml import CParser as _CParser
 
     ENGINE = "libyaml"
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
+    _CParser = None  # type: ignore[assignment,misc]
     ENGINE = "python"
 
 
@@ -28,6 +33,16 @@ class _NoAliasDumper(_Dumper):
 
 
 def load(text: str | bytes) -> Any:
+    """The data of one YAML document, exactly as `load_pyyaml` gives it (or raises)."""
+    if _CParser is None:  # pragma: no cover - no libyaml: no events to build from
+        return load_pyyaml(text)
+    try:
+        return _load_fast(text)
+    except Exception:  # unusual input or an error: PyYAML gives its own data or error
+        return load_pyyaml(text)
+
+
+def load_pyyaml(text: str | bytes) -> Any:
     return yaml.load(text, Loader=_Loader)
 
 
@@ -161,3 +176,101 @@ def _fast_document(data: dict) -> str:
     out: list[str] = []
     _mapping(data, 0, out)
     return "".join(out)
+
+
+# -- the fast path of load() ---------------------------------------------------------------
+# PyYAML's C loader parses in C but makes a node object per value, resolves each plain scalar
+# through a list of regexes and constructs the objects in Python: 3-4x the cost of libyaml's
+# events alone. This path reads the same parser's events and builds dicts, lists and strings
+# in one loop; a plain scalar (`yes`, `0755`, `1_000`, `2001-12-14`, `.inf`, `~`, a word) is
+# resolved and constructed by PyYAML's own resolver and constructor, once per distinct text.
+# Whatever it does not handle raises _Unusual, and load() then gives the document to PyYAML
+# whole: a tag, an anchor or alias, a merge key '<<' or value key '=', a mapping or list as a
+# key, a second document, and any error (a syntax error, an int of 5,000 digits), so the data,
+# the types and the errors with their marks are always PyYAML's.
+class _Unusual(Exception):
+    pass
+
+
+# What a plain scalar may resolve to here; the rest ('<<', '=') mean something to PyYAML's
+# mapping constructor and are left to it.
+_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "timestamp"))
+# Plain scalar text -> its value (None, bool, int, float, date, str): names and numbers recur
+# across tenant files. Bounded (~100 bytes an entry) and only short texts, which do recur.
+_PLAIN_VALUES: dict[str, Any] = {}
+_MAX_PLAIN_VALUES = 100_000
+_MAX_PLAIN_TEXT = 128
+_stock = _Loader("")  # resolve() and the constructors of the loader load_pyyaml uses, tables included
+
+
+def _plain_value(text: str) -> Any:
+    tag = _stock.resolve(yaml.ScalarNode, text, (True, False))
+    if tag == _STR_TAG:
+        value: Any = text
+    elif tag in _PLAIN_TAGS:
+        value = _stock.yaml_constructors[tag](_stock, yaml.ScalarNode(tag, text))
+    else:
+        raise _Unusual(f"a plain scalar resolved to {tag}")
+    if len(text) <= _MAX_PLAIN_TEXT and len(_PLAIN_VALUES) < _MAX_PLAIN_VALUES:  # immutable: can be shared
+        _PLAIN_VALUES[text] = value
+    return value
+
+
+_ScalarEvent = yaml.ScalarEvent
+_MappingStartEvent = yaml.MappingStartEvent
+_CollectionEndEvents = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+_NO_KEY = object()  # a mapping's next scalar is a key
+
+
+def _load_fast(text: str | bytes) -> Any:
+    """The document's data built from libyaml's events; raises _Unusual (or the parser's
+    error) for anything PyYAML should handle. Iterative: libyaml caps nesting at 1,000."""
+    next_event: Callable[[], Any] = _CParser(text).get_event  # events are typed loosely
+    next_event()  # StreamStartEvent
+    if next_event().__class__ is yaml.StreamEndEvent:  # only comments or nothing: no document
+        return None
+    plain_values = _PLAIN_VALUES
+    parents: list[tuple[Any, bool]] = []
+    container: Any = None  # the open dict or list, None before the root
+    in_mapping = False
+    key: Any = _NO_KEY
+    root: Any = None
+    while True:
+        event = next_event()
+        kind = event.__class__
+        if kind in _CollectionEndEvents:
+            container, in_mapping = parents.pop()
+            if container is None:
+                break
+            continue
+        if event.anchor is not None or event.tag is not None:  # an alias event has an anchor
+            raise _Unusual("a tag, an anchor or an alias")
+        if kind is _ScalarEvent:
+            value = event.value
+            if event.implicit[0]:  # plain: resolved like PyYAML (quoted and block scalars are str)
+                try:
+                    value = plain_values[value]
+                except KeyError:
+                    value = _plain_value(value)
+        else:
+            value = {} if kind is _MappingStartEvent else []
+        if container is None:
+            root = value
+        elif not in_mapping:
+            container.append(value)
+        elif key is not _NO_KEY:
+            container[key] = value
+            key = _NO_KEY
+        elif kind is _ScalarEvent:
+            key = value
+        else:
+            raise _Unusual("a mapping or list as a key")
+        if kind is not _ScalarEvent:
+            parents.append((container, in_mapping))
+            container, in_mapping = value, kind is _MappingStartEvent
+        elif container is None:  # the document is one scalar
+            break
+    next_event()  # DocumentEndEvent
+    if next_event().__class__ is not yaml.StreamEndEvent:
+        raise _Unusual("more than one document")  # PyYAML refuses it with its own error
+    return root
