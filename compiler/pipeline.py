@@ -407,24 +407,6 @@ def _left_out_summary(folder: str, key: str, meta: UnitMeta | None, render: Call
     return summary
 
 
-def units_reading(planned: Planned, other: Specs) -> set[str]:
-    """The unit folders whose key covers a spec that `other` (another revision's specs) has
-    otherwise or not at all: the platform file (it covers every unit), a unit's own tenant, or
-    a tenant its plan read (see _unit_jobs). A unit outside them can differ from `other`'s
-    only when `other`'s plan reads more tenants for it."""
-    platform, tenants = _spec_digests(planned.specs)
-    other_platform, other_tenants = _spec_digests(other)
-    if platform != other_platform:
-        return set(planned.keys)
-    changed = {tenant for tenant, digest in tenants.items() if other_tenants.get(tenant) != digest}
-    out = set()
-    for folder in planned.keys:
-        tenant = folder.rpartition("/")[2]
-        if tenant != PLATFORM_DIR and (tenant in changed or changed.intersection(planned.plan.tenants_read_by(tenant))):
-            out.add(folder)
-    return out
-
-
 def render_unchecked(planned: Planned, folders: Collection[str]) -> dict[str, dict]:
     """The objects of the units in `folders` ('cluster/tenant'), rendered from the plan, neither
     validated nor stored: for readers that trust those units as they are elsewhere (review's

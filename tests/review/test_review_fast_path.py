@@ -132,9 +132,9 @@ def test_fast_review_equals_full_review_on_random_edits(tmp_path, crds, spied, s
 @pytest.mark.parametrize("argocd", [True, False], ids=["argocd", "no-argocd"])
 @pytest.mark.parametrize("edit", EDITS, ids=lambda e: e.__name__)
 def test_keyed_review_equals_full_review_for_each_edit(tmp_path, crds, spied, edit, argocd):
-    """Every kind of edit alone in a YAML-only repository (the random pairs above may miss one).
-    Without Argo CD the base's half runs in a forked child, with it in this process; the base's
-    spec files are the head's but for those that differ."""
+    """Every kind of edit alone in a YAML-only repository (the random pairs above may miss one),
+    with and without Argo CD (whose unit needs the left-out units' summaries); the base's spec
+    files are the head's but for those that differ."""
     repo = SpecRepo.create(tmp_path / "repo")
     if not argocd:
         edit_yaml(repo.root, "platform.yaml", lambda d: d.pop("argocd"))
@@ -156,15 +156,10 @@ def remove_jsonnet(repo: SpecRepo) -> None:
 @pytest.mark.parametrize("argocd", [True, False], ids=["argocd", "no-argocd"])
 def test_keyed_review_renders_only_the_units_whose_key_differs(tmp_path, crds, spied, monkeypatch, argocd,
                                                                jsonnet):
-    """A quota change in a YAML-only repository renders the changed tenant's units (and those
-    of tenants whose plan reads its spec) once per revision, and no other tenant unit unless
-    Argo CD needs its summary: the rest have the same key, so the same objects, in both. The
-    base's half, which runs in a forked child without Argo CD, runs here (no fork) to be
-    counted, and it guessed its units right: it ran once."""
-    import os
-
+    """A quota change renders the changed tenant's units (and those of tenants whose plan reads
+    its spec) once per revision, and no other tenant unit unless Argo CD needs its summary:
+    the rest have the same key, so the same objects, in both."""
     from compiler import pipeline
-    from compiler.review import keyed
 
     repo = SpecRepo.create(tmp_path / "repo")
     if not argocd:
@@ -174,23 +169,16 @@ def test_keyed_review_renders_only_the_units_whose_key_differs(tmp_path, crds, s
     repo.commit("the platform and tenants of this case")
     edit_yaml(repo.root, "vision.yaml", lambda d: d["quota"].update(cpu="256"))
     rendered: list[str] = []
-    base_sides: list[object] = []
-    real_render, real_side = pipeline.render_tenant, keyed._base_side
+    real_render = pipeline.render_tenant
 
     def counting(ctx):
         rendered.append(f"{ctx.cluster.name}/{ctx.tenant.name}")
         return real_render(ctx)
 
-    def side(*args):
-        base_sides.append(args)
-        return real_side(*args)
-
     monkeypatch.setattr(pipeline, "render_tenant", counting)
-    monkeypatch.setattr(keyed, "_base_side", side)
-    monkeypatch.delattr(os, "fork")  # compiler.forked then runs the child's function here
     result = review(repo.root, "main", crds=crds, use_cache=False)
     counts = Counter(rendered)
-    assert spied["keyed"] == [True] and len(base_sides) == 1
+    assert spied["keyed"] == [True]
     assert {c.tenant for c in result.changes} == {"vision"}
     compiled = pipeline.compile_repo(repo.root, serialize=False)
     units = {path.rpartition("/")[0] for path in compiled.objects} - {"_argocd"}
