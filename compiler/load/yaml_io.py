@@ -83,8 +83,9 @@ YAMLError = yaml.YAMLError
 # -- the fast path of dump() ---------------------------------------------------------------
 # It mirrors what PyYAML + libyaml emit for the subset it accepts, and refuses the rest:
 # strings are accepted only when made of characters that are never YAML indicators where
-# they stand (no spaces, quotes, '#', ': ', flow characters, non-ASCII), so no line folding,
-# escaping or indicator analysis is ever needed. Such a string is written plain unless the
+# they stand (no quotes, '#', ': ', flow characters, non-ASCII, no space first or last), so no
+# escaping or indicator analysis is ever needed; a value with a space ('0 2 * * *', a CronJob's
+# schedule) only where libyaml cannot fold it, its line within the width. Such a string is written plain unless the
 # resolver would read it back as another type ('200', 'true', 'null', '1.5', '') - then in
 # single quotes, as libyaml does. Nested lists, floats and long keys are refused.
 # Keys are checked once per mapping shape (see _Indent): a key of a str subclass, which PyYAML
@@ -97,8 +98,11 @@ class _Unsupported(Exception):
 # no '---'/'...' start (document markers), no indicator first, ':' only before another character
 # ',' may follow the first character: it is a flow indicator only, and tenantc writes block
 # style, where PyYAML and libyaml keep such scalars plain ("Prune=false,Delete=false").
-_SIMPLE = re.compile(r"(?!---|\.\.\.)(?:[A-Za-z0-9_/.]|-(?=[A-Za-z0-9_./@=-]))[A-Za-z0-9_./@=,-]*"
-                     r"(?::[A-Za-z0-9_./@=,-]+)*\Z")
+# '*' and spaces may follow too: an alias indicator only first, and ' ' only before '#' or after
+# ':', both excluded; a trailing space would be quoted.
+_SIMPLE = re.compile(r"(?!---|\.\.\.)(?:[A-Za-z0-9_/.]|-(?=[A-Za-z0-9_./@=-]))[A-Za-z0-9_./@=,* -]*"
+                     r"(?::[A-Za-z0-9_./@=,*-][A-Za-z0-9_./@=,* -]*)*(?<! )\Z")
+_WIDTH = 120  # dump_pyyaml's: libyaml breaks a line at a space past this column
 _MAX_SIMPLE_KEY = 128  # libyaml writes longer keys in the explicit '? key' form
 _STR_TAG = "tag:yaml.org,2002:str"
 _resolver = yaml.resolver.Resolver()
@@ -118,16 +122,19 @@ def _scalar(text: str) -> str:
 _ENDS: dict[str, str] = {}  # string -> how it ends a line (the same names recur a lot)
 
 
-def _end(value: Any) -> str:
+def _end(value: Any, column: int) -> str:
     """The end of the line of a value written on its key's line or after '- ' (a scalar or an
-    empty collection): the value as written, and the newline."""
+    empty collection), from `column` on: the value as written, and the newline."""
     kind = type(value)
     if kind is str:
         end = _ENDS.get(value)
         if end is None:
             end = _scalar(value) + "\n"
-            if len(_ENDS) < 200_000:
-                _ENDS[value] = end
+            if " " not in value:  # it cannot be folded: the same at any column
+                if len(_ENDS) < 200_000:
+                    _ENDS[value] = end
+            elif column + len(end) > _WIDTH:  # ends past the width: libyaml may fold it
+                raise _Unsupported(value)
         return end
     if kind is bool:
         return "true\n" if value else "false\n"
@@ -192,7 +199,7 @@ def _mapping(data: dict, level: _Indent, out: list[str]) -> None:
         kind = type(value)
         if kind is str:  # most values: the cache read here saves _end's call and type tests
             out.append(head)
-            out.append(_ENDS.get(value) or _end(value))
+            out.append(_ENDS.get(value) or _end(value, len(head)))
         elif kind is dict and value:
             out.append(opens)
             _mapping(value, level.inner or level.nest(), out)
@@ -201,7 +208,7 @@ def _mapping(data: dict, level: _Indent, out: list[str]) -> None:
             _sequence(value, level, out)  # block sequences in a mapping are not indented
         else:
             out.append(head)
-            out.append(_end(value))
+            out.append(_end(value, len(head)))
 
 
 def _sequence(items: list, level: _Indent, out: list[str]) -> None:
@@ -216,7 +223,7 @@ def _sequence(items: list, level: _Indent, out: list[str]) -> None:
             raise _Unsupported("nested list")
         else:
             out.append(dash)
-            out.append(_end(item))
+            out.append(_end(item, len(dash)))
 
 
 def _fast_document(data: dict) -> str:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from compiler.load import yaml_io
@@ -85,3 +85,22 @@ def test_one_shape_in_other_orders_depths_and_sequences():
     assert yaml_io.dump_pyyaml(document) == expected
     assert yaml_io.dump(document) == expected
     assert yaml_io.dump(document) == expected  # again, from the plans made the first time
+
+
+def test_a_cron_schedule_takes_the_fast_path():
+    """CronJobs' schedules have spaces and '*'; PyYAML writes them plain, and so does the fast path."""
+    document = {"spec": {"schedule": "0 2 * * *", "jobTemplate": {"items": ["5 4 * * sun", "a  b *"]}}}
+    assert yaml_io._fast_document(document) == yaml_io.dump_pyyaml(document)
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.text("k-", min_size=1, max_size=110), depth=st.integers(0, 5),
+       value=st.lists(st.sampled_from(["ab", "a*", "1", "", "xyz-xyz-xyz"]), min_size=1, max_size=40).map(" ".join))
+@example(key="k", value="ab " * 40 + "x", depth=0)
+def test_values_with_spaces_near_the_width_match_pyyaml(key, value, depth):
+    """A plain or quoted value is folded by libyaml at a space past column 120: the fast path writes
+    only values that end before it, wherever their key and depth put them."""
+    document: dict = {key: value, "l": [value]}
+    for level in range(depth):
+        document = {"n": [document]} if level % 2 else {"m": document}
+    assert yaml_io.dump(document) == yaml_io.dump_pyyaml(document)
