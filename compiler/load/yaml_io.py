@@ -155,19 +155,27 @@ class _Indent:
     planned once - keys checked, sorted and written out with their pad - and reused: a tuple of
     the keys per mapping instead of a sort and a key's look-up, check and formatting per key."""
 
-    __slots__ = ("pad", "dash", "width", "plans", "inner")
+    __slots__ = ("pad", "first_pad", "dash", "width", "plans", "inner", "items")
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, first_pad: str | None = None) -> None:
         self.width = width
         self.pad = " " * width
+        self.first_pad = self.pad if first_pad is None else first_pad  # '  - ' in a sequence item
         self.dash = self.pad + "- "  # starts a sequence item: as wide as the next level's pad
         # keys in insertion order -> (key, 'pad key: ', 'pad key:\n') in sorted key order
         self.plans: dict[tuple, list[tuple[str, str, str]]] = {}
-        self.inner: _Indent | None = None  # the level two spaces in, made when first needed
+        # made when first needed: the level of a nested mapping, and of a sequence item's mapping
+        # (two spaces in, its first key after the '- ' of the sequence at this level)
+        self.inner: _Indent | None = None
+        self.items: _Indent | None = None
 
     def nest(self) -> _Indent:
         self.inner = _Indent(self.width + 2)
         return self.inner
+
+    def nest_items(self) -> _Indent:
+        self.items = _Indent(self.width + 2, self.dash)
+        return self.items
 
     def plan(self, keys: tuple) -> list[tuple[str, str, str]]:
         """The lines' starts of a mapping with these keys; _Unsupported for a key not written
@@ -175,7 +183,8 @@ class _Indent:
         for key in keys:
             if type(key) is not str or len(key) > _MAX_SIMPLE_KEY:
                 raise _Unsupported(repr(key))
-        starts = [(key, f"{self.pad}{_scalar(key)}:") for key in sorted(keys)]
+        starts = [(key, f"{self.pad if index else self.first_pad}{_scalar(key)}:")
+                  for index, key in enumerate(sorted(keys))]
         plan = [(key, f"{start} ", f"{start}\n") for key, start in starts]
         if len(self.plans) < 10_000:
             self.plans[keys] = plan
@@ -189,7 +198,7 @@ def _forget_dump_caches() -> None:
     """What dump() learnt, forgotten: bench/yaml_bench.py times dumps as a fresh compile runs them."""
     _ENDS.clear()
     _TOP.plans.clear()
-    _TOP.inner = None
+    _TOP.inner = _TOP.items = None
 
 
 def _mapping(data: dict, level: _Indent, out: list[str]) -> None:
@@ -216,9 +225,7 @@ def _sequence(items: list, level: _Indent, out: list[str]) -> None:
     for item in items:
         kind = type(item)
         if kind is dict and item:
-            start = len(out)
-            _mapping(item, level.inner or level.nest(), out)
-            out[start] = dash + out[start][len(dash):]  # '- ' in place of the first key's pad
+            _mapping(item, level.items or level.nest_items(), out)
         elif kind is list and item:
             raise _Unsupported("nested list")
         else:
