@@ -84,10 +84,11 @@ YAMLError = yaml.YAMLError
 # It mirrors what PyYAML + libyaml emit for the subset it accepts, and refuses the rest:
 # strings are accepted only when made of characters that are never YAML indicators where
 # they stand (no quotes, '#', ': ', flow characters, non-ASCII, no space first or last), so no
-# escaping or indicator analysis is ever needed; a value with a space ('0 2 * * *', a CronJob's
-# schedule) only where libyaml cannot fold it, its line within the width. Such a string is written plain unless the
-# resolver would read it back as another type ('200', 'true', 'null', '1.5', '') - then in
-# single quotes, as libyaml does. Nested lists, floats and long keys are refused.
+# escaping or indicator analysis is ever needed. A value with a space ('0 2 * * *', a CronJob's
+# schedule) is accepted only when its line ends within the width, where libyaml cannot fold it.
+# Such a string is written plain unless the resolver would read it back as another type ('200',
+# 'true', 'null', '1.5', '') - then in single quotes, as libyaml does. Nested lists, floats and
+# long keys are refused.
 # Keys are checked once per mapping shape (see _Indent): a key of a str subclass, which PyYAML
 # refuses, is refused too unless a mapping with equal str keys was written before - then it is
 # written as its text. tenantc's objects are built of plain str; values are always checked.
