@@ -83,10 +83,15 @@ YAMLError = yaml.YAMLError
 # -- the fast path of dump() ---------------------------------------------------------------
 # It mirrors what PyYAML + libyaml emit for the subset it accepts, and refuses the rest:
 # strings are accepted only when made of characters that are never YAML indicators where
-# they stand (no spaces, quotes, '#', ': ', flow characters, non-ASCII), so no line folding,
-# escaping or indicator analysis is ever needed. Such a string is written plain unless the
-# resolver would read it back as another type ('200', 'true', 'null', '1.5', '') - then in
-# single quotes, as libyaml does. Nested lists, floats and long keys are refused.
+# they stand (no quotes, '#', ': ', flow characters, non-ASCII, no space first or last), so no
+# escaping or indicator analysis is ever needed. A value with a space ('0 2 * * *', a CronJob's
+# schedule) is accepted only when its line ends within the width, where libyaml cannot fold it.
+# Such a string is written plain unless the resolver would read it back as another type ('200',
+# 'true', 'null', '1.5', '') - then in single quotes, as libyaml does. Nested lists, floats and
+# long keys are refused.
+# Keys are checked once per mapping shape (see _Indent): a key of a str subclass, which PyYAML
+# refuses, is refused too unless a mapping with equal str keys was written before - then it is
+# written as its text. tenantc's objects are built of plain str; values are always checked.
 class _Unsupported(Exception):
     pass
 
@@ -94,87 +99,146 @@ class _Unsupported(Exception):
 # no '---'/'...' start (document markers), no indicator first, ':' only before another character
 # ',' may follow the first character: it is a flow indicator only, and tenantc writes block
 # style, where PyYAML and libyaml keep such scalars plain ("Prune=false,Delete=false").
-_SIMPLE = re.compile(r"(?!---|\.\.\.)(?:[A-Za-z0-9_/.]|-(?=[A-Za-z0-9_./@=-]))[A-Za-z0-9_./@=,-]*"
-                     r"(?::[A-Za-z0-9_./@=,-]+)*\Z")
+# '*' and spaces may follow too: an alias indicator only first, and ' ' only before '#' or after
+# ':', both excluded; a trailing space would be quoted.
+_SIMPLE = re.compile(r"(?!---|\.\.\.)(?:[A-Za-z0-9_/.]|-(?=[A-Za-z0-9_./@=-]))[A-Za-z0-9_./@=,* -]*"
+                     r"(?::[A-Za-z0-9_./@=,*-][A-Za-z0-9_./@=,* -]*)*(?<! )\Z")
+_WIDTH = 120  # dump_pyyaml's: libyaml breaks a line at a space past this column
 _MAX_SIMPLE_KEY = 128  # libyaml writes longer keys in the explicit '? key' form
 _STR_TAG = "tag:yaml.org,2002:str"
 _resolver = yaml.resolver.Resolver()
 
 
-_SCALARS: dict[str, str] = {}  # string -> how it is written (the same names recur a lot)
-
-
 def _scalar(text: str) -> str:
-    written = _SCALARS.get(text)
-    if written is not None:
-        return written
+    """How a string is written, or _Unsupported."""
     if text == "":
-        written = "''"
-    elif not _SIMPLE.match(text):
+        return "''"
+    if not _SIMPLE.match(text):
         raise _Unsupported(text)
-    elif _resolver.resolve(yaml.ScalarNode, text, (True, False)) != _STR_TAG:
-        written = f"'{text}'"  # would read back as a number, bool, null or date
-    else:
-        written = text
-    if len(_SCALARS) < 200_000:
-        _SCALARS[text] = written
-    return written
+    if _resolver.resolve(yaml.ScalarNode, text, (True, False)) != _STR_TAG:
+        return f"'{text}'"  # would read back as a number, bool, null or date
+    return text
 
 
-def _inline(value: Any) -> str:
-    """A value written on its key's line or after '- ': a scalar or an empty collection."""
+_ENDS: dict[str, str] = {}  # string -> how it ends a line (the same names recur a lot)
+
+
+def _end(value: Any, column: int) -> str:
+    """The end of the line of a value written on its key's line or after '- ' (a scalar or an
+    empty collection), from `column` on: the value as written, and the newline."""
     kind = type(value)
     if kind is str:
-        return _SCALARS.get(value) or _scalar(value)
+        end = _ENDS.get(value)
+        if end is None:
+            end = _scalar(value) + "\n"
+            if " " not in value:  # it cannot be folded: the same at any column
+                if len(_ENDS) < 200_000:
+                    _ENDS[value] = end
+            elif column + len(end) > _WIDTH:  # ends past the width: libyaml may fold it
+                raise _Unsupported(value)
+        return end
     if kind is bool:
-        return "true" if value else "false"
+        return "true\n" if value else "false\n"
     if kind is int:
-        return str(value)
+        return f"{value}\n"
     if value is None:
-        return "null"
+        return "null\n"
     if kind is dict and not value:
-        return "{}"
+        return "{}\n"
     if kind is list and not value:
-        return "[]"
+        return "[]\n"
     raise _Unsupported(kind.__name__)
 
 
-def _mapping(data: dict, indent: int, out: list[str]) -> None:
-    pad = " " * indent
-    for key in sorted(data):
-        if type(key) is not str or len(key) > _MAX_SIMPLE_KEY:
-            raise _Unsupported(repr(key))
+class _Indent:
+    """One indentation level of the output. Rendered objects repeat a few mapping shapes (the
+    same keys in the same order: metadata, labels, a rule...), so each shape met at a level is
+    planned once - keys checked, sorted and written out with their pad - and reused: a tuple of
+    the keys per mapping instead of a sort and a key's look-up, check and formatting per key."""
+
+    __slots__ = ("pad", "first_pad", "dash", "width", "plans", "inner", "items")
+
+    def __init__(self, width: int, first_pad: str | None = None) -> None:
+        self.width = width
+        self.pad = " " * width
+        self.first_pad = self.pad if first_pad is None else first_pad  # '  - ' in a sequence item
+        self.dash = self.pad + "- "  # starts a sequence item: as wide as the next level's pad
+        # keys in insertion order -> (key, 'pad key: ', 'pad key:\n') in sorted key order
+        self.plans: dict[tuple, list[tuple[str, str, str]]] = {}
+        # made when first needed: the level of a nested mapping, and of a sequence item's mapping
+        # (two spaces in, its first key after the '- ' of the sequence at this level)
+        self.inner: _Indent | None = None
+        self.items: _Indent | None = None
+
+    def nest(self) -> _Indent:
+        self.inner = _Indent(self.width + 2)
+        return self.inner
+
+    def nest_items(self) -> _Indent:
+        self.items = _Indent(self.width + 2, self.dash)
+        return self.items
+
+    def plan(self, keys: tuple) -> list[tuple[str, str, str]]:
+        """The lines' starts of a mapping with these keys; _Unsupported for a key not written
+        plain on its line (not a string, too long, or a string the fast path refuses)."""
+        for key in keys:
+            if type(key) is not str or len(key) > _MAX_SIMPLE_KEY:
+                raise _Unsupported(repr(key))
+        starts = [(key, f"{self.pad if index else self.first_pad}{_scalar(key)}:")
+                  for index, key in enumerate(sorted(keys))]
+        plan = [(key, f"{start} ", f"{start}\n") for key, start in starts]
+        if len(self.plans) < 10_000:
+            self.plans[keys] = plan
+        return plan
+
+
+_TOP = _Indent(0)
+
+
+def _forget_dump_caches() -> None:
+    """What dump() learnt, forgotten: bench/yaml_bench.py times dumps as a fresh compile runs them."""
+    _ENDS.clear()
+    _TOP.plans.clear()
+    _TOP.inner = _TOP.items = None
+
+
+def _mapping(data: dict, level: _Indent, out: list[str]) -> None:
+    keys = tuple(data)
+    for key, head, opens in level.plans.get(keys) or level.plan(keys):
         value = data[key]
         kind = type(value)
-        if kind is dict and value:
-            out.append(f"{pad}{_SCALARS.get(key) or _scalar(key)}:\n")
-            _mapping(value, indent + 2, out)
+        if kind is str:  # most values: the cache read here saves _end's call and type tests
+            out.append(head)
+            out.append(_ENDS.get(value) or _end(value, len(head)))
+        elif kind is dict and value:
+            out.append(opens)
+            _mapping(value, level.inner or level.nest(), out)
         elif kind is list and value:
-            out.append(f"{pad}{_SCALARS.get(key) or _scalar(key)}:\n")
-            _sequence(value, indent, out)  # block sequences in a mapping are not indented
+            out.append(opens)
+            _sequence(value, level, out)  # block sequences in a mapping are not indented
         else:
-            out.append(f"{pad}{_SCALARS.get(key) or _scalar(key)}: {_inline(value)}\n")
+            out.append(head)
+            out.append(_end(value, len(head)))
 
 
-def _sequence(items: list, indent: int, out: list[str]) -> None:
-    pad = " " * indent
+def _sequence(items: list, level: _Indent, out: list[str]) -> None:
+    dash = level.dash
     for item in items:
         kind = type(item)
         if kind is dict and item:
-            start = len(out)
-            _mapping(item, indent + 2, out)
-            out[start] = f"{pad}- {out[start][indent + 2:]}"
+            _mapping(item, level.items or level.nest_items(), out)
         elif kind is list and item:
             raise _Unsupported("nested list")
         else:
-            out.append(f"{pad}- {_inline(item)}\n")
+            out.append(dash)
+            out.append(_end(item, len(dash)))
 
 
 def _fast_document(data: dict) -> str:
     if not data:
         return "{}\n"
     out: list[str] = []
-    _mapping(data, 0, out)
+    _mapping(data, _TOP, out)
     return "".join(out)
 
 

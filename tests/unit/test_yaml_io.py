@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from compiler.load import yaml_io
@@ -54,3 +54,53 @@ def test_any_document_matches_pyyaml(document):
 def test_output_reads_back_as_the_input(document):
     """Whatever path wrote it, the YAML means the same data."""
     assert yaml_io.load(yaml_io.dump(document)) == document
+
+
+# Few keys, so that mappings of one shape (the same keys, in any order) recur at several depths
+# and in sequences, as in rendered objects; ints and a refused string among them.
+SHAPE_KEYS = st.sampled_from(["a", "b", "kind", "true", "a b", 1])
+SHAPED = st.recursive(
+    SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(SHAPE_KEYS, inner, max_size=3),
+    max_leaves=10)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(SHAPE_KEYS, SHAPED, max_size=3), min_size=1, max_size=5))
+def test_documents_sharing_shapes_match_pyyaml(documents):
+    """What the fast path plans for one mapping's keys and reuses for the next (per indent)
+    writes every later document exactly as PyYAML does, from empty caches on."""
+    yaml_io._forget_dump_caches()
+    for document in documents:
+        assert yaml_io.dump(document) == yaml_io.dump_pyyaml(document)
+
+
+def test_one_shape_in_other_orders_depths_and_sequences():
+    """A plan is per indent: the same keys at another depth, first in a sequence item or in
+    another insertion order are written with their own pad and in sorted order."""
+    document = {"meta": {"kind": "y", "name": "x"}, "list": [{"kind": "y", "name": "x"}, "z"],
+                "spec": {"meta": {"kind": "y", "name": "x"}, "items": [{"name": "x", "kind": "y"}, {"kind": "y"}]}}
+    expected = ("list:\n- kind: y\n  name: x\n- z\nmeta:\n  kind: y\n  name: x\nspec:\n  items:\n"
+                "  - kind: y\n    name: x\n  - kind: y\n  meta:\n    kind: y\n    name: x\n")
+    yaml_io._forget_dump_caches()
+    assert yaml_io.dump_pyyaml(document) == expected
+    assert yaml_io.dump(document) == expected
+    assert yaml_io.dump(document) == expected  # again, from the plans made the first time
+
+
+def test_a_cron_schedule_takes_the_fast_path():
+    """CronJobs' schedules have spaces and '*'; PyYAML writes them plain, and so does the fast path."""
+    document = {"spec": {"schedule": "0 2 * * *", "jobTemplate": {"items": ["5 4 * * sun", "a  b *"]}}}
+    assert yaml_io._fast_document(document) == yaml_io.dump_pyyaml(document)
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.text("k-", min_size=1, max_size=110), depth=st.integers(0, 5),
+       value=st.lists(st.sampled_from(["ab", "a*", "1", "", "xyz-xyz-xyz"]), min_size=1, max_size=40).map(" ".join))
+@example(key="k", value="ab " * 40 + "x", depth=0)
+def test_values_with_spaces_near_the_width_match_pyyaml(key, value, depth):
+    """A plain or quoted value is folded by libyaml at a space past column 120: the fast path writes
+    only values that end before it, wherever their key and depth put them."""
+    document: dict = {key: value, "l": [value]}
+    for level in range(depth):
+        document = {"n": [document]} if level % 2 else {"m": document}
+    assert yaml_io.dump(document) == yaml_io.dump_pyyaml(document)
