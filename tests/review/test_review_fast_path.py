@@ -116,15 +116,7 @@ def spied(monkeypatch):
 @pytest.mark.parametrize("jsonnet", [True, False], ids=["with-jsonnet", "yaml-only"])
 @pytest.mark.parametrize("seed", range(6))
 def test_fast_review_equals_full_review_on_random_edits(tmp_path, crds, spied, seed, jsonnet):
-    rng = random.Random(seed * 2 + jsonnet)
-    repo = SpecRepo.create(tmp_path / "repo")
-    if not jsonnet:  # Jsonnet tenants gone from both revisions: the keyed path applies
-        remove_jsonnet(repo)
-    edits = rng.sample(EDITS, 2)
-    for edit in edits:
-        edit(repo, rng)
-    fast, full = outcome(repo, crds, shared=True), outcome(repo, crds, shared=False)
-    assert fast == full, [e.__name__ for e in edits]
+    fast = fast_and_full_agree(tmp_path / "repo", crds, random.Random(seed * 2 + jsonnet), jsonnet)
     verdict, _ = fast
     assert spied["keyed"] == [verdict == "reviewed"], "keyed whenever both compile (no CRD folder changed)"
 
@@ -144,6 +136,20 @@ def test_keyed_review_equals_full_review_for_each_edit(tmp_path, crds, spied, ed
     assert fast == full
     assert spied["keyed"] == [fast[0] == "reviewed"]
     assert (fast[0] == "failed") == (edit is break_tenant)
+
+
+def fast_and_full_agree(root, crds, rng: random.Random, jsonnet: bool) -> tuple[str, object]:
+    """A copy of the example tenants (without Jsonnet unless `jsonnet`) edited by two random
+    edits: the fast review's outcome, which must be the full review's."""
+    repo = SpecRepo.create(root)
+    if not jsonnet:
+        remove_jsonnet(repo)
+    edits = rng.sample(EDITS, 2)
+    for edit in edits:
+        edit(repo, rng)
+    fast, full = outcome(repo, crds, shared=True), outcome(repo, crds, shared=False)
+    assert fast == full, [e.__name__ for e in edits]
+    return fast
 
 
 def remove_jsonnet(repo: SpecRepo) -> None:
@@ -200,15 +206,7 @@ def test_shared_review_equals_full_review_on_random_edits(tmp_path, crds, spied,
     shared one does: the same review or failures as two full compiles."""
     monkeypatch.setattr(snapshot, "compile_keyed", lambda *args: None)
     for seed in range(3):
-        rng = random.Random(100 + seed * 2 + jsonnet)
-        repo = SpecRepo.create(tmp_path / f"repo-{seed}")
-        if not jsonnet:
-            remove_jsonnet(repo)
-        edits = rng.sample(EDITS, 2)
-        for edit in edits:
-            edit(repo, rng)
-        fast, full = outcome(repo, crds, shared=True), outcome(repo, crds, shared=False)
-        assert fast == full, [e.__name__ for e in edits]
+        fast = fast_and_full_agree(tmp_path / f"repo-{seed}", crds, random.Random(100 + seed * 2 + jsonnet), jsonnet)
         head_failed = fast[0] == "failed" and "head" in [role for role, _ in fast[1]]
         if not jsonnet and not head_failed:
             assert spied["derived"][-1], "the base's spec files are the head's but for those that differ"
