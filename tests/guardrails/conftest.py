@@ -90,6 +90,21 @@ class Guarded:
         self.apply([o for p, o in sorted(objects.items()) if "/_platform/" in p and o["kind"].startswith("Validating")])
         self.installed = (id(result), cluster)
         self.wait_enforced(namespaces[0]["metadata"]["name"])
+        self.wait_aggregated(namespaces[0]["metadata"]["name"])
+
+    def wait_aggregated(self, namespace: str, timeout: float = 60) -> None:
+        """The clusterrole-aggregation controller copies MEMBER_CRD_ROLE's rules into `edit` in
+        its own time: wait until the API server's RBAC lets POD_GROUP_WRITER create PodGroups
+        (a PodGroup case run before that was refused by RBAC, not by a guardrail)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.kubectl("auth", "can-i", "create", "podgroups.scheduling.volcano.sh", "-n", namespace,
+                                  "--as", POD_GROUP_WRITER, check=False)
+            if result.returncode == 0 and result.stdout.strip() == "yes":
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{POD_GROUP_WRITER} still cannot create PodGroups after {timeout}s")
+            time.sleep(0.5)
 
     def wait_enforced(self, namespace: str, timeout: float = 60) -> None:
         """The admission plugin picks policies and bindings up from informers: wait until a
