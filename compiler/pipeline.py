@@ -238,8 +238,6 @@ def _spec_digest(source: Source) -> str:
     return source.path + ":" + source.digest
 
 
-
-
 def _spec_digests(specs: Specs) -> tuple[str, dict[str, str]]:
     """What unit keys take of the specs: the platform file's digest, and each tenant's."""
     return _spec_digest(specs.platform_source), {t.tenant.name: _spec_digest(t.source) for t in specs.tenants}

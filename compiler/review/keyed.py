@@ -60,7 +60,7 @@ class KeyedObjects(Mapping[str, dict]):
     revision does not have, rendered and validated) and the common units', in path order.
     Reading anything but `differing` renders the common units."""
 
-    def __init__(self, differing: dict[str, dict], common: CommonUnits):
+    def __init__(self, differing: Mapping[str, dict], common: CommonUnits):
         self.differing = differing
         self._common = common
         self._all: dict[str, dict] | None = None

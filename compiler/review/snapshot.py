@@ -179,7 +179,7 @@ def _compile_keyed(out: Compiled, todo: list[Revision], crds: Crds | None, crd_d
         return False
     snapshots, common = keyed
     for role, snapshot in snapshots.items():
-        snapshot.objects = KeyedObjects(dict(snapshot.objects), common)
+        snapshot.objects = KeyedObjects(snapshot.objects, common)  # from_result made it a plain dict
         out.snapshots[role], out.cached[role] = snapshot, False
     return True
 
