@@ -262,7 +262,7 @@ def bench_size(tenants: int, kapitan: Path, runs: int, crd_dirs: list[Path], scr
     ours_root, theirs_root = scratch / f"tenantc-{tenants}", scratch / f"kapitan-{tenants}"
     make_repo(ours_root, tenants)
     write_kapitan_project(theirs_root, tenants)
-    kapitan_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    kapitan_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}
     ours = Side("tenantc compile (CLI)")
     variants = kapitan_variants(kapitan, tenants)
     theirs = [Side(f"kapitan compile ({variant})") for variant, _ in variants]

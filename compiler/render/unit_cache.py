@@ -67,7 +67,21 @@ def unit_key(*parts: str) -> str:
 PARTS = ("objects", "files")  # what a stored unit holds, each read on its own
 FLUSH_BYTES = 16 << 20  # units queued for the cache file are written once they reach this size
 Reader = Callable[[str], "dict[str, Any] | None"]  # reads a stored unit's objects or files; None: damaged
-SAFE_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,250}\.yaml$")  # what renderers name files
+_FILE_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,250}\.yaml"  # what renderers name files
+# Whole names, newline-separated (no name can hold one): `$` would let "x.yaml\n" through.
+_FILE_NAMES = re.compile(rf"{_FILE_NAME}(?:\n{_FILE_NAME})*")
+
+
+def safe_file_names(names: object) -> bool:
+    """A list of plain file names, as renderers name files. The cache is untrusted and holds one
+    name per rendered file (about 30 per tenant), so they are matched in one pass."""
+    if not isinstance(names, list):
+        return False
+    try:
+        joined = "\n".join(names)
+    except TypeError:  # not all strings
+        return False
+    return not names or _FILE_NAMES.fullmatch(joined) is not None
 
 
 @dataclass
@@ -88,7 +102,7 @@ class UnitMeta:
         shapes this class writes raises ValueError (and the cache is treated as empty)."""
         data = json.loads(text)
         names, summary, unchecked = data["names"], data["summary"], data.get("unchecked", [])
-        if not (isinstance(names, list) and all(isinstance(n, str) and SAFE_FILE_NAME.match(n) for n in names)
+        if not (safe_file_names(names)
                 and isinstance(summary, dict) and isinstance(unchecked, list)):
             raise ValueError("a cached unit with file names or data tenantc does not write")
         return cls(names, summary, unchecked)
@@ -237,5 +251,4 @@ def _plausible(content: object, names: list[str], value_type: type) -> bool:
     """A stored unit's objects or files as `put` stores them: the unit's file names (plain
     ones) to objects or bytes."""
     return (isinstance(content, dict) and len(content) == len(names) and set(content) == set(names)
-            and all(isinstance(n, str) and SAFE_FILE_NAME.match(n) and isinstance(v, value_type)
-                    for n, v in content.items()))
+            and safe_file_names(list(content)) and all(isinstance(v, value_type) for v in content.values()))

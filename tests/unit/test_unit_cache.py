@@ -2,6 +2,7 @@
 returns and writes is byte for byte what a compile without the cache gives."""
 from __future__ import annotations
 
+import json
 import marshal
 import sqlite3
 
@@ -10,6 +11,7 @@ from helpers import crd_dirs, replace_once, snapshot
 from compiler.identity import RenderedPath
 from compiler.kinds import PLATFORM_DIR
 from compiler.pipeline import CACHE_DIR, compile_repo, write_rendered
+from compiler.render.unit_cache import safe_file_names
 
 
 def _compile(repo, **kwargs):
@@ -130,3 +132,30 @@ def test_a_renamed_spec_file_is_not_served_with_its_old_source_annotation(repo):
     (repo / "tenants/vision.yaml").rename(repo / "tenants/vision.yml")
     result = _compile(repo)
     assert b"tenants/vision.yml" in result.files["gpu-east/vision/namespace-vision.yaml"]
+
+
+def test_cached_file_names_a_renderer_would_not_write_make_the_cache_empty(repo):
+    """The cache is untrusted: a stored unit naming a file outside plain `*.yaml` names (a path,
+    a trailing newline, which a `$`-anchored pattern let through) is not served; the compile
+    renders afresh and its files are the renderers' own."""
+    path = "gpu-east/vision"
+    first = _compile(repo)
+    key = first.files.units[path].key
+    for bad in ("../escape.yaml", "namespace-vision.yaml\n", "x.yml"):
+        db = sqlite3.connect(repo / CACHE_DIR / "units.sqlite")
+        meta = json.loads(db.execute("SELECT meta FROM units WHERE key = ?", (key,)).fetchone()[0])
+        meta["names"] = sorted(meta["names"] + [bad])
+        db.execute("UPDATE units SET meta = ? WHERE key = ?", (json.dumps(meta), key))
+        db.commit()
+        db.close()
+        again = _compile(repo)
+        assert again.units_rendered == first.units_rendered, bad
+        assert dict(again.files) == dict(first.files), bad
+        assert not any(bad in name for name in again.files), bad
+
+
+def test_safe_file_names_takes_only_lists_of_plain_yaml_names():
+    assert safe_file_names([]) and safe_file_names(["a.yaml", "b-c.d_e.yaml"])
+    for bad in (["a.yaml\n"], ["a.yaml", "\nb.yaml"], ["../a.yaml"], [".a.yaml"], ["a.yaml", ""], ["a.yml"],
+                [1], "a.yaml", None, ["a/b.yaml"]):
+        assert not safe_file_names(bad), bad
