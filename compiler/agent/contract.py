@@ -96,7 +96,7 @@ def _flow(text: str) -> tuple[str, list[str]]:
     name, _, after = text.partition(":")
     deps = after.split(",") if after else []
     for part in (name, *deps):
-        if not _DNS_LABEL.match(part):
+        if not _DNS_LABEL.fullmatch(part):
             raise argparse.ArgumentTypeError(f"{text!r}: {part!r} is not a JobTemplate name (DNS-1123 label)")
     return name, deps
 

@@ -30,7 +30,7 @@ class DatasetError(Exception):
 
 def parse_percentage(text: str) -> float:
     """'95.0%' -> 95.0; also '95', '0.00 %'. Raises ValueError for anything else."""
-    match = _PERCENT.match(text)
+    match = _PERCENT.fullmatch(text)
     if not match:
         raise ValueError(f"not a percentage: {text!r}")
     value = float(match.group(1))

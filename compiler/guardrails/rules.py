@@ -67,7 +67,7 @@ def registry_prefix(entry: str) -> str:
     """'registry.example.com/ml' -> 'registry.example.com/ml/': the prefix an image must start
     with. The match ends at a path boundary, so 'registry.example.com' never admits
     'registry.example.com.evil/x' nor 'registry.example.com:5000/x' (another registry)."""
-    if not _REGISTRY.match(entry):
+    if not _REGISTRY.fullmatch(entry):
         raise RegistryError(f"'{entry}' is not a registry prefix")
     return entry if entry.endswith("/") else entry + "/"
 
@@ -81,7 +81,7 @@ def host_pattern(pattern: str) -> str:
     """An ingress host pattern: an exact host or '*.' followed by one (a wildcard for exactly
     one leading DNS label, as Ingress hosts mean it)."""
     rest = pattern[2:] if pattern.startswith("*.") else pattern
-    if not _DNS_NAME.match(rest) or "." not in rest and pattern.startswith("*."):
+    if not _DNS_NAME.fullmatch(rest) or "." not in rest and pattern.startswith("*."):
         raise HostPatternError(f"'{pattern}' is not a host or '*.' followed by a host")
     return pattern
 

@@ -70,7 +70,7 @@ def clean_crd(crd: dict) -> dict:
 def crd_file(crd: dict) -> str | None:
     """`<group>/<name>.yaml`, or None when the server's names could not be a safe file name."""
     name, group = (crd.get("metadata") or {}).get("name", ""), (crd.get("spec") or {}).get("group", "")
-    if not (_DNS_SUBDOMAIN.match(name) and _DNS_SUBDOMAIN.match(group)) or len(name) > 253:
+    if not (_DNS_SUBDOMAIN.fullmatch(name) and _DNS_SUBDOMAIN.fullmatch(group)) or len(name) > 253:
         return None
     return f"{group}/{name}.yaml"
 

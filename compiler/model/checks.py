@@ -26,13 +26,13 @@ MAX_IMAGE = 255  # what the runtimes accept for a whole reference
 
 
 def check_email(value: str) -> str:
-    if not EMAIL_RE.match(value):
+    if not EMAIL_RE.fullmatch(value):
         raise ValueError(f"'{value}' is not an e-mail address (write e.g. mei@example.com)")
     return value
 
 
 def check_image(value: str) -> str:
-    if len(value) > MAX_IMAGE or not IMAGE_RE.match(value):
+    if len(value) > MAX_IMAGE or not IMAGE_RE.fullmatch(value):
         raise ValueError(f"'{value}' is not an image reference (write registry/path/name:tag, e.g. "
                          "registry.example.com/ml/train:1.4; no '..', spaces or upper-case path)")
     return value
@@ -126,7 +126,7 @@ def check_host_pattern(value: str) -> str:
         rest = rest.replace(placeholder, "")
     if "{" in rest or "}" in rest:
         raise ValueError(f"'{value}' has a placeholder other than {{user}} and {{tenant}} (the only two there are)")
-    if not _HOST_TEXT.match(rest):
+    if not _HOST_TEXT.fullmatch(rest):
         raise ValueError(f"'{value}' is not a host name pattern (lower-case letters, digits, '-', '.')")
     return value
 

@@ -93,7 +93,7 @@ CountField = Annotated[
 def check_dns_label(value: str, max_len: int = 63) -> str:
     if len(value) > max_len:
         raise ValueError(f"'{value}' is {len(value)} characters; at most {max_len} allowed")
-    if not DNS1123_LABEL.match(value):
+    if not DNS1123_LABEL.fullmatch(value):
         raise ValueError(
             f"'{value}' is not a DNS-1123 label (lowercase letters, digits and '-', "
             "starting and ending with a letter or digit)"

@@ -25,7 +25,7 @@ CRON_RE = re.compile(r"^(@(hourly|daily|weekly|monthly|yearly)|(\S+\s+){4}\S+)$"
 
 
 def _check_cron(value: str) -> str:
-    if not CRON_RE.match(value):
+    if not CRON_RE.fullmatch(value):
         raise ValueError(f"'{value}' is not a cron schedule (five fields, e.g. '0 6 * * 1-5')")
     return check_cron(value)
 
@@ -51,7 +51,7 @@ class Mount(Spec):
     @field_validator("uri")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
-        match = _URI_RE.match(value)
+        match = _URI_RE.fullmatch(value)
         if not match or match["scheme"] not in MOUNT_SCHEMES:
             raise ValueError(f"'{value}' is not a supported mount; use one of "
                              + ", ".join(f"{s}://" for s in MOUNT_SCHEMES))

@@ -282,6 +282,6 @@ def _quantity_note(old: Any, new: Any) -> str:
 
 def join(path: str, key: Any) -> str:
     key = str(key)
-    if _PLAIN_KEY.match(key):
+    if _PLAIN_KEY.fullmatch(key):
         return f"{path}.{key}" if path else key
     return f"{path}[{json.dumps(key)}]"

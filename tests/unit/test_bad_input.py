@@ -953,6 +953,9 @@ HOSTILE.update({
     "tenant named like a queue the platform adds": _case("names", [
         ("append", "platform.yaml", "queues", {"name": "batch", "weight": 1}),
         ("write", "tenants/batch.yaml", _minimal_tenant("batch"))], "tenants/batch.yaml", "name", "a platform queue"),
+    # a name validated as a whole string: `$` in a pattern lets a trailing newline through
+    "job name with a trailing newline": _case("names", [("set", VISION, "jobs[0].name", "resnet50-ddp\n")],
+                                              V, "jobs[0].name", "is not a DNS-1123 label"),
     # files: every entry of tenants/ is compiled or reported
     "folder named like a spec file": _case("files", [("mkdir", "tenants/d.yaml")], "tenants/d.yaml", None, "folder"),
     "platform file that is a folder": _case("files", [("remove", "tenants/platform.yaml"),
