@@ -1,0 +1,59 @@
+"""The CLI leaves pydantic's plugins off (they are found by reading the entry points of every
+installed distribution, and tenantc has no use for them), unless the user says otherwise with
+PYDANTIC_DISABLE_PLUGINS. A real plugin, installed as a distribution with a `pydantic` entry
+point (https://docs.pydantic.dev/latest/concepts/plugins/), records whether pydantic loaded it."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Runs the CLI's main (so its settings apply), then builds the spec models as a compile does.
+SCRIPT = """
+import contextlib, io, sys
+from compiler.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    main(["--version"])
+import compiler.model
+"""
+
+
+@pytest.fixture
+def plugin_site(tmp_path: Path) -> Path:
+    """A folder on PYTHONPATH holding one pydantic plugin distribution that leaves a marker file."""
+    site = tmp_path / "site"
+    (site / "marker_plugin-1.0.dist-info").mkdir(parents=True)
+    (site / "marker_plugin-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: marker-plugin\nVersion: 1.0\n")
+    (site / "marker_plugin-1.0.dist-info" / "entry_points.txt").write_text(
+        "[pydantic]\nmarker = marker_plugin:plugin\n")
+    (site / "marker_plugin.py").write_text(
+        "import os, pathlib\n"
+        "pathlib.Path(os.environ['MARKER']).write_text('loaded')\n"
+        "class _Plugin:\n"
+        "    def new_schema_validator(self, *args, **kwargs):\n"
+        "        return None, None, None\n"
+        "plugin = _Plugin()\n")
+    return site
+
+
+def _run(site: Path, marker: Path, **env: str) -> None:
+    base = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    path = os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])
+    subprocess.run([sys.executable, "-c", SCRIPT], check=True, timeout=120,
+                   env={**base, "PYTHONPATH": path, "MARKER": str(marker), **env})
+
+
+def test_the_cli_does_not_load_pydantic_plugins(plugin_site: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    _run(plugin_site, marker)
+    assert not marker.exists()
+
+
+def test_a_user_can_turn_pydantic_plugins_back_on(plugin_site: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    _run(plugin_site, marker, PYDANTIC_DISABLE_PLUGINS="")
+    assert marker.read_text() == "loaded"
