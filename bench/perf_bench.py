@@ -49,7 +49,7 @@ from review_bench import git  # noqa: E402
 
 from compiler.load import yaml_io  # noqa: E402
 
-CLI = "import sys; from compiler.cli import main; sys.argv[0] = 'tenantc'; sys.exit(main())"
+CLI = "import sys; from compiler.cli import console_main; sys.argv[0] = 'tenantc'; sys.exit(console_main())"
 # As a user's installed tenantc runs: from byte code compiled once (main() compiles it first). An
 # inherited PYTHONDONTWRITEBYTECODE would make every process compile each module from source.
 ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},

@@ -10,6 +10,7 @@ error. User errors never show a traceback; set TENANTC_DEBUG=1 to see one.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -157,5 +158,15 @@ def _os_error(exc: OSError, root: object) -> str:
     return safe_text(text, 2000) + " (check that the repository's folders are folders you may write, and try again)"
 
 
+def console_main() -> int:
+    """The `tenantc` command: main(), then every object still alive is frozen out of the cyclic
+    collector's reach. The interpreter's shutdown collects before it frees the modules, and
+    tracing what a 1,000-tenant compile leaves (models, plan, caches) took 0.1 s of a 0.9 s
+    edit. Only for a process that ends next: in-process callers use main()."""
+    code = main()
+    gc.freeze()
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())

@@ -105,7 +105,8 @@ def test_wheel_contents(built):
     data = {n for n in names if not n.endswith(".py") and not n.startswith(info)}
     assert data == {"compiler/py.typed", *(f"compiler/scaffold/templates/{t}" for t in FILES)}
     assert f"Version: {__version__}" in metadata and "License-Expression: Apache-2.0" in metadata
-    assert "tenantc = compiler.cli:main" in entry_points and "tenantc-agent = compiler.agent.main:main" in entry_points
+    assert "tenantc = compiler.cli:console_main" in entry_points
+    assert "tenantc-agent = compiler.agent.main:main" in entry_points
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,6 @@
-"""The CLI leaves pydantic's plugins off (they are found by reading the entry points of every
+"""What the `tenantc` process does around its command.
+
+The CLI leaves pydantic's plugins off (they are found by reading the entry points of every
 installed distribution, and tenantc has no use for them), unless the user says otherwise with
 PYDANTIC_DISABLE_PLUGINS. A real plugin, installed as a distribution with a `pydantic` entry
 point (https://docs.pydantic.dev/latest/concepts/plugins/), records whether pydantic loaded it."""
@@ -57,3 +59,13 @@ def test_a_user_can_turn_pydantic_plugins_back_on(plugin_site: Path, tmp_path: P
     marker = tmp_path / "marker"
     _run(plugin_site, marker, PYDANTIC_DISABLE_PLUGINS="")
     assert marker.read_text() == "loaded"
+
+
+def test_the_console_command_passes_main_s_exit_code_and_freezes_what_is_left(tmp_path: Path) -> None:
+    """`tenantc` (console_main) ends with every object frozen out of the collector's reach, so
+    the interpreter's shutdown does not trace them again; main's exit code is the process's."""
+    code = ("import gc, sys; from compiler.cli import console_main; sys.argv = ['tenantc'] + sys.argv[1:]; "
+            "status = console_main(); print('frozen', gc.get_freeze_count() > 0, file=sys.stderr); sys.exit(status)")
+    for args, status in ((["init", str(tmp_path / "new")], 0), (["compile", "--root", str(tmp_path / "none")], 2)):
+        run = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+        assert run.returncode == status and "frozen True" in run.stderr, (args, run.stderr[-500:])
