@@ -139,19 +139,36 @@ def crd_digest(dirs: list[Path]) -> str:
     return hasher.hexdigest()
 
 
+_WORD_BYTE = re.compile(rb"\w")
+
+
+def mentions(text: bytes, word: bytes) -> bool:
+    r"""Whether `word` (a kind: letters and digits) occurs in `text` as a whole word, as
+    rb"\bword\b" finds it. bytes.find skips through megabytes of CRDs several times faster than
+    a regex of alternatives."""
+    start = text.find(word)
+    while start >= 0:
+        end = start + len(word)
+        word_before = start > 0 and _WORD_BYTE.match(text, start - 1)
+        word_after = end < len(text) and _WORD_BYTE.match(text, end)
+        if not word_before and not word_after:
+            return True
+        start = text.find(word, start + 1)
+    return False
+
+
 def load_crds(dirs: list[Path], cache_dir: Path | None = None, kinds: set[str] | None = None) -> CrdSet:
     """Read the CRDs under `dirs`. Parsed schemas are cached per file by content digest (YAML
     of the Fluid CRDs alone is megabytes; JSON reads back several times faster). With `kinds`
     (the kinds about to be validated), a file whose text never mentions one of those names is
     not parsed at all: a CRD of kind X always spells X, so nothing needed is skipped."""
-    wanted = re.compile(rb"\b(?:" + b"|".join(re.escape(k.encode()) for k in sorted(kinds)) + rb")\b") \
-        if kinds else None
+    wanted = sorted(k.encode() for k in kinds) if kinds else []
     hasher = hashlib.sha256(STRICT_VERSION.encode())
     crds = CrdSet()
     for path in crd_files(dirs):
         raw = path.read_bytes()
         hasher.update(raw)
-        if kinds is not None and (wanted is None or not wanted.search(raw)):
+        if kinds is not None and not any(mentions(raw, name) for name in wanted):
             continue
         cached = cache_dir / f"crd-{hashlib.sha256(STRICT_VERSION.encode() + raw).hexdigest()[:32]}.json" \
             if cache_dir else None

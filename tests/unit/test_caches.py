@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 
 import pytest
 from helpers import CRD_DIR, crd_dirs, replace_once
+from hypothesis import given
+from hypothesis import strategies as st
 
 from compiler.errors import Problems
 from compiler.load.sources import ParsedYamlCache, read_sources
 from compiler.pipeline import CACHE_DIR, compile_repo
-from compiler.validate.crds import load_crds
+from compiler.validate.crds import crd_files, load_crds, mentions
 
 
 def _read(repo):
@@ -69,6 +72,31 @@ def test_crds_loaded_for_some_kinds_have_the_same_schemas(tmp_path, crds):
     assert some.digest == crds.digest, "the digest covers every CRD file, read or not"
     again = load_crds(crd_dirs(), tmp_path, kinds=wanted)  # now from the per-file cache
     assert again.schemas == some.schemas
+
+
+def _whole_word(word: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb"\b" + re.escape(word) + rb"\b")
+
+
+KIND = st.from_regex(rb"\A[A-Za-z][A-Za-z0-9]{0,7}\Z")
+
+
+@given(text=st.binary(max_size=200) | st.lists(st.sampled_from([b"Job", b"Jobs", b"PodGroup", b" ", b"_", b"-", b":",
+                                                                  b"\n", b"kind: ", b"\xff", b"9"]),
+                                                 max_size=30).map(b"".join),
+       word=KIND | st.sampled_from([b"Job", b"PodGroup"]))
+def test_mentions_finds_a_whole_word_as_the_regex_it_replaced(text, word):
+    assert mentions(text, word) == bool(_whole_word(word).search(text))
+
+
+@pytest.mark.skipif(not CRD_DIR.is_dir(), reason="the upstream CRDs are not beside the checkout")
+def test_mentions_agrees_with_the_regex_on_the_upstream_crds():
+    kinds = [b"Queue", b"Job", b"Dataset", b"JindoRuntime", b"Application", b"DataLoad", b"PodGroup", b"Command",
+             b"Namespace", b"Thin", b"ThinRuntime", b"AppProject", b"Nothing"]
+    files = [path.read_bytes() for path in crd_files(crd_dirs())]
+    found = {(i, k) for i, raw in enumerate(files) for k in kinds if mentions(raw, k)}
+    assert found == {(i, k) for i, raw in enumerate(files) for k in kinds if _whole_word(k).search(raw)}
+    assert 0 < len(found) < len(files) * len(kinds)
 
 
 def test_compile_with_warm_caches_equals_cold_compile(repo):
