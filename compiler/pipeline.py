@@ -37,7 +37,15 @@ from compiler.validate.crds import (
 )
 from compiler.validate.engine import default_engine
 from compiler.write import serialize_checked
-from compiler.write.tree import Staleness, TreeWriter, WriteResult, committed_cache_problems, digest, folder_problems
+from compiler.write.tree import (
+    Staleness,
+    TreeWriter,
+    WriteResult,
+    committed_cache_problems,
+    digest,
+    folder_problems,
+    tree_link_problems,
+)
 
 RENDERED_DIR = "rendered"
 CACHE_DIR = ".tenantc-cache"
@@ -149,6 +157,8 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | No
     with collector_paused():
         clock, problems = _Clock(), Problems()
         problems.extend(folder_problems(root, (RENDERED_DIR, CACHE_DIR) if serialize else ()))
+        if serialize and not problems:  # a cluster folder the writer would rename units into
+            problems.extend(tree_link_problems(root / RENDERED_DIR, RENDERED_DIR))
         problems.extend(committed_cache_problems(root, CACHE_DIR))
         problems.raise_if_any()  # before the caches under CACHE_DIR are read or written
         specs, plan = (planned.specs, planned.plan) if planned else _plan(root, problems, clock, sources)

@@ -19,6 +19,7 @@ in place short of a file watcher).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -32,6 +33,7 @@ from pathlib import Path
 
 from compiler.errors import CompileError, Problem
 from compiler.identity import RenderedPath, unit_folder
+from compiler.write.readback import TreeReader
 
 JOURNAL = "journal.json"
 STAMP_SETTLED_NS = 2_000_000_000  # how old a folder's mtime must be to stand for its names
@@ -59,6 +61,20 @@ def folder_problems(root: Path, names: tuple[str, ...]) -> list[Problem]:
             problems.append(Problem(name, "", "is a file where tenantc keeps a folder",
                                     f"move or delete the file {name}, then compile again"))
     return problems
+
+
+def tree_link_problems(out: Path, shown: str) -> list[Problem]:
+    """Symlinks among rendered/'s cluster folders: the writer renames unit folders into a cluster
+    folder, so through a symlink it would write, and move away, whatever lies where it leads.
+    (A symlinked unit folder or file is only moved away as a link, and `check` reads none.)"""
+    if not out.is_dir() or out.is_symlink():  # rendered/ itself: folder_problems
+        return []
+    with os.scandir(out) as tops:
+        links = sorted(top.name for top in tops if top.is_symlink())
+    return [Problem(f"{shown}/{name}", "", "is a symlink; tenantc writes the folders of rendered/ itself and "
+                    "would write wherever it leads",
+                    f"remove the link: rm {shown}/{name}; tenantc then writes a real folder there")
+            for name in links]
 
 
 def committed_cache_problems(root: Path, cache_dir: str) -> list[Problem]:
@@ -192,8 +208,8 @@ def _tree_listing(out: Path) -> tuple[set[str], set[str]]:
     if not out.is_dir():
         return units, strays
     with os.scandir(out) as tops:
-        for top in tops:
-            if not top.is_dir() or top.name.startswith("."):
+        for top in tops:  # a symlinked cluster folder is not followed: its units are missing
+            if not top.is_dir(follow_symlinks=False) or top.name.startswith("."):
                 continue
             if top.name.startswith("_"):
                 units.add(top.name)
@@ -286,7 +302,8 @@ class TreeWriter:
         return result
 
     def compare(self, files: Mapping[str, bytes], units: set[str] | None = None) -> Staleness:
-        """What differs between `files` and the tree on disk (reads every file: the truth).
+        """What differs between `files` and the tree on disk (reads every file: the truth, but
+        never past a symlink or beyond the compile's own bytes: compiler.write.readback).
         With `units`, only those unit folders on disk are compared (`files` holds theirs).
         One unit folder at a time: its files on disk beside the compile's."""
         result = Staleness()
@@ -295,19 +312,19 @@ class TreeWriter:
         present, strays = _tree_listing(self.out)
         if units is not None:
             present &= units
-        for unit in sorted(set(desired) | present):
-            on_disk = {}
-            if unit in present:
-                for entry in os.scandir(self.out / unit):
-                    if entry.is_file():
-                        on_disk[entry.name] = Path(entry.path).read_bytes()
-            wanted = unit_files(files, unit, desired[unit]) if unit in desired else {}
-            for name, content in wanted.items():
-                if name not in on_disk:
-                    result.missing.append(f"{unit}/{name}")
-                elif on_disk[name] != content:
-                    result.differing.append(f"{unit}/{name}")
-            result.extra += [f"{unit}/{name}" for name in on_disk if name not in wanted]
+        with contextlib.ExitStack() as stack:
+            reader = stack.enter_context(TreeReader(self.out)) if present else None
+            for unit in sorted(set(desired) | present):
+                wanted = unit_files(files, unit, desired[unit]) if unit in desired else {}
+                if reader is None or unit not in present:
+                    result.missing += [f"{unit}/{name}" for name in wanted]
+                    continue
+                found = reader.compare_unit(unit, wanted)
+                if found.not_a_folder and not wanted:
+                    result.extra.append(unit)
+                result.missing += [f"{unit}/{name}" for name in found.missing]
+                result.differing += [f"{unit}/{name}" for name in found.differing]
+                result.extra += [f"{unit}/{name}" for name in found.extra]
         result.extra = sorted(set(result.extra) | strays)
         result.missing.sort()
         result.differing.sort()

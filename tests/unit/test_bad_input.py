@@ -867,6 +867,9 @@ HOSTILE: dict[str, Case] = {
     "rendered/ symlinked out of the repository": _case("escape", [
         ("remove", "rendered"), ("symlink", "rendered", "{outside}/victim")], "rendered/", None,
         "leading out of the repository"),
+    "cluster folder of rendered/ symlinked out of the repository": _case("escape", [
+        ("remove", "rendered/gpu-east"), ("symlink", "rendered/gpu-east", "{outside}/victim")], "rendered/gpu-east",
+        None, "is a symlink"),
     ".tenantc-cache symlinked out of the repository": _case("escape", [
         ("remove", ".tenantc-cache"), ("symlink", ".tenantc-cache", "{outside}/victim")], ".tenantc-cache/", None,
         "leading out of the repository"),
@@ -1060,7 +1063,8 @@ HOSTILE.update({
 # The contract holds for every command that reads the specs: `check` on a few of them.
 HOSTILE.update({f"check: {name}": dataclasses.replace(HOSTILE[name], command="check") for name in [
     "integer of 5,000 digits", "anchor inside its own mapping", "FIFO (never opened)",
-    "tenant file symlinked out of the repository", "host pattern '{user.__class__}.nb.example.com' (format-string "
+    "tenant file symlinked out of the repository", "cluster folder of rendered/ symlinked out of the repository",
+    "host pattern '{user.__class__}.nb.example.com' (format-string "
     "injection)", "ESC (terminal escape) in a display name", "egress to 0.0.0.0/0"]})
 # ... and `review` (the working tree against the unedited HEAD), as a pull request meets it.
 HOSTILE.update({f"review: {name}": dataclasses.replace(HOSTILE[name], command="review") for name in [

@@ -215,6 +215,62 @@ def test_compare_lists_missing_extra_and_differing(tree):
     assert not tree.compare(snapshot(tree.out)).stale
 
 
+def test_compare_follows_no_symlink_out_of_the_tree(tree, tmp_path):
+    """rendered/ comes from the pull request: a unit folder or file that is a symlink to the very
+    bytes the compile wants is still no file tenantc wrote, and is not read (it would read, and
+    pass, whatever the link leads to)."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "a.yaml").write_bytes(OLD["east/beta/a.yaml"])
+    shutil.rmtree(tree.out / "east/beta")
+    (tree.out / "east/beta").symlink_to(outside)  # a unit folder
+    (outside / "a-west.yaml").write_bytes(OLD["west/alpha/a.yaml"])
+    (tree.out / "west/alpha/a.yaml").unlink()
+    (tree.out / "west/alpha/a.yaml").symlink_to(outside / "a-west.yaml")  # a file
+    (tree.out / "west/stray").symlink_to(outside)  # a unit folder nothing renders
+    staleness = tree.compare(OLD)
+    assert staleness.differing == ["east/beta/a.yaml", "west/alpha/a.yaml"]
+    assert staleness.extra == ["west/stray"] and staleness.missing == []
+
+
+def test_compare_reads_no_more_than_the_compile_wrote(tree):
+    """A file of 64 MiB where the compile wants a few bytes costs a few bytes of memory, and a
+    FIFO where it wants a file is never opened (reading it would wait for a writer forever)."""
+    import tracemalloc
+
+    with open(tree.out / "east/alpha/a.yaml", "wb") as big:
+        big.truncate(64 << 20)
+    os.mkfifo(tree.out / "east/alpha/b.yaml.fifo")
+    (tree.out / "east/alpha/b.yaml").unlink()
+    os.mkfifo(tree.out / "east/alpha/b.yaml")
+    tracemalloc.start()
+    try:
+        staleness = tree.compare(OLD)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert staleness.differing == ["east/alpha/a.yaml", "east/alpha/b.yaml"]
+    assert staleness.extra == ["east/alpha/b.yaml.fifo"]
+    assert peak < 1 << 20, peak
+
+
+def test_a_symlinked_cluster_folder_is_refused_before_anything_is_written(repo, tmp_path, capsys):
+    """Units are renamed into their cluster folder: through a symlink that would write (and move
+    away) folders wherever it leads. The compile refuses (exit 2), naming the link; the target
+    is untouched."""
+    assert main(["compile", "--root", str(repo)]) == 0
+    outside = tmp_path / "outside"
+    shutil.move(repo / "rendered/gpu-east", outside)
+    (repo / "rendered/gpu-east").symlink_to(outside)
+    (outside / "vision/keep.yaml").write_bytes(b"mine\n")
+    before = snapshot(outside)
+    assert main(["compile", "--root", str(repo)]) == 2
+    assert main(["check", "--root", str(repo)]) == 2
+    assert capsys.readouterr().err.count("error: rendered/gpu-east: is a symlink") == 2
+    assert snapshot(outside) == before
+    assert (repo / "rendered/gpu-east").is_symlink()
+
+
 def _reversed_keys(data):
     """The same data with every mapping's keys in reverse order."""
     if isinstance(data, dict):
