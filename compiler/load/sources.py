@@ -155,8 +155,8 @@ class ParsedYamlCache:
         if len(raw) > limits.COUNT_FIRST_BYTES and yaml_io.more_nodes_than(raw, limits.MAX_VALUES):
             return None, [limits.LimitProblem("", f"holds more than {limits.MAX_VALUES} values (the cap)",
                                               "keep spec files small; tenant files are a few hundred lines")]
-        data = yaml_io.load(raw)
-        inspection = limits.inspect(data)
+        data, shape = yaml_io.load_shaped(raw)
+        inspection = limits.inspect_loaded(raw, data, shape)
         if inspection.json_exact:  # within the caps, and JSON gives the same data back
             self.entries[digest] = data
             self.dirty = True

@@ -7,11 +7,15 @@ Output is deterministic: sorted keys, block style, no aliases, no timestamps.
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from compiler.load.limits import MAX_INT
 
 try:  # the seam: libyaml when the wheel has it
     from yaml import CSafeDumper as _Dumper
@@ -32,14 +36,30 @@ class _NoAliasDumper(_Dumper):
         return True
 
 
+@dataclass(frozen=True)
+class Shape:
+    """What the fast path saw while it built a document: how deep its containers nest (the
+    root container is level 1), and whether it is ordinary: string keys only, and scalars that
+    JSON gives back as they are and that fit an object (str, bool, None, ints within 64 bits,
+    finite floats). No alias either (the fast path takes none), so nothing counts twice."""
+
+    levels: int
+    ordinary: bool
+
+
 def load(text: str | bytes) -> Any:
     """The data of one YAML document, exactly as `load_pyyaml` gives it (or raises)."""
+    return load_shaped(text)[0]
+
+
+def load_shaped(text: str | bytes) -> tuple[Any, Shape | None]:
+    """`load`, with the document's Shape when the fast path built it (None when PyYAML did)."""
     if _CParser is None:  # pragma: no cover - no libyaml: no events to build from
-        return load_pyyaml(text)
+        return load_pyyaml(text), None
     try:
         return _load_fast(text)
     except Exception:  # unusual input or an error: PyYAML gives its own data or error
-        return load_pyyaml(text)
+        return load_pyyaml(text), None
 
 
 def load_pyyaml(text: str | bytes) -> Any:
@@ -259,8 +279,8 @@ class _Unusual(Exception):
 # What a plain scalar may resolve to here; the rest ('<<', '=') mean something to PyYAML's
 # mapping constructor and are left to it.
 _PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "timestamp"))
-# Plain scalar text -> its value (None, bool, int, float, date, str): names and numbers recur
-# across tenant files. Bounded (~100 bytes an entry) and only short texts, which do recur.
+# Plain scalar text -> its value, when ordinary (see Shape): names and numbers recur across
+# tenant files. Bounded (~100 bytes an entry) and only short texts, which do recur.
 _PLAIN_VALUES: dict[str, Any] = {}
 _MAX_PLAIN_VALUES = 100_000
 _MAX_PLAIN_TEXT = 128
@@ -275,9 +295,15 @@ def _plain_value(text: str) -> Any:
         value = _stock.yaml_constructors[tag](_stock, yaml.ScalarNode(tag, text))
     else:
         raise _Unusual(f"a plain scalar resolved to {tag}")
-    if len(text) <= _MAX_PLAIN_TEXT and len(_PLAIN_VALUES) < _MAX_PLAIN_VALUES:  # immutable: can be shared
-        _PLAIN_VALUES[text] = value
+    if _ordinary(value) and len(text) <= _MAX_PLAIN_TEXT and len(_PLAIN_VALUES) < _MAX_PLAIN_VALUES:
+        _PLAIN_VALUES[text] = value  # immutable: can be shared
     return value
+
+
+def _ordinary(value: Any) -> bool:
+    kind = value.__class__
+    return value is None or kind is str or kind is bool or kind is int and -MAX_INT <= value <= MAX_INT or \
+        kind is float and math.isfinite(value)
 
 
 _ScalarEvent = yaml.ScalarEvent
@@ -286,19 +312,22 @@ _CollectionEndEvents = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 _NO_KEY = object()  # a mapping's next scalar is a key
 
 
-def _load_fast(text: str | bytes) -> Any:
-    """The document's data built from libyaml's events; raises _Unusual (or the parser's
-    error) for anything PyYAML should handle. Iterative: libyaml caps nesting at 1,000."""
+# complexity: one loop over libyaml's events, the hot path of loading specs (47,000 events for a
+# thousand tenant files); a call per event to a helper split out of it would cost more than it reads.
+def _load_fast(text: str | bytes) -> tuple[Any, Shape]:
+    """The document's data built from libyaml's events, and its Shape; raises _Unusual (or the
+    parser's error) for anything PyYAML should handle. Iterative: libyaml caps nesting at 1,000."""
     next_event: Callable[[], Any] = _CParser(text).get_event  # events are typed loosely
     next_event()  # StreamStartEvent
     if next_event().__class__ is yaml.StreamEndEvent:  # only comments or nothing: no document
-        return None
+        return None, Shape(0, True)
     plain_values = _PLAIN_VALUES
     parents: list[tuple[Any, bool]] = []
     container: Any = None  # the open dict or list, None before the root
     in_mapping = False
     key: Any = _NO_KEY
     root: Any = None
+    levels, ordinary = 0, True
     while True:
         event = next_event()
         kind = event.__class__
@@ -313,9 +342,10 @@ def _load_fast(text: str | bytes) -> Any:
             value = event.value
             if event.implicit[0]:  # plain: resolved like PyYAML (quoted and block scalars are str)
                 try:
-                    value = plain_values[value]
+                    value = plain_values[value]  # only ordinary values are kept there
                 except KeyError:
                     value = _plain_value(value)
+                    ordinary = ordinary and _ordinary(value)
         else:
             value = {} if kind is _MappingStartEvent else []
         if container is None:
@@ -327,14 +357,17 @@ def _load_fast(text: str | bytes) -> Any:
             key = _NO_KEY
         elif kind is _ScalarEvent:
             key = value
+            ordinary = ordinary and value.__class__ is str
         else:
             raise _Unusual("a mapping or list as a key")
         if kind is not _ScalarEvent:
             parents.append((container, in_mapping))
             container, in_mapping = value, kind is _MappingStartEvent
+            if len(parents) > levels:
+                levels = len(parents)
         elif container is None:  # the document is one scalar
             break
     next_event()  # DocumentEndEvent
     if next_event().__class__ is not yaml.StreamEndEvent:
         raise _Unusual("more than one document")  # PyYAML refuses it with its own error
-    return root
+    return root, Shape(levels, ordinary)
