@@ -67,7 +67,7 @@ def tree_link_problems(out: Path, shown: str) -> list[Problem]:
     """Symlinks among rendered/'s cluster folders: the writer renames unit folders into a cluster
     folder, so through a symlink it would write, and move away, whatever lies where it leads.
     (A symlinked unit folder or file is only moved away as a link, and `check` reads none.)"""
-    if not out.is_dir() or out.is_symlink():  # rendered/ itself: folder_problems
+    if not out.is_dir():
         return []
     with os.scandir(out) as tops:
         links = sorted(top.name for top in tops if top.is_symlink())
@@ -264,6 +264,9 @@ class TreeWriter:
         key when `files` offers `unit_keys()` (then unchanged units are never read), otherwise
         a digest of its files."""
         self.recover()
+        links = tree_link_problems(self.out, self.out.name)
+        if links:
+            raise CompileError(links)
         desired = files.unit_keys() if hasattr(files, "unit_keys") else _content_keys(files)
         manifest = self._load_manifest()
         on_disk, strays = _tree_listing(self.out)

@@ -13,6 +13,7 @@ import pytest
 from helpers import REPO, snapshot
 
 from compiler.cli import main
+from compiler.errors import CompileError
 from compiler.identity import RenderedPath
 from compiler.load import yaml_io
 from compiler.pipeline import check_rendered, compile_repo, write_rendered
@@ -267,6 +268,8 @@ def test_a_symlinked_cluster_folder_is_refused_before_anything_is_written(repo, 
     assert main(["compile", "--root", str(repo)]) == 2
     assert main(["check", "--root", str(repo)]) == 2
     assert capsys.readouterr().err.count("error: rendered/gpu-east: is a symlink") == 2
+    with pytest.raises(CompileError, match="is a symlink"):  # the writer refuses on its own too
+        TreeWriter(repo / "rendered", tmp_path / "state").write({"gpu-east/vision/a.yaml": b"x\n"})
     assert snapshot(outside) == before
     assert (repo / "rendered/gpu-east").is_symlink()
 
