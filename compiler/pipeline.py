@@ -63,6 +63,7 @@ class CompileResult:
     timings: dict[str, float] = field(default_factory=dict)
     validated: int = 0
     units_rendered: int = 0  # units rendered in this compile (the rest came from the cache)
+    unchecked: list[tuple[str, str]] = field(default_factory=list)  # (apiVersion, kind) of each object not validated
 
     def counts(self) -> dict[tuple[str, str], int]:
         """(cluster, tenant or _platform) -> number of objects, for the summary table.
@@ -129,7 +130,7 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | No
                  schema_engine: str | None = None, serialize: bool = True,
                  use_cache: bool = True, shared: SharedUnits | None = None,
                  sources: Sources | None = None, planned: Planned | None = None,
-                 only: Callable[[str], bool] | None = None) -> CompileResult:
+                 only: Callable[[str], bool] | None = None, argocd: bool = True) -> CompileResult:
     """Compile the specs under `root`; raises CompileError with every problem found.
 
     Units (one tenant on one cluster) whose inputs are unchanged come from the unit cache in
@@ -152,7 +153,9 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | No
     the files that differ); without them the files under `root` are read. `planned` (from
     plan_repo) skips load, model and plan. With `only`, the units whose folder it refuses are
     left out: not rendered, validated or in the result (Argo CD's unit, when the platform has
-    one, is made from every unit all the same, so that part of them is rendered)."""
+    one, is made from every unit all the same, so that part of them is rendered);
+    `argocd=False` leaves Argo CD's unit out too (for a compile of part of the units beside
+    another that makes it)."""
     assert shared is None or not serialize or not shared.units, "shared units may hold no YAML"
     with collector_paused():
         clock, problems = _Clock(), Problems()
@@ -175,7 +178,7 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | No
         stream = _Stream(Validator(specs.platform, crds, schema_engine), schemas, cache, problems, clock, serialize)
         jobs = planned.jobs if planned and planned.jobs and planned.schema_key == schema_key else \
             _unit_jobs(plan, schema_key)  # the keys plan_repo made, when made for the same schemas
-        rendered = _render(plan, jobs, cache, stream, shared, only)
+        rendered = _render(plan, jobs, cache, stream, shared, only, argocd)
         problems.raise_if_any()
         stream.raise_too_large()
         cache.flush()
@@ -187,7 +190,7 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | No
         warnings = missing_folder_warnings(own_dirs, root) + unchecked_warnings(rendered.unchecked)
         return CompileResult(specs, plan, objects, UnitTree(units, "files") if serialize else {},
                              warnings, clock.timings, len(objects) - len(rendered.unchecked),
-                             units_rendered=len(rendered.keys))
+                             units_rendered=len(rendered.keys), unchecked=rendered.unchecked)
 
 
 def platform_crd_dirs(root: Path, platform: Platform) -> dict[str, Path]:
@@ -370,10 +373,11 @@ class _Stream:
 
 
 def _render(plan: Plan, jobs: list[_UnitJob], cache: UnitCache, stream: _Stream,
-            shared: SharedUnits | None = None, only: Callable[[str], bool] | None = None) -> _Rendered:
+            shared: SharedUnits | None = None, only: Callable[[str], bool] | None = None,
+            with_argocd: bool = True) -> _Rendered:
     out = _Rendered()
     metas = cache.metas([key for _, key, _ in jobs])
-    argocd = ArgoCdSettings.from_platform(plan.specs.platform)
+    argocd = ArgoCdSettings.from_platform(plan.specs.platform) if with_argocd else None
     try:
         for folder, key, render in jobs:
             meta = metas.get(key)
