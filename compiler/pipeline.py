@@ -38,6 +38,7 @@ from compiler.validate.crds import (
 from compiler.validate.engine import default_engine
 from compiler.write import serialize_checked
 from compiler.write.tree import (
+    FolderState,
     Staleness,
     TreeWriter,
     WriteResult,
@@ -470,10 +471,12 @@ def writer_for(root: Path, out: Path | None = None) -> TreeWriter:
     return TreeWriter(out or root / RENDERED_DIR, root / CACHE_DIR)
 
 
-def write_rendered(root: Path, result: CompileResult, out: Path | None = None) -> WriteResult:
+def write_rendered(root: Path, result: CompileResult, out: Path | None = None,
+                   observed: dict[str, FolderState] | None = None) -> WriteResult:
+    """Write the compile into rendered/ (or `out`); `observed`: see TreeWriter.write."""
     start = time.perf_counter()
     with collector_paused():  # the manifest of a big tree is tens of thousands of small lists
-        written = writer_for(root, out).write(result.files)
+        written = writer_for(root, out).write(result.files, observed=observed)
     result.timings["write"] = time.perf_counter() - start
     return written
 

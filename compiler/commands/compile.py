@@ -7,8 +7,9 @@ import time
 
 from compiler.commands.common import add_repo_flags, crd_dirs
 from compiler.commands.output import JSON, add_output_flag, use_color, write_json
+from compiler.forked import Forked
 from compiler.gc_pause import paused_throughout
-from compiler.pipeline import RENDERED_DIR, compile_repo, write_rendered
+from compiler.pipeline import RENDERED_DIR, compile_repo, write_rendered, writer_for
 
 HELP = """\
 Compile every spec under tenants/ into rendered/<cluster>/<tenant>/<kind>-<name>.yaml.
@@ -35,8 +36,12 @@ def register(subparsers) -> None:
 @paused_throughout
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    result = compile_repo(args.root, crd_dirs(args))
-    written = write_rendered(args.root, result)
+    observing = Forked(writer_for(args.root).observe)  # rendered/ stat'ed on another core meanwhile
+    try:
+        result = compile_repo(args.root, crd_dirs(args))
+        written = write_rendered(args.root, result, observed=observing.join())
+    finally:
+        observing.kill()
     elapsed = time.perf_counter() - start
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)

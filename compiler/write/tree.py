@@ -118,9 +118,27 @@ def _symlink_on_the_way(path: str, stops: tuple[str, ...]) -> bool:
     return os.path.islink(current)
 
 
+def _entry_if_observed(key: str, recorded: object, state: FolderState | None) -> dict | None:
+    """TreeWriter._entry_if_unchanged, decided from a FolderState taken earlier: the same key
+    renders the same names, so a folder whose files (names, sizes, mtimes) are as recorded
+    holds what `key` renders."""
+    if not isinstance(recorded, dict) or recorded.get("key") != key or state is None:
+        return None
+    return _entry(key, state.files, state.stamp) if recorded.get("files") == state.files else None
+
+
 def _entry(key: str, files: str, stamp: list[int]) -> dict:
     """A unit's manifest entry: its key, its files' stat digest and (when settled) its folder's stamp."""
     return {"key": key, "files": files, "folder": stamp} if stamp else {"key": key, "files": files}
+
+
+@dataclass(frozen=True)
+class FolderState:
+    """A unit folder as the manifest records it, seen at one moment: its stamp and the stat
+    digest of the files it holds (their names included)."""
+
+    stamp: list[int]
+    files: str
 
 
 @dataclass
@@ -256,13 +274,42 @@ class TreeWriter:
         self.manifest_path = state_dir / f"manifest-{digest(str(out.resolve()).encode())}.json"
 
     # -- public -------------------------------------------------------------------------
-    def write(self, files: Mapping[str, bytes], fail_after: int | None = None) -> WriteResult:
+    def observe(self) -> dict[str, FolderState] | None:
+        """The state of every unit folder the manifest records (listed and stat'ed whole): what
+        `write` would otherwise look at unit by unit. The compile command takes it in a forked
+        child while it compiles, so that the stat of every rendered file (0.1-0.15 s for 29,000)
+        overlaps the compile instead of following it. None, and nothing looked at, when a symlink
+        stands for rendered/, the cache folder or a cluster folder: the compile refuses what
+        leads out of the repository before anything else, and `write` looks for itself."""
+        try:
+            if self.out.is_symlink() or self.state_dir.is_symlink() or tree_link_problems(self.out, ""):
+                return None
+            manifest = self._load_manifest()
+            on_disk = _tree_listing(self.out)[0]
+        except OSError:  # e.g. the cache folder is a file: the compile reports it
+            return None
+        states = {}
+        for unit in on_disk:  # never a path the (untrusted) manifest names
+            if unit not in manifest:
+                continue
+            folder = f"{self.out}/{unit}"
+            try:
+                stamp = _folder_stamp(folder)  # before the listing: a file added meanwhile moves it
+                states[unit] = FolderState(stamp, _stat_digest(folder, sorted(os.listdir(folder))))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+        return states
+
+    def write(self, files: Mapping[str, bytes], fail_after: int | None = None,
+              observed: dict[str, FolderState] | None = None) -> WriteResult:
         """Replace the tree with `files`. `fail_after` injects a failure after that many swap
         steps (tests use it to prove the rollback).
 
         A unit is identified by a key that determines its content: the compile's unit cache
         key when `files` offers `unit_keys()` (then unchanged units are never read), otherwise
-        a digest of its files."""
+        a digest of its files. `observed` (from `observe`, taken since the compile began) stands
+        for looking at each unit folder now: a file edited by hand after it was taken is
+        noticed by the next compile, as one edited after this write would be."""
         self.recover()
         links = tree_link_problems(self.out, self.out.name)
         if links:
@@ -272,7 +319,9 @@ class TreeWriter:
         on_disk, strays = _tree_listing(self.out)
         kept = {}  # unit -> its manifest entry, for the units whose folder holds what they render
         for unit, (key, names) in desired.items():
-            entry = self._entry_if_unchanged(unit, key, names, manifest.get(unit)) if unit in on_disk else None
+            recorded = manifest.get(unit)
+            entry = None if unit not in on_disk else self._entry_if_unchanged(unit, key, names, recorded) \
+                if observed is None else _entry_if_observed(key, recorded, observed.get(unit))
             if entry is not None:
                 kept[unit] = entry
         changed = sorted(set(desired) - set(kept))
@@ -453,10 +502,13 @@ class TreeWriter:
         return _entry(key, _stat_digest(folder, sorted(os.listdir(folder))), stamp)
 
     def _load_manifest(self) -> dict:
+        """The manifest, or {} (every unit looked at anew) when it is missing or not the JSON
+        object tenantc writes: it lies in the repository and is untrusted."""
         try:
-            return json.loads(self.manifest_path.read_text())
+            manifest = json.loads(self.manifest_path.read_text())
         except (FileNotFoundError, ValueError):
             return {}
+        return manifest if isinstance(manifest, dict) else {}
 
     def _save_manifest(self, manifest: dict) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)

@@ -163,16 +163,19 @@ def _settle(tree):
     return tree
 
 
+@pytest.mark.parametrize("observed", [False, True], ids=["looked-at", "observed"])
 @pytest.mark.parametrize("settled", [False, True], ids=["fresh", "settled"])
 @pytest.mark.parametrize("change", HAND_CHANGES)
-def test_every_hand_change_in_a_unit_folder_is_undone(tree, change, settled):
+def test_every_hand_change_in_a_unit_folder_is_undone(tree, change, settled, observed):
     """Whatever a hand does inside an unchanged unit's folder, the next write puts it back
     (and only that unit): an edit in place moves only the file's stat, the rest the folder's
-    stamp (settled) or its names are listed anyway (fresh)."""
+    stamp (settled) or its names are listed anyway (fresh). The same when the folders' state
+    was observed beforehand (as the compile command does on another core) instead of looked at
+    unit by unit during the write."""
     if settled:
         _settle(tree)
     HAND_CHANGES[change](tree.out / "east/alpha")
-    result = tree.write(OLD)
+    result = tree.write(OLD, observed=tree.observe() if observed else None)
     assert result.written_units == ["east/alpha"]
     assert snapshot(tree.out) == OLD
 
@@ -214,6 +217,17 @@ def test_compare_lists_missing_extra_and_differing(tree):
     assert staleness.extra == ["east/alpha/stray.yaml"]
     assert staleness.differing == ["west/alpha/a.yaml"]
     assert not tree.compare(snapshot(tree.out)).stale
+
+
+@pytest.mark.parametrize("content", ["[]", "5", '"x"', "null", "{"])
+def test_a_manifest_that_is_no_json_object_is_no_manifest(tree, content):
+    """The manifest lies in the repository: valid JSON of another shape (once a traceback) counts
+    as no manifest, and every unit is looked at anew (observed or not)."""
+    tree.manifest_path.write_text(content)
+    assert tree.observe() == {}
+    assert tree.write(NEW).written_units == ["east/alpha", "east/gamma", "north/alpha", "west/_platform",
+                                             "west/alpha"]
+    assert snapshot(tree.out) == NEW
 
 
 def test_compare_follows_no_symlink_out_of_the_tree(tree, tmp_path):
@@ -268,6 +282,7 @@ def test_a_symlinked_cluster_folder_is_refused_before_anything_is_written(repo, 
     assert main(["compile", "--root", str(repo)]) == 2
     assert main(["check", "--root", str(repo)]) == 2
     assert capsys.readouterr().err.count("error: rendered/gpu-east: is a symlink") == 2
+    assert TreeWriter(repo / "rendered", tmp_path / "state").observe() is None  # nothing looked at through it
     with pytest.raises(CompileError, match="is a symlink"):  # the writer refuses on its own too
         TreeWriter(repo / "rendered", tmp_path / "state").write({"gpu-east/vision/a.yaml": b"x\n"})
     assert snapshot(outside) == before
