@@ -49,8 +49,8 @@ def check_tenant(platform: Platform, tenant: Tenant, file: str, problems: Proble
 
 
 def _egress_everywhere(tenant: Tenant, file: str, problems: Problems) -> None:
+    cidrs = [ipaddress.ip_network(rule.cidr) for rule in tenant.network.egress]
     for version, everything in EVERYWHERE.items():
-        cidrs = [ipaddress.ip_network(rule.cidr) for rule in tenant.network.egress]
         family = [c for c in cidrs if c.version == version]
         if family and list(ipaddress.collapse_addresses(family)) == [everything]:  # type: ignore[type-var]
             problems.add(file, "network.egress", f"the egress CIDRs together open every address ({everything})",
