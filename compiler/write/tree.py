@@ -141,6 +141,12 @@ class FolderState:
     files: str
 
 
+def _folder_state(folder: str) -> FolderState:
+    """The folder's stamp and the stat digest of the files it holds now."""
+    stamp = _folder_stamp(folder)  # before the listing: a file added meanwhile moves it
+    return FolderState(stamp, _stat_digest(folder, sorted(os.listdir(folder))))
+
+
 @dataclass
 class WriteResult:
     """What a write did, unit by unit."""
@@ -292,10 +298,8 @@ class TreeWriter:
         for unit in on_disk:  # never a path the (untrusted) manifest names
             if unit not in manifest:
                 continue
-            folder = f"{self.out}/{unit}"
             try:
-                stamp = _folder_stamp(folder)  # before the listing: a file added meanwhile moves it
-                states[unit] = FolderState(stamp, _stat_digest(folder, sorted(os.listdir(folder))))
+                states[unit] = _folder_state(f"{self.out}/{unit}")
             except (FileNotFoundError, NotADirectoryError):
                 continue
         return states
@@ -319,9 +323,12 @@ class TreeWriter:
         on_disk, strays = _tree_listing(self.out)
         kept = {}  # unit -> its manifest entry, for the units whose folder holds what they render
         for unit, (key, names) in desired.items():
-            recorded = manifest.get(unit)
-            entry = None if unit not in on_disk else self._entry_if_unchanged(unit, key, names, recorded) \
-                if observed is None else _entry_if_observed(key, recorded, observed.get(unit))
+            if unit not in on_disk:
+                continue
+            if observed is None:
+                entry = self._entry_if_unchanged(unit, key, names, manifest.get(unit))
+            else:
+                entry = _entry_if_observed(key, manifest.get(unit), observed.get(unit))
             if entry is not None:
                 kept[unit] = entry
         changed = sorted(set(desired) - set(kept))
@@ -497,9 +504,8 @@ class TreeWriter:
         return _entry(key, recorded["files"], stamp)
 
     def _record(self, unit: str, key: str) -> dict:
-        folder = f"{self.out}/{unit}"
-        stamp = _folder_stamp(folder)  # before the listing: a file added meanwhile moves it
-        return _entry(key, _stat_digest(folder, sorted(os.listdir(folder))), stamp)
+        state = _folder_state(f"{self.out}/{unit}")
+        return _entry(key, state.files, state.stamp)
 
     def _load_manifest(self) -> dict:
         """The manifest, or {} (every unit looked at anew) when it is missing or not the JSON
