@@ -17,7 +17,7 @@ import sys
 
 from compiler.about import VersionAction
 from compiler.agent.contract import place_global_flags
-from compiler.errors import CompileError, UserError, safe_text
+from compiler.serve.client import run_served
 
 # Order is the order shown in --help. Only the module of the command being run is imported
 # (the compiler's and the live commands' imports cost a noticeable part of a second); the
@@ -33,6 +33,7 @@ COMMANDS = {
     "status": "quota, queues, datasets, jobs and agent heartbeats per tenant",
     "crds": "copy each cluster's CRDs into the repository (crds pull)",
     "cluster": "run a local control plane (etcd, kube-apiserver, kube-controller-manager)",
+    "server": "keep tenantc warm for compile, check and review (opt-in)",
 }
 COMMAND_MODULES = list(COMMANDS)
 # kubectl's global flags, accepted before or after the command (`tenantc --kubeconfig K diff` is
@@ -117,6 +118,8 @@ def _silence_stdout() -> None:
 
 
 def _run(argv: list[str]) -> int:
+    from compiler.errors import CompileError, UserError, safe_text  # here: a served command's client never needs it
+
     argv = place_global_flags(argv, list(COMMANDS), GLOBAL_FLAGS)
     parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
@@ -155,14 +158,21 @@ def _os_error(exc: OSError, root: object) -> str:
         full = os.path.abspath(where)
         where = os.path.relpath(full, base) if full == base or full.startswith(base + os.sep) else where
     text = f"{where}: {exc.strerror or exc}" if where else str(exc.strerror or exc)
+    from compiler.errors import safe_text
+
     return safe_text(text, 2000) + " (check that the repository's folders are folders you may write, and try again)"
 
 
 def console_main() -> int:
-    """The `tenantc` command: main(), then every object still alive is frozen out of the cyclic
-    collector's reach. The interpreter's shutdown collects before it frees the modules, and
-    tracing what a 1,000-tenant compile leaves (models, plan, caches) took 0.1 s of a 0.9 s
+    """The `tenantc` command: a running `tenantc server` runs compile, check and review when
+    it will (compiler.serve); else main(), then every object still alive is frozen out of the
+    cyclic collector's reach. The interpreter's shutdown collects before it frees the modules,
+    and tracing what a 1,000-tenant compile leaves (models, plan, caches) took 0.1 s of a 0.9 s
     edit. Only for a process that ends next: in-process callers use main()."""
+    argv = sys.argv[1:]
+    served = run_served(argv, _command_in(place_global_flags(argv, list(COMMANDS), GLOBAL_FLAGS)))
+    if served is not None:
+        return served
     code = main()
     gc.freeze()
     return code

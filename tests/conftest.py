@@ -16,6 +16,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CRDS = REPO.parent / "shared" / "crds"  # upstream CRDs beside the checkout, read in place
+# Every CLI the tests start runs cold, whatever `tenantc server` the user has running;
+# tests/unit/test_server.py turns it back on for the servers it starts.
+os.environ["TENANTC_SERVER"] = "off"
 
 
 def _in_ci() -> bool:

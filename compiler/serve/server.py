@@ -1,0 +1,295 @@
+"""The server: import once, then fork a child per command (see compiler.serve).
+
+Only this user's processes are served (the socket's folder is 0700 and each peer's uid is
+checked). Before each command every source file the server depends on is stat'ed again (the
+package's own .py files, which the unit cache's code fingerprint covers, and every module
+loaded): if one changed, the server refuses (the client runs the command cold) and exits, so
+no command ever runs on code older than what is on disk. A server with no command for `idle`
+seconds exits too.
+"""
+from __future__ import annotations
+
+import atexit
+import gc
+import importlib
+import io
+import json
+import os
+import select
+import signal
+import socket
+import stat
+import struct
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compiler.serve import protocol
+
+STATUS = b"J"  # a status answer: JSON follows until the connection closes
+REQUEST_TIMEOUT = 5.0  # seconds a client has to send its request
+Fingerprint = dict[str, tuple[int, int]]  # file -> (mtime_ns, size)
+
+
+class AlreadyRunning(Exception):
+    """A server answers on the socket already."""
+
+
+@dataclass
+class Server:
+    """One listening socket; `serve()` until idle, stale or stopped. `main(argv) -> int` runs
+    a command in the child (compiler.cli.main)."""
+
+    folder: str
+    idle: float
+    main: Callable[[list[str]], int]
+    started: float = field(default_factory=time.time)
+    requests: int = 0
+    children: set[int] = field(default_factory=set)
+    stopping: str = ""
+    files: Fingerprint = field(default_factory=dict)
+
+    def serve(self) -> str:
+        """Serve until idle, stale or stopped; returns why it stopped."""
+        path = protocol.socket_path(protocol.private_dir(self.folder, create=True))
+        if status(path) is not None:
+            raise AlreadyRunning(f"a tenantc server already answers on {path}")
+        if _is_socket(path):
+            os.unlink(path)  # left by a server that was killed
+        self.files = source_files_state()
+        gc.collect()
+        gc.freeze()  # what the imports made stays out of the children's collections (and shared)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        os.chmod(path, 0o600)
+        listener.listen(16)
+        previous = signal.signal(signal.SIGTERM, self._stop_on_signal)
+        last = time.monotonic()
+        try:
+            while not self.stopping:
+                ready, _, _ = select.select([listener], [], [], 1.0)
+                self._reap()
+                if ready:
+                    conn, _ = listener.accept()
+                    with conn:
+                        self._take(conn)
+                    last = time.monotonic()
+                elif not self.children and time.monotonic() - last > self.idle:
+                    self.stopping = f"idle for {self.idle:g} s"
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            listener.close()
+            if _is_socket(path):
+                os.unlink(path)
+        return self.stopping
+
+    def _stop_on_signal(self, _signum: int, _frame: object) -> None:
+        self.stopping = "stopped (SIGTERM)"
+
+    def _reap(self) -> None:
+        for pid in list(self.children):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                self.children.discard(pid)
+
+    def _take(self, conn: socket.socket) -> None:
+        """One connection: check who it is, read the request, and answer or fork."""
+        if peer_uid(conn) != os.getuid():
+            return
+        conn.settimeout(REQUEST_TIMEOUT)
+        fds: list[int] = []
+        try:
+            request, fds = read_request(conn)
+            if request.get("control") is not None:
+                self._control(conn, request["control"])
+                return
+            mismatch = check_request(request)
+            if mismatch or len(fds) != 3:
+                conn.sendall(protocol.frame(protocol.MISMATCH, text=mismatch or "three streams expected"))
+                return
+            if source_files_state() != self.files:
+                conn.sendall(protocol.STALE)
+                self.stopping = "its code changed on disk"
+                return
+            self.requests += 1
+            pid = os.fork()
+            if pid == 0:
+                run_child(conn, request, fds, self.main)  # never returns
+            self.children.add(pid)
+        except (OSError, ValueError, KeyError, TypeError, struct.error):
+            return  # a client that broke off or sent nonsense: nothing was started
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def _control(self, conn: socket.socket, what: str) -> None:
+        if what == "stop":
+            self.stopping = "stopped (tenantc server stop)"
+        conn.sendall(STATUS + json.dumps({
+            "pid": os.getpid(), "started": round(self.started), "requests": self.requests,
+            "commandsRunning": len(self.children), "idleSeconds": self.idle, **protocol.identity(),
+            "stopping": self.stopping}).encode())
+
+
+def peer_uid(conn: socket.socket) -> int | None:
+    """The connecting process's uid, from the kernel (SO_PEERCRED); None where unknown."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        return None
+    _pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i")))
+    return uid
+
+
+def read_request(conn: socket.socket) -> tuple[dict, list[int]]:
+    """The request's JSON and the file descriptors sent with it."""
+    data, fds, _flags, _addr = socket.recv_fds(conn, 65536, 3)
+    if len(data) < protocol.LENGTH.size:
+        data += protocol.read_exact(conn, protocol.LENGTH.size - len(data))
+    (size,) = protocol.LENGTH.unpack(data[:protocol.LENGTH.size])
+    if size > protocol.MAX_REQUEST:
+        raise ValueError("request too large")
+    body = data[protocol.LENGTH.size:]
+    body += protocol.read_exact(conn, size - len(body))
+    request = json.loads(body)
+    if not isinstance(request, dict):
+        raise ValueError("request is not an object")
+    return request, list(fds)
+
+
+def check_request(request: dict) -> str:
+    """What makes this server the wrong one for the request ('' when none)."""
+    theirs = request.get("identity")
+    if theirs != protocol.identity():
+        return "another interpreter, package or pydantic plugin setting"
+    if not (isinstance(request.get("argv"), list) and all(isinstance(a, str) for a in request["argv"])
+            and isinstance(request.get("cwd"), str) and isinstance(request.get("umask"), int)
+            and isinstance(request.get("env"), dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in request["env"].items())):
+        return "malformed request"
+    return ""
+
+
+def source_files_state() -> Fingerprint:
+    """(mtime, size) of the package's .py files and of every loaded module's file."""
+    package = Path(protocol.identity()["package"])
+    paths = {str(p) for p in package.rglob("*.py")}
+    paths.update(f for m in list(sys.modules.values()) if isinstance(f := getattr(m, "__file__", None), str))
+    state: Fingerprint = {}
+    for path in sorted(paths):
+        try:
+            info = os.stat(path)
+            state[path] = (info.st_mtime_ns, info.st_size)
+        except OSError:
+            state[path] = (-1, -1)
+    return state
+
+
+def run_child(conn: socket.socket, request: dict, fds: list[int], main: Callable[[list[str]], int]) -> None:
+    """In the forked child: become the client's process, run the command, report, exit.
+    Never returns (the server's frames above must not run here)."""
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        os.chdir(request["cwd"])
+        os.umask(request["umask"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        tempfile.tempdir = None  # found again from the client's TMPDIR
+        time.tzset()  # the client's TZ
+        _reopen_streams(request.get("streams") or {})
+        sys.argv = ["tenantc", *request["argv"]]
+        conn.settimeout(None)
+        conn.sendall(protocol.frame(protocol.RUNNING, os.getpid()))
+        threading.Thread(target=_interrupt_when_asked, args=(conn,), daemon=True).start()
+        code = main(list(request["argv"]))
+    except KeyboardInterrupt:
+        code = 130
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # a bug: shown as a cold run would show it
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            atexit._run_exitfuncs()  # what a normal exit runs; the server's frames must not
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+            conn.sendall(protocol.frame(protocol.EXITED, code))
+        except BaseException:  # noqa: BLE001 - the exit below must happen whatever went wrong
+            pass
+        os._exit(code & 0xFF)
+
+
+def _interrupt_when_asked(conn: socket.socket) -> None:
+    """Ctrl-C at the client (an `I`) or the client gone: interrupt the command, as Ctrl-C does."""
+    try:
+        conn.recv(1)
+    except OSError:
+        pass
+    signal.raise_signal(signal.SIGINT)
+
+
+def _reopen_streams(streams: dict) -> None:
+    """stdin, stdout and stderr as Python makes them for these descriptors: the client's
+    encodings; stdout line-buffered on a terminal, stderr always; unbuffered with
+    PYTHONUNBUFFERED (what the server itself had may be /dev/null)."""
+    unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
+    for fd, name in enumerate(("stdin", "stdout", "stderr")):
+        encoding, errors = (streams.get(name) or [None, None])[:2]
+        try:
+            binary = open(fd, "rb" if fd == 0 else "wb", closefd=False)
+        except OSError:
+            continue
+        text = io.TextIOWrapper(binary, encoding=encoding or "utf-8", errors=errors or "strict",
+                                line_buffering=fd == 2 or (fd == 1 and os.isatty(fd)),
+                                write_through=unbuffered and fd != 0)
+        setattr(sys, name, text)
+        setattr(sys, f"__{name}__", text)
+
+
+def _is_socket(path: str) -> bool:
+    try:
+        return stat.S_ISSOCK(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def status(path: str) -> dict | None:
+    """What the server on `path` says of itself, or None when none answers."""
+    return control(path, "status")
+
+
+def control(path: str, what: str) -> dict | None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(5.0)
+        sock.connect(path)
+        sock.sendall(protocol.encode_request({"control": what}))
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+        if not data.startswith(STATUS):
+            return None
+        answer = json.loads(data[len(STATUS):])
+        return answer if isinstance(answer, dict) else None
+    except (OSError, ValueError):
+        return None
+    finally:
+        sock.close()
+
+
+def warm_imports() -> None:
+    """What a served command imports, loaded once in the server."""
+    for command in sorted(protocol.SERVED):
+        importlib.import_module(f"compiler.commands.{command}")
