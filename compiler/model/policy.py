@@ -9,6 +9,7 @@ replace the platform's.
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 from compiler.errors import Problems
 from compiler.model.platform import Platform
@@ -16,6 +17,12 @@ from compiler.model.tenant import RESERVED_TENANT_NAMES, Tenant
 
 SYSTEM_PREFIX = "system:"  # Kubernetes' own users and groups (system:anonymous, system:authenticated, ...)
 EVERYWHERE = {4: ipaddress.ip_network("0.0.0.0/0"), 6: ipaddress.ip_network("::/0")}
+
+
+@lru_cache(maxsize=4096)
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A validated tenant's CIDR (canonical already), parsed once however many tenants list it."""
+    return ipaddress.ip_network(cidr)
 
 
 def platform_names(platform: Platform) -> dict[str, str]:
@@ -49,10 +56,12 @@ def check_tenant(platform: Platform, tenant: Tenant, file: str, problems: Proble
 
 
 def _egress_everywhere(tenant: Tenant, file: str, problems: Problems) -> None:
-    cidrs = [ipaddress.ip_network(rule.cidr) for rule in tenant.network.egress]
+    cidrs = [_network(rule.cidr) for rule in tenant.network.egress]
     for version, everything in EVERYWHERE.items():
         family = [c for c in cidrs if c.version == version]
-        if family and list(ipaddress.collapse_addresses(family)) == [everything]:  # type: ignore[type-var]
+        if sum(c.num_addresses for c in family) < everything.num_addresses:
+            continue  # fewer addresses than the whole space (overlaps only make it fewer): cannot cover it
+        if list(ipaddress.collapse_addresses(family)) == [everything]:  # type: ignore[type-var]
             problems.add(file, "network.egress", f"the egress CIDRs together open every address ({everything})",
                          "list the networks the tenant needs; a platform may opt in with "
                          "policy.allowEgressEverywhere: true")

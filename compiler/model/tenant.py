@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -53,6 +54,13 @@ class PortSpec(Spec):
     protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
 
 
+@lru_cache(maxsize=4096)
+def canonical_cidr(value: str) -> str:
+    """'10.20.0.0/16' as ipaddress writes it; ValueError when not a network. Tenants list the
+    same few CIDRs again and again: each is parsed once."""
+    return str(ipaddress.ip_network(value, strict=True))
+
+
 class EgressRule(Spec):
     cidr: str
     ports: list[PortSpec] = Field(default_factory=list)
@@ -61,7 +69,7 @@ class EgressRule(Spec):
     @classmethod
     def _valid_cidr(cls, value: str) -> str:
         try:
-            return str(ipaddress.ip_network(value, strict=True))
+            return canonical_cidr(value)
         except ValueError as exc:
             raise ValueError(f"not a CIDR ({exc}); write e.g. 10.20.0.0/16") from None
 

@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from compiler.errors import Problems
 from compiler.model import Specs, TenantSpec
-from compiler.model.common import Member
+from compiler.model.common import Member, quota_of
 from compiler.model.projects import OWN_QUEUE_SUFFIX
 from compiler.model.tenant import Quota, Tenant
 from compiler.plan.quota import SCALARS, Shares
@@ -232,7 +232,7 @@ def spread_parts(parts: list[Amounts], shares: Shares, total: Quota) -> dict[str
                     target["gpu"][resource[4:]] = Quantity(value, amount.fmt)
                 else:
                     target[resource] = Quantity(value, amount.fmt)
-    return {c: [Quota.model_construct(**fields) for fields in per] for c, per in out.items()}
+    return {c: [quota_of(**fields) for fields in per] for c, per in out.items()}
 
 
 def _split_needs(kind: str, amount: Decimal, needs: list[Decimal]) -> list[Decimal]:

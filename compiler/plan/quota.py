@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from compiler.errors import Problems
 from compiler.model import Specs, TenantSpec
+from compiler.model.common import quota_of
 from compiler.model.platform import DEFAULT_GPU_RESOURCE, Cluster, Platform
 from compiler.model.tenant import ClusterShare, Quota, Tenant
 from compiler.plan.split import SplitError, split_resource
@@ -41,10 +42,11 @@ def split_quota(tenant: Tenant, platform: Platform, file: str, problems: Problem
     if tenant.placement[clusters[0]].quota is not None and weights_by is None:
         return _check_explicit(tenant, platform, clusters, total, file, problems)
     parts: dict[str, dict] = {c: {"gpu": {}} for c in clusters}
+    by_weight = _weights(clusters, tenant.placement, None, "") if weights_by is None else None  # same for every scalar
     for resource in SCALARS:
         amount: Quantity | None = getattr(total, resource)
         if amount is not None:
-            weights = _weights(clusters, tenant.placement, weights_by, resource)
+            weights = by_weight or _weights(clusters, tenant.placement, weights_by, resource)
             _split_into(parts, clusters, resource, amount, weights, f"{field}.{resource}",
                         f"cannot be split exactly across {', '.join(clusters)}",
                         "use an amount that divides into whole units", file, problems)
@@ -59,7 +61,7 @@ def split_quota(tenant: Tenant, platform: Platform, file: str, problems: Problem
         _split_into(parts, with_model, "gpu", amount, weights, f"{field}.gpu.{model}",
                     f"cannot be split across {', '.join(with_model)}",
                     "use a whole number of GPUs that the tenant's clusters can take", file, problems, model)
-    return {c: Quota.model_construct(**fields) for c, fields in parts.items()}
+    return {c: quota_of(**fields) for c, fields in parts.items()}
 
 
 def _split_into(parts: dict[str, dict], clusters: list[str], resource: str, amount: Quantity,
@@ -193,22 +195,31 @@ def check_gpu_models_apart(specs: Specs, quotas: dict[str, Shares], problems: Pr
     GPUs of such a model there only when every model has a resource name of its own (the
     platform's gpuResource per pool, as the NVIDIA device plugin advertises renamed resources:
     its config's resources.gpus pattern -> name); otherwise the spec is refused."""
+    shared = {cluster.name: (cluster, names) for cluster in specs.platform.clusters
+              if (names := _shared_resource_names(cluster))}
+    if not shared:
+        return  # every model has a name of its own everywhere: nothing any tenant holds can clash
     for spec in specs.tenants:
         for cluster_name, share in quotas.get(spec.tenant.name, {}).items():
-            cluster = specs.platform.cluster(cluster_name)
-            if cluster is not None:
-                _check_models_apart(spec, cluster, share, specs.platform_source.path, problems)
+            if cluster_name in shared:
+                cluster, names = shared[cluster_name]
+                _check_models_apart(spec, cluster, names, share, specs.platform_source.path, problems)
 
 
-def _check_models_apart(spec: TenantSpec, cluster: Cluster, share: Quota, platform_file: str,
-                        problems: Problems) -> None:
+def _shared_resource_names(cluster: Cluster) -> dict[str, list[str]]:
+    """Resource name -> the GPU models (sorted) a cluster advertises under it, for names shared by two or more."""
     by_resource: dict[str, list[str]] = {}
     for model, resource in sorted(cluster.gpu_models().items()):
         by_resource.setdefault(resource, []).append(model)
+    return {resource: models for resource, models in sorted(by_resource.items()) if len(models) >= 2}
+
+
+def _check_models_apart(spec: TenantSpec, cluster: Cluster, shared: dict[str, list[str]], share: Quota,
+                        platform_file: str, problems: Problems) -> None:
     explicit = spec.tenant.placement[cluster.name].quota is not None
-    for resource, models in sorted(by_resource.items()):
+    for resource, models in shared.items():
         held = [m for m in models if m in share.gpu and share.gpu[m].value > 0]
-        if len(models) < 2 or not held:
+        if not held:
             continue
         where = f"placement.{cluster.name}.quota.gpu.{held[0]}" if explicit else f"quota.gpu.{held[0]}"
         amounts = ", ".join(f"{m}: {share.gpu[m] if m in share.gpu else 0}" for m in models)

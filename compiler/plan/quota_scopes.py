@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from compiler.errors import Problems
 from compiler.model import Specs, TenantSpec
+from compiler.model.common import quota_of
 from compiler.model.tenant import Quota
 from compiler.plan.quota import Shares, split_quota
 
@@ -33,7 +34,7 @@ def plan_quota_scopes(specs: Specs, quotas: dict[str, Shares],
                 _file(priority, spec, name, _split(spec, specs, cap, where, shares, problems))
         for name, amounts in sorted(scopes.storage_classes.items()):
             where = f"quotaScopes.storageClasses.{name}"
-            cap = Quota.model_construct(gpu={}, storage=amounts.storage, pvcs=amounts.pvcs)
+            cap = quota_of(storage=amounts.storage, pvcs=amounts.pvcs)
             if _check_storage(spec, specs, name, where, problems) and _within(spec, cap, where, problems):
                 _file(storage, spec, name, _split(spec, specs, cap, where, shares, problems))
     return priority, storage

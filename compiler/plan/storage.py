@@ -80,6 +80,7 @@ def check_storage(specs: Specs, quotas: dict, placements: Placements, problems: 
 
 
 _Volumes = list[tuple[str, Volume | None, int]]  # (field path, volume, how many claims)
+_DATASET_CLAIM_BYTES = Quantity.parse(DATASET_CLAIM_SIZE).value
 
 
 def _check_classes(spec: TenantSpec, settings: PlatformStorage | None, volumes: _Volumes, problems: Problems) -> None:
@@ -100,7 +101,7 @@ def _check_quota(spec: TenantSpec, cluster: str, share: Quota, volumes: _Volumes
     """The claims and `datasets` dataset claims on one cluster within its storage and pvcs quota."""
     need = sum((v.size.value * n for _, v, n in volumes if v is not None), Decimal(0))
     claims = sum(n for _, v, n in volumes if v is not None)
-    with_datasets = need + datasets * Quantity.parse(DATASET_CLAIM_SIZE).value
+    with_datasets = need + datasets * _DATASET_CLAIM_BYTES
     also = f" (with {datasets} dataset claims of {DATASET_CLAIM_SIZE})" if datasets else ""
     if need and share.storage is None:
         problems.add(spec.source.path, "storage", f"volumes need {as_bytes(need)} on {cluster} but the storage "

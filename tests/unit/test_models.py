@@ -130,3 +130,15 @@ def test_platform_errors_name_the_platform_file(example):
     data["clusters"][0]["capacty"] = {}
     found = problems_for(data, Platform, "tenants/platform.yaml")
     assert ("tenants/platform.yaml", "clusters[0].capacty", "unknown field") in found
+
+
+def test_the_whitespace_pattern_is_str_isspace_for_every_code_point():
+    """Member names are refused when they hold whitespace; the check uses a regular expression
+    (no per-character Python loop). It must call exactly what str.isspace() calls whitespace."""
+    import sys
+
+    from compiler.model.common import _WHITESPACE
+
+    differing = [c for c in range(sys.maxunicode + 1) if chr(c).isspace() != bool(_WHITESPACE.search(chr(c)))]
+    assert differing == []
+    assert _WHITESPACE.search("a\u2003b") and not _WHITESPACE.search("lena@example.com")
