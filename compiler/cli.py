@@ -18,6 +18,7 @@ import sys
 from compiler.about import VersionAction
 from compiler.agent.contract import place_global_flags
 from compiler.serve.client import run_served
+from compiler.serve.protocol import SERVED
 
 # Order is the order shown in --help. Only the module of the command being run is imported
 # (the compiler's and the live commands' imports cost a noticeable part of a second); the
@@ -170,9 +171,12 @@ def console_main() -> int:
     and tracing what a 1,000-tenant compile leaves (models, plan, caches) took 0.1 s of a 0.9 s
     edit. Only for a process that ends next: in-process callers use main()."""
     argv = sys.argv[1:]
-    served = run_served(argv, _command_in(place_global_flags(argv, list(COMMANDS), GLOBAL_FLAGS)))
+    command = _command_in(place_global_flags(argv, list(COMMANDS), GLOBAL_FLAGS))
+    served = run_served(argv, command)
     if served is not None:
         return served
+    if command in SERVED:
+        gc.disable()  # the process ends with the command: re-enabling it would trace all a compile left
     code = main()
     gc.freeze()
     return code

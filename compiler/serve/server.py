@@ -209,6 +209,7 @@ def run_child(conn: socket.socket, request: dict, fds: list[int], main: Callable
         time.tzset()  # the client's TZ
         _reopen_streams(request.get("streams") or {})
         sys.argv = ["tenantc", *request["argv"]]
+        gc.disable()  # as a cold one-shot command runs (compiler.cli.console_main): the child ends with it
         conn.settimeout(None)
         conn.sendall(protocol.frame(protocol.RUNNING, os.getpid()))
         threading.Thread(target=_interrupt_when_asked, args=(conn,), daemon=True).start()

@@ -17,6 +17,8 @@ from bad_input_harness import RAW_CONTROL, TIME_CAP, Run, check_output, copy_rep
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from compiler.load.sources import PARSED_YAML_FILE
+
 SPEC_FILES = ["vision.yaml", "quant-research.yaml", "recsys.yaml", "ml-platform.yaml", "ads-ranking.yaml",
               "platform.yaml"]
 HOSTILE_TEXT = st.text(st.sampled_from(list("ab-./:@{}_ 09") + ["\x1b", "\u202e", "\x00", "\n", "\x9b", "é"]),
@@ -109,7 +111,7 @@ def test_random_journals_and_caches_never_act_outside(template, steps, junk, whi
             txn.mkdir(parents=True)
             (txn / "journal.json").write_text(json.dumps([[str(root / a), str(root / b)] for a, b in steps]))
         else:
-            name = "units.sqlite" if which == 1 else "parsed-yaml.json"
+            name = "units.sqlite" if which == 1 else PARSED_YAML_FILE
             (root / ".tenantc-cache" / name).write_bytes(junk)
         before, outside = tree_bytes(root / "rendered"), tree_bytes(root.parent / "outside")
         run = run_case(root, "compile", {}, child=False)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime
-import json
+import marshal
 import re
 
 import pytest
@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from compiler.errors import Problems
-from compiler.load.sources import ParsedYamlCache, read_sources
+from compiler.load.sources import PARSED_YAML_FILE, ParsedYamlCache, read_sources
 from compiler.pipeline import CACHE_DIR, compile_repo
 from compiler.validate.crds import crd_files, load_crds, mentions
 
@@ -26,7 +26,7 @@ def _read(repo):
 def test_parsed_yaml_cache_gives_the_same_data(repo):
     """A second read served from the cache equals a fresh parse, file by file."""
     fresh = _read(repo)
-    assert (repo / CACHE_DIR / "parsed-yaml.json").is_file()
+    assert (repo / CACHE_DIR / PARSED_YAML_FILE).is_file()
     assert _read(repo) == fresh
 
 
@@ -44,20 +44,22 @@ def test_data_json_cannot_round_trip_is_not_cached(tmp_path):
     assert cache.load(b"gpu: {100: 1}\n", "b")[0] == {"gpu": {100: 1}}
     assert cache.load(b"cpu: '4'\n", "c")[0] == {"cpu": "4"}
     cache.save()
-    stored = json.loads((tmp_path / "parsed-yaml.json").read_text())["entries"]
+    stored = marshal.loads((tmp_path / PARSED_YAML_FILE).read_bytes())["entries"]
     assert set(stored) == {"c"}
 
 
 def test_cache_of_another_parser_version_is_ignored(tmp_path):
     """Data parsed by another PyYAML build is not trusted."""
-    (tmp_path / "parsed-yaml.json").write_text(json.dumps({"version": "0/old", "entries": {"d": {"x": 1}}}))
+    (tmp_path / PARSED_YAML_FILE).write_bytes(marshal.dumps({"version": "0/old", "entries": {"d": {"x": 1}}}))
     assert ParsedYamlCache(tmp_path).load(b"x: 2\n", "d")[0] == {"x": 2}
 
 
 def test_corrupt_cache_is_only_slower(tmp_path):
     """A damaged cache file is ignored, not an error."""
-    (tmp_path / "parsed-yaml.json").write_text("{not json")
-    assert ParsedYamlCache(tmp_path).load(b"x: 2\n", "d")[0] == {"x": 2}
+    for damaged in (b"{not marshal", b"", marshal.dumps([1, 2]), marshal.dumps({"version": 1}),
+                    marshal.dumps({"version": ParsedYamlCache(None).version, "entries": [1]})):
+        (tmp_path / PARSED_YAML_FILE).write_bytes(damaged)
+        assert ParsedYamlCache(tmp_path).load(b"x: 2\n", "d")[0] == {"x": 2}
 
 
 @pytest.mark.skipif(not CRD_DIR.is_dir(), reason="the upstream CRDs are not beside the checkout")
