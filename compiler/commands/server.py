@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -82,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
 def _serve(folder: str, idle: float) -> int:
     from compiler.cli import main
 
+    if not hasattr(socket, "SO_PEERCRED"):
+        raise UserError("tenantc server needs Linux: it serves only your user, as the kernel's peer "
+                        "credentials (SO_PEERCRED) of each connection tell")
     warm_imports()
     try:
         why = Server(folder, idle, main).serve()
