@@ -69,6 +69,7 @@ class Server:
         os.chmod(path, 0o600)
         listener.listen(16)
         previous = signal.signal(signal.SIGTERM, self._stop_on_signal)
+        server_pid = os.getpid()
         last = time.monotonic()
         try:
             while not self.stopping:
@@ -82,10 +83,11 @@ class Server:
                 elif not self.children and time.monotonic() - last > self.idle:
                     self.stopping = f"idle for {self.idle:g} s"
         finally:
-            signal.signal(signal.SIGTERM, previous)
             listener.close()
-            if _is_socket(path):
-                os.unlink(path)
+            if os.getpid() == server_pid:  # never in a child that got here by mistake
+                signal.signal(signal.SIGTERM, previous)
+                if _is_socket(path):
+                    os.unlink(path)
         return self.stopping
 
     def _stop_on_signal(self, _signum: int, _frame: object) -> None:
@@ -196,6 +198,7 @@ def run_child(conn: socket.socket, request: dict, fds: list[int], main: Callable
     """In the forked child: become the client's process, run the command, report, exit.
     Never returns (the server's frames above must not run here)."""
     code = 1
+    finished = threading.Event()  # set once the command is over: an interrupt then changes nothing
     try:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -212,7 +215,7 @@ def run_child(conn: socket.socket, request: dict, fds: list[int], main: Callable
         gc.disable()  # as a cold one-shot command runs (compiler.cli.console_main): the child ends with it
         conn.settimeout(None)
         conn.sendall(protocol.frame(protocol.RUNNING, os.getpid()))
-        threading.Thread(target=_interrupt_when_asked, args=(conn,), daemon=True).start()
+        threading.Thread(target=_interrupt_when_asked, args=(conn, finished), daemon=True).start()
         code = main(list(request["argv"]))
     except KeyboardInterrupt:
         code = 130
@@ -222,6 +225,8 @@ def run_child(conn: socket.socket, request: dict, fds: list[int], main: Callable
         traceback.print_exc()
         code = 1
     finally:
+        finished.set()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # nothing may raise on the way to the exit below
         try:
             atexit._run_exitfuncs()  # what a normal exit runs; the server's frames must not
             for stream in (sys.stdout, sys.stderr):
@@ -232,13 +237,16 @@ def run_child(conn: socket.socket, request: dict, fds: list[int], main: Callable
         os._exit(code & 0xFF)
 
 
-def _interrupt_when_asked(conn: socket.socket) -> None:
-    """Ctrl-C at the client (an `I`) or the client gone: interrupt the command, as Ctrl-C does."""
+def _interrupt_when_asked(conn: socket.socket, finished: threading.Event) -> None:
+    """Ctrl-C at the client (an `I`) or the client gone while the command runs: interrupt it,
+    as Ctrl-C does. (A client closes the connection once it has the exit code, which is sent
+    after `finished` is set: that close interrupts nothing.)"""
     try:
         conn.recv(1)
     except OSError:
         pass
-    signal.raise_signal(signal.SIGINT)
+    if not finished.is_set():
+        signal.raise_signal(signal.SIGINT)
 
 
 def _reopen_streams(streams: dict) -> None:
