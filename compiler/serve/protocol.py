@@ -46,19 +46,25 @@ def socket_dir() -> str:
     return os.path.join(tempfile.gettempdir(), f"tenantc-{os.getuid()}")
 
 
-def identity() -> dict[str, str]:
-    """What a client and its server must share: the interpreter, the package, the plugin setting."""
+def package_dir() -> str:
+    """The folder of the `compiler` package this process runs, symlinks resolved."""
+    return os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+
+
+def identity() -> dict[str, object]:
+    """What a client and its server must share: the interpreter, the package, where libraries
+    come from (sys.path but its first entry, the script's folder or `python -m`'s working
+    folder; PYTHONPATH and site-packages follow it) and pydantic's plugin setting."""
     return {"executable": sys.executable, "version": sys.version,
-            "package": os.path.dirname(os.path.dirname(os.path.realpath(__file__))),
-            "plugins": os.environ.get("PYDANTIC_DISABLE_PLUGINS", "__all__")}
+            "package": package_dir(),
+            "path": sys.path[1:], "plugins": os.environ.get("PYDANTIC_DISABLE_PLUGINS", "__all__")}
 
 
 def socket_path(folder: str | None = None) -> str:
     """One socket per interpreter and package (a checkout's venv and an installed tenantc differ).
     Short (sockets' paths hold about 100 bytes): a checksum names it; the handshake compares
     the whole identity."""
-    ident = identity()
-    tag = zlib.crc32(f"{ident['executable']}\0{ident['package']}".encode())
+    tag = zlib.crc32(f"{sys.executable}\0{package_dir()}".encode())
     return os.path.join(folder or socket_dir(), f"server-{tag:08x}.sock")
 
 

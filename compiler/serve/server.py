@@ -170,7 +170,7 @@ def check_request(request: dict) -> str:
     """What makes this server the wrong one for the request ('' when none)."""
     theirs = request.get("identity")
     if theirs != protocol.identity():
-        return "another interpreter, package or pydantic plugin setting"
+        return "another interpreter, package, library path or pydantic plugin setting"
     if not (isinstance(request.get("argv"), list) and all(isinstance(a, str) for a in request["argv"])
             and isinstance(request.get("cwd"), str) and isinstance(request.get("umask"), int)
             and isinstance(request.get("env"), dict)
@@ -181,7 +181,7 @@ def check_request(request: dict) -> str:
 
 def source_files_state() -> Fingerprint:
     """(mtime, size) of the package's .py files and of every loaded module's file."""
-    package = Path(protocol.identity()["package"])
+    package = Path(protocol.package_dir())
     paths = {str(p) for p in package.rglob("*.py")}
     paths.update(f for m in list(sys.modules.values()) if isinstance(f := getattr(m, "__file__", None), str))
     state: Fingerprint = {}

@@ -264,6 +264,8 @@ def test_requests_from_another_interpreter_or_malformed_are_refused():
     good = {"argv": ["compile"], "cwd": "/", "umask": 0o22, "env": {"A": "b"}, "identity": protocol.identity()}
     assert check_request(good) == ""
     assert "interpreter" in check_request({**good, "identity": {**protocol.identity(), "executable": "/other"}})
+    other_libraries = {**protocol.identity(), "path": ["/elsewhere", *sys.path[1:]]}
+    assert "interpreter" in check_request({**good, "identity": other_libraries})
     assert "malformed" in check_request({**good, "argv": "compile"})
     assert "malformed" in check_request({**good, "env": {"A": 1}})
     left, right = socket.socketpair(socket.AF_UNIX)
