@@ -43,7 +43,9 @@ def _served(sock: socket.socket, argv: list[str]) -> int | None:
                "identity": protocol.identity(), "streams": _streams()}
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
-    socket.send_fds(sock, [protocol.encode_request(request)], [0, 1, 2])
+    data = protocol.encode_request(request)
+    sent = socket.send_fds(sock, [data], [0, 1, 2])  # a stream socket may take part of it
+    sock.sendall(data[sent:])
     answer = protocol.read_exact(sock, 1)
     if answer != protocol.RUNNING:
         return None  # refused (stale, mismatch) or gone before it began: run it here
