@@ -15,13 +15,14 @@ from compiler.serve.server import AlreadyRunning, Server, control, status, warm_
 
 HELP = """\
 Keep tenantc imported in a background process, so that `tenantc compile`, `check` and
-`review` start in milliseconds instead of about a quarter of a second (importing pydantic's
-models and the compiler). Opt-in, for the edit-compile loop on a workstation; CI needs none.
+`review` get to work within tens of milliseconds instead of about a quarter of a second
+(importing pydantic's models and the compiler). Opt-in, for the edit-compile loop on a
+workstation; CI needs none.
 
 Each command still runs in a process of its own, forked from the server: with your
 arguments, working folder, environment, umask and terminal, and nothing kept from earlier
-commands. The server serves only your user, only the interpreter and tenantc it was started
-from, and exits when any of its source files changes on disk (that command then runs without
+commands. The server serves only your user, only the interpreter, tenantc and library path
+it was started from, and exits when any of its source files changes on disk (that command then runs without
 it) or after --idle without commands. TENANTC_SERVER=off makes tenantc ignore a server.
 
 subcommands:

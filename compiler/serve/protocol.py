@@ -1,8 +1,9 @@
 """The contract between `tenantc` (client) and `tenantc server`: where the socket is, what may
 be served, and the messages. Standard library only: the client imports this before anything.
 
-A request is one `sendmsg`: 4-byte big-endian length, then a JSON object, with the client's
-stdin, stdout and stderr attached (SCM_RIGHTS). The server answers with single-letter frames:
+A request is a 4-byte big-endian length, then a JSON object, sent with `sendmsg` with the
+client's stdin, stdout and stderr attached (SCM_RIGHTS; what the socket did not take at once
+follows). The server answers with single-letter frames:
   R<4-byte pid>   running in child <pid>
   X<4-byte code>  finished with exit code <code>
   S               refused: the server's code changed on disk (it exits; run cold)
