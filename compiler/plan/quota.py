@@ -42,7 +42,7 @@ def split_quota(tenant: Tenant, platform: Platform, file: str, problems: Problem
     if tenant.placement[clusters[0]].quota is not None and weights_by is None:
         return _check_explicit(tenant, platform, clusters, total, file, problems)
     parts: dict[str, dict] = {c: {"gpu": {}} for c in clusters}
-    by_weight = _weights(clusters, tenant.placement, None, "") if weights_by is None else None  # same for every scalar
+    by_weight = _placement_weights(clusters, tenant.placement) if weights_by is None else None  # same for every scalar
     for resource in SCALARS:
         amount: Quantity | None = getattr(total, resource)
         if amount is not None:
@@ -87,13 +87,17 @@ def _weights(clusters: list[str], placement: dict[str, ClusterShare], weights_by
              resource: str, model: str | None = None) -> list[Decimal]:
     """Integer weights from the placement, or (for a guarantee) the clusters' quota shares."""
     if weights_by is None:
-        return [Decimal(placement[c].weight or 0) for c in clusters]
+        return _placement_weights(clusters, placement)
     out = []
     for cluster in clusters:
         quota = weights_by.get(cluster)
         value = (quota.gpu.get(model) if model else getattr(quota, resource)) if quota else None
         out.append(value.value if value is not None else Decimal(0))
     return out
+
+
+def _placement_weights(clusters: list[str], placement: dict[str, ClusterShare]) -> list[Decimal]:
+    return [Decimal(placement[c].weight or 0) for c in clusters]
 
 
 def _check_explicit(tenant: Tenant, platform: Platform, clusters: list[str], total: Quota,
