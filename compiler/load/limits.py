@@ -10,6 +10,7 @@ anchor that contains itself is found without ever recursing.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -204,3 +205,20 @@ def settled(raw: bytes, shape: Shape | None) -> bool:
 def check_data(data: Any) -> list[LimitProblem]:
     """Every cap `data` breaks (at most 20; the walk stops at the value count cap)."""
     return inspect(data).problems
+
+
+def read_at_most(fd: int, limit: int, size: int) -> bytes:
+    """At most `limit` bytes of `fd` (a spec file; a rendered file that check compares), asking
+    first for `size` (what fstat gave or what is expected) and one more, so a file that grew
+    shows: a read of `limit` bytes at once allocates that much for every file, 512 KiB for a
+    spec of a few KiB (20 ms of reading 1,000 tenant files)."""
+    chunks: list[bytes] = []
+    total, want = 0, min(size + 1, limit)
+    while total < limit:
+        chunk = os.read(fd, min(want, limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        want = 1 << 16
+    return b"".join(chunks)

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from compiler.load.limits import read_at_most
+
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
 _FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
@@ -96,14 +98,7 @@ def _holds(folder: int, name: str, want: bytes) -> bool:
     except OSError:
         return False
     try:
-        limit = len(want) + 1
-        data = os.read(fd, limit)
-        while len(data) < limit:
-            chunk = os.read(fd, limit - len(data))
-            if not chunk:
-                break
-            data += chunk
-        return data == want
+        return read_at_most(fd, len(want) + 1, len(want)) == want
     except OSError:  # a FIFO with no writer (EAGAIN), a folder (EISDIR): not the file wanted
         return False
     finally:

@@ -6,7 +6,8 @@ import os
 import pytest
 
 from compiler.load import limits
-from compiler.load.sources import _read_at_most, read_capped
+from compiler.load.limits import read_at_most
+from compiler.load.sources import read_capped
 
 
 @pytest.mark.parametrize("size", [0, 1, 4095, 4096, 65537, 200_000])
@@ -20,7 +21,7 @@ def test_every_byte_up_to_the_limit_whatever_the_size_claimed(tmp_path, size, cl
     for limit in (size + 1, size, max(size - 7, 0), 100):
         fd = os.open(path, os.O_RDONLY)
         try:
-            assert _read_at_most(fd, limit, guess) == data[:limit]
+            assert read_at_most(fd, limit, guess) == data[:limit]
         finally:
             os.close(fd)
 
