@@ -9,20 +9,13 @@ replace the platform's.
 from __future__ import annotations
 
 import ipaddress
-from functools import lru_cache
 
 from compiler.errors import Problems
 from compiler.model.platform import Platform
-from compiler.model.tenant import RESERVED_TENANT_NAMES, Tenant
+from compiler.model.tenant import RESERVED_TENANT_NAMES, Tenant, parse_cidr
 
 SYSTEM_PREFIX = "system:"  # Kubernetes' own users and groups (system:anonymous, system:authenticated, ...)
 EVERYWHERE = {4: ipaddress.ip_network("0.0.0.0/0"), 6: ipaddress.ip_network("::/0")}
-
-
-@lru_cache(maxsize=4096)
-def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    """A validated tenant's CIDR (canonical already), parsed once however many tenants list it."""
-    return ipaddress.ip_network(cidr)
 
 
 def platform_names(platform: Platform) -> dict[str, str]:
@@ -56,7 +49,7 @@ def check_tenant(platform: Platform, tenant: Tenant, file: str, problems: Proble
 
 
 def _egress_everywhere(tenant: Tenant, file: str, problems: Problems) -> None:
-    cidrs = [_network(rule.cidr) for rule in tenant.network.egress]
+    cidrs = [parse_cidr(rule.cidr) for rule in tenant.network.egress]  # validated: canonical already
     for version, everything in EVERYWHERE.items():
         family = [c for c in cidrs if c.version == version]
         if sum(c.num_addresses for c in family) < everything.num_addresses:

@@ -55,10 +55,10 @@ class PortSpec(Spec):
 
 
 @lru_cache(maxsize=4096)
-def canonical_cidr(value: str) -> str:
-    """'10.20.0.0/16' as ipaddress writes it; ValueError when not a network. Tenants list the
-    same few CIDRs again and again: each is parsed once."""
-    return str(ipaddress.ip_network(value, strict=True))
+def parse_cidr(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A CIDR as a network (no host bits allowed); ValueError when not one. Tenants list the
+    same few CIDRs again and again: each is parsed once, for validation and policy alike."""
+    return ipaddress.ip_network(value, strict=True)
 
 
 class EgressRule(Spec):
@@ -69,7 +69,7 @@ class EgressRule(Spec):
     @classmethod
     def _valid_cidr(cls, value: str) -> str:
         try:
-            return canonical_cidr(value)
+            return str(parse_cidr(value))
         except ValueError as exc:
             raise ValueError(f"not a CIDR ({exc}); write e.g. 10.20.0.0/16") from None
 
