@@ -113,14 +113,15 @@ def model_repo(root: Path, sources: Sources | None = None) -> Specs:
 
 def plan_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | None = None,
               schema_engine: str | None = None, sources: Sources | None = None,
-              specs: Specs | None = None) -> Planned:
+              specs: Specs | None = None, previous: Plan | None = None) -> Planned:
     """Load, model and plan (raising CompileError like compile_repo), and key every unit as
-    compile_repo does, without rendering any. `specs` (from model_repo) skips load and model."""
+    compile_repo does, without rendering any. `specs` (from model_repo) skips load and model;
+    `previous` (another revision's plan) lends its decisions for the models both share."""
     with collector_paused():
         if specs is None:
-            specs, plan = _plan(root, Problems(), _Clock(), sources)
+            specs, plan = _plan(root, Problems(), _Clock(), sources, previous)
         else:
-            plan = _plan_specs(specs, Problems(), _Clock())
+            plan = _plan_specs(specs, Problems(), _Clock(), previous)
         own_dirs = platform_crd_dirs(root, specs.platform) if crds is None and not crd_dirs else {}
         schema_key = _schema_key(crds, list(crd_dirs or []), own_dirs, schema_engine)
         jobs = _unit_jobs(plan, schema_key)
@@ -210,10 +211,11 @@ class _Clock:
         self._last = now
 
 
-def _plan(root: Path, problems: Problems, clock: _Clock, sources: Sources | None = None) -> tuple[Specs, Plan]:
+def _plan(root: Path, problems: Problems, clock: _Clock, sources: Sources | None = None,
+          previous: Plan | None = None) -> tuple[Specs, Plan]:
     """Load -> model -> plan, raising with every problem of a stage before the next."""
     specs = _model(root, problems, clock, sources)
-    return specs, _plan_specs(specs, problems, clock)
+    return specs, _plan_specs(specs, problems, clock, previous)
 
 
 def _model(root: Path, problems: Problems, clock: _Clock, sources: Sources | None = None) -> Specs:
@@ -227,8 +229,8 @@ def _model(root: Path, problems: Problems, clock: _Clock, sources: Sources | Non
     return specs
 
 
-def _plan_specs(specs: Specs, problems: Problems, clock: _Clock) -> Plan:
-    plan = make_plan(specs, problems)
+def _plan_specs(specs: Specs, problems: Problems, clock: _Clock, previous: Plan | None = None) -> Plan:
+    plan = make_plan(specs, problems, previous)
     clock.lap("plan")
     problems.raise_if_any()
     return plan

@@ -48,9 +48,9 @@ class Sources:
 
     platform: Source | None
     tenants: list[Source]
-    # path -> the model another compile in this process validated from that very Source object
-    # (review's and check --base's base revision shares the head's unchanged files): the model
-    # stage takes it instead of validating the same data again
+    # path -> the model another compile in this process validated from that very Source object,
+    # without problems (review's and check --base's base revision shares the head's unchanged
+    # files): the model stage takes it instead of validating and checking the same data again
     validated: dict[str, Any] = field(default_factory=dict)
 
 

@@ -80,12 +80,17 @@ def validate_model(model: type[M], source: Source, problems: Problems) -> M | No
 
 
 def build_specs(sources: Sources, problems: Problems) -> Specs | None:
-    """Validate every file; a tenant's name must equal its file stem and be unique."""
-    platform = validate_model(Platform, sources.platform, problems) if sources.platform else None
+    """Validate every file; a tenant's name must equal its file stem and be unique. The models
+    in `sources.validated` are taken as they are; a tenant's checks against the platform are
+    skipped when both models are taken (the compile that validated them checked them)."""
+    validated = sources.validated
+    platform = None if sources.platform is None else \
+        validated.get(sources.platform.path) or validate_model(Platform, sources.platform, problems)
+    platform_taken = sources.platform is not None and sources.platform.path in validated
     tenants: list[TenantSpec] = []
     seen: dict[str, str] = {}
     for source in sources.tenants:
-        tenant = sources.validated.get(source.path) or validate_model(Tenant, source, problems)
+        tenant = validated.get(source.path) or validate_model(Tenant, source, problems)
         if tenant is None:
             continue
         if tenant.name != source.stem:
@@ -102,5 +107,6 @@ def build_specs(sources: Sources, problems: Problems) -> Specs | None:
         return None
     check_platform(platform, sources.platform.path, problems)
     for spec in tenants:
-        check_tenant(platform, spec.tenant, spec.source.path, problems)
+        if not (platform_taken and spec.source.path in validated):
+            check_tenant(platform, spec.tenant, spec.source.path, problems)
     return Specs(platform, sources.platform, tenants)

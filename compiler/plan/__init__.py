@@ -18,6 +18,8 @@ from decimal import Decimal
 
 from compiler.errors import Problems
 from compiler.model import Specs, TenantSpec
+from compiler.model.platform import Platform
+from compiler.model.tenant import Tenant
 from compiler.plan.datagate import DataWait
 from compiler.plan.datasets import CacheSite, DatasetPlacement, DatasetUse, caches_read
 from compiler.plan.guardrails import GuardrailPlan, plan_guardrails
@@ -100,11 +102,21 @@ class Plan:
         return [t for t in self.letting_in.get(tenant, []) if cluster in self.quotas.get(t, {})]
 
 
-def make_plan(specs: Specs, problems: Problems) -> Plan:
+def make_plan(specs: Specs, problems: Problems, previous: Plan | None = None) -> Plan:
+    """Every decision and check across files. `previous`, a plan this process made without
+    problems, lends what it decided for each tenant alone (quota and guarantee shares, container
+    limits and their check) to every tenant whose model is the very object it planned, when the
+    platform's model is too: those are functions of the two frozen models only (review plans
+    two revisions that share most of their models; half of planning 1,000 tenants)."""
     plan = Plan(specs)
     platform = specs.platform
+    lent = _decided_alone(previous, platform)
     for spec in specs.tenants:
         tenant, file = spec.tenant, spec.source.path
+        if lent.get(tenant.name) is tenant:
+            assert previous is not None
+            _take_decided_alone(plan, previous, tenant.name)
+            continue
         shares = split_quota(tenant, platform, file, problems)
         plan.quotas[tenant.name] = shares
         # A guarantee is split in proportion to the quota shares, which only exist for what the
@@ -131,6 +143,21 @@ def make_plan(specs: Specs, problems: Problems) -> Plan:
     own_queues = {t.tenant.name: plan.projects.own_queue(t.tenant.name) for t in specs.tenants}
     plan.guardrails = plan_guardrails(specs, plan.quotas, datasets, problems, own_queues)
     return plan
+
+
+def _decided_alone(previous: Plan | None, platform: Platform) -> dict[str, Tenant]:
+    """Tenant name -> the model `previous` planned it from, when `previous` planned `platform`."""
+    if previous is None or previous.specs.platform is not platform:
+        return {}
+    return {spec.tenant.name: spec.tenant for spec in previous.specs.tenants}
+
+
+def _take_decided_alone(plan: Plan, previous: Plan, name: str) -> None:
+    """A tenant's decisions of its own from `previous` (copied one level: plans stay apart)."""
+    plan.quotas[name] = dict(previous.quotas[name])
+    if name in previous.guarantees:
+        plan.guarantees[name] = dict(previous.guarantees[name])
+    plan.limits[name] = dict(previous.limits[name])
 
 
 def cluster_usage(plan: Plan, cluster_name: str) -> dict[str, Decimal]:

@@ -107,7 +107,7 @@ def compile_keyed(base: Revision, head: Revision, crds: Crds | None, crd_dirs: l
             if sources is None:
                 return None  # the base's files cannot all be read: compiled in full, that says why
             now = plan_repo(root, crds=crds, specs=specs)
-            then = plan_repo(root, crds=crds, sources=sources)
+            then = plan_repo(root, crds=crds, sources=sources, previous=now.plan)
             differing = {folder for folder in now.keys.keys() | then.keys.keys()
                          if now.keys.get(folder) != then.keys.get(folder)}
             shared = SharedUnits()  # Argo CD's summaries of the units left out, read once for both

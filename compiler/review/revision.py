@@ -213,8 +213,11 @@ def derived_sources(revision: Revision, other: Revision, specs: Specs) -> Source
     if problems.items or fresh.platform is None:
         return None
     tenants = {**kept, **{s.path: s for s in fresh.tenants}}
-    validated = {t.source.path: t.tenant for t in specs.tenants if t.source.path in kept}
-    return Sources(fresh.platform, [tenants[p] for p in sorted(tenants)], validated)
+    validated: dict[str, object] = {t.source.path: t.tenant for t in specs.tenants if t.source.path in kept}
+    if platform in changed:
+        return Sources(fresh.platform, [tenants[p] for p in sorted(tenants)], validated)
+    validated[platform] = specs.platform  # the same file: the same model, which lets plans share decisions
+    return Sources(specs.platform_source, [tenants[p] for p in sorted(tenants)], validated)
 
 
 def _plain_yaml(path: str, revision: Revision) -> bool:

@@ -9,7 +9,6 @@ seconds exits too.
 """
 from __future__ import annotations
 
-import atexit
 import gc
 import importlib
 import io
@@ -29,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from compiler.exiting import finish
 from compiler.serve import protocol
 
 STATUS = b"J"  # a status answer: JSON follows until the connection closes
@@ -228,9 +228,7 @@ def run_child(conn: socket.socket, request: dict, fds: list[int], main: Callable
         finished.set()
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # nothing may raise on the way to the exit below
         try:
-            atexit._run_exitfuncs()  # what a normal exit runs; the server's frames must not
-            for stream in (sys.stdout, sys.stderr):
-                stream.flush()
+            code = finish(code)  # what a normal exit runs; the server's frames must not
             conn.sendall(protocol.frame(protocol.EXITED, code))
         except BaseException:  # noqa: BLE001 - the exit below must happen whatever went wrong
             pass

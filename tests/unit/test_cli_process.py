@@ -61,11 +61,21 @@ def test_a_user_can_turn_pydantic_plugins_back_on(plugin_site: Path, tmp_path: P
     assert marker.read_text() == "loaded"
 
 
-def test_the_console_command_passes_main_s_exit_code_and_freezes_what_is_left(tmp_path: Path) -> None:
-    """`tenantc` (console_main) ends with every object frozen out of the collector's reach, so
-    the interpreter's shutdown does not trace them again; main's exit code is the process's."""
-    code = ("import gc, sys; from compiler.cli import console_main; sys.argv = ['tenantc'] + sys.argv[1:]; "
+def test_the_console_command_passes_main_s_exit_code_and_skips_the_teardown(tmp_path: Path) -> None:
+    """`tenantc` (console_main) passes main's exit code on. Compile, check and review end the
+    process themselves, as a normal exit but for the interpreter's teardown: exit handlers run
+    and buffered output is written, but no module global is freed (compiler.exiting). Any other
+    command returns with every object frozen out of the collector's reach, and the teardown
+    (which the probe object shows it sees) follows."""
+    code = ("import atexit, gc, os, sys; from compiler.cli import console_main; sys.argv = ['tenantc'] + sys.argv[1:]\n"
+            "class Probe:\n    def __del__(self, write=os.write): write(2, b'torn down\\n')\n"
+            "probe = Probe(); atexit.register(lambda: sys.stderr.write('exit handler\\n'))\n"
+            "print('buffered', end='')\n"
             "status = console_main(); print('frozen', gc.get_freeze_count() > 0, file=sys.stderr); sys.exit(status)")
-    for args, status in ((["init", str(tmp_path / "new")], 0), (["compile", "--root", str(tmp_path / "none")], 2)):
+    for args, status, ends_itself in ((["init", str(tmp_path / "new")], 0, False),
+                                      (["compile", "--root", str(tmp_path / "none")], 2, True)):
         run = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
-        assert run.returncode == status and "frozen True" in run.stderr, (args, run.stderr[-500:])
+        assert run.returncode == status and run.stdout.startswith("buffered"), (args, run.stderr[-500:])
+        assert "exit handler" in run.stderr, (args, run.stderr[-500:])
+        assert ("frozen True" in run.stderr) != ends_itself, (args, run.stderr[-500:])
+        assert ("torn down" in run.stderr) != ends_itself, (args, run.stderr[-500:])

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from compiler.plan import resource_amounts
+import compiler.plan as plan_module
+from compiler.errors import Problems
+from compiler.model import Specs, TenantSpec
+from compiler.plan import make_plan, resource_amounts
 from compiler.plan.quota import SCALARS
+from compiler.quantity import Quantity
 
 
 def test_shares_of_every_example_tenant_sum_to_its_quota(example):
@@ -82,3 +86,52 @@ def test_gpu_models_with_resource_names_of_their_own_are_capped_apart(example):
     assert {m: q.value for m, q in share.gpu.items()} == {"A100": 24, "H100": 8}
     cluster = example.specs.platform.cluster("gpu-east")
     assert cluster.gpu_models() == {"A100": "nvidia.com/gpu", "H100": "nvidia.com/h100"}
+
+
+def _with_changed_quota(specs: Specs, name: str) -> Specs:
+    """`specs` with one tenant's model replaced by a copy of larger CPU quota; every other model,
+    and the platform's, the very same objects."""
+    def changed(spec: TenantSpec) -> TenantSpec:
+        if spec.tenant.name != name:
+            return spec
+        cpu = spec.tenant.quota.cpu
+        assert cpu is not None
+        quota = spec.tenant.quota.model_copy(update={"cpu": Quantity(cpu.value * 2, cpu.fmt)})
+        return TenantSpec(spec.tenant.model_copy(update={"quota": quota}), spec.source)
+    return Specs(specs.platform, specs.platform_source, [changed(s) for s in specs.tenants])
+
+
+def _split_tenants(monkeypatch) -> list[str]:
+    """The names of the tenants whose quota make_plan splits from here on, one per split."""
+    split: list[str] = []
+    real = plan_module.split_quota
+
+    def spied(tenant, *args, **kwargs):
+        split.append(tenant.name)
+        return real(tenant, *args, **kwargs)
+    monkeypatch.setattr(plan_module, "split_quota", spied)
+    return split
+
+
+def test_a_plan_lent_decisions_equals_one_made_afresh(example, monkeypatch):
+    """make_plan(previous=...) takes each shared tenant's own decisions from the previous plan
+    and splits only the changed tenant's quota again: the plan is the one made without it,
+    field by field."""
+    changed = "ml-platform"
+    specs = _with_changed_quota(example.specs, changed)
+    afresh = make_plan(specs, Problems())
+    split = _split_tenants(monkeypatch)
+    lent = make_plan(specs, Problems(), previous=example.plan)
+    assert lent == afresh
+    assert lent.quotas[changed] != example.plan.quotas[changed]
+    assert set(split) == {changed}
+
+
+def test_no_decision_is_lent_across_platforms(example, monkeypatch):
+    """A platform model that is not the very object the previous plan was made for (an equal
+    copy, here) lends nothing: every tenant's quota is split again."""
+    specs = Specs(example.specs.platform.model_copy(), example.specs.platform_source, example.specs.tenants)
+    split = _split_tenants(monkeypatch)
+    plan = make_plan(specs, Problems(), previous=example.plan)
+    assert plan == make_plan(specs, Problems()) and plan.quotas == example.plan.quotas
+    assert set(split) == {t.tenant.name for t in specs.tenants}
