@@ -10,8 +10,10 @@ error. User errors never show a traceback; set TENANTC_DEBUG=1 to see one.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
+import io
 import os
 import sys
 
@@ -87,6 +89,18 @@ def _add_verbosity(parser: argparse.ArgumentParser) -> None:
     if not nested:
         parser.add_argument("-v", "--v", type=int, default=0, metavar="N",
                             help="verbosity: 1 or more shows a traceback with an error (as TENANTC_DEBUG=1)")
+
+
+def parse_quietly(argv: list[str]) -> argparse.Namespace | None:
+    """The arguments main(argv) would run its command with; None, with nothing printed, when
+    they do not parse (a `tenantc server` reads a served command's --root this way)."""
+    argv = place_global_flags(argv, list(COMMANDS), GLOBAL_FLAGS)
+    parser = build_parser(_command_in(argv))
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            return parser.parse_args(argv)
+        except SystemExit:
+            return None
 
 
 def _command_in(argv: list[str]) -> str | None:

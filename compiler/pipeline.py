@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from compiler import warm
 from compiler.errors import CompileError, Problem, Problems
 from compiler.gc_pause import collector_paused
 from compiler.identity import unit_folder
@@ -195,6 +196,23 @@ def compile_repo(root: Path, crd_dirs: list[Path] | None = None, crds: Crds | No
                              units_rendered=len(rendered.keys), unchecked=rendered.unchecked)
 
 
+def keep_warm(root: Path) -> bool:
+    """Plan the repository under `root` and keep its models and plan in this process for the
+    compiles of it that follow (compiler.warm; a `tenantc server` does this while idle). Reads
+    the spec files only: no cache is read or written, nothing rendered. False, and what was
+    kept before still kept (it lends only what is unchanged), when it does not compile."""
+    with collector_paused():
+        problems = Problems()
+        sources = read_sources(root, problems)
+        try:
+            problems.raise_if_any()
+            specs, plan = _plan(root, problems, _Clock(), sources)
+        except CompileError:
+            return False
+    warm.keep(root, specs, plan)
+    return True
+
+
 def platform_crd_dirs(root: Path, platform: Platform) -> dict[str, Path]:
     """Each platform cluster's CRD folder under `root` (its `crds`, default crds/<cluster>)."""
     return cluster_crd_dirs(root, {c.name: c.crd_folder() for c in platform.clusters})
@@ -220,7 +238,7 @@ def _plan(root: Path, problems: Problems, clock: _Clock, sources: Sources | None
 
 def _model(root: Path, problems: Problems, clock: _Clock, sources: Sources | None = None) -> Specs:
     if sources is None:
-        sources = read_sources(root, problems, cache_dir=root / CACHE_DIR)
+        sources = warm.lend_models(root, read_sources(root, problems, cache_dir=root / CACHE_DIR))
     clock.lap("load")
     specs = build_specs(sources, problems)
     clock.lap("model")
@@ -230,7 +248,7 @@ def _model(root: Path, problems: Problems, clock: _Clock, sources: Sources | Non
 
 
 def _plan_specs(specs: Specs, problems: Problems, clock: _Clock, previous: Plan | None = None) -> Plan:
-    plan = make_plan(specs, problems, previous)
+    plan = make_plan(specs, problems, previous or warm.lent_plan(specs))
     clock.lap("plan")
     problems.raise_if_any()
     return plan

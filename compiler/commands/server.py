@@ -20,10 +20,13 @@ Keep tenantc imported in a background process, so that `tenantc compile`, `check
 workstation; CI needs none.
 
 Each command still runs in a process of its own, forked from the server: with your
-arguments, working folder, environment, umask and terminal, and nothing kept from earlier
-commands. The server serves only your user, only the interpreter, tenantc and library path
-it was started from, and exits when any of its source files changes on disk (that command then runs without
-it) or after --idle without commands. TENANTC_SERVER=off makes tenantc ignore a server.
+arguments, working folder, environment, umask and terminal. While idle after a command
+succeeds, the server reads that repository's specs again and keeps their models and plan, so
+the next command validates and plans only the YAML files that changed since (the same result
+as without it; `status -o json` shows the repository kept). The server serves only your
+user, only the interpreter, tenantc and library path it was started from, and exits when any
+of its source files changes on disk (that command then runs without it) or after --idle
+without commands. TENANTC_SERVER=off makes tenantc ignore a server.
 
 subcommands:
   start    start it in the background (returns once it answers)
@@ -89,13 +92,22 @@ def _serve(folder: str, idle: float) -> int:
                         "credentials (SO_PEERCRED) of each connection tell")
     warm_imports()
     try:
-        why = Server(folder, idle, main).serve()
+        why = Server(folder, idle, main, warm=_keep_warm).serve()
     except AlreadyRunning as exc:
         raise UserError(f"{exc}; `tenantc server stop` first") from None
     except protocol.ServerDirError as exc:
         raise UserError(f"socket folder {exc}") from None
     print(f"tenantc server: {why}", file=sys.stderr)
     return 0
+
+
+def _keep_warm(request: dict) -> bool:
+    """The repository a served command ran on, kept warm in the server (compiler.warm)."""
+    from compiler.cli import parse_quietly
+    from compiler.pipeline import keep_warm
+
+    root = getattr(parse_quietly(request["argv"]), "root", None)
+    return root is not None and keep_warm(Path(request["cwd"]) / root)
 
 
 def _start(folder: str, path: str, args: argparse.Namespace) -> int:

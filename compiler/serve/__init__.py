@@ -5,8 +5,11 @@ PyYAML, 64 dataclasses): the same work in every process. A server started once
 (`tenantc server start`, opt-in, as `dmypy start` or Gradle's daemon) imports it all and then
 forks a child per command: the child takes the client's argv, working folder, environment,
 umask and its stdin, stdout and stderr (passed as file descriptors), runs the very `main()`
-a cold process runs, and reports the exit code. Nothing is kept from one command to the
-next: each child starts from the state the server had after importing.
+a cold process runs, and reports the exit code. No child's state reaches the server. What
+the server keeps is its own: after a command succeeds, while no other waits, it plans that
+repository once more and keeps its models and plan (compiler.warm), so the next child
+validates and plans only the YAML files whose bytes changed; warming gives way to any client
+that connects (a 5 ms timer looks), and the result is exactly a cold compile's.
 
     tenantc compile ──connect──> server (imports done) ──fork──> child: main(argv) on the
         (client, ~20 ms)          refuses: other user,           client's terminal, exit code

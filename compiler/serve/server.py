@@ -33,11 +33,17 @@ from compiler.serve import protocol
 
 STATUS = b"J"  # a status answer: JSON follows until the connection closes
 REQUEST_TIMEOUT = 5.0  # seconds a client has to send its request
+WARM_POLL = 0.005  # seconds between looks for a waiting client while the server warms
 Fingerprint = dict[str, tuple[int, int]]  # file -> (mtime_ns, size)
 
 
 class AlreadyRunning(Exception):
     """A server answers on the socket already."""
+
+
+class ClientWaiting(BaseException):
+    """A client connected while the server was warming: warming gives way at once. Not an
+    Exception, so that no `except Exception` on the way swallows it (as KeyboardInterrupt)."""
 
 
 @dataclass
@@ -48,11 +54,15 @@ class Server:
     folder: str
     idle: float
     main: Callable[[list[str]], int]
+    # After a command succeeded, with no other waiting: keep what it ran on warm (compiler.warm)
+    warm: Callable[[dict], object] | None = None
     started: float = field(default_factory=time.time)
     requests: int = 0
-    children: set[int] = field(default_factory=set)
+    children: dict[int, dict] = field(default_factory=dict)  # pid -> the request it runs
     stopping: str = ""
     files: Fingerprint = field(default_factory=dict)
+    succeeded: dict | None = None  # the request of the last command that exited 0, until warmed
+    warming: socket.socket | None = None  # the listener, while warming
 
     def serve(self) -> str:
         """Serve until idle, stale or stopped; returns why it stopped."""
@@ -69,23 +79,28 @@ class Server:
         os.chmod(path, 0o600)
         listener.listen(16)
         previous = signal.signal(signal.SIGTERM, self._stop_on_signal)
+        previous_alarm = signal.signal(signal.SIGALRM, self._look_for_clients)
         server_pid = os.getpid()
         last = time.monotonic()
         try:
             while not self.stopping:
-                ready, _, _ = select.select([listener], [], [], 1.0)
+                # While commands run, their ends are seen within 50 ms: warming follows them.
+                ready, _, _ = select.select([listener], [], [], 0.05 if self.children else 1.0)
                 self._reap()
                 if ready:
                     conn, _ = listener.accept()
                     with conn:
                         self._take(conn)
                     last = time.monotonic()
+                elif self.succeeded is not None and not self.children:
+                    self._keep_warm(listener)
                 elif not self.children and time.monotonic() - last > self.idle:
                     self.stopping = f"idle for {self.idle:g} s"
         finally:
             listener.close()
             if os.getpid() == server_pid:  # never in a child that got here by mistake
                 signal.signal(signal.SIGTERM, previous)
+                signal.signal(signal.SIGALRM, previous_alarm)
                 if _is_socket(path):
                     os.unlink(path)
         return self.stopping
@@ -96,11 +111,45 @@ class Server:
     def _reap(self) -> None:
         for pid in list(self.children):
             try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
+                done, status = os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
-                done = pid
+                done, status = pid, -1
             if done:
-                self.children.discard(pid)
+                request = self.children.pop(pid)
+                if status == 0:
+                    self.succeeded = request
+
+    def _keep_warm(self, listener: socket.socket) -> None:
+        """Run `warm` on the last command that succeeded, giving way to any client that
+        connects meanwhile (a timer looks every WARM_POLL seconds): it is tried again when the
+        server is next idle. A failure to warm is no command's: it goes to the server's log,
+        and the server goes on."""
+        request = self.succeeded
+        if self.warm is None or request is None:
+            self.succeeded = None
+            return
+        self.warming = listener
+        signal.setitimer(signal.ITIMER_REAL, WARM_POLL, WARM_POLL)
+        try:
+            self.warm(request)
+            self.succeeded = None
+        except ClientWaiting:
+            return
+        except Exception:  # noqa: BLE001 - whatever the repository holds, the server keeps serving
+            self.succeeded = None
+            traceback.print_exc()
+        finally:
+            self.warming = None  # first: an alarm still on its way now changes nothing
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            # Modules warming imported are watched from now on, as they are on disk now; the
+            # files watched before keep the state they had when the server started.
+            self.files = {**source_files_state(), **self.files}
+        gc.freeze()  # what was kept stays out of the server's collections
+
+    def _look_for_clients(self, _signum: int, _frame: object) -> None:
+        listener = self.warming
+        if listener is not None and select.select([listener], [], [], 0)[0]:
+            raise ClientWaiting
 
     def _take(self, conn: socket.socket) -> None:
         """One connection: check who it is, read the request, and answer or fork."""
@@ -125,7 +174,7 @@ class Server:
             pid = os.fork()
             if pid == 0:
                 run_child(conn, request, fds, self.main)  # never returns
-            self.children.add(pid)
+            self.children[pid] = request
         except (OSError, ValueError, KeyError, TypeError, struct.error):
             return  # a client that broke off or sent nonsense: nothing was started
         finally:
@@ -133,12 +182,15 @@ class Server:
                 os.close(fd)
 
     def _control(self, conn: socket.socket, what: str) -> None:
+        from compiler.warm import kept_root
+
         if what == "stop":
             self.stopping = "stopped (tenantc server stop)"
+        warm = kept_root()
         conn.sendall(STATUS + json.dumps({
             "pid": os.getpid(), "started": round(self.started), "requests": self.requests,
             "commandsRunning": len(self.children), "idleSeconds": self.idle, **protocol.identity(),
-            "stopping": self.stopping}).encode())
+            "warmRepository": str(warm) if warm is not None else None, "stopping": self.stopping}).encode())
 
 
 def peer_uid(conn: socket.socket) -> int | None:
@@ -202,6 +254,7 @@ def run_child(conn: socket.socket, request: dict, fds: list[int], main: Callable
     try:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
         os.chdir(request["cwd"])

@@ -23,7 +23,7 @@ import pytest
 from helpers import REPO, compile_bench, copy_repo, crd_flags, snapshot, tenantc
 
 from compiler.serve import protocol
-from compiler.serve.server import check_request, peer_uid, status
+from compiler.serve.server import Server, check_request, peer_uid, status
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "SO_PEERCRED"), reason="needs Linux's SO_PEERCRED")
 
@@ -271,3 +271,61 @@ def test_requests_from_another_interpreter_or_malformed_are_refused():
     left, right = socket.socketpair(socket.AF_UNIX)
     with left, right:
         assert peer_uid(left) == os.getuid()  # the kernel's word, which the server checks
+
+
+def test_a_command_after_the_server_warmed_is_the_cold_one(server: Running, tmp_path: Path):
+    """After a command succeeds the server keeps its repository warm (compiler.warm; status
+    says which); the next commands on it, after edits, give what cold ones give."""
+    served_root, cold_root = copy_repo(tmp_path / "a"), copy_repo(tmp_path / "b")
+    assert server.run("compile", "--root", served_root, *crd_flags()).returncode == 0
+    assert server.run("compile", "--root", cold_root, *crd_flags(), served=False).returncode == 0
+    deadline, pause = time.monotonic() + 60, 0.2
+    while (status(server.socket) or {}).get("warmRepository") != str(served_root.resolve()):
+        assert time.monotonic() < deadline, "the server did not warm the repository it served"
+        time.sleep(pause)  # each status request interrupts warming: look seldom, then less often
+        pause = min(2 * pause, 4.0)
+    for root in (served_root, cold_root):
+        spec = root / "tenants" / "vision.yaml"
+        spec.write_text(spec.read_text().replace("cpu: \"", "cpu: \"1", 1))
+    for args in (["compile"], ["check"]):
+        served = server.run(*args, "--root", served_root, *crd_flags())
+        cold = server.run(*args, "--root", cold_root, *crd_flags(), served=False)
+        same_outcome(served, cold, served_root, cold_root)
+        assert served.returncode == 0, served.stderr
+    assert snapshot(served_root / "rendered") == snapshot(cold_root / "rendered")
+
+
+def test_warming_gives_way_to_a_client_and_is_tried_again(socket_folder: str):
+    """A client that connects while the server warms waits for no more than the timer's look
+    (WARM_POLL): warming stops there, and runs again, to its end, when the server is idle."""
+    path = os.path.join(socket_folder, "s.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    clients: list[socket.socket] = []
+
+    def warm(request: dict) -> None:
+        clients.append(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+        if len(clients) == 1:
+            clients[0].connect(path)  # a client arrives while warming
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # busy: only the server's timer can stop it
+                pass
+            raise AssertionError("warming did not give way")
+
+    server = Server(socket_folder, 60.0, main=lambda argv: 0, warm=warm)
+    request = {"argv": ["compile"], "cwd": socket_folder}
+    previous = signal.signal(signal.SIGALRM, server._look_for_clients)  # as serve() sets it
+    try:
+        server.succeeded = request
+        start = time.monotonic()
+        server._keep_warm(listener)
+        assert time.monotonic() - start < 2 and server.succeeded == request  # gave way, to be tried again
+        listener.accept()[0].close()
+        server._keep_warm(listener)  # idle now: runs to its end
+        assert len(clients) == 2 and server.succeeded is None
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+        for client in clients:
+            client.close()
+        listener.close()
