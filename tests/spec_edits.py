@@ -132,3 +132,16 @@ def apply_edit(root: Path, edit: tuple) -> None:
 def apply_edits(root: Path, edits: Iterable[tuple]) -> None:
     for edit in edits:
         apply_edit(root, edit)
+
+
+def small_tenant(name: str, cpu: int) -> str:
+    """A minimal valid tenant file on cpu-west that no other tenant names: what random-edit
+    tests add."""
+    return f"""name: {name}
+displayName: New team {name}
+owner: new@example.com
+members: [{{user: new@example.com, role: admin}}]
+quota: {{cpu: "{cpu}", memory: 64Gi, pods: 100, pvcs: 2, storage: 1Ti}}
+placement: {{cpu-west: {{weight: 1}}}}
+queue: {{weight: 1}}
+"""

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 from review_helpers import SpecRepo
-from spec_edits import edit_yaml
+from spec_edits import edit_yaml, small_tenant
 
 from compiler.review import ReviewFailed, review, snapshot
 from compiler.review.report import to_json
@@ -33,14 +33,7 @@ def change_members(repo: SpecRepo, rng: random.Random) -> None:
 
 def add_tenant(repo: SpecRepo, rng: random.Random) -> None:
     name = f"new-team-{rng.randrange(100)}"
-    repo.write(f"tenants/{name}.yaml", f"""name: {name}
-displayName: New team {name}
-owner: new@example.com
-members: [{{user: new@example.com, role: admin}}]
-quota: {{cpu: "{rng.choice([8, 16])}", memory: 64Gi, pods: 100, pvcs: 2, storage: 1Ti}}
-placement: {{cpu-west: {{weight: 1}}}}
-queue: {{weight: 1}}
-""")
+    repo.write(f"tenants/{name}.yaml", small_tenant(name, rng.choice([8, 16])))
 
 
 def remove_tenant(repo: SpecRepo, rng: random.Random) -> None:

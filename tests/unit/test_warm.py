@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from helpers import copy_repo
-from spec_edits import edit_yaml
+from spec_edits import edit_yaml, small_tenant
 
 import compiler.model as model_module
 import compiler.plan as plan_module
@@ -35,14 +35,7 @@ def change_members(root: Path, rng: random.Random) -> None:
 
 def add_tenant(root: Path, rng: random.Random) -> None:
     name = f"new-team-{rng.randrange(100)}"
-    (root / "tenants" / f"{name}.yaml").write_text(f"""name: {name}
-displayName: New team {name}
-owner: new@example.com
-members: [{{user: new@example.com, role: admin}}]
-quota: {{cpu: "{rng.choice([8, 16])}", memory: 64Gi, pods: 100, pvcs: 2, storage: 1Ti}}
-placement: {{cpu-west: {{weight: 1}}}}
-queue: {{weight: 1}}
-""")
+    (root / "tenants" / f"{name}.yaml").write_text(small_tenant(name, rng.choice([8, 16])))
 
 
 def remove_vision(root: Path, rng: random.Random) -> None:
