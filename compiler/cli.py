@@ -10,12 +10,14 @@ error. User errors never show a traceback; set TENANTC_DEBUG=1 to see one.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import gc
 import importlib
 import io
 import os
 import sys
+from pathlib import Path
 
 from compiler.about import VersionAction
 from compiler.agent.contract import place_global_flags
@@ -182,9 +184,10 @@ def console_main() -> int:
     """The `tenantc` command: a running `tenantc server` runs compile, check and review when
     it will (compiler.serve); else main(). Compile, check and review run without the cyclic
     collector (tracing what a 1,000-tenant compile leaves took 0.1 s of a 0.9 s edit) and end
-    without the interpreter's teardown (compiler.exiting); every other command's objects are
-    frozen out of the collector's reach, which the shutdown would run. Only for a process that
-    ends next: in-process callers use main()."""
+    without the interpreter's teardown (compiler.exiting), and in a fresh clone have their YAML
+    spec files parsed on another core while they import (compiler.load.prefetch); every other
+    command's objects are frozen out of the collector's reach, which the shutdown would run.
+    Only for a process that ends next: in-process callers use main()."""
     argv = sys.argv[1:]
     command = _command_in(place_global_flags(argv, list(COMMANDS), GLOBAL_FLAGS))
     served = run_served(argv, command)
@@ -196,8 +199,28 @@ def console_main() -> int:
         return code
     gc.disable()  # the process ends with the command: re-enabling it would trace all a compile left
     from compiler.exiting import exit_now  # here: a served command's client never needs it
+    from compiler.load import prefetch
 
+    root = _repository_root(argv)
+    if root is not None and prefetch.start(root):
+        atexit.register(prefetch.stop)
     exit_now(main())  # no threads are left: these commands join every one they start
+
+
+def _repository_root(argv: list[str]) -> Path | None:
+    """The --root a compile, check or review runs on, read before the command's own parser
+    (whose import is what the prefetch overlaps); None when it does not parse."""
+    from compiler.commands.common import add_repo_flags
+
+    if "-h" in argv or "--help" in argv:
+        return None
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    add_repo_flags(parser)
+    with contextlib.redirect_stderr(io.StringIO()):
+        try:
+            return parser.parse_known_args(argv)[0].root
+        except (argparse.ArgumentError, SystemExit):
+            return None
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ DATASET_CLAIM_ANNOTATION = "pvc.fluid.io/resources.requests.storage"  # Fluid's 
 # Folders of rendered/ that are not tenants, and the apiVersion of machine-readable reports.
 PLATFORM_DIR = "_platform"  # rendered/<cluster>/_platform/: the platform's own objects
 ARGOCD_DIR = "_argocd"  # rendered/_argocd/: AppProjects and the ApplicationSet
+CACHE_DIR = ".tenantc-cache"  # <repository>/.tenantc-cache/: the unit cache and parsed YAML, never committed
 REPORT_API_VERSION = "tenantc.io/v1"
 
 # Apply stages (also Argo CD sync waves). Objects of a later stage may depend on earlier ones.

@@ -17,7 +17,7 @@ from compiler import warm
 from compiler.errors import CompileError, Problem, Problems
 from compiler.gc_pause import collector_paused
 from compiler.identity import unit_folder
-from compiler.kinds import ARGOCD_DIR, BUILTIN_GROUPS, PLATFORM_DIR, group_of
+from compiler.kinds import ARGOCD_DIR, BUILTIN_GROUPS, CACHE_DIR, PLATFORM_DIR, group_of
 from compiler.load.sources import Source, Sources, read_sources
 from compiler.model import Specs, build_specs
 from compiler.model.platform import Platform
@@ -50,7 +50,6 @@ from compiler.write.tree import (
 )
 
 RENDERED_DIR = "rendered"
-CACHE_DIR = ".tenantc-cache"
 
 
 @dataclass

@@ -136,10 +136,11 @@ class ParsedYamlCache:
     pickle). Like those, the file is the user's own: a cache folder committed to git is refused.
     """
 
-    def __init__(self, folder: Path | None):
+    def __init__(self, folder: Path | None, prefetched: dict[str, Any] | None = None):
         self.path = folder / PARSED_YAML_FILE if folder else None
         self.version = f"{yaml_io.yaml.__version__}/{yaml_io.ENGINE}/marshal {marshal.version}"
         self.entries: dict[str, Any] = {}
+        self.prefetched = prefetched or {}  # parsed by this same code in a child (compiler.load.prefetch)
         self.used: set[str] = set()
         self.dirty = False
         if self.path and self.path.is_file():
@@ -159,6 +160,10 @@ class ParsedYamlCache:
         self.used.add(digest)
         if digest in self.entries:
             return self.entries[digest], []
+        if digest in self.prefetched:  # within the caps, as every entry
+            self.entries[digest] = data = self.prefetched[digest]
+            self.dirty = True
+            return data, []
         if len(raw) > limits.COUNT_FIRST_BYTES and yaml_io.more_nodes_than(raw, limits.MAX_VALUES):
             return None, [limits.LimitProblem("", f"holds more than {limits.MAX_VALUES} values (the cap)",
                                               "keep spec files small; tenant files are a few hundred lines")]
@@ -191,7 +196,9 @@ def read_sources(root: Path, problems: Problems, paths: list[str] | None = None,
     paths = discover(root, problems=problems) if paths is None else paths
     platform: Source | None = None
     tenants: list[Source] = []
-    cache = ParsedYamlCache(cache_dir)
+    from compiler.load import prefetch  # here: it imports this module
+
+    cache = ParsedYamlCache(cache_dir, prefetch.taken())
     for rel in paths:
         source = _read_one(rel, root, problems, cache)
         if source is None:
