@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from compiler.errors import Problems, UserError
-from compiler.load.sources import TENANT_SUFFIXES, Sources, read_sources
+from compiler.load.sources import TENANT_SUFFIXES, Source, Sources, read_sources
 
 if TYPE_CHECKING:
     from compiler.model import Specs
@@ -212,11 +212,17 @@ def derived_sources(revision: Revision, other: Revision, specs: Specs) -> Source
         fresh = read_sources(root, problems, paths=[platform, *read, *extra])
     if problems.items or fresh.platform is None:
         return None
+    return _beside(specs, kept, fresh, same_platform=platform not in changed)
+
+
+def _beside(specs: Specs, kept: dict[str, Source], fresh: Sources, same_platform: bool) -> Sources:
+    """The sources of the `kept` files (with their models from `specs`) and the `fresh` ones;
+    an unchanged platform file is `specs`' own, model too, which lets plans share decisions."""
     tenants = {**kept, **{s.path: s for s in fresh.tenants}}
     validated: dict[str, object] = {t.source.path: t.tenant for t in specs.tenants if t.source.path in kept}
-    if platform in changed:
+    if not same_platform:
         return Sources(fresh.platform, [tenants[p] for p in sorted(tenants)], validated)
-    validated[platform] = specs.platform  # the same file: the same model, which lets plans share decisions
+    validated[specs.platform_source.path] = specs.platform
     return Sources(specs.platform_source, [tenants[p] for p in sorted(tenants)], validated)
 
 
