@@ -131,25 +131,31 @@ class Server:
         self.warming = listener
         signal.setitimer(signal.ITIMER_REAL, WARM_POLL, WARM_POLL)
         try:
-            self.warm(request)
-            self.succeeded = None
+            try:
+                self.warm(request)
+            finally:  # past this, ClientWaiting can no longer be raised (see _look_for_clients)
+                self._stop_looking()
+                # Modules warming imported (even in part) are watched from now on, as they are on
+                # disk now; the files watched before keep the state they had at the start.
+                self.files = {**source_files_state(), **self.files}
         except ClientWaiting:
             return
         except Exception:  # noqa: BLE001 - whatever the repository holds, the server keeps serving
-            self.succeeded = None
             traceback.print_exc()
-        finally:
-            self.warming = None  # first: an alarm still on its way now changes nothing
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            # Modules warming imported are watched from now on, as they are on disk now; the
-            # files watched before keep the state they had when the server started.
-            self.files = {**source_files_state(), **self.files}
+        self.succeeded = None
         gc.freeze()  # what was kept stays out of the server's collections
 
     def _look_for_clients(self, _signum: int, _frame: object) -> None:
+        """The timer's look while warming. It raises ClientWaiting at most once per warming,
+        having stopped looking first, so the raise can only land inside `_keep_warm`'s try."""
         listener = self.warming
         if listener is not None and select.select([listener], [], [], 0)[0]:
+            self._stop_looking()
             raise ClientWaiting
+
+    def _stop_looking(self) -> None:
+        self.warming = None  # first: an alarm still on its way now changes nothing
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
     def _take(self, conn: socket.socket) -> None:
         """One connection: check who it is, read the request, and answer or fork."""

@@ -297,8 +297,13 @@ def test_a_command_after_the_server_warmed_is_the_cold_one(server: Running, tmp_
 
 def test_warming_gives_way_to_a_client_and_is_tried_again(socket_folder: str):
     """A client that connects while the server warms waits for no more than the timer's look
-    (WARM_POLL): warming stops there, and runs again, to its end, when the server is idle."""
+    (WARM_POLL): warming stops there, and runs again, to its end, when the server is idle. A
+    module it imported before it stopped is watched from then on (else the server would take
+    its own import for a change of its code and exit)."""
     path = os.path.join(socket_folder, "s.sock")
+    module = Path(socket_folder) / "tc_warm_probe.py"
+    module.write_text("LOADED = True\n")
+    sys.path.insert(0, socket_folder)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(1)
@@ -307,6 +312,7 @@ def test_warming_gives_way_to_a_client_and_is_tried_again(socket_folder: str):
     def warm(request: dict) -> None:
         clients.append(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
         if len(clients) == 1:
+            __import__("tc_warm_probe")
             clients[0].connect(path)  # a client arrives while warming
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:  # busy: only the server's timer can stop it
@@ -321,11 +327,14 @@ def test_warming_gives_way_to_a_client_and_is_tried_again(socket_folder: str):
         start = time.monotonic()
         server._keep_warm(listener)
         assert time.monotonic() - start < 2 and server.succeeded == request  # gave way, to be tried again
+        assert str(module) in server.files
         listener.accept()[0].close()
         server._keep_warm(listener)  # idle now: runs to its end
         assert len(clients) == 2 and server.succeeded is None
     finally:
         signal.signal(signal.SIGALRM, previous)
+        sys.path.remove(socket_folder)
+        sys.modules.pop("tc_warm_probe", None)
         for client in clients:
             client.close()
         listener.close()
