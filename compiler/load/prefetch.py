@@ -28,8 +28,7 @@ def start(root: Path) -> bool:
     """Parse the YAML spec files under `root` in a forked child, when that can gain (see the
     module's docstring); True when started."""
     global _parsing
-    if _parsing is not None or len(os.sched_getaffinity(0)) < 2 or (root / CACHE_DIR / PARSED_YAML_FILE).exists() \
-            or not (root / "tenants").is_dir():
+    if _parsing is not None or len(os.sched_getaffinity(0)) < 2 or (root / CACHE_DIR / PARSED_YAML_FILE).exists():
         return False
     _parsing = Forked(lambda: parse_specs(root))
     return True
