@@ -22,6 +22,7 @@ from compiler.kinds import CACHE_DIR
 from compiler.load.sources import PARSED_YAML_FILE, ParsedYamlCache, discover, read_capped
 
 _parsing: Forked[dict[str, Any]] | None = None
+_parsed: dict[str, Any] = {}  # what the child gave, for every read of this process (keyed by digest)
 
 
 def start(root: Path) -> bool:
@@ -36,18 +37,21 @@ def start(root: Path) -> bool:
 
 def taken() -> dict[str, Any]:
     """What the child parsed (file digest -> data), once it is done; {} when none was started.
-    Only the first call waits for it: later ones get {}."""
-    global _parsing
-    parsing, _parsing = _parsing, None
-    return parsing.join() if parsing is not None else {}
+    The first call waits for it; later ones (another revision's read) get the same entries."""
+    global _parsing, _parsed
+    if _parsing is not None:
+        parsing, _parsing = _parsing, None
+        _parsed = parsing.join()
+    return _parsed
 
 
 def stop() -> None:
-    """End a child whose result no one took (the command ended first)."""
-    global _parsing
+    """The command is over: end a child whose result no one took, and drop what it gave."""
+    global _parsing, _parsed
     if _parsing is not None:
         _parsing.kill()
         _parsing = None
+    _parsed = {}
 
 
 def parse_specs(root: Path) -> dict[str, Any]:

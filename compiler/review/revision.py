@@ -220,10 +220,10 @@ def _beside(specs: Specs, kept: dict[str, Source], fresh: Sources, same_platform
     an unchanged platform file is `specs`' own, model too, which lets plans share decisions."""
     tenants = {**kept, **{s.path: s for s in fresh.tenants}}
     validated: dict[str, object] = {t.source.path: t.tenant for t in specs.tenants if t.source.path in kept}
-    if not same_platform:
-        return Sources(fresh.platform, [tenants[p] for p in sorted(tenants)], validated)
-    validated[specs.platform_source.path] = specs.platform
-    return Sources(specs.platform_source, [tenants[p] for p in sorted(tenants)], validated)
+    platform = fresh.platform
+    if same_platform:
+        platform, validated[specs.platform_source.path] = specs.platform_source, specs.platform
+    return Sources(platform, [tenants[p] for p in sorted(tenants)], validated)
 
 
 def _plain_yaml(path: str, revision: Revision) -> bool:

@@ -55,6 +55,8 @@ def test_the_load_stage_takes_what_the_child_parsed(tmp_path, parsed_here):
     assert prefetch.start(prefetched_root)
     prefetched, problems = read(prefetched_root)
     assert parsed_here == [] and problems == []  # every YAML file came from the child
+    assert read(prefetched_root)[0].tenants and parsed_here == []  # a second read in the process too
+    prefetch.stop()  # the command is over: a read now parses as without the child
     plain, plain_problems = read(plain_root)
     assert len(parsed_here) == len([p for p in (plain_root / "tenants").iterdir() if p.suffix == ".yaml"])
     assert as_data(prefetched) == as_data(plain) and plain_problems == []
@@ -68,6 +70,7 @@ def test_a_file_the_child_cannot_parse_is_reported_as_ever(tmp_path):
         (root / "tenants" / "broken.yaml").write_text("name: [unclosed\n")
     assert prefetch.start(prefetched_root)
     prefetched, problems = read(prefetched_root)
+    prefetch.stop()
     plain, plain_problems = read(plain_root)
     assert problems == plain_problems and any("broken.yaml" in p and "YAML syntax" in p for p in problems)
     assert as_data(prefetched) == as_data(plain)
