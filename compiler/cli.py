@@ -96,13 +96,18 @@ def _add_verbosity(parser: argparse.ArgumentParser) -> None:
 def parse_quietly(argv: list[str]) -> argparse.Namespace | None:
     """The arguments main(argv) would run its command with; None, with nothing printed, when
     they do not parse (a `tenantc server` reads a served command's --root this way)."""
-    argv = place_global_flags(argv, list(COMMANDS), GLOBAL_FLAGS)
-    parser = build_parser(_command_in(argv))
+    argv, parser = _parser_for(argv)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         try:
             return parser.parse_args(argv)
         except SystemExit:
             return None
+
+
+def _parser_for(argv: list[str]) -> tuple[list[str], argparse.ArgumentParser]:
+    """`argv` with kubectl's global flags placed after the command, and the parser of that command."""
+    argv = place_global_flags(argv, list(COMMANDS), GLOBAL_FLAGS)
+    return argv, build_parser(_command_in(argv))
 
 
 def _command_in(argv: list[str]) -> str | None:
@@ -137,8 +142,7 @@ def _silence_stdout() -> None:
 def _run(argv: list[str]) -> int:
     from compiler.errors import CompileError, UserError, safe_text  # here: a served command's client never needs it
 
-    argv = place_global_flags(argv, list(COMMANDS), GLOBAL_FLAGS)
-    parser = build_parser(_command_in(argv))
+    argv, parser = _parser_for(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
