@@ -103,8 +103,9 @@ class Schedule(Spec):
 class Step(PodExtras, Lifecycle):
     """A pipeline step: a job of its template and roles on the pipeline's cluster. Its pod
     extras (`envRefs`, `extraVolumes`, `shmSize`, `imagePullSecrets`, `containers`) apply to
-    every task's pods of the step, as a job's do; templates carry none, so there is nothing to
-    inherit or override. Its `policies` and `preemptable` are its Volcano Job's."""
+    every task's pods of the step, as a job's do, and its `policies` and `preemptable` are its
+    Volcano Job's. Each of those fields it leaves out is the pipeline's; one it sets replaces
+    the pipeline's (`envRefs: []` takes none), as a Volcano task's policies replace its job's."""
 
     name: DnsName
     template: str
@@ -112,9 +113,10 @@ class Step(PodExtras, Lifecycle):
     depends_on: list[str] = Field(default_factory=list)
 
 
-class Pipeline(Spec):
+class Pipeline(PodExtras, Lifecycle):
     """Steps run as a Volcano JobFlow, each when the steps it depends on have completed. With
-    a schedule, a CronJob starts a new run (a new JobFlow) at each scheduled time."""
+    a schedule, a CronJob starts a new run (a new JobFlow) at each scheduled time. Its pod
+    extras and lifecycle fields are every step's that does not set its own (see Step)."""
 
     name: DnsName
     cluster: str

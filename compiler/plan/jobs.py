@@ -5,6 +5,7 @@ Jobs, schedules, pipeline steps and published templates are all resolved here.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -82,9 +83,11 @@ class ResolvedSchedule:
 
 
 def resolve_job(scope: TenantScope, name: str, job: JobSpec, where: str,
-                fields_at: str | None = None) -> ResolvedJob | None:
+                fields_at: str | None = None, extras_at: Mapping[str, str] | None = None) -> ResolvedJob | None:
     """`where` holds template and roles; `fields_at` (default `where`) the job-wide fields
-    (cluster, gpuModel, datasets, ...), which pipeline steps take from their pipeline."""
+    (cluster, gpuModel, datasets, ...), which pipeline steps take from their pipeline;
+    `extras_at` the pod extras written elsewhere (field name -> path: a step's that are its
+    pipeline's)."""
     at = fields_at or where
     template = resolve_template(job.template, scope.spec, scope.specs, scope.problems, f"{where}.template")
     if template is None:
@@ -106,7 +109,7 @@ def resolve_job(scope: TenantScope, name: str, job: JobSpec, where: str,
         datasets=dataset_uses(job.datasets, scope.datasets_on(job.cluster)),
         wait=wait,
         project_claim=PROJECT_CLAIM if "project" in job.volumes else None, source=scope.file,
-        pod=resolve_pod_extras(scope, job, where, {r.name: r.memory for r in roles}))
+        pod=resolve_pod_extras(scope, job, where, {r.name: r.memory for r in roles}, extras_at))
     _check_fits(scope, resolved, cluster, where)
     return resolved
 

@@ -1,7 +1,8 @@
 """Volcano JobFlows resolved: pipelines, and jobs that wait for data while asking for GPUs.
 
 A pipeline's steps are jobs (their template, roles and pod extras; the pipeline's cluster, GPU
-model and datasets), each a JobTemplate '<pipeline>-<step>', checked to form a DAG as JobFlow needs. A
+model and datasets; each pod extra and lifecycle field the step leaves out, the pipeline's), each
+a JobTemplate '<pipeline>-<step>', checked to form a DAG as JobFlow needs. A
 job gated by its data (compiler.plan.datagate) is a flow of two: the JobTemplate
 '<job>-data', one CPU pod waiting for the datasets, then the JobTemplate '<job>' itself.
 
@@ -94,16 +95,21 @@ class ResolvedPipeline:
         return found[0]
 
 
+STEP_DEFAULTS = (*PodExtras.model_fields, *Lifecycle.model_fields)  # a step's own, else its pipeline's
+
+
 def resolve_pipeline(scope: TenantScope, i: int, pipeline: Pipeline) -> ResolvedPipeline:
     steps = []
     for j, step in enumerate(pipeline.steps):
-        # The step's pod extras and Volcano lifecycle ride along as a job's (compiler.plan.pod_extras,
-        # reported at the step).
+        # The step's pod extras and Volcano lifecycle ride along as a job's (compiler.plan.pod_extras):
+        # each it sets itself is reported at the step, each it takes from the pipeline at the pipeline.
+        inherited = [f for f in STEP_DEFAULTS if f not in step.model_fields_set]
         as_job = JobSpec(template=step.template, cluster=pipeline.cluster, roles=step.roles,
                          gpu_model=pipeline.gpu_model, datasets=pipeline.datasets,
-                         **{f: getattr(step, f) for f in (*PodExtras.model_fields, *Lifecycle.model_fields)})
+                         **{f: getattr(pipeline if f in inherited else step, f) for f in STEP_DEFAULTS})
         name = f"{pipeline.name}-{step.name}"
-        job = resolve_job(scope, name, as_job, f"pipelines[{i}].steps[{j}]", fields_at=f"pipelines[{i}]")
+        job = resolve_job(scope, name, as_job, f"pipelines[{i}].steps[{j}]", fields_at=f"pipelines[{i}]",
+                          extras_at=dict.fromkeys(inherited, f"pipelines[{i}]"))
         if job is not None:
             steps.append(ResolvedStep(step.name, name, [f"{pipeline.name}-{d}" for d in step.depends_on],
                                       job=replace(job, ttl=None)))

@@ -10,6 +10,7 @@ so a shmSize above a main container's memory could never be filled: that contain
 OOM-killed first. It is refused for every kind of pod the same way."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -76,19 +77,23 @@ def check_plain_env(scope: TenantScope, env: dict[str, str], where: str) -> None
 
 
 def resolve_pod_extras(scope: TenantScope, spec: PodExtrasSpec, at: str,
-                       memory: dict[str, Decimal | None] | None = None) -> PodExtras:
+                       memory: dict[str, Decimal | None] | None = None,
+                       fields_at: Mapping[str, str] | None = None) -> PodExtras:
     """`spec`'s extras (a job's, a step's or a serving's, at `at`), its pod templates found and
     sized; `memory` is each main container's memory limit by name (None: no limit), which the
-    /dev/shm size must not exceed."""
-    containers = _containers(scope, spec.containers, at)
+    /dev/shm size must not exceed. `fields_at` (field name -> path) says where fields written
+    elsewhere were written (a pipeline step's that are its pipeline's)."""
+    def where(name: str) -> str:
+        return (fields_at or {}).get(name, at)
+    containers = _containers(scope, spec.containers, where("containers"))
     names = [v.name for v in spec.extra_volumes] + [v.name for c in containers for v in c.template.volumes]
     for i, volume in enumerate(spec.extra_volumes):
         if names.count(volume.name) > 1:
-            scope.problems.add(scope.file, f"{at}.extraVolumes[{i}].name", f"volume name '{volume.name}' is used "
-                               "twice (by this spec or a pod template it adds)", "rename it")
+            scope.problems.add(scope.file, f"{where('extra_volumes')}.extraVolumes[{i}].name", f"volume name "
+                               f"'{volume.name}' is used twice (by this spec or a pod template it adds)", "rename it")
     shm = spec.shm_size.value if spec.shm_size is not None else None
     if spec.shm_size is not None:
-        _check_shm(scope, spec.shm_size, memory or {}, at)
+        _check_shm(scope, spec.shm_size, memory or {}, where("shm_size"))
     job = spec if isinstance(spec, Lifecycle) else None  # Volcano's lifecycle: jobs, schedules and steps (not servings)
     return PodExtras(
         env_refs=list(spec.env_refs), extra_volumes=list(spec.extra_volumes), shm_size=shm,

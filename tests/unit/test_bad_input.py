@@ -594,8 +594,22 @@ CASES = {
         [("tenants/" + ADS, "servings[0].env.FEATURE_STORE_TOKEN", "looks like a secret value")], only=True,
     ),
     "secret value instead of a reference on a step": Case(
-        [("set", VISION, "pipelines[0].steps[2].envRefs[0]", {"name": "TRACKING_TOKEN", "value": "hunter2"})],
-        [("tenants/" + VISION, "pipelines[0].steps[2].envRefs[0]", "'value' is not allowed")], only=True,
+        [("set", VISION, "pipelines[0].steps[0].envRefs", [{"name": "TRACKING_TOKEN", "value": "hunter2"}])],
+        [("tenants/" + VISION, "pipelines[0].steps[0].envRefs[0]", "'value' is not allowed")], only=True,
+    ),
+    "secret value instead of a reference on a pipeline": Case(
+        [("set", VISION, "pipelines[0].envRefs[0]", {"name": "TRACKING_TOKEN", "value": "hunter2"})],
+        [("tenants/" + VISION, "pipelines[0].envRefs[0]", "'value' is not allowed")], only=True,
+    ),
+    # a pipeline's extras are checked for each step that takes them, and reported at the pipeline once
+    "unknown pod template on a pipeline": Case(
+        [("set", VISION, "pipelines[0].containers", ["krb5"])],
+        [("tenants/" + VISION, "pipelines[0].containers[0]", "unknown pod template 'krb5'")], only=True,
+    ),
+    "a pipeline's /dev/shm beyond the memory of a step that takes it": Case(
+        [("set", VISION, "pipelines[0].shmSize", "100Gi")],
+        [("tenants/" + VISION, "pipelines[0].shmSize", "100Gi of /dev/shm is more than the memory of container")],
+        only=True,
     ),
     "unknown pod template on a step": Case(
         [("set", VISION, "pipelines[0].steps[0].containers", ["krb5"])],

@@ -19,7 +19,8 @@ import yaml
 from helpers import CRD_DIR
 
 from compiler import volcano
-from compiler.model.pods import SECRET_LIKE_NAME
+from compiler.model.pods import SECRET_LIKE_NAME, PodExtras
+from compiler.model.workloads import Lifecycle
 from compiler.quantity import Quantity
 
 
@@ -113,24 +114,42 @@ def _has_extras(spec) -> bool:
     return bool(spec.env_refs or spec.extra_volumes or spec.shm_size or spec.image_pull_secrets or spec.containers)
 
 
+STEP_FIELDS = ("env_refs", "extra_volumes", "shm_size", "image_pull_secrets", "containers", "policies",
+               "preemptable")
+
+
+def test_the_step_fields_a_pipeline_gives_are_its_pod_extras_and_lifecycle():
+    assert set(STEP_FIELDS) == set(PodExtras.model_fields) | set(Lifecycle.model_fields)
+
+
+def _as_step_runs(pipeline, step):
+    """The step as documented (compiler/model/workloads.py, Step): each pod extra and lifecycle
+    field it does not set is its pipeline's."""
+    return step.model_copy(update={f: getattr(pipeline, f) for f in STEP_FIELDS if f not in step.model_fields_set})
+
+
 def test_pipeline_step_pods_get_what_their_step_asks_for(example):
-    """Every task pod of every step's JobTemplate has the step's extras (and no other step's):
-    templates carry none, so a step's own are all its pods get."""
-    checked = with_extras = with_lifecycle = 0
+    """Every task pod of every step's JobTemplate has the step's extras (and no other step's),
+    those it leaves out being its pipeline's: templates carry none, so those are all its pods get."""
+    checked = with_extras = with_lifecycle = inherited = replaced = 0
     for spec in example.specs.tenants:
         for pipeline in spec.tenant.pipelines:
             for step in pipeline.steps:
+                runs = _as_step_runs(pipeline, step)
                 path = (f"{pipeline.cluster}/{spec.tenant.name}/jobtemplate.flow.volcano.sh-"
                         f"{pipeline.name}-{step.name}.yaml")
                 job = example.objects[path]["spec"]
                 for metadata, pod in _pods(job):
-                    _assert_extras(example, step, pod, ["tenantc-agent"])
-                    _assert_lifecycle(step, job, metadata)
+                    _assert_extras(example, runs, pod, ["tenantc-agent"])
+                    _assert_lifecycle(runs, job, metadata)
                     checked += 1
-                with_extras += _has_extras(step)
-                with_lifecycle += step.policies is not None or step.preemptable is not None
+                with_extras += _has_extras(runs)
+                with_lifecycle += runs.policies is not None or runs.preemptable is not None
+                inherited += any(getattr(pipeline, f) and f not in step.model_fields_set for f in STEP_FIELDS)
+                replaced += any(getattr(pipeline, f) and f in step.model_fields_set for f in STEP_FIELDS)
     assert checked and with_extras >= 3  # vision's detector-daily: a sidecar, /dev/shm, a Secret reference
     assert with_lifecycle >= 2  # and its own policies on one step, preemptable on another
+    assert inherited >= 2 and replaced >= 1  # the pipeline's Secret reference: train and evaluate, not preprocess
 
 
 def _assert_lifecycle(spec, job: dict, pod_metadata: dict) -> None:

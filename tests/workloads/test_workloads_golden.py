@@ -10,6 +10,9 @@ Always, 50m/64Mi, the krb5-keytab Secret mounted in it only, the krb5-cache empt
 with the worker at /var/run/krb5); ctr's Deployment runs the same sidecar beside the server
 with KRB5CCNAME set; ranker's takes MODEL_HUB_TOKEN from Secret model-hub, mounts ConfigMap
 ranker-config read-only at /etc/ranker and 2Gi of /dev/shm, and pulls with recsys-registry.
+When pipelines came to give their steps extras: the train step's master and worker take
+TRACKING_TOKEN from Secret tracking (key token), their pipeline's envRefs; preprocess, which
+sets envRefs: [], takes none.
 """
 from __future__ import annotations
 
