@@ -103,7 +103,7 @@ def resolve_pipeline(scope: TenantScope, i: int, pipeline: Pipeline) -> Resolved
     for j, step in enumerate(pipeline.steps):
         # The step's pod extras and Volcano lifecycle ride along as a job's (compiler.plan.pod_extras):
         # each it sets itself is reported at the step, each it takes from the pipeline at the pipeline.
-        inherited = [f for f in STEP_DEFAULTS if f not in step.model_fields_set]
+        inherited = {f for f in STEP_DEFAULTS if f not in step.model_fields_set}
         as_job = JobSpec(template=step.template, cluster=pipeline.cluster, roles=step.roles,
                          gpu_model=pipeline.gpu_model, datasets=pipeline.datasets,
                          **{f: getattr(pipeline if f in inherited else step, f) for f in STEP_DEFAULTS})

@@ -78,13 +78,13 @@ def check_plain_env(scope: TenantScope, env: dict[str, str], where: str) -> None
 
 def resolve_pod_extras(scope: TenantScope, spec: PodExtrasSpec, at: str,
                        memory: dict[str, Decimal | None] | None = None,
-                       fields_at: Mapping[str, str] | None = None) -> PodExtras:
+                       extras_at: Mapping[str, str] | None = None) -> PodExtras:
     """`spec`'s extras (a job's, a step's or a serving's, at `at`), its pod templates found and
     sized; `memory` is each main container's memory limit by name (None: no limit), which the
-    /dev/shm size must not exceed. `fields_at` (field name -> path) says where fields written
+    /dev/shm size must not exceed. `extras_at` (field name -> path) says where the fields written
     elsewhere were written (a pipeline step's that are its pipeline's)."""
     def where(name: str) -> str:
-        return (fields_at or {}).get(name, at)
+        return (extras_at or {}).get(name, at)
     containers = _containers(scope, spec.containers, where("containers"))
     names = [v.name for v in spec.extra_volumes] + [v.name for c in containers for v in c.template.volumes]
     for i, volume in enumerate(spec.extra_volumes):
