@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from helpers import CRD_DIR
+from helpers import CRD_DIR, copy_repo
+from spec_edits import edit_yaml
 
 from compiler import volcano
 from compiler.model.pods import SECRET_LIKE_NAME, PodExtras
 from compiler.model.workloads import Lifecycle
+from compiler.pipeline import compile_repo
 from compiler.quantity import Quantity
 
 
@@ -131,25 +133,52 @@ def _as_step_runs(pipeline, step):
 def test_pipeline_step_pods_get_what_their_step_asks_for(example):
     """Every task pod of every step's JobTemplate has the step's extras (and no other step's),
     those it leaves out being its pipeline's: templates carry none, so those are all its pods get."""
+    checked, with_extras, with_lifecycle, inherited, replaced = _check_step_pods(example)
+    assert checked and with_extras >= 3  # vision's detector-daily: a sidecar, /dev/shm, a Secret reference
+    assert with_lifecycle >= 2  # and its own policies on one step, preemptable on another
+    assert inherited >= 2 and replaced >= 1  # the pipeline's Secret reference: train and evaluate, not preprocess
+
+
+def test_a_pipeline_gives_every_field_to_the_steps_that_leave_it_out(tmp_path, crds):
+    """Each pod extra and lifecycle field set on a pipeline, taken by the steps without their own."""
+    root = copy_repo(tmp_path / "repo")
+
+    def give(data: dict) -> None:
+        pipeline = data["pipelines"][0]
+        pipeline.update(shmSize="8Gi", imagePullSecrets=["vision-registry"], containers=["krb5-renewer"],
+                        policies=[{"event": "PodFailed", "action": "RestartTask"}], preemptable=False,
+                        extraVolumes=[{"name": "labels", "configMap": "label-map", "mountPath": "/etc/labels"}])
+        pipeline["steps"][2].update(preemptable=True, imagePullSecrets=[])  # evaluate keeps its own
+    edit_yaml(root, "vision.yaml", give)
+    result = compile_repo(root, crds=crds)
+    pipeline = result.specs.tenant("vision").tenant.pipelines[0]
+    assert set(STEP_FIELDS) - {"env_refs"} <= pipeline.model_fields_set
+    checked, with_extras, with_lifecycle, inherited, replaced = _check_step_pods(result)
+    assert checked and with_extras == with_lifecycle == 3 and inherited == 3 and replaced == 3
+
+
+def _check_step_pods(result) -> tuple[int, int, int, int, int]:
+    """Every step pod of `result` checked against its step as it runs (_as_step_runs): the pods
+    checked, and the steps with extras, with a lifecycle, taking a field of their pipeline's that
+    is set there and setting their own over one."""
     checked = with_extras = with_lifecycle = inherited = replaced = 0
-    for spec in example.specs.tenants:
+    for spec in result.specs.tenants:
         for pipeline in spec.tenant.pipelines:
             for step in pipeline.steps:
                 runs = _as_step_runs(pipeline, step)
                 path = (f"{pipeline.cluster}/{spec.tenant.name}/jobtemplate.flow.volcano.sh-"
                         f"{pipeline.name}-{step.name}.yaml")
-                job = example.objects[path]["spec"]
+                job = result.objects[path]["spec"]
                 for metadata, pod in _pods(job):
-                    _assert_extras(example, runs, pod, ["tenantc-agent"])
+                    _assert_extras(result, runs, pod, ["tenantc-agent"])
                     _assert_lifecycle(runs, job, metadata)
                     checked += 1
                 with_extras += _has_extras(runs)
                 with_lifecycle += runs.policies is not None or runs.preemptable is not None
-                inherited += any(getattr(pipeline, f) and f not in step.model_fields_set for f in STEP_FIELDS)
-                replaced += any(getattr(pipeline, f) and f in step.model_fields_set for f in STEP_FIELDS)
-    assert checked and with_extras >= 3  # vision's detector-daily: a sidecar, /dev/shm, a Secret reference
-    assert with_lifecycle >= 2  # and its own policies on one step, preemptable on another
-    assert inherited >= 2 and replaced >= 1  # the pipeline's Secret reference: train and evaluate, not preprocess
+                given = [f for f in STEP_FIELDS if getattr(pipeline, f) is not None and f in pipeline.model_fields_set]
+                inherited += any(f not in step.model_fields_set for f in given)
+                replaced += any(f in step.model_fields_set for f in given)
+    return checked, with_extras, with_lifecycle, inherited, replaced
 
 
 def _assert_lifecycle(spec, job: dict, pod_metadata: dict) -> None:
