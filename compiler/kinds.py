@@ -20,6 +20,9 @@ __all__ = ["AGENT_MANAGED_BY_VALUE", "JOB_LABEL", "MANAGED_BY_LABEL", "PIPELINE_
 # Ownership: apply and prune rely on these alone.
 MANAGED_BY_VALUE = "tenantc"
 CLUSTER_LABEL = "tenantc.io/cluster"
+# The platform (its file's `name`) whose repository rendered the object: two repositories that
+# share a cluster never prune each other's objects (compiler.live.prune).
+PLATFORM_LABEL = "tenantc.io/platform"
 SOURCE_ANNOTATION = "tenantc.io/source"
 FIELD_MANAGER = "tenantc"
 PLATFORM_TENANT = "platform"  # tenant label value of cluster-wide platform objects

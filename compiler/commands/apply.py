@@ -6,7 +6,14 @@ import sys
 
 from compiler.commands.live_flags import add_change_set_flags, change_set_fields
 from compiler.commands.output import JSON, TEXT, add_output_flag, progress_for
-from compiler.kinds import CLUSTER_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, REPORT_API_VERSION, TENANT_LABEL
+from compiler.kinds import (
+    CLUSTER_LABEL,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    PLATFORM_LABEL,
+    REPORT_API_VERSION,
+    TENANT_LABEL,
+)
 from compiler.live import workflow
 from compiler.live.options import ApplyOptions
 from compiler.live.prune_guard import PVCS_IN_USE_FLAG, UNOWNED_CONTENTS_FLAG
@@ -22,7 +29,8 @@ Fields owned by another field manager are a conflict, reported and left alone un
 step is safe to repeat, so after any failure run apply again.
 
 --prune deletes objects tenantc owns live (labels {MANAGED_BY_LABEL}={MANAGED_BY_VALUE},
-{TENANT_LABEL} and this cluster's {CLUSTER_LABEL}) that rendered/ no longer has; never
+{TENANT_LABEL}, this cluster's {CLUSTER_LABEL} and this platform's {PLATFORM_LABEL}: another
+repository's objects on a shared cluster are never touched) that rendered/ no longer has; never
 Namespaces or PersistentVolumeClaims without --prune-namespaces / --prune-pvcs, and nothing
 at all when that would be more than --prune-threshold percent of what tenantc owns there.
 Nothing either when a Namespace to prune holds anything tenantc does not own (it is listed;

@@ -39,7 +39,7 @@ from compiler.kube.config import Target
 from compiler.kube.discovery import Resource, ResourceMap, discover
 from compiler.kube.errors import ApiError
 from compiler.live import normalize
-from compiler.live.prune import DEFAULT_FLAGS, PruneDecision, PruneFlags, decide_prune, tenant_of
+from compiler.live.prune import DEFAULT_FLAGS, PruneDecision, PruneFlags, decide_prune, platform_of, tenant_of
 from compiler.live.prune_guard import guard_prune
 from compiler.live.read import LiveState, crd_schemas, fetch_missing, read_owned, resources_to_read
 from compiler.redact import mask_pair
@@ -145,7 +145,8 @@ def cluster_change_set(client: KubeClient, target: Target, desired: dict[str, di
     _confirm(client, change_set, to_confirm, force, concurrency, run_time)
     change_set.changes.sort(key=lambda c: (c.stage, c.path))
     desired_refs = {ObjectRef.of(o) for o in desired.values()}
-    change_set.prune = decide_prune(state.listed, desired_refs, target.cluster, prune_flags)
+    change_set.prune = decide_prune(state.listed, desired_refs, target.cluster, prune_flags,
+                                    platform_of(desired.values()))
     if mode == DIFF and not change_set.prune.refused:  # apply asks right before deleting (apply.prune_cluster)
         change_set.prune.refused = guard_prune(client, resources, change_set.prune, desired_refs, target.cluster,
                                                prune_flags, concurrency)

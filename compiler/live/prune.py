@@ -2,7 +2,9 @@
 
 Kept pure so property tests can throw random live sets at it. The rules, in order:
   - only objects carrying tenantc's managed-by label AND a tenant label AND this
-    cluster's cluster label are tenantc's; everything else is never touched;
+    cluster's cluster label AND this platform's platform label (or none: rendered before
+    objects carried it) are this repository's; everything else is never touched, another
+    platform's objects on a shared cluster included;
   - an owned object that rendered/ still has is kept (it is applied, not pruned);
   - the kinds compiler.delivery keeps (Namespaces, PersistentVolumeClaims: both take data
     with them) go only with the flag `delivery.prune_flag` names for them
@@ -15,6 +17,7 @@ claim) needs the live cluster: compiler.live.prune_guard, run on top of this dec
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from compiler import delivery
@@ -23,6 +26,7 @@ from compiler.kinds import (
     CLUSTER_LABEL,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
+    PLATFORM_LABEL,
     TENANT_LABEL,
     stage_of,
 )
@@ -57,8 +61,9 @@ class PruneDecision:
     delete: list[dict] = field(default_factory=list)  # in deletion order (reverse apply stages)
     kept: list[tuple[dict, str]] = field(default_factory=list)  # owned, not desired, kept: (object, why)
     owned: int = 0  # live objects tenantc owns on this cluster
-    foreign: int = 0  # tenantc-labelled objects whose cluster label names another cluster: left alone
+    foreign: int = 0  # tenantc-labelled objects of another cluster or another platform: left alone
     refused: str = ""  # why nothing may be deleted, or ""
+    platform: str | None = None  # whose objects these are (platform_of the desired objects)
 
     @property
     def allowed(self) -> list[dict]:
@@ -70,17 +75,30 @@ def tenant_of(obj: dict) -> str:
     return ((obj.get("metadata") or {}).get("labels") or {}).get(TENANT_LABEL) or "-"
 
 
-def owned_by_tenantc(obj: dict, cluster: str) -> bool:
+def platform_of(desired: Iterable[dict]) -> str | None:
+    """The platform whose rendered/ `desired` is: its objects' platform label (every rendered
+    object has it, the _platform unit of a cluster at least); None for a tree rendered before."""
+    for obj in desired:
+        platform = ((obj.get("metadata") or {}).get("labels") or {}).get(PLATFORM_LABEL)
+        if platform:
+            return str(platform)
+    return None
+
+
+def owned_by_tenantc(obj: dict, cluster: str, platform: str | None = None) -> bool:
+    """An object of this repository's on `cluster`: tenantc's labels, this cluster's, and
+    `platform`'s (an object without a platform label is taken as it was before the label)."""
     labels = obj.get("metadata", {}).get("labels") or {}
+    theirs = labels.get(PLATFORM_LABEL)
     return (labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE and bool(labels.get(TENANT_LABEL))
-            and labels.get(CLUSTER_LABEL) == cluster)
+            and labels.get(CLUSTER_LABEL) == cluster and (platform is None or not theirs or theirs == platform))
 
 
 def decide_prune(live: list[dict], desired: set[ObjectRef], cluster: str,
-                 flags: PruneFlags = DEFAULT_FLAGS) -> PruneDecision:
-    decision = PruneDecision()
+                 flags: PruneFlags = DEFAULT_FLAGS, platform: str | None = None) -> PruneDecision:
+    decision = PruneDecision(platform=platform)
     for obj in live:
-        if not owned_by_tenantc(obj, cluster):
+        if not owned_by_tenantc(obj, cluster, platform):
             labels = obj.get("metadata", {}).get("labels") or {}
             decision.foreign += labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
             continue

@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from compiler.identity import ObjectRef
-from compiler.kinds import AGENT_MANAGED_BY_VALUE, CLUSTER_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from compiler.kinds import AGENT_MANAGED_BY_VALUE, CLUSTER_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLATFORM_LABEL
 from compiler.kube.client import KubeClient
 from compiler.kube.discovery import Resource, ResourceMap
 from compiler.kube.errors import ApiError, KubeError
@@ -76,7 +76,8 @@ def guard_prune(client: KubeClient, resources: ResourceMap, decision: PruneDecis
         return ""
     to_read = sorted({_name(o) for o in check_namespaces} | {_namespace(o) for o in check_claims})
     contents = read_namespaces(client, resources, to_read, concurrency)
-    problems = [namespace_problem(_name(ns), contents[_name(ns)], desired, cluster) for ns in check_namespaces]
+    problems = [namespace_problem(_name(ns), contents[_name(ns)], desired, cluster, decision.platform)
+                for ns in check_namespaces]
     going = {_name(o) for o in namespaces}
     doomed_uids = {_uid(o) for o in doomed} - {""}
     problems += [claim_problem(claim, contents[_namespace(claim)], going, doomed_uids) for claim in check_claims]
@@ -108,14 +109,15 @@ def read_namespaces(client: KubeClient, resources: ResourceMap, namespaces: list
     return out
 
 
-def namespace_problem(name: str, contents: Contents, desired: set[ObjectRef], cluster: str) -> str:
+def namespace_problem(name: str, contents: Contents, desired: set[ObjectRef], cluster: str,
+                      platform: str | None = None) -> str:
     """Why Namespace `name` must not be pruned ("" when everything in it is tenantc's)."""
-    theirs = not_tenantcs(contents.objects, desired, cluster)
+    theirs = not_tenantcs(contents.objects, desired, cluster, platform)
     if not theirs and not contents.unreadable:
         return ""
     parts = []
     if theirs:
-        shown = ", ".join(_short(o, desired, cluster) for o in theirs[:SHOWN])
+        shown = ", ".join(_short(o, desired, cluster, platform) for o in theirs[:SHOWN])
         more = ""
         if len(theirs) > SHOWN:
             kinds = Counter(ObjectRef.of(o).kubectl_kind for o in theirs)
@@ -128,9 +130,10 @@ def namespace_problem(name: str, contents: Contents, desired: set[ObjectRef], cl
             f"{UNOWNED_CONTENTS_FLAG} to delete them with the namespace)")
 
 
-def not_tenantcs(objects: list[dict], desired: set[ObjectRef], cluster: str) -> list[dict]:
+def not_tenantcs(objects: list[dict], desired: set[ObjectRef], cluster: str,
+                 platform: str | None = None) -> list[dict]:
     """The objects of one namespace that are not tenantc's (see the module docstring), sorted."""
-    ours = {_uid(o) for o in objects if _ours(o, desired, cluster)}
+    ours = {_uid(o) for o in objects if _ours(o, desired, cluster, platform)}
     services = {_name(o) for o in objects if _group_kind(o) == ("", "Service") and _uid(o) in ours}
     grew = True
     while grew:  # follow owner references until nothing more joins
@@ -188,14 +191,14 @@ def _mounts(pod: dict, claim: str) -> bool:
     return any(((v or {}).get("persistentVolumeClaim") or {}).get("claimName") == claim for v in volumes)
 
 
-def _ours(obj: dict, desired: set[ObjectRef], cluster: str) -> bool:
+def _ours(obj: dict, desired: set[ObjectRef], cluster: str, platform: str | None) -> bool:
     meta = obj.get("metadata") or {}
     group, kind = _group_kind(obj)
     if meta.get("deletionTimestamp") or (group, kind, meta.get("name")) in EVERY_NAMESPACE:
         return True
     if (meta.get("labels") or {}).get(MANAGED_BY_LABEL) == AGENT_MANAGED_BY_VALUE:
         return True
-    return owned_by_tenantc(obj, cluster) and ObjectRef.of(obj) not in desired
+    return owned_by_tenantc(obj, cluster, platform) and ObjectRef.of(obj) not in desired
 
 
 def _list_in(client: KubeClient, resource: Resource, namespace: str) -> tuple[list[dict], str]:
@@ -209,16 +212,18 @@ def _list_in(client: KubeClient, resource: Resource, namespace: str) -> tuple[li
         return [], str(exc)
 
 
-def _short(obj: dict, desired: set[ObjectRef], cluster: str) -> str:
+def _short(obj: dict, desired: set[ObjectRef], cluster: str, platform: str | None) -> str:
     """'deployment.apps/web', 'configmap/manual': kubectl's kind/name (and why a
     tenantc-labelled object is not prune's to take)."""
     ref = ObjectRef.of(obj)
     labels = (obj.get("metadata") or {}).get("labels") or {}
     note = ""
-    if owned_by_tenantc(obj, cluster) and ref in desired:
+    if owned_by_tenantc(obj, cluster, platform) and ref in desired:
         note = f" (still in rendered/{cluster}/)"
     elif labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE and labels.get(CLUSTER_LABEL) != cluster:
         note = f" (tenantc's for cluster {labels.get(CLUSTER_LABEL) or '?'})"
+    elif labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE and not owned_by_tenantc(obj, cluster, platform):
+        note = f" (tenantc's for platform {labels.get(PLATFORM_LABEL)})"
     return f"{ref.kubectl_kind}/{ref.name}{note}"
 
 

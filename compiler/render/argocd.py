@@ -48,6 +48,7 @@ from compiler.kinds import (
     CLUSTER_LABEL,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
+    PLATFORM_LABEL,
     PLATFORM_TENANT,
     TENANT_LABEL,
     file_name,
@@ -195,7 +196,7 @@ def _project(plan: Plan, settings: ArgoCdSettings, name: str, units: list[_Unit]
         spec["roles"] = roles
     source, tenant = _source_and_tenant(plan, name)
     return make_object(ARGO_API, "AppProject", name, settings.namespace, tenant, settings.cluster, source, None,
-                       {"spec": spec})
+                       {"spec": spec}, platform=plan.specs.platform.name)
 
 
 def _description(plan: Plan, name: str) -> str:
@@ -257,7 +258,7 @@ def _application_set(plan: Plan, settings: ArgoCdSettings, units: list[_Unit]) -
         "metadata": {
             "name": "{{.tenant}}.{{.cluster}}",  # names are DNS labels: the dot keeps pairs unique
             "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, TENANT_LABEL: "{{.tenant}}",
-                       CLUSTER_LABEL: "{{.cluster}}"},
+                       CLUSTER_LABEL: "{{.cluster}}", PLATFORM_LABEL: plan.specs.platform.name},
         },
         "spec": app_spec,
     }
@@ -266,7 +267,8 @@ def _application_set(plan: Plan, settings: ArgoCdSettings, units: list[_Unit]) -
             # no deletion finalizer on the Applications: one that goes away deletes nothing
             "syncPolicy": {"preserveResourcesOnDeletion": True}}
     return make_object(ARGO_API, "ApplicationSet", APPSET_NAME, settings.namespace, PLATFORM_TENANT,
-                       settings.cluster, plan.specs.platform_source.path, None, {"spec": spec})
+                       settings.cluster, plan.specs.platform_source.path, None, {"spec": spec},
+                       platform=plan.specs.platform.name)
 
 
 def _ignore_differences(units: list[_Unit]) -> list[dict]:

@@ -9,6 +9,7 @@ from compiler.kinds import (
     CLUSTER_LABEL,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
+    PLATFORM_LABEL,
     PLATFORM_TENANT,
     PROJECT_LABEL,
     SOURCE_ANNOTATION,
@@ -69,7 +70,8 @@ class TenantContext:
         if self.project:
             labels = {**(labels or {}), PROJECT_LABEL: self.project.name}
         return make_object(api_version, kind, name, self.namespace if namespaced else None,
-                           self.tenant.name, self.cluster.name, self.source, labels, body)
+                           self.tenant.name, self.cluster.name, self.source, labels, body,
+                           platform=self.plan.specs.platform.name)
 
 
 @dataclass(frozen=True)
@@ -87,11 +89,12 @@ class PlatformContext:
     def obj(self, api_version: str, kind: str, name: str, namespace: str | None = None,
             labels: dict[str, str] | None = None, **body: Any) -> dict[str, Any]:
         return make_object(api_version, kind, name, namespace, PLATFORM_TENANT, self.cluster.name,
-                           self.source, labels, body)
+                           self.source, labels, body, platform=self.platform.name)
 
 
 def make_object(api_version: str, kind: str, name: str, namespace: str | None, tenant: str,
-                cluster: str, source: str, labels: dict[str, str] | None, body: dict[str, Any]) -> dict[str, Any]:
+                cluster: str, source: str, labels: dict[str, str] | None, body: dict[str, Any], *,
+                platform: str) -> dict[str, Any]:
     """An object with tenantc's ownership labels, its source file, its apply stage and the
     Argo CD annotations of compiler.delivery's rules.
 
@@ -100,7 +103,7 @@ def make_object(api_version: str, kind: str, name: str, namespace: str | None, t
     metadata: dict[str, Any] = {
         "name": name,
         "labels": {**(labels or {}), MANAGED_BY_LABEL: MANAGED_BY_VALUE, TENANT_LABEL: tenant,
-                   CLUSTER_LABEL: cluster},
+                   CLUSTER_LABEL: cluster, PLATFORM_LABEL: platform},
         "annotations": {SOURCE_ANNOTATION: source},
     }
     if namespace:

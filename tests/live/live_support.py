@@ -19,6 +19,7 @@ from compiler.write import serialize_all
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_CRDS = REPO.parent / "shared" / "crds"
+PLATFORM = "live-tests"  # the platform label of the objects these tests make
 SESSION = f"lt{secrets.token_hex(3)}"  # e.g. lt3fa9c1: DNS-safe and short (tenant names <= 30)
 
 
@@ -48,13 +49,14 @@ def target(cluster: str, plane) -> Target:
 
 
 # -- hand-made object sets --------------------------------------------------------------------
-def tenant_objects(namespace: str, cluster: str, tenant: str | None = None) -> dict[str, dict]:
+def tenant_objects(namespace: str, cluster: str, tenant: str | None = None,
+                   platform: str = PLATFORM) -> dict[str, dict]:
     """A tenant's basic objects (the kinds of the tenancy renderers), keyed like rendered/."""
     tenant = tenant or namespace
 
     def obj(api_version: str, kind: str, name: str, namespaced: bool = True, **body) -> dict:
         return make_object(api_version, kind, name, namespace if namespaced else None, tenant, cluster,
-                           "tenants/test.yaml", None, body)
+                           "tenants/test.yaml", None, body, platform=platform)
 
     objects = [
         obj("v1", "Namespace", namespace, namespaced=False),

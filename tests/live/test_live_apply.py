@@ -8,6 +8,7 @@ import threading
 
 import pytest
 from live_support import (
+    PLATFORM,
     SHARED_CRDS,
     apply,
     change_set,
@@ -153,7 +154,8 @@ def test_wait_returns_at_once_for_kinds_without_readiness_and_times_out_on_noteb
                                "replicas": 1, "serviceName": "nb-test",
                                "selector": {"matchLabels": {"app": "nb-test"}},
                                "template": {"metadata": {"labels": {"app": "nb-test"}},
-                                            "spec": {"containers": [{"name": "nb", "image": "jupyter:1"}]}}}})
+                                            "spec": {"containers": [{"name": "nb", "image": "jupyter:1"}]}}}},
+                                            platform=PLATFORM)
     with_notebook = {**desired, f"{cluster}/{namespace}/statefulset-nb-test.yaml": notebook}
     report = apply(kube(), tgt, with_notebook, wait=True, timeout=3)
     assert not report.ok and report.waited.timed_out
@@ -170,7 +172,7 @@ def test_secret_values_never_reach_the_diff_output(control_plane, kube):
     tgt = target(cluster, control_plane)
     desired = tenant_objects(namespace, cluster)
     secret = make_object("v1", "Secret", "token", namespace, namespace, cluster, "tenants/test.yaml", None,
-                         {"stringData": {"password": "hunter2-desired"}})
+                         {"stringData": {"password": "hunter2-desired"}}, platform=PLATFORM)
     desired[f"{cluster}/{namespace}/secret-token.yaml"] = secret
     assert apply(kube(), tgt, desired).ok
     patch(kube(), secret, {"data": {"password": "bGVha2VkLWxpdmU="}})  # 'leaked-live'

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from live_support import apply, change_set, client_for, fresh, target, tenant_objects
+from live_support import PLATFORM, apply, change_set, client_for, fresh, target, tenant_objects
 
 from compiler.cluster.components import APISERVER
 from compiler.cluster.errors import ComponentError
@@ -66,7 +66,7 @@ def pool(cluster: str, tenants: list[str]) -> dict[str, dict]:
         objects.update(tenant_objects(tenant, cluster))
         for i in range(3):
             cm = make_object("v1", "ConfigMap", f"extra-{i}", tenant, tenant, cluster, "tenants/test.yaml", None,
-                             {"data": {"n": "0"}})
+                             {"data": {"n": "0"}}, platform=PLATFORM)
             objects[f"{cluster}/{tenant}/configmap-extra-{i}.yaml"] = cm
     return objects
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 from live_support import (
+    PLATFORM,
     apply,
     change_set,
     find,
@@ -61,7 +62,7 @@ def add_policy(client, desired):
     cluster = find(desired, "Namespace")["metadata"]["labels"]["tenantc.io/cluster"]
     policy = make_object("networking.k8s.io/v1", "NetworkPolicy", "allow-extra", ns, ns, cluster, "tenants/test.yaml",
                          None, {"spec": {"podSelector": {}, "policyTypes": ["Ingress"],
-                                         "ingress": [{"from": [{"podSelector": {}}]}]}})
+                                         "ingress": [{"from": [{"podSelector": {}}]}]}}, platform=PLATFORM)
     return {**desired, f"{cluster}/{ns}/{file_name(policy)}": policy}
 
 

@@ -6,7 +6,7 @@ import re
 import time
 
 import pytest
-from live_support import SHARED_CRDS, apply, find, fresh, live_get, target, tenant_objects, unique, write_repo
+from live_support import PLATFORM, SHARED_CRDS, apply, find, fresh, live_get, target, tenant_objects, unique, write_repo
 
 from compiler.kinds import (
     CLUSTER_LABEL,
@@ -66,6 +66,26 @@ def test_prune_deletes_only_owned_objects_that_rendered_dropped(control_plane, k
         assert live_get(kube(), obj) is not None, obj["metadata"]["name"]
 
 
+def test_another_repositorys_objects_on_a_shared_cluster_are_never_pruned(control_plane, kube):
+    """Two repositories apply to one cluster under the same cluster name, their platforms told
+    apart by the platform label: pruning one (at any threshold) deletes what it dropped and
+    leaves every object of the other, which it does not render."""
+    cluster, mine, theirs = unique("shared"), unique("mine"), unique("theirs")
+    tgt = target(cluster, control_plane)
+    other = tenant_objects(theirs, cluster, platform="research-platform")
+    assert apply(kube(), tgt, other).ok
+    desired = tenant_objects(mine, cluster)
+    assert apply(kube(), tgt, desired).ok
+    settings = find(desired, "ConfigMap", "settings")
+
+    report = apply(kube(), tgt, without(desired, settings), prune=True, prune_flags=PruneFlags(True, True, 100))
+    assert report.ok, report.prune_refused
+    assert [(o.label, o.result) for o in report.pruned] == [(f"ConfigMap {mine}/settings", DELETED)]
+    assert report.change_set.prune.foreign >= len(other)  # and the other tests' clusters' objects
+    for obj in other.values():
+        assert live_get(kube(), obj) is not None, obj["metadata"]["name"]
+
+
 def test_namespaces_and_pvcs_stay_without_their_flags(control_plane, kube):
     cluster = unique("prune-ns")
     keep, gone = unique("prune-keep"), unique("prune-gone")
@@ -73,7 +93,8 @@ def test_namespaces_and_pvcs_stay_without_their_flags(control_plane, kube):
     kept = tenant_objects(keep, cluster)
     dropped = tenant_objects(gone, cluster)
     pvc = make_object("v1", "PersistentVolumeClaim", "home", gone, gone, cluster, "tenants/test.yaml", None,
-                      {"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+                      {"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}},
+                      platform=PLATFORM)
     dropped[f"{cluster}/{gone}/persistentvolumeclaim-home.yaml"] = pvc
     assert apply(kube(), tgt, {**kept, **dropped}).ok
 
@@ -206,13 +227,13 @@ def test_a_pvc_a_pod_mounts_is_kept_unless_the_pod_goes_with_the_prune(control_p
     def claim(name: str) -> dict:
         return make_object("v1", "PersistentVolumeClaim", name, namespace, namespace, cluster, "tenants/test.yaml",
                            None, {"spec": {"accessModes": ["ReadWriteOnce"],
-                                           "resources": {"requests": {"storage": "1Gi"}}}})
+                                           "resources": {"requests": {"storage": "1Gi"}}}}, platform=PLATFORM)
 
     home, scratch = claim("home"), claim("scratch")
     notebook = make_object("apps/v1", "StatefulSet", "nb", namespace, namespace, cluster, "tenants/test.yaml", None,
                            {"spec": {"replicas": 1, "serviceName": "nb", "selector": {"matchLabels": {"app": "nb"}},
                                      "template": {"metadata": {"labels": {"app": "nb"}}, "spec": {
-                                         "containers": [{"name": "nb", "image": "jupyter:1"}]}}}})
+                                         "containers": [{"name": "nb", "image": "jupyter:1"}]}}}}, platform=PLATFORM)
     extra = {f"{cluster}/{namespace}/persistentvolumeclaim-home.yaml": home,
              f"{cluster}/{namespace}/persistentvolumeclaim-scratch.yaml": scratch,
              f"{cluster}/{namespace}/statefulset-nb.yaml": notebook}
