@@ -222,8 +222,9 @@ def _short(obj: dict, desired: set[ObjectRef], cluster: str, platform: str | Non
         note = f" (still in rendered/{cluster}/)"
     elif labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE and labels.get(CLUSTER_LABEL) != cluster:
         note = f" (tenantc's for cluster {labels.get(CLUSTER_LABEL) or '?'})"
-    elif labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE and not owned_by_tenantc(obj, cluster, platform):
-        note = f" (tenantc's for platform {labels.get(PLATFORM_LABEL)})"
+    elif labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE and platform and labels.get(PLATFORM_LABEL) not in (
+            None, "", platform):
+        note = f" (tenantc's for platform {labels[PLATFORM_LABEL]})"
     return f"{ref.kubectl_kind}/{ref.name}{note}"
 
 

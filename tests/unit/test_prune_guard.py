@@ -3,7 +3,7 @@ live objects: whose objects count as tenantc's, which pods keep a claim in use."
 from __future__ import annotations
 
 from compiler.identity import ObjectRef
-from compiler.kinds import CLUSTER_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, TENANT_LABEL
+from compiler.kinds import CLUSTER_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLATFORM_LABEL, TENANT_LABEL
 from compiler.live.prune_guard import (
     PVCS_IN_USE_FLAG,
     UNOWNED_CONTENTS_FLAG,
@@ -74,6 +74,18 @@ def test_everything_else_counts_and_is_named_kubectl_style_capped_and_counted_by
                             "the namespace)")
     unreadable = namespace_problem(NS, Contents([], {"secrets": "HTTP 403 Forbidden"}), set(), CLUSTER)
     assert "what it holds cannot all be read (secrets: HTTP 403 Forbidden)" in unreadable
+
+
+def test_another_platforms_objects_in_a_namespace_are_not_this_platforms_to_take():
+    """Two repositories on one cluster: what the other platform rendered in a namespace would
+    go with it, and is named so (objects from before the platform label count as this one's)."""
+    other = obj("v1", "ConfigMap", "theirs", "u-theirs", {**OWNED, PLATFORM_LABEL: "research"})
+    mine = obj("v1", "ConfigMap", "mine", "u-mine", {**OWNED, PLATFORM_LABEL: "ml"})
+    older = obj("v1", "ConfigMap", "older", "u-older", OWNED)
+    assert names(not_tenantcs([other, mine, older], set(), CLUSTER, "ml")) == ["theirs"]
+    assert "configmap/theirs (tenantc's for platform research)" in namespace_problem(
+        NS, Contents([other, mine, older]), set(), CLUSTER, "ml")
+    assert not_tenantcs([other, mine, older], set(), CLUSTER) == []  # a rendered/ from before the label
 
 
 def test_a_claim_is_in_use_by_pods_that_stay_not_by_those_the_prune_removes():
