@@ -85,13 +85,19 @@ def platform_of(desired: Iterable[dict]) -> str | None:
     return None
 
 
+def of_another_platform(labels: dict, platform: str | None) -> bool:
+    """Labels naming a platform other than `platform` (None: a rendered/ from before the label,
+    which tells none apart; an object without the label is taken as it was before it)."""
+    theirs = labels.get(PLATFORM_LABEL)
+    return platform is not None and bool(theirs) and theirs != platform
+
+
 def owned_by_tenantc(obj: dict, cluster: str, platform: str | None = None) -> bool:
     """An object of this repository's on `cluster`: tenantc's labels, this cluster's, and
-    `platform`'s (an object without a platform label is taken as it was before the label)."""
+    `platform`'s (of_another_platform)."""
     labels = obj.get("metadata", {}).get("labels") or {}
-    theirs = labels.get(PLATFORM_LABEL)
     return (labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE and bool(labels.get(TENANT_LABEL))
-            and labels.get(CLUSTER_LABEL) == cluster and (platform is None or not theirs or theirs == platform))
+            and labels.get(CLUSTER_LABEL) == cluster and not of_another_platform(labels, platform))
 
 
 def decide_prune(live: list[dict], desired: set[ObjectRef], cluster: str,

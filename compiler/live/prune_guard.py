@@ -41,7 +41,7 @@ from compiler.kinds import AGENT_MANAGED_BY_VALUE, CLUSTER_LABEL, MANAGED_BY_LAB
 from compiler.kube.client import KubeClient
 from compiler.kube.discovery import Resource, ResourceMap
 from compiler.kube.errors import ApiError, KubeError
-from compiler.live.prune import PruneDecision, PruneFlags, owned_by_tenantc
+from compiler.live.prune import PruneDecision, PruneFlags, of_another_platform, owned_by_tenantc
 
 UNOWNED_CONTENTS_FLAG = "--dangerous-prune-unowned-contents"
 PVCS_IN_USE_FLAG = "--dangerous-prune-pvcs-in-use"
@@ -222,8 +222,7 @@ def _short(obj: dict, desired: set[ObjectRef], cluster: str, platform: str | Non
         note = f" (still in rendered/{cluster}/)"
     elif labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE and labels.get(CLUSTER_LABEL) != cluster:
         note = f" (tenantc's for cluster {labels.get(CLUSTER_LABEL) or '?'})"
-    elif labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE and platform and labels.get(PLATFORM_LABEL) not in (
-            None, "", platform):
+    elif labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE and of_another_platform(labels, platform):
         note = f" (tenantc's for platform {labels[PLATFORM_LABEL]})"
     return f"{ref.kubectl_kind}/{ref.name}{note}"
 
